@@ -1,0 +1,1 @@
+"""Export: C array, generated C engine, firmware."""
