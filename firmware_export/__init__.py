@@ -1,1 +1,1 @@
-"""Export: C array, generated C engine, firmware."""
+"""Export: the files a firmware project needs (TFLM C array, generated C engine, firmware)."""
