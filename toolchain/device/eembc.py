@@ -91,7 +91,7 @@ class EembcClient:
             if remaining <= 0:
                 return None
             self.port.timeout = min(remaining, 0.2)
-            chunk = self.port.read(4096 if getattr(self.port, "in_waiting", 0) else 1)
+            chunk = self.port.read(max(1, getattr(self.port, "in_waiting", 0)))
             if chunk:
                 self._buf += chunk
                 if len(self._buf) > 1 << 16 and b"\n" not in self._buf:
@@ -107,7 +107,7 @@ class EembcClient:
         end = time.monotonic() + limit_s
         self.port.timeout = quiet_s
         while time.monotonic() < end:
-            chunk = self.port.read(4096)
+            chunk = self.port.read(max(1, getattr(self.port, "in_waiting", 0)))
             if not chunk:
                 break
             self.lines.extend(ln for ln in chunk.decode("ascii", "replace").split("\n")[-3:] if ln.strip())

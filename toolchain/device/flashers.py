@@ -323,7 +323,11 @@ class PyocdFlasher(Flasher):
         return FlashPlan("pyocd", ("pyocd", "flash", "--target", part, str(path)),
                          notes=(f"probe {self.options.probe or '(the only one connected)'}",))
 
-    def _session(self):
+    def precheck(self, image):
+        super().precheck(image)
+        self._probe_id()
+
+    def _probe_id(self) -> str:
         try:
             from pyocd.core.helpers import ConnectHelper
         except ImportError:
@@ -339,15 +343,20 @@ class PyocdFlasher(Flasher):
         elif len(probes) > 1:
             raise DeviceError("several probes are connected; choose one with --probe: "
                               + ", ".join(p.unique_id for p in probes))
+        return self.options.probe or probes[0].unique_id
+
+    def _session(self):
+        from pyocd.core.helpers import ConnectHelper
+
         part = str(self.target.flasher_options.get("pyocd_target", ""))
-        return ConnectHelper.session_with_chosen_probe(
-            unique_id=self.options.probe or probes[0].unique_id, target_override=part or None,
-            blocking=False)
+        return ConnectHelper.session_with_chosen_probe(unique_id=self._probe_id(),
+                                                       target_override=part or None, blocking=False)
 
     def run(self, plan, image):
         from pyocd.flash.file_programmer import FileProgrammer
 
         with self._session() as session:
+            # The right chip: the core's CPUID against the profile's, before anything is written.
             partno = (session.target.read32(CPUID_ADDRESS) >> 4) & 0xFFF
             want = CPUID_PARTNO.get(self.target.core)
             if want is not None and partno != want:
