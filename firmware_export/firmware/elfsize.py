@@ -47,8 +47,9 @@ def _load_address(elf: ELFFile, addr: int) -> int:
 
 def read_usage(elf_path: Path, target: TargetProfile) -> ElfUsage:
     """Bytes each region of `target` holds: code and constants and the .data image in flash,
-    .data, .bss and the stack in RAM. A section outside every region is counted nowhere."""
-    used = {r.name: 0 for r in target.memory}
+    .data, .bss and the stack in RAM, measured as the span from the lowest to the highest byte
+    placed in the region (alignment gaps are taken). A section outside every region counts nowhere."""
+    spans: dict[str, list[tuple[int, int]]] = {r.name: [] for r in target.memory}
     sections = []
     stack = 0
     with open(elf_path, "rb") as fh:
@@ -62,12 +63,13 @@ def read_usage(elf_path: Path, target: TargetProfile) -> ElfUsage:
                 stack = size
             for r in target.memory:
                 if r.contains(addr):
-                    used[r.name] += size
+                    spans[r.name].append((addr, addr + size))
             if sec["sh_type"] != "SHT_NOBITS":
                 lma = _load_address(elf, addr)
                 if lma != addr:  # initialised data: its image sits in flash too
                     for r in target.memory:
                         if r.kind == "flash" and r.contains(lma):
-                            used[r.name] += size
+                            spans[r.name].append((lma, lma + size))
+    used = {name: (max(e for _, e in iv) - min(s for s, _ in iv)) if iv else 0 for name, iv in spans.items()}
     regions = tuple(RegionUsage(r.name, r.kind, r.start, r.size_bytes, used[r.name]) for r in target.memory)
     return ElfUsage(regions=regions, stack_bytes=stack, sections=tuple(sorted(sections, key=lambda s: s[1])))
