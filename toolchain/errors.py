@@ -144,3 +144,21 @@ class DeviceError(EdgecError):
         if self.last_lines:
             tail = "\nlast lines from the device:\n" + "\n".join("  " + line for line in self.last_lines[-8:])
         super().__init__(problem + tail)
+
+
+class UnsupportedOpsError(EdgecError):
+    """A model holds ops (or op variants) that the generated C engine cannot compute.
+
+    `ops` lists every one of them as (op index, op name, reason), so one run tells the user all
+    that stands in the way; a build falls back to the TFLM export on this error.
+    """
+
+    def __init__(self, model: str, ops: Iterable[tuple[int, str, str]]):
+        self.model = str(model)
+        self.ops = list(ops)
+        detail = "; ".join(f"op {index} {name}: {reason}" for index, name, reason in self.ops)
+        names = sorted({name for _, name, _ in self.ops})
+        super().__init__(
+            f"{self.model}: the C engine does not support {len(self.ops)} op(s) "
+            f"({', '.join(names)}): {detail}"
+        )

@@ -1,0 +1,1 @@
+"""C engine generation (issue 4)."""

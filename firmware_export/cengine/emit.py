@@ -1,0 +1,294 @@
+"""Write the engine as C text: the model source and header from templates, plus kernel files.
+
+Deterministic by construction: no timestamps or absolute paths, fixed values per line, ops in
+execution order, kernel files sorted. Float constants are written as C99 hexadecimal literals,
+which are exact.
+"""
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import asdict, dataclass
+from importlib import resources
+
+import numpy as np
+
+from .ops import (Alias, Binary, Concatenation, Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected,
+                  Lookup, Mean, Operand, Pad, Pool2D, QuantizeFloat, Softmax)
+from .planner import MemoryPlan
+
+VALUES_PER_LINE = {"int8_t": 16, "int32_t": 8, "float": 4}
+
+
+def c_identifier(name: str) -> str:
+    """A valid, lowercase C identifier derived from a name."""
+    ident = re.sub(r"[^0-9a-zA-Z_]", "_", name).strip("_").lower() or "model"
+    return "m_" + ident if ident[0].isdigit() else ident
+
+
+def c_float(value: float) -> str:
+    """An exact C float literal (hexadecimal) of a float32 value."""
+    v = float(np.float32(value))
+    return f"{v.hex()}f" if v != 0.0 else "0.0f"
+
+
+def _format_value(ctype: str, v) -> str:
+    return c_float(v) if ctype == "float" else str(int(v))
+
+
+def c_array(ctype: str, name: str, values: np.ndarray, align: int = 0) -> str:
+    values = np.asarray(values).reshape(-1)
+    per_line = VALUES_PER_LINE[ctype]
+    attr = f" EDGEC_ALIGN({align})" if align else ""
+    lines = [f"static const {ctype} {name}[{len(values)}]{attr} = {{"]
+    for i in range(0, len(values), per_line):
+        lines.append("    " + ", ".join(_format_value(ctype, v) for v in values[i:i + per_line]) + ",")
+    lines.append("};")
+    return "\n".join(lines)
+
+
+def _struct(ctype: str, name: str, fields: list[str]) -> str:
+    body = ",\n".join("    " + f for f in fields)
+    return f"static const {ctype} {name} = {{\n{body},\n}};"
+
+
+def _ints(*values) -> str:
+    return ", ".join(str(int(v)) for v in values)
+
+
+@dataclass(frozen=True)
+class OpCode:
+    """The C of one op: its const data, its call statement, the kernel files it needs."""
+
+    decls: str
+    call: str
+    kernels: tuple[str, ...]
+
+
+class _Pointers:
+    def __init__(self, graph: EngineGraph, plan: MemoryPlan):
+        self.graph, self.plan = graph, plan
+
+    def __call__(self, tensor: int, const: bool = False) -> str:
+        dtype = self.graph.tensors[tensor].dtype
+        base = f"arena + {self.plan.tensor_offsets[tensor]}"
+        if dtype == "float32":
+            return f"({'const ' if const else ''}float *)(void *)({base})"
+        return base
+
+
+def _operand(ptr: _Pointers, operand: Operand, name: str, decls: list[str]) -> str:
+    if operand.is_const:
+        decls.append(c_array("int8_t", name, operand.const, align=4))
+        return name
+    return ptr(operand.tensor, const=True)
+
+
+def _mac_arrays(p: str, weights, bias, requant) -> list[str]:
+    return [c_array("int8_t", f"{p}_weights", weights, align=4),
+            c_array("int32_t", f"{p}_bias", bias),
+            c_array("int32_t", f"{p}_multiplier", requant.multiplier),
+            c_array("int8_t", f"{p}_shift", requant.shift)]
+
+
+def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
+    p = f"op{op.index}"
+    rq = op.requant
+    decls = _mac_arrays(p, op.weights, op.bias, rq)
+    decls.append(_struct("edgec_conv_params", f"{p}_params", [
+        f"{p}_weights, {p}_bias, {p}_multiplier, {p}_shift",
+        _ints(op.batches, *op.in_hwc, *op.out_hwc),
+        _ints(*op.kernel_hw, *op.stride_hw, *op.dilation_hw, *op.pad_tl),
+        _ints(op.groups, op.input_zp, rq.output_zp, rq.act_min, rq.act_max)]))
+    return OpCode("\n".join(decls), f"edgec_conv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)});",
+                  ("edgec_conv",))
+
+
+def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
+    p = f"op{op.index}"
+    rq = op.requant
+    decls = _mac_arrays(p, op.weights, op.bias, rq)
+    decls.append(_struct("edgec_dwconv_params", f"{p}_params", [
+        f"{p}_weights, {p}_bias, {p}_multiplier, {p}_shift",
+        _ints(op.batches, *op.in_hwc, *op.out_hwc),
+        _ints(*op.kernel_hw, *op.stride_hw, *op.dilation_hw, *op.pad_tl),
+        _ints(op.depth_multiplier, op.input_zp, rq.output_zp, rq.act_min, rq.act_max)]))
+    return OpCode("\n".join(decls), f"edgec_dwconv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)});",
+                  ("edgec_dwconv",))
+
+
+def emit_fully_connected(op: FullyConnected, ptr: _Pointers) -> OpCode:
+    p = f"op{op.index}"
+    rq = op.requant
+    decls = _mac_arrays(p, op.weights, op.bias, rq)
+    decls.append(_struct("edgec_fc_params", f"{p}_params", [
+        f"{p}_weights, {p}_bias, {p}_multiplier, {p}_shift",
+        _ints(op.batches, op.in_features, op.out_features, len(rq.multiplier) > 1),
+        _ints(rq.output_zp, rq.act_min, rq.act_max)]))
+    return OpCode("\n".join(decls),
+                  f"edgec_fully_connected_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)});", ("edgec_fc",))
+
+
+def emit_pool(op: Pool2D, ptr: _Pointers) -> OpCode:
+    p = f"op{op.index}"
+    decl = _struct("edgec_pool_params", f"{p}_params", [
+        _ints(op.batches, *op.in_hwc[:2], op.in_hwc[2], *op.out_hwc[:2]),
+        _ints(*op.kernel_hw, *op.stride_hw, *op.pad_tl),
+        _ints(op.act_min, op.act_max)])
+    fn = "edgec_avgpool_s8" if op.op == "AVERAGE_POOL_2D" else "edgec_maxpool_s8"
+    return OpCode(decl, f"{fn}(&{p}_params, {ptr(op.input)}, {ptr(op.output)});", ("edgec_pool",))
+
+
+def emit_binary(op: Binary, ptr: _Pointers) -> OpCode:
+    p = f"op{op.index}"
+    decls: list[str] = []
+    a = _operand(ptr, op.input1, f"{p}_input1", decls)
+    b = _operand(ptr, op.input2, f"{p}_input2", decls)
+    decls.append(_struct("edgec_binary_params", f"{p}_params", [
+        "{" + _ints(*op.out_shape4) + "}", "{" + _ints(*op.strides1) + "}", "{" + _ints(*op.strides2) + "}",
+        _ints(op.elementwise, op.input1_offset, op.input2_offset, op.output_offset),
+        _ints(op.left_shift, op.input1_multiplier, op.input1_shift, op.input2_multiplier, op.input2_shift),
+        _ints(op.output_multiplier, op.output_shift, op.act_min, op.act_max)]))
+    fn = {"ADD": "edgec_add_s8", "SUB": "edgec_sub_s8", "MUL": "edgec_mul_s8"}[op.op]
+    return OpCode("\n".join(decls), f"{fn}(&{p}_params, {a}, {b}, {ptr(op.output)});", ("edgec_binary",))
+
+
+def emit_lookup(op: Lookup, ptr: _Pointers) -> OpCode:
+    p = f"op{op.index}"
+    if op.table.dtype == np.float32:
+        decl = c_array("float", f"{p}_table", op.table)
+        call = f"edgec_lut_f32({p}_table, {ptr(op.input)}, {ptr(op.output)}, {op.count});"
+    else:
+        decl = c_array("int8_t", f"{p}_table", op.table)
+        call = f"edgec_lut_s8({p}_table, {ptr(op.input)}, {ptr(op.output)}, {op.count});"
+    return OpCode(decl, call, ("edgec_lut",))
+
+
+def emit_quantize(op: QuantizeFloat, ptr: _Pointers) -> OpCode:
+    call = (f"edgec_quantize_f32_s8({ptr(op.input, const=True)}, {ptr(op.output)}, {op.count}, "
+            f"{c_float(op.scale)}, {op.zero_point});")
+    return OpCode("", call, ("edgec_quantize",))
+
+
+def emit_softmax(op: Softmax, ptr: _Pointers) -> OpCode:
+    p = f"op{op.index}"
+    decls = [c_array("int32_t", f"{p}_exp", op.exp_table),
+             _struct("edgec_softmax_params", f"{p}_params", [f"{p}_exp", _ints(op.max_diff, op.rows, op.depth)])]
+    return OpCode("\n".join(decls), f"edgec_softmax_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)});",
+                  ("edgec_softmax",))
+
+
+def emit_pad(op: Pad, ptr: _Pointers) -> OpCode:
+    p = f"op{op.index}"
+    decl = _struct("edgec_pad_params", f"{p}_params", [
+        "{" + _ints(*op.in_shape4) + "}", "{" + _ints(*op.before4) + "}", "{" + _ints(*op.after4) + "}",
+        str(op.value)])
+    return OpCode(decl, f"edgec_pad_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)});", ("edgec_copy",))
+
+
+def emit_concatenation(op: Concatenation, ptr: _Pointers) -> OpCode:
+    p = f"op{op.index}"
+    decls: list[str] = []
+    calls, offset, stride = [], 0, sum(op.inner)
+    for i, (operand, inner) in enumerate(zip(op.inputs, op.inner)):
+        src = _operand(ptr, operand, f"{p}_input{i}", decls)
+        calls.append(f"edgec_copy_rows({ptr(op.output)} + {offset}, {src}, {op.outer}, {inner}, {stride});")
+        offset += inner
+    return OpCode("\n".join(decls), "\n    ".join(calls), ("edgec_copy",))
+
+
+def emit_mean(op: Mean, ptr: _Pointers) -> OpCode:
+    p = f"op{op.index}"
+    decl = _struct("edgec_mean_params", f"{p}_params", [
+        _ints(op.outer, op.reduce, op.inner), _ints(op.input_zp, op.output_zp, op.multiplier, op.shift)])
+    return OpCode(decl, f"edgec_mean_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)});", ("edgec_mean",))
+
+
+def emit_alias(op: Alias, ptr: _Pointers) -> OpCode:
+    return OpCode("", f"/* {op.op}: output aliases the input buffer */", ())
+
+
+EMITTERS = {
+    Conv2D: emit_conv, DepthwiseConv2D: emit_depthwise, FullyConnected: emit_fully_connected,
+    Pool2D: emit_pool, Binary: emit_binary, Lookup: emit_lookup, QuantizeFloat: emit_quantize,
+    Softmax: emit_softmax, Pad: emit_pad, Concatenation: emit_concatenation, Mean: emit_mean,
+    Alias: emit_alias,
+}
+
+
+def emit_op(op, ptr: _Pointers) -> OpCode:
+    return EMITTERS[type(op)](op, ptr)
+
+
+@dataclass(frozen=True)
+class HeaderContext:
+    """Exactly the fields that templates/model.h.tmpl uses."""
+
+    name: str
+    NAME: str
+    source: str
+    input_bytes: int
+    output_bytes: int
+    input_count: int
+    output_count: int
+    input_is_float: int
+    output_is_float: int
+    arena_bytes: int
+    num_ops: int
+    input_type: str
+    output_type: str
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """Exactly the fields that templates/model.c.tmpl uses."""
+
+    name: str
+    NAME: str
+    source: str
+    num_ops: int
+    arena_bytes: int
+    plan_summary: str
+    kernel_includes: str
+    op_data: str
+    op_names: str
+    op_calls: str
+    input_rank: int
+    input_dims: str
+    output_rank: int
+    output_dims: str
+    input_scale: str
+    input_zero_point: int
+    output_scale: str
+    output_zero_point: int
+    input_type: str
+    output_type: str
+    input_offset: int
+    output_offset: int
+
+
+@dataclass(frozen=True)
+class HostContext:
+    """Exactly the fields that templates/host_main.c.tmpl uses."""
+
+    name: str
+    NAME: str
+
+
+def template_text(filename: str) -> str:
+    return resources.files(__package__).joinpath("templates", filename).read_text(encoding="utf-8")
+
+
+def kernel_text(filename: str) -> str:
+    return resources.files(__package__).joinpath("kernels", filename).read_text(encoding="utf-8")
+
+
+def fill(filename: str, context) -> str:
+    return string.Template(template_text(filename)).substitute(asdict(context))
+
+
+def template_fields(filename: str) -> set[str]:
+    """The placeholders a template uses (for the test that they match its context)."""
+    pattern = string.Template.pattern
+    return {m.group("named") or m.group("braced") for m in pattern.finditer(template_text(filename))
+            if m.group("named") or m.group("braced")}

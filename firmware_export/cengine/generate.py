@@ -1,0 +1,117 @@
+"""generate_engine: int8 .tflite (parsed) -> the C files of a standalone inference engine.
+
+The passes, in order:
+  lower   (lower.lower_model)   TFLite operators -> typed engine ops, all parameters precomputed
+  plan    (planner.plan_memory) activation buffers -> arena offsets (aliases, in-place overlaps)
+  emit    (emit.*)              ops + plan -> <name>.c, <name>.h and the kernel files they use
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from toolchain.tflite_reader import TfliteModel
+
+from . import emit
+from .lower import lower_model
+from .ops import EngineGraph, const_arrays
+from .planner import MemoryPlan, plan_memory
+
+_C_TYPES = {"int8": "int8_t", "float32": "float"}
+
+
+@dataclass(frozen=True)
+class GeneratedEngine:
+    name: str
+    files: dict = field(repr=False)  # file name -> text, sorted by name
+    activation_bytes: int  # the static arena (all activations, input and output included)
+    scratch_bytes: int  # kernel scratch outside the arena (none: kernels use a few stack words)
+    input_bytes: int
+    output_bytes: int
+    input_dtype: str
+    output_dtype: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    input_quant: tuple[float, int]  # (scale, zero point); (0.0, 0) for float32
+    output_quant: tuple[float, int]
+    weight_bytes: int  # every const array: weights, biases, multipliers, shifts, tables
+    op_names: tuple[str, ...]
+    plan: MemoryPlan = field(repr=False)
+
+    @property
+    def sram_bytes(self) -> int:
+        return self.activation_bytes + self.scratch_bytes
+
+    def write(self, folder: str | Path) -> list[Path]:
+        """Write every file into `folder` (created if needed); return the paths written."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for filename, text in self.files.items():
+            path = folder / filename
+            path.write_text(text, encoding="utf-8")
+            paths.append(path)
+        return paths
+
+
+def _const_bytes(graph: EngineGraph) -> int:
+    return sum(a.nbytes for op in graph.ops for a in const_arrays(op))
+
+
+def _quant(model: TfliteModel, index: int) -> tuple[float, int]:
+    t = model.main.tensors[index]
+    if t.dtype == "float32" or t.quant is None:
+        return 0.0, 0
+    return float(t.quant.scales[0]), int(t.quant.zero_points[0])
+
+
+def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite") -> GeneratedEngine:
+    """Generate the engine; raise UnsupportedOpsError listing every op it cannot compute."""
+    name = emit.c_identifier(name)
+    graph = lower_model(model, source)
+    plan = plan_memory(graph)
+    ptr = emit._Pointers(graph, plan)
+    codes = [emit.emit_op(op, ptr) for op in graph.ops]
+    kernels = sorted({k for code in codes for k in code.kernels})
+    tin, tout = graph.tensors[graph.input], graph.tensors[graph.output]
+    in_type, out_type = _C_TYPES[tin.dtype], _C_TYPES[tout.dtype]
+    upper = name.upper()
+    op_data = "".join(
+        f"/* op {op.index}: {op.op} */\n" + (code.decls + "\n" if code.decls else "") + "\n"
+        for op, code in zip(graph.ops, codes))
+    calls = "\n".join(f"    {code.call}\n    EDGEC_AFTER_OP({op.index});" for op, code in zip(graph.ops, codes))
+    source_name = Path(source).name
+    iq, oq = _quant(model, graph.input), _quant(model, graph.output)
+    header = emit.HeaderContext(
+        name=name, NAME=upper, source=source_name, input_bytes=tin.nbytes, output_bytes=tout.nbytes,
+        input_count=tin.nbytes // (4 if tin.dtype == "float32" else 1),
+        output_count=tout.nbytes // (4 if tout.dtype == "float32" else 1),
+        input_is_float=int(tin.dtype == "float32"), output_is_float=int(tout.dtype == "float32"),
+        arena_bytes=plan.arena_bytes, num_ops=len(graph.ops), input_type=in_type, output_type=out_type)
+    body = emit.SourceContext(
+        name=name, NAME=upper, source=source_name, num_ops=len(graph.ops), arena_bytes=plan.arena_bytes,
+        plan_summary=(f"live-tensor peak {plan.live_peak_bytes} B, lower bound {plan.lower_bound_bytes} B, "
+                      f"{len(plan.inplace)} ops in place"),
+        kernel_includes="\n".join(f'#include "{k}.h"' for k in kernels),
+        op_data=op_data, op_calls=calls, op_names=",\n".join(f'    "{n}"' for n in graph.op_names),
+        input_rank=max(len(tin.shape), 1), input_dims=", ".join(str(d) for d in tin.shape) or "1",
+        output_rank=max(len(tout.shape), 1), output_dims=", ".join(str(d) for d in tout.shape) or "1",
+        input_scale=emit.c_float(iq[0]), input_zero_point=iq[1],
+        output_scale=emit.c_float(oq[0]), output_zero_point=oq[1],
+        input_type=in_type, output_type=out_type,
+        input_offset=plan.tensor_offsets[graph.input], output_offset=plan.tensor_offsets[graph.output])
+    files = {f"{name}.h": emit.fill("model.h.tmpl", header), f"{name}.c": emit.fill("model.c.tmpl", body),
+             "edgec_common.h": emit.kernel_text("edgec_common.h")}
+    for k in kernels:
+        files[f"{k}.h"] = emit.kernel_text(f"{k}.h")
+        files[f"{k}.c"] = emit.kernel_text(f"{k}.c")
+    return GeneratedEngine(
+        name=name, files=dict(sorted(files.items())), activation_bytes=plan.arena_bytes, scratch_bytes=0,
+        input_bytes=tin.nbytes, output_bytes=tout.nbytes, input_dtype=tin.dtype, output_dtype=tout.dtype,
+        input_shape=tin.shape, output_shape=tout.shape, input_quant=iq, output_quant=oq,
+        weight_bytes=_const_bytes(graph), op_names=graph.op_names, plan=plan)
+
+
+def host_main(engine: GeneratedEngine) -> str:
+    """The host harness source for this engine (not part of `files`: it needs stdio)."""
+    return emit.fill("host_main.c.tmpl", emit.HostContext(name=engine.name, NAME=engine.name.upper()))

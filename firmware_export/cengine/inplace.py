@@ -1,0 +1,73 @@
+"""When may an op's output overlap the input it consumes? The answer for each generated kernel.
+
+A kernel streams: it processes units (output pixels or elements) in a fixed order, reads what a
+unit needs from its input and writes that unit's output. If the output buffer starts `lag` bytes
+below the input buffer (offset(input) - offset(output) >= lag), no write can reach input bytes
+that a later unit still needs. `inplace_lag` returns the smallest such lag for one input of one
+op, derived from the kernel's exact loop order in kernels/*.c, or None when the kernel cannot run
+in place on that input. The planner uses it as a relaxed non-overlap constraint; whole-model tests
+against the TFLM oracle check that the planned overlaps compute the same bytes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ops import (Binary, Conv2D, DepthwiseConv2D, EngineGraph, Lookup, Pool2D, QuantizeFloat,
+                  Softmax, _contiguous_strides)
+
+_ITEMSIZE = {"int8": 1, "float32": 4}
+
+
+def _window_lag(batches: int, in_hwc, out_hwc, kernel_hw, stride_hw, dilation_hw, pad_tl,
+                rereads_after_write: bool) -> int:
+    """Lag for a kernel that computes output pixels in raster order, each from its input window.
+
+    With `rereads_after_write`, a pixel's output channels are written while its window is still
+    being read (conv: one channel at a time), so the window of the pixel being written must be
+    intact too; otherwise a pixel's window is fully read before its first write.
+    """
+    ih, iw, ic = in_hwc
+    oh, ow, oc = out_hwc
+    sh, sw = stride_hw
+    pt, pl = pad_tl
+    oy = np.arange(oh).reshape(-1, 1)
+    ox = np.arange(ow).reshape(1, -1)
+    row0 = np.clip(oy * sh - pt, 0, ih - 1)
+    col0 = np.clip(ox * sw - pl, 0, iw - 1)
+    start = (row0 * iw + col0).reshape(-1) * ic  # first input byte a pixel's window reads
+    starts = np.concatenate([start + b * ih * iw * ic for b in range(batches)])
+    ends = (np.arange(len(starts)) + 1) * oc  # output bytes written once the pixel is done
+    need = np.minimum.accumulate(starts[::-1])[::-1]  # smallest input byte needed from pixel p on
+    if not rereads_after_write:
+        need = np.append(need[1:], ih * iw * ic * batches)
+    return max(int((ends - need).max()), 0)
+
+
+def _elementwise_lag(count: int, in_size: int, out_size: int) -> int:
+    """Unit i reads input element i, then writes output element i."""
+    return max((out_size - in_size) * count, 0)
+
+
+def inplace_lag(op, tensor: int, graph: EngineGraph) -> int | None:
+    """Minimum offset(input) - offset(output) for `op` to run with its output over input `tensor`."""
+    if isinstance(op, Conv2D):
+        return _window_lag(op.batches, op.in_hwc, op.out_hwc, op.kernel_hw, op.stride_hw,
+                           op.dilation_hw, op.pad_tl, rereads_after_write=True)
+    if isinstance(op, (DepthwiseConv2D, Pool2D)):
+        # Both kernels read a pixel's whole window (all channels of a block) before writing it,
+        # but a block of channels is written before the next block is read: conservative as conv.
+        return _window_lag(op.batches, op.in_hwc, op.out_hwc, op.kernel_hw, op.stride_hw,
+                           getattr(op, "dilation_hw", (1, 1)), op.pad_tl, rereads_after_write=True)
+    if isinstance(op, (Lookup, QuantizeFloat)):
+        in_size = _ITEMSIZE[graph.tensors[op.input].dtype]
+        out_size = _ITEMSIZE[graph.tensors[op.output].dtype]
+        return _elementwise_lag(op.count, in_size, out_size)
+    if isinstance(op, Softmax):
+        return 0
+    if isinstance(op, Binary):
+        full = _contiguous_strides(op.out_shape4)
+        for operand, strides in ((op.input1, op.strides1), (op.input2, op.strides2)):
+            if not operand.is_const and operand.tensor == tensor and strides == full:
+                return 0
+        return None
+    return None

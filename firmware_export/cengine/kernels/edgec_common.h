@@ -1,0 +1,149 @@
+/* edgec C engine: fixed-point helpers shared by the kernels.
+ *
+ * The arithmetic is the TFLite quantization specification's: SaturatingRoundingDoublingHighMul,
+ * RoundingDivideByPOT and the double-rounding MultiplyByQuantizedMultiplier of TFLite Micro's
+ * reference kernels. C99, freestanding: <stdint.h>, <stddef.h>, <string.h>, <limits.h> only.
+ *
+ * Cortex-M cores with the DSP extension (__ARM_FEATURE_DSP) use the ACLE SIMD intrinsics for the
+ * int8 dot products; EDGEC_EMULATE_DSP gives the same path in portable C (to test it on a host),
+ * and EDGEC_NO_DSP forces the generic path. Every path computes identical results.
+ */
+#ifndef EDGEC_COMMON_H
+#define EDGEC_COMMON_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+#define EDGEC_ALIGN(n) __attribute__((aligned(n)))
+#else
+#define EDGEC_ALIGN(n)
+#endif
+
+#if !defined(EDGEC_NO_DSP) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#include <arm_acle.h>
+#define EDGEC_DSP 1
+/* Sign-extend bytes 0 and 2 (resp. 1 and 3) of a word into two int16 lanes. */
+#define edgec_sxtb16(x) ((int32_t)__sxtb16((int8x4_t)(x)))
+#define edgec_sxtb16_ror8(x) ((int32_t)__sxtb16((int8x4_t)(((uint32_t)(x) >> 8) | ((uint32_t)(x) << 24))))
+/* acc + lo(a) * lo(b) + hi(a) * hi(b), int16 lanes. */
+#define edgec_smlad(a, b, acc) ((int32_t)__smlad((int16x2_t)(a), (int16x2_t)(b), (int32_t)(acc)))
+#elif defined(EDGEC_EMULATE_DSP)
+#define EDGEC_DSP 1
+static inline int32_t edgec_sxtb16(int32_t x)
+{
+    uint32_t lo = (uint32_t)(int32_t)(int8_t)(x & 0xff) & 0xffffu;
+    uint32_t hi = (uint32_t)(int32_t)(int8_t)((x >> 16) & 0xff) & 0xffffu;
+    return (int32_t)(lo | (hi << 16));
+}
+static inline int32_t edgec_sxtb16_ror8(int32_t x)
+{
+    return edgec_sxtb16((int32_t)(((uint32_t)x >> 8) | ((uint32_t)x << 24)));
+}
+static inline int32_t edgec_smlad(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t a_lo = (int16_t)(a & 0xffff), a_hi = (int16_t)(((uint32_t)a >> 16) & 0xffff);
+    int32_t b_lo = (int16_t)(b & 0xffff), b_hi = (int16_t)(((uint32_t)b >> 16) & 0xffff);
+    return (int32_t)((uint32_t)acc + (uint32_t)(a_lo * b_lo) + (uint32_t)(a_hi * b_hi));
+}
+#endif
+
+static inline int32_t edgec_min(int32_t a, int32_t b) { return a < b ? a : b; }
+static inline int32_t edgec_max(int32_t a, int32_t b) { return a > b ? a : b; }
+
+static inline int8_t edgec_clamp_s8(int32_t x, int32_t lo, int32_t hi)
+{
+    return (int8_t)(x < lo ? lo : (x > hi ? hi : x));
+}
+
+/* gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2^31), saturating -1 * -1. */
+static inline int32_t edgec_srdhm(int32_t a, int32_t b)
+{
+    int64_t ab;
+    int32_t nudge;
+    if (a == b && a == INT32_MIN) {
+        return INT32_MAX;
+    }
+    ab = (int64_t)a * (int64_t)b;
+    nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* gemmlowp RoundingDivideByPOT: arithmetic shift right, rounding half away from zero. */
+static inline int32_t edgec_rdbpot(int32_t x, int exponent)
+{
+    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* x * 2^exponent (exponent > 0), saturating to int32. */
+static inline int32_t edgec_sat_shl(int32_t x, int exponent)
+{
+    const int32_t threshold = (int32_t)(((int64_t)1 << (31 - exponent)) - 1);
+    if (x > threshold) {
+        return INT32_MAX;
+    }
+    if (x < -threshold) {
+        return INT32_MIN;
+    }
+    return (int32_t)((uint32_t)x << exponent);
+}
+
+/* TFLite MultiplyByQuantizedMultiplier (double rounding): x * multiplier * 2^(shift - 31). */
+static inline int32_t edgec_mbqm(int32_t x, int32_t multiplier, int shift)
+{
+    const int left = shift > 0 ? shift : 0;
+    const int right = shift > 0 ? 0 : -shift;
+    return edgec_rdbpot(edgec_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
+}
+
+static inline int8_t edgec_requantize(int32_t acc, int32_t multiplier, int shift, int32_t zero_point,
+                                      int32_t act_min, int32_t act_max)
+{
+    return edgec_clamp_s8(edgec_mbqm(acc, multiplier, shift) + zero_point, act_min, act_max);
+}
+
+/* Sum of a[i] * b[i], int8 x int8 -> int32. */
+static inline int32_t edgec_dot_s8(const int8_t *a, const int8_t *b, int32_t n)
+{
+    int32_t acc = 0;
+    int32_t i = 0;
+#if defined(EDGEC_DSP)
+    for (; i + 4 <= n; i += 4) {
+        int32_t wa, wb;
+        memcpy(&wa, a + i, 4);
+        memcpy(&wb, b + i, 4);
+        acc = edgec_smlad(edgec_sxtb16(wa), edgec_sxtb16(wb), acc);
+        acc = edgec_smlad(edgec_sxtb16_ror8(wa), edgec_sxtb16_ror8(wb), acc);
+    }
+#else
+    /* Blocks of 16 with a constant trip count: compilers vectorize these without a tail. */
+    for (; i + 16 <= n; i += 16) {
+        int32_t j;
+        for (j = 0; j < 16; j++) {
+            acc += (int32_t)a[i + j] * (int32_t)b[i + j];
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        acc += (int32_t)a[i] * (int32_t)b[i];
+    }
+    return acc;
+}
+
+/* Sum of the n int8 values at a. */
+static inline int32_t edgec_sum_s8(const int8_t *a, int32_t n)
+{
+    int32_t acc = 0;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        acc += a[i];
+    }
+    return acc;
+}
+
+#endif /* EDGEC_COMMON_H */

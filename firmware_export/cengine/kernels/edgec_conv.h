@@ -1,0 +1,21 @@
+/* edgec C engine: 2-D convolution, int8 (TFLite CONV_2D with per-channel quantization). */
+#ifndef EDGEC_CONV_H
+#define EDGEC_CONV_H
+
+#include "edgec_common.h"
+
+typedef struct {
+    const int8_t *weights;     /* [out_c][kernel_h][kernel_w][in_c / groups] */
+    const int32_t *bias;       /* [out_c]: bias - input_zp * sum(weights of the channel) */
+    const int32_t *multiplier; /* [out_c] */
+    const int8_t *shift;       /* [out_c] */
+    int32_t batches, in_h, in_w, in_c, out_h, out_w, out_c;
+    int32_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+    int32_t groups, input_zp, output_zp, act_min, act_max;
+} edgec_conv_params;
+
+/* Output pixels in raster order; for each pixel, output channels in order (the in-place lag of
+ * the planner depends on this order). */
+void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *output);
+
+#endif /* EDGEC_CONV_H */

@@ -1,0 +1,20 @@
+/* edgec C engine: depthwise 2-D convolution, int8 (TFLite DEPTHWISE_CONV_2D). */
+#ifndef EDGEC_DWCONV_H
+#define EDGEC_DWCONV_H
+
+#include "edgec_common.h"
+
+typedef struct {
+    const int8_t *weights;     /* [kernel_h][kernel_w][out_c] */
+    const int32_t *bias;       /* [out_c]: bias - input_zp * sum(weights of the channel) */
+    const int32_t *multiplier; /* [out_c] */
+    const int8_t *shift;       /* [out_c] */
+    int32_t batches, in_h, in_w, in_c, out_h, out_w, out_c;
+    int32_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+    int32_t depth_multiplier, input_zp, output_zp, act_min, act_max;
+} edgec_dwconv_params;
+
+/* Output pixels in raster order; each pixel in blocks of 16 channels, written block by block. */
+void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output);
+
+#endif /* EDGEC_DWCONV_H */

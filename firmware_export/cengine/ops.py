@@ -1,0 +1,285 @@
+"""The engine's typed ops: what each generated kernel call needs, fully precomputed.
+
+`lower.lower_model` turns TFLite operators into these frozen dataclasses; the planner reads their
+tensor ids (and `inplace_lag` the geometry), the emitter writes them as C. Arrays are numpy
+values in the exact integer types the C side declares (weights int8, biases and multipliers int32,
+shifts int8, tables int8/int32/float32).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """An activation tensor: lives in the arena (or aliases one that does)."""
+
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str  # "int8" or "float32"
+    nbytes: int
+
+
+@dataclass(frozen=True)
+class Operand:
+    """A kernel input: an activation tensor, or a constant kept in flash."""
+
+    tensor: int
+    const: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_const(self) -> bool:
+        return self.const is not None
+
+
+@dataclass(frozen=True)
+class Requant:
+    """Per-channel (or per-tensor, length 1) output rescaling and clamp of a MAC kernel."""
+
+    multiplier: np.ndarray = field(repr=False)  # int32
+    shift: np.ndarray = field(repr=False)  # int8
+    output_zp: int
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class Conv2D:
+    index: int
+    op: str
+    input: int
+    output: int
+    weights: np.ndarray = field(repr=False)  # int8 [cout, kh, kw, cin_per_group]
+    bias: np.ndarray = field(repr=False)  # int32 [cout], input zero point folded in
+    requant: Requant = field(repr=False)
+    batches: int
+    in_hwc: tuple[int, int, int]
+    out_hwc: tuple[int, int, int]
+    kernel_hw: tuple[int, int]
+    stride_hw: tuple[int, int]
+    dilation_hw: tuple[int, int]
+    pad_tl: tuple[int, int]
+    groups: int
+    input_zp: int
+
+
+@dataclass(frozen=True)
+class DepthwiseConv2D:
+    index: int
+    op: str
+    input: int
+    output: int
+    weights: np.ndarray = field(repr=False)  # int8 [kh, kw, cout]
+    bias: np.ndarray = field(repr=False)  # int32 [cout], input zero point folded in
+    requant: Requant = field(repr=False)
+    batches: int
+    in_hwc: tuple[int, int, int]
+    out_hwc: tuple[int, int, int]
+    kernel_hw: tuple[int, int]
+    stride_hw: tuple[int, int]
+    dilation_hw: tuple[int, int]
+    pad_tl: tuple[int, int]
+    depth_multiplier: int
+    input_zp: int
+
+
+@dataclass(frozen=True)
+class FullyConnected:
+    index: int
+    op: str
+    input: int
+    output: int
+    weights: np.ndarray = field(repr=False)  # int8 [out, in]
+    bias: np.ndarray = field(repr=False)  # int32 [out], input zero point folded in
+    requant: Requant = field(repr=False)
+    batches: int
+    in_features: int
+    out_features: int
+
+
+@dataclass(frozen=True)
+class Pool2D:
+    index: int
+    op: str  # AVERAGE_POOL_2D or MAX_POOL_2D
+    input: int
+    output: int
+    batches: int
+    in_hwc: tuple[int, int, int]
+    out_hwc: tuple[int, int, int]
+    kernel_hw: tuple[int, int]
+    stride_hw: tuple[int, int]
+    pad_tl: tuple[int, int]
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class Binary:
+    """ADD / SUB / MUL with up-to-4-D broadcasting (strides 0 on broadcast dimensions)."""
+
+    index: int
+    op: str
+    input1: Operand
+    input2: Operand
+    output: int
+    out_shape4: tuple[int, int, int, int]
+    strides1: tuple[int, int, int, int]
+    strides2: tuple[int, int, int, int]
+    input1_offset: int
+    input2_offset: int
+    output_offset: int
+    # ADD/SUB: left_shift, input1 (mult, shift), input2 (mult, shift), output (mult, shift)
+    # MUL: output (mult, shift) only
+    left_shift: int
+    input1_multiplier: int
+    input1_shift: int
+    input2_multiplier: int
+    input2_shift: int
+    output_multiplier: int
+    output_shift: int
+    act_min: int
+    act_max: int
+
+    @property
+    def elementwise(self) -> bool:
+        """No broadcasting: both inputs have the output's layout."""
+        full = _contiguous_strides(self.out_shape4)
+        return self.strides1 == full and self.strides2 == full
+
+
+def _contiguous_strides(shape4: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    strides, step = [], 1
+    for dim in reversed(shape4):
+        strides.append(step if dim > 1 else 0)
+        step *= dim
+    return tuple(reversed(strides))
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """An element-wise unary op on int8 input computed as a 256-entry table (index = x + 128)."""
+
+    index: int
+    op: str
+    input: int
+    output: int
+    count: int
+    table: np.ndarray = field(repr=False)  # int8[256] or float32[256]
+
+
+@dataclass(frozen=True)
+class QuantizeFloat:
+    """QUANTIZE float32 -> int8: zero_point + round(x / scale), clamped."""
+
+    index: int
+    op: str
+    input: int
+    output: int
+    count: int
+    scale: float
+    zero_point: int
+
+
+@dataclass(frozen=True)
+class Softmax:
+    index: int
+    op: str
+    input: int
+    output: int
+    rows: int
+    depth: int
+    exp_table: np.ndarray = field(repr=False)  # int32[256]: exp of -(max - x), Q0.31
+    max_diff: int  # differences larger than this give 0 (TFLite's diff_min)
+
+
+@dataclass(frozen=True)
+class Pad:
+    index: int
+    op: str
+    input: int
+    output: int
+    in_shape4: tuple[int, int, int, int]
+    before4: tuple[int, int, int, int]
+    after4: tuple[int, int, int, int]
+    value: int
+
+
+@dataclass(frozen=True)
+class Concatenation:
+    index: int
+    op: str
+    inputs: tuple[Operand, ...]
+    output: int
+    outer: int
+    inner: tuple[int, ...]  # bytes copied per outer step from each input
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class Mean:
+    """MEAN over a contiguous block of axes: input viewed as [outer, reduce, inner]."""
+
+    index: int
+    op: str
+    input: int
+    output: int
+    outer: int
+    reduce: int
+    inner: int
+    input_zp: int
+    output_zp: int
+    multiplier: int
+    shift: int
+
+
+@dataclass(frozen=True)
+class Alias:
+    """RESHAPE / SQUEEZE / EXPAND_DIMS: the output is the input's buffer seen with another shape."""
+
+    index: int
+    op: str
+    input: int
+    output: int
+
+
+EngineOp = (Conv2D | DepthwiseConv2D | FullyConnected | Pool2D | Binary | Lookup | QuantizeFloat
+            | Softmax | Pad | Concatenation | Mean | Alias)
+
+
+def op_inputs(op) -> tuple[int, ...]:
+    """Activation tensor ids read by an op (constants excluded)."""
+    if isinstance(op, Binary):
+        return tuple(o.tensor for o in (op.input1, op.input2) if not o.is_const)
+    if isinstance(op, Concatenation):
+        return tuple(o.tensor for o in op.inputs if not o.is_const)
+    return (op.input,)
+
+
+def const_arrays(op) -> list[np.ndarray]:
+    """Every constant array an op keeps in flash (weights, biases, multipliers, tables...)."""
+    arrays = []
+    for value in vars(op).values():
+        if isinstance(value, np.ndarray):
+            arrays.append(value)
+        elif isinstance(value, Requant):
+            arrays += [value.multiplier, value.shift]
+        elif isinstance(value, Operand) and value.is_const:
+            arrays.append(value.const)
+        elif isinstance(value, tuple):
+            arrays += [v.const for v in value if isinstance(v, Operand) and v.is_const]
+    return arrays
+
+
+@dataclass(frozen=True)
+class EngineGraph:
+    """The whole model, lowered: ops in execution order and the activation tensors they use."""
+
+    ops: tuple
+    tensors: dict = field(repr=False)  # tensor id -> TensorInfo
+    input: int
+    output: int
+    op_names: tuple[str, ...]

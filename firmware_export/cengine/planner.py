@@ -1,0 +1,208 @@
+"""Static memory plan: one arena offset per activation buffer, from lifetimes in execution order.
+
+Buffers are tensors, with RESHAPE-like aliases merged into the buffer they view. Two buffers
+whose lifetimes intersect may not overlap, except an op's output and an input that dies at that
+op, which may overlap as far as the kernel's streaming order allows (`inplace.inplace_lag`).
+Packing tries several orderings (first-fit at the lowest feasible offset, as TFLM's greedy planner
+does for one of them) and keeps the smallest arena; it stops as soon as an ordering reaches the
+lower bound. Deterministic: the same graph always gives the same plan.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from .inplace import inplace_lag
+from .ops import Alias, EngineGraph, op_inputs
+
+ALIGNMENT = 4
+
+
+def _align_up(x: int) -> int:
+    return (x + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+
+
+def _align_down(x: int) -> int:
+    return x // ALIGNMENT * ALIGNMENT
+
+
+@dataclass(frozen=True)
+class Buffer:
+    id: int  # root tensor id
+    tensors: tuple[int, ...]  # every tensor id stored in this buffer (aliases included)
+    size: int
+    first: int  # op index that writes it (-1: the model input, copied in before op 0)
+    last: int  # last op index that reads it (len(ops): the model output, copied out at the end)
+
+
+@dataclass(frozen=True)
+class LiveTensor:
+    tensor: int
+    name: str
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    buffers: tuple[Buffer, ...]
+    offsets: dict  # buffer id -> offset
+    tensor_offsets: dict  # tensor id -> offset (aliases share their buffer's)
+    arena_bytes: int
+    live_peak_bytes: int  # most bytes alive at once in execution order, no overlap allowed
+    lower_bound_bytes: int  # live peak less the most that in-place overlaps could save
+    inplace: tuple[tuple[int, int, int], ...]  # (op index, input buffer, output buffer) overlapped
+    timeline: tuple[tuple[LiveTensor, ...], ...]  # per op: the buffers alive during it
+    ordering: str  # the packing order that won
+
+
+def _find(parent: dict, x: int) -> int:
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
+def build_buffers(graph: EngineGraph) -> tuple[list[Buffer], dict]:
+    """Merge aliases, compute each buffer's lifetime; return buffers and tensor -> buffer id."""
+    parent = {t: t for t in graph.tensors}
+    for op in graph.ops:
+        if isinstance(op, Alias):
+            a, b = _find(parent, op.input), _find(parent, op.output)
+            parent[b] = a
+    root = {t: _find(parent, t) for t in graph.tensors}
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for k, op in enumerate(graph.ops):
+        if isinstance(op, Alias):
+            continue
+        b = root[op.output]
+        first[b] = min(first.get(b, k), k)
+        last[b] = max(last.get(b, k), k)
+        for t in op_inputs(op):
+            last[root[t]] = max(last.get(root[t], k), k)
+    first[root[graph.input]] = -1
+    last.setdefault(root[graph.input], -1)
+    out = root[graph.output]
+    last[out] = len(graph.ops)
+    first.setdefault(out, -1)
+    members: dict[int, list[int]] = {}
+    for t, r in root.items():
+        members.setdefault(r, []).append(t)
+    buffers = [Buffer(id=r, tensors=tuple(sorted(ts)),
+                      size=max(graph.tensors[t].nbytes for t in ts),
+                      first=first.get(r, -1), last=last.get(r, -1))
+               for r, ts in sorted(members.items()) if r in first]
+    return buffers, root
+
+
+def _pair_lags(graph: EngineGraph, buffers: list[Buffer], root: dict) -> dict:
+    """(input buffer, output buffer) -> (op index, lag) for outputs that may overlap a dying input."""
+    by_id = {b.id: b for b in buffers}
+    lags = {}
+    for k, op in enumerate(graph.ops):
+        if isinstance(op, Alias):
+            continue
+        out = root[op.output]
+        if by_id[out].first != k:
+            continue
+        for t in set(op_inputs(op)):
+            inp = root[t]
+            if inp == out or by_id[inp].last != k:
+                continue
+            lag = inplace_lag(op, t, graph)
+            if lag is not None:
+                lags[(inp, out)] = (k, _align_up(lag))
+    return lags
+
+
+def _conflicts(a: Buffer, b: Buffer) -> bool:
+    return a.first <= b.last and b.first <= a.last
+
+
+def _fits(x: Buffer, off: int, placed: dict, by_id: dict, lags: dict) -> bool:
+    for yid, yoff in placed.items():
+        y = by_id[yid]
+        if not _conflicts(x, y):
+            continue
+        if off + x.size <= yoff or yoff + y.size <= off:
+            continue
+        if (y.id, x.id) in lags and yoff - off >= lags[(y.id, x.id)][1]:
+            continue  # x is the output, placed far enough below its input y
+        if (x.id, y.id) in lags and off - yoff >= lags[(x.id, y.id)][1]:
+            continue  # x is the input, far enough above its output y
+        return False
+    return True
+
+
+def _pack(order: list[Buffer], by_id: dict, lags: dict) -> dict:
+    placed: dict[int, int] = {}
+    for x in order:
+        candidates = {0}
+        for yid, yoff in placed.items():
+            y = by_id[yid]
+            if not _conflicts(x, y):
+                continue
+            candidates.add(_align_up(yoff + y.size))
+            if (y.id, x.id) in lags:
+                candidates.add(_align_down(yoff - lags[(y.id, x.id)][1]))
+            if (x.id, y.id) in lags:
+                candidates.add(_align_up(yoff + lags[(x.id, y.id)][1]))
+        for off in sorted(c for c in candidates if c >= 0):
+            if _fits(x, off, placed, by_id, lags):
+                placed[x.id] = off
+                break
+    return placed
+
+
+def _orderings(buffers: list[Buffer], tries: int):
+    yield "size", sorted(buffers, key=lambda b: (-b.size, b.first, b.id))
+    yield "first-use", sorted(buffers, key=lambda b: (b.first, -b.size, b.id))
+    yield "reverse-time", sorted(buffers, key=lambda b: (-b.last, -b.first, -b.size, b.id))
+    yield "reverse-size", sorted(buffers, key=lambda b: (-b.size, -b.last, b.id))
+    yield "lifetime", sorted(buffers, key=lambda b: (-(b.last - b.first), -b.size, b.id))
+    yield "area", sorted(buffers, key=lambda b: (-b.size * (b.last - b.first + 1), b.id))
+    rng = random.Random(0)
+    base = sorted(buffers, key=lambda b: (-b.size, b.first, b.id))
+    for i in range(tries):
+        order = list(base)
+        rng.shuffle(order)
+        yield f"shuffle-{i}", order
+
+
+def _live_at(buffers: list[Buffer], k: int) -> list[Buffer]:
+    return [b for b in buffers if b.first <= k <= b.last]
+
+
+def plan_memory(graph: EngineGraph, random_tries: int = 24) -> MemoryPlan:
+    buffers, root = build_buffers(graph)
+    by_id = {b.id: b for b in buffers}
+    lags = _pair_lags(graph, buffers, root)
+    steps = range(-1, len(graph.ops) + 1)
+    live_peak = max(sum(b.size for b in _live_at(buffers, k)) for k in steps)
+    bound = 0
+    for k in steps:
+        live = sum(b.size for b in _live_at(buffers, k))
+        saving = sum(by_id[i].size + by_id[o].size - max(lag + by_id[i].size, by_id[o].size)
+                     for (i, o), (kk, lag) in lags.items() if kk == k)
+        bound = max(bound, live - saving)
+    best = None
+    for name, order in _orderings(buffers, random_tries):
+        placed = _pack(order, by_id, lags)
+        total = _align_up(max((placed[b.id] + b.size for b in buffers), default=0))
+        if best is None or total < best[0]:
+            best = (total, name, placed)
+        if total <= _align_up(bound):
+            break
+    total, name, offsets = best
+    tensor_offsets = {t: offsets[r] for t, r in root.items() if r in offsets}
+    inplace = tuple(sorted(
+        (k, i, o) for (i, o), (k, _) in lags.items()
+        if offsets[i] < offsets[o] + by_id[o].size and offsets[o] < offsets[i] + by_id[i].size))
+    timeline = tuple(
+        tuple(LiveTensor(tensor=b.id, name=graph.tensors[b.id].name, offset=offsets[b.id], size=b.size)
+              for b in sorted(_live_at(buffers, k), key=lambda b: offsets[b.id]))
+        for k in range(len(graph.ops)))
+    return MemoryPlan(buffers=tuple(buffers), offsets=offsets, tensor_offsets=tensor_offsets,
+                      arena_bytes=total, live_peak_bytes=live_peak, lower_bound_bytes=bound,
+                      inplace=inplace, timeline=timeline, ordering=name)
