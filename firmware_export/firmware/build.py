@@ -21,7 +21,7 @@ CC = "arm-none-eabi-gcc"
 OBJCOPY = "arm-none-eabi-objcopy"
 COMMON_SOURCES = ("startup.c", "harness.c")
 COMMON_HEADERS = ("edgec_uart.h", "edgec_timer.h", "edgec_cortexm.h")
-CFLAGS = ("-std=c11", "-ffunction-sections", "-fdata-sections", "-fno-common", "-ffreestanding",
+CFLAGS = ("-std=c11", "-ffunction-sections", "-fdata-sections", "-fno-common",
           "-Wall", "-Wextra", "-Wno-unused-parameter")
 LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments")
 
@@ -56,7 +56,6 @@ def plan_sources(engine, target: TargetProfile, options: ctx.FirmwareOptions) ->
     """The firmware's source tree as text (deterministic: same inputs, same bytes)."""
     config = ctx.config_context(target, options)
     stack_bytes = options.stack_bytes or max(target.reserves.stack_bytes, 1024)
-    name = _engine_name(engine)
     files = {}
     for fname in sorted(engine.files):
         files[f"engine/{fname}"] = engine.files[fname]
@@ -66,20 +65,11 @@ def plan_sources(engine, target: TargetProfile, options: ctx.FirmwareOptions) ->
     timer_file = f"timer_{config.timer}.c"
     files[f"fw/{timer_file}"] = (SRC / timer_file).read_text()
     files["fw/edgec_config.h"] = ctx.render_config(config)
-    files["fw/edgec_model.h"] = ctx.render_model_glue(
-        ctx.model_context(name, engine.input_dtype, engine.output_dtype, options))
+    files["fw/edgec_model.h"] = ctx.render_model_glue(ctx.model_context(engine, options))
     files["firmware.ld"] = ctx.render_linker(ctx.linker_context(target, stack_bytes))
     cflags = tuple(target.cflags) + (options.opt_level,) + CFLAGS + ("-DEDGEC_LAYER_HOOK",)
     return FirmwareSources(files=dict(sorted(files.items())), cflags=cflags, timer=config.timer,
                            timer_hz=config.timer_hz, stack_bytes=stack_bytes)
-
-
-def _engine_name(engine) -> str:
-    headers = sorted(f[:-2] for f in engine.files if f.endswith(".h") and f[:-2] + ".c" in engine.files
-                     and f"{f[:-2]}_invoke" in engine.files[f])
-    if len(headers) != 1:
-        raise ToolchainError("firmware", f"cannot tell the engine's main header among {sorted(engine.files)}")
-    return headers[0]
 
 
 def _run(args: list[str], cwd: Path, tool: str) -> str:
@@ -140,4 +130,4 @@ def build_firmware(engine, target: TargetProfile, out_dir: Path,
                           map=out_dir / "firmware.map", flash_used_bytes=usage.flash_used_bytes,
                           sram_used_bytes=usage.sram_used_bytes, regions=usage.regions,
                           stack_bytes=usage.stack_bytes, timer=sources.timer,
-                          timer_hz=sources.timer_hz, engine_name=_engine_name(engine))
+                          timer_hz=sources.timer_hz, engine_name=engine.name)

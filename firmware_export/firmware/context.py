@@ -37,8 +37,8 @@ class FirmwareOptions:
     timer: str = "auto"  # auto: SysTick on an emulator (no DWT there), DWT cycle counter on boards
     stack_bytes: int | None = None  # default: the profile's reserves.stack_bytes
     opt_level: str = "-O2"
-    output_scale: float = 1.0  # to print m-results-[...] as real numbers
-    output_zero_point: int = 0
+    output_quant: tuple[float, int] | None = None  # (scale, zero point) for m-results-[...];
+    # default: the engine's output quantization
     model_label: str = ""
 
     def __post_init__(self):
@@ -157,11 +157,14 @@ def config_context(target: TargetProfile, options: FirmwareOptions) -> ConfigCon
                          uart_clock_hz=uart_clock, baud=target.serial.baud, timer=timer, timer_hz=timer_hz)
 
 
-def model_context(name: str, input_dtype: str, output_dtype: str, options: FirmwareOptions) -> ModelContext:
-    return ModelContext(name=name, upper=name.upper(), model_label=options.model_label or name,
-                        input_ctype=_ctype(input_dtype, "input"), output_ctype=_ctype(output_dtype, "output"),
-                        output_scale=f"{float(options.output_scale)!r}f",
-                        output_zero_point=int(options.output_zero_point))
+def model_context(engine, options: FirmwareOptions) -> ModelContext:
+    scale, zero_point = options.output_quant or engine.output_quant
+    if not scale:  # a float32 output: printed as it is
+        scale, zero_point = 1.0, 0
+    return ModelContext(name=engine.name, upper=engine.name.upper(), model_label=options.model_label or engine.name,
+                        input_ctype=_ctype(engine.input_dtype, "input"),
+                        output_ctype=_ctype(engine.output_dtype, "output"),
+                        output_scale=f"{float(scale)!r}f", output_zero_point=int(zero_point))
 
 
 def render_linker(ctx: LinkerContext) -> str:

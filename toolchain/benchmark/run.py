@@ -59,16 +59,13 @@ def _firmware_elf(options: BenchOptions, model) -> tuple[Path, int | None, int |
 
 def build_for_model(model_path: Path, model, target: TargetProfile, out_dir: Path):
     """Generate the C engine for `model` and build the firmware for `target`."""
-    from firmware_export.cengine import generate_engine
+    from firmware_export.cengine.generate import generate_engine
     from firmware_export.firmware import FirmwareOptions, build_firmware
     from firmware_export.firmware.context import c_ident
 
-    _, out_spec = io_specs(model)
     name = c_ident(Path(model_path).stem.lower())
-    engine = generate_engine(model, name)
-    fw_options = FirmwareOptions(output_scale=out_spec.scale if out_spec.scale is not None else 1.0,
-                                 output_zero_point=out_spec.zero_point, model_label=Path(model_path).name)
-    return build_firmware(engine, target, out_dir, fw_options)
+    engine = generate_engine(model, name, source=str(model_path))
+    return build_firmware(engine, target, out_dir, FirmwareOptions(model_label=Path(model_path).name))
 
 
 def _samples(options: BenchOptions, in_spec: TensorSpec | None, device_input_bytes: int | None) -> Samples:

@@ -75,7 +75,7 @@ def qemu_args(machine_name: str, elf: Path | str, serial: str, *, icount_shift: 
     if serial == "pty":
         serial_arg = "pty"
     elif serial.startswith("tcp:"):
-        serial_arg = serial + ",server=on,wait=on"
+        serial_arg = serial + ",server=on,wait=on,nodelay=on"
     else:
         raise ValueError(f"serial must be 'pty' or 'tcp:HOST:PORT', got {serial!r}")
     return [qemu, "-machine", m.name, "-cpu", m.cpu, "-nodefaults", "-display", "none",

@@ -45,6 +45,7 @@ int toy_invoke(const int8_t *input, int8_t *output)
 
 @dataclass(frozen=True)
 class ToyEngine:
+    name: str = "toy"
     files: dict = field(default_factory=lambda: {"toy.h": HEADER, "toy.c": SOURCE})
     activation_bytes: int = 64
     scratch_bytes: int = 0
@@ -53,6 +54,7 @@ class ToyEngine:
     input_dtype: str = "int8"
     output_dtype: str = "int8"
     weight_bytes: int = 0
+    output_quant: tuple = (1.0, 0)
     plan: tuple = ()
 
 

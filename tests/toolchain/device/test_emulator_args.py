@@ -13,7 +13,7 @@ def test_tcp_serial_waits_for_the_client_and_counts_instructions():
     assert qemu_args("mps2-an500", "out/firmware.elf", "tcp:127.0.0.1:5555") == [
         "qemu-system-arm", "-machine", "mps2-an500", "-cpu", "cortex-m7", "-nodefaults", "-display", "none",
         "-monitor", "none", "-icount", "shift=0,align=off,sleep=off",
-        "-serial", "tcp:127.0.0.1:5555,server=on,wait=on", "-kernel", "out/firmware.elf"]
+        "-serial", "tcp:127.0.0.1:5555,server=on,wait=on,nodelay=on", "-kernel", "out/firmware.elf"]
 
 
 def test_pty_serial_and_shift():
