@@ -149,7 +149,12 @@ def config_context(target: TargetProfile, options: FirmwareOptions) -> ConfigCon
         raise UnsupportedTargetError(target.name, f"no UART driver for '{target.uart or 'none'}' "
                                      f"(drivers: {', '.join(sorted(UART_DRIVERS))})")
     emulated = target.flasher == "qemu" and target.emulator is not None
-    if emulated and target.emulator.machine not in MACHINES:
+    if not emulated:
+        raise UnsupportedTargetError(target.name, "the board's clock and pin set-up (RCC, GPIO alternate "
+                                     "functions for the UART) is not written yet; build for an emulated "
+                                     "target (cortex-m4, cortex-m7, cortex-m55, netduinoplus2) or use the "
+                                     "generated C engine in your own project")
+    if target.emulator.machine not in MACHINES:
         raise UnsupportedTargetError(target.name, f"unknown QEMU machine '{target.emulator.machine}'")
     uart_clock = MACHINES[target.emulator.machine].uart_clock_hz if emulated else target.clock_hz
     timer, timer_hz = choose_timer(target, options)

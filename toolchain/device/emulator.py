@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +116,13 @@ class QemuRunner:
         self.url = ""
 
     def start(self, timeout_s: float = 10.0) -> str:
+        try:
+            return self._start(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout_s: float) -> str:
         exe = shutil.which(self.qemu)
         if exe is None:
             raise ToolchainError(self.qemu, "not found on PATH (install the Debian package "
@@ -123,14 +132,12 @@ class QemuRunner:
         if self.serial == "tcp":
             port = _free_port()
             args = qemu_args(self.machine.name, self.elf, f"tcp:127.0.0.1:{port}", qemu=exe)
-            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=subprocess.STDOUT, text=True)
+            self.proc = _spawn(args)
             self.url = f"socket://127.0.0.1:{port}"
             self._wait_listening(port, timeout_s)
         else:
             args = qemu_args(self.machine.name, self.elf, "pty", qemu=exe)
-            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=subprocess.STDOUT, text=True)
+            self.proc = _spawn(args)
             self.url = self._read_pty_path(timeout_s)
         return self.url
 
@@ -146,18 +153,18 @@ class QemuRunner:
         raise DeviceError(f"QEMU did not open its serial port within {timeout_s:.0f} s")
 
     def _read_pty_path(self, timeout_s: float) -> str:
-        os.set_blocking(self.proc.stdout.fileno(), False)
+        fd = self.proc.stdout.fileno()
         deadline = time.monotonic() + timeout_s
         text = ""
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self._died()
-            chunk = self.proc.stdout.read() or ""
-            text += chunk
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if ready:
+                text += os.read(fd, 4096).decode(errors="replace")
             match = _PTY_RE.search(text)
             if match:
                 return match.group(1)
-            time.sleep(0.02)
         self.stop()
         raise DeviceError("QEMU did not report its pseudo-terminal", text.splitlines())
 
@@ -183,6 +190,22 @@ class QemuRunner:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to end QEMU when edgec ends, however it ends (SIGKILL included)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _spawn(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
 
 
 def _port_listening(port: int) -> bool:

@@ -55,6 +55,7 @@ def test_real_boards_use_the_dwt_cycle_counter_at_the_core_clock():
 
 @pytest.mark.parametrize("name, problem", [
     ("nrf52840-dk", "no UART driver for 'nrf-uarte'"),
+    ("nucleo-h743zi", "clock and pin set-up"),
     ("rp2040-pico", "no UART driver for 'pl011'"),
     ("esp32-s3-devkitc", "core xtensa-lx7 is not a Cortex-M"),
 ])

@@ -70,3 +70,16 @@ def test_build_is_deterministic(toy_firmware, tmp_path):
     again = build_firmware(ToyEngine(), targets.load_target("cortex-m7"), tmp_path / "again")
     assert again.bin.read_bytes() == toy_firmware["cortex-m7"].bin.read_bytes()
     assert again.hex.read_bytes() == toy_firmware["cortex-m7"].hex.read_bytes()
+
+
+def test_client_resynchronises_after_garbage_sent_to_the_emulated_device(toy_firmware):
+    require_tool("qemu-system-arm")
+    fw = toy_firmware["cortex-m7"]
+    with QemuRunner("mps2-an500", fw.elf) as q, EembcClient(open_port(q.url), timeout_s=5) as c:
+        c.connect()
+        c.port.write(b"\x00\xffdb lo" + b"z" * 300)  # a half command, then more than a command holds
+        assert c.identify().name == "edgec toy"
+        c.port.write(b"%%garbage")
+        c.load(INPUT.tobytes())
+        assert c.read_buffer() == INPUT.tobytes()
+        assert any(line.startswith("e-[") for line in c.lines)
