@@ -150,7 +150,9 @@ class EembcClient:
             try:
                 return self._exchange(command, expect, timeout_s)
             except DeviceAnswerError as exc:
-                garbled = "Unknown command" in exc.answer and command.split()[0] not in exc.answer
+                # line noise mangled the command (we never send one that is too long)
+                garbled = ("Unknown command" in exc.answer and command.split()[0] not in exc.answer) \
+                    or "too long" in exc.answer
                 if not garbled or attempt + 1 == attempts:
                     raise
             except (DeviceTimeout, DeviceReset):
