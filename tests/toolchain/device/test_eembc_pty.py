@@ -128,3 +128,25 @@ def test_timeout_names_the_command():
 def test_missing_port_is_a_device_error():
     with pytest.raises(DeviceError, match="cannot open serial port /dev/does-not-exist"):
         open_port("/dev/does-not-exist")
+
+
+def test_any_mlperf_tiny_firmware_is_driven_without_the_edgec_extensions():
+    import numpy as np
+
+    from toolchain.benchmark.device_run import run_samples
+
+    dut = FakeDut().start()
+    try:
+        with client_for(dut) as c:
+            info = c.connect(boot_timeout_s=2)
+            inputs = np.array([list(DATA), list(DATA[::-1])], dtype=np.uint8)
+            run = run_samples(c, info, inputs, runs=3, warmup=2, infer_timeout_s=2)
+    finally:
+        dut.stop()
+    assert run.edgec is False and run.layers == () and run.stack_used_bytes is None
+    assert [r.sample for r in run.records] == [0, 1, 0]
+    assert [r.lap_us for r in run.records] == [250, 250, 250]
+    assert run.records[1].results == tuple(float((b + 1) % 256) for b in DATA[::-1])
+    assert "edgec-arena" in dut.commands  # asked once, answered e-[Unknown command], not retried
+    assert dut.commands.count("edgec-arena") == 1
+    assert [c for c in dut.commands if c.startswith("infer")] == ["infer 1 2", "infer 1 0", "infer 1 0"]
