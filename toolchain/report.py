@@ -76,7 +76,7 @@ def build_dict(result: BuildResult, target, files: list[str], command: str = "bu
         "arena": {
             "total_bytes": arena.total_bytes, "head_bytes": arena.head_bytes, "tail_bytes": arena.tail_bytes,
             "tail_32bit_bytes": arena.tail_32bit_bytes, "total_32bit_bytes": arena.total_32bit_bytes,
-            "recommended_bytes": arena.recommended_bytes,
+            "init_overhead_bytes": arena.init_overhead_bytes, "recommended_bytes": arena.recommended_bytes,
             "note": "measured with the tflite-micro interpreter on a 64-bit host; the 32-bit figure "
                     "corrects TFLM's pointer-holding structs",
         },
