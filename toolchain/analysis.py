@@ -5,6 +5,7 @@ alive at the peak) and the build's checks (float ops left in an int8 build, batc
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,6 +60,7 @@ class ModelAnalysis:
         return [op for op in self.ops if op.op in names]
 
 
+_UNIQUIFIED = re.compile(r"_\d+$")  # TF name scopes add _1, _2 when a layer is traced again
 _FUSED_PREFIXES = ("activation", "batch_normalization", "re_lu", "relu", "tf.nn", "tf.math")
 _MAIN_SUFFIXES = ("BiasAdd", "Conv2D", "depthwise", "MatMul", "Add", "add", "Mul", "mul")
 
@@ -77,7 +79,7 @@ def layer_of(tensor_name: str, layer_names: tuple[str, ...] = ()) -> str:
         parts = [p for p in segment.split("/") if p]
         if len(parts) < 2 or "ReadVariableOp" in parts:
             continue
-        layer = next((p for p in parts[:-1] if p in known), parts[-2] if len(parts) >= 2 else parts[0])
+        layer = next((k for p in parts[:-1] for k in (p, _UNIQUIFIED.sub("", p)) if k in known), parts[-2])
         main = parts[-1].rstrip("0123456789").endswith(_MAIN_SUFFIXES)
         fused = layer.startswith(_FUSED_PREFIXES)
         candidates.append((not main, fused, layer))

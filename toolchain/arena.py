@@ -40,8 +40,14 @@ class ArenaMeasurement:
     categories: dict  # persistent data by category: name -> (bytes, count)
 
     @property
+    def init_overhead_bytes(self) -> int:
+        """Bytes the arena needs only while TFLM allocates (temporary planner data, which sits
+        above the planned activations before they exist): minimum - (head + tail)."""
+        return self.total_bytes - self.head_bytes - self.tail_bytes
+
+    @property
     def total_32bit_bytes(self) -> int:
-        return self.head_bytes + self.tail_32bit_bytes
+        return self.total_bytes - (self.tail_bytes - self.tail_32bit_bytes)
 
     @property
     def recommended_bytes(self) -> int:

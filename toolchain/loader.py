@@ -7,7 +7,6 @@ DepthwiseConv2D config carries `groups`), TensorFlow SavedModel folders, and `.t
 from __future__ import annotations
 
 import importlib.util
-import re
 import shutil
 import tempfile
 import zipfile
@@ -122,26 +121,63 @@ def _legacy_objects() -> dict[str, Any]:
     return {"DepthwiseConv2D": DepthwiseConv2D}
 
 
-_UNKNOWN_PATTERNS = (
-    re.compile(r"Could not locate (?:class|function) '([^']+)'"),
-    re.compile(r"Unknown (?:layer|object|activation|loss|metric)[^:]*: '?([A-Za-z_][\w.]*)'?"),
-)
+def _model_config(path: Path, fmt: str) -> dict | None:
+    """The saved architecture (JSON) of a .keras or .h5 file, read without building the model."""
+    import json
+
+    try:
+        if fmt == "keras":
+            with zipfile.ZipFile(path) as archive:
+                return json.loads(archive.read("config.json"))
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get("model_config")
+            return json.loads(raw) if raw is not None else None
+    except Exception:  # unreadable config: the caller reports the original error instead
+        return None
 
 
-def _explain_keras_error(path: Path, exc: Exception, trust_lambda: bool) -> Exception:
+def _layers_in(config) -> list[tuple[str, str, str]]:
+    """Every (layer name, class name, module) in a saved model config, depth first."""
+    found = []
+    if isinstance(config, dict):
+        inner = config.get("config")
+        if "class_name" in config and isinstance(inner, dict) and "name" in inner:
+            found.append((inner["name"], config["class_name"], str(config.get("module") or "")))
+        for value in config.values():
+            found.extend(_layers_in(value))
+    elif isinstance(config, list):
+        for value in config:
+            found.extend(_layers_in(value))
+    return found
+
+
+def _unloadable_layers(path: Path, fmt: str, custom: dict) -> tuple[list[tuple[str, str]], list[str]]:
+    """(custom layers Keras does not know, Lambda layers) named in the file's config."""
+    import keras
+
+    config = _model_config(path, fmt)
+    unknown, lambdas = [], []
+    for name, cls, module in _layers_in(config):
+        if cls == "Lambda":
+            lambdas.append(name)
+        elif cls not in custom and not hasattr(keras.layers, cls) and not hasattr(keras.models, cls) \
+                and not module.startswith("keras") and cls not in ("Functional", "Sequential", "Model"):
+            unknown.append((name, cls))
+    return unknown, lambdas
+
+
+def _explain_keras_error(path: Path, fmt: str, exc: Exception, custom: dict) -> Exception:
     text = str(exc)
-    if "Lambda" in text and ("lambda" in text.lower()) and ("safe_mode" in text or "arbitrary code" in text):
-        name = re.search(r"'name': '([^']+)'", text)
-        return UnsupportedLayerError(path, name.group(1) if name else "Lambda",
+    unknown, lambdas = _unloadable_layers(path, fmt, custom)
+    if unknown:
+        return UnsupportedLayerError(path, unknown, "not a Keras built-in class")
+    if lambdas and ("lambda" in text.lower() or "safe_mode" in text):
+        return UnsupportedLayerError(path, [(name, "Lambda") for name in lambdas],
                                      "it holds a Python lambda, which is not loaded from untrusted files; "
                                      "if you trust this file, add --trust-lambda")
-    for pattern in _UNKNOWN_PATTERNS:
-        m = pattern.search(text)
-        if m:
-            layer = re.search(r"'name': '([^']+)'", text)
-            where = f"{layer.group(1)}' (class '{m.group(1)}" if layer else m.group(1)
-            return UnsupportedLayerError(path, where, "its class is not a Keras built-in")
-    if isinstance(exc, (zipfile.BadZipFile, EOFError)) or "zip" in text.lower():
+    if isinstance(exc, (zipfile.BadZipFile, EOFError)):
         return ModelLoadError(path, "corrupted or truncated .keras file (not a valid zip archive)")
     if isinstance(exc, OSError) or "file signature not found" in text or "truncated" in text:
         return ModelLoadError(path, "corrupted or truncated HDF5 file")
@@ -159,7 +195,7 @@ def _load_keras(path: Path, fmt: str, custom: dict, trust_lambda: bool) -> Loade
         model = keras.models.load_model(path, compile=False, custom_objects=objects,
                                         safe_mode=not trust_lambda)
     except Exception as exc:  # Keras raises many types for bad files; each gets one clear line
-        raise _explain_keras_error(path, exc, trust_lambda) from None
+        raise _explain_keras_error(path, fmt, exc, objects) from None
     if not isinstance(model, keras.Model):
         raise ModelLoadError(path, "does not hold a Keras model")
     inputs = model.inputs

@@ -76,7 +76,7 @@ def build_dict(result: BuildResult, target, files: list[str], command: str = "bu
         "arena": {
             "total_bytes": arena.total_bytes, "head_bytes": arena.head_bytes, "tail_bytes": arena.tail_bytes,
             "tail_32bit_bytes": arena.tail_32bit_bytes, "total_32bit_bytes": arena.total_32bit_bytes,
-            "recommended_bytes": arena.recommended_bytes,
+            "init_overhead_bytes": arena.init_overhead_bytes, "recommended_bytes": arena.recommended_bytes,
             "note": "measured with the tflite-micro interpreter on a 64-bit host; the 32-bit figure "
                     "corrects TFLM's pointer-holding structs",
         },
@@ -125,7 +125,8 @@ def render_build(console, report: dict) -> None:
     arena = report["arena"]
     console.print(f"  model: {a['params']:,} parameters, {a['macs']:,} MACs, {len(a['layers'])} ops; "
                   f"arena {arena['total_bytes']:,} B measured on this 64-bit host "
-                  f"(activations {arena['head_bytes']:,} B + persistent {arena['tail_bytes']:,} B; "
+                  f"(activations {arena['head_bytes']:,} B + persistent {arena['tail_bytes']:,} B + "
+                  f"allocation-time temporaries {arena['init_overhead_bytes']:,} B; "
                   f"about {arena['total_32bit_bytes']:,} B on a 32-bit MCU)")
     console.print(f"  latency: about {report['latency_estimate_s'] * 1000:.1f} ms at "
                   f"{report['target']['clock_hz'] / 1e6:g} MHz (estimate from MACs, not measured)")
