@@ -14,7 +14,7 @@ import numpy as np
 from targets import TargetProfile
 from toolchain.benchmark.compare import Comparison, compare_outputs
 from toolchain.benchmark.device_run import DeviceRun, run_samples
-from toolchain.benchmark.macs import count_macs
+from toolchain.analysis import analyse
 from toolchain.benchmark.reference import (Samples, TensorSpec, host_reference, io_specs, load_samples,
                                            random_samples)
 from toolchain.benchmark.report import BenchResult, LayerRow, Stats
@@ -156,7 +156,7 @@ def run_bench(options: BenchOptions) -> BenchResult:
     else:
         latency = [c / 1e3 for c in counts]
     per = _stats(counts)
-    macs = count_macs(model) if model is not None else None
+    macs = analyse(model).macs if model is not None else None
     total_layer = sum(t for _, _, t in run.layers) or 1
     layers = tuple(LayerRow(i, op, int(conv(t)), t / total_layer) for i, op, t in run.layers)
     return BenchResult(

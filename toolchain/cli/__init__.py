@@ -19,6 +19,8 @@ COMMANDS = {
     "check": "toolchain.cli.check:check",
     "inspect": "toolchain.cli.inspect_cmd:inspect_model",
     "targets": "toolchain.cli.targets_cmd:targets",
+    "flash": "toolchain.cli.flash:flash",
+    "bench": "toolchain.cli.bench:bench",
 }
 
 HELP = {
@@ -26,6 +28,8 @@ HELP = {
     "check": "Check that a .tflite model fits a target (no conversion).",
     "inspect": "Print a model's ops, tensors, parameters, MACs and sizes.",
     "targets": "List the target profiles, or show one.",
+    "flash": "Write a built firmware to a board (pyOCD, esptool, USB drive, command) or run it on QEMU.",
+    "bench": "Run a model on a device or QEMU over serial; latency and outputs against the host.",
 }
 
 
