@@ -1,6 +1,7 @@
 """The build driver: one ordered list of passes, each a function from values to a new value.
 
-    load -> calibrate -> convert -> analyse + check -> measure arena -> fit -> export
+    load -> calibrate -> convert -> analyse + check -> measure arena -> fit (TFLM)
+         -> [generate C engine -> size it -> fit (C)] -> [firmware -> fit (ELF)] -> export
 
 What the hardware is comes from the target profile; how to build for it comes from BuildOptions.
 """
@@ -35,6 +36,15 @@ class BuildOptions:
     custom_objects: Path | None = None
     trust_lambda: bool = False
     name: str | None = None
+    firmware: bool = False  # build the benchmark firmware (implies the C engine)
+
+
+@dataclass(frozen=True)
+class EngineBuild:
+    """The generated C engine, its sizes compiled for the target, and its fit."""
+    engine: object = field(repr=False)  # firmware_export.cengine.GeneratedEngine
+    size: object  # firmware_export.engine_size.EngineSize
+    fit: FitResult
 
 
 @dataclass(frozen=True)
@@ -55,7 +65,9 @@ class BuildResult:
     converted: ConvertedModel | None
     analysis: ModelAnalysis
     arena: ArenaMeasurement
-    fit: FitResult
+    fit: FitResult  # the fit of the runtime chosen (from the ELF when a firmware was built)
+    tflm_fit: FitResult  # the TFLM figures, always, for comparison
+    engine: EngineBuild | None = None
     warnings: tuple[str, ...] = ()
 
 
@@ -104,6 +116,40 @@ def measure(tflite_bytes: bytes, analysis: ModelAnalysis) -> ArenaMeasurement:
         raise
 
 
+def engine_fit(target: TargetProfile, engine, size) -> FitResult:
+    """The fit of the generated C engine: every figure measured from its compiled objects."""
+    from toolchain.fit import check_fit
+
+    r = target.reserves
+    return check_fit(
+        target, "c",
+        flash_items=[("weights and constants (engine)", size.const_bytes + size.data_bytes),
+                     ("engine code", size.code_bytes), ("application reserve", r.app_flash_bytes)],
+        sram_items=[("activations (engine arena)", size.bss_bytes + size.data_bytes),
+                    ("stack", r.stack_bytes), ("application reserve", r.app_sram_bytes)],
+        arena_bytes=engine.sram_bytes,
+    )
+
+
+def generate(tflite: TfliteModel, name: str, source: str, target: TargetProfile) -> EngineBuild:
+    """Generate the C engine and size it for the target (UnsupportedOpsError if it cannot)."""
+    from firmware_export.cengine.generate import generate_engine
+    from firmware_export.engine_size import measure_engine
+
+    engine = generate_engine(tflite, name, source)
+    size = measure_engine(engine, target)
+    return EngineBuild(engine=engine, size=size, fit=engine_fit(target, engine, size))
+
+
+def firmware_fit(target: TargetProfile, firmware, engine) -> FitResult:
+    """The fit read from the linked firmware ELF (it replaces every estimate)."""
+    from toolchain.fit import check_fit
+
+    return check_fit(target, "c", flash_items=[("firmware (from the ELF)", firmware.flash_used_bytes)],
+                     sram_items=[("firmware incl. stack (from the ELF)", firmware.sram_used_bytes)],
+                     arena_bytes=engine.sram_bytes)
+
+
 def build(model_path: str | Path, options: BuildOptions,
           on_pass: Callable[[str], None] = lambda name: None) -> BuildResult:
     on_pass("load")
@@ -126,9 +172,30 @@ def build(model_path: str | Path, options: BuildOptions,
     on_pass("measure")
     arena = measure(data, analysis)
     fit = tflm_fit(options.target, len(data), arena.recommended_bytes, analysis.peak.tensors)
-    return BuildResult(model=model, name=options.name or model.name, tflite=tflite, tflite_bytes=data,
+    name = options.name or model.name
+    engine = None
+    if options.runtime == "c" or options.firmware:
+        from toolchain.errors import UnsupportedOpsError
+
+        on_pass("engine")
+        try:
+            engine = generate(tflite, name, str(model_path), options.target)
+        except UnsupportedOpsError as exc:
+            if options.firmware:
+                raise
+            warnings.append(f"the C engine cannot run this model, falling back to TFLM: {exc.message}")
+    return BuildResult(model=model, name=name, tflite=tflite, tflite_bytes=data,
                        calibration=calibration, converted=converted, analysis=analysis, arena=arena,
-                       fit=fit, warnings=tuple(warnings))
+                       fit=engine.fit if engine else fit, tflm_fit=fit, engine=engine, warnings=tuple(warnings))
+
+
+def build_firmware(result: BuildResult, target: TargetProfile, folder: Path):
+    """Build the benchmark firmware into `folder`; return (FirmwareResult, the fit from its ELF)."""
+    from firmware_export.firmware.build import build_firmware as build_elf
+    from firmware_export.firmware.context import FirmwareOptions
+
+    firmware = build_elf(result.engine.engine, target, folder, FirmwareOptions(model_label=result.model.path.name))
+    return firmware, firmware_fit(target, firmware, result.engine.engine)
 
 
 def export(result: BuildResult, stage) -> None:
@@ -136,6 +203,9 @@ def export(result: BuildResult, stage) -> None:
     from firmware_export.c_array import render_c_array
 
     stage.write_bytes("model.tflite", result.tflite_bytes)
+    if result.engine is not None:
+        for name, text in result.engine.engine.files.items():
+            stage.write_text(f"engine/{name}", text)
     note = (f"{result.arena.total_bytes:,} B on a 64-bit host, "
             f"{result.arena.total_32bit_bytes:,} B for a 32-bit MCU")
     for name, text in render_c_array(result.tflite_bytes, result.name, result.arena.total_bytes, note).items():

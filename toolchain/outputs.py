@@ -26,6 +26,19 @@ class Stage:
             self.files.append(name)
         return target
 
+    def folder(self, name: str) -> Path:
+        """A folder inside the staging area for a tool that writes many files; `adopt` them after."""
+        target = self.root / name
+        target.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def adopt(self, name: str) -> None:
+        """Take every file a tool wrote under folder `name` into the output."""
+        for path in sorted((self.root / name).rglob("*")):
+            rel = path.relative_to(self.root).as_posix()
+            if path.is_file() and rel not in self.files:
+                self.files.append(rel)
+
     def write_bytes(self, name: str, data: bytes) -> None:
         self.path(name).write_bytes(data)
 

@@ -43,7 +43,28 @@ def estimated_latency_s(macs: int, clock_hz: int, core: str) -> float:
     return macs * cycles_per_mac / clock_hz
 
 
-def build_dict(result: BuildResult, target, files: list[str], command: str = "build") -> dict:
+def engine_dict(result: BuildResult) -> dict | None:
+    if result.engine is None:
+        return None
+    e, size = result.engine.engine, result.engine.size
+    return {"name": e.name, "activation_bytes": e.activation_bytes, "scratch_bytes": e.scratch_bytes,
+            "weight_bytes": e.weight_bytes, "code_bytes": size.code_bytes, "const_bytes": size.const_bytes,
+            "data_bytes": size.data_bytes, "bss_bytes": size.bss_bytes, "flash_bytes": size.flash_bytes,
+            "sram_bytes": size.sram_bytes, "compiler": size.compiler,
+            "fit": fit_dict(result.engine.fit)}
+
+
+def firmware_dict(firmware) -> dict | None:
+    if firmware is None:
+        return None
+    return {"elf": firmware.elf.name, "bin": firmware.bin.name, "hex": firmware.hex.name, "map": firmware.map.name,
+            "flash_used_bytes": firmware.flash_used_bytes, "sram_used_bytes": firmware.sram_used_bytes,
+            "stack_bytes": firmware.stack_bytes, "timer": firmware.timer, "timer_hz": firmware.timer_hz,
+            "regions": [{"name": r.name, "kind": r.kind, "size_bytes": r.size_bytes, "used_bytes": r.used_bytes}
+                        for r in firmware.regions]}
+
+
+def build_dict(result: BuildResult, target, files: list[str], command: str = "build", firmware=None) -> dict:
     a, arena = result.analysis, result.arena
     conv = result.converted
     cal = result.calibration
@@ -83,6 +104,9 @@ def build_dict(result: BuildResult, target, files: list[str], command: str = "bu
         "target": {"name": target.name, "core": target.core, "clock_hz": target.clock_hz,
                    "flash_bytes": target.flash_bytes, "sram_bytes": target.sram_bytes},
         "fit": fit_dict(result.fit),
+        "tflm_fit": fit_dict(result.tflm_fit),
+        "engine": engine_dict(result),
+        "firmware": firmware_dict(firmware),
         "latency_estimate_s": estimated_latency_s(a.macs, target.clock_hz, target.core),
         "warnings": list(result.warnings),
         "files": sorted(files),
@@ -121,6 +145,10 @@ def render_build(console, report: dict) -> None:
     for key in ("flash", "sram"):
         items = ", ".join(f"{i['label']} {i['bytes']:,} B" for i in fit[key]["items"])
         console.print(f"  {key}: {items}")
+    if fit["runtime"] != "tflm":
+        tflm = report["tflm_fit"]
+        console.print(f"  with TFLM instead: flash {tflm['flash']['used_bytes']:,} B, "
+                      f"SRAM {tflm['sram']['used_bytes']:,} B (runtime code and data estimated)")
     a = report["analysis"]
     arena = report["arena"]
     console.print(f"  model: {a['params']:,} parameters, {a['macs']:,} MACs, {len(a['layers'])} ops; "

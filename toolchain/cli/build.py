@@ -9,7 +9,8 @@ from toolchain.cli.options import make_console, output_options, resolve_target, 
 from toolchain.errors import EXIT_DOES_NOT_FIT
 
 PASS_LABELS = {"load": "loading the model", "convert": "converting to int8 (TFLite converter)",
-               "analyse": "analysing the graph", "measure": "measuring the TFLM arena"}
+               "analyse": "analysing the graph", "measure": "measuring the TFLM arena",
+               "engine": "generating and sizing the C engine", "firmware": "building the firmware"}
 
 
 def run_passes(console, quiet: bool, fn):
@@ -39,10 +40,12 @@ def run_passes(console, quiet: bool, fn):
 @click.option("--custom-objects", type=click.Path(dir_okay=False, path_type=Path),
               help="Python file defining custom layers/functions of the model.")
 @click.option("--trust-lambda", is_flag=True, help="Load Lambda layers (runs code from the model file).")
+@click.option("--firmware", is_flag=True,
+              help="Also build the benchmark firmware (C engine; ELF/BIN/HEX) for Cortex-M targets.")
 @click.option("--name", help="Name for the exported C symbols (default: the model file's name).")
 @output_options
 def build(model, target, target_file, out_dir, calib, calib_random, image_range, io_type, mode, runtime,
-          custom_objects, trust_lambda, name, as_json, quiet):
+          custom_objects, trust_lambda, firmware, name, as_json, quiet):
     """Quantize MODEL to int8, check it fits the target, export it into --out.
 
     MODEL is a Keras 3 .keras file, a Keras 2 .h5 file, a SavedModel folder or a .tflite file
@@ -53,7 +56,9 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
       edgec build examples/fashion_cnn.keras --target cortex-m7 \\
           --calib examples/fashion_calib.npz -o out/
     """
-    from toolchain.build import BuildOptions, build as run_build, export
+    import dataclasses
+
+    from toolchain.build import BuildOptions, build as run_build, build_firmware, export
     from toolchain.convert import ConvertOptions
     from toolchain.outputs import staged_output
     from toolchain.report import build_dict, render_build, to_json
@@ -63,12 +68,20 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
         raise click.UsageError("give --calib or --calib-random, not both")
     options = BuildOptions(target=profile, calib=calib, calib_random=calib_random, image_range=image_range,
                            convert=ConvertOptions(mode=mode, io=io_type), runtime=runtime,
-                           custom_objects=custom_objects, trust_lambda=trust_lambda, name=name)
+                           custom_objects=custom_objects, trust_lambda=trust_lambda, name=name,
+                           firmware=firmware)
     console = make_console(as_json, quiet)
     result = run_passes(console, quiet, lambda on_pass: run_build(model, options, on_pass))
     with staged_output(out_dir) as stage:
         export(result, stage)
-        report = build_dict(result, profile, stage.files + ["report.json"])
+        firmware_result = None
+        if firmware:
+            firmware_result, fit = run_passes(
+                console, quiet, lambda on_pass: (on_pass("firmware"),
+                                                 build_firmware(result, profile, stage.folder("firmware")))[1])
+            stage.adopt("firmware")
+            result = dataclasses.replace(result, fit=fit)
+        report = build_dict(result, profile, stage.files + ["report.json"], firmware=firmware_result)
         stage.write_text("report.json", to_json(report))
     if as_json:
         click.echo(to_json(report), nl=False)
