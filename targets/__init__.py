@@ -11,7 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from targets.schema import MemoryRegion, Reserves, TargetProfile, parse_profile  # noqa: F401
+from targets.schema import Board, MemoryRegion, Reserves, TargetProfile, parse_profile  # noqa: F401
 from toolchain.errors import InputFileError, ProfileError, UnknownNameError
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "profiles"

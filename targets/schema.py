@@ -59,6 +59,18 @@ class Emulator:
 
 
 @dataclass(frozen=True)
+class Board:
+    """What the benchmark firmware sets up on a real board at start-up: the clock it runs the core
+    at (which may be below the part's full speed, `clock_hz`) and the UART's clock and pins."""
+    setup: str  # the start-up code that does it (firmware_export.firmware.boards), e.g. "stm32l4plus"
+    core_clock_hz: int  # the clock the firmware runs the core at: latency = cycles / core_clock_hz
+    uart_clock_hz: int  # the UART's kernel clock under that set-up
+    uart_tx_pin: str  # the vendor's pin name: "PG7" (STM32), "P0.06" (nRF), "GP0" (RP2040)
+    uart_rx_pin: str
+    uart_pin_function: int = 0  # the pins' alternate function: STM32 AFn, RP2040 FUNCSEL; 0: none
+
+
+@dataclass(frozen=True)
 class TargetProfile:
     name: str
     description: str
@@ -72,6 +84,7 @@ class TargetProfile:
     emulator: Emulator | None = None
     uart: str = ""  # UART driver of the real board (e.g. "stm32-usart", "cmsdk-uart", "nrf-uarte")
     uart_base: int = 0
+    board: Board | None = None  # start-up of a real board (clock, UART pins); None on an emulator
     flasher_options: dict[str, Any] = field(default_factory=dict, compare=False)
     source: str = ""
 
@@ -128,7 +141,23 @@ def _choice(data: dict, key: str, path: str, choices, where: str = "") -> str:
 
 
 _TOP_KEYS = {"name", "description", "core", "cflags", "clock_hz", "memory", "reserves", "flasher",
-             "flasher_options", "serial", "emulator", "uart", "uart_base", "extends"}
+             "flasher_options", "serial", "emulator", "uart", "uart_base", "board", "extends"}
+_BOARD_KEYS = {"setup", "core_clock_hz", "uart_clock_hz", "uart_tx_pin", "uart_rx_pin", "uart_pin_function"}
+
+
+def _board(data: dict, path: str) -> Board:
+    if not isinstance(data, dict):
+        raise ProfileError(path, "board", "a [board] table", data)
+    unknown = sorted(set(data) - _BOARD_KEYS)
+    if unknown:
+        raise ProfileError(path, f"board.{unknown[0]}", "one of the known fields: " + ", ".join(sorted(_BOARD_KEYS)))
+    return Board(setup=_req(data, "setup", path, "board.", str, "the name of the board's start-up code"),
+                 core_clock_hz=_size(data, "core_clock_hz", path, "board.", positive=True),
+                 uart_clock_hz=_size(data, "uart_clock_hz", path, "board.", positive=True),
+                 uart_tx_pin=_req(data, "uart_tx_pin", path, "board.", str, "a pin name"),
+                 uart_rx_pin=_req(data, "uart_rx_pin", path, "board.", str, "a pin name"),
+                 uart_pin_function=_size(data, "uart_pin_function", path, "board.")
+                 if "uart_pin_function" in data else 0)
 
 
 def parse_profile(data: dict, path: str) -> TargetProfile:
@@ -195,6 +224,7 @@ def parse_profile(data: dict, path: str) -> TargetProfile:
         emulator=emulator,
         uart=str(data.get("uart", "")),
         uart_base=_size(data, "uart_base", path) if "uart_base" in data else 0,
+        board=_board(data["board"], path) if "board" in data else None,
         flasher_options=dict(data.get("flasher_options", {})),
         source=path,
     )

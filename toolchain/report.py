@@ -60,6 +60,7 @@ def firmware_dict(firmware) -> dict | None:
     return {"elf": firmware.elf.name, "bin": firmware.bin.name, "hex": firmware.hex.name, "map": firmware.map.name,
             "flash_used_bytes": firmware.flash_used_bytes, "sram_used_bytes": firmware.sram_used_bytes,
             "stack_bytes": firmware.stack_bytes, "timer": firmware.timer, "timer_hz": firmware.timer_hz,
+            "core_clock_hz": firmware.core_clock_hz, "uf2": firmware.uf2.name if firmware.uf2 else None,
             "regions": [{"name": r.name, "kind": r.kind, "size_bytes": r.size_bytes, "used_bytes": r.used_bytes}
                         for r in firmware.regions]}
 

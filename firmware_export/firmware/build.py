@@ -1,7 +1,8 @@
 """Build a bare-metal firmware: generated engine + startup + UART driver + timer + EEMBC harness.
 
-Passes: plan_sources (pure: file name -> text) -> compile (arm-none-eabi-gcc) -> objcopy (BIN,
-HEX) -> read_usage (pyelftools) -> check against the profile.
+Passes: plan_sources (pure: file name -> text) -> [boot2: assemble, pad, checksum (RP2040)] ->
+compile (arm-none-eabi-gcc) -> objcopy (BIN, HEX) [-> UF2] -> read_usage (pyelftools) -> check
+against the profile.
 """
 from __future__ import annotations
 
@@ -12,15 +13,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from firmware_export.firmware import context as ctx
+from firmware_export.firmware.boot2 import BOOT2_RUN_ADDRESS, boot2_block, render_boot2_c
 from firmware_export.firmware.elfsize import RegionUsage, read_usage
+from firmware_export.firmware.uarts import UART_DRIVERS
 from targets import TargetProfile
+from toolchain.device.uf2 import bin_to_uf2
 from toolchain.errors import DoesNotFitError, ToolchainError
 
 SRC = Path(__file__).resolve().parent / "src"
 CC = "arm-none-eabi-gcc"
 OBJCOPY = "arm-none-eabi-objcopy"
 COMMON_SOURCES = ("startup.c", "harness.c")
-COMMON_HEADERS = ("edgec_uart.h", "edgec_timer.h", "edgec_cortexm.h")
+COMMON_HEADERS = ("edgec_uart.h", "edgec_timer.h", "edgec_cortexm.h", "edgec_board.h")
+# headers of the board set-ups that include them
+BOARD_HEADERS = {"board_stm32l4plus.c": ("edgec_stm32_gpio.h",),
+                 "board_stm32h7.c": ("edgec_stm32_gpio.h", "edgec_armv7m_cache.h"),
+                 "board_stm32f7.c": ("edgec_stm32_gpio.h", "edgec_armv7m_cache.h")}
+BOOT2_SOURCES = {"rp2040": "boot2_rp2040.S"}  # board set-up -> its second-stage boot loader
+BOOT2_FILE = "fw/boot2_image.c"
 CFLAGS = ("-std=c11", "-ffunction-sections", "-fdata-sections", "-fno-common",
           "-Wall", "-Wextra", "-Wno-unused-parameter")
 LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments")
@@ -34,6 +44,8 @@ class FirmwareSources:
     timer: str
     timer_hz: int
     stack_bytes: int
+    core_clock_hz: int
+    boot2: str = ""  # fw/ path of the second-stage boot loader to assemble on its own (RP2040)
 
 
 @dataclass(frozen=True)
@@ -50,29 +62,36 @@ class FirmwareResult:
     timer: str
     timer_hz: int
     engine_name: str
+    core_clock_hz: int  # the clock the firmware runs the core at (may be below the profile's clock_hz)
+    uf2: Path | None = None  # for targets flashed as UF2 (RP2040)
+    warnings: tuple[str, ...] = ()  # what the compiler and linker said (nothing, when all is well)
 
 
 def plan_sources(engine, target: TargetProfile, options: ctx.FirmwareOptions) -> FirmwareSources:
     """The firmware's source tree as text (deterministic: same inputs, same bytes)."""
     config = ctx.config_context(target, options)
+    board = ctx.platform(target).board
     stack_bytes = options.stack_bytes or max(target.reserves.stack_bytes, 1024)
+    board_file = board.setup.source if board else "board_none.c"
+    boot2 = BOOT2_SOURCES.get(board.setup.name, "") if board else ""
+    ours = COMMON_SOURCES + COMMON_HEADERS + BOARD_HEADERS.get(board_file, ()) + (
+        UART_DRIVERS[target.uart].source, f"timer_{config.timer}.c", board_file) + ((boot2,) if boot2 else ())
     files = {}
     for fname in sorted(engine.files):
         files[f"engine/{fname}"] = engine.files[fname]
-    for fname in COMMON_SOURCES + COMMON_HEADERS:
+    for fname in ours:
         files[f"fw/{fname}"] = (SRC / fname).read_text()
-    files[f"fw/{ctx.UART_DRIVERS[target.uart]}"] = (SRC / ctx.UART_DRIVERS[target.uart]).read_text()
-    timer_file = f"timer_{config.timer}.c"
-    files[f"fw/{timer_file}"] = (SRC / timer_file).read_text()
     files["fw/edgec_config.h"] = ctx.render_config(config)
     files["fw/edgec_model.h"] = ctx.render_model_glue(ctx.model_context(engine, options))
     files["firmware.ld"] = ctx.render_linker(ctx.linker_context(target, stack_bytes))
     cflags = tuple(target.cflags) + (options.opt_level,) + CFLAGS + ("-DEDGEC_LAYER_HOOK",)
     return FirmwareSources(files=dict(sorted(files.items())), cflags=cflags, timer=config.timer,
-                           timer_hz=config.timer_hz, stack_bytes=stack_bytes)
+                           timer_hz=config.timer_hz, stack_bytes=stack_bytes, core_clock_hz=config.core_clock_hz,
+                           boot2=f"fw/{boot2}" if boot2 else "")
 
 
 def _run(args: list[str], cwd: Path, tool: str) -> str:
+    """Run a tool; return what it printed on stderr (its warnings) when it succeeds."""
     exe = shutil.which(args[0])
     if exe is None:
         raise ToolchainError(args[0], "not found on PATH (install the Debian packages "
@@ -81,7 +100,7 @@ def _run(args: list[str], cwd: Path, tool: str) -> str:
     if proc.returncode != 0:
         _raise_overflow(proc.stderr)
         raise ToolchainError(tool, f"failed with status {proc.returncode}", proc.stdout + proc.stderr)
-    return proc.stdout
+    return proc.stderr
 
 
 _OVERFLOW = re.compile(r"region [`'](\w+)' overflowed by (\d+) bytes")
@@ -94,20 +113,42 @@ def _raise_overflow(stderr: str) -> None:
         raise DoesNotFitError(f"the firmware does not fit the target's memory: {detail}")
 
 
-def compile_firmware(sources: FirmwareSources, out_dir: Path) -> Path:
-    """Write the sources under out_dir/src and link out_dir/firmware.elf (+ firmware.map)."""
+def assemble_boot2(sources: FirmwareSources, src_dir: Path) -> tuple[bytes, str]:
+    """Assemble the second stage on its own at the address the bootrom runs it from; return its
+    code (at most 252 bytes) and the tools' warnings."""
+    cpu = [f for f in sources.cflags if f.startswith(("-mcpu=", "-mthumb"))]
+    args = [CC, *cpu, "-nostdlib", "-nostartfiles", f"-Wl,-Ttext=0x{BOOT2_RUN_ADDRESS:08X}",
+            "-Wl,-e,edgec_boot2_entry", "-Wl,--no-warn-rwx-segments", sources.boot2, "-o", "../boot2.elf"]
+    warnings = _run(args, src_dir, "arm-none-eabi-gcc (boot2)")
+    warnings += _run([OBJCOPY, "-O", "binary", "-j", ".text", "../boot2.elf", "../boot2.bin"], src_dir,
+                     "arm-none-eabi-objcopy (boot2)")
+    return (src_dir.parent / "boot2.bin").read_bytes(), warnings
+
+
+def compile_firmware(sources: FirmwareSources, out_dir: Path) -> tuple[Path, tuple[str, ...]]:
+    """Write the sources under out_dir/src and link out_dir/firmware.elf (+ firmware.map); return
+    the ELF and the compiler's and linker's warnings."""
     src_dir = out_dir / "src"
     if src_dir.exists():
         shutil.rmtree(src_dir)
-    for rel, text in sources.files.items():
+    files = dict(sources.files)
+    for rel, text in files.items():
         path = src_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    c_files = [rel for rel in sources.files if rel.endswith(".c")]
+    warnings = ""
+    if sources.boot2:
+        code, warnings = assemble_boot2(sources, src_dir)
+        try:
+            files[BOOT2_FILE] = render_boot2_c(boot2_block(code))
+        except ValueError as exc:
+            raise ToolchainError("boot2", str(exc)) from None
+        (src_dir / BOOT2_FILE).write_text(files[BOOT2_FILE])
+    c_files = sorted(rel for rel in files if rel.endswith(".c"))
     args = [CC, *sources.cflags, "-Ifw", "-Iengine", *c_files, "-Tfirmware.ld", *LDFLAGS,
             "-Wl,-Map=../firmware.map", "-o", "../firmware.elf", "-lm"]
-    _run(args, src_dir, "arm-none-eabi-gcc")
-    return out_dir / "firmware.elf"
+    warnings += _run(args, src_dir, "arm-none-eabi-gcc")
+    return out_dir / "firmware.elf", tuple(line for line in warnings.splitlines() if line.strip())
 
 
 def build_firmware(engine, target: TargetProfile, out_dir: Path,
@@ -117,10 +158,16 @@ def build_firmware(engine, target: TargetProfile, out_dir: Path,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sources = plan_sources(engine, target, options)
-    elf = compile_firmware(sources, out_dir)
+    elf, warnings = compile_firmware(sources, out_dir)
     bin_path, hex_path = out_dir / "firmware.bin", out_dir / "firmware.hex"
     _run([OBJCOPY, "-O", "binary", str(elf), str(bin_path)], out_dir, "arm-none-eabi-objcopy")
     _run([OBJCOPY, "-O", "ihex", str(elf), str(hex_path)], out_dir, "arm-none-eabi-objcopy")
+    uf2_path = None
+    if str(target.flasher_options.get("format", "")) == "uf2":
+        family = target.flasher_options.get("uf2_family_id")
+        uf2_path = out_dir / "firmware.uf2"
+        uf2_path.write_bytes(bin_to_uf2(bin_path.read_bytes(), ctx.code_region(target).start,
+                                        int(family) if family is not None else None))
     usage = read_usage(elf, target)
     over = [r for r in usage.regions if r.used_bytes > r.size_bytes]
     if over:
@@ -130,4 +177,5 @@ def build_firmware(engine, target: TargetProfile, out_dir: Path,
                           map=out_dir / "firmware.map", flash_used_bytes=usage.flash_used_bytes,
                           sram_used_bytes=usage.sram_used_bytes, regions=usage.regions,
                           stack_bytes=usage.stack_bytes, timer=sources.timer,
-                          timer_hz=sources.timer_hz, engine_name=engine.name)
+                          timer_hz=sources.timer_hz, engine_name=engine.name,
+                          core_clock_hz=sources.core_clock_hz, uf2=uf2_path, warnings=warnings)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from string import Template
 
+from firmware_export.firmware.boards import BoardConfig, BoardMismatch, check_board
+from firmware_export.firmware.uarts import UART_DRIVERS, BaudError, Divisor, uart_divisor
 from targets import MemoryRegion, TargetProfile
 from toolchain.device.emulator import MACHINES
 from toolchain.errors import EdgecError, OptionError
@@ -17,8 +19,6 @@ from toolchain.errors import EdgecError, OptionError
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FW_VERSION = "1.0"
 
-# UART drivers that exist, keyed by the profile's `uart` name, and the source file of each.
-UART_DRIVERS = {"cmsdk-uart": "uart_cmsdk.c", "stm32-usart": "uart_stm32.c"}
 TIMERS = ("auto", "systick", "dwt")
 CORES_WITHOUT_DWT = ("cortex-m0plus",)
 
@@ -78,11 +78,24 @@ class LinkerContext:
 class ConfigContext:
     target: str
     fw_version: str
+    core_clock_hz: int
     uart_base: str
     uart_clock_hz: int
     baud: int
+    uart_divisor: int
+    uart_divisor_note: str
     timer: str
     timer_hz: int
+    board: str  # the board set-up's defines (pins), or a comment saying there is none
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What the firmware runs on: the clocks it can rely on and the start-up code that sets them."""
+    emulated: bool
+    core_clock_hz: int  # what the core (and so SysTick with CLKSOURCE = 1, and the DWT) counts
+    uart_clock_hz: int
+    board: BoardConfig | None  # None on an emulator: its reset state routes the UART
 
 
 @dataclass(frozen=True)
@@ -128,38 +141,77 @@ def linker_context(target: TargetProfile, stack_bytes: int) -> LinkerContext:
                          ram_region=c_ident(target.arena_region.name), stack_bytes=stack_bytes)
 
 
-def choose_timer(target: TargetProfile, options: FirmwareOptions) -> tuple[str, int]:
-    """(timer name, its rate in Hz) for this build."""
-    emulated = target.flasher == "qemu" and target.emulator is not None
-    timer = options.timer
-    if timer == "auto":
-        timer = "systick" if emulated or target.core in CORES_WITHOUT_DWT else "dwt"
-    if timer == "dwt" and target.core in CORES_WITHOUT_DWT:
-        raise OptionError("--timer", timer, f"systick ({target.core} has no DWT cycle counter)")
-    if timer == "systick" and emulated:
-        return timer, MACHINES[target.emulator.machine].sysclk_hz
-    return timer, target.clock_hz
-
-
-def config_context(target: TargetProfile, options: FirmwareOptions) -> ConfigContext:
+def platform(target: TargetProfile) -> Platform:
+    """The clocks and start-up of `target`, or UnsupportedTargetError saying why there are none."""
     if not target.is_cortex_m:
-        raise UnsupportedTargetError(target.name, f"core {target.core} is not a Cortex-M "
-                                     "(build ESP32 firmware with ESP-IDF)")
+        raise UnsupportedTargetError(target.name, f"core {target.core} is not a Cortex-M: the benchmark "
+                                     "firmware (vector table, start-up, SysTick/DWT timers) is Cortex-M only; "
+                                     "build ESP32 firmware with ESP-IDF around the generated C engine")
     if target.uart not in UART_DRIVERS:
         raise UnsupportedTargetError(target.name, f"no UART driver for '{target.uart or 'none'}' "
                                      f"(drivers: {', '.join(sorted(UART_DRIVERS))})")
-    emulated = target.flasher == "qemu" and target.emulator is not None
-    if not emulated:
-        raise UnsupportedTargetError(target.name, "the board's clock and pin set-up (RCC, GPIO alternate "
-                                     "functions for the UART) is not written yet; build for an emulated "
-                                     "target (cortex-m4, cortex-m7, cortex-m55, netduinoplus2) or use the "
-                                     "generated C engine in your own project")
-    if target.emulator.machine not in MACHINES:
-        raise UnsupportedTargetError(target.name, f"unknown QEMU machine '{target.emulator.machine}'")
-    uart_clock = MACHINES[target.emulator.machine].uart_clock_hz if emulated else target.clock_hz
+    if target.flasher == "qemu" and target.emulator is not None:
+        if target.emulator.machine not in MACHINES:
+            raise UnsupportedTargetError(target.name, f"unknown QEMU machine '{target.emulator.machine}'")
+        m = MACHINES[target.emulator.machine]
+        return Platform(emulated=True, core_clock_hz=m.sysclk_hz, uart_clock_hz=m.uart_clock_hz, board=None)
+    if target.board is None:
+        raise UnsupportedTargetError(target.name, "the profile has no [board] table: the firmware does not know "
+                                     "how to set up this board's clock and UART pins (see the nucleo-l4r5zi "
+                                     "profile; set-ups: stm32l4plus, stm32h7, stm32f7, nrf52840, rp2040), or "
+                                     "use the generated C engine in your own project")
+    try:
+        board = check_board(target)
+    except BoardMismatch as exc:
+        raise UnsupportedTargetError(target.name, str(exc)) from None
+    return Platform(emulated=False, core_clock_hz=target.board.core_clock_hz,
+                    uart_clock_hz=target.board.uart_clock_hz, board=board)
+
+
+def choose_timer(target: TargetProfile, options: FirmwareOptions) -> tuple[str, int]:
+    """(timer name, its rate in Hz) for this build. Both timers count the core clock (SysTick with
+    CLKSOURCE = 1, the DWT cycle counter): the clock the firmware really runs the core at."""
+    where = platform(target)
+    timer = options.timer
+    if timer == "auto":
+        timer = "systick" if where.emulated or target.core in CORES_WITHOUT_DWT else "dwt"
+    if timer == "dwt" and target.core in CORES_WITHOUT_DWT:
+        raise OptionError("--timer", timer, f"systick ({target.core} has no DWT cycle counter)")
+    return timer, where.core_clock_hz
+
+
+def _board_defines(board: BoardConfig | None, target: TargetProfile) -> str:
+    if board is None:
+        return "/* No board set-up: the emulator's reset state clocks and routes the UART. */\n"
+    b = target.board
+    lines = [f"/* Board set-up {board.setup.source}: {board.setup.summary}. */",
+             f'#define EDGEC_BOARD_SETUP "{board.setup.name}"',
+             f"#define EDGEC_UART_TX_PORT {board.tx.port}u /* {b.uart_tx_pin} */",
+             f"#define EDGEC_UART_TX_PIN {board.tx.number}u",
+             f"#define EDGEC_UART_RX_PORT {board.rx.port}u /* {b.uart_rx_pin} */",
+             f"#define EDGEC_UART_RX_PIN {board.rx.number}u",
+             f"#define EDGEC_UART_PIN_FUNCTION {board.pin_function}u"]
+    return "\n".join(lines) + "\n"
+
+
+def divisor(target: TargetProfile, where: Platform) -> Divisor:
+    try:
+        return uart_divisor(target.uart, where.uart_clock_hz, target.serial.baud)
+    except BaudError as exc:
+        raise UnsupportedTargetError(target.name, f"{target.uart} cannot run at {target.serial.baud:,} baud "
+                                     f"from {where.uart_clock_hz:,} Hz: {exc}") from None
+
+
+def config_context(target: TargetProfile, options: FirmwareOptions) -> ConfigContext:
+    where = platform(target)
+    div = divisor(target, where)
     timer, timer_hz = choose_timer(target, options)
-    return ConfigContext(target=target.name, fw_version=FW_VERSION, uart_base=f"0x{target.uart_base:08X}",
-                         uart_clock_hz=uart_clock, baud=target.serial.baud, timer=timer, timer_hz=timer_hz)
+    note = (f"{UART_DRIVERS[target.uart].name}: {div.actual_baud:,.0f} baud, "
+            f"{div.error(target.serial.baud):+.2%}")
+    return ConfigContext(target=target.name, fw_version=FW_VERSION, core_clock_hz=where.core_clock_hz,
+                         uart_base=f"0x{target.uart_base:08X}", uart_clock_hz=where.uart_clock_hz,
+                         baud=target.serial.baud, uart_divisor=div.value, uart_divisor_note=note,
+                         timer=timer, timer_hz=timer_hz, board=_board_defines(where.board, target))
 
 
 def model_context(engine, options: FirmwareOptions) -> ModelContext:

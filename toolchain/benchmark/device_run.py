@@ -24,6 +24,7 @@ class DeviceRun:
     records: tuple[RunRecord, ...]
     timer: str
     timer_hz: int
+    core_hz: int | None  # the clock the device says its core runs at (edgec-timing core_hz)
     layers: tuple[tuple[int, str, int], ...]  # (index, op, ticks of one inference)
     stack_used_bytes: int | None
     stack_size_bytes: int | None
@@ -49,13 +50,15 @@ def run_samples(client: EembcClient, info: DeviceInfo, inputs: np.ndarray, runs:
         records.append(RunRecord(sample=idx, lap_us=answer.elapsed_us, ticks=ticks, raw=raw,
                                  results=answer.results))
     timer, timer_hz, layers, stack_used, stack_size, arena = "m-lap-us", 1_000_000, (), None, None, None
+    core_hz = None
     if edgec:
         timing = client.timing()
         timer, timer_hz = timing.get("timer", "?"), int(timing.get("timer_hz", "0"))
+        core_hz = int(timing["core_hz"]) if timing.get("core_hz", "").isdigit() else None
         layers = tuple(client.layers())
         stack = client.stack()
         stack_used, stack_size = int(stack["used"]), int(stack["size"])
         arena = int(client.arena()["bytes"])
     return DeviceRun(info=info, edgec=edgec, records=tuple(records), timer=timer, timer_hz=timer_hz,
-                     layers=layers, stack_used_bytes=stack_used, stack_size_bytes=stack_size,
+                     core_hz=core_hz, layers=layers, stack_used_bytes=stack_used, stack_size_bytes=stack_size,
                      arena_bytes=arena)

@@ -38,7 +38,8 @@ class BenchResult:
     per_inference: Stats  # in timing_unit
     latency_ms: Stats
     latency_is_estimate: bool  # instructions at the profile's clock, 1 instruction per cycle
-    clock_hz: int
+    clock_hz: int  # the clock latency is computed at: the device's real core clock for cycles
+    profile_clock_hz: int  # the part's full speed, from the target profile
     macs: int | None
     per_mac: float | None  # timing_unit per MAC (median)
     comparison: Comparison | None
@@ -83,9 +84,18 @@ def render(result: BenchResult, console) -> None:
     unit = result.timing_unit
     s = result.per_inference
     head.add_row(f"{unit} per inference (median / min / max)", f"{_num(s.median)} / {_num(s.min)} / {_num(s.max)}")
-    label = "latency ms, ESTIMATE at %.0f MHz" % (result.clock_hz / 1e6) if result.latency_is_estimate else "latency ms"
+    mhz = f"{result.clock_hz / 1e6:g} MHz"
+    if result.latency_is_estimate:
+        label = f"latency ms, ESTIMATE at {mhz}"
+    elif unit == "cycles":
+        label = f"latency ms at {mhz}"
+    else:
+        label = "latency ms"
     ls = result.latency_ms
     head.add_row(f"{label} (median / min / max)", f"{ls.median:.3f} / {ls.min:.3f} / {ls.max:.3f}")
+    if unit == "cycles" and result.clock_hz != result.profile_clock_hz:
+        head.add_row("core clock", f"{mhz} as the firmware runs it (the part's full speed: "
+                     f"{result.profile_clock_hz / 1e6:g} MHz)")
     if result.macs:
         head.add_row("MACs per inference", _num(result.macs))
         if result.per_mac is not None:

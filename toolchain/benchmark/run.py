@@ -8,6 +8,7 @@ import statistics
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -85,20 +86,37 @@ def _stats(values: list[float]) -> Stats:
     return Stats(median=float(statistics.median(values)), min=float(min(values)), max=float(max(values)))
 
 
-def _timing(run: DeviceRun, options: BenchOptions) -> tuple[str, list[float], bool, callable]:
-    """(unit, per-run counts, latency is an estimate, ticks -> unit converter)."""
+@dataclass(frozen=True)
+class Timing:
+    unit: str  # "instructions" (QEMU), "cycles" (a timer on the core clock) or "us" (m-lap-us)
+    counts: list[float]  # per run, in `unit`
+    latency_ms: list[float]  # per run
+    estimate: bool  # latency estimated from instructions, not measured
+    clock_hz: int  # the clock the latency is computed at
+    convert: Callable[[int], float]  # timer ticks -> `unit`
+
+
+def _timing(run: DeviceRun, options: BenchOptions) -> Timing:
     target = options.target
     if run.edgec and run.timer == "systick" and options.emulate:
         machine = target.emulator.machine
         conv = lambda t: float(instructions_from_ticks(t, machine))  # noqa: E731
-        return "instructions", [conv(r.ticks) for r in run.records], True, conv
+        counts = [conv(r.ticks) for r in run.records]
+        # QEMU counts instructions, not cycles: one a cycle at the profile's clock is an estimate
+        return Timing("instructions", counts, [c / target.clock_hz * 1e3 for c in counts], True,
+                      target.clock_hz, conv)
     if run.edgec and run.timer_hz:
-        conv = lambda t: t * target.clock_hz / run.timer_hz  # noqa: E731 - cycles at the core clock
-        return "cycles", [conv(r.ticks) for r in run.records], False, conv
+        # Ticks at timer_hz, the core at core_hz: the clock the device says it runs at, which may
+        # be below the profile's full speed. Older firmware does not say: its timers (SysTick on
+        # the processor clock, the DWT cycle counter) count the core clock.
+        core_hz = run.core_hz or run.timer_hz
+        conv = lambda t: t * core_hz / run.timer_hz  # noqa: E731 - cycles at the core's real clock
+        return Timing("cycles", [conv(r.ticks) for r in run.records],
+                      [r.ticks / run.timer_hz * 1e3 for r in run.records], False, core_hz, conv)
     laps = [float(r.lap_us) for r in run.records if r.lap_us is not None]
     if not laps:
         raise DeviceError("the device reported no timestamps (m-lap-us) around its inferences")
-    return "us", laps, False, lambda t: float(t)
+    return Timing("us", laps, [c / 1e3 for c in laps], False, target.clock_hz, lambda t: float(t))
 
 
 def _compare(run: DeviceRun, samples: Samples, model_bytes: bytes | None, in_spec, out_spec) -> Comparison | None:
@@ -148,23 +166,17 @@ def run_bench(options: BenchOptions) -> BenchResult:
         device_input = int(client.arena()["input"]) if in_spec is None and client.supports_edgec() else None
         samples = _samples(options, in_spec, device_input)
         run = run_samples(client, info, samples.inputs, options.runs, options.warmup, options.infer_timeout_s)
-    unit, counts, estimate, conv = _timing(run, options)
-    if unit == "instructions":
-        latency = [c / target.clock_hz * 1e3 for c in counts]
-    elif unit == "cycles":
-        latency = [c / target.clock_hz * 1e3 for c in counts]
-    else:
-        latency = [c / 1e3 for c in counts]
-    per = _stats(counts)
+    timing = _timing(run, options)
+    per = _stats(timing.counts)
     macs = analyse(model).macs if model is not None else None
     total_layer = sum(t for _, _, t in run.layers) or 1
-    layers = tuple(LayerRow(i, op, int(conv(t)), t / total_layer) for i, op, t in run.layers)
+    layers = tuple(LayerRow(i, op, int(timing.convert(t)), t / total_layer) for i, op, t in run.layers)
     return BenchResult(
         target=target.name, model=Path(options.model).name if options.model else info.model,
         device=info.name, firmware=info.firmware, emulated=options.emulate, machine=where,
         samples=f"{len(samples.inputs)} from {samples.source}", runs=len(run.records), warmup=options.warmup,
-        timing_unit=unit, per_inference=per, latency_ms=_stats(latency), latency_is_estimate=estimate,
-        clock_hz=target.clock_hz, macs=macs, per_mac=(per.median / macs) if macs else None,
+        timing_unit=timing.unit, per_inference=per, latency_ms=_stats(timing.latency_ms),
+        latency_is_estimate=timing.estimate, clock_hz=timing.clock_hz, profile_clock_hz=target.clock_hz, macs=macs, per_mac=(per.median / macs) if macs else None,
         comparison=_compare(run, samples, model_bytes, in_spec, out_spec), layers=layers,
         flash_used_bytes=flash_used, sram_used_bytes=sram_used, stack_used_bytes=run.stack_used_bytes,
         stack_size_bytes=run.stack_size_bytes, arena_bytes=run.arena_bytes)

@@ -38,6 +38,8 @@ MACHINES: dict[str, QemuMachine] = {m.name: m for m in (
     QemuMachine("mps2-an500", "cortex-m7", 25_000_000, "cmsdk-uart", 0x4000_4000, 25_000_000),
     QemuMachine("mps3-an547", "cortex-m55", 32_000_000, "cmsdk-uart", 0x4930_3000, 32_000_000),
     QemuMachine("netduinoplus2", "cortex-m4", 168_000_000, "stm32-usart", 0x4001_1000, 168_000_000),
+    # hw/arm/stellaris.c: system clock 200 MHz / (RCC.SYSDIV + 1), SYSDIV = 15 at reset; PL011 UART0
+    QemuMachine("lm3s6965evb", "cortex-m3", 12_500_000, "pl011", 0x4000_C000, 12_500_000),
 )}
 
 

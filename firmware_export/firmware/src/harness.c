@@ -2,10 +2,12 @@
  *
  * Commands end in '%'. Standard: name, profile, timestamp, db load N, db HEX..., db print,
  * infer N W, results, help. Ours (prefixed edgec-, answers prefixed m-edgec-): edgec-raw,
- * edgec-timing, edgec-layers, edgec-stack, edgec-arena. Every command ends with m-ready. */
+ * edgec-timing (with core_hz, the clock the core really runs at), edgec-layers, edgec-stack,
+ * edgec-arena. Every command ends with m-ready. */
 #include <stddef.h>
 #include <stdint.h>
 
+#include "edgec_board.h"
 #include "edgec_config.h"
 #include "edgec_model.h"
 #include "edgec_timer.h"
@@ -342,7 +344,9 @@ static void cmd_edgec_timing(void)
     put_u64(timed_runs);
     put_str(",timer_hz=");
     put_u64(EDGEC_TIMER_HZ);
-    put_str(",timer=" EDGEC_TIMER_NAME "]");
+    put_str(",timer=" EDGEC_TIMER_NAME ",core_hz=");
+    put_u64(EDGEC_CORE_CLOCK_HZ);
+    put_str("]");
     end_line();
 }
 
@@ -431,7 +435,8 @@ int main(void)
     size_t len = 0u;
     int overflow = 0;
 
-    edgec_uart_init(EDGEC_UART_BASE, EDGEC_UART_CLOCK_HZ, EDGEC_UART_BAUD);
+    edgec_board_init();
+    edgec_uart_init(EDGEC_UART_BASE, EDGEC_UART_DIVISOR);
     edgec_timer_init();
     put_str("m-timestamp-mode-performance");
     end_line();

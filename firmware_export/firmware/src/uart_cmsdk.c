@@ -13,11 +13,11 @@
 
 static uint32_t uart_base;
 
-void edgec_uart_init(uint32_t base, uint32_t clock_hz, uint32_t baud)
+void edgec_uart_init(uint32_t base, uint32_t divisor)
 {
     uart_base = base;
     CMSDK_CTRL(base) = 0u;
-    CMSDK_BAUDDIV(base) = clock_hz / baud; /* must be >= 16 */
+    CMSDK_BAUDDIV(base) = divisor; /* clock / baud, at least 16 */
     CMSDK_CTRL(base) = CTRL_TX_EN | CTRL_RX_EN;
 }
 

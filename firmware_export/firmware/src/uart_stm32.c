@@ -18,14 +18,14 @@
 
 static uint32_t uart_base;
 
-void edgec_uart_init(uint32_t base, uint32_t clock_hz, uint32_t baud)
+void edgec_uart_init(uint32_t base, uint32_t divisor)
 {
     uart_base = base;
     USART_CR1(base) = 0u;
     USART_CR2(base) = 0u; /* 1 stop bit */
     USART_CR3(base) = 0u; /* no flow control */
-    /* 16x oversampling: BRR holds the divider as 12.4 fixed point, rounded. */
-    USART_BRR(base) = (clock_hz + baud / 2u) / baud;
+    /* 16x oversampling: BRR holds the divider fck / baud as 12.4 fixed point, rounded. */
+    USART_BRR(base) = divisor;
     USART_CR1(base) = CR1_UE | CR1_TE | CR1_RE; /* 8 data bits, no parity */
 }
 

@@ -13,7 +13,7 @@ import targets
 from tests.conftest import require_tool
 from tests.firmware_export.firmware.toy_engine import ToyEngine
 
-TOY_TARGETS = ("cortex-m7", "cortex-m4", "cortex-m55", "netduinoplus2")
+TOY_TARGETS = ("cortex-m7", "cortex-m4", "cortex-m55", "netduinoplus2", "lm3s6965evb")
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,5 +1,6 @@
 """The harness on every emulated board (CMSDK UART on MPS2/MPS3, STM32 USART on the
-netduinoplus2): the MLPerf Tiny protocol end to end over QEMU's serial port."""
+netduinoplus2, PL011 -- the RP2040's UART -- on the lm3s6965evb): the MLPerf Tiny protocol end to
+end over QEMU's serial port."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +16,7 @@ from toolchain.device.emulator import QemuRunner
 INPUT = np.array([1, 2, 3, 4, -5, -6, -7, -8, 100, 100, 1, 1, -128, -128, 0, 1], dtype=np.int8)
 
 
-@pytest.mark.parametrize("name", ["cortex-m7", "cortex-m4", "cortex-m55", "netduinoplus2"])
+@pytest.mark.parametrize("name", ["cortex-m7", "cortex-m4", "cortex-m55", "netduinoplus2", "lm3s6965evb"])
 def test_protocol_on_every_emulated_board(toy_firmware, name):
     require_tool("qemu-system-arm")
     import targets
@@ -34,6 +35,7 @@ def test_protocol_on_every_emulated_board(toy_firmware, name):
         assert c.results() == answer.results
         timing = c.timing()
         assert timing["timer"] == "systick" and int(timing["runs"]) == 2 and int(timing["ticks"]) > 0
+        assert int(timing["core_hz"]) == int(timing["timer_hz"]) == fw.core_clock_hz
         layers = c.layers()
         assert [(i, op) for i, op, _ in layers] == [(0, "SUM_0"), (1, "SUM_1"), (2, "SUM_2"), (3, "SUM_3")]
         stack = c.stack()

@@ -66,3 +66,22 @@ def test_flash_refuses_a_firmware_too_large(toy_firmware, tmp_path):
     assert result.exception.exit_code == 3
     assert "needs 2,097,153 bytes of flash; target 'rp2040-pico' has 2,097,152" in result.exception.message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["firmware.bin"]
+
+
+def test_bench_over_a_port_takes_latency_at_the_clock_the_device_reports(toy_firmware, tmp_path):
+    """The board path (--port): QEMU stands in for the board. The lm3s6965evb firmware says its
+    core runs at 12.5 MHz (edgec-timing core_hz); the profile's full speed is 50 MHz: latency is
+    the ticks at the device's clock, never at the profile's."""
+    require_tool("qemu-system-arm")
+    from toolchain.device.emulator import QemuRunner
+
+    fw = toy_firmware["lm3s6965evb"]
+    with QemuRunner("lm3s6965evb", fw.elf) as q:
+        result = CliRunner().invoke(bench, ["--target", "lm3s6965evb", "--port", q.url, "-n", "2", "--warmup", "0",
+                                            "--json", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["timing_unit"] == "cycles" and report["latency_is_estimate"] is False
+    assert (report["clock_hz"], report["profile_clock_hz"]) == (12_500_000, 50_000_000)
+    cycles, latency_ms = report["per_inference"]["median"], report["latency_ms"]["median"]
+    assert cycles > 0 and latency_ms == cycles / 12_500_000 * 1e3

@@ -37,6 +37,7 @@ def test_instructions_from_systick_ticks():
     assert instructions_from_ticks(250_000, "mps2-an386") == 10_000_000
     assert instructions_from_ticks(32, "mps3-an547") == 1000
     assert instructions_from_ticks(168, "netduinoplus2") == 1000
+    assert instructions_from_ticks(125, "lm3s6965evb") == 10_000  # 12.5 MHz
     assert instructions_from_ticks(1, "mps2-an500", icount_shift=1) == 20
 
 
@@ -46,7 +47,7 @@ def test_caps_are_validated():
         EmulatorCaps(machines=("x",), serial_backends=("usb",), deterministic_time=True, cycle_counter=False)
 
 
-@pytest.mark.parametrize("name", ["cortex-m4", "cortex-m7", "cortex-m55", "netduinoplus2"])
+@pytest.mark.parametrize("name", ["cortex-m4", "cortex-m7", "cortex-m55", "netduinoplus2", "lm3s6965evb"])
 def test_emulated_profiles_agree_with_the_machine(name):
     profile = targets.load_target(name)
     m = MACHINES[profile.emulator.machine]

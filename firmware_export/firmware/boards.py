@@ -1,0 +1,111 @@
+"""Start-up code for real boards: which C file sets up the clock and the UART pins, what clock it
+really leaves the chip at, and how the profile's `[board]` table is checked against it.
+
+The C files hold the register-level code; this registry states what each one does so that a
+profile cannot claim a clock the code does not set (latency is cycles / that clock).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from targets import Board, TargetProfile
+from toolchain.errors import ProfileError
+
+
+@dataclass(frozen=True)
+class Pin:
+    port: int  # STM32: 0 for A, 1 for B...; nRF: 0 or 1; RP2040: 0 (bank 0)
+    number: int
+
+
+@dataclass(frozen=True)
+class BoardSetup:
+    name: str
+    source: str  # file in firmware_export/firmware/src
+    summary: str  # what it does at start-up, for people
+    cores: tuple[str, ...]
+    uarts: dict[int, str]  # UART base address -> driver, the instances the code clocks and routes
+    core_clock_hz: int  # what the code leaves the core running at
+    uart_clock_hz: int  # the UART kernel clock it selects
+    pin_pattern: str  # regular expression of a pin name; groups: port, number
+    max_pin: int
+    ports: str = ""  # STM32 port letters, in order
+    pin_function: tuple[int, int] | None = None  # allowed range of uart_pin_function; None: none taken
+
+    def pin(self, text: str, path: str, field: str) -> Pin:
+        m = re.fullmatch(self.pin_pattern, text)
+        if not m:
+            raise ProfileError(path, field, f"a pin name of the {self.name} set-up ({self.pin_pattern})", text)
+        port_text, number = m.group(1), int(m.group(2))
+        port = self.ports.index(port_text) if self.ports else int(port_text or 0)
+        if number > self.max_pin:
+            raise ProfileError(path, field, f"a pin number up to {self.max_pin}", text)
+        return Pin(port, number)
+
+
+_STM32 = dict(pin_pattern=r"P([A-K])(\d{1,2})", max_pin=15, ports="ABCDEFGHIJK", pin_function=(0, 15))
+
+BOARD_SETUPS: dict[str, BoardSetup] = {s.name: s for s in (
+    BoardSetup("stm32l4plus", "board_stm32l4plus.c",
+               "STM32L4+ (RM0432): SYSCLK from HSI16, VDDIO2 on for port G, LPUART1 on PCLK1",
+               ("cortex-m4",), {0x4000_8000: "stm32-lpuart"}, 16_000_000, 16_000_000, **_STM32),
+    BoardSetup("stm32h7", "board_stm32h7.c",
+               "STM32H743 (RM0433): HSI 64 MHz as reset, USART3 on rcc_pclk1, L1 caches on",
+               ("cortex-m7",), {0x4000_4800: "stm32-usart-v2"}, 64_000_000, 64_000_000, **_STM32),
+    BoardSetup("stm32f7", "board_stm32f7.c",
+               "STM32F746 (RM0385): HSI 16 MHz as reset, USART1 on PCLK2, L1 caches on",
+               ("cortex-m7",), {0x4001_1000: "stm32-usart-v2"}, 16_000_000, 16_000_000, **_STM32),
+    BoardSetup("nrf52840", "board_nrf52840.c",
+               "nRF52840: HFXO crystal started, CPU at 64 MHz, UARTE0 pins in GPIO as the PS asks",
+               ("cortex-m4",), {0x4000_2000: "nrf-uarte"}, 64_000_000, 16_000_000,
+               pin_pattern=r"P([01])\.(\d{2})", max_pin=31),
+    BoardSetup("rp2040", "board_rp2040.c",
+               "RP2040: XOSC 12 MHz to clk_ref, clk_sys and clk_peri, UART0 and IO out of reset",
+               ("cortex-m0plus",), {0x4003_4000: "pl011"}, 12_000_000, 12_000_000,
+               pin_pattern=r"GP()(\d{1,2})", max_pin=29, pin_function=(0, 31)),
+)}
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    """The checked board set-up of one target: what edgec_config.h tells the start-up code."""
+    setup: BoardSetup
+    tx: Pin
+    rx: Pin
+    pin_function: int
+
+
+class BoardMismatch(ValueError):
+    """The profile's [board] table does not match what its set-up code does."""
+
+
+def check_board(target: TargetProfile) -> BoardConfig:
+    """The profile's [board] table, checked against its set-up code (ProfileError on a bad field,
+    BoardMismatch when the table and the code disagree)."""
+    board: Board = target.board
+    path = target.source or target.name
+    if board.setup not in BOARD_SETUPS:
+        raise ProfileError(path, "board.setup", "one of " + ", ".join(sorted(BOARD_SETUPS)), board.setup)
+    setup = BOARD_SETUPS[board.setup]
+    if target.core not in setup.cores:
+        raise BoardMismatch(f"the {setup.name} set-up is for {', '.join(setup.cores)}, not {target.core}")
+    if setup.uarts.get(target.uart_base) != target.uart:
+        known = ", ".join(f"{d} at 0x{b:08X}" for b, d in sorted(setup.uarts.items()))
+        raise BoardMismatch(f"the {setup.name} set-up clocks and routes {known}, not "
+                            f"{target.uart or 'no UART'} at 0x{target.uart_base:08X}")
+    for field, have, want in (("core_clock_hz", board.core_clock_hz, setup.core_clock_hz),
+                              ("uart_clock_hz", board.uart_clock_hz, setup.uart_clock_hz)):
+        if have != want:
+            raise BoardMismatch(f"board.{field} is {have:,} Hz, but the {setup.name} set-up code "
+                                f"leaves it at {want:,} Hz ({setup.summary})")
+    tx = setup.pin(board.uart_tx_pin, path, "board.uart_tx_pin")
+    rx = setup.pin(board.uart_rx_pin, path, "board.uart_rx_pin")
+    if setup.pin_function is None:
+        if board.uart_pin_function:
+            raise ProfileError(path, "board.uart_pin_function", f"nothing: {setup.name} pins are chosen "
+                               "in the UART, not by an alternate function", board.uart_pin_function)
+    elif not setup.pin_function[0] <= board.uart_pin_function <= setup.pin_function[1]:
+        raise ProfileError(path, "board.uart_pin_function", "an alternate function from "
+                           f"{setup.pin_function[0]} to {setup.pin_function[1]}", board.uart_pin_function)
+    return BoardConfig(setup=setup, tx=tx, rx=rx, pin_function=board.uart_pin_function)
