@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from string import Template
 
-from firmware_export.firmware.boards import BoardConfig, BoardMismatch, check_board
+from firmware_export.firmware.boards import BOARD_SETUPS, BoardConfig, BoardMismatch, check_board
 from firmware_export.firmware.uarts import UART_DRIVERS, BaudError, Divisor, uart_divisor
 from targets import MemoryRegion, TargetProfile
 from toolchain.device.emulator import MACHINES
@@ -147,19 +147,20 @@ def platform(target: TargetProfile) -> Platform:
         raise UnsupportedTargetError(target.name, f"core {target.core} is not a Cortex-M: the benchmark "
                                      "firmware (vector table, start-up, SysTick/DWT timers) is Cortex-M only; "
                                      "build ESP32 firmware with ESP-IDF around the generated C engine")
+    emulated = target.flasher == "qemu" and target.emulator is not None
+    if not emulated and target.board is None:
+        raise UnsupportedTargetError(target.name, "the profile has no [board] table: the firmware does not know "
+                                     "how to set up this board's clock and UART pins (see the nucleo-l4r5zi "
+                                     f"profile; set-ups: {', '.join(sorted(BOARD_SETUPS))}), or "
+                                     "use the generated C engine in your own project")
     if target.uart not in UART_DRIVERS:
         raise UnsupportedTargetError(target.name, f"no UART driver for '{target.uart or 'none'}' "
                                      f"(drivers: {', '.join(sorted(UART_DRIVERS))})")
-    if target.flasher == "qemu" and target.emulator is not None:
+    if emulated:
         if target.emulator.machine not in MACHINES:
             raise UnsupportedTargetError(target.name, f"unknown QEMU machine '{target.emulator.machine}'")
         m = MACHINES[target.emulator.machine]
         return Platform(emulated=True, core_clock_hz=m.sysclk_hz, uart_clock_hz=m.uart_clock_hz, board=None)
-    if target.board is None:
-        raise UnsupportedTargetError(target.name, "the profile has no [board] table: the firmware does not know "
-                                     "how to set up this board's clock and UART pins (see the nucleo-l4r5zi "
-                                     "profile; set-ups: stm32l4plus, stm32h7, stm32f7, nrf52840, rp2040), or "
-                                     "use the generated C engine in your own project")
     try:
         board = check_board(target)
     except BoardMismatch as exc:

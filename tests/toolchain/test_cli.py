@@ -150,6 +150,7 @@ def test_targets_list_and_show():
     assert result.exit_code == 0 and "nucleo-h743zi" in result.output and "mps2-an500" in result.output
     shown = run("targets", "show", "nrf52840-dk")
     assert "262,144 B" in shown.output and "nRF52840" in shown.output
+    assert "firmware start-up nrf52840: core at 64,000,000 Hz, nrf-uarte TX P0.06 RX P0.08\n" in shown.output
     data = json.loads(run("targets", "show", "cortex-m7", "--json").output)
     assert data["memory"][1]["size_bytes"] == 524_288
 

@@ -16,7 +16,8 @@ def _profile_dict(p) -> dict:
                     "arena": r.arena} for r in p.memory],
         "reserves": vars(p.reserves), "flasher": p.flasher, "flasher_options": p.flasher_options,
         "serial": vars(p.serial), "uart": p.uart, "uart_base": p.uart_base,
-        "emulator": vars(p.emulator) if p.emulator else None, "source": p.source,
+        "emulator": vars(p.emulator) if p.emulator else None,
+        "board": vars(p.board) if p.board else None, "source": p.source,
     }
 
 
@@ -63,4 +64,9 @@ def show(target, as_json):
     click.echo("  reserves: " + ", ".join(f"{k} {v:,}" for k, v in d["reserves"].items()))
     click.echo(f"  flasher {d['flasher']}, serial {d['serial']['baud']} baud"
                + (f", emulator {d['emulator']['machine']}" if d["emulator"] else ""))
+    b = d["board"]
+    if b:
+        af = f", function {b['uart_pin_function']}" if b["uart_pin_function"] else ""
+        click.echo(f"  firmware start-up {b['setup']}: core at {b['core_clock_hz']:,} Hz, {d['uart']} "
+                   f"TX {b['uart_tx_pin']} RX {b['uart_rx_pin']}{af}")
     click.echo(f"  profile file: {d['source']}")

@@ -18,6 +18,7 @@ from firmware_export.firmware import FirmwareOptions, UnsupportedTargetError, bu
 from firmware_export.firmware.boot2 import BOOT2_RUN_ADDRESS
 from firmware_export.firmware.elfsize import read_usage
 from tests.conftest import require_tool
+from tests.firmware_export.firmware.conftest import TOY_TARGETS
 from tests.firmware_export.firmware.toy_engine import ToyEngine
 from toolchain.device.uf2 import parse_uf2
 from toolchain.errors import ProfileError
@@ -120,6 +121,19 @@ def test_a_baud_rate_the_uart_cannot_make_is_refused():
                                                                       baud=100_000))
     with pytest.raises(UnsupportedTargetError, match="nrf-uarte cannot run at 100,000 baud"):
         plan_sources(ToyEngine(), slow, FirmwareOptions())
+
+
+def test_every_built_in_target_plans_its_firmware_or_says_why_not():
+    planned, refused = set(), {}
+    for target in targets.all_targets():
+        try:
+            plan_sources(ToyEngine(), target, FirmwareOptions())
+            planned.add(target.name)
+        except UnsupportedTargetError as exc:
+            refused[target.name] = exc.problem
+    assert set(REAL_BOARDS) | set(TOY_TARGETS) <= planned
+    assert sorted(refused) == ["cortex-m0plus", "cortex-m33", "esp32-s3-devkitc"]  # generic parts, and Xtensa
+    assert "no [board] table" in refused["cortex-m33"] and "Cortex-M only" in refused["esp32-s3-devkitc"]
 
 
 def test_the_board_table_is_read_from_the_profile(tmp_path):

@@ -87,3 +87,30 @@ def test_client_resynchronises_after_garbage_sent_to_the_emulated_device(toy_fir
         c.port.write(b"%%garbage")
         c.load(INPUT.tobytes())
         assert c.read_buffer() == INPUT.tobytes()
+
+
+def test_a_cortex_m0plus_build_with_the_pl011_runs_the_protocol(monkeypatch, tmp_path):
+    """The RP2040's instruction set (Armv6-M: no hardware divide, 64-bit arithmetic in libgcc),
+    its UART (PL011) and its timer (SysTick): built with the rp2040-pico's compiler flags and run
+    on QEMU's Stellaris board with a Cortex-M0 core. Only the board set-up is not exercised."""
+    require_tool("arm-none-eabi-gcc")
+    require_tool("qemu-system-arm")
+    from dataclasses import replace
+
+    import targets
+    from firmware_export.firmware import build_firmware
+    from tests.firmware_export.firmware.toy_engine import ToyEngine
+    from toolchain.device import emulator
+
+    pico = targets.load_target("rp2040-pico")
+    target = replace(targets.load_target("lm3s6965evb"), core=pico.core, cflags=pico.cflags)
+    fw = build_firmware(ToyEngine(), target, tmp_path)
+    assert fw.timer == "systick" and fw.warnings == ()
+    monkeypatch.setitem(emulator.MACHINES, "lm3s6965evb", replace(emulator.MACHINES["lm3s6965evb"], cpu="cortex-m0"))
+    with emulator.QemuRunner("lm3s6965evb", fw.elf) as q, EembcClient(open_port(q.url), timeout_s=5) as c:
+        c.connect()
+        c.load(INPUT.tobytes())
+        answer = c.infer(3, 1, timeout_s=30)
+        assert c.raw_outputs() == toy_reference(INPUT).tobytes()
+        assert answer.results == tuple(float(v) for v in toy_reference(INPUT))
+        assert int(c.timing()["ticks"]) > 0
