@@ -32,6 +32,8 @@ class BoardSetup:
     max_pin: int
     ports: str = ""  # STM32 port letters, in order
     pin_function: tuple[int, int] | None = None  # allowed range of uart_pin_function; None: none taken
+    headers: tuple[str, ...] = ()  # the headers `source` includes besides the common ones
+    boot2: str = ""  # a second-stage boot loader assembled on its own and placed first in flash
 
     def pin(self, text: str, path: str, field: str) -> Pin:
         m = re.fullmatch(self.pin_pattern, text)
@@ -45,17 +47,21 @@ class BoardSetup:
 
 
 _STM32 = dict(pin_pattern=r"P([A-K])(\d{1,2})", max_pin=15, ports="ABCDEFGHIJK", pin_function=(0, 15))
+_M7_CACHES = ("edgec_stm32_gpio.h", "edgec_armv7m_cache.h")
 
 BOARD_SETUPS: dict[str, BoardSetup] = {s.name: s for s in (
     BoardSetup("stm32l4plus", "board_stm32l4plus.c",
                "STM32L4+ (RM0432): SYSCLK from HSI16, VDDIO2 on for port G, LPUART1 on PCLK1",
-               ("cortex-m4",), {0x4000_8000: "stm32-lpuart"}, 16_000_000, 16_000_000, **_STM32),
+               ("cortex-m4",), {0x4000_8000: "stm32-lpuart"}, 16_000_000, 16_000_000,
+               headers=("edgec_stm32_gpio.h",), **_STM32),
     BoardSetup("stm32h7", "board_stm32h7.c",
                "STM32H743 (RM0433): HSI 64 MHz as reset, USART3 on rcc_pclk1, L1 caches on",
-               ("cortex-m7",), {0x4000_4800: "stm32-usart-v2"}, 64_000_000, 64_000_000, **_STM32),
+               ("cortex-m7",), {0x4000_4800: "stm32-usart-v2"}, 64_000_000, 64_000_000,
+               headers=_M7_CACHES, **_STM32),
     BoardSetup("stm32f7", "board_stm32f7.c",
                "STM32F746 (RM0385): HSI 16 MHz as reset, USART1 on PCLK2, L1 caches on",
-               ("cortex-m7",), {0x4001_1000: "stm32-usart-v2"}, 16_000_000, 16_000_000, **_STM32),
+               ("cortex-m7",), {0x4001_1000: "stm32-usart-v2"}, 16_000_000, 16_000_000,
+               headers=_M7_CACHES, **_STM32),
     BoardSetup("nrf52840", "board_nrf52840.c",
                "nRF52840: HFXO crystal started, CPU at 64 MHz, UARTE0 pins in GPIO as the PS asks",
                ("cortex-m4",), {0x4000_2000: "nrf-uarte"}, 64_000_000, 16_000_000,
@@ -63,7 +69,7 @@ BOARD_SETUPS: dict[str, BoardSetup] = {s.name: s for s in (
     BoardSetup("rp2040", "board_rp2040.c",
                "RP2040: XOSC 12 MHz to clk_ref, clk_sys and clk_peri, UART0 and IO out of reset",
                ("cortex-m0plus",), {0x4003_4000: "pl011"}, 12_000_000, 12_000_000,
-               pin_pattern=r"GP()(\d{1,2})", max_pin=29, pin_function=(0, 31)),
+               pin_pattern=r"GP()(\d{1,2})", max_pin=29, pin_function=(0, 31), boot2="boot2_rp2040.S"),
 )}
 
 

@@ -25,11 +25,6 @@ CC = "arm-none-eabi-gcc"
 OBJCOPY = "arm-none-eabi-objcopy"
 COMMON_SOURCES = ("startup.c", "harness.c")
 COMMON_HEADERS = ("edgec_uart.h", "edgec_timer.h", "edgec_cortexm.h", "edgec_board.h")
-# headers of the board set-ups that include them
-BOARD_HEADERS = {"board_stm32l4plus.c": ("edgec_stm32_gpio.h",),
-                 "board_stm32h7.c": ("edgec_stm32_gpio.h", "edgec_armv7m_cache.h"),
-                 "board_stm32f7.c": ("edgec_stm32_gpio.h", "edgec_armv7m_cache.h")}
-BOOT2_SOURCES = {"rp2040": "boot2_rp2040.S"}  # board set-up -> its second-stage boot loader
 BOOT2_FILE = "fw/boot2_image.c"
 CFLAGS = ("-std=c11", "-ffunction-sections", "-fdata-sections", "-fno-common",
           "-Wall", "-Wextra", "-Wno-unused-parameter")
@@ -72,10 +67,10 @@ def plan_sources(engine, target: TargetProfile, options: ctx.FirmwareOptions) ->
     config = ctx.config_context(target, options)
     board = ctx.platform(target).board
     stack_bytes = options.stack_bytes or max(target.reserves.stack_bytes, 1024)
-    board_file = board.setup.source if board else "board_none.c"
-    boot2 = BOOT2_SOURCES.get(board.setup.name, "") if board else ""
-    ours = COMMON_SOURCES + COMMON_HEADERS + BOARD_HEADERS.get(board_file, ()) + (
-        UART_DRIVERS[target.uart].source, f"timer_{config.timer}.c", board_file) + ((boot2,) if boot2 else ())
+    board_files = (board.setup.source,) + board.setup.headers if board else ("board_none.c",)
+    boot2 = board.setup.boot2 if board else ""
+    ours = COMMON_SOURCES + COMMON_HEADERS + board_files + (UART_DRIVERS[target.uart].source,
+                                                             f"timer_{config.timer}.c") + ((boot2,) if boot2 else ())
     files = {}
     for fname in sorted(engine.files):
         files[f"engine/{fname}"] = engine.files[fname]

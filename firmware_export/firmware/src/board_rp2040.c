@@ -28,7 +28,8 @@
 #define XOSC_STATUS_STABLE (1u << 31)
 #define XOSC_STARTUP REG(XOSC_BASE + 0x0Cu)
 #define XOSC_HZ 12000000u
-#define XOSC_STARTUP_DELAY ((XOSC_HZ / 1000u + 128u) / 256u) /* about 1 ms, in units of 256 cycles */
+/* In units of 256 crystal cycles: 4 ms, four times what the Pico's crystal needs to start */
+#define XOSC_STARTUP_DELAY (4u * ((XOSC_HZ / 1000u + 128u) / 256u))
 
 /* Datasheet "Clocks", CLOCKS registers */
 #define CLOCKS_BASE 0x40008000u
