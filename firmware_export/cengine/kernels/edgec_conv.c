@@ -33,7 +33,7 @@ void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *ou
     const int32_t taps = p->kernel_h * p->kernel_w * cin;
     const int32_t row = p->kernel_w * cin; /* contiguous weights and input of one kernel row */
     const int contiguous_rows = p->groups == 1 && p->dilation_w == 1;
-    int32_t b, oy, ox, oc, ky;
+    int32_t b, oy, ox, oc;
 
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
@@ -50,11 +50,8 @@ void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *ou
                     const int8_t *in = in_b + (oc / cout_per_group) * cin;
                     int32_t acc = p->bias[oc];
                     if (inside && contiguous_rows) {
-                        const int8_t *src = in + (iy0 * p->in_w + ix0) * p->in_c;
-                        for (ky = 0; ky < p->kernel_h; ky++) {
-                            acc += edgec_dot_s8(src + ky * p->dilation_h * p->in_w * p->in_c,
-                                                w + ky * row, row);
-                        }
+                        acc += edgec_dot_rows_s8(in + (iy0 * p->in_w + ix0) * p->in_c,
+                                                 p->dilation_h * p->in_w * p->in_c, w, p->kernel_h, row);
                     } else {
                         acc += edgec_conv_border(p, in, w, iy0, ix0, cin);
                     }
