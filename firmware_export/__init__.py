@@ -1,0 +1,1 @@
+"""Export: the files a firmware project needs (TFLM C array, generated C engine, firmware)."""

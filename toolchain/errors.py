@@ -54,10 +54,14 @@ class ModelLoadError(InputFileError):
 
 
 class UnsupportedLayerError(EdgecError):
-    def __init__(self, path, layer: str, reason: str):
-        self.path, self.layer, self.reason = str(path), layer, reason
+    """Layers of a model file that cannot be built: custom classes, Python lambdas."""
+
+    def __init__(self, path, layers: Iterable[tuple[str, str]], reason: str):
+        self.path, self.layers, self.reason = str(path), list(layers), reason
+        names = ", ".join(f"'{name}' (class {cls})" for name, cls in self.layers)
+        plural = "layers" if len(self.layers) > 1 else "layer"
         super().__init__(
-            f"{self.path}: layer '{layer}' cannot be loaded: {reason}. "
+            f"{self.path}: {plural} {names} cannot be loaded: {reason}. "
             "Pass its code with --custom-objects MODULE.py (a module defining the class or "
             "function under that name), or rebuild the model without it."
         )

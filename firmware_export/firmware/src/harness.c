@@ -1,0 +1,464 @@
+/* Benchmark harness speaking the MLPerf Tiny / EEMBC device protocol on the UART.
+ *
+ * Commands end in '%'. Standard: name, profile, timestamp, db load N, db HEX..., db print,
+ * infer N W, results, help. Ours (prefixed edgec-, answers prefixed m-edgec-): edgec-raw,
+ * edgec-timing, edgec-layers, edgec-stack, edgec-arena. Every command ends with m-ready. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edgec_config.h"
+#include "edgec_model.h"
+#include "edgec_timer.h"
+#include "edgec_uart.h"
+
+#define CMD_MAX 128u
+
+uint32_t edgec_stack_used_bytes(void);
+uint32_t edgec_stack_size_bytes(void);
+
+static uint8_t input_buf[EDGEC_INPUT_BYTES] __attribute__((aligned(16)));
+static uint8_t output_buf[EDGEC_OUTPUT_BYTES] __attribute__((aligned(16)));
+static size_t load_expected;
+static size_t load_pos;
+
+static uint64_t timed_ticks;
+static uint32_t timed_runs;
+static uint64_t layer_ticks[EDGEC_NUM_OPS];
+static uint64_t layer_mark;
+static int layer_timing;
+
+/* ---- output ---- */
+
+static void put_str(const char *s)
+{
+    while (*s) {
+        edgec_uart_putc(*s++);
+    }
+}
+
+static void put_u64(uint64_t v)
+{
+    char digits[21];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + (int)(v % 10u));
+        v /= 10u;
+    } while (v);
+    while (n) {
+        edgec_uart_putc(digits[--n]);
+    }
+}
+
+static void put_i64(int64_t v)
+{
+    if (v < 0) {
+        edgec_uart_putc('-');
+        put_u64((uint64_t)(-(v + 1)) + 1u);
+    } else {
+        put_u64((uint64_t)v);
+    }
+}
+
+static void put_hex8(uint8_t b)
+{
+    static const char hex[] = "0123456789abcdef";
+    edgec_uart_putc(hex[b >> 4]);
+    edgec_uart_putc(hex[b & 0xFu]);
+}
+
+static void put_fixed3(float v)
+{
+    /* Rounded to 3 decimals, as the reference firmware's "%0.3f". */
+    int64_t milli = (int64_t)(v * 1000.0f + (v < 0.0f ? -0.5f : 0.5f));
+    if (milli < 0) {
+        edgec_uart_putc('-');
+        milli = -milli;
+    }
+    put_u64((uint64_t)(milli / 1000));
+    edgec_uart_putc('.');
+    int frac = (int)(milli % 1000);
+    edgec_uart_putc((char)('0' + frac / 100));
+    edgec_uart_putc((char)('0' + (frac / 10) % 10));
+    edgec_uart_putc((char)('0' + frac % 10));
+}
+
+static void end_line(void) { put_str("\r\n"); }
+
+static void error_line(const char *problem, const char *detail)
+{
+    put_str("e-[");
+    put_str(problem);
+    put_str(detail);
+    put_str("]");
+    end_line();
+}
+
+void edgec_fault(uint32_t ipsr)
+{
+    put_str("e-[fault: exception ");
+    put_u64(ipsr);
+    put_str("]");
+    end_line();
+}
+
+/* ---- timing ---- */
+
+void edgec_layer_hook(int op_index)
+{
+    if (!layer_timing || op_index < 0 || op_index >= EDGEC_NUM_OPS) {
+        return;
+    }
+    uint64_t now = edgec_timer_now();
+    layer_ticks[op_index] += now - layer_mark;
+    layer_mark = now;
+}
+
+static uint64_t ticks_to_us(uint64_t ticks)
+{
+    return (ticks / EDGEC_TIMER_HZ) * 1000000u + ((ticks % EDGEC_TIMER_HZ) * 1000000u) / EDGEC_TIMER_HZ;
+}
+
+static void timestamp(void)
+{
+    put_str("m-lap-us-");
+    put_u64(ticks_to_us(edgec_timer_now()));
+    end_line();
+}
+
+/* ---- parsing helpers ---- */
+
+static int str_eq(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return *a == *b;
+}
+
+static char *next_token(char **cursor)
+{
+    char *p = *cursor;
+    while (*p == ' ') {
+        p++;
+    }
+    if (!*p) {
+        *cursor = p;
+        return NULL;
+    }
+    char *start = p;
+    while (*p && *p != ' ') {
+        p++;
+    }
+    if (*p) {
+        *p++ = '\0';
+    }
+    *cursor = p;
+    return start;
+}
+
+static int parse_uint(const char *s, uint32_t *out)
+{
+    uint32_t v = 0u;
+    if (!*s) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > 100000000u) {
+            return 0;
+        }
+        v = v * 10u + (uint32_t)(*s - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* ---- commands ---- */
+
+static void print_results(void)
+{
+    put_str("m-results-[");
+    for (size_t i = 0; i < EDGEC_OUTPUT_COUNT; i++) {
+        if (i) {
+            edgec_uart_putc(',');
+        }
+        put_fixed3(edgec_output_value(output_buf, i));
+    }
+    put_str("]");
+    end_line();
+}
+
+static void cmd_db(char *args)
+{
+    char *sub = next_token(&args);
+    if (!sub) {
+        error_line("db: expected load N, print or hex data", "");
+        return;
+    }
+    if (str_eq(sub, "load")) {
+        char *n_text = next_token(&args);
+        uint32_t n;
+        if (!n_text || !parse_uint(n_text, &n) || n == 0u || n > EDGEC_INPUT_BYTES) {
+            error_line("db load: expected a byte count from 1 to the input size", "");
+            return;
+        }
+        load_expected = n;
+        load_pos = 0u;
+        put_str("m-[Expecting ");
+        put_u64(n);
+        put_str(" bytes]");
+        end_line();
+        return;
+    }
+    if (str_eq(sub, "print")) {
+        for (size_t i = 0; i < load_pos; i++) {
+            if (i % 8u == 0u) {
+                put_str("m-buffer-");
+            }
+            put_hex8(input_buf[i]);
+            if ((i + 1u) % 8u == 0u || i + 1u == load_pos) {
+                end_line();
+            } else {
+                edgec_uart_putc('-');
+            }
+        }
+        return;
+    }
+    if (load_expected == 0u) {
+        error_line("db: no load in progress (send db load N first)", "");
+        return;
+    }
+    for (char *p = sub; p[0]; p += 2) {
+        int hi = hex_value(p[0]);
+        int lo = p[1] ? hex_value(p[1]) : -1;
+        if (hi < 0 || lo < 0) {
+            error_line("db: invalid hex data", "");
+            return;
+        }
+        if (load_pos < load_expected) {
+            input_buf[load_pos++] = (uint8_t)((hi << 4) | lo);
+            if (load_pos == load_expected) {
+                put_str("m-load-done");
+                end_line();
+                load_expected = 0u;
+                return;
+            }
+        }
+    }
+}
+
+static int run_once(void)
+{
+    int status = edgec_model_invoke(input_buf, output_buf);
+    if (status != 0) {
+        put_str("e-[inference failed with status ");
+        put_i64(status);
+        put_str("]");
+        end_line();
+    }
+    return status;
+}
+
+static void cmd_infer(char *args)
+{
+    uint32_t n = 1u;
+    uint32_t warmup = 10u;
+    char *tok = next_token(&args);
+    if (tok && (!parse_uint(tok, &n) || n == 0u)) {
+        error_line("Inference iterations must be >0", "");
+        return;
+    }
+    tok = next_token(&args);
+    if (tok && !parse_uint(tok, &warmup)) {
+        error_line("Warmup iterations must be >=0", "");
+        return;
+    }
+    put_str("m-warmup-start-");
+    put_u64(warmup);
+    end_line();
+    for (uint32_t i = 0; i < warmup; i++) {
+        if (run_once() != 0) {
+            return;
+        }
+    }
+    put_str("m-warmup-done");
+    end_line();
+    put_str("m-infer-start-");
+    put_u64(n);
+    end_line();
+    for (int i = 0; i < EDGEC_NUM_OPS; i++) {
+        layer_ticks[i] = 0u;
+    }
+    timestamp();
+    uint64_t start = edgec_timer_now();
+    layer_mark = start;
+    layer_timing = 1;
+    for (uint32_t i = 0; i < n; i++) {
+        layer_mark = edgec_timer_now();
+        if (run_once() != 0) {
+            layer_timing = 0;
+            return;
+        }
+    }
+    uint64_t stop = edgec_timer_now();
+    layer_timing = 0;
+    timestamp();
+    timed_ticks = stop - start;
+    timed_runs = n;
+    put_str("m-infer-done");
+    end_line();
+    print_results();
+}
+
+static void cmd_edgec_raw(void)
+{
+    put_str("m-edgec-raw-[");
+    for (size_t i = 0; i < EDGEC_OUTPUT_BYTES; i++) {
+        put_hex8(output_buf[i]);
+    }
+    put_str("]");
+    end_line();
+}
+
+static void cmd_edgec_timing(void)
+{
+    put_str("m-edgec-timing-[ticks=");
+    put_u64(timed_ticks);
+    put_str(",runs=");
+    put_u64(timed_runs);
+    put_str(",timer_hz=");
+    put_u64(EDGEC_TIMER_HZ);
+    put_str(",timer=" EDGEC_TIMER_NAME "]");
+    end_line();
+}
+
+static void cmd_edgec_layers(void)
+{
+    for (int i = 0; i < EDGEC_NUM_OPS; i++) {
+        put_str("m-edgec-layer-[");
+        put_u64((uint64_t)i);
+        edgec_uart_putc(',');
+        put_str(edgec_model_op_names[i]);
+        edgec_uart_putc(',');
+        put_u64(layer_ticks[i]);
+        put_str("]");
+        end_line();
+    }
+}
+
+static void cmd_edgec_stack(void)
+{
+    put_str("m-edgec-stack-[used=");
+    put_u64(edgec_stack_used_bytes());
+    put_str(",size=");
+    put_u64(edgec_stack_size_bytes());
+    put_str("]");
+    end_line();
+}
+
+static void cmd_edgec_arena(void)
+{
+    put_str("m-edgec-arena-[bytes=");
+    put_u64(EDGEC_ARENA_BYTES);
+    put_str(",input=");
+    put_u64(EDGEC_INPUT_BYTES);
+    put_str(",output=");
+    put_u64(EDGEC_OUTPUT_BYTES);
+    put_str("]");
+    end_line();
+}
+
+static void dispatch(char *line)
+{
+    char *cursor = line;
+    char *cmd = next_token(&cursor);
+    if (!cmd) {
+        error_line("Unknown command: ", "");
+    } else if (str_eq(cmd, "name")) {
+        put_str("m-name-dut-[edgec " EDGEC_MODEL_NAME "]");
+        end_line();
+    } else if (str_eq(cmd, "profile")) {
+        put_str("m-profile-[edgec-fw-" EDGEC_FW_VERSION "]");
+        end_line();
+        put_str("m-model-[" EDGEC_MODEL_NAME "]");
+        end_line();
+    } else if (str_eq(cmd, "timestamp")) {
+        timestamp();
+    } else if (str_eq(cmd, "db")) {
+        cmd_db(cursor);
+    } else if (str_eq(cmd, "infer")) {
+        cmd_infer(cursor);
+    } else if (str_eq(cmd, "results")) {
+        print_results();
+    } else if (str_eq(cmd, "help")) {
+        put_str("m-help-[name profile timestamp db infer results edgec-raw edgec-timing "
+                "edgec-layers edgec-stack edgec-arena]");
+        end_line();
+    } else if (str_eq(cmd, "edgec-raw")) {
+        cmd_edgec_raw();
+    } else if (str_eq(cmd, "edgec-timing")) {
+        cmd_edgec_timing();
+    } else if (str_eq(cmd, "edgec-layers")) {
+        cmd_edgec_layers();
+    } else if (str_eq(cmd, "edgec-stack")) {
+        cmd_edgec_stack();
+    } else if (str_eq(cmd, "edgec-arena")) {
+        cmd_edgec_arena();
+    } else {
+        error_line("Unknown command: ", cmd);
+    }
+    put_str("m-ready");
+    end_line();
+}
+
+int main(void)
+{
+    static char line[CMD_MAX + 1u];
+    size_t len = 0u;
+    int overflow = 0;
+
+    edgec_uart_init(EDGEC_UART_BASE, EDGEC_UART_CLOCK_HZ, EDGEC_UART_BAUD);
+    edgec_timer_init();
+    put_str("m-timestamp-mode-performance");
+    end_line();
+    put_str("m-init-done");
+    end_line();
+    put_str("m-ready");
+    end_line();
+    for (;;) {
+        int c = edgec_uart_getc();
+        if (c < 0 || c == '\r' || c == '\n') {
+            continue;
+        }
+        if (c == '%') {
+            line[len] = '\0';
+            if (overflow) {
+                error_line("Command too long", "");
+                put_str("m-ready");
+                end_line();
+            } else {
+                dispatch(line);
+            }
+            len = 0u;
+            overflow = 0;
+        } else if (len < CMD_MAX) {
+            line[len++] = (char)c;
+        } else {
+            overflow = 1;
+        }
+    }
+}

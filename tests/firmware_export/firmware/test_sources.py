@@ -1,0 +1,71 @@
+"""The firmware's generated files: linker script from the profile, configuration, determinism."""
+from __future__ import annotations
+
+import pytest
+
+import targets
+from firmware_export.firmware import FirmwareOptions, UnsupportedTargetError, plan_sources
+from firmware_export.firmware.context import choose_timer, linker_context, render_linker
+from tests.firmware_export.firmware.toy_engine import ToyEngine
+from toolchain.errors import OptionError
+
+
+def test_linker_script_for_the_m55_places_code_weights_and_data():
+    target = targets.load_target("cortex-m55")
+    text = render_linker(linker_context(target, 4096))
+    assert "    itcm (rx) : ORIGIN = 0x00000000, LENGTH = 524288\n" in text
+    assert "    code_sram (rx) : ORIGIN = 0x01000000, LENGTH = 2097152\n" in text
+    assert "    dtcm (rwx) : ORIGIN = 0x20000000, LENGTH = 524288\n" in text
+    assert ".vectors : { KEEP(*(.vectors)) } > itcm" in text
+    assert "*(.rodata .rodata.*) } > code_sram" in text
+    assert "} > dtcm AT > itcm" in text
+    assert ". += 4096;" in text
+    assert "$" not in text
+
+
+def test_netduino_data_goes_to_the_arena_region_not_ccm():
+    text = render_linker(linker_context(targets.load_target("netduinoplus2"), 2048))
+    assert "    ccm (rwx) : ORIGIN = 0x10000000, LENGTH = 65536\n" in text
+    assert "} > sram AT > flash" in text
+    assert "> ccm" not in text
+
+
+def test_sources_are_deterministic_and_complete():
+    target = targets.load_target("netduinoplus2")
+    a = plan_sources(ToyEngine(), target, FirmwareOptions())
+    b = plan_sources(ToyEngine(), target, FirmwareOptions())
+    assert a == b
+    assert sorted(a.files) == [
+        "engine/toy.c", "engine/toy.h", "firmware.ld", "fw/edgec_config.h", "fw/edgec_cortexm.h",
+        "fw/edgec_model.h", "fw/edgec_timer.h", "fw/edgec_uart.h", "fw/harness.c", "fw/startup.c",
+        "fw/timer_systick.c", "fw/uart_stm32.c"]
+    cfg = a.files["fw/edgec_config.h"]
+    assert "#define EDGEC_UART_BASE 0x40011000u\n" in cfg
+    assert "#define EDGEC_TIMER_HZ 168000000u\n" in cfg
+    assert '#define EDGEC_TIMER_NAME "systick"\n' in cfg
+    assert "-mcpu=cortex-m4" in a.cflags and "-DEDGEC_LAYER_HOOK" in a.cflags
+
+
+def test_real_boards_use_the_dwt_cycle_counter_at_the_core_clock():
+    assert choose_timer(targets.load_target("nucleo-h743zi"), FirmwareOptions()) == ("dwt", 480_000_000)
+    assert choose_timer(targets.load_target("cortex-m7"), FirmwareOptions()) == ("systick", 25_000_000)
+    with pytest.raises(OptionError, match="has no DWT cycle counter"):
+        choose_timer(targets.load_target("rp2040-pico"), FirmwareOptions(timer="dwt"))
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("nrf52840-dk", "no UART driver for 'nrf-uarte'"),
+    ("nucleo-h743zi", "clock and pin set-up"),
+    ("rp2040-pico", "no UART driver for 'pl011'"),
+    ("esp32-s3-devkitc", "core xtensa-lx7 is not a Cortex-M"),
+])
+def test_targets_without_a_driver_are_a_clear_error(name, problem):
+    with pytest.raises(UnsupportedTargetError, match=problem):
+        plan_sources(ToyEngine(), targets.load_target(name), FirmwareOptions())
+
+
+def test_bad_options():
+    with pytest.raises(OptionError):
+        FirmwareOptions(timer="rdtsc")
+    with pytest.raises(OptionError):
+        FirmwareOptions(stack_bytes=100)

@@ -1,0 +1,131 @@
+"""The load pass on real files, and every kind of bad input it must refuse clearly."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from toolchain.errors import InputFileError, ModelLoadError, UnsupportedLayerError
+from toolchain.loader import load_model
+
+MLPERF_FLOAT = {
+    "pretrainedResnet.h5": ((None, 32, 32, 3), (None, 10)),
+    "vww_96.h5": ((None, 96, 96, 3), (None, 2)),  # DepthwiseConv2D with the legacy `groups` key
+    "str_ww_ref_model.h5": ((None, 30, 1, 40), (None, 3)),  # idem
+    "ad01.h5": ((None, 640), (None, 640)),
+    "kws_ref_model": ((None, 49, 10, 1), (None, 12)),  # SavedModel with optimizer slots
+}
+
+
+@pytest.mark.parametrize("name", sorted(MLPERF_FLOAT))
+def test_mlperf_float_models_load(mlperf_models, name):
+    model = load_model(mlperf_models / name)
+    assert (model.input_shapes[0], model.output_shapes[0]) == MLPERF_FLOAT[name]
+    assert model.input_dtypes == ("float32",)
+
+
+def test_legacy_depthwise_keeps_its_weights(mlperf_models):
+    import h5py
+
+    model = load_model(mlperf_models / "vww_96.h5").keras_model
+    layer = next(l for l in model.layers if type(l).__name__ == "DepthwiseConv2D")
+    with h5py.File(mlperf_models / "vww_96.h5") as f:
+        group = f["model_weights"][layer.name]
+        kernels = []
+        group.visititems(lambda n, obj: kernels.append(obj[()]) if n.endswith("depthwise_kernel:0") else None)
+    np.testing.assert_array_equal(layer.get_weights()[0], kernels[0])
+
+
+@pytest.mark.parametrize("name", ["pretrainedResnet_quant.tflite", "vww_96_int8.tflite", "kws_ref_model.tflite",
+                                  "ad01_int8.tflite", "str_ww_ref_model.tflite"])
+def test_mlperf_tflite_models_load(mlperf_models, name):
+    model = load_model(mlperf_models / name)
+    assert model.is_tflite and model.input_dtypes == ("int8",) and model.input_shapes[0][0] == 1
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputFileError, match="no such file"):
+        load_model(tmp_path / "nope.keras")
+
+
+@pytest.mark.parametrize("suffix", [".tflite", ".h5", ".keras"])
+def test_empty_file(tmp_path, suffix):
+    path = tmp_path / f"empty{suffix}"
+    path.write_bytes(b"")
+    with pytest.raises(ModelLoadError, match="empty"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("suffix", [".tflite", ".h5", ".keras"])
+def test_random_bytes(tmp_path, suffix):
+    path = tmp_path / f"random{suffix}"
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(ModelLoadError):
+        load_model(path)
+
+
+def test_truncated_tflite(tmp_path, mlperf_models):
+    path = tmp_path / "cut.tflite"
+    path.write_bytes((mlperf_models / "kws_ref_model.tflite").read_bytes()[:3000])
+    with pytest.raises(ModelLoadError, match="corrupted or truncated"):
+        load_model(path)
+
+
+def test_truncated_h5(tmp_path, mlperf_models):
+    path = tmp_path / "cut.h5"
+    path.write_bytes((mlperf_models / "pretrainedResnet.h5").read_bytes()[:50_000])
+    with pytest.raises(ModelLoadError, match="corrupted or truncated"):
+        load_model(path)
+
+
+def test_truncated_keras(tmp_path, tiny_keras):
+    path = tmp_path / "cut.keras"
+    path.write_bytes(tiny_keras.read_bytes()[:2000])
+    with pytest.raises(ModelLoadError, match="corrupted or truncated"):
+        load_model(path)
+
+
+def test_unknown_format(tmp_path):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"x")
+    with pytest.raises(InputFileError, match="unknown model format"):
+        load_model(path)
+
+
+def test_savedmodel_without_serving_signature(tmp_path):
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.v = tf.Variable(1.0)
+    tf.saved_model.save(module, str(tmp_path / "sm"), signatures={})
+    with pytest.raises(ModelLoadError, match="no 'serving_default' signature"):
+        load_model(tmp_path / "sm")
+
+
+def test_folder_that_is_not_a_savedmodel(tmp_path):
+    with pytest.raises(InputFileError, match="not a TensorFlow SavedModel"):
+        load_model(tmp_path)
+
+
+def test_custom_layer_is_named_with_the_fix(custom_layer_model):
+    path, source = custom_layer_model
+    import keras
+
+    keras.saving.get_custom_objects().clear()
+    with pytest.raises(UnsupportedLayerError) as err:
+        load_model(path)
+    assert "my_sign" in err.value.message and "--custom-objects" in err.value.message
+    assert load_model(path, custom_objects_file=source).keras_model.get_layer("my_sign") is not None
+
+
+def test_lambda_layer_needs_trust(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Lambda(lambda x: x * 2.0, name="double")])
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    with pytest.raises(UnsupportedLayerError) as err:
+        load_model(path)
+    assert "double" in err.value.message and "--trust-lambda" in err.value.message
+    assert load_model(path, trust_lambda=True).keras_model is not None

@@ -1,0 +1,61 @@
+"""Run samples on a device through the EEMBC client and collect what it says."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from toolchain.device.eembc import DeviceInfo, EembcClient
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    sample: int
+    lap_us: int | None  # from the m-lap-us timestamps
+    ticks: int | None  # from edgec-timing (edgec firmware only)
+    raw: bytes | None  # edgec-raw
+    results: tuple[float, ...]  # m-results-[...]
+
+
+@dataclass(frozen=True)
+class DeviceRun:
+    info: DeviceInfo
+    edgec: bool  # the firmware answers the edgec- extensions
+    records: tuple[RunRecord, ...]
+    timer: str
+    timer_hz: int
+    layers: tuple[tuple[int, str, int], ...]  # (index, op, ticks of one inference)
+    stack_used_bytes: int | None
+    stack_size_bytes: int | None
+    arena_bytes: int | None
+
+
+def run_samples(client: EembcClient, info: DeviceInfo, inputs: np.ndarray, runs: int, warmup: int,
+                infer_timeout_s: float) -> DeviceRun:
+    """Timed inferences, one per run, cycling over the samples (at least one run per sample);
+    the first run is preceded by `warmup` untimed ones."""
+    edgec = client.supports_edgec()
+    samples = [np.ascontiguousarray(x).tobytes() for x in inputs]
+    records = []
+    loaded = None
+    for i in range(max(runs, len(samples))):
+        idx = i % len(samples)
+        if loaded != idx:
+            client.load(samples[idx])
+            loaded = idx
+        answer = client.infer(1, warmup if i == 0 else 0, infer_timeout_s)
+        raw = client.raw_outputs() if edgec and i < len(samples) else None
+        ticks = int(client.timing()["ticks"]) if edgec else None
+        records.append(RunRecord(sample=idx, lap_us=answer.elapsed_us, ticks=ticks, raw=raw,
+                                 results=answer.results))
+    timer, timer_hz, layers, stack_used, stack_size, arena = "m-lap-us", 1_000_000, (), None, None, None
+    if edgec:
+        timing = client.timing()
+        timer, timer_hz = timing.get("timer", "?"), int(timing.get("timer_hz", "0"))
+        layers = tuple(client.layers())
+        stack = client.stack()
+        stack_used, stack_size = int(stack["used"]), int(stack["size"])
+        arena = int(client.arena()["bytes"])
+    return DeviceRun(info=info, edgec=edgec, records=tuple(records), timer=timer, timer_hz=timer_hz,
+                     layers=layers, stack_used_bytes=stack_used, stack_size_bytes=stack_size,
+                     arena_bytes=arena)

@@ -1,0 +1,170 @@
+"""`edgec bench` as a library: firmware -> device (or emulator) -> run -> host reference -> compare.
+
+Each step is a function returning a value; `run_bench` only strings them together.
+"""
+from __future__ import annotations
+
+import statistics
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from targets import TargetProfile
+from toolchain.benchmark.compare import Comparison, compare_outputs
+from toolchain.benchmark.device_run import DeviceRun, run_samples
+from toolchain.analysis import analyse
+from toolchain.benchmark.reference import (Samples, TensorSpec, host_reference, io_specs, load_samples,
+                                           random_samples)
+from toolchain.benchmark.report import BenchResult, LayerRow, Stats
+from toolchain.device.eembc import EembcClient, open_port
+from toolchain.device.emulator import QemuRunner, instructions_from_ticks
+from toolchain.errors import DeviceError, OptionError
+from toolchain.tflite_reader import read_tflite_file
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    target: TargetProfile
+    emulate: bool = False
+    port: str = ""
+    model: Path | None = None
+    firmware: Path | None = None  # a folder with firmware.elf (or the ELF itself)
+    eval_data: Path | None = None
+    runs: int = 10
+    warmup: int = 1
+    limit: int = 100  # at most this many evaluation samples
+    out_dir: Path = Path("edgec-bench")
+    timeout_s: float = 5.0  # per command
+    infer_timeout_s: float = 120.0  # per inference command
+
+
+def _firmware_elf(options: BenchOptions, model) -> tuple[Path, int | None, int | None]:
+    """The ELF to run on the emulator, building it from the model when no firmware is given."""
+    from firmware_export.firmware.elfsize import read_usage
+
+    if options.firmware is not None:
+        path = Path(options.firmware)
+        elf = path / "firmware.elf" if path.is_dir() else path
+        if not elf.is_file():
+            raise OptionError("--firmware", str(path), "a folder holding firmware.elf, or an ELF file")
+    elif model is not None:
+        elf = build_for_model(options.model, model, options.target, options.out_dir / "firmware").elf
+    else:
+        return None, None, None
+    usage = read_usage(elf, options.target)
+    return elf, usage.flash_used_bytes, usage.sram_used_bytes
+
+
+def build_for_model(model_path: Path, model, target: TargetProfile, out_dir: Path):
+    """Generate the C engine for `model` and build the firmware for `target`."""
+    from firmware_export.cengine.generate import generate_engine
+    from firmware_export.firmware import FirmwareOptions, build_firmware
+    from firmware_export.firmware.context import c_ident
+
+    name = c_ident(Path(model_path).stem.lower())
+    engine = generate_engine(model, name, source=str(model_path))
+    return build_firmware(engine, target, out_dir, FirmwareOptions(model_label=Path(model_path).name))
+
+
+def _samples(options: BenchOptions, in_spec: TensorSpec | None, device_input_bytes: int | None) -> Samples:
+    count = max(options.runs, 1)
+    if in_spec is None:
+        if options.eval_data is not None:
+            raise OptionError("--eval", str(options.eval_data), "to be given with --model")
+        if not device_input_bytes:
+            raise OptionError("--model", "(none)", "a .tflite model: this firmware does not report its input size")
+        in_spec = TensorSpec(shape=(device_input_bytes,), dtype="int8", scale=None, zero_point=0)
+    if options.eval_data is not None:
+        return load_samples(options.eval_data, in_spec, options.limit)
+    return random_samples(in_spec, count)
+
+
+def _stats(values: list[float]) -> Stats:
+    return Stats(median=float(statistics.median(values)), min=float(min(values)), max=float(max(values)))
+
+
+def _timing(run: DeviceRun, options: BenchOptions) -> tuple[str, list[float], bool, callable]:
+    """(unit, per-run counts, latency is an estimate, ticks -> unit converter)."""
+    target = options.target
+    if run.edgec and run.timer == "systick" and options.emulate:
+        machine = target.emulator.machine
+        conv = lambda t: float(instructions_from_ticks(t, machine))  # noqa: E731
+        return "instructions", [conv(r.ticks) for r in run.records], True, conv
+    if run.edgec and run.timer_hz:
+        conv = lambda t: t * target.clock_hz / run.timer_hz  # noqa: E731 - cycles at the core clock
+        return "cycles", [conv(r.ticks) for r in run.records], False, conv
+    laps = [float(r.lap_us) for r in run.records if r.lap_us is not None]
+    if not laps:
+        raise DeviceError("the device reported no timestamps (m-lap-us) around its inferences")
+    return "us", laps, False, lambda t: float(t)
+
+
+def _compare(run: DeviceRun, samples: Samples, model_bytes: bytes | None, in_spec, out_spec) -> Comparison | None:
+    if model_bytes is None:
+        return None
+    n = len(samples.inputs)
+    host = host_reference(model_bytes, samples.inputs, in_spec.shape)
+    firsts = {}
+    for r in run.records:
+        firsts.setdefault(r.sample, r)
+    recs = [firsts[i] for i in range(n)]
+    if run.edgec and all(r.raw is not None for r in recs):
+        device = [np.frombuffer(r.raw, dtype=out_spec.dtype) for r in recs]
+        return compare_outputs(device, host, samples.labels, "raw")
+    device = [np.array(r.results, dtype=np.float64) for r in recs]
+    host_real = [out_spec.dequantize(h) for h in host]
+    return compare_outputs(device, host_real, samples.labels, "results", tolerance=0.0005 + 1e-9)
+
+
+def run_bench(options: BenchOptions) -> BenchResult:
+    target = options.target
+    if options.emulate == bool(options.port):
+        raise OptionError("--port/--emulate", options.port or "(neither)", "exactly one of --port PORT or --emulate")
+    if options.runs < 1 or options.warmup < 0:
+        raise OptionError("-n/--warmup", f"{options.runs}/{options.warmup}", "runs >= 1 and warm-up >= 0")
+    model = read_tflite_file(options.model) if options.model else None
+    model_bytes = Path(options.model).read_bytes() if options.model else None
+    in_spec, out_spec = io_specs(model) if model is not None else (None, None)
+    elf, flash_used, sram_used = None, None, None
+    if options.emulate:
+        if target.emulator is None or target.flasher != "qemu":
+            raise OptionError("--emulate", target.name, "a target with an [emulator] (cortex-m4, cortex-m7, "
+                              "cortex-m55, netduinoplus2)")
+        elf, flash_used, sram_used = _firmware_elf(options, model)
+        if elf is None:
+            raise OptionError("--emulate", "", "--model MODEL.tflite or --firmware DIR")
+    elif options.firmware is not None:
+        elf, flash_used, sram_used = _firmware_elf(options, None)
+    with ExitStack() as stack:
+        if options.emulate:
+            runner = stack.enter_context(QemuRunner(target.emulator.machine, elf))
+            url, where = runner.url, target.emulator.machine
+        else:
+            url, where = options.port, options.port
+        client = stack.enter_context(EembcClient(open_port(url, target.serial.baud), timeout_s=options.timeout_s))
+        info = client.connect()
+        device_input = int(client.arena()["input"]) if in_spec is None and client.supports_edgec() else None
+        samples = _samples(options, in_spec, device_input)
+        run = run_samples(client, info, samples.inputs, options.runs, options.warmup, options.infer_timeout_s)
+    unit, counts, estimate, conv = _timing(run, options)
+    if unit == "instructions":
+        latency = [c / target.clock_hz * 1e3 for c in counts]
+    elif unit == "cycles":
+        latency = [c / target.clock_hz * 1e3 for c in counts]
+    else:
+        latency = [c / 1e3 for c in counts]
+    per = _stats(counts)
+    macs = analyse(model).macs if model is not None else None
+    total_layer = sum(t for _, _, t in run.layers) or 1
+    layers = tuple(LayerRow(i, op, int(conv(t)), t / total_layer) for i, op, t in run.layers)
+    return BenchResult(
+        target=target.name, model=Path(options.model).name if options.model else info.model,
+        device=info.name, firmware=info.firmware, emulated=options.emulate, machine=where,
+        samples=f"{len(samples.inputs)} from {samples.source}", runs=len(run.records), warmup=options.warmup,
+        timing_unit=unit, per_inference=per, latency_ms=_stats(latency), latency_is_estimate=estimate,
+        clock_hz=target.clock_hz, macs=macs, per_mac=(per.median / macs) if macs else None,
+        comparison=_compare(run, samples, model_bytes, in_spec, out_spec), layers=layers,
+        flash_used_bytes=flash_used, sram_used_bytes=sram_used, stack_used_bytes=run.stack_used_bytes,
+        stack_size_bytes=run.stack_size_bytes, arena_bytes=run.arena_bytes)

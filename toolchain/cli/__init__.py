@@ -1,0 +1,88 @@
+"""The `edgec` command line: a thin layer that parses, calls the library, and prints.
+
+Commands are imported only when they run, so `edgec --help` and `edgec targets` answer without
+importing TensorFlow. Errors a user can cause are EdgecError; they are printed in one place.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from toolchain import __version__
+from toolchain.errors import EXIT_INTERNAL, EXIT_INTERRUPTED
+
+# name -> "module:attribute"; the order is the order of `edgec --help`.
+COMMANDS = {
+    "build": "toolchain.cli.build:build",
+    "check": "toolchain.cli.check:check",
+    "inspect": "toolchain.cli.inspect_cmd:inspect_model",
+    "targets": "toolchain.cli.targets_cmd:targets",
+    "flash": "toolchain.cli.flash:flash",
+    "bench": "toolchain.cli.bench:bench",
+}
+
+HELP = {
+    "build": "Quantize a model to int8, check it fits a target, export it.",
+    "check": "Check that a .tflite model fits a target (no conversion).",
+    "inspect": "Print a model's ops, tensors, parameters, MACs and sizes.",
+    "targets": "List the target profiles, or show one.",
+    "flash": "Write a built firmware to a board (pyOCD, esptool, USB drive, command) or run it on QEMU.",
+    "bench": "Run a model on a device or QEMU over serial; latency and outputs against the host.",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, HELP.get(name, "")) for name in COMMANDS]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edgec")
+def cli():
+    """edgec: take a trained Keras model to a microcontroller.
+
+    \b
+    Example:
+      edgec build examples/fashion_cnn.keras --target cortex-m7 \\
+          --calib examples/fashion_calib.npz -o out/
+
+    \b
+    Exit codes: 0 success (the model fits), 1 internal error, 2 bad input or
+    usage, 3 the model does not fit, 4 device/toolchain failure, 130 interrupted.
+    """
+
+
+def main(argv=None):
+    try:
+        rv = cli.main(args=argv, prog_name="edgec", standalone_mode=False)
+    except click.ClickException as exc:  # every EdgecError, and click's usage errors
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("interrupted; nothing was written", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug in edgec, not the user's mistake
+        import os
+        import traceback
+
+        if os.environ.get("EDGEC_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"edgec: internal error: {type(exc).__name__}: {exc} "
+                   "(set EDGEC_DEBUG=1 for the traceback, and please report it)", err=True)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,65 @@
+"""`edgec bench`: run a model on a device (or the emulator) over serial, compare with the host."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from toolchain.cli.options import make_console, output_options, resolve_target, target_options
+
+
+@click.command()
+@target_options
+@click.option("--port", "-p", default="", help="Serial port of the board (e.g. /dev/ttyACM0), or a pyserial URL.")
+@click.option("--emulate", is_flag=True, help="Run the firmware on the target's QEMU machine instead of a board.")
+@click.option("--model", "-m", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The .tflite model: built into firmware with --emulate, and the host reference.")
+@click.option("--firmware", type=click.Path(exists=True, path_type=Path),
+              help="A built firmware (folder with firmware.elf) to run instead of building one.")
+@click.option("--eval", "eval_data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Evaluation data .npz (x, and y for accuracy); default: random inputs.")
+@click.option("-n", "runs", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Timed inferences.")
+@click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Untimed inferences before the first timed one.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
+              help="At most this many evaluation samples.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
+              help="Seconds to wait for each answer (an inference may take up to 120 s).")
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("edgec-bench"), show_default=True, help="Folder for report.json (and the firmware built).")
+@output_options
+def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, warmup, limit, timeout_s,
+          out_dir, as_json, quiet):
+    """Benchmark a model on a device speaking the MLPerf Tiny protocol, or on QEMU.
+
+    Connects, identifies the device, loads inputs, runs the inferences, reads the outputs back
+    and compares them with the tflite-micro interpreter on the host.
+
+    \b
+    Example:
+      edgec bench --target cortex-m7 --emulate --model model.tflite -n 10
+      edgec bench --target nucleo-h743zi --port /dev/ttyACM0 --model model.tflite --eval eval.npz
+    """
+    from toolchain.benchmark import BenchOptions, render, run_bench
+
+    profile = resolve_target(target, target_file)
+    if emulate and port:
+        raise click.UsageError("give --port or --emulate, not both")
+    if not emulate and not port:
+        raise click.UsageError("give --port PORT (a board) or --emulate (QEMU)")
+    options = BenchOptions(target=profile, emulate=emulate, port=port, model=model, firmware=firmware,
+                           eval_data=eval_data, runs=runs, warmup=warmup, limit=limit, out_dir=out_dir,
+                           timeout_s=timeout_s)
+    console = make_console(as_json, quiet)
+    if console.is_terminal and not quiet:
+        with console.status("benchmarking ..."):
+            result = run_bench(options)
+    else:
+        result = run_bench(options)
+    report = result.write_json(out_dir / "report.json")
+    if as_json:
+        click.echo(result.to_json())
+    else:
+        render(result, console)
+        console.print(f"  report: {report}")

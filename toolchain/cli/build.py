@@ -1,0 +1,92 @@
+"""`edgec build`: load, quantize, check the fit, export."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from toolchain.cli.options import make_console, output_options, resolve_target, target_options
+from toolchain.errors import EXIT_DOES_NOT_FIT
+
+PASS_LABELS = {"load": "loading the model", "convert": "converting to int8 (TFLite converter)",
+               "analyse": "analysing the graph", "measure": "measuring the TFLM arena",
+               "engine": "generating and sizing the C engine", "firmware": "building the firmware"}
+
+
+def run_passes(console, quiet: bool, fn):
+    """Run fn(on_pass) with a spinner naming the current pass (only on a terminal)."""
+    if quiet or not console.is_terminal:
+        return fn(lambda name: None)
+    with console.status("") as status:
+        return fn(lambda name: status.update(PASS_LABELS.get(name, name) + " ..."))
+
+
+@click.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@target_options
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
+              show_default=True, help="Output folder.")
+@click.option("--calib", type=click.Path(path_type=Path),
+              help="Calibration samples: .npy, .npz (array 'x') or a folder of images.")
+@click.option("--calib-random", is_flag=True, help="Calibrate on random data (an accuracy risk, reported).")
+@click.option("--image-range", type=click.Choice(["0-1", "0-255", "-1-1"]), default="0-1", show_default=True,
+              help="Value range of calibration images.")
+@click.option("--io", "io_type", type=click.Choice(["int8", "float32"]), default="int8", show_default=True,
+              help="Type of the model's input and output tensors.")
+@click.option("--mode", type=click.Choice(["int8", "16x8"]), default="int8", show_default=True,
+              help="int8 activations, or int16 activations with int8 weights.")
+@click.option("--runtime", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
+              help="Deployment runtime the fit check uses.")
+@click.option("--custom-objects", type=click.Path(dir_okay=False, path_type=Path),
+              help="Python file defining custom layers/functions of the model.")
+@click.option("--trust-lambda", is_flag=True, help="Load Lambda layers (runs code from the model file).")
+@click.option("--firmware", is_flag=True,
+              help="Also build the benchmark firmware (C engine; ELF/BIN/HEX) for Cortex-M targets.")
+@click.option("--name", help="Name for the exported C symbols (default: the model file's name).")
+@output_options
+def build(model, target, target_file, out_dir, calib, calib_random, image_range, io_type, mode, runtime,
+          custom_objects, trust_lambda, firmware, name, as_json, quiet):
+    """Quantize MODEL to int8, check it fits the target, export it into --out.
+
+    MODEL is a Keras 3 .keras file, a Keras 2 .h5 file, a SavedModel folder or a .tflite file
+    (then conversion is skipped).
+
+    \b
+    Example:
+      edgec build examples/fashion_cnn.keras --target cortex-m7 \\
+          --calib examples/fashion_calib.npz -o out/
+    """
+    import dataclasses
+
+    from toolchain.build import BuildOptions, build as run_build, build_firmware, export
+    from toolchain.convert import ConvertOptions
+    from toolchain.outputs import staged_output
+    from toolchain.report import build_dict, render_build, to_json
+
+    profile = resolve_target(target, target_file)
+    if calib is not None and calib_random:
+        raise click.UsageError("give --calib or --calib-random, not both")
+    options = BuildOptions(target=profile, calib=calib, calib_random=calib_random, image_range=image_range,
+                           convert=ConvertOptions(mode=mode, io=io_type), runtime=runtime,
+                           custom_objects=custom_objects, trust_lambda=trust_lambda, name=name,
+                           firmware=firmware)
+    console = make_console(as_json, quiet)
+    result = run_passes(console, quiet, lambda on_pass: run_build(model, options, on_pass))
+    with staged_output(out_dir) as stage:
+        export(result, stage)
+        firmware_result = None
+        if firmware:
+            firmware_result, fit = run_passes(
+                console, quiet, lambda on_pass: (on_pass("firmware"),
+                                                 build_firmware(result, profile, stage.folder("firmware")))[1])
+            stage.adopt("firmware")
+            result = dataclasses.replace(result, fit=fit)
+        report = build_dict(result, profile, stage.files + ["report.json"], firmware=firmware_result)
+        stage.write_text("report.json", to_json(report))
+    if as_json:
+        click.echo(to_json(report), nl=False)
+    else:
+        render_build(console, report)
+        console.print(f"  outputs: {out_dir}/ ({', '.join(sorted(report['files']))})")
+    if not result.fit.fits:
+        raise SystemExit(EXIT_DOES_NOT_FIT)

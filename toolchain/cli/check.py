@@ -1,0 +1,42 @@
+"""`edgec check`: the fit check alone, on a .tflite model, without TensorFlow."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from toolchain.cli.options import make_console, output_options, resolve_target, target_options
+from toolchain.errors import EXIT_DOES_NOT_FIT, InputFileError
+
+
+@click.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@target_options
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write report.json into this folder.")
+@output_options
+def check(model, target, target_file, out_dir, as_json, quiet):
+    """Check that MODEL (.tflite) fits the target: flash, SRAM and the measured TFLM arena.
+
+    \b
+    Example:
+      edgec check model.tflite --target nucleo-l4r5zi
+    """
+    from toolchain.build import BuildOptions, build as run_build
+    from toolchain.outputs import staged_output
+    from toolchain.report import build_dict, render_build, to_json
+
+    profile = resolve_target(target, target_file)
+    if model.suffix.lower() != ".tflite":
+        raise InputFileError(model, "edgec check takes a .tflite file", "use `edgec build` for Keras models")
+    result = run_build(model, BuildOptions(target=profile))
+    report = build_dict(result, profile, ["report.json"] if out_dir else [], command="check")
+    if out_dir is not None:
+        with staged_output(out_dir) as stage:
+            stage.write_text("report.json", to_json(report))
+    if as_json:
+        click.echo(to_json(report), nl=False)
+    else:
+        render_build(make_console(as_json, quiet), report)
+    if not result.fit.fits:
+        raise SystemExit(EXIT_DOES_NOT_FIT)

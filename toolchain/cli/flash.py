@@ -1,0 +1,59 @@
+"""`edgec flash`: write a built firmware to a board, with the back end the target names."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from toolchain.cli.options import resolve_target, target_options
+
+
+@click.command()
+@target_options
+@click.argument("firmware", type=click.Path(exists=True, path_type=Path))
+@click.option("--port", "-p", default="", help="Serial port (esptool; {port} in command templates).")
+@click.option("--probe", default="", help="Debug probe unique ID (pyOCD), when several are connected.")
+@click.option("--drive", type=click.Path(file_okay=False, path_type=Path),
+              help="Mount point of the board's drive (default: found by its volume label).")
+@click.option("--dry-run", is_flag=True, help="Check and print what would be done; write nothing.")
+def flash(target, target_file, firmware, port, probe, drive, dry_run):
+    """Write FIRMWARE (a folder from `edgec build --firmware`, or an .elf/.bin/.hex) to the board.
+
+    The target profile chooses how: pyOCD (CMSIS-DAP, ST-Link, J-Link), esptool, copying to the
+    board's USB drive (DAPLink, UF2), a command template, or QEMU (which runs the firmware and
+    prints its serial port, for `edgec bench --port`). Every check (the image fits, the probe,
+    port or drive is there, the chip is the right one) is done before anything is written.
+
+    \b
+    Example:
+      edgec flash --target nucleo-h743zi out/firmware
+      edgec flash --target cortex-m7 out/firmware      # QEMU; Ctrl-C stops it
+    """
+    from toolchain.device.flashers import FirmwareImage, FlashOptions, flasher_for
+
+    profile = resolve_target(target, target_file)
+    image = FirmwareImage.from_dir(firmware, profile)
+    options = FlashOptions(port=port, probe=probe, drive=str(drive or ""), dry_run=dry_run)
+    flasher = flasher_for(profile, options)
+    plan = flasher.flash(image)
+    what = " ".join(plan.command) if plan.command else f"copy {plan.payload_name} to {plan.copy_to}"
+    if dry_run:
+        click.echo(f"would run: {what}")
+        return
+    if profile.flasher == "qemu":
+        _serve_emulator(profile, image)
+        return
+    click.echo(f"flashed {image.flash_used_bytes:,} bytes to {profile.name} ({flasher.caps.name}): {what}")
+
+
+def _serve_emulator(profile, image):
+    from toolchain.device.emulator import QemuRunner
+
+    with QemuRunner(profile.emulator.machine, image.elf, serial="pty") as runner:
+        click.echo(f"QEMU {profile.emulator.machine} is running the firmware; its UART is {runner.url}")
+        click.echo(f"  edgec bench --target {profile.name} --port {runner.url} ...   (Ctrl-C stops QEMU)")
+        try:
+            runner.proc.wait()
+        except KeyboardInterrupt:
+            click.echo("stopping QEMU", err=True)
+            raise

@@ -1,0 +1,140 @@
+"""Convert pass: LoadedModel + calibration samples -> ConvertedModel (int8 TFLite, batch 1).
+
+Full-integer post-training quantization with the TFLite converter: per-channel weights, int8
+(or int16 in 16x8 mode) activations, int8 input and output unless `io="float32"`. The graph is
+traced with a batch dimension of 1, so no SHAPE / STRIDED_SLICE / PACK glue is emitted for a
+dynamic batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from toolchain.errors import ConversionError
+from toolchain.loader import LoadedModel
+
+MODES = ("int8", "16x8")
+IO_TYPES = ("int8", "float32")
+GLUE_OPS = ("SHAPE", "STRIDED_SLICE", "PACK")
+MAX_CALIBRATION_SAMPLES = 500
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    mode: str = "int8"
+    io: str = "int8"
+    per_channel: bool = True
+    max_calibration_samples: int = MAX_CALIBRATION_SAMPLES
+
+
+@dataclass(frozen=True)
+class ConvertedModel:
+    tflite_bytes: bytes = field(repr=False)
+    options: ConvertOptions
+    calibration_samples: int
+    layer_names: tuple[str, ...] = ()
+
+
+def _batch1_function(model: LoadedModel):
+    """A concrete function of the model with every input's batch dimension fixed to 1.
+
+    The function is attached to a tf.Module that also tracks the model, so that the converter
+    can freeze the Keras 3 variables (a bare tf.function leaves READ_VARIABLE ops behind).
+    """
+    import tensorflow as tf
+
+    specs = []
+    for shape, dtype in zip(model.input_shapes, model.input_dtypes):
+        if any(d is None for d in shape[1:]):
+            raise ConversionError(f"input shape {shape} has unknown dimensions besides the batch; "
+                                  "microcontroller models need fixed shapes")
+        specs.append(tf.TensorSpec((1, *shape[1:]), tf.as_dtype(dtype)))
+    module = tf.Module()
+    if model.keras_model is not None:
+        keras_model = model.keras_model
+        module.model = keras_model
+        # Keras 3 variables wrap tf.Variables that tf.Module does not find by itself
+        module.tf_variables = [getattr(v, "value", v) for v in keras_model.variables]
+
+        def call(*xs):
+            return keras_model(list(xs) if len(xs) > 1 else xs[0], training=False)
+    else:
+        fn = model.signature
+        module.model = model.trackable
+        _, kwargs = fn.structured_input_signature
+        names = sorted(kwargs)
+
+        def call(*xs):
+            out = fn(**dict(zip(names, xs)))
+            return [out[k] for k in sorted(out)] if isinstance(out, dict) else out
+
+    module.serve = tf.function(call, input_signature=specs)
+    return module.serve.get_concrete_function(), module
+
+
+def convert_int8(model: LoadedModel, calibration: np.ndarray | list[np.ndarray],
+                 options: ConvertOptions = ConvertOptions()) -> ConvertedModel:
+    """Quantize a float model with the TFLite converter; calibration is one batch per input."""
+    from toolchain.quiet import captured_fds, import_tensorflow
+
+    tf = import_tensorflow()
+    if model.is_tflite:
+        raise ConversionError("the model is already a .tflite file; it is checked and exported as it is")
+    calib = calibration if isinstance(calibration, list) else [calibration]
+    count = min(len(calib[0]), options.max_calibration_samples)
+    concrete, trackable = _batch1_function(model)
+
+    def representative():
+        for i in range(count):
+            yield [np.asarray(x[i:i + 1], dtype=np.float32) for x in calib]
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], trackable)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    if options.mode == "16x8":
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        io_type = tf.int16
+    else:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        io_type = tf.int8
+    if options.io == "float32":
+        io_type = tf.float32
+    converter.inference_input_type = io_type
+    converter.inference_output_type = io_type
+    if not options.per_channel:
+        converter._experimental_disable_per_channel = True
+    try:
+        with captured_fds(1, 2) as log:
+            data = converter.convert()
+    except Exception as exc:
+        text = str(exc)
+        ops = sorted(set(_ops_in_error(text)))
+        raise ConversionError("the TFLite converter cannot quantize this model to full integer"
+                              + (f" (ops without an int8 kernel: {', '.join(ops)})" if ops else
+                                 f": {text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__}")) from None
+    del log
+    return ConvertedModel(tflite_bytes=bytes(data), options=options, calibration_samples=count,
+                          layer_names=model.layer_names)
+
+
+def _ops_in_error(text: str) -> list[str]:
+    """Op names the converter's error message mentions ('tf.Foo' or 'tfl.foo')."""
+    import re
+
+    return [a or b for a, b in re.findall(r"'tf\.(\w+)'|'tfl\.(\w+)'", text)]
+
+
+def convert_float(model: LoadedModel) -> bytes:
+    """A float32 TFLite graph at batch 1 (for `inspect` of a Keras model: no calibration needed)."""
+    from toolchain.quiet import captured_fds, import_tensorflow
+
+    tf = import_tensorflow()
+    concrete, trackable = _batch1_function(model)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], trackable)
+    try:
+        with captured_fds(1, 2):
+            return bytes(converter.convert())
+    except Exception as exc:
+        raise ConversionError(f"the TFLite converter cannot convert this model: {str(exc).strip()[:300]}") from None

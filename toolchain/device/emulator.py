@@ -1,0 +1,222 @@
+"""QEMU as a device: the machines it emulates, its command line, and a runner.
+
+The command line is built by a pure function (`qemu_args`) so it can be checked without QEMU.
+With `-icount shift=0` QEMU's virtual clock advances 1 ns per guest instruction, so a timer read
+by the firmware counts instructions, deterministically.
+"""
+from __future__ import annotations
+
+import os
+import re
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolchain.errors import DeviceError, ToolchainError, UnknownNameError
+
+QEMU = "qemu-system-arm"
+
+
+@dataclass(frozen=True)
+class QemuMachine:
+    """What QEMU's machine model provides (read from QEMU's hw/arm sources, checked by tests)."""
+    name: str
+    cpu: str
+    sysclk_hz: int  # the clock SysTick counts with CLKSOURCE=1 (QEMU's "cpuclk")
+    uart: str  # driver of the first UART (serial0)
+    uart_base: int
+    uart_clock_hz: int
+
+
+MACHINES: dict[str, QemuMachine] = {m.name: m for m in (
+    QemuMachine("mps2-an386", "cortex-m4", 25_000_000, "cmsdk-uart", 0x4000_4000, 25_000_000),
+    QemuMachine("mps2-an500", "cortex-m7", 25_000_000, "cmsdk-uart", 0x4000_4000, 25_000_000),
+    QemuMachine("mps3-an547", "cortex-m55", 32_000_000, "cmsdk-uart", 0x4930_3000, 32_000_000),
+    QemuMachine("netduinoplus2", "cortex-m4", 168_000_000, "stm32-usart", 0x4001_1000, 168_000_000),
+)}
+
+
+def machine(name: str) -> QemuMachine:
+    if name not in MACHINES:
+        raise UnknownNameError("QEMU machine", name, MACHINES)
+    return MACHINES[name]
+
+
+@dataclass(frozen=True)
+class EmulatorCaps:
+    """What an emulator back end can do (Zephyr's RunnerCaps, for emulators)."""
+    machines: tuple[str, ...]
+    serial_backends: tuple[str, ...]  # "tcp", "pty"
+    deterministic_time: bool  # instruction counting: timings are instruction counts
+    cycle_counter: bool  # DWT CYCCNT emulated
+
+    def __post_init__(self):
+        unknown = set(self.serial_backends) - {"tcp", "pty"}
+        if unknown:
+            raise ValueError(f"unknown serial back ends {sorted(unknown)}")
+
+
+QEMU_CAPS = EmulatorCaps(machines=tuple(sorted(MACHINES)), serial_backends=("tcp", "pty"),
+                         deterministic_time=True, cycle_counter=False)
+
+ICOUNT_SHIFT = 0  # 2**0 ns of virtual time per instruction
+
+
+def qemu_args(machine_name: str, elf: Path | str, serial: str, *, icount_shift: int = ICOUNT_SHIFT,
+              qemu: str = QEMU) -> list[str]:
+    """The QEMU command line running `elf` on `machine_name` with serial0 on `serial`.
+
+    `serial` is "pty" or "tcp:HOST:PORT" (QEMU listens and waits for the client before starting).
+    """
+    m = machine(machine_name)
+    if serial == "pty":
+        serial_arg = "pty"
+    elif serial.startswith("tcp:"):
+        serial_arg = serial + ",server=on,wait=on,nodelay=on"
+    else:
+        raise ValueError(f"serial must be 'pty' or 'tcp:HOST:PORT', got {serial!r}")
+    return [qemu, "-machine", m.name, "-cpu", m.cpu, "-nodefaults", "-display", "none",
+            "-monitor", "none", "-icount", f"shift={icount_shift},align=off,sleep=off",
+            "-serial", serial_arg, "-kernel", str(elf)]
+
+
+def instructions_from_ticks(ticks: int, machine_name: str, icount_shift: int = ICOUNT_SHIFT) -> int:
+    """Instructions executed during `ticks` SysTick ticks under `-icount shift=icount_shift`."""
+    sysclk = machine(machine_name).sysclk_hz
+    return (ticks * 1_000_000_000) // (sysclk << icount_shift)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_PTY_RE = re.compile(r"char device redirected to (\S+) \(label serial0\)")
+
+
+class QemuRunner:
+    """Runs an ELF under QEMU; `url` is what pyserial opens (serial_for_url) to reach serial0."""
+
+    caps = QEMU_CAPS
+
+    def __init__(self, machine_name: str, elf: Path, *, serial: str = "tcp", qemu: str = QEMU):
+        if serial not in self.caps.serial_backends:
+            raise ValueError(f"serial back end must be one of {self.caps.serial_backends}")
+        self.machine = machine(machine_name)
+        self.elf = Path(elf)
+        self.serial = serial
+        self.qemu = qemu
+        self.proc: subprocess.Popen | None = None
+        self.url = ""
+
+    def start(self, timeout_s: float = 10.0) -> str:
+        try:
+            return self._start(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout_s: float) -> str:
+        exe = shutil.which(self.qemu)
+        if exe is None:
+            raise ToolchainError(self.qemu, "not found on PATH (install the Debian package "
+                                 "qemu-system-arm)")
+        if not self.elf.is_file():
+            raise DeviceError(f"firmware {self.elf} does not exist")
+        if self.serial == "tcp":
+            port = _free_port()
+            args = qemu_args(self.machine.name, self.elf, f"tcp:127.0.0.1:{port}", qemu=exe)
+            self.proc = _spawn(args)
+            self.url = f"socket://127.0.0.1:{port}"
+            self._wait_listening(port, timeout_s)
+        else:
+            args = qemu_args(self.machine.name, self.elf, "pty", qemu=exe)
+            self.proc = _spawn(args)
+            self.url = self._read_pty_path(timeout_s)
+        return self.url
+
+    def _wait_listening(self, port: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self._died()
+            if _port_listening(port):
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise DeviceError(f"QEMU did not open its serial port within {timeout_s:.0f} s")
+
+    def _read_pty_path(self, timeout_s: float) -> str:
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout_s
+        text = ""
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self._died()
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if ready:
+                text += os.read(fd, 4096).decode(errors="replace")
+            match = _PTY_RE.search(text)
+            if match:
+                return match.group(1)
+        self.stop()
+        raise DeviceError("QEMU did not report its pseudo-terminal", text.splitlines())
+
+    def _died(self):
+        out = self.proc.stdout.read() if self.proc.stdout else ""
+        raise ToolchainError(self.qemu, f"exited with status {self.proc.returncode}", out or "")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None and self.proc.stdout:
+            self.proc.stdout.close()
+        self.proc = None
+
+    def __enter__(self) -> "QemuRunner":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to end QEMU when edgec ends, however it ends (SIGKILL included)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _spawn(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+
+
+def _port_listening(port: int) -> bool:
+    """True when a socket on this machine listens on 127.0.0.1:port (read from /proc, no connect)."""
+    want = f"0100007F:{port:04X}"
+    try:
+        with open("/proc/net/tcp") as fh:
+            for line in fh.readlines()[1:]:
+                fields = line.split()
+                if fields[1] == want and fields[3] == "0A":  # 0A = LISTEN
+                    return True
+    except OSError:
+        return False
+    return False

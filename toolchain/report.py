@@ -1,0 +1,167 @@
+"""Reports: one JSON contract (schema_version; keys are only ever added) and a terminal summary,
+both rendered from the same result values."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from toolchain import __version__
+from toolchain.build import BuildResult
+from toolchain.fit import Budget, FitResult
+
+SCHEMA_VERSION = 1
+
+
+def _tensor_dicts(tflite, indices):
+    out = []
+    for i in indices:
+        t = tflite.main.tensors[i]
+        q = t.quant
+        out.append({"name": t.name, "shape": list(t.shape), "dtype": t.dtype,
+                    "scale": q.scales[0] if q else None, "zero_point": q.zero_points[0] if q else None})
+    return out
+
+
+def budget_dict(b: Budget) -> dict:
+    return {"budget_bytes": b.budget_bytes, "used_bytes": b.used_bytes, "free_bytes": b.free_bytes,
+            "fits": b.fits, "items": [{"label": label, "bytes": n} for label, n in b.items]}
+
+
+def fit_dict(fit: FitResult) -> dict:
+    return {"target": fit.target, "runtime": fit.runtime, "fits": fit.fits,
+            "flash": budget_dict(fit.flash), "sram": budget_dict(fit.sram), "arena": budget_dict(fit.arena),
+            "problems": fit.problems(),
+            "peak_tensors": [{"name": n, "bytes": b} for n, b in fit.peak_tensors]}
+
+
+def estimated_latency_s(macs: int, clock_hz: int, core: str) -> float:
+    """A rough latency estimate from MACs and clock: labelled an estimate wherever it is shown.
+
+    Cycles per MAC for int8 kernels: ~1 with SIMD (DSP/Helium cores), ~4 without.
+    """
+    cycles_per_mac = 4.0 if core in ("cortex-m0plus", "cortex-m3") else 1.0
+    return macs * cycles_per_mac / clock_hz
+
+
+def engine_dict(result: BuildResult) -> dict | None:
+    if result.engine is None:
+        return None
+    e, size = result.engine.engine, result.engine.size
+    return {"name": e.name, "activation_bytes": e.activation_bytes, "scratch_bytes": e.scratch_bytes,
+            "weight_bytes": e.weight_bytes, "code_bytes": size.code_bytes, "const_bytes": size.const_bytes,
+            "data_bytes": size.data_bytes, "bss_bytes": size.bss_bytes, "flash_bytes": size.flash_bytes,
+            "sram_bytes": size.sram_bytes, "compiler": size.compiler,
+            "fit": fit_dict(result.engine.fit)}
+
+
+def firmware_dict(firmware) -> dict | None:
+    if firmware is None:
+        return None
+    return {"elf": firmware.elf.name, "bin": firmware.bin.name, "hex": firmware.hex.name, "map": firmware.map.name,
+            "flash_used_bytes": firmware.flash_used_bytes, "sram_used_bytes": firmware.sram_used_bytes,
+            "stack_bytes": firmware.stack_bytes, "timer": firmware.timer, "timer_hz": firmware.timer_hz,
+            "regions": [{"name": r.name, "kind": r.kind, "size_bytes": r.size_bytes, "used_bytes": r.used_bytes}
+                        for r in firmware.regions]}
+
+
+def build_dict(result: BuildResult, target, files: list[str], command: str = "build", firmware=None) -> dict:
+    a, arena = result.analysis, result.arena
+    conv = result.converted
+    cal = result.calibration
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": command,
+        "edgec_version": __version__,
+        "fits": result.fit.fits,
+        "model": {
+            "path": str(result.model.path), "name": result.name, "format": result.model.format,
+            "inputs": _tensor_dicts(result.tflite, result.tflite.main.inputs),
+            "outputs": _tensor_dicts(result.tflite, result.tflite.main.outputs),
+        },
+        "conversion": {
+            "performed": conv is not None,
+            "mode": conv.options.mode if conv else None,
+            "io": conv.options.io if conv else None,
+            "per_channel": conv.options.per_channel if conv else None,
+            "calibration": None if cal is None else {"source": cal.source, "samples": cal.count,
+                                                      "random": cal.random},
+        },
+        "analysis": {
+            "model_bytes": a.model_bytes, "params": a.params, "macs": a.macs, "weight_bytes": a.weight_bytes,
+            "op_counts": a.op_counts,
+            "peak_activation_bytes": a.peak.bytes, "peak_op_index": a.peak.op_index,
+            "layers": [{"index": o.index, "op": o.op, "layer": o.layer, "output_shape": list(o.output_shape),
+                        "output_dtype": o.output_dtype, "params": o.params, "macs": o.macs,
+                        "weight_bytes": o.weight_bytes} for o in a.ops],
+        },
+        "arena": {
+            "total_bytes": arena.total_bytes, "head_bytes": arena.head_bytes, "tail_bytes": arena.tail_bytes,
+            "tail_32bit_bytes": arena.tail_32bit_bytes, "total_32bit_bytes": arena.total_32bit_bytes,
+            "init_overhead_bytes": arena.init_overhead_bytes, "recommended_bytes": arena.recommended_bytes,
+            "note": "measured with the tflite-micro interpreter on a 64-bit host; the 32-bit figure "
+                    "corrects TFLM's pointer-holding structs",
+        },
+        "target": {"name": target.name, "core": target.core, "clock_hz": target.clock_hz,
+                   "flash_bytes": target.flash_bytes, "sram_bytes": target.sram_bytes},
+        "fit": fit_dict(result.fit),
+        "tflm_fit": fit_dict(result.tflm_fit),
+        "engine": engine_dict(result),
+        "firmware": firmware_dict(firmware),
+        "latency_estimate_s": estimated_latency_s(a.macs, target.clock_hz, target.core),
+        "warnings": list(result.warnings),
+        "files": sorted(files),
+    }
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(report, indent=2, sort_keys=False, default=lambda o: asdict(o)) + "\n"
+
+
+def _kib(n: int) -> str:
+    return f"{n:,} B ({n / 1024:.1f} KiB)"
+
+
+def render_build(console, report: dict) -> None:
+    """The one-screen summary of a build or check."""
+    from rich.table import Table
+
+    fit = report["fit"]
+    verdict = "[bold green]FITS[/]" if fit["fits"] else "[bold red]DOES NOT FIT[/]"
+    model = report["model"]
+    console.print(f"{verdict}  {model['name']} ({model['format']}) on {report['target']['name']} "
+                  f"[{fit['runtime']} runtime]")
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("memory")
+    table.add_column("used", justify="right")
+    table.add_column("budget", justify="right")
+    table.add_column("free", justify="right")
+    for key in ("flash", "sram", "arena"):
+        b = fit[key]
+        free = b["free_bytes"]
+        style = "" if free >= 0 else "red"
+        table.add_row(key, _kib(b["used_bytes"]), _kib(b["budget_bytes"]),
+                      f"[{style}]{free:,} B[/]" if style else f"{free:,} B")
+    console.print(table)
+    for key in ("flash", "sram"):
+        items = ", ".join(f"{i['label']} {i['bytes']:,} B" for i in fit[key]["items"])
+        console.print(f"  {key}: {items}")
+    if fit["runtime"] != "tflm":
+        tflm = report["tflm_fit"]
+        console.print(f"  with TFLM instead: flash {tflm['flash']['used_bytes']:,} B, "
+                      f"SRAM {tflm['sram']['used_bytes']:,} B (runtime code and data estimated)")
+    a = report["analysis"]
+    arena = report["arena"]
+    console.print(f"  model: {a['params']:,} parameters, {a['macs']:,} MACs, {len(a['layers'])} ops; "
+                  f"arena {arena['total_bytes']:,} B measured on this 64-bit host "
+                  f"(activations {arena['head_bytes']:,} B + persistent {arena['tail_bytes']:,} B + "
+                  f"allocation-time temporaries {arena['init_overhead_bytes']:,} B; "
+                  f"about {arena['total_32bit_bytes']:,} B on a 32-bit MCU)")
+    console.print(f"  latency: about {report['latency_estimate_s'] * 1000:.1f} ms at "
+                  f"{report['target']['clock_hz'] / 1e6:g} MHz (estimate from MACs, not measured)")
+    for problem in fit["problems"]:
+        console.print(f"  [red]{problem}[/]")
+    if not fit["fits"] and fit["peak_tensors"]:
+        names = "; ".join(f"{t['name'].split(';')[0]} ({t['bytes']:,} B)" for t in fit["peak_tensors"])
+        console.print(f"  largest tensors alive at the peak: {names}")
+    for w in report["warnings"]:
+        console.print(f"  [yellow]warning:[/] {w}")
