@@ -48,3 +48,22 @@ def test_dsp_path_on_a_whole_model(engine_cache):
     host = engine_cache("kws_ref_model", model_bytes, ("EDGEC_EMULATE_DSP",))
     x = np.random.default_rng(5).integers(-128, 128, (8,) + tuple(host.engine.input_shape[1:])).astype(np.int8)
     assert host.run(x).tobytes() == run_tflm(model_bytes, x).tobytes()
+
+
+def test_bundled_example_built_model_matches_tflm_exactly(tmp_path, engine_cache):
+    """The model `edgec build` produces from examples/fashion_cnn.keras, on its real eval images."""
+    from click.testing import CliRunner
+
+    from tests.toolchain.conftest import EXAMPLE_CALIB, EXAMPLE_MODEL
+    from toolchain.cli import cli
+
+    result = CliRunner().invoke(cli, ["build", str(EXAMPLE_MODEL), "-t", "cortex-m4", "--calib", str(EXAMPLE_CALIB),
+                                      "-o", str(tmp_path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    model_bytes = next(tmp_path.glob("*.tflite")).read_bytes()
+    host = engine_cache("fashion_cnn", model_bytes)
+    images = np.load(EXAMPLE_MODEL.parent / "fashion_eval.npz")["x"][:64]
+    scale, zero_point = host.engine.input_quant
+    if host.engine.input_dtype == "int8":
+        images = np.clip(np.round(images / scale) + zero_point, -128, 127).astype(np.int8)
+    assert host.run(images).tobytes() == run_tflm(model_bytes, images).tobytes()
