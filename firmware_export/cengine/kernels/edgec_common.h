@@ -158,6 +158,40 @@ static inline int32_t edgec_dot_rows_s8(const int8_t *a, int32_t a_stride, const
     return acc;
 }
 
+/* Two windowed dot products sharing the input a: weights b0 and b1 (two output channels).
+ * On the DSP path each input word is unpacked once for both; elsewhere it is two passes. */
+static inline void edgec_dot_rows2_s8(const int8_t *a, int32_t a_stride, const int8_t *b0, const int8_t *b1,
+                                      int32_t rows, int32_t n, int32_t *sum0, int32_t *sum1)
+{
+#if defined(EDGEC_DSP)
+    int32_t acc0 = 0, acc1 = 0;
+    int32_t r, i;
+    for (r = 0; r < rows; r++, a += a_stride, b0 += n, b1 += n) {
+        for (i = 0; i + 4 <= n; i += 4) {
+            int32_t wa, w0, w1, a_even, a_odd;
+            memcpy(&wa, a + i, 4);
+            memcpy(&w0, b0 + i, 4);
+            memcpy(&w1, b1 + i, 4);
+            a_even = edgec_sxtb16(wa);
+            a_odd = edgec_sxtb16_ror8(wa);
+            acc0 = edgec_smlad(a_even, edgec_sxtb16(w0), acc0);
+            acc0 = edgec_smlad(a_odd, edgec_sxtb16_ror8(w0), acc0);
+            acc1 = edgec_smlad(a_even, edgec_sxtb16(w1), acc1);
+            acc1 = edgec_smlad(a_odd, edgec_sxtb16_ror8(w1), acc1);
+        }
+        for (; i < n; i++) {
+            acc0 += (int32_t)a[i] * (int32_t)b0[i];
+            acc1 += (int32_t)a[i] * (int32_t)b1[i];
+        }
+    }
+    *sum0 = acc0;
+    *sum1 = acc1;
+#else
+    *sum0 = edgec_dot_rows_s8(a, a_stride, b0, rows, n);
+    *sum1 = edgec_dot_rows_s8(a, a_stride, b1, rows, n);
+#endif
+}
+
 /* Sum of a[i] * b[i], int8 x int8 -> int32. */
 static inline int32_t edgec_dot_s8(const int8_t *a, const int8_t *b, int32_t n)
 {
