@@ -390,6 +390,11 @@ def lower_mean(ctx: _Ctx, op: Operator) -> Mean:
     s, zi = _scale_zp(x)
     so, zo = _scale_zp(y)
     m, sh = fp.quantize_multiplier(float(s) / float(so))
+    count = _size(x.shape[axes[0]:axes[-1] + 1])
+    # TFLM folds 1/count into the multiplier: m * 2^k / count with k = floor(log2(count)),
+    # limited to 32 and to 31 + shift.
+    k = min(count.bit_length() - 1, 32, 31 + sh)
+    m, sh = (m << k) // count, sh - k
     return Mean(index=op.index, op=op.op, input=op.inputs[0], output=op.outputs[0],
                 outer=_size(x.shape[:axes[0]]), reduce=_size(x.shape[axes[0]:axes[-1] + 1]),
                 inner=_size(x.shape[axes[-1] + 1:]), input_zp=zi, output_zp=zo, multiplier=m, shift=sh)

@@ -221,7 +221,10 @@ class Concatenation:
 
 @dataclass(frozen=True)
 class Mean:
-    """MEAN over a contiguous block of axes: input viewed as [outer, reduce, inner]."""
+    """MEAN over a contiguous block of axes: input viewed as [outer, reduce, inner].
+
+    `multiplier`/`shift` rescale the sum of (x - input_zp) to the output: scale ratio and 1/reduce.
+    """
 
     index: int
     op: str

@@ -19,6 +19,7 @@ COMMANDS = {
     "check": "toolchain.cli.check:check",
     "inspect": "toolchain.cli.inspect_cmd:inspect_model",
     "targets": "toolchain.cli.targets_cmd:targets",
+    "validate": "toolchain.cli.validate:validate",
     "flash": "toolchain.cli.flash:flash",
     "bench": "toolchain.cli.bench:bench",
 }
@@ -28,6 +29,7 @@ HELP = {
     "check": "Check that a .tflite model fits a target (no conversion).",
     "inspect": "Print a model's ops, tensors, parameters, MACs and sizes.",
     "targets": "List the target profiles, or show one.",
+    "validate": "Check the generated C engine against the tflite-micro interpreter, byte for byte.",
     "flash": "Write a built firmware to a board (pyOCD, esptool, USB drive, command) or run it on QEMU.",
     "bench": "Run a model on a device or QEMU over serial; latency and outputs against the host.",
 }

@@ -107,32 +107,95 @@ static inline int8_t edgec_requantize(int32_t acc, int32_t multiplier, int shift
     return edgec_clamp_s8(edgec_mbqm(acc, multiplier, shift) + zero_point, act_min, act_max);
 }
 
+#if !defined(EDGEC_DSP) && (defined(__SSE2__) || defined(__ARM_NEON) || defined(__ARM_FEATURE_MVE))
+/* Targets with vector units: 16 independent int32 lanes that compilers vectorize. */
+#define EDGEC_LANES 16
+#endif
+
+/* Sum over r < rows and i < n of a[r * a_stride + i] * b[r * n + i], int8 x int8 -> int32:
+ * a dot product over `rows` strided rows of a (a kernel window) and contiguous b (its weights).
+ * Integer sums are exact in any order, so every path gives the same result. */
+static inline int32_t edgec_dot_rows_s8(const int8_t *a, int32_t a_stride, const int8_t *b,
+                                        int32_t rows, int32_t n)
+{
+    int32_t acc = 0;
+    int32_t r, i;
+#if defined(EDGEC_LANES)
+    int32_t lanes[EDGEC_LANES] = {0};
+    int32_t j;
+#endif
+    for (r = 0; r < rows; r++, a += a_stride, b += n) {
+        i = 0;
+#if defined(EDGEC_DSP)
+        for (; i + 4 <= n; i += 4) {
+            int32_t wa, wb;
+            memcpy(&wa, a + i, 4);
+            memcpy(&wb, b + i, 4);
+            acc = edgec_smlad(edgec_sxtb16(wa), edgec_sxtb16(wb), acc);
+            acc = edgec_smlad(edgec_sxtb16_ror8(wa), edgec_sxtb16_ror8(wb), acc);
+        }
+#elif defined(EDGEC_LANES)
+        for (; i + EDGEC_LANES <= n; i += EDGEC_LANES) {
+            for (j = 0; j < EDGEC_LANES; j++) {
+                lanes[j] += (int32_t)a[i + j] * (int32_t)b[i + j];
+            }
+        }
+#else
+        for (; i + 4 <= n; i += 4) {
+            acc += (int32_t)a[i] * (int32_t)b[i] + (int32_t)a[i + 1] * (int32_t)b[i + 1] +
+                   (int32_t)a[i + 2] * (int32_t)b[i + 2] + (int32_t)a[i + 3] * (int32_t)b[i + 3];
+        }
+#endif
+        for (; i < n; i++) {
+            acc += (int32_t)a[i] * (int32_t)b[i];
+        }
+    }
+#if defined(EDGEC_LANES)
+    for (j = 0; j < EDGEC_LANES; j++) {
+        acc += lanes[j];
+    }
+#endif
+    return acc;
+}
+
+/* Two windowed dot products sharing the input a: weights b0 and b1 (two output channels).
+ * On the DSP path each input word is unpacked once for both; elsewhere it is two passes. */
+static inline void edgec_dot_rows2_s8(const int8_t *a, int32_t a_stride, const int8_t *b0, const int8_t *b1,
+                                      int32_t rows, int32_t n, int32_t *sum0, int32_t *sum1)
+{
+#if defined(EDGEC_DSP)
+    int32_t acc0 = 0, acc1 = 0;
+    int32_t r, i;
+    for (r = 0; r < rows; r++, a += a_stride, b0 += n, b1 += n) {
+        for (i = 0; i + 4 <= n; i += 4) {
+            int32_t wa, w0, w1, a_even, a_odd;
+            memcpy(&wa, a + i, 4);
+            memcpy(&w0, b0 + i, 4);
+            memcpy(&w1, b1 + i, 4);
+            a_even = edgec_sxtb16(wa);
+            a_odd = edgec_sxtb16_ror8(wa);
+            acc0 = edgec_smlad(a_even, edgec_sxtb16(w0), acc0);
+            acc0 = edgec_smlad(a_odd, edgec_sxtb16_ror8(w0), acc0);
+            acc1 = edgec_smlad(a_even, edgec_sxtb16(w1), acc1);
+            acc1 = edgec_smlad(a_odd, edgec_sxtb16_ror8(w1), acc1);
+        }
+        for (; i < n; i++) {
+            acc0 += (int32_t)a[i] * (int32_t)b0[i];
+            acc1 += (int32_t)a[i] * (int32_t)b1[i];
+        }
+    }
+    *sum0 = acc0;
+    *sum1 = acc1;
+#else
+    *sum0 = edgec_dot_rows_s8(a, a_stride, b0, rows, n);
+    *sum1 = edgec_dot_rows_s8(a, a_stride, b1, rows, n);
+#endif
+}
+
 /* Sum of a[i] * b[i], int8 x int8 -> int32. */
 static inline int32_t edgec_dot_s8(const int8_t *a, const int8_t *b, int32_t n)
 {
-    int32_t acc = 0;
-    int32_t i = 0;
-#if defined(EDGEC_DSP)
-    for (; i + 4 <= n; i += 4) {
-        int32_t wa, wb;
-        memcpy(&wa, a + i, 4);
-        memcpy(&wb, b + i, 4);
-        acc = edgec_smlad(edgec_sxtb16(wa), edgec_sxtb16(wb), acc);
-        acc = edgec_smlad(edgec_sxtb16_ror8(wa), edgec_sxtb16_ror8(wb), acc);
-    }
-#else
-    /* Blocks of 16 with a constant trip count: compilers vectorize these without a tail. */
-    for (; i + 16 <= n; i += 16) {
-        int32_t j;
-        for (j = 0; j < 16; j++) {
-            acc += (int32_t)a[i + j] * (int32_t)b[i + j];
-        }
-    }
-#endif
-    for (; i < n; i++) {
-        acc += (int32_t)a[i] * (int32_t)b[i];
-    }
-    return acc;
+    return edgec_dot_rows_s8(a, 0, b, 1, n);
 }
 
 /* Sum of the n int8 values at a. */

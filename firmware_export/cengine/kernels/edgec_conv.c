@@ -33,7 +33,7 @@ void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *ou
     const int32_t taps = p->kernel_h * p->kernel_w * cin;
     const int32_t row = p->kernel_w * cin; /* contiguous weights and input of one kernel row */
     const int contiguous_rows = p->groups == 1 && p->dilation_w == 1;
-    int32_t b, oy, ox, oc, ky;
+    int32_t b, oy, ox, oc;
 
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
@@ -45,16 +45,28 @@ void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *ou
                 const int inside = rows_inside && ix0 >= 0 &&
                                    ix0 + (p->kernel_w - 1) * p->dilation_w < p->in_w;
                 int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
-                for (oc = 0; oc < p->out_c; oc++) {
+                oc = 0;
+                if (inside && contiguous_rows) {
+                    /* Two output channels per pass over the window. */
+                    const int8_t *src = in_b + (iy0 * p->in_w + ix0) * p->in_c;
+                    const int32_t stride = p->dilation_h * p->in_w * p->in_c;
+                    for (; oc + 2 <= p->out_c; oc += 2) {
+                        const int8_t *w = p->weights + oc * taps;
+                        int32_t acc0, acc1;
+                        edgec_dot_rows2_s8(src, stride, w, w + taps, p->kernel_h, row, &acc0, &acc1);
+                        out[oc] = edgec_requantize(acc0 + p->bias[oc], p->multiplier[oc], p->shift[oc],
+                                                   p->output_zp, p->act_min, p->act_max);
+                        out[oc + 1] = edgec_requantize(acc1 + p->bias[oc + 1], p->multiplier[oc + 1],
+                                                       p->shift[oc + 1], p->output_zp, p->act_min, p->act_max);
+                    }
+                }
+                for (; oc < p->out_c; oc++) {
                     const int8_t *w = p->weights + oc * taps;
                     const int8_t *in = in_b + (oc / cout_per_group) * cin;
                     int32_t acc = p->bias[oc];
                     if (inside && contiguous_rows) {
-                        const int8_t *src = in + (iy0 * p->in_w + ix0) * p->in_c;
-                        for (ky = 0; ky < p->kernel_h; ky++) {
-                            acc += edgec_dot_s8(src + ky * p->dilation_h * p->in_w * p->in_c,
-                                                w + ky * row, row);
-                        }
+                        acc += edgec_dot_rows_s8(in + (iy0 * p->in_w + ix0) * p->in_c,
+                                                 p->dilation_h * p->in_w * p->in_c, w, p->kernel_h, row);
                     } else {
                         acc += edgec_conv_border(p, in, w, iy0, ix0, cin);
                     }

@@ -14,8 +14,8 @@ typedef struct {
     int32_t groups, input_zp, output_zp, act_min, act_max;
 } edgec_conv_params;
 
-/* Output pixels in raster order; for each pixel, output channels in order (the in-place lag of
- * the planner depends on this order). */
+/* Output pixels in raster order; for each pixel, output channels in order, one or two at a time
+ * (the in-place lag of the planner depends on this order). */
 void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *output);
 
 #endif /* EDGEC_CONV_H */

@@ -1,5 +1,5 @@
-/* edgec C engine: int8 MEAN: sum of (x - input_zp) over the reduced axes, rescaled by the
- * input/output scale ratio, divided by the count rounding half away from zero. */
+/* edgec C engine: int8 MEAN: sum of (x - input_zp) over the reduced axes, times a multiplier that
+ * holds both the input/output scale ratio and 1/count (folded at generation time, as TFLM does). */
 #include "edgec_mean.h"
 
 void edgec_mean_s8(const edgec_mean_params *p, const int8_t *input, int8_t *output)
@@ -12,9 +12,8 @@ void edgec_mean_s8(const edgec_mean_params *p, const int8_t *input, int8_t *outp
             for (r = 0; r < p->reduce; r++) {
                 acc += x[r * p->inner] - p->input_zp;
             }
-            acc = edgec_mbqm(acc, p->multiplier, p->shift);
-            acc = acc > 0 ? (acc + p->reduce / 2) / p->reduce : (acc - p->reduce / 2) / p->reduce;
-            output[o * p->inner + i] = edgec_clamp_s8(acc + p->output_zp, -128, 127);
+            acc = edgec_mbqm(acc, p->multiplier, p->shift) + p->output_zp;
+            output[o * p->inner + i] = edgec_clamp_s8(acc, -128, 127);
         }
     }
 }

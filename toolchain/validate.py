@@ -1,0 +1,120 @@
+"""Validate a runtime against the tflite-micro interpreter on the same inputs.
+
+`validate_c_engine` generates the C engine for a model, compiles it with the host C compiler, runs
+it on a batch of inputs (given, or seeded random ones), runs TFLM on the same inputs, and returns
+how many outputs match byte for byte, and the largest difference.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from toolchain.errors import DataError, InputFileError
+from toolchain.tflite_reader import read_tflite_file
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    model: str
+    runtime: str
+    inputs: str  # where the inputs came from
+    count: int
+    exact: int  # inputs whose whole output matches TFLM byte for byte
+    max_abs_diff: float
+    mismatched_values: int
+    arena_bytes: int
+
+    @property
+    def exact_rate(self) -> float:
+        return self.exact / self.count if self.count else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.count > 0 and self.exact == self.count
+
+    def lines(self) -> list[str]:
+        return [
+            f"model: {self.model}",
+            f"runtime: {self.runtime} (engine arena {self.arena_bytes} B) vs tflite-micro interpreter",
+            f"inputs: {self.count} ({self.inputs})",
+            f"exact-match rate: {100.0 * self.exact_rate:.2f}% ({self.exact}/{self.count} inputs)",
+            f"largest difference: {self.max_abs_diff:g} ({self.mismatched_values} values differ)",
+        ]
+
+
+def random_inputs(shape: tuple[int, ...], dtype: str, count: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if dtype == "float32":
+        return rng.normal(0.0, 1.0, (count,) + shape).astype(np.float32)
+    return rng.integers(-128, 128, (count,) + shape).astype(np.int8)
+
+
+def load_inputs(path: str | Path, shape: tuple[int, ...], dtype: str, quant: tuple[float, int]) -> np.ndarray:
+    """Read a batch of inputs from an .npz (one array, one input per row).
+
+    Float arrays for an int8 model are quantized with the model's input scale and zero point;
+    integer arrays must already be int8 values.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(path, "no such file")
+    try:
+        data = np.load(path, allow_pickle=False)
+        arrays = {k: data[k] for k in data.files}
+    except Exception:
+        raise InputFileError(path, "not a readable .npz file") from None
+    if len(arrays) != 1:
+        names = ", ".join(sorted(arrays)) or "none"
+        raise DataError(path, f"expected one array (a batch of inputs), found {len(arrays)}: {names}")
+    batch = next(iter(arrays.values()))
+    size = int(np.prod(shape))
+    if batch.ndim == 0 or batch[0].size != size:
+        raise DataError(path, f"each row must hold one input of shape {shape}, got rows of shape {batch.shape[1:]}")
+    batch = batch.reshape((len(batch),) + shape)
+    if dtype == "float32":
+        return batch.astype(np.float32)
+    if np.issubdtype(batch.dtype, np.floating):
+        scale, zero_point = quant
+        q = np.round(batch.astype(np.float64) / scale) + zero_point
+        return np.clip(q, -128, 127).astype(np.int8)
+    if batch.min() < -128 or batch.max() > 127:
+        raise DataError(path, "integer inputs must be int8 values (-128..127)")
+    return batch.astype(np.int8)
+
+
+def compare(outputs: np.ndarray, reference: np.ndarray) -> tuple[int, float, int]:
+    """(inputs matching byte for byte, largest absolute difference, values that differ)."""
+    a = outputs.reshape(len(outputs), -1)
+    b = reference.reshape(len(reference), -1)
+    exact = int((a.view(np.uint8) == b.view(np.uint8)).all(axis=1).sum()) if a.dtype == b.dtype else 0
+    diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    return exact, float(diff.max(initial=0.0)), int((diff != 0).sum())
+
+
+def validate_c_engine(model_path: str | Path, inputs_path: str | Path | None = None, count: int = 16,
+                      seed: int = 0, work_dir: str | Path | None = None) -> tuple[ValidationResult, np.ndarray]:
+    """Run the generated C engine and TFLM on the same inputs; return the result and engine outputs."""
+    from firmware_export.cengine import compile_host, generate_engine
+    from toolchain.oracle import run_tflm
+
+    model_path = Path(model_path)
+    model = read_tflite_file(model_path)
+    engine = generate_engine(model, model_path.stem, str(model_path))
+    shape = tuple(engine.input_shape[1:]) if engine.input_shape and engine.input_shape[0] == 1 else tuple(engine.input_shape)
+    if inputs_path is not None:
+        batch = load_inputs(inputs_path, shape, engine.input_dtype, engine.input_quant)
+        source = str(inputs_path)
+    else:
+        batch = random_inputs(shape, engine.input_dtype, count, seed)
+        source = f"random, seed {seed}"
+    with tempfile.TemporaryDirectory(prefix="edgec_validate_") as tmp:
+        host = compile_host(engine, work_dir or tmp)
+        outputs = host.run(batch)
+    reference = run_tflm(model_path.read_bytes(), batch, source=str(model_path))
+    exact, max_diff, mismatched = compare(outputs, reference)
+    result = ValidationResult(model=str(model_path), runtime="c", inputs=source, count=len(batch), exact=exact,
+                              max_abs_diff=max_diff, mismatched_values=mismatched, arena_bytes=engine.activation_bytes)
+    return result, outputs
