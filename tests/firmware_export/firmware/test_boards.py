@@ -3,7 +3,9 @@ each board gets, and what can be told without the hardware of the firmware built
 warning-free, in the profile's memory map, vector table where the chip boots from)."""
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
 import struct
 import tempfile
 import zlib
@@ -36,6 +38,7 @@ REAL_BOARDS = {
 @functools.lru_cache(maxsize=1)
 def _builds():
     root = Path(tempfile.mkdtemp(prefix="edgec-boards-"))
+    atexit.register(shutil.rmtree, root, True)
     return {name: build_firmware(ToyEngine(), targets.load_target(name), root / name) for name in REAL_BOARDS}
 
 
