@@ -22,7 +22,8 @@ def convert_int8_interim(model, calib: np.ndarray, max_samples: int = 200) -> by
     shape = [1] + list(model.inputs[0].shape[1:])
     spec = tf.TensorSpec(shape, tf.float32)
     function = tf.function(lambda x: model(x, training=False), input_signature=[spec])
-    frozen = convert_variables_to_constants_v2(function.get_concrete_function())
+    with quiet_stderr():  # grappler logs each session it starts
+        frozen = convert_variables_to_constants_v2(function.get_concrete_function())
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     samples = np.asarray(calib[:max_samples], dtype=np.float32)
@@ -76,3 +77,24 @@ def measure_arena_interim(model: bytes, granularity: int = 16) -> int:
         else:
             lo = mid
     return hi
+
+
+def load_keras_interim(path):
+    """Stand-in for `toolchain.loader.load_model(path)`: a Keras 3 model from .keras / .h5."""
+    from pathlib import Path
+
+    from toolchain.errors import ModelLoadError
+
+    import keras
+    # Registers edgec's own layers (pruning and clustering wrappers) for deserialization.
+    import toolchain.compress.clustering  # noqa: F401
+    import toolchain.compress.pruning  # noqa: F401
+
+    path = Path(path)
+    if path.is_dir():
+        raise ModelLoadError(path, "a SavedModel folder cannot be compressed as a Keras model",
+                             "save it as .keras with Keras 3")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many types for a bad file
+        raise ModelLoadError(path, f"not a loadable Keras model: {exc}") from None

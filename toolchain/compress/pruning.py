@@ -179,6 +179,16 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         prune_now, sparsity = self.pruning_schedule(step)
         if not prune_now:
             return False
+        self._set_masks(sparsity)
+        return True
+
+    def prune_now(self) -> None:
+        """One-shot: masks at the schedule's final sparsity, applied to the kernels."""
+        schedule = self.pruning_schedule
+        self._set_masks(schedule.sparsity_at(max(schedule.end_step, schedule.begin_step)))
+        self.apply_masks()
+
+    def _set_masks(self, sparsity: float) -> None:
         for name, mask in zip(self.kernel_names, self.masks):
             w = np.asarray(getattr(self.layer, name).numpy()) * mask.numpy()
             if self.sparsity_m_by_n is not None:
@@ -186,7 +196,6 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             else:
                 new = magnitude_mask(w, sparsity)
             mask.assign(new)
-        return True
 
     def apply_masks(self) -> None:
         for name, mask in zip(self.kernel_names, self.masks):
