@@ -76,7 +76,9 @@ def low_rank_plan(model: keras.Model, energy: float | None = None, rank: int | N
     for name in list(per_layer) + list(layers or []) + list(exclude):
         if name not in known:
             raise UnknownNameError("layer", name, known)
-    if layers is None:
+    if energy is None and rank is None:
+        candidates = []  # only the layers given a rank in per_layer
+    elif layers is None:
         candidates = [name for name, layer in known.items() if _factorizable(layer)]
     else:
         candidates = list(layers)

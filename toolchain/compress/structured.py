@@ -199,7 +199,7 @@ def _filter_l1(layer) -> np.ndarray:
     return norms / max(norms.mean(), 1e-12)
 
 
-def importance(model: keras.Model, group: ChannelGroup, method: Importance) -> np.ndarray:
+def channel_importance(model: keras.Model, group: ChannelGroup, method: Importance) -> np.ndarray:
     if method is Importance.BN_SCALE:
         bns = [model.get_layer(n) for n in group.members if isinstance(model.get_layer(n), L.BatchNormalization)]
         bns = [bn for bn in bns if bn.gamma is not None]
@@ -208,11 +208,11 @@ def importance(model: keras.Model, group: ChannelGroup, method: Importance) -> n
     return sum(_filter_l1(model.get_layer(n)) for n in group.producers)
 
 
-def plan_structured(model: keras.Model, sparsity: float, method=Importance.L1, exclude=(),
+def plan_structured(model: keras.Model, sparsity: float, importance=Importance.L1, exclude=(),
                     per_layer: dict[str, float] | None = None, round_to: int = 1) -> StructuredPlan:
     """Which channels to keep in each prunable group of `model`."""
     sparsity = check_sparsity("--prune-structured", sparsity)
-    method = Importance(method)
+    method = Importance(importance)
     names = [layer.name for layer in model.layers]
     for name in list(exclude) + list(per_layer or {}):
         if name not in names:
@@ -232,7 +232,7 @@ def plan_structured(model: keras.Model, sparsity: float, method=Importance.L1, e
         keep = min(group.size, -(-keep // round_to) * round_to)
         if keep == group.size:
             continue
-        score = importance(model, group, method)
+        score = channel_importance(model, group, method)
         order = np.argsort(-score, kind="stable")
         group.keep = np.sort(order[:keep])
     return plan
