@@ -77,6 +77,14 @@ def measure(key, name, model, calib, x_test, y_test, lut_bits, started, note="")
             "arena_bytes": measure_arena_interim(deployed), "seconds": time.time() - started, "note": note}
 
 
+def cosine(config, epochs, samples):
+    """The learning rate edgec's fine-tuning uses: cosine decay to 0 over all steps."""
+    import tf_keras
+
+    steps = epochs * -(-samples // config["batch_size"])
+    return tf_keras.optimizers.schedules.CosineDecay(config["finetune_learning_rate"], decay_steps=steps)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--weights", type=Path, required=True)
@@ -114,7 +122,7 @@ def main() -> int:
         return layer
 
     pruned = tf_keras.models.clone_model(base, clone_function=prune)
-    pruned.compile(tf_keras.optimizers.Adam(config["finetune_learning_rate"]), loss)
+    pruned.compile(tf_keras.optimizers.Adam(cosine(config, config["prune_epochs"], len(x_train))), loss)
     pruned.fit(x_train, y_train, batch_size=batch, epochs=config["prune_epochs"], verbose=2,
                callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
     stripped = tfmot.sparsity.keras.strip_pruning(pruned)
@@ -136,7 +144,7 @@ def main() -> int:
         return layer
 
     clustered = tf_keras.models.clone_model(base, clone_function=cluster)
-    clustered.compile(tf_keras.optimizers.Adam(config["finetune_learning_rate"]), loss)
+    clustered.compile(tf_keras.optimizers.Adam(cosine(config, config["cluster_epochs"], len(x_train))), loss)
     clustered.fit(x_train, y_train, batch_size=batch, epochs=config["cluster_epochs"], verbose=2)
     stripped = tfmot.clustering.keras.strip_clustering(clustered)
     bits = max(1, math.ceil(math.log2(config["clusters"])))

@@ -56,6 +56,6 @@ def distill(student: keras.Model, teacher: keras.Model, train: Dataset, temperat
     """Fine-tune `student` in place against `teacher` on `train` (labels optional); returns it."""
     from toolchain.compress.train import fine_tune
 
-    return fine_tune(student, train, TrainOptions(epochs, batch_size, learning_rate), epochs,
+    return fine_tune(student, train, TrainOptions(epochs, batch_size, learning_rate, "none"), epochs,
                      callbacks=callbacks, teacher=teacher,
                      distill=DistillOptions(temperature=temperature, alpha=alpha), verbose=verbose)

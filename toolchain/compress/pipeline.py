@@ -147,8 +147,8 @@ def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, e
         epochs = tune(wrapped, o.epochs)
         current = clustering.strip_clustering(wrapped)
         counts = clustering.unique_values(current)
-        clustered = [name for name in counts if any(name.startswith(w.layer.name) for w in wrapped.layers
-                                                    if isinstance(w, clustering.ClusterWeights))]
+        inner = {w.layer.name for w in wrapped.layers if isinstance(w, clustering.ClusterWeights)}
+        clustered = [name for name in counts if name.split("/")[0] in inner]
         detail = ", ".join(f"{name}: {counts[name]} values" for name in clustered)
         stages.append(_stage("cluster", current, eval_data, detail, epochs))
         lut_bits = max(1, math.ceil(math.log2(max([o.clusters, *o.per_layer.values()]))))

@@ -10,6 +10,7 @@ Example (every table and key optional):
     epochs = 2
     batch_size = 64
     learning_rate = 1e-4
+    learning_rate_decay = "cosine"   # or "none"
 
     [prune_structured]         # remove whole channels
     sparsity = 0.5
@@ -54,6 +55,7 @@ from toolchain.errors import InputFileError, RecipeError, UnknownNameError
 SCHEDULES = ("constant", "polynomial")
 IMPORTANCES = ("l1", "bn_scale")
 INITS = ("kmeans_plus_plus", "linear", "density_based")
+DECAYS = ("cosine", "none")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class TrainOptions:
     epochs: int = 2
     batch_size: int = 64
     learning_rate: float = 1e-4
+    learning_rate_decay: str = "cosine"  # over each technique's fine-tuning steps
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,8 @@ def _train(c: _Checker, d: dict) -> TrainOptions:
         epochs=c.number("train.epochs", d.get("epochs", base.epochs), 0, integer=True),
         batch_size=c.number("train.batch_size", d.get("batch_size", base.batch_size), 1, integer=True),
         learning_rate=c.number("train.learning_rate", d.get("learning_rate", base.learning_rate), 0, lo_open=True),
+        learning_rate_decay=c.choice("train.learning_rate_decay",
+                                     d.get("learning_rate_decay", base.learning_rate_decay), DECAYS),
     )
 
 

@@ -58,6 +58,14 @@ def teacher_logits(teacher: keras.Model, x: np.ndarray, batch_size: int = 256) -
     return out
 
 
+def learning_rate(options: TrainOptions, epochs: int, samples: int):
+    """The fine-tuning learning rate: constant, or cosine-decayed to 0 over all its steps."""
+    if options.learning_rate_decay == "none":
+        return options.learning_rate
+    steps = epochs * -(-samples // options.batch_size)
+    return keras.optimizers.schedules.CosineDecay(options.learning_rate, decay_steps=max(steps, 1))
+
+
 def fine_tune(model: keras.Model, train: Dataset, options: TrainOptions, epochs: int,
               callbacks=(), teacher: keras.Model | None = None, distill: DistillOptions | None = None,
               verbose: int = 0, soft_targets: np.ndarray | None = None) -> keras.Model:
@@ -88,7 +96,7 @@ def fine_tune(model: keras.Model, train: Dataset, options: TrainOptions, epochs:
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
         else:
             loss = keras.losses.MeanSquaredError()
-    model.compile(optimizer=keras.optimizers.Adam(options.learning_rate), loss=loss)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate(options, epochs, len(train))), loss=loss)
     model.fit(train.x, target, batch_size=options.batch_size, epochs=epochs, callbacks=list(callbacks),
               verbose=verbose, shuffle=True)
     return model

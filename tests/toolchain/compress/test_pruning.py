@@ -58,8 +58,7 @@ def test_sparsity_reached_matches_the_schedule_exactly(cnn, data):
     mid = {l.layer.name: l for l in pruning.pruned_wrappers(wrapped)}
     expected_5 = schedule.sparsity_at(5)
     for layer in mid.values():
-        size = layer.layer.kernel.shape.numpy() if hasattr(layer.layer.kernel.shape, "numpy") else layer.layer.kernel.shape
-        n = int(np.prod(size))
+        n = int(np.prod(layer.layer.kernel.shape))
         assert int((layer.masks[0].numpy() == 0).sum()) == round(expected_5 * n)
     _fit(wrapped, x, y)  # 8 more steps: passes the end step 12
     stripped = strip_pruning(wrapped)

@@ -43,7 +43,7 @@ def test_bad_recipes_name_the_field_and_what_was_expected(text, field, expected)
 
 
 def test_unknown_tables_and_keys_suggest_the_known_ones():
-    with pytest.raises(UnknownNameError, match="unknown recipe table in r.toml 'prunе'|did you mean 'prune'"):
+    with pytest.raises(UnknownNameError, match="unknown recipe table in r.toml 'prunes'; did you mean 'prune'"):
         parse_recipe({"prunes": {}}, "r.toml")
     with pytest.raises(UnknownNameError, match=re.escape("unknown key in recipe table [cluster] of r.toml 'cluster'")):
         parse_recipe({"cluster": {"cluster": 16}}, "r.toml")
