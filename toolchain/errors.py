@@ -84,6 +84,15 @@ class ProfileError(EdgecError):
         super().__init__(f"{self.path}: field '{field}': expected {expected}{got_text}")
 
 
+class RecipeError(EdgecError):
+    """A compression recipe (TOML) field that is missing, of the wrong type or out of range."""
+
+    def __init__(self, path, field: str, expected: str, got=None):
+        self.path, self.field, self.expected, self.got = str(path), field, expected, got
+        got_text = "" if got is None else f", got {got!r}"
+        super().__init__(f"{self.path}: recipe field '{field}': expected {expected}{got_text}")
+
+
 class UnknownNameError(EdgecError):
     """A name (target, layer, technique...) that is not one of the known ones."""
 

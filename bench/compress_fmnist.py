@@ -1,0 +1,286 @@
+"""Compression on full Fashion-MNIST: what each technique costs in accuracy and buys on the device.
+
+Trains a reference CNN (~210k parameters) on the 60k training images, then applies each
+technique with edgec's compression pass, converts to int8 and measures: int8 test accuracy (10k
+test images, ai-edge-litert), parameters, MACs, flash as deployed, zip size and the TFLM arena.
+The same magnitude pruning and clustering are run with tfmot (tf_keras) from the same trained
+weights, same layers, data and epochs, in a separate virtual environment, for comparison.
+
+    python bench/compress_fmnist.py [--quick] [--json bench/results/compress_fmnist.json]
+
+The tfmot environment is created on first use under bench/.venv-tfmot (or $EDGEC_TFMOT_VENV):
+it sees the product's packages through a .pth file and adds only tf_keras, tfmot and their
+small dependencies, so the product's own environment is never changed.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+FMNIST = Path("/usr/share/datasets/fashion-mnist")
+TFMOT_VENV = Path(os.environ.get("EDGEC_TFMOT_VENV", REPO / "bench" / ".venv-tfmot"))
+TFMOT_PACKAGES = ["tf_keras==2.21.0", "tensorflow-model-optimization==0.8.1", "dm-tree", "mock", "scipy"]
+
+# One configuration for every row (and for tfmot's rows).
+CONFIG = {
+    "seed": 0,
+    "base_epochs": 15,
+    "base_learning_rate": 1e-3,
+    "batch_size": 128,
+    "finetune_learning_rate": 5e-4,
+    "prune_sparsity": 0.75,
+    "prune_epochs": 3,
+    "clusters": 16,
+    "cluster_epochs": 2,
+    "structured_sparsity": 0.5,
+    "structured_epochs": 6,
+    "structured_learning_rate": 1e-3,
+    "factorize_rank": 64,
+    "factorize_epochs": 3,
+}
+QUICK = dict(CONFIG, base_epochs=1, prune_epochs=1, cluster_epochs=1, structured_epochs=1, factorize_epochs=1)
+
+
+def read_idx(path: Path) -> np.ndarray:
+    with gzip.open(path) as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load_fmnist():
+    def images(name):
+        return (read_idx(FMNIST / name).astype(np.float32) / 255.0)[..., None]
+
+    return (images("train-images-idx3-ubyte.gz"), read_idx(FMNIST / "train-labels-idx1-ubyte.gz").astype(np.int64),
+            images("t10k-images-idx3-ubyte.gz"), read_idx(FMNIST / "t10k-labels-idx1-ubyte.gz").astype(np.int64))
+
+
+def reference_cnn(layers):
+    """The reference CNN, written against a Keras `layers` module (Keras 3 or tf_keras)."""
+    return [
+        layers.Conv2D(32, 3, padding="same", name="conv1"), layers.BatchNormalization(name="bn1"),
+        layers.ReLU(name="relu1"), layers.MaxPooling2D(name="pool1"),
+        layers.Conv2D(64, 3, padding="same", name="conv2"), layers.BatchNormalization(name="bn2"),
+        layers.ReLU(name="relu2"), layers.MaxPooling2D(name="pool2"),
+        layers.Conv2D(64, 3, padding="same", name="conv3"), layers.BatchNormalization(name="bn3"),
+        layers.ReLU(name="relu3"), layers.MaxPooling2D(name="pool3"),
+        layers.Flatten(name="flatten"), layers.Dense(256, activation="relu", name="dense1"),
+        layers.Dropout(0.3, name="dropout"), layers.Dense(10, name="logits"),
+    ]
+
+
+def build_keras3():
+    import keras
+
+    x = inputs = keras.Input((28, 28, 1), name="image")
+    for layer in reference_cnn(keras.layers):
+        x = layer(x)
+    return keras.Model(inputs, x, name="fmnist_cnn")
+
+
+@dataclass
+class Row:
+    key: str
+    technique: str
+    int8_accuracy: float
+    float_accuracy: float
+    params: int
+    macs: int
+    flash_bytes: int
+    zip_bytes: int
+    arena_bytes: int
+    seconds: float
+    note: str = ""
+
+
+def measure_row(key, name, model, float_acc, calib, test, lut_bits, started, note=""):
+    from toolchain.compress.measure import deploy
+
+    d = deploy(model, calib, test, lut_bits)
+    if d.lut is not None and d.lut.tensors:
+        same = "identical" if d.lut.identical_outputs else "DIFFERENT"
+        note = (note + "; " if note else "") + (
+            f"LUT on {len(d.lut.tensors)} tensors ({', '.join(t.mode for t in d.lut.tensors)}), "
+            f"TFLM outputs {same} on {d.lut.samples_checked} test images")
+    return Row(key, name, d.int8_metric, float_acc, d.params, d.macs, d.flash_bytes, d.zip_bytes, d.arena_bytes,
+               time.time() - started, note)
+
+
+def ensure_tfmot_venv() -> Path:
+    python = TFMOT_VENV / "bin" / "python"
+    if python.exists():
+        return python
+    print(f"creating {TFMOT_VENV} (tf_keras + tfmot, layered over this environment)", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(TFMOT_VENV)], check=True)
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    Path(site, "_edgec_product.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # --no-deps for tf_keras: it names the "tensorflow" package, which tensorflow-cpu already provides.
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", *TFMOT_PACKAGES[:3]], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *TFMOT_PACKAGES[3:]], check=True)
+    return python
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 epoch everywhere and 5k images: a smoke run")
+    parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "compress_fmnist.json")
+    parser.add_argument("--no-tfmot", action="store_true", help="skip the tfmot comparison")
+    args = parser.parse_args(argv)
+    config = QUICK if args.quick else CONFIG
+
+    import keras
+
+    from toolchain.compress.data import Dataset
+    from toolchain.compress.pipeline import compress
+    from toolchain.compress.recipe import (ClusterOptions, DistillOptions, FactorizeOptions, PruneOptions, Recipe,
+                                           StructuredOptions, TrainOptions)
+    from toolchain.compress.train import evaluate
+
+    x_train, y_train, x_test, y_test = load_fmnist()
+    if args.quick:
+        x_train, y_train, x_test, y_test = x_train[:5000], y_train[:5000], x_test[:1000], y_test[:1000]
+    train, test = Dataset(x_train, y_train, "fmnist-train"), Dataset(x_test, y_test, "fmnist-test")
+    calib = x_train[np.random.default_rng(0).choice(len(x_train), 200, replace=False)]
+    print(f"Fashion-MNIST: {len(train)} training, {len(test)} test images; config {config}", flush=True)
+
+    started = time.time()
+    keras.utils.set_random_seed(config["seed"])
+    base = build_keras3()
+    steps = config["base_epochs"] * -(-len(x_train) // config["batch_size"])
+    schedule = keras.optimizers.schedules.CosineDecay(config["base_learning_rate"], decay_steps=steps)
+    base.compile(keras.optimizers.Adam(schedule),
+                 keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    base.fit(x_train, y_train, batch_size=config["batch_size"], epochs=config["base_epochs"], verbose=2)
+    float_acc = evaluate(base, test)
+    print(f"float baseline: {float_acc:.4f} ({base.count_params()} parameters)", flush=True)
+    rows = [measure_row("ptq", "int8 PTQ", base, float_acc, calib, test, None, started)]
+    print(rows[-1], flush=True)
+
+    tune = TrainOptions(epochs=0, batch_size=config["batch_size"], learning_rate=config["finetune_learning_rate"])
+    recipes = {
+        ("prune", f"prune {config['prune_sparsity']:.0%} + int8"): Recipe(
+            train=tune, prune=PruneOptions(sparsity=config["prune_sparsity"], epochs=config["prune_epochs"])),
+        ("cluster", f"cluster {config['clusters']} + int8 + LUT"): Recipe(
+            train=tune, cluster=ClusterOptions(clusters=config["clusters"], epochs=config["cluster_epochs"])),
+        ("structured", f"structured {config['structured_sparsity']:.0%} + distill + int8"): Recipe(
+            train=TrainOptions(0, config["batch_size"], config["structured_learning_rate"]),
+            prune_structured=StructuredOptions(sparsity=config["structured_sparsity"],
+                                               epochs=config["structured_epochs"]),
+            distill=DistillOptions()),
+        ("factorize", f"low-rank dense1 (rank {config['factorize_rank']}) + distill + int8"): Recipe(
+            train=tune, factorize=FactorizeOptions(energy=None, rank=config["factorize_rank"], layers=("dense1",),
+                                                   epochs=config["factorize_epochs"]),
+            distill=DistillOptions()),
+    }
+    for (key, name), recipe in recipes.items():
+        started = time.time()
+        print(f"--- {name}", flush=True)
+        result = compress(base, recipe, train, None, log=lambda m: print(m, flush=True), progress=True)
+        acc = evaluate(result.model, test)
+        rows.append(measure_row(key, name, result.model, acc, calib, test, result.lut_bits, started,
+                                result.final.detail))
+        print(rows[-1], flush=True)
+
+    if not args.no_tfmot:
+        rows += run_tfmot(base, config, args.quick)
+
+    report = render(rows, float_acc)
+    print(report)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"config": config, "float_accuracy": float_acc,
+                                     "rows": [asdict(r) for r in rows]}, indent=2))
+    print(f"written {args.json}")
+    return 0
+
+
+def run_tfmot(base, config, quick) -> list[Row]:
+    python = ensure_tfmot_venv()
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = Path(tmp) / "weights.npz"
+        np.savez(weights, **{f"{layer.name}/{i}": w for layer in base.layers
+                             for i, w in enumerate(layer.get_weights())})
+        out = Path(tmp) / "rows.json"
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        cmd = [str(python), str(REPO / "bench" / "compress_fmnist_tfmot.py"), "--weights", str(weights),
+               "--config", json.dumps(config), "--out", str(out)] + (["--quick"] if quick else [])
+        print("--- tfmot (tf_keras):", " ".join(cmd[:2]), flush=True)
+        subprocess.run(cmd, check=True, env=env)
+        return [Row(**r) for r in json.loads(out.read_text())]
+
+
+def render(rows: list[Row], float_acc: float) -> str:
+    plain = rows[0]
+    head = ["technique", "int8 acc", "vs float", "params", "MACs", "flash (deployed)", "x int8", "zip size",
+            "arena"]
+    body = []
+    for r in rows:
+        body.append([r.technique, f"{100 * r.int8_accuracy:.2f}%", f"{100 * (r.int8_accuracy - float_acc):+.2f}",
+                     f"{r.params:,}", f"{r.macs:,}", f"{r.flash_bytes:,}", f"{r.flash_bytes / plain.flash_bytes:.2f}",
+                     f"{r.zip_bytes:,}", f"{r.arena_bytes:,}"])
+    widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
+    lines = [f"float baseline accuracy: {100 * float_acc:.2f}%", ""]
+    for n, cells in enumerate([head] + body):
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))))
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append("")
+    for r in rows:
+        if r.note:
+            lines.append(f"{r.technique}: {r.note}")
+    lines += ["", "targets (figures: int8 accuracy minus float baseline, in points; ratios to plain int8):"] + [f"  [{'met' if ok else 'NOT MET'}] {text}" for ok, text in targets(rows, float_acc)]
+    return "\n".join(lines)
+
+
+def targets(rows: list[Row], float_acc: float) -> list[tuple[bool, str]]:
+    """The issue's targets, each with the measured figures."""
+    by = {r.key: r for r in rows}
+    plain = by["ptq"]
+    result = []
+
+    def drop(key):  # points lost from float to this int8 model (negative: it gained)
+        return 100 * (float_acc - by[key].int8_accuracy)
+
+    def add(ok, text):
+        result.append((bool(ok), text))
+
+    add(drop("ptq") <= 0.5, f"int8 PTQ within 0.5 points of float: {-drop('ptq'):+.2f}")
+    add(drop("prune") <= 1.0, f"75% pruning + int8 within 1 point: {-drop('prune'):+.2f}")
+    c = by["cluster"]
+    add(drop("cluster") <= 1.0 and c.flash_bytes <= 0.6 * plain.flash_bytes,
+        f"16 clusters + int8 + LUT within 1 point ({-drop('cluster'):+.2f}) and flash <= 0.6x "
+        f"({c.flash_bytes / plain.flash_bytes:.3f}x)")
+    s = by["structured"]
+    add(drop("structured") <= 1.5 and s.macs <= 0.55 * plain.macs and s.flash_bytes <= 0.6 * plain.flash_bytes,
+        f"50% structured + distill within 1.5 points ({-drop('structured'):+.2f}), MACs <= 0.55x "
+        f"({s.macs / plain.macs:.3f}x), flash <= 0.6x ({s.flash_bytes / plain.flash_bytes:.3f}x)")
+    f = by["factorize"]
+    add(drop("factorize") <= 1.0 and f.params < plain.params,
+        f"low-rank + distill within 1 point ({-drop('factorize'):+.2f}) with fewer parameters "
+        f"({f.params:,} vs {plain.params:,})")
+    for ours, theirs in (("prune", "tfmot_prune"), ("cluster", "tfmot_cluster")):
+        if theirs in by:
+            gap = 100 * (by[ours].int8_accuracy - by[theirs].int8_accuracy)
+            add(gap >= -0.5, f"{ours} no worse than 0.5 points below tfmot: ours minus tfmot {gap:+.2f} points")
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

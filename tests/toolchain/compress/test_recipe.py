@@ -1,0 +1,76 @@
+import re
+
+import pytest
+
+from toolchain.compress import recipe as recipe_module
+from toolchain.compress.recipe import Recipe, load_recipe, parse_recipe, with_options
+from toolchain.errors import InputFileError, RecipeError, UnknownNameError
+
+
+def test_the_documented_example_recipe_parses(tmp_path):
+    doc = recipe_module.__doc__
+    example = "\n".join(line[4:] for line in doc[doc.index("    [train]"):].splitlines())
+    path = tmp_path / "recipe.toml"
+    path.write_text(example)
+    r = load_recipe(path)
+    assert r.techniques == ["prune_structured", "factorize", "prune", "cluster"]
+    assert r.prune.m_by_n == (2, 4) and r.prune.per_layer == {"dense1": 0.9} and r.prune.epochs == 3
+    assert r.cluster.per_layer == {"dense1": 8} and r.cluster.init == "kmeans_plus_plus"
+    assert r.factorize.energy == 0.9 and r.factorize.per_layer == {"dense1": 16}
+    assert r.distill.temperature == 4.0 and r.train.learning_rate == 1e-4
+
+
+@pytest.mark.parametrize("text, field, expected", [
+    ("[prune]\nsparsity = 1.0", "prune.sparsity", "< 1.0"),
+    ("[prune]\nsparsity = -0.5", "prune.sparsity", ">= 0.0"),
+    ("[prune_structured]\nsparsity = 1", "prune_structured.sparsity", "< 1.0"),
+    ("[cluster]\nclusters = 0", "cluster.clusters", "an integer >= 2 and <= 256"),
+    ("[cluster]\nclusters = 16.5", "cluster.clusters", "an integer"),
+    ("[cluster.per_layer]\ndense = 1", "cluster.per_layer.dense", ">= 2"),
+    ("[factorize]\nenergy = 0", "factorize.energy", "> 0"),
+    ("[factorize]\nenergy = 0.9\nrank = 3", "factorize", "either energy or rank"),
+    ("[prune]\nm_by_n = [4, 2]", "prune.m_by_n", "0 < m < n"),
+    ("[prune]\nschedule = \"cubic\"", "prune.schedule", "'constant', 'polynomial'"),
+    ("[train]\nepochs = -1", "train.epochs", ">= 0"),
+    ("[prune]\nlayers = \"conv\"", "prune.layers", "a list of layer names"),
+])
+def test_bad_recipes_name_the_field_and_what_was_expected(text, field, expected):
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(__import__("tomllib").loads(text), "r.toml")
+    message = str(info.value)
+    assert message.startswith(f"r.toml: recipe field '{field}': expected ")
+    assert expected in message
+
+
+def test_unknown_tables_and_keys_suggest_the_known_ones():
+    with pytest.raises(UnknownNameError, match="unknown recipe table in r.toml 'prunes'; did you mean 'prune'"):
+        parse_recipe({"prunes": {}}, "r.toml")
+    with pytest.raises(UnknownNameError, match=re.escape("unknown key in recipe table [cluster] of r.toml 'cluster'")):
+        parse_recipe({"cluster": {"cluster": 16}}, "r.toml")
+
+
+def test_unreadable_recipe_files(tmp_path):
+    with pytest.raises(InputFileError, match="cannot read the recipe"):
+        load_recipe(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[prune\n")
+    with pytest.raises(InputFileError, match="not valid TOML"):
+        load_recipe(bad)
+
+
+def test_command_line_options_override_the_recipe():
+    base = parse_recipe({"prune": {"sparsity": 0.5, "frequency": 10}, "train": {"epochs": 5}})
+    r = with_options(base, prune=0.8, cluster=8, distill=True, epochs=1)
+    assert r.prune.sparsity == 0.8 and r.prune.frequency == 10
+    assert r.cluster.clusters == 8 and r.distill is not None and r.train.epochs == 1
+    assert with_options(None).is_empty and Recipe().techniques == []
+
+
+def test_recipe_module_does_not_import_keras():
+    import subprocess
+    import sys
+
+    code = "import sys, toolchain.compress.recipe, toolchain.compress.data, toolchain.compress.report; " \
+           "print('keras' in sys.modules or 'tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

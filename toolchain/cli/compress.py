@@ -1,0 +1,123 @@
+"""`edgec compress`: compress a Keras model and save it as a Keras 3 model.
+
+Also provides `compression_options` (the option bundle `edgec build` reuses) and
+`recipe_from_options` (options -> a checked Recipe).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from toolchain.errors import EXIT_INTERRUPTED, OptionError
+from toolchain.compress.recipe import Recipe, load_recipe, with_options
+
+SPARSITY = click.FloatRange(0.0, 1.0, max_open=True)
+ENERGY = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
+
+
+def compression_options(command):
+    """The compression options of `edgec compress` and `edgec build`."""
+    options = [
+        click.option("--prune", type=SPARSITY, metavar="S", help="Magnitude pruning to sparsity S (e.g. 0.75)."),
+        click.option("--prune-structured", type=SPARSITY, metavar="S",
+                     help="Remove a fraction S of the channels (filters) of each prunable group."),
+        click.option("--cluster", type=click.IntRange(2, 256), metavar="N",
+                     help="Share N values per kernel (k-means); LUT-compressed after int8 conversion."),
+        click.option("--factorize", type=ENERGY, metavar="E",
+                     help="Split Dense/1x1-conv kernels by SVD, keeping energy fraction E (e.g. 0.9)."),
+        click.option("--distill", is_flag=True, help="Fine-tune against the original model's soft outputs."),
+        click.option("--train", "train_path", type=click.Path(exists=True), metavar="DATA",
+                     help="Training data: .npz with x (and y), or a folder of class subfolders of images."),
+        click.option("--eval", "eval_path", type=click.Path(exists=True), metavar="DATA",
+                     help="Evaluation data (labeled), same formats as --train."),
+        click.option("--recipe", "recipe_path", type=click.Path(exists=True, dir_okay=False), metavar="TOML",
+                     help="Compression recipe (per-layer settings, schedule, epochs...); options override it."),
+        click.option("--epochs", type=click.IntRange(0), help="Fine-tuning epochs after each technique."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def recipe_from_options(prune=None, prune_structured=None, cluster=None, factorize=None, distill=False,
+                        recipe_path=None, epochs=None, **_unused) -> Recipe:
+    base = load_recipe(recipe_path) if recipe_path else None
+    return with_options(base, prune=prune, prune_structured=prune_structured, cluster=cluster,
+                        factorize=factorize, distill=distill, epochs=epochs)
+
+
+def load_data(model, path):
+    """A Dataset for `model`'s input from `path` (images are resized to the input size)."""
+    from toolchain.compress.data import fit_to_input, load_dataset
+
+    if path is None:
+        return None
+    shape = tuple(model.inputs[0].shape[1:])
+    image_size = tuple(shape[:2]) if len(shape) == 3 else None
+    channels = shape[-1] if len(shape) == 3 else None
+    return fit_to_input(load_dataset(path, image_size, channels), shape)
+
+
+def write_atomically(path: Path, write) -> None:
+    """Call `write(temp_path)` then move the file into place; nothing is left behind on failure."""
+    path = Path(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent or ".")
+    os.close(fd)
+    try:
+        write(Path(temp))
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+@click.command("compress")
+@click.argument("model_path", metavar="MODEL", type=click.Path(exists=True))
+@compression_options
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Compressed model (.keras).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the report as JSON.")
+@click.option("--no-int8", is_flag=True, help="Do not convert to int8 for the report.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@click.pass_context
+def compress(ctx, model_path, output, json_path, no_int8, quiet, **options):
+    """Compress MODEL (prune, structured prune, cluster, factorize, distill) and save it to OUTPUT.
+
+    \b
+    Examples:
+      edgec compress model.keras --prune 0.75 --train train.npz --eval test.npz -o pruned.keras
+      edgec compress model.keras --prune-structured 0.5 --distill --train train.npz -o small.keras
+      edgec compress model.keras --recipe recipe.toml --train train.npz -o out.keras
+    """
+    output = Path(output)
+    if output.suffix != ".keras":
+        raise OptionError("--output", str(output), "a file name ending in .keras")
+    recipe = recipe_from_options(**options)
+    if recipe.is_empty:
+        raise OptionError("compress", "no technique",
+                          "at least one of --prune, --prune-structured, --cluster, --factorize or a --recipe with one")
+    say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
+    try:
+        from toolchain.compress.interim import load_keras_interim
+        from toolchain.compress.pipeline import calibration_samples, compress as run, measured_report
+
+        model = load_keras_interim(model_path)
+        train = load_data(model, options["train_path"])
+        evaluation = load_data(model, options["eval_path"])
+        result = run(model, recipe, train, evaluation, log=say, progress=not quiet)
+        calib = None if no_int8 else calibration_samples(train, evaluation)
+        if calib is not None:
+            say("converting the original and the compressed model to int8 for the report")
+        report = measured_report(result, model, calib, evaluation)
+        write_atomically(output, lambda temp: result.model.save(temp))
+        if json_path:
+            write_atomically(Path(json_path), lambda temp: temp.write_text(report.to_json()))
+    except KeyboardInterrupt:
+        click.echo("interrupted: nothing written", err=True)
+        ctx.exit(EXIT_INTERRUPTED)
+    click.echo(report.to_text())
+    click.echo(f"saved {output}")
+
+

@@ -1,0 +1,142 @@
+"""What a model costs: parameters, MACs, and, once converted to int8, what the device stores.
+
+- flash as deployed: the bytes of the .tflite model as the device stores it (after LUT
+  compression, if applied). Unstructured zeros and clustered values do not shrink it by themselves.
+- zip size: the .tflite model deflated in a zip archive, the figure tfmot's guides report; a
+  device does not store it that way.
+- arena: the TFLM tensor arena the model needs (activations, and LUT-decoded weights).
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from toolchain.compress.data import Dataset
+from toolchain.compress.lut import LutResult, lut_compress
+
+
+def zip_size(model: bytes) -> int:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("model.tflite", model)
+    return len(buffer.getvalue())
+
+
+def _prod(values) -> int:
+    return int(np.prod([int(v) for v in values])) if len(values) else 1
+
+
+def keras_macs(model) -> int:
+    """Multiply-accumulates of one inference (batch 1) of a Keras model's Dense/Conv layers."""
+    import keras
+
+    total = 0
+    for layer in model.layers:
+        inner = getattr(layer, "layer", layer)
+        if not inner.weights or not hasattr(layer, "output"):
+            continue
+        out = layer.output.shape
+        if isinstance(inner, keras.layers.SeparableConv2D):
+            k = inner.depthwise_kernel.shape
+            total += _prod(out[1:-1]) * k[0] * k[1] * k[2] * k[3]
+            total += _prod(out[1:-1]) * k[2] * k[3] * out[-1]
+        elif isinstance(inner, keras.layers.DepthwiseConv2D):
+            k = inner.kernel.shape
+            total += _prod(out[1:]) * k[0] * k[1]
+        elif isinstance(inner, (keras.layers.Conv1D, keras.layers.Conv2D)):
+            k = inner.kernel.shape
+            total += _prod(out[1:]) * _prod(k[:-1])  # kernel: (..., in / groups, out)
+        elif isinstance(inner, keras.layers.Dense):
+            total += _prod(out[1:-1]) * inner.kernel.shape[0] * inner.kernel.shape[1]
+    return int(total)
+
+
+def tflite_macs(model: bytes) -> int:
+    """Multiply-accumulates of one invoke of an int8 TFLite model (CONV_2D, DEPTHWISE, FC)."""
+    from tflite_micro.tensorflow.lite.micro.compression import model_editor
+
+    graph = model_editor.read(model).subgraphs[0]
+    total = 0
+    for op in graph.operators:
+        name = op.opcode_name
+        if name not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            continue
+        weights, out = op.inputs[1].shape, op.outputs[0].shape
+        if name == "CONV_2D":
+            total += _prod(out) * _prod(weights[1:])
+        elif name == "DEPTHWISE_CONV_2D":
+            total += _prod(out) * weights[1] * weights[2]
+        else:
+            total += _prod(out) * weights[-1]
+    return int(total)
+
+
+def run_tflite(model: bytes, x: np.ndarray) -> np.ndarray:
+    """Float outputs of an int8 TFLite model on float inputs `x`, one sample per invoke (ai-edge-litert)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=model)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    in_scale, in_zero = inp["quantization"]
+    out_scale, out_zero = out["quantization"]
+    results = []
+    for sample in x:
+        q = np.clip(np.round(sample / in_scale + in_zero), -128, 127).astype(inp["dtype"])
+        interpreter.set_tensor(inp["index"], q[None])
+        interpreter.invoke()
+        y = interpreter.get_tensor(out["index"])[0].astype(np.float32)
+        results.append((y - out_zero) * out_scale)
+    return np.stack(results)
+
+
+def quantize_input(model: bytes, x: np.ndarray) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter
+
+    detail = Interpreter(model_content=model).get_input_details()[0]
+    scale, zero = detail["quantization"]
+    return np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """One model as int8 TFLite, with what it costs and how well it does."""
+
+    flash_bytes: int
+    zip_bytes: int
+    params: int
+    macs: int
+    arena_bytes: int
+    int8_metric: float | None
+    lut: LutResult | None = None
+    tflite: bytes = field(default=b"", repr=False)
+
+
+def deploy(model, calib: np.ndarray, eval_data: Dataset | None = None, lut_bits: int | None = None,
+           converter=None) -> Deployed:
+    """Convert `model` to int8, LUT-compress it when `lut_bits` is given, and measure it.
+
+    The metric is that of the uncompressed int8 model run with ai-edge-litert (which has no TFLM
+    DECODE operator); the LUT model's outputs are checked to be identical in the TFLM interpreter.
+    """
+    from toolchain.compress.interim import convert_int8_interim, measure_arena_interim
+    from toolchain.compress.train import is_classifier, score
+
+    convert = converter or convert_int8_interim
+    tflite = convert(model, calib)
+    metric = None
+    if eval_data is not None and eval_data.y is not None:
+        metric = score(run_tflite(tflite, eval_data.x), eval_data, is_classifier(model, eval_data))
+    lut = None
+    deployed = tflite
+    if lut_bits is not None:
+        lut = lut_compress(tflite, lut_bits, check_inputs=quantize_input(tflite, calib[:8]))
+        deployed = lut.model
+    return Deployed(
+        flash_bytes=len(deployed), zip_bytes=zip_size(deployed), params=int(model.count_params()),
+        macs=tflite_macs(deployed), arena_bytes=measure_arena_interim(deployed), int8_metric=metric,
+        lut=lut, tflite=deployed,
+    )

@@ -1,0 +1,208 @@
+"""The compression pass: a Keras 3 model and a recipe in, a compressed Keras 3 model and its record out.
+
+Techniques run in a fixed order, each followed by fine-tuning on the training data (distillation
+from the original model when the recipe asks for it):
+
+    structured pruning -> low-rank factorization -> magnitude pruning -> clustering
+
+Structure-changing techniques come first, so the weights that pruning zeroes and clustering shares
+are those of the final architecture. Clustering preserves pruned zeros by default. Without
+training data (or with 0 epochs) the techniques are applied one-shot, without fine-tuning.
+
+The int8 conversion and the LUT rewrite of clustered weights come after this pass (see
+`toolchain.compress.measure.deploy`); `CompressResult.lut_bits` says whether and how.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import keras
+import numpy as np
+
+from toolchain.errors import DataError
+from toolchain.compress import clustering, factorize, pruning, structured
+from toolchain.compress.data import Dataset, fit_to_input
+from toolchain.compress.measure import keras_macs
+from toolchain.compress.recipe import PruneOptions, Recipe, TrainOptions
+from toolchain.compress.train import evaluate, fine_tune, metric_name, teacher_logits
+
+
+@dataclass(frozen=True)
+class StageResult:
+    technique: str  # "original" for the input model
+    params: int
+    macs: int
+    metric: float | None  # on the evaluation data, after the technique and its fine-tuning
+    detail: str = ""
+    fine_tuned_epochs: int = 0
+
+
+@dataclass
+class CompressResult:
+    model: keras.Model = field(repr=False)
+    recipe: Recipe
+    metric_name: str
+    stages: list[StageResult]
+    lut_bits: int | None  # index bits for the LUT rewrite after int8 conversion (clustered models)
+
+    @property
+    def original(self) -> StageResult:
+        return self.stages[0]
+
+    @property
+    def final(self) -> StageResult:
+        return self.stages[-1]
+
+    def to_dict(self) -> dict:
+        return {
+            "metric": self.metric_name,
+            "lut_bits": self.lut_bits,
+            "stages": [asdict(s) for s in self.stages],
+        }
+
+
+def _stage(name: str, model: keras.Model, eval_data: Dataset | None, detail: str = "", epochs: int = 0):
+    return StageResult(name, int(model.count_params()), keras_macs(model), evaluate(model, eval_data), detail, epochs)
+
+
+def _pruning_schedule(options: PruneOptions, total_steps: int) -> pruning.PruningSchedule:
+    end = options.end_step if options.end_step != -1 else max(options.begin_step + 1, (2 * total_steps) // 3)
+    if options.schedule == "constant":
+        return pruning.ConstantSparsity(options.sparsity, options.begin_step, options.end_step, options.frequency)
+    frequency = min(options.frequency, max(1, (end - options.begin_step) // 10))
+    return pruning.PolynomialDecay(0.0, options.sparsity, options.begin_step, end, frequency=frequency)
+
+
+def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, eval_data: Dataset | None = None,
+             log: Callable[[str], None] | None = None, progress: bool = False, seed: int = 0) -> CompressResult:
+    """Apply `recipe` to `model` (which is not modified) and record each technique's effect."""
+    say = log or (lambda message: None)
+    keras.utils.set_random_seed(seed)
+    input_shape = tuple(model.inputs[0].shape[1:])
+    train = fit_to_input(train, input_shape) if train is not None else None
+    eval_data = fit_to_input(eval_data, input_shape) if eval_data is not None else None
+    if eval_data is not None and eval_data.y is None:
+        raise DataError(eval_data.source, "evaluation data needs labels 'y'")
+    if recipe.distill is not None and train is None:
+        raise DataError("--train", "distillation needs training data (labels optional)")
+    verbose = 2 if progress else 0
+    teacher = model
+    soft = teacher_logits(teacher, train.x) if (recipe.distill and train is not None) else None
+    stages = [_stage("original", model, eval_data)]
+    current = model
+    lut_bits = None
+
+    def tune(m: keras.Model, epochs: int | None, callbacks=()) -> int:
+        n = recipe.train.epochs if epochs is None else epochs
+        if train is None or n == 0:
+            return 0
+        say(f"  fine-tuning {n} epoch(s) on {len(train)} samples"
+            + (" (distillation from the original model)" if recipe.distill else ""))
+        fine_tune(m, train, recipe.train, n, callbacks=callbacks, teacher=teacher, distill=recipe.distill,
+                  verbose=verbose, soft_targets=soft)
+        return n
+
+    if recipe.prune_structured is not None:
+        o = recipe.prune_structured
+        say(f"structured pruning: removing {o.sparsity:.0%} of the channels ({o.importance})")
+        plan = structured.plan_structured(current, o.sparsity, o.importance, o.exclude, o.per_layer, o.round_to)
+        current = structured.apply_structured(current, plan)
+        groups = [g for g in plan.groups if g.keep is not None]
+        detail = f"{sum(g.kept for g in groups)}/{sum(g.size for g in groups)} channels kept in {len(groups)} groups"
+        stages.append(_stage("prune_structured", current, eval_data, detail, tune(current, o.epochs)))
+
+    if recipe.factorize is not None:
+        o = recipe.factorize
+        say("low-rank factorization: " + (f"kept energy {o.energy}" if o.rank is None else f"rank {o.rank}"))
+        plans = factorize.low_rank_plan(current, o.energy, o.rank, o.layers, o.exclude, o.per_layer)
+        current = factorize.factorize_low_rank(current, o.energy, o.rank, o.layers, o.exclude, o.per_layer)
+        split = [p for p in plans if p.pays]
+        detail = ", ".join(f"{p.layer}: rank {p.rank} ({p.kept_energy:.1%} energy)" for p in split) or "no split pays"
+        stages.append(_stage("factorize", current, eval_data, detail, tune(current, o.epochs)))
+
+    if recipe.prune is not None:
+        o = recipe.prune
+        steps = _steps(train, recipe.train, o.epochs)
+        schedule = _pruning_schedule(o, steps)
+        say(f"magnitude pruning: {'%d:%d' % o.m_by_n if o.m_by_n else f'{o.sparsity:.0%}'} ({schedule!r})")
+        per_layer = {name: _pruning_schedule(PruneOptions(**{**asdict(o), "sparsity": s}), steps)
+                     for name, s in o.per_layer.items()}
+        wrapped = pruning.prune_low_magnitude(current, schedule, o.m_by_n, o.layers, o.exclude, per_layer)
+        epochs = tune(wrapped, o.epochs, [pruning.UpdatePruningStep()]) if steps else 0
+        if epochs == 0:  # one-shot: the schedule's final sparsity at once
+            for layer in pruning.pruned_wrappers(wrapped):
+                layer.prune_now()
+        current = pruning.strip_pruning(wrapped)
+        sparsity = pruning.kernel_sparsity(current)
+        detail = ", ".join(f"{k}: {v:.1%}" for k, v in sparsity.items() if v > 0) or "no weights pruned"
+        stages.append(_stage("prune", current, eval_data, detail, epochs))
+
+    if recipe.cluster is not None:
+        o = recipe.cluster
+        say(f"clustering: {o.clusters} clusters ({o.init}{', zeros kept' if o.preserve_sparsity else ''})")
+        wrapped = clustering.cluster_weights(current, o.clusters, o.init, o.preserve_sparsity, o.layers,
+                                             o.exclude, o.per_layer)
+        epochs = tune(wrapped, o.epochs)
+        current = clustering.strip_clustering(wrapped)
+        counts = clustering.unique_values(current)
+        inner = {w.layer.name for w in wrapped.layers if isinstance(w, clustering.ClusterWeights)}
+        clustered = [name for name in counts if name.split("/")[0] in inner]
+        detail = ", ".join(f"{name}: {counts[name]} values" for name in clustered)
+        stages.append(_stage("cluster", current, eval_data, detail, epochs))
+        lut_bits = max(1, math.ceil(math.log2(max([o.clusters, *o.per_layer.values()]))))
+
+    return CompressResult(current, recipe, metric_name(model, eval_data), stages, lut_bits)
+
+
+def _steps(train: Dataset | None, options: TrainOptions, epochs: int | None) -> int:
+    if train is None:
+        return 0
+    n = options.epochs if epochs is None else epochs
+    return n * math.ceil(len(train) / options.batch_size)
+
+
+def calibration_samples(train: Dataset | None, eval_data: Dataset | None, count: int = 200) -> np.ndarray | None:
+    """Samples for int8 calibration: from the training data, else from the evaluation data."""
+    source = train if train is not None else eval_data
+    if source is None:
+        return None
+    rng = np.random.default_rng(0)
+    pick = rng.choice(len(source), size=min(count, len(source)), replace=False)
+    return source.x[np.sort(pick)]
+
+
+def measured_report(result: CompressResult, original: keras.Model, calib: np.ndarray | None,
+                    eval_data: Dataset | None, converter=None):
+    """The report of `result`: float figures per technique, and int8 figures (flash as deployed,
+    zip size, arena, int8 metric) for the original and the final model when `calib` is given."""
+    from toolchain.compress.measure import deploy
+    from toolchain.compress.report import CompressReport, ReportRow
+
+    if eval_data is not None:
+        eval_data = fit_to_input(eval_data, tuple(original.inputs[0].shape[1:]))
+    rows = [ReportRow(s.technique, s.params, s.macs, s.metric, detail=s.detail) for s in result.stages]
+    notes = []
+    if calib is not None:
+        before = deploy(original, calib, eval_data, None, converter)
+        after = deploy(result.model, calib, eval_data, result.lut_bits, converter)
+        for index, d in ((0, before), (len(rows) - 1, after)):
+            r = rows[index]
+            rows[index] = ReportRow(r.technique, r.params, d.macs, r.float_metric, d.int8_metric, d.flash_bytes,
+                                    d.zip_bytes, d.arena_bytes, r.detail)
+        if len(rows) == 1:
+            notes.append("no technique applied")
+        if after.lut is not None:
+            lut = after.lut
+            if lut.tensors:
+                check = ("identical" if lut.identical_outputs else "DIFFERENT") + f" on {lut.samples_checked} inputs"
+                notes.append(f"LUT compression ({result.lut_bits}-bit indices) of {len(lut.tensors)} weight tensors: "
+                             f"{lut.bytes_before:,} -> {lut.bytes_after:,} bytes; TFLM outputs {check}; "
+                             "needs a TFLM build with compression (TFLM_DECODE), and decoded weights "
+                             "take arena space")
+            for name, why in lut.skipped:
+                notes.append(f"  not LUT-compressed: {name}: {why}")
+        notes.append("MACs in rows with int8 figures are counted on the int8 model; others on the Keras model. "
+                     "int8 metric: uncompressed int8 model run with ai-edge-litert.")
+    return CompressReport(result.metric_name, rows, notes)

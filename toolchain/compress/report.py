@@ -1,0 +1,66 @@
+"""The compression report: one row per technique, rendered as a text table or JSON.
+
+Does not import TensorFlow or Keras.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    technique: str
+    params: int
+    macs: int
+    float_metric: float | None
+    int8_metric: float | None = None
+    flash_bytes: int | None = None  # the .tflite as deployed (after LUT compression, if any)
+    zip_bytes: int | None = None
+    arena_bytes: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CompressReport:
+    metric: str
+    rows: list[ReportRow]
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps({"metric": self.metric, "rows": [asdict(r) for r in self.rows], "notes": self.notes},
+                          indent=2)
+
+    def to_text(self) -> str:
+        percent = self.metric == "accuracy"
+
+        def metric(v):
+            if v is None:
+                return "-"
+            return f"{100 * v:.2f}%" if percent else f"{v:.4g}"
+
+        def size(v):
+            return "-" if v is None else f"{v:,}"
+
+        columns = [
+            ("technique", lambda r: r.technique, "<"),
+            ("params", lambda r: size(r.params), ">"),
+            ("MACs", lambda r: size(r.macs), ">"),
+            (f"float {self.metric}", lambda r: metric(r.float_metric), ">"),
+            (f"int8 {self.metric}", lambda r: metric(r.int8_metric), ">"),
+            ("flash (deployed)", lambda r: size(r.flash_bytes), ">"),
+            ("zip size", lambda r: size(r.zip_bytes), ">"),
+            ("arena", lambda r: size(r.arena_bytes), ">"),
+        ]
+        cells = [[head for head, _, _ in columns]] + [[get(r) for _, get, _ in columns] for r in self.rows]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+        lines = []
+        for n, row in enumerate(cells):
+            lines.append("  ".join(f"{c:{align}{w}}" for c, (_, _, align), w in zip(row, columns, widths)).rstrip())
+            if n == 0:
+                lines.append("  ".join("-" * w for w in widths))
+        for r in self.rows:
+            if r.detail:
+                lines.append(f"{r.technique}: {r.detail}")
+        lines += self.notes
+        return "\n".join(lines)
