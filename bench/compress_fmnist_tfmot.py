@@ -45,7 +45,7 @@ def build_tf_keras(weights: dict):
 def convert(model, calib) -> bytes:
     import tensorflow as tf
 
-    from toolchain.compress.interim import quiet_stderr
+    from toolchain.quiet import captured_fds
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -53,12 +53,12 @@ def convert(model, calib) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    with quiet_stderr():
+    with captured_fds(2):
         return bytes(converter.convert())
 
 
 def measure(key, name, model, calib, x_test, y_test, lut_bits, started, note=""):
-    from toolchain.compress.interim import measure_arena_interim
+    from toolchain.compress.measure import measure_arena_bytes
     from toolchain.compress.lut import lut_compress
     from toolchain.compress.measure import quantize_input, run_tflite, tflite_macs, zip_size
 
@@ -74,7 +74,7 @@ def measure(key, name, model, calib, x_test, y_test, lut_bits, started, note="")
             f"{'identical' if lut.identical_outputs else 'DIFFERENT'} on {lut.samples_checked} test images")
     return {"key": key, "technique": name, "int8_accuracy": acc, "float_accuracy": float_acc, "params": int(model.count_params()),
             "macs": tflite_macs(deployed), "flash_bytes": len(deployed), "zip_bytes": zip_size(deployed),
-            "arena_bytes": measure_arena_interim(deployed), "seconds": time.time() - started, "note": note}
+            "arena_bytes": measure_arena_bytes(deployed), "seconds": time.time() - started, "note": note}
 
 
 def cosine(config, epochs, samples):

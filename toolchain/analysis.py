@@ -12,6 +12,7 @@ import numpy as np
 
 from toolchain.tflite_reader import Operator, Subgraph, TfliteModel
 
+DECODE_OPS = frozenset({"CUSTOM:TFLM_DECODE"})  # TFLM's compressed-tensor decoder
 GLUE_OPS = frozenset({"SHAPE", "STRIDED_SLICE", "PACK"})
 BOUNDARY_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
 FLOAT_TYPES = frozenset({"float32", "float16", "float64"})
@@ -153,13 +154,16 @@ def analyse(model: TfliteModel, layer_names: tuple[str, ...] = ()) -> ModelAnaly
         # shape constants of RESHAPE and the like are not parameters
         weights = [c for c in consts if op.op not in ("RESHAPE", "PAD", "MEAN", "STRIDED_SLICE",
                                                         "TRANSPOSE", "SUM", "PADV2", "SQUEEZE")]
+        params = sum(c.size for c in weights)
+        if op.op in DECODE_OPS:  # LUT-compressed weights: the parameters are what it decodes
+            params = sum(sg.tensors[i].size for i in op.outputs)
         ops.append(OpInfo(
             index=op.index, op=op.op,
             layer=layer_of(out.name, layer_names) if out else "",
             output_name=out.name if out else "",
             output_shape=out.shape if out else (),
             output_dtype=out.dtype if out else "",
-            params=sum(c.size for c in weights),
+            params=params,
             weight_bytes=sum(c.nbytes for c in weights),
             macs=_macs(op, sg),
         ))

@@ -37,6 +37,9 @@ class BuildOptions:
     trust_lambda: bool = False
     name: str | None = None
     firmware: bool = False  # build the benchmark firmware (implies the C engine)
+    recipe: object = None  # toolchain.compress.recipe.Recipe: compress before converting
+    train: Path | None = None  # training data for fine-tuning and distillation
+    eval: Path | None = None  # labelled evaluation data for the accuracy columns
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class BuildResult:
     fit: FitResult  # the fit of the runtime chosen (from the ELF when a firmware was built)
     tflm_fit: FitResult  # the TFLM figures, always, for comparison
     engine: EngineBuild | None = None
+    compression: object = None  # toolchain.compress.report.CompressReport
     warnings: tuple[str, ...] = ()
 
 
@@ -156,8 +160,14 @@ def build(model_path: str | Path, options: BuildOptions,
     model = load_model(model_path, options.custom_objects, options.trust_lambda)
     calibration = calibrate(model, options)
     converted = None
+    compression = None
     if model.is_tflite:
+        if options.recipe is not None and not options.recipe.is_empty:
+            raise DataError(model.path, "a .tflite model cannot be compressed; give the Keras model")
         data = model.tflite_bytes
+    elif options.recipe is not None and not options.recipe.is_empty:
+        on_pass("compress")
+        data, compression = compress_and_convert(model, calibration, options)
     else:
         on_pass("convert")
         converted = convert_int8(model, calibration.samples, options.convert)
@@ -186,7 +196,35 @@ def build(model_path: str | Path, options: BuildOptions,
             warnings.append(f"the C engine cannot run this model, falling back to TFLM: {exc.message}")
     return BuildResult(model=model, name=name, tflite=tflite, tflite_bytes=data,
                        calibration=calibration, converted=converted, analysis=analysis, arena=arena,
-                       fit=engine.fit if engine else fit, tflm_fit=fit, engine=engine, warnings=tuple(warnings))
+                       fit=engine.fit if engine else fit, tflm_fit=fit, engine=engine,
+                       compression=compression, warnings=tuple(warnings))
+
+
+def compress_and_convert(model: LoadedModel, calibration: Calibration, options: BuildOptions):
+    """Compress the Keras model, convert it with the build's options (LUT-compressing clustered
+    weights), and measure the original and the compressed model side by side.
+
+    Returns (the deployed .tflite bytes, the CompressReport)."""
+    import toolchain.compress.clustering  # noqa: F401  (registers the wrappers)
+    from toolchain.compress.data import fit_to_input, load_dataset
+    from toolchain.compress.pipeline import compress, measured
+    from toolchain.loader import from_keras
+
+    keras_model = model.keras_model
+    shape = tuple(keras_model.inputs[0].shape[1:])
+    image_size = tuple(shape[:2]) if len(shape) == 3 else None
+    channels = shape[-1] if len(shape) == 3 else None
+
+    def dataset(path):
+        return None if path is None else fit_to_input(load_dataset(path, image_size, channels), shape)
+
+    result = compress(keras_model, options.recipe, dataset(options.train), dataset(options.eval))
+
+    def converter(m, calib):
+        return convert_int8(from_keras(m, model.name), calib, options.convert).tflite_bytes
+
+    report, deployed = measured(result, keras_model, calibration.samples, dataset(options.eval), converter)
+    return deployed.tflite, report
 
 
 def build_firmware(result: BuildResult, target: TargetProfile, folder: Path):

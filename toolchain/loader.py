@@ -209,6 +209,17 @@ def _load_keras(path: Path, fmt: str, custom: dict, trust_lambda: bool) -> Loade
     )
 
 
+def from_keras(model, name: str = "model", path: Path | None = None) -> LoadedModel:
+    """A LoadedModel around a Keras model already in memory (e.g. a compressed one)."""
+    return LoadedModel(
+        path=path or Path(f"{name}.keras"), format="keras", name=name,
+        input_shapes=tuple(tuple(t.shape) for t in model.inputs),
+        input_dtypes=tuple(str(t.dtype) for t in model.inputs),
+        output_shapes=tuple(tuple(t.shape) for t in model.outputs),
+        keras_model=model, layer_names=tuple(layer.name for layer in model.layers),
+    )
+
+
 def _strip_optimizer_slots(src: Path, dst: Path) -> None:
     """Copy a SavedModel's graph without optimizer slot variables.
 

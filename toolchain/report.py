@@ -108,6 +108,7 @@ def build_dict(result: BuildResult, target, files: list[str], command: str = "bu
         "tflm_fit": fit_dict(result.tflm_fit),
         "engine": engine_dict(result),
         "firmware": firmware_dict(firmware),
+        "compression": result.compression.to_dict() if result.compression is not None else None,
         "latency_estimate_s": estimated_latency_s(a.macs, target.clock_hz, target.core),
         "warnings": list(result.warnings),
         "files": sorted(files),
@@ -159,6 +160,12 @@ def render_build(console, report: dict) -> None:
                   f"about {arena['total_32bit_bytes']:,} B on a 32-bit MCU)")
     console.print(f"  latency: about {report['latency_estimate_s'] * 1000:.1f} ms at "
                   f"{report['target']['clock_hz'] / 1e6:g} MHz (estimate from MACs, not measured)")
+    if report.get("compression"):
+        for row in report["compression"]["rows"]:
+            acc = row["int8_metric"]
+            console.print(f"  compression: {row['technique']}: {row['params']:,} params"
+                          + (f", int8 {report['compression']['metric']} {acc:.4f}" if acc is not None else "")
+                          + (f", flash as deployed {row['flash_bytes']:,} B" if row["flash_bytes"] else ""))
     for problem in fit["problems"]:
         console.print(f"  [red]{problem}[/]")
     if not fit["fits"] and fit["peak_tensors"]:

@@ -17,6 +17,7 @@ from toolchain.errors import EXIT_INTERNAL, EXIT_INTERRUPTED
 COMMANDS = {
     "build": "toolchain.cli.build:build",
     "check": "toolchain.cli.check:check",
+    "compress": "toolchain.cli.compress:compress",
     "inspect": "toolchain.cli.inspect_cmd:inspect_model",
     "targets": "toolchain.cli.targets_cmd:targets",
     "validate": "toolchain.cli.validate:validate",
@@ -27,6 +28,7 @@ COMMANDS = {
 HELP = {
     "build": "Quantize a model to int8, check it fits a target, export it.",
     "check": "Check that a .tflite model fits a target (no conversion).",
+    "compress": "Prune, cluster, factorize or distill a Keras model; save it as a Keras 3 model.",
     "inspect": "Print a model's ops, tensors, parameters, MACs and sizes.",
     "targets": "List the target profiles, or show one.",
     "validate": "Check the generated C engine against the tflite-micro interpreter, byte for byte.",

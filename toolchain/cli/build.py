@@ -5,12 +5,14 @@ from pathlib import Path
 
 import click
 
+from toolchain.cli.compress import compression_options, recipe_from_options
 from toolchain.cli.options import make_console, output_options, resolve_target, target_options
 from toolchain.errors import EXIT_DOES_NOT_FIT
 
 PASS_LABELS = {"load": "loading the model", "convert": "converting to int8 (TFLite converter)",
                "analyse": "analysing the graph", "measure": "measuring the TFLM arena",
-               "engine": "generating and sizing the C engine", "firmware": "building the firmware"}
+               "engine": "generating and sizing the C engine", "firmware": "building the firmware",
+               "compress": "compressing, fine-tuning and converting"}
 
 
 def run_passes(console, quiet: bool, fn):
@@ -43,9 +45,10 @@ def run_passes(console, quiet: bool, fn):
 @click.option("--firmware", is_flag=True,
               help="Also build the benchmark firmware (C engine; ELF/BIN/HEX) for Cortex-M targets.")
 @click.option("--name", help="Name for the exported C symbols (default: the model file's name).")
+@compression_options
 @output_options
 def build(model, target, target_file, out_dir, calib, calib_random, image_range, io_type, mode, runtime,
-          custom_objects, trust_lambda, firmware, name, as_json, quiet):
+          custom_objects, trust_lambda, firmware, name, as_json, quiet, train_path, eval_path, **compression):
     """Quantize MODEL to int8, check it fits the target, export it into --out.
 
     MODEL is a Keras 3 .keras file, a Keras 2 .h5 file, a SavedModel folder or a .tflite file
@@ -69,7 +72,8 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
     options = BuildOptions(target=profile, calib=calib, calib_random=calib_random, image_range=image_range,
                            convert=ConvertOptions(mode=mode, io=io_type), runtime=runtime,
                            custom_objects=custom_objects, trust_lambda=trust_lambda, name=name,
-                           firmware=firmware)
+                           firmware=firmware, recipe=recipe_from_options(**compression),
+                           train=train_path, eval=eval_path)
     console = make_console(as_json, quiet)
     result = run_passes(console, quiet, lambda on_pass: run_build(model, options, on_pass))
     with staged_output(out_dir) as stage:

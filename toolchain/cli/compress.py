@@ -100,10 +100,10 @@ def compress(ctx, model_path, output, json_path, no_int8, quiet, **options):
                           "at least one of --prune, --prune-structured, --cluster, --factorize or a --recipe with one")
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     try:
-        from toolchain.compress.interim import load_keras_interim
+        from toolchain.compress.layers import load_compressible
         from toolchain.compress.pipeline import calibration_samples, compress as run, measured_report
 
-        model = load_keras_interim(model_path)
+        model = load_compressible(model_path)
         train = load_data(model, options["train_path"])
         evaluation = load_data(model, options["eval_path"])
         result = run(model, recipe, train, evaluation, log=say, progress=not quiet)

@@ -75,3 +75,23 @@ def select_layers(
         chosen = default_selection(graph)
     exclude = set(exclude)
     return [n for n in names if n in chosen and n not in exclude]
+
+
+def load_compressible(path) -> keras.Model:
+    """A Keras model to compress, loaded by the build's own load pass (.keras or Keras 2 .h5).
+
+    edgec's pruning and clustering wrappers are registered first, so a model saved mid-way
+    (before `strip`) loads too.
+    """
+    from pathlib import Path
+
+    import toolchain.compress.clustering  # noqa: F401  (registers the wrappers)
+    import toolchain.compress.pruning  # noqa: F401
+    from toolchain.errors import ModelLoadError
+    from toolchain.loader import load_model
+
+    loaded = load_model(Path(path))
+    if loaded.keras_model is None:
+        raise ModelLoadError(path, f"a {loaded.format} model cannot be compressed",
+                             "compression works on Keras models: .keras or .h5")
+    return loaded.keras_model

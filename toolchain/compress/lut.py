@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toolchain.compress.interim import quiet_stderr
+from toolchain.quiet import captured_fds
 
 WEIGHT_INPUTS = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1}
 MAX_BITS = 7  # the widest index TFLM's LUT format stores
@@ -93,7 +93,7 @@ def _compress(model_bytes: bytes, chosen) -> bytes:
 
     specs = [spec.Tensor(subgraph=0, tensor=index, compression=[spec.LookUpTableCompression(bits, mode)])
              for index, mode, bits in chosen]
-    with warnings.catch_warnings(), quiet_stderr():
+    with warnings.catch_warnings(), captured_fds(2):
         warnings.simplefilter("ignore")
         return bytes(compress(model_bytes, specs))
 
@@ -158,7 +158,7 @@ def _run_tflm(model: bytes, inputs: np.ndarray, uncompressed_size: int) -> list[
     """Outputs of the TFLM interpreter, one invoke per input (an ample arena: only outputs matter here)."""
     from tflite_micro.python.tflite_micro import runtime
 
-    with quiet_stderr():
+    with captured_fds(2):
         interpreter = runtime.Interpreter.from_bytes(model, arena_size=max(1 << 20, 8 * uncompressed_size))
     outputs = []
     for x in inputs:

@@ -55,23 +55,27 @@ def keras_macs(model) -> int:
 
 
 def tflite_macs(model: bytes) -> int:
-    """Multiply-accumulates of one invoke of an int8 TFLite model (CONV_2D, DEPTHWISE, FC)."""
-    from tflite_micro.tensorflow.lite.micro.compression import model_editor
+    """Multiply-accumulates of one invoke of a TFLite model (counted by toolchain.analysis)."""
+    from toolchain.analysis import analyse
+    from toolchain.tflite_reader import read_tflite
 
-    graph = model_editor.read(model).subgraphs[0]
-    total = 0
-    for op in graph.operators:
-        name = op.opcode_name
-        if name not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
-            continue
-        weights, out = op.inputs[1].shape, op.outputs[0].shape
-        if name == "CONV_2D":
-            total += _prod(out) * _prod(weights[1:])
-        elif name == "DEPTHWISE_CONV_2D":
-            total += _prod(out) * weights[1] * weights[2]
-        else:
-            total += _prod(out) * weights[-1]
-    return int(total)
+    return analyse(read_tflite(model)).macs
+
+
+def convert_keras_int8(model, calib: np.ndarray, max_samples: int = 200) -> bytes:
+    """Full-integer int8 TFLite of an in-memory Keras model: the build's own convert pass."""
+    from toolchain.convert import ConvertOptions, convert_int8
+    from toolchain.loader import from_keras
+
+    samples = np.asarray(calib, dtype=np.float32)
+    return convert_int8(from_keras(model), samples, ConvertOptions(max_calibration_samples=max_samples)).tflite_bytes
+
+
+def measure_arena_bytes(model: bytes) -> int:
+    """The smallest TFLM arena, measured by the build's own measure pass."""
+    from toolchain.arena import measure_arena
+
+    return measure_arena(model).total_bytes
 
 
 def run_tflite(model: bytes, x: np.ndarray) -> np.ndarray:
@@ -122,10 +126,9 @@ def deploy(model, calib: np.ndarray, eval_data: Dataset | None = None, lut_bits:
     The metric is that of the uncompressed int8 model run with ai-edge-litert (which has no TFLM
     DECODE operator); the LUT model's outputs are checked to be identical in the TFLM interpreter.
     """
-    from toolchain.compress.interim import convert_int8_interim, measure_arena_interim
     from toolchain.compress.train import is_classifier, score
 
-    convert = converter or convert_int8_interim
+    convert = converter or convert_keras_int8
     tflite = convert(model, calib)
     metric = None
     if eval_data is not None and eval_data.y is not None:
@@ -137,6 +140,6 @@ def deploy(model, calib: np.ndarray, eval_data: Dataset | None = None, lut_bits:
         deployed = lut.model
     return Deployed(
         flash_bytes=len(deployed), zip_bytes=zip_size(deployed), params=int(model.count_params()),
-        macs=tflite_macs(deployed), arena_bytes=measure_arena_interim(deployed), int8_metric=metric,
+        macs=tflite_macs(deployed), arena_bytes=measure_arena_bytes(deployed), int8_metric=metric,
         lut=lut, tflite=deployed,
     )

@@ -177,6 +177,12 @@ def measured_report(result: CompressResult, original: keras.Model, calib: np.nda
                     eval_data: Dataset | None, converter=None):
     """The report of `result`: float figures per technique, and int8 figures (flash as deployed,
     zip size, arena, int8 metric) for the original and the final model when `calib` is given."""
+    return measured(result, original, calib, eval_data, converter)[0]
+
+
+def measured(result: CompressResult, original: keras.Model, calib: np.ndarray | None,
+             eval_data: Dataset | None, converter=None):
+    """(the report, the deployed final model or None): `edgec build` ships the latter."""
     from toolchain.compress.measure import deploy
     from toolchain.compress.report import CompressReport, ReportRow
 
@@ -184,6 +190,7 @@ def measured_report(result: CompressResult, original: keras.Model, calib: np.nda
         eval_data = fit_to_input(eval_data, tuple(original.inputs[0].shape[1:]))
     rows = [ReportRow(s.technique, s.params, s.macs, s.metric, detail=s.detail) for s in result.stages]
     notes = []
+    after = None
     if calib is not None:
         before = deploy(original, calib, eval_data, None, converter)
         after = deploy(result.model, calib, eval_data, result.lut_bits, converter)
@@ -205,4 +212,4 @@ def measured_report(result: CompressResult, original: keras.Model, calib: np.nda
                 notes.append(f"  not LUT-compressed: {name}: {why}")
         notes.append("MACs in rows with int8 figures are counted on the int8 model; others on the Keras model. "
                      "int8 metric: uncompressed int8 model run with ai-edge-litert.")
-    return CompressReport(result.metric_name, rows, notes)
+    return CompressReport(result.metric_name, rows, notes), after

@@ -27,9 +27,11 @@ class CompressReport:
     rows: list[ReportRow]
     notes: list[str] = field(default_factory=list)
 
+    def to_dict(self) -> dict:
+        return {"metric": self.metric, "rows": [asdict(r) for r in self.rows], "notes": self.notes}
+
     def to_json(self) -> str:
-        return json.dumps({"metric": self.metric, "rows": [asdict(r) for r in self.rows], "notes": self.notes},
-                          indent=2)
+        return json.dumps(self.to_dict(), indent=2)
 
     def to_text(self) -> str:
         percent = self.metric == "accuracy"

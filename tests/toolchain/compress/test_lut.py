@@ -3,7 +3,7 @@ import pytest
 
 from tests.toolchain.compress.conftest import blob_data, keras, small_cnn
 from toolchain.compress.clustering import cluster_weights, strip_clustering
-from toolchain.compress.interim import convert_int8_interim, measure_arena_interim
+from toolchain.compress.measure import convert_keras_int8, measure_arena_bytes
 from toolchain.compress.lut import _run_tflm, lut_compress
 from toolchain.compress.measure import quantize_input
 
@@ -15,7 +15,7 @@ def int8_models():
     x, _ = blob_data(64)
     model = small_cnn()
     clustered = strip_clustering(cluster_weights(model, 16))
-    return x, convert_int8_interim(model, x), convert_int8_interim(clustered, x)
+    return x, convert_keras_int8(model, x), convert_keras_int8(clustered, x)
 
 
 def test_lut_compressed_model_gives_the_uncompressed_outputs_in_tflm(int8_models):
@@ -54,4 +54,4 @@ def test_unclustered_weights_are_left_alone(int8_models):
 def test_decoded_weights_take_arena_space(int8_models):
     _, _, clustered = int8_models
     result = lut_compress(clustered, 4)
-    assert measure_arena_interim(result.model) > measure_arena_interim(clustered)
+    assert measure_arena_bytes(result.model) > measure_arena_bytes(clustered)

@@ -1,0 +1,37 @@
+"""`edgec build` with a compression stage: the deployed model is the compressed one, measured."""
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from tests.toolchain.conftest import EXAMPLE_CALIB, EXAMPLE_EVAL, EXAMPLE_MODEL
+from toolchain.analysis import analyse
+from toolchain.cli import cli
+from toolchain.tflite_reader import read_tflite_file
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_cluster_then_lut_ships_the_smaller_model(tmp_path):
+    result = run("build", EXAMPLE_MODEL, "-t", "cortex-m7", "--calib", EXAMPLE_CALIB, "--cluster", "16",
+                 "--train", EXAMPLE_EVAL, "--eval", EXAMPLE_EVAL, "--epochs", "1", "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    rows = report["compression"]["rows"]
+    assert [r["technique"] for r in rows] == ["original", "cluster"]
+    shipped = (tmp_path / "model.tflite").stat().st_size
+    assert rows[-1]["flash_bytes"] == shipped < rows[0]["flash_bytes"]
+    model = read_tflite_file(tmp_path / "model.tflite")
+    assert "CUSTOM:TFLM_DECODE" in model.op_names
+    assert analyse(model).params == rows[0]["params"]  # decoded weights still count as parameters
+    assert report["fit"]["flash"]["items"][0] == {"label": "model", "bytes": shipped}
+
+
+def test_compressing_a_tflite_is_refused(tmp_path, mlperf_models):
+    result = run("build", mlperf_models / "kws_ref_model.tflite", "-t", "cortex-m7", "--prune", "0.5",
+                 "-o", tmp_path / "o")
+    assert result.exit_code == 2 and "cannot be compressed" in result.output
+    assert not (tmp_path / "o").exists()
