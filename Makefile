@@ -33,7 +33,7 @@ test: system-deps $(STAMP)
 	$(PY) -m pytest -q
 
 bench: system-deps $(STAMP)
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf out build .pytest_cache

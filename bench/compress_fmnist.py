@@ -219,7 +219,7 @@ def run_tfmot(base, config, quick) -> list[Row]:
                              for i, w in enumerate(layer.get_weights())})
         out = Path(tmp) / "rows.json"
         env = dict(os.environ, PYTHONPATH=str(REPO))
-        cmd = [str(python), str(REPO / "bench" / "compress_fmnist_tfmot.py"), "--weights", str(weights),
+        cmd = [str(python), str(REPO / "bench" / "_compress_fmnist_tfmot.py"), "--weights", str(weights),
                "--config", json.dumps(config), "--out", str(out)] + (["--quick"] if quick else [])
         print("--- tfmot (tf_keras):", " ".join(cmd[:2]), flush=True)
         subprocess.run(cmd, check=True, env=env)
