@@ -65,6 +65,34 @@ def firmware_dict(firmware) -> dict | None:
                         for r in firmware.regions]}
 
 
+def timeline_dict(result: BuildResult) -> dict:
+    """Per op in execution order, the live activations at their planned offsets.
+
+    The C engine's own plan when the engine is the runtime; otherwise TFLM's greedy plan,
+    recomputed (toolchain.planner_tflm; equal to the measured arena head on the test models)."""
+    ops = [{"index": o.index, "op": o.op, "layer": o.layer} for o in result.analysis.ops]
+    if result.engine is not None:
+        spans: dict = {}
+        for k, live in enumerate(result.engine.engine.plan.timeline):
+            for t in live:
+                first, last, offset, size, name = spans.get(t.tensor, (k, k, t.offset, t.size, t.name))
+                spans[t.tensor] = (min(first, k), max(last, k), offset, size, name)
+        tensors = [{"name": name, "offset": off, "bytes": size, "first": first, "last": last}
+                   for first, last, off, size, name in sorted(spans.values())]
+        planner = "C engine plan"
+    else:
+        from toolchain.planner_tflm import plan_tflm
+
+        plan = plan_tflm(result.analysis)
+        tensors = [{"name": p.name, "offset": p.offset, "bytes": p.bytes, "first": p.first, "last": p.last}
+                   for p in plan.placements]
+        planner = plan.planner
+    peak = max((t["offset"] + t["bytes"] for t in tensors), default=0)
+    sums = [sum(t["bytes"] for t in tensors if t["first"] <= k <= t["last"]) for k in range(len(ops))]
+    peak_op = max(range(len(ops)), key=lambda k: (sums[k], -k)) if ops else 0
+    return {"planner": planner, "peak_bytes": peak, "peak_op": peak_op, "ops": ops, "tensors": tensors}
+
+
 def build_dict(result: BuildResult, target, files: list[str], command: str = "build", firmware=None) -> dict:
     a, arena = result.analysis, result.arena
     conv = result.converted
@@ -109,6 +137,7 @@ def build_dict(result: BuildResult, target, files: list[str], command: str = "bu
         "engine": engine_dict(result),
         "firmware": firmware_dict(firmware),
         "compression": result.compression.to_dict() if result.compression is not None else None,
+        "timeline": timeline_dict(result),
         "latency_estimate_s": estimated_latency_s(a.macs, target.clock_hz, target.core),
         "warnings": list(result.warnings),
         "files": sorted(files),

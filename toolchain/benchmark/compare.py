@@ -16,6 +16,8 @@ class Comparison:
     accuracy_device: float | None  # against labels, when given
     accuracy_host: float | None
     basis: str  # "raw" (bytes read back) or "results" (the m-results-[...] numbers, 3 decimals)
+    per_sample_max_diff: tuple[float, ...] = ()  # |device - host| max, sample by sample
+    per_sample_cosine: tuple[float, ...] = ()
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -33,7 +35,7 @@ def compare_outputs(device: list[np.ndarray], host: list[np.ndarray], labels: np
     is the printing's rounding (half of the last printed digit)."""
     if len(device) != len(host) or not device:
         raise ValueError("device and host outputs must be the same, non-zero number of samples")
-    exact, cos, top1, correct_d, correct_h = 0, [], 0, 0, 0
+    exact, cos, diffs, top1, correct_d, correct_h = 0, [], [], 0, 0, 0
     max_diff = 0.0
     for i, (d, h) in enumerate(zip(device, host)):
         d64, h64 = d.astype(np.float64).ravel(), h.astype(np.float64).ravel()
@@ -41,6 +43,7 @@ def compare_outputs(device: list[np.ndarray], host: list[np.ndarray], labels: np
             raise ValueError(f"sample {i}: device gave {d64.size} outputs, host {h64.size}")
         diff = float(np.max(np.abs(d64 - h64))) if d64.size else 0.0
         max_diff = max(max_diff, diff)
+        diffs.append(diff)
         exact += diff <= tolerance
         cos.append(_cosine(d64, h64))
         top1 += int(np.argmax(d64) == np.argmax(h64))
@@ -51,4 +54,5 @@ def compare_outputs(device: list[np.ndarray], host: list[np.ndarray], labels: np
     return Comparison(compared=n, exact_match_rate=exact / n, max_abs_diff=max_diff,
                       cosine_similarity=float(np.mean(cos)), top1_agreement=top1 / n,
                       accuracy_device=correct_d / n if labels is not None else None,
-                      accuracy_host=correct_h / n if labels is not None else None, basis=basis)
+                      accuracy_host=correct_h / n if labels is not None else None, basis=basis,
+                      per_sample_max_diff=tuple(diffs), per_sample_cosine=tuple(cos))

@@ -13,6 +13,7 @@ class Stats:
     median: float
     min: float
     max: float
+    values: tuple[float, ...] = ()  # every run, in order (the distribution the report plots)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class BenchResult:
     arena_bytes: int | None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"schema_version": 1, "command": "bench", **asdict(self)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)

@@ -83,7 +83,8 @@ def _samples(options: BenchOptions, in_spec: TensorSpec | None, device_input_byt
 
 
 def _stats(values: list[float]) -> Stats:
-    return Stats(median=float(statistics.median(values)), min=float(min(values)), max=float(max(values)))
+    return Stats(median=float(statistics.median(values)), min=float(min(values)), max=float(max(values)),
+                 values=tuple(float(v) for v in values))
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,12 @@ def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, 
             result = run_bench(options)
     else:
         result = run_bench(options)
-    report = result.write_json(out_dir / "report.json")
+    from toolchain.outputs import staged_output
+    from toolchain.report_html import write_reports
+
+    with staged_output(out_dir) as stage:
+        write_reports(stage, result.to_dict())
+    report = out_dir / "report.html"
     if as_json:
         click.echo(result.to_json())
     else:

@@ -65,6 +65,7 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
     from toolchain.convert import ConvertOptions
     from toolchain.outputs import staged_output
     from toolchain.report import build_dict, render_build, to_json
+    from toolchain.report_html import write_reports
 
     profile = resolve_target(target, target_file)
     if calib is not None and calib_random:
@@ -85,12 +86,13 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
                                                  build_firmware(result, profile, stage.folder("firmware")))[1])
             stage.adopt("firmware")
             result = dataclasses.replace(result, fit=fit)
-        report = build_dict(result, profile, stage.files + ["report.json"], firmware=firmware_result)
-        stage.write_text("report.json", to_json(report))
+        report = build_dict(result, profile, stage.files + ["report.json", "report.html"], firmware=firmware_result)
+        write_reports(stage, report)
     if as_json:
         click.echo(to_json(report), nl=False)
     else:
         render_build(console, report)
         console.print(f"  outputs: {out_dir}/ ({', '.join(sorted(report['files']))})")
+        console.print(f"  report: {out_dir / 'report.html'}")
     if not result.fit.fits:
         raise SystemExit(EXIT_DOES_NOT_FIT)

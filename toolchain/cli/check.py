@@ -30,10 +30,12 @@ def check(model, target, target_file, out_dir, as_json, quiet):
     if model.suffix.lower() != ".tflite":
         raise InputFileError(model, "edgec check takes a .tflite file", "use `edgec build` for Keras models")
     result = run_build(model, BuildOptions(target=profile))
-    report = build_dict(result, profile, ["report.json"] if out_dir else [], command="check")
+    report = build_dict(result, profile, ["report.json", "report.html"] if out_dir else [], command="check")
     if out_dir is not None:
+        from toolchain.report_html import write_reports
+
         with staged_output(out_dir) as stage:
-            stage.write_text("report.json", to_json(report))
+            write_reports(stage, report)
     if as_json:
         click.echo(to_json(report), nl=False)
     else:

@@ -13,6 +13,9 @@ import click
 
 from toolchain.errors import EXIT_INTERRUPTED, OptionError
 from toolchain.compress.recipe import Recipe, load_recipe, with_options
+from toolchain.outputs import staged_output
+from toolchain.report import to_json
+from toolchain.report_html import write_reports
 
 SPARSITY = click.FloatRange(0.0, 1.0, max_open=True)
 ENERGY = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
@@ -78,11 +81,13 @@ def write_atomically(path: Path, write) -> None:
 @click.argument("model_path", metavar="MODEL", type=click.Path(exists=True))
 @compression_options
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Compressed model (.keras).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the report as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the report as JSON on stdout, nothing else (report.json and report.html are "
+                   "written beside OUTPUT either way).")
 @click.option("--no-int8", is_flag=True, help="Do not convert to int8 for the report.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.pass_context
-def compress(ctx, model_path, output, json_path, no_int8, quiet, **options):
+def compress(ctx, model_path, output, as_json, no_int8, quiet, **options):
     """Compress MODEL (prune, structured prune, cluster, factorize, distill) and save it to OUTPUT.
 
     \b
@@ -98,7 +103,7 @@ def compress(ctx, model_path, output, json_path, no_int8, quiet, **options):
     if recipe.is_empty:
         raise OptionError("compress", "no technique",
                           "at least one of --prune, --prune-structured, --cluster, --factorize or a --recipe with one")
-    say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
+    say = (lambda message: None) if quiet or as_json else (lambda message: click.echo(message, err=True))
     try:
         from toolchain.compress.layers import load_compressible
         from toolchain.compress.pipeline import calibration_samples, compress as run, measured_report
@@ -106,18 +111,24 @@ def compress(ctx, model_path, output, json_path, no_int8, quiet, **options):
         model = load_compressible(model_path)
         train = load_data(model, options["train_path"])
         evaluation = load_data(model, options["eval_path"])
-        result = run(model, recipe, train, evaluation, log=say, progress=not quiet)
+        result = run(model, recipe, train, evaluation, log=say, progress=not (quiet or as_json))
         calib = None if no_int8 else calibration_samples(train, evaluation)
         if calib is not None:
             say("converting the original and the compressed model to int8 for the report")
         report = measured_report(result, model, calib, evaluation)
+        document = {"schema_version": 1, "command": "compress", "model": {"name": Path(model_path).stem,
+                    "path": str(model_path)}, "output": str(output), "compression": report.to_dict()}
         write_atomically(output, lambda temp: result.model.save(temp))
-        if json_path:
-            write_atomically(Path(json_path), lambda temp: temp.write_text(report.to_json()))
+        reports = output.with_name(output.stem + ".report")
+        with staged_output(reports) as stage:
+            write_reports(stage, document)
     except KeyboardInterrupt:
         click.echo("interrupted: nothing written", err=True)
         ctx.exit(EXIT_INTERRUPTED)
+    if as_json:
+        click.echo(to_json(document), nl=False)
+        return
     click.echo(report.to_text())
-    click.echo(f"saved {output}")
+    click.echo(f"saved {output}; report: {reports / 'report.html'}")
 
 

@@ -16,7 +16,9 @@ from toolchain.cli.options import resolve_target, target_options
 @click.option("--drive", type=click.Path(file_okay=False, path_type=Path),
               help="Mount point of the board's drive (default: found by its volume label).")
 @click.option("--dry-run", is_flag=True, help="Check and print what would be done; write nothing.")
-def flash(target, target_file, firmware, port, probe, drive, dry_run):
+@click.option("--json", "as_json", is_flag=True,
+              help="Print what was done as JSON on stdout (not with the emulator, which keeps running).")
+def flash(target, target_file, firmware, port, probe, drive, dry_run, as_json):
     """Write FIRMWARE (a folder from `edgec build --firmware`, or an .elf/.bin/.hex) to the board.
 
     The target profile chooses how: pyOCD (CMSIS-DAP, ST-Link, J-Link), esptool, copying to the
@@ -37,6 +39,13 @@ def flash(target, target_file, firmware, port, probe, drive, dry_run):
     flasher = flasher_for(profile, options)
     plan = flasher.flash(image)
     what = " ".join(plan.command) if plan.command else f"copy {plan.payload_name} to {plan.copy_to}"
+    if as_json and profile.flasher != "qemu":
+        import json
+
+        click.echo(json.dumps({"schema_version": 1, "command": "flash", "target": profile.name,
+                               "flasher": flasher.caps.name, "dry_run": dry_run, "action": what,
+                               "flash_used_bytes": image.flash_used_bytes}, indent=2))
+        return
     if dry_run:
         click.echo(f"would run: {what}")
         return

@@ -53,7 +53,7 @@ def show(target, as_json):
     """Print one target profile."""
     d = _profile_dict(target)
     if as_json:
-        click.echo(json.dumps(d, indent=2))
+        click.echo(json.dumps({"schema_version": 1, **d}, indent=2))
         return
     click.echo(f"{d['name']}: {d['description']}")
     click.echo(f"  core {d['core']}, {d['clock_hz']:,} Hz, cflags: {' '.join(d['cflags'])}")

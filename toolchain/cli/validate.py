@@ -22,7 +22,8 @@ from toolchain.errors import EXIT_INTERNAL
 @click.option("--save-outputs", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Save the runtime's raw outputs to this .npz (array 'outputs', one row per input).")
 @click.pass_context
-def validate(ctx, model, runtime, inputs_path, count, seed, save_outputs):
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, nothing else.")
+def validate(ctx, model, runtime, inputs_path, count, seed, save_outputs, as_json):
     """Check that the C engine computes exactly what TFLM computes on MODEL.tflite.
 
     \b
@@ -32,11 +33,19 @@ def validate(ctx, model, runtime, inputs_path, count, seed, save_outputs):
     from toolchain.validate import validate_c_engine
 
     result, outputs = validate_c_engine(model, inputs_path=inputs_path, count=count, seed=seed)
-    for line in result.lines():
-        click.echo(line)
     if save_outputs is not None:
         np.savez(save_outputs, outputs=outputs)
-        click.echo(f"engine outputs saved to {save_outputs}")
+    if as_json:
+        import dataclasses
+        import json
+
+        click.echo(json.dumps({"schema_version": 1, "command": "validate", **dataclasses.asdict(result),
+                               "exact_rate": result.exact_rate, "passed": result.passed}, indent=2))
+    else:
+        for line in result.lines():
+            click.echo(line)
+        if save_outputs is not None:
+            click.echo(f"engine outputs saved to {save_outputs}")
     if not result.passed:
         click.echo("the engine's outputs differ from TFLM's: this is a bug in edgec, please report it", err=True)
         ctx.exit(EXIT_INTERNAL)

@@ -39,21 +39,24 @@ def test_every_help_example_runs(workdir):
         assert result.exit_code == 0, result.output
         out = args[args.index("-o") + 1]
         assert keras.models.load_model(workdir / out).count_params() > 0
-        assert "flash (deployed)" in result.output and f"saved {out}" in result.output
+        assert "flash (deployed)" in result.output and f"saved {out};" in result.output
 
 
 def test_report_json_and_model_written(workdir):
     result = _run(["model.keras", "--prune", "0.5", "--epochs", "1", "--train", "train.npz", "--eval", "test.npz",
-                   "-o", "out.keras", "--json", "report.json", "--quiet"])
+                   "-o", "out.keras", "--json", "--quiet"])
     assert result.exit_code == 0, result.output
-    report = json.loads((workdir / "report.json").read_text())
+    document = json.loads(result.stdout)
+    assert document == json.loads((workdir / "out.report" / "report.json").read_text())
+    assert (workdir / "out.report" / "report.html").is_file()
+    report = document["compression"]
     assert [row["technique"] for row in report["rows"]] == ["original", "prune"]
     final = report["rows"][-1]
     assert final["int8_metric"] is not None and final["flash_bytes"] > 0 and final["arena_bytes"] > 0
     model = keras.models.load_model(workdir / "out.keras")
     kernel = model.get_layer("dense_mid").kernel.numpy()
     assert int((kernel == 0).sum()) == kernel.size // 2
-    assert sorted(p.name for p in workdir.iterdir()) == ["model.keras", "out.keras", "recipe.toml", "report.json",
+    assert sorted(p.name for p in workdir.iterdir()) == ["model.keras", "out.keras", "out.report", "recipe.toml",
                                                          "test.npz", "train.npz"]  # no temporary left
 
 
@@ -90,7 +93,7 @@ def test_ctrl_c_leaves_no_output(workdir, monkeypatch):
 
     monkeypatch.setattr(pipeline, "compress", interrupted)
     result = CliRunner().invoke(cli.compress, ["model.keras", "--prune", "0.5", "--train", "train.npz",
-                                               "-o", "out.keras", "--json", "r.json"])
+                                               "-o", "out.keras"])
     assert result.exit_code == EXIT_INTERRUPTED
     assert "interrupted: nothing written" in result.output
-    assert not (workdir / "out.keras").exists() and not (workdir / "r.json").exists()
+    assert not (workdir / "out.keras").exists() and not (workdir / "out.report").exists()

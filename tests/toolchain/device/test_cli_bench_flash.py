@@ -34,7 +34,8 @@ def test_bench_table(toy_firmware, tmp_path):
     assert result.exit_code == 0, result.output
     assert "instructions per inference (median / min / max)" in result.output
     assert "ESTIMATE at 168 MHz" in result.output
-    assert f"report: {tmp_path / 'report.json'}" in result.output
+    assert f"report: {tmp_path / 'report.html'}" in result.output
+    assert (tmp_path / 'report.json').is_file()
 
 
 def test_bench_missing_port_is_a_device_error(tmp_path):

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from tests.toolchain.conftest import EXAMPLE_CALIB, EXAMPLE_MODEL
+from toolchain.cli import cli
+
+
+@pytest.fixture(scope="session")
+def example_report(tmp_path_factory):
+    """A real build of the bundled example: (output folder, report dict)."""
+    out = tmp_path_factory.mktemp("report") / "out"
+    result = CliRunner().invoke(cli, ["build", str(EXAMPLE_MODEL), "-t", "cortex-m7", "--calib", str(EXAMPLE_CALIB),
+                                      "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "report.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def overflow_report(tmp_path_factory, ):
+    """A check that does not fit (vww on a Cortex-M0+): (output folder, report dict)."""
+    from tests.conftest import SHARED_MODELS
+
+    if not SHARED_MODELS.exists():
+        pytest.skip("MLPerf Tiny models not present")
+    out = tmp_path_factory.mktemp("report") / "vww"
+    result = CliRunner().invoke(cli, ["check", str(SHARED_MODELS / "vww_96_int8.tflite"), "-t", "cortex-m0plus",
+                                      "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 3
+    return out, json.loads((out / "report.json").read_text())

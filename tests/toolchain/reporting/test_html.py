@@ -1,0 +1,65 @@
+"""report.html: self-contained, sections present exactly when their data is, exact numbers in labels."""
+from __future__ import annotations
+
+import re
+
+from toolchain.report_html import render_html
+
+REMOTE = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I)
+
+
+def test_self_contained(example_report):
+    out, _ = example_report
+    page = (out / "report.html").read_text()
+    assert not REMOTE.search(page)
+    assert "<script" not in page.lower() and "<link" not in page.lower() and "@import" not in page
+    assert page.count("<svg") >= 3
+
+
+def test_memory_map_labels_hold_the_exact_figures(example_report, overflow_report):
+    _, report = example_report
+    page = render_html(report)
+    flash = report["fit"]["flash"]
+    assert f"flash: {flash['used_bytes']:,} B of {flash['budget_bytes']:,} B ({flash['free_bytes']:,} B free)" in page
+    _, bad = overflow_report
+    page = render_html(bad)
+    assert "flash: 390,632 B of 262,144 B (over by 128,488 B)" in page
+    assert "SRAM: 106,688 B of 32,768 B (over by 73,920 B)" in page
+    assert 'class="verdict nofit"' in page
+
+
+def test_timeline_marks_the_measured_peak(overflow_report):
+    _, report = overflow_report
+    assert report["timeline"]["peak_bytes"] == report["arena"]["head_bytes"] == 73_728
+    page = render_html(report)
+    assert "peak 73,728 B at op" in page
+
+
+def test_sections_follow_the_data(example_report):
+    _, report = example_report
+    page = render_html(report)
+    for section in ("memory-map", "timeline", "layers"):
+        assert f'id="{section}"' in page
+    assert 'id="compression"' not in page and 'id="bench"' not in page
+    comp = {"metric": "accuracy", "notes": [], "rows": [
+        {"technique": "original", "params": 10, "macs": 5, "float_metric": 0.9, "int8_metric": 0.89,
+         "flash_bytes": 1000, "zip_bytes": 900, "arena_bytes": 100, "detail": ""},
+        {"technique": "cluster", "params": 10, "macs": 5, "float_metric": 0.88, "int8_metric": 0.87,
+         "flash_bytes": 600, "zip_bytes": 400, "arena_bytes": 100, "detail": ""}]}
+    page = render_html({**report, "compression": comp})
+    assert 'id="compression"' in page and "cluster (600 B)" in page
+    bench = {"command": "bench", "target": "cortex-m7", "model": "m.tflite", "device": "dut", "runs": 3,
+             "timing_unit": "instructions", "per_inference": {"median": 10.0, "min": 9.0, "max": 12.0,
+                                                              "values": [9.0, 10.0, 12.0]},
+             "latency_ms": {"median": 1.0, "min": 1.0, "max": 1.0, "values": [1.0]}, "latency_is_estimate": True,
+             "comparison": {"exact_match_rate": 1.0, "max_abs_diff": 0.0, "top1_agreement": 1.0,
+                            "per_sample_max_diff": [0.0, 0.0], "per_sample_cosine": [1.0, 1.0]},
+             "layers": [{"index": 0, "op": "CONV_2D", "count": 7, "share": 1.0}]}
+    page = render_html(bench)
+    assert 'id="bench"' in page and "3 runs: median 10, min 9, max 12" in page
+    assert 'id="memory-map"' not in page and "measured per layer (instructions" in page
+
+
+def test_deterministic(example_report):
+    _, report = example_report
+    assert render_html(report) == render_html(report)

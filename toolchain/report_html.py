@@ -1,0 +1,291 @@
+"""report.html: one self-contained page (inline CSS, figures as inline SVG) from a report dict.
+
+Every section is drawn only when its data is in the report, so `build`, `check`, `compress` and
+`bench` share one renderer. Figures are matplotlib SVG with text kept as text, so the numbers in
+their labels can be read (and searched, and tested) in the page. No script, no remote resource.
+"""
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;
+color:#1b1f24;line-height:1.4}
+h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ddd}
+.verdict{display:inline-block;padding:.2em .7em;border-radius:4px;color:#fff;font-weight:600}
+.fits{background:#1a7f37}.nofit{background:#cf222e}
+.figures{display:flex;gap:1.5em;margin:1em 0}.figure{border:1px solid #ddd;border-radius:6px;padding:.6em 1em}
+.figure b{display:block;font-size:1.3em}table{border-collapse:collapse;font-size:.9em}
+td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}th{background:#f6f8fa}
+td:first-child,th:first-child{text-align:left}.warn{color:#9a6700}.bad{color:#cf222e}
+figure{margin:1em 0}svg{max-width:100%;height:auto}
+"""
+
+FLASH_COLORS = ("#0969da", "#54aeff", "#8c959f", "#b6e3ff")
+SRAM_COLORS = ("#8250df", "#c297ff", "#8c959f", "#d8b9ff", "#e6e6e6")
+
+
+def _esc(x) -> str:
+    return html.escape(str(x))
+
+
+def _b(n) -> str:
+    return f"{int(n):,} B"
+
+
+def _svg(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    text = re.sub(r"<\?xml[^>]*\?>\s*", "", text)
+    text = re.sub(r"<!DOCTYPE[^>]*>\s*", "", text)
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)  # dates, generator URLs
+    return re.sub(r' xmlns:xlink="[^"]*"', "", text, count=0)
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "svg.hashsalt": "edgec",
+                         "axes.spines.top": False, "axes.spines.right": False})
+    return plt
+
+
+def memory_map_figure(fit: dict) -> str:
+    """One bar per memory (flash, SRAM, arena): items stacked against the budget, red past it."""
+    plt = _plt()
+    budgets = [(name, fit[key]) for key, name in (("flash", "flash"), ("sram", "SRAM"), ("arena", "arena"))
+               if fit.get(key)]
+    fig, axes = plt.subplots(len(budgets), 1, figsize=(9, 1.35 * len(budgets)), squeeze=False)
+    for ax, (name, b) in zip(axes[:, 0], budgets):
+        budget, used = b["budget_bytes"], b["used_bytes"]
+        colors = FLASH_COLORS if name == "flash" else SRAM_COLORS
+        left = 0
+        for i, item in enumerate(b["items"]):
+            width = item["bytes"]
+            inside = max(0, min(width, budget - left))
+            ax.barh(0, inside, left=left, color=colors[i % len(colors)], edgecolor="white")
+            if width > inside:
+                ax.barh(0, width - inside, left=left + inside, color="#cf222e", edgecolor="white")
+            if width > 0.06 * max(budget, used):
+                ax.text(left + width / 2, 0, f"{item['label']}\n{_b(width)}", ha="center", va="center",
+                        fontsize=7, color="white")
+            left += width
+        ax.axvline(budget, color="#1b1f24", lw=1.5)
+        ax.set_xlim(0, max(budget, used) * 1.02)
+        ax.set_yticks([])
+        status = f"over by {_b(used - budget)}" if used > budget else f"{_b(budget - used)} free"
+        ax.set_title(f"{name}: {_b(used)} of {_b(budget)} ({status})", loc="left", fontsize=9,
+                     color="#cf222e" if used > budget else "#1b1f24")
+        ax.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def timeline_figure(timeline: dict) -> str:
+    """Rows = ops in execution order; each live tensor a block at its planned offset; peak marked."""
+    plt = _plt()
+    ops = timeline["ops"]
+    n = len(ops)
+    fig, ax = plt.subplots(figsize=(9, max(2.5, 0.28 * n + 1)))
+    palette = plt.get_cmap("tab20")
+    for i, t in enumerate(timeline["tensors"]):
+        ax.add_patch(plt.Rectangle((t["offset"], t["first"] - 0.4), t["bytes"], t["last"] - t["first"] + 0.8,
+                                   facecolor=palette(i % 20), edgecolor="white", lw=0.5, alpha=0.9))
+    peak, peak_op = timeline["peak_bytes"], timeline["peak_op"]
+    ax.axvline(peak, color="#cf222e", ls="--", lw=1)
+    ax.axhline(peak_op, color="#cf222e", ls=":", lw=1)
+    op = ops[peak_op] if 0 <= peak_op < n else {"op": "", "layer": ""}
+    ax.set_title(f"activation memory ({timeline['planner']}): peak {_b(peak)} at op {peak_op} "
+                 f"({op['op']} {op['layer']})", loc="left", fontsize=9)
+    ax.set_xlim(0, max(peak, 1) * 1.05)
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_yticks(range(n))
+    ax.set_yticklabels([f"{o['index']} {o['op']} {o['layer'][:24]}" for o in ops], fontsize=7)
+    ax.set_xlabel("arena offset (bytes)")
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def layers_figure(layers: list[dict], times: list[dict] | None) -> str:
+    plt = _plt()
+    panels = [("parameters", [l["params"] for l in layers]), ("MACs", [l["macs"] for l in layers]),
+              ("weight bytes", [l["weight_bytes"] for l in layers])]
+    if times:
+        by_index = {t["index"]: t["count"] for t in times}
+        panels.append(("measured per layer", [by_index.get(l["index"], 0) for l in layers]))
+    n = len(layers)
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels) + 1.5, max(2.5, 0.25 * n + 1)),
+                             sharey=True, squeeze=False)
+    labels = [f"{l['index']} {l['op']}" for l in layers]
+    for ax, (title, values) in zip(axes[0], panels):
+        ax.barh(range(n), values, color="#0969da")
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+    axes[0][0].set_yticks(range(n))
+    axes[0][0].set_yticklabels(labels, fontsize=7)
+    axes[0][0].set_ylim(n - 0.5, -0.5)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def measured_layers_figure(times: list[dict], unit: str) -> str:
+    plt = _plt()
+    n = len(times)
+    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.25 * n + 1)))
+    ax.barh(range(n), [t["count"] for t in times], color="#0969da")
+    ax.set_yticks(range(n))
+    ax.set_yticklabels([f"{t['index']} {t['op']}" for t in times], fontsize=7)
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_title(f"measured per layer ({unit}, one inference)", loc="left", fontsize=9)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def compression_figure(compression: dict) -> str:
+    plt = _plt()
+    rows = [r for r in compression["rows"] if r.get("flash_bytes")]
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    for r in rows:
+        x = r["flash_bytes"]
+        if r.get("float_metric") is not None:
+            ax.scatter(x, r["float_metric"], marker="o", color="#8c959f")
+        if r.get("int8_metric") is not None:
+            ax.scatter(x, r["int8_metric"], marker="s", color="#0969da")
+            ax.annotate(f"{r['technique']} ({_b(x)})", (x, r["int8_metric"]), fontsize=7,
+                        xytext=(4, 4), textcoords="offset points")
+    ax.scatter([], [], marker="o", color="#8c959f", label="float")
+    ax.scatter([], [], marker="s", color="#0969da", label="int8")
+    ax.legend(fontsize=7)
+    ax.set_xlabel("flash as deployed (bytes)")
+    ax.set_ylabel(compression["metric"])
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def bench_figures(bench: dict) -> list[str]:
+    plt = _plt()
+    out = []
+    values = bench.get("per_inference", {}).get("values") or []
+    if values:
+        fig, ax = plt.subplots(figsize=(6.5, 2.8))
+        ax.hist(values, bins=min(20, max(3, len(values))), color="#0969da")
+        ax.set_xlabel(f"{bench['timing_unit']} per inference")
+        ax.set_title(f"{len(values)} runs: median {bench['per_inference']['median']:,.0f}, "
+                     f"min {bench['per_inference']['min']:,.0f}, max {bench['per_inference']['max']:,.0f}",
+                     loc="left", fontsize=9)
+        fig.tight_layout()
+        out.append(_svg(fig))
+    comp = bench.get("comparison") or {}
+    diffs = comp.get("per_sample_max_diff") or []
+    if diffs:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 2.8))
+        axes[0].bar(range(len(diffs)), diffs, color="#cf222e" if max(diffs) > 0 else "#1a7f37")
+        axes[0].set_title(f"max |device - host| per sample (largest {max(diffs):g})", loc="left", fontsize=9)
+        axes[0].set_xlabel("sample")
+        axes[0].set_ylim(0, max(1.0, max(diffs) * 1.1))
+        cos = comp.get("per_sample_cosine") or []
+        axes[1].bar(range(len(cos)), cos, color="#0969da")
+        axes[1].set_ylim(min(0.9, min(cos, default=1.0)), 1.0005)
+        axes[1].set_title(f"cosine similarity (exact match {100 * comp['exact_match_rate']:.1f}%)",
+                          loc="left", fontsize=9)
+        axes[1].set_xlabel("sample")
+        fig.tight_layout()
+        out.append(_svg(fig))
+    return out
+
+
+def _table(rows: list[list], head: list[str]) -> str:
+    th = "".join(f"<th>{_esc(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{th}</tr>{body}</table>"
+
+
+def _section(title: str, ident: str, body: str) -> str:
+    return f'<section id="{ident}"><h2>{_esc(title)}</h2>{body}</section>'
+
+
+def render_html(report: dict) -> str:
+    """The whole page for a build/check/compress/bench report dict."""
+    parts = []
+    command = report.get("command", "report")
+    fit = report.get("fit")
+    title = f"edgec {command}"
+    if report.get("model"):
+        model = report["model"]
+        title += f": {model['name'] if isinstance(model, dict) else model}"
+    if report.get("target"):
+        target = report["target"]
+        title += f" on {target['name'] if isinstance(target, dict) else target}"
+    parts.append(f"<h1>{_esc(title)}</h1>")
+    if fit:
+        verdict = ('<span class="verdict fits">FITS</span>' if fit["fits"]
+                   else '<span class="verdict nofit">DOES NOT FIT</span>')
+        latency = report.get("latency_estimate_s")
+        figures = [("flash", _b(fit["flash"]["used_bytes"]) + f" of {_b(fit['flash']['budget_bytes'])}"),
+                   ("SRAM", _b(fit["sram"]["used_bytes"]) + f" of {_b(fit['sram']['budget_bytes'])}")]
+        if latency is not None:
+            figures.append(("latency (estimate)", f"{latency * 1000:.1f} ms at "
+                                                  f"{report['target']['clock_hz'] / 1e6:g} MHz"))
+        boxes = "".join(f'<div class="figure">{_esc(k)}<b>{_esc(v)}</b></div>' for k, v in figures)
+        problems = "".join(f'<p class="bad">{_esc(p)}</p>' for p in fit.get("problems", []))
+        parts.append(f"<p>{verdict} runtime: {_esc(fit['runtime'])}</p><div class='figures'>{boxes}</div>{problems}")
+        parts.append(_section("Memory map", "memory-map", f"<figure>{memory_map_figure(fit)}</figure>"))
+    for w in report.get("warnings", []) or []:
+        parts.append(f'<p class="warn">warning: {_esc(w)}</p>')
+    if report.get("timeline"):
+        parts.append(_section("Activation memory over time", "timeline",
+                              f"<figure>{timeline_figure(report['timeline'])}</figure>"))
+    layers = (report.get("analysis") or {}).get("layers")
+    bench = report.get("bench") or (report if command == "bench" else None)
+    if layers:
+        times = bench.get("layers") if bench else None
+        parts.append(_section("Per layer", "layers", f"<figure>{layers_figure(layers, times)}</figure>"))
+    elif bench and bench.get("layers"):
+        parts.append(_section("Per layer", "layers", "<figure>"
+                              f"{measured_layers_figure(bench['layers'], bench.get('timing_unit', ''))}</figure>"))
+    if report.get("compression"):
+        comp = report["compression"]
+        rows = [[r["technique"], f"{r['params']:,}", f"{r['macs']:,}",
+                 "-" if r["float_metric"] is None else f"{r['float_metric']:.4f}",
+                 "-" if r["int8_metric"] is None else f"{r['int8_metric']:.4f}",
+                 "-" if r["flash_bytes"] is None else _b(r["flash_bytes"])] for r in comp["rows"]]
+        table = _table(rows, ["technique", "params", "MACs", f"float {comp['metric']}", f"int8 {comp['metric']}",
+                              "flash as deployed"])
+        notes = "".join(f"<p>{_esc(n)}</p>" for n in comp.get("notes", []))
+        fig = f"<figure>{compression_figure(comp)}</figure>" if any(r["flash_bytes"] for r in comp["rows"]) else ""
+        parts.append(_section("Compression", "compression", table + fig + notes))
+    if bench:
+        comp = bench.get("comparison") or {}
+        rows = [["device", bench.get("device", "")], ["runs", bench.get("runs", "")],
+                [f"{bench.get('timing_unit', '')} per inference (median)", f"{bench['per_inference']['median']:,.0f}"],
+                ["latency ms (median)" + (" ESTIMATE" if bench.get("latency_is_estimate") else ""),
+                 f"{bench['latency_ms']['median']:.3f}"]]
+        if comp:
+            rows += [["exact match", f"{100 * comp['exact_match_rate']:.1f}%"],
+                     ["max |device - host|", f"{comp['max_abs_diff']:g}"],
+                     ["top-1 agreement", f"{100 * comp['top1_agreement']:.1f}%"]]
+        figs = "".join(f"<figure>{svg}</figure>" for svg in bench_figures(bench))
+        parts.append(_section("On the device", "bench", _table(rows, ["", "value"]) + figs))
+    data = html.escape(json.dumps(report, indent=2, default=str))
+    parts.append(_section("report.json", "json", f"<details><summary>raw report</summary><pre>{data}</pre></details>"))
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{_esc(title)}</title><style>{CSS}</style></head><body>\n"
+            + "\n".join(parts) + "\n</body></html>\n")
+
+
+def write_reports(stage, report: dict) -> None:
+    """report.json and report.html into a staging folder (toolchain.outputs)."""
+    from toolchain.report import to_json
+
+    stage.write_text("report.html", render_html(report))
+    stage.write_text("report.json", to_json(report))
