@@ -16,11 +16,20 @@ PASS_LABELS = {"load": "loading the model", "convert": "converting to int8 (TFLi
 
 
 def run_passes(console, quiet: bool, fn):
-    """Run fn(on_pass) with a spinner naming the current pass (only on a terminal)."""
+    """Run fn(on_pass) with a progress bar over the passes, naming the current one, with elapsed
+    time (only on a terminal, and not with --quiet)."""
     if quiet or not console.is_terminal:
         return fn(lambda name: None)
-    with console.status("") as status:
-        return fn(lambda name: status.update(PASS_LABELS.get(name, name) + " ..."))
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description:<44}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("starting", total=len(PASS_LABELS))
+
+        def on_pass(name):
+            progress.update(task, description=PASS_LABELS.get(name, name), advance=1)
+
+        return fn(on_pass)
 
 
 @click.command()

@@ -14,6 +14,8 @@ The int8 conversion and the LUT rewrite of clustered weights come after this pas
 """
 from __future__ import annotations
 
+import sys
+
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -87,7 +89,8 @@ def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, e
         raise DataError(eval_data.source, "evaluation data needs labels 'y'")
     if recipe.distill is not None and train is None:
         raise DataError("--train", "distillation needs training data (labels optional)")
-    verbose = 2 if progress else 0
+    # Keras's own progress bar per epoch on a terminal; one line per epoch when piped
+    verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
     teacher = model
     soft = teacher_logits(teacher, train.x) if (recipe.distill and train is not None) else None
     stages = [_stage("original", model, eval_data)]
