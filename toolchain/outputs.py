@@ -50,7 +50,7 @@ class Stage:
 def staged_output(out_dir: str | Path, last: tuple[str, ...] = ("report.json", "report.html")):
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.edgec-", dir=out_dir.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.edgec-", dir=out_dir.parent)).resolve()
     try:
         stage = Stage(staging)
         yield stage

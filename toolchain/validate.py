@@ -53,23 +53,15 @@ def random_inputs(shape: tuple[int, ...], dtype: str, count: int, seed: int) -> 
 
 
 def load_inputs(path: str | Path, shape: tuple[int, ...], dtype: str, quant: tuple[float, int]) -> np.ndarray:
-    """Read a batch of inputs from an .npz (one array, one input per row).
+    """Read a batch of inputs from an .npz (array 'x', or its only array; one input per row).
 
     Float arrays for an int8 model are quantized with the model's input scale and zero point;
     integer arrays must already be int8 values.
     """
+    from toolchain.data import pick_samples, read_array_file
+
     path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "no such file")
-    try:
-        data = np.load(path, allow_pickle=False)
-        arrays = {k: data[k] for k in data.files}
-    except Exception:
-        raise InputFileError(path, "not a readable .npz file") from None
-    if len(arrays) != 1:
-        names = ", ".join(sorted(arrays)) or "none"
-        raise DataError(path, f"expected one array (a batch of inputs), found {len(arrays)}: {names}")
-    batch = next(iter(arrays.values()))
+    batch = pick_samples(read_array_file(path), path)  # the array 'x' (labels 'y' are ignored)
     size = int(np.prod(shape))
     if batch.ndim == 0 or batch[0].size != size:
         raise DataError(path, f"each row must hold one input of shape {shape}, got rows of shape {batch.shape[1:]}")

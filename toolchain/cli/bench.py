@@ -19,7 +19,7 @@ from toolchain.cli.options import make_console, output_options, resolve_target, 
 @click.option("--eval", "eval_data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Evaluation data .npz (x, and y for accuracy); default: random inputs.")
 @click.option("-n", "runs", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Timed inferences.")
+              help="Timed inferences (at least one per input sample; runs cycle over the samples).")
 @click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True,
               help="Untimed inferences before the first timed one.")
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,

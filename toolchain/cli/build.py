@@ -15,6 +15,16 @@ PASS_LABELS = {"load": "loading the model", "convert": "converting to int8 (TFLi
                "compress": "compressing, fine-tuning and converting"}
 
 
+def summarize_files(files: list[str]) -> str:
+    """Top-level files by name, folders by their file count: one line, however many files."""
+    top = sorted(f for f in files if "/" not in f)
+    folders: dict[str, int] = {}
+    for f in files:
+        if "/" in f:
+            folders[f.split("/")[0]] = folders.get(f.split("/")[0], 0) + 1
+    return ", ".join(top + [f"{d}/ ({n} files)" for d, n in sorted(folders.items())])
+
+
 def run_passes(console, quiet: bool, fn):
     """Run fn(on_pass) with a progress bar over the passes, naming the current one, with elapsed
     time (only on a terminal, and not with --quiet)."""
@@ -101,7 +111,7 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
         click.echo(to_json(report), nl=False)
     else:
         render_build(console, report)
-        console.print(f"  outputs: {out_dir}/ ({', '.join(sorted(report['files']))})")
+        console.print(f"  outputs: {out_dir}/ ({summarize_files(report['files'])})")
         console.print(f"  report: {out_dir / 'report.html'}")
     if not result.fit.fits:
         raise SystemExit(EXIT_DOES_NOT_FIT)

@@ -105,6 +105,9 @@ def compress(ctx, model_path, output, as_json, no_int8, quiet, **options):
                           "at least one of --prune, --prune-structured, --cluster, --factorize or a --recipe with one")
     say = (lambda message: None) if quiet or as_json else (lambda message: click.echo(message, err=True))
     try:
+        from toolchain.quiet import import_tensorflow
+
+        import_tensorflow()
         from toolchain.compress.layers import load_compressible
         from toolchain.compress.pipeline import calibration_samples, compress as run, measured_report
 

@@ -82,18 +82,25 @@ def run_tflite(model: bytes, x: np.ndarray) -> np.ndarray:
     """Float outputs of an int8 TFLite model on float inputs `x`, one sample per invoke (ai-edge-litert)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_content=model)
-    interpreter.allocate_tensors()
+    from toolchain.quiet import captured_fds
+
+    with captured_fds(2):  # the runtime announces its CPU delegate on stderr
+        interpreter = Interpreter(model_content=model)
+        interpreter.allocate_tensors()
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     in_scale, in_zero = inp["quantization"]
     out_scale, out_zero = out["quantization"]
     results = []
     for sample in x:
-        q = np.clip(np.round(sample / in_scale + in_zero), -128, 127).astype(inp["dtype"])
+        if np.issubdtype(inp["dtype"], np.floating):  # a model built with --io float32
+            q = sample.astype(inp["dtype"])
+        else:
+            info = np.iinfo(inp["dtype"])
+            q = np.clip(np.round(sample / in_scale + in_zero), info.min, info.max).astype(inp["dtype"])
         interpreter.set_tensor(inp["index"], q[None])
         interpreter.invoke()
         y = interpreter.get_tensor(out["index"])[0].astype(np.float32)
-        results.append((y - out_zero) * out_scale)
+        results.append(y if np.issubdtype(out["dtype"], np.floating) else (y - out_zero) * out_scale)
     return np.stack(results)
 
 
