@@ -21,9 +21,10 @@ VALUES_PER_LINE = {"int8_t": 16, "int32_t": 8, "float": 4}
 
 
 def c_identifier(name: str) -> str:
-    """A valid, lowercase C identifier derived from a name."""
-    ident = re.sub(r"[^0-9a-zA-Z_]", "_", name).strip("_").lower() or "model"
-    return "m_" + ident if ident[0].isdigit() else ident
+    """A valid, lowercase C identifier derived from a name (the same rule as the TFLM C array)."""
+    from firmware_export.c_array import c_identifier as identifier
+
+    return identifier(name).lower()
 
 
 def c_float(value: float) -> str:

@@ -62,10 +62,7 @@ def build_for_model(model_path: Path, model, target: TargetProfile, out_dir: Pat
     """Generate the C engine for `model` and build the firmware for `target`."""
     from firmware_export.cengine.generate import generate_engine
     from firmware_export.firmware import FirmwareOptions, build_firmware
-    from firmware_export.firmware.context import c_ident
-
-    name = c_ident(Path(model_path).stem.lower())
-    engine = generate_engine(model, name, source=str(model_path))
+    engine = generate_engine(model, Path(model_path).stem, source=str(model_path))
     return build_firmware(engine, target, out_dir, FirmwareOptions(model_label=Path(model_path).name))
 
 
