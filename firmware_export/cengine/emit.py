@@ -6,7 +6,6 @@ which are exact.
 """
 from __future__ import annotations
 
-import re
 import string
 from dataclasses import asdict, dataclass
 from importlib import resources
