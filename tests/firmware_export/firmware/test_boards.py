@@ -20,8 +20,7 @@ from firmware_export.firmware import FirmwareOptions, UnsupportedTargetError, bu
 from firmware_export.firmware.boot2 import BOOT2_RUN_ADDRESS
 from firmware_export.firmware.elfsize import read_usage
 from tests.conftest import require_tool
-from tests.firmware_export.firmware.conftest import TOY_TARGETS
-from tests.firmware_export.firmware.toy_engine import ToyEngine
+from tests.firmware_export.firmware.conftest import EMULATED_TARGETS, tiny_model
 from toolchain.device.uf2 import parse_uf2
 from toolchain.errors import ProfileError
 
@@ -35,11 +34,16 @@ REAL_BOARDS = {
 }
 
 
+def _engine():
+    """The tiny model's generated engine (built once per session)."""
+    return tiny_model().engine
+
+
 @functools.lru_cache(maxsize=1)
 def _builds():
     root = Path(tempfile.mkdtemp(prefix="edgec-boards-"))
     atexit.register(shutil.rmtree, root, True)
-    return {name: build_firmware(ToyEngine(), targets.load_target(name), root / name) for name in REAL_BOARDS}
+    return {name: build_firmware(_engine(), targets.load_target(name), root / name) for name in REAL_BOARDS}
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +53,7 @@ def boards():
 
 
 def _config(name: str) -> str:
-    return plan_sources(ToyEngine(), targets.load_target(name), FirmwareOptions()).files["fw/edgec_config.h"]
+    return plan_sources(_engine(), targets.load_target(name), FirmwareOptions()).files["fw/edgec_config.h"]
 
 
 # ---- configuration (no compiler) --------------------------------------------------------------
@@ -73,9 +77,9 @@ def test_pins_reach_the_start_up_code():
 
 
 def test_the_rp2040_build_plans_its_second_stage_and_the_stm32_ones_their_drivers():
-    pico = plan_sources(ToyEngine(), targets.load_target("rp2040-pico"), FirmwareOptions())
+    pico = plan_sources(_engine(), targets.load_target("rp2040-pico"), FirmwareOptions())
     assert pico.boot2 == "fw/boot2_rp2040.S" and "fw/uart_pl011.c" in pico.files
-    h7 = plan_sources(ToyEngine(), targets.load_target("nucleo-h743zi"), FirmwareOptions())
+    h7 = plan_sources(_engine(), targets.load_target("nucleo-h743zi"), FirmwareOptions())
     assert {"fw/board_stm32h7.c", "fw/uart_stm32v2.c", "fw/edgec_armv7m_cache.h"} <= set(h7.files)
     assert h7.boot2 == ""
 
@@ -89,20 +93,20 @@ def test_a_profile_cannot_claim_a_clock_the_start_up_code_does_not_set():
     fast = _variant("nucleo-l4r5zi", core_clock_hz=120_000_000)
     with pytest.raises(UnsupportedTargetError, match="board.core_clock_hz is 120,000,000 Hz, but the "
                        "stm32l4plus set-up code leaves it at 16,000,000 Hz"):
-        plan_sources(ToyEngine(), fast, FirmwareOptions())
+        plan_sources(_engine(), fast, FirmwareOptions())
 
 
 def test_a_uart_the_set_up_does_not_clock_is_refused():
     other = replace(targets.load_target("nucleo-h743zi"), uart_base=0x4001_1000)
     with pytest.raises(UnsupportedTargetError, match="clocks and routes stm32-usart-v2 at 0x40004800, not "
                        "stm32-usart-v2 at 0x40011000"):
-        plan_sources(ToyEngine(), other, FirmwareOptions())
+        plan_sources(_engine(), other, FirmwareOptions())
 
 
 def test_a_real_board_without_a_board_table_is_refused_clearly():
     bare = replace(targets.load_target("nucleo-h743zi"), board=None)
     with pytest.raises(UnsupportedTargetError, match="no \\[board\\] table"):
-        plan_sources(ToyEngine(), bare, FirmwareOptions())
+        plan_sources(_engine(), bare, FirmwareOptions())
 
 
 @pytest.mark.parametrize("name, fields, field", [
@@ -116,25 +120,25 @@ def test_a_real_board_without_a_board_table_is_refused_clearly():
 ])
 def test_bad_board_fields_are_profile_errors(name, fields, field):
     with pytest.raises(ProfileError, match=f"field '{field}'"):
-        plan_sources(ToyEngine(), _variant(name, **fields), FirmwareOptions())
+        plan_sources(_engine(), _variant(name, **fields), FirmwareOptions())
 
 
 def test_a_baud_rate_the_uart_cannot_make_is_refused():
     slow = replace(targets.load_target("nrf52840-dk"), serial=replace(targets.load_target("nrf52840-dk").serial,
                                                                       baud=100_000))
     with pytest.raises(UnsupportedTargetError, match="nrf-uarte cannot run at 100,000 baud"):
-        plan_sources(ToyEngine(), slow, FirmwareOptions())
+        plan_sources(_engine(), slow, FirmwareOptions())
 
 
 def test_every_built_in_target_plans_its_firmware_or_says_why_not():
     planned, refused = set(), {}
     for target in targets.all_targets():
         try:
-            plan_sources(ToyEngine(), target, FirmwareOptions())
+            plan_sources(_engine(), target, FirmwareOptions())
             planned.add(target.name)
         except UnsupportedTargetError as exc:
             refused[target.name] = exc.problem
-    assert set(REAL_BOARDS) | set(TOY_TARGETS) <= planned
+    assert set(REAL_BOARDS) | set(EMULATED_TARGETS) <= planned
     assert sorted(refused) == ["cortex-m0plus", "cortex-m33", "esp32-s3-devkitc"]  # generic parts, and Xtensa
     assert "no [board] table" in refused["cortex-m33"] and "Cortex-M only" in refused["esp32-s3-devkitc"]
 

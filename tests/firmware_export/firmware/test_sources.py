@@ -6,7 +6,6 @@ import pytest
 import targets
 from firmware_export.firmware import FirmwareOptions, UnsupportedTargetError, plan_sources
 from firmware_export.firmware.context import choose_timer, linker_context, render_linker
-from tests.firmware_export.firmware.toy_engine import ToyEngine
 from toolchain.errors import OptionError
 
 
@@ -31,13 +30,15 @@ def test_netduino_data_goes_to_the_arena_region_not_ccm():
     assert "> ccm" not in text
 
 
-def test_sources_are_deterministic_and_complete():
+def test_sources_are_deterministic_and_complete(tiny):
     target = targets.load_target("netduinoplus2")
-    a = plan_sources(ToyEngine(), target, FirmwareOptions())
-    b = plan_sources(ToyEngine(), target, FirmwareOptions())
+    a = plan_sources(tiny.engine, target, FirmwareOptions())
+    b = plan_sources(tiny.engine, target, FirmwareOptions())
     assert a == b
     assert sorted(a.files) == [
-        "engine/toy.c", "engine/toy.h", "firmware.ld", "fw/board_none.c", "fw/edgec_board.h",
+        "engine/edgec_common.h", "engine/edgec_conv.c", "engine/edgec_conv.h", "engine/edgec_fc.c",
+        "engine/edgec_fc.h", "engine/edgec_pool.c", "engine/edgec_pool.h", "engine/tiny.c", "engine/tiny.h",
+        "firmware.ld", "fw/board_none.c", "fw/edgec_board.h",
         "fw/edgec_config.h", "fw/edgec_cortexm.h", "fw/edgec_model.h", "fw/edgec_timer.h", "fw/edgec_uart.h",
         "fw/harness.c", "fw/startup.c", "fw/timer_systick.c", "fw/uart_stm32.c"]
     cfg = a.files["fw/edgec_config.h"]
@@ -47,6 +48,8 @@ def test_sources_are_deterministic_and_complete():
     assert "#define EDGEC_TIMER_HZ 168000000u\n" in cfg
     assert '#define EDGEC_TIMER_NAME "systick"\n' in cfg
     assert "-mcpu=cortex-m4" in a.cflags and "-DEDGEC_LAYER_HOOK" in a.cflags
+    assert all(a.files[f"engine/{name}"] == text for name, text in tiny.engine.files.items())
+    assert '#include "tiny.h"\n' in a.files["fw/edgec_model.h"]
 
 
 def test_real_boards_use_the_dwt_cycle_counter_at_the_clock_the_firmware_runs_them_at():
@@ -59,10 +62,10 @@ def test_real_boards_use_the_dwt_cycle_counter_at_the_clock_the_firmware_runs_th
         choose_timer(targets.load_target("rp2040-pico"), FirmwareOptions(timer="dwt"))
 
 
-def test_esp32_is_refused_the_firmware_is_cortex_m_only():
+def test_esp32_is_refused_the_firmware_is_cortex_m_only(tiny):
     with pytest.raises(UnsupportedTargetError, match="core xtensa-lx7 is not a Cortex-M: the benchmark "
                        "firmware .* is Cortex-M only"):
-        plan_sources(ToyEngine(), targets.load_target("esp32-s3-devkitc"), FirmwareOptions())
+        plan_sources(tiny.engine, targets.load_target("esp32-s3-devkitc"), FirmwareOptions())
 
 
 def test_bad_options():

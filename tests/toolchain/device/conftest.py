@@ -1,1 +1,1 @@
-from tests.firmware_export.firmware.conftest import toy_firmware  # noqa: F401  (session fixture)
+from tests.firmware_export.firmware.conftest import tiny, tiny_firmware  # noqa: F401  (session fixtures)

@@ -11,24 +11,25 @@ from toolchain.cli.flash import flash
 from toolchain.errors import EXIT_DEVICE
 
 
-def test_bench_json_on_the_emulator(toy_firmware, tmp_path):
+def test_bench_json_on_the_emulator(tiny, tiny_firmware, tmp_path):
     require_tool("qemu-system-arm")
-    fw_dir = toy_firmware["cortex-m7"].elf.parent
+    fw_dir = tiny_firmware["cortex-m7"].elf.parent
     result = CliRunner().invoke(bench, ["--target", "cortex-m7", "--emulate", "--firmware", str(fw_dir),
                                         "-n", "3", "--warmup", "0", "--json", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report == json.loads((tmp_path / "report.json").read_text())
-    assert report["device"] == "edgec toy" and report["runs"] == 3 and report["emulated"] is True
+    assert report["device"] == "edgec tiny" and report["runs"] == 3 and report["emulated"] is True
     assert report["timing_unit"] == "instructions" and report["latency_is_estimate"] is True
     assert report["comparison"] is None  # no --model: nothing to compare with
-    assert [row["op"] for row in report["layers"]] == ["SUM_0", "SUM_1", "SUM_2", "SUM_3"]
-    assert report["flash_used_bytes"] == toy_firmware["cortex-m7"].flash_used_bytes
+    assert [row["op"] for row in report["layers"]] == ["CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED"]
+    assert tuple(row["op"] for row in report["layers"]) == tiny.engine.op_names
+    assert report["flash_used_bytes"] == tiny_firmware["cortex-m7"].flash_used_bytes
 
 
-def test_bench_table(toy_firmware, tmp_path):
+def test_bench_table(tiny_firmware, tmp_path):
     require_tool("qemu-system-arm")
-    fw_dir = toy_firmware["netduinoplus2"].elf.parent
+    fw_dir = tiny_firmware["netduinoplus2"].elf.parent
     result = CliRunner().invoke(bench, ["--target", "netduinoplus2", "--emulate", "--firmware", str(fw_dir),
                                         "-n", "2", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -51,15 +52,15 @@ def test_bench_needs_port_or_emulate():
     assert "give --port PORT (a board) or --emulate (QEMU)" in result.output
 
 
-def test_flash_dry_run_on_the_emulator(toy_firmware):
-    fw = toy_firmware["cortex-m4"]
+def test_flash_dry_run_on_the_emulator(tiny_firmware):
+    fw = tiny_firmware["cortex-m4"]
     result = CliRunner().invoke(flash, ["--target", "cortex-m4", str(fw.elf.parent), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("would run: qemu-system-arm -machine mps2-an386 -cpu cortex-m4")
     assert f"-serial pty -kernel {fw.elf}" in result.output
 
 
-def test_flash_refuses_a_firmware_too_large(toy_firmware, tmp_path):
+def test_flash_refuses_a_firmware_too_large(tmp_path):
     big = tmp_path / "firmware.bin"
     big.write_bytes(bytes(2 * 1024 * 1024 + 1))
     result = CliRunner().invoke(flash, ["--target", "rp2040-pico", str(tmp_path), "--drive", str(tmp_path)],
@@ -69,14 +70,14 @@ def test_flash_refuses_a_firmware_too_large(toy_firmware, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["firmware.bin"]
 
 
-def test_bench_over_a_port_takes_latency_at_the_clock_the_device_reports(toy_firmware, tmp_path):
+def test_bench_over_a_port_takes_latency_at_the_clock_the_device_reports(tiny_firmware, tmp_path):
     """The board path (--port): QEMU stands in for the board. The lm3s6965evb firmware says its
     core runs at 12.5 MHz (edgec-timing core_hz); the profile's full speed is 50 MHz: latency is
     the ticks at the device's clock, never at the profile's."""
     require_tool("qemu-system-arm")
     from toolchain.device.emulator import QemuRunner
 
-    fw = toy_firmware["lm3s6965evb"]
+    fw = tiny_firmware["lm3s6965evb"]
     with QemuRunner("lm3s6965evb", fw.elf) as q:
         result = CliRunner().invoke(bench, ["--target", "lm3s6965evb", "--port", q.url, "-n", "2", "--warmup", "0",
                                             "--json", "-o", str(tmp_path)])

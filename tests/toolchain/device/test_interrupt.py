@@ -35,9 +35,9 @@ def _qemu_running(elf: Path) -> bool:
     return False
 
 
-def test_ctrl_c_during_an_emulated_bench(toy_firmware, tmp_path):
+def test_ctrl_c_during_an_emulated_bench(tiny_firmware, tmp_path):
     require_tool("qemu-system-arm")
-    fw = toy_firmware["cortex-m4"]
+    fw = tiny_firmware["cortex-m4"]
     proc = _edgec("bench", "--target", "cortex-m4", "--emulate", "--firmware", str(fw.elf.parent),
                   "-n", "100000", "-o", str(tmp_path))
     deadline = time.monotonic() + 20
@@ -51,16 +51,16 @@ def test_ctrl_c_during_an_emulated_bench(toy_firmware, tmp_path):
     assert not _qemu_running(fw.elf)
 
 
-def test_flash_serves_the_emulator_until_ctrl_c(toy_firmware):
+def test_flash_serves_the_emulator_until_ctrl_c(tiny_firmware):
     require_tool("qemu-system-arm")
-    fw = toy_firmware["netduinoplus2"]
+    fw = tiny_firmware["netduinoplus2"]
     proc = _edgec("flash", "--target", "netduinoplus2", str(fw.elf.parent))
     try:
         line = proc.stdout.readline()
         assert line.startswith("QEMU netduinoplus2 is running the firmware; its UART is /dev/pts/"), line
         port = line.rsplit(" ", 1)[1].strip()
         with EembcClient(open_port(port), timeout_s=3) as client:
-            assert client.connect().name == "edgec toy"
+            assert client.connect().name == "edgec tiny"
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
