@@ -114,7 +114,7 @@ def measure_arena(model: bytes) -> ArenaMeasurement:
     used = dict(_TOTALS.findall(log)).get("total")
     if used is not None and _try_allocate(model, int(used))[0]:
         hi = int(used)
-    lo = max(MIN_PROBE_BYTES, hi - 256)
+    lo = max(MIN_PROBE_BYTES, hi - 32)  # verified to fail below; else a full bisection follows
     if lo < hi and _try_allocate(model, lo)[0]:
         hi, lo = lo, MIN_PROBE_BYTES
     while lo < hi:

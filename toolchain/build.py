@@ -173,7 +173,7 @@ def build(model_path: str | Path, options: BuildOptions,
         converted = convert_int8(model, calibration.samples, options.convert)
         data = converted.tflite_bytes
     on_pass("analyse")
-    tflite = read_tflite(data, str(model_path))
+    tflite = model.tflite if data is model.tflite_bytes else read_tflite(data, str(model_path))
     analysis = analyse(tflite, model.layer_names)
     warnings = check_graph(tflite, analysis, converted is not None, model.layer_names)
     if calibration is not None and calibration.random:

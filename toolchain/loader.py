@@ -31,6 +31,7 @@ class LoadedModel:
     signature: Any = field(default=None, repr=False, compare=False)  # SavedModel serving function
     trackable: Any = field(default=None, repr=False, compare=False)  # keeps SavedModel variables alive
     tflite_bytes: bytes | None = field(default=None, repr=False, compare=False)
+    tflite: Any = field(default=None, repr=False, compare=False)  # the parsed TfliteModel (.tflite input)
     layer_names: tuple[str, ...] = ()
 
     @property
@@ -105,7 +106,7 @@ def _load_tflite(path: Path) -> LoadedModel:
     return LoadedModel(
         path=path, format="tflite", name=model_name(path),
         input_shapes=tuple(t.shape for t in ins), input_dtypes=tuple(t.dtype for t in ins),
-        output_shapes=tuple(t.shape for t in outs), tflite_bytes=data,
+        output_shapes=tuple(t.shape for t in outs), tflite_bytes=data, tflite=model,
     )
 
 

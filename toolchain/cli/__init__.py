@@ -6,6 +6,7 @@ importing TensorFlow. Errors a user can cause are EdgecError; they are printed i
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -70,23 +71,36 @@ def cli():
 
 
 def main(argv=None):
+    code = run(argv)
+    if argv is None and "tensorflow" in sys.modules:
+        # Every output is written and closed by now. TensorFlow's interpreter-exit teardown takes
+        # about a second and does nothing a finished command needs: skip it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def run(argv=None) -> int:
+    """Run one command; return its exit code. Errors a user can cause print one line."""
     try:
         rv = cli.main(args=argv, prog_name="edgec", standalone_mode=False)
     except click.ClickException as exc:  # every EdgecError, and click's usage errors
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except (KeyboardInterrupt, click.Abort):
         click.echo("interrupted; nothing was written", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # a bug in edgec, not the user's mistake
-        import os
         import traceback
 
         if os.environ.get("EDGEC_DEBUG"):
             traceback.print_exc()
         click.echo(f"edgec: internal error: {type(exc).__name__}: {exc} "
                    "(set EDGEC_DEBUG=1 for the traceback, and please report it)", err=True)
-        sys.exit(EXIT_INTERNAL)
-    sys.exit(rv if isinstance(rv, int) else 0)
+        return EXIT_INTERNAL
+    return rv if isinstance(rv, int) else 0
