@@ -32,14 +32,16 @@ class DeviceRun:
 
 
 def run_samples(client: EembcClient, info: DeviceInfo, inputs: np.ndarray, runs: int, warmup: int,
-                infer_timeout_s: float) -> DeviceRun:
+                infer_timeout_s: float, on_run=lambda done, total: None) -> DeviceRun:
     """Timed inferences, one per run, cycling over the samples (at least one run per sample);
     the first run is preceded by `warmup` untimed ones."""
     edgec = client.supports_edgec()
     samples = [np.ascontiguousarray(x).tobytes() for x in inputs]
     records = []
     loaded = None
-    for i in range(max(runs, len(samples))):
+    total = max(runs, len(samples))
+    for i in range(total):
+        on_run(i, total)
         idx = i % len(samples)
         if loaded != idx:
             client.load(samples[idx])

@@ -134,7 +134,7 @@ def _compare(run: DeviceRun, samples: Samples, model_bytes: bytes | None, in_spe
     return compare_outputs(device, host_real, samples.labels, "results", tolerance=0.0005 + 1e-9)
 
 
-def run_bench(options: BenchOptions) -> BenchResult:
+def run_bench(options: BenchOptions, on_run=lambda done, total: None) -> BenchResult:
     target = options.target
     if options.emulate == bool(options.port):
         raise OptionError("--port/--emulate", options.port or "(neither)", "exactly one of --port PORT or --emulate")
@@ -163,7 +163,8 @@ def run_bench(options: BenchOptions) -> BenchResult:
         info = client.connect()
         device_input = int(client.arena()["input"]) if in_spec is None and client.supports_edgec() else None
         samples = _samples(options, in_spec, device_input)
-        run = run_samples(client, info, samples.inputs, options.runs, options.warmup, options.infer_timeout_s)
+        run = run_samples(client, info, samples.inputs, options.runs, options.warmup, options.infer_timeout_s,
+                          on_run)
     timing = _timing(run, options)
     per = _stats(timing.counts)
     macs = analyse(model).macs if model is not None else None

@@ -53,8 +53,16 @@ def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, 
                            timeout_s=timeout_s)
     console = make_console(as_json, quiet)
     if console.is_terminal and not quiet:
-        with console.status("benchmarking ..."):
-            result = run_bench(options)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("connecting, building or loading the firmware", total=None)
+
+            def on_run(done, total):  # each run loads its input over serial, infers, reads back
+                progress.update(task, description="load input, infer, read outputs", completed=done, total=total)
+
+            result = run_bench(options, on_run)
     else:
         result = run_bench(options)
     from toolchain.outputs import staged_output
