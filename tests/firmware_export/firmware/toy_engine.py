@@ -49,6 +49,7 @@ class ToyEngine:
     files: dict = field(default_factory=lambda: {"toy.h": HEADER, "toy.c": SOURCE})
     activation_bytes: int = 64
     scratch_bytes: int = 0
+    caller_input_bytes: int = 16
     input_bytes: int = 16
     output_bytes: int = 4
     input_dtype: str = "int8"
