@@ -130,6 +130,7 @@ def engine_fit(target: TargetProfile, engine, size) -> FitResult:
         flash_items=[("weights and constants (engine)", size.const_bytes + size.data_bytes),
                      ("engine code", size.code_bytes), ("application reserve", r.app_flash_bytes)],
         sram_items=[("activations (engine arena)", size.bss_bytes + size.data_bytes),
+                    ("input buffer (caller)", engine.caller_input_bytes),
                     ("stack", r.stack_bytes), ("application reserve", r.app_sram_bytes)],
         arena_bytes=engine.sram_bytes,
     )

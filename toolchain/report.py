@@ -48,6 +48,7 @@ def engine_dict(result: BuildResult) -> dict | None:
         return None
     e, size = result.engine.engine, result.engine.size
     return {"name": e.name, "activation_bytes": e.activation_bytes, "scratch_bytes": e.scratch_bytes,
+            "caller_input_bytes": e.caller_input_bytes,
             "weight_bytes": e.weight_bytes, "code_bytes": size.code_bytes, "const_bytes": size.const_bytes,
             "data_bytes": size.data_bytes, "bss_bytes": size.bss_bytes, "flash_bytes": size.flash_bytes,
             "sram_bytes": size.sram_bytes, "compiler": size.compiler,

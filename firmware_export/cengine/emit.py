@@ -70,6 +70,8 @@ class _Pointers:
         self.graph, self.plan = graph, plan
 
     def __call__(self, tensor: int, const: bool = False) -> str:
+        if tensor in self.plan.caller_tensors:
+            return "input"  # the caller's buffer, already of the input's C type (const)
         dtype = self.graph.tensors[tensor].dtype
         base = f"arena + {self.plan.tensor_offsets[tensor]}"
         if dtype == "float32":
@@ -263,8 +265,7 @@ class SourceContext:
     output_zero_point: int
     input_type: str
     output_type: str
-    input_offset: int
-    output_offset: int
+    output_source: str
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,9 @@ _C_TYPES = {"int8": "int8_t", "float32": "float"}
 class GeneratedEngine:
     name: str
     files: dict = field(repr=False)  # file name -> text, sorted by name
-    activation_bytes: int  # the static arena (all activations, input and output included)
-    scratch_bytes: int  # kernel scratch outside the arena (none: kernels use a few stack words)
+    activation_bytes: int  # the static arena (every activation but the model input)
+    scratch_bytes: int  # kernel scratch outside the arena
+    caller_input_bytes: int  # the model input, read in place from the caller's buffer (its SRAM)
     input_bytes: int
     output_bytes: int
     input_dtype: str
@@ -40,7 +41,8 @@ class GeneratedEngine:
 
     @property
     def sram_bytes(self) -> int:
-        return self.activation_bytes + self.scratch_bytes
+        """All the SRAM an inference needs, the caller's input buffer included."""
+        return self.activation_bytes + self.scratch_bytes + self.caller_input_bytes
 
     def write(self, folder: str | Path) -> list[Path]:
         """Write every file into `folder` (created if needed); return the paths written."""
@@ -99,7 +101,7 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite")
         input_scale=emit.c_float(iq[0]), input_zero_point=iq[1],
         output_scale=emit.c_float(oq[0]), output_zero_point=oq[1],
         input_type=in_type, output_type=out_type,
-        input_offset=plan.tensor_offsets[graph.input], output_offset=plan.tensor_offsets[graph.output])
+        output_source=ptr(graph.output, const=True))
     files = {f"{name}.h": emit.fill("model.h.tmpl", header), f"{name}.c": emit.fill("model.c.tmpl", body),
              "edgec_common.h": emit.kernel_text("edgec_common.h")}
     for k in kernels:
@@ -107,6 +109,7 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite")
         files[f"{k}.c"] = emit.kernel_text(f"{k}.c")
     return GeneratedEngine(
         name=name, files=dict(sorted(files.items())), activation_bytes=plan.arena_bytes, scratch_bytes=0,
+        caller_input_bytes=tin.nbytes,
         input_bytes=tin.nbytes, output_bytes=tout.nbytes, input_dtype=tin.dtype, output_dtype=tout.dtype,
         input_shape=tin.shape, output_shape=tout.shape, input_quant=iq, output_quant=oq,
         weight_bytes=_const_bytes(graph), op_names=graph.op_names, plan=plan)

@@ -1,6 +1,7 @@
 """Static memory plan: one arena offset per activation buffer, from lifetimes in execution order.
 
-Buffers are tensors, with RESHAPE-like aliases merged into the buffer they view. Two buffers
+Buffers are tensors, with RESHAPE-like aliases merged into the buffer they view. The model input
+(and its aliases) is not planned: the kernels read it where the caller keeps it. Two buffers
 whose lifetimes intersect may not overlap, except an op's output and an input that dies at that
 op, which may overlap as far as the kernel's streaming order allows (`inplace.inplace_lag`).
 Packing tries several orderings (first-fit at the lowest feasible offset, as TFLM's greedy planner
@@ -31,7 +32,7 @@ class Buffer:
     id: int  # root tensor id
     tensors: tuple[int, ...]  # every tensor id stored in this buffer (aliases included)
     size: int
-    first: int  # op index that writes it (-1: the model input, copied in before op 0)
+    first: int  # op index that writes it
     last: int  # last op index that reads it (len(ops): the model output, copied out at the end)
 
 
@@ -47,7 +48,8 @@ class LiveTensor:
 class MemoryPlan:
     buffers: tuple[Buffer, ...]
     offsets: dict  # buffer id -> offset
-    tensor_offsets: dict  # tensor id -> offset (aliases share their buffer's)
+    tensor_offsets: dict  # tensor id -> offset (aliases share their buffer's); the input's absent
+    caller_tensors: frozenset  # the model input and its aliases: read from the caller's buffer
     arena_bytes: int
     live_peak_bytes: int  # most bytes alive at once in execution order, no overlap allowed
     lower_bound_bytes: int  # live peak less the most that in-place overlaps could save
@@ -64,7 +66,8 @@ def _find(parent: dict, x: int) -> int:
 
 
 def build_buffers(graph: EngineGraph) -> tuple[list[Buffer], dict]:
-    """Merge aliases, compute each buffer's lifetime; return buffers and tensor -> buffer id."""
+    """Merge aliases, compute each buffer's lifetime; return the arena's buffers (every one but
+    the model input's) and tensor -> buffer id."""
     parent = {t: t for t in graph.tensors}
     for op in graph.ops:
         if isinstance(op, Alias):
@@ -81,8 +84,6 @@ def build_buffers(graph: EngineGraph) -> tuple[list[Buffer], dict]:
         last[b] = max(last.get(b, k), k)
         for t in op_inputs(op):
             last[root[t]] = max(last.get(root[t], k), k)
-    first[root[graph.input]] = -1
-    last.setdefault(root[graph.input], -1)
     out = root[graph.output]
     last[out] = len(graph.ops)
     first.setdefault(out, -1)
@@ -92,7 +93,7 @@ def build_buffers(graph: EngineGraph) -> tuple[list[Buffer], dict]:
     buffers = [Buffer(id=r, tensors=tuple(sorted(ts)),
                       size=max(graph.tensors[t].nbytes for t in ts),
                       first=first.get(r, -1), last=last.get(r, -1))
-               for r, ts in sorted(members.items()) if r in first]
+               for r, ts in sorted(members.items()) if r in first and r != root[graph.input]]
     return buffers, root
 
 
@@ -108,7 +109,7 @@ def _pair_lags(graph: EngineGraph, buffers: list[Buffer], root: dict) -> dict:
             continue
         for t in set(op_inputs(op)):
             inp = root[t]
-            if inp == out or by_id[inp].last != k:
+            if inp == out or inp not in by_id or by_id[inp].last != k:
                 continue
             lag = inplace_lag(op, t, graph)
             if lag is not None:
@@ -196,6 +197,7 @@ def plan_memory(graph: EngineGraph, random_tries: int = 24) -> MemoryPlan:
             break
     total, name, offsets = best
     tensor_offsets = {t: offsets[r] for t, r in root.items() if r in offsets}
+    caller = frozenset(t for t, r in root.items() if r == root[graph.input])
     inplace = tuple(sorted(
         (k, i, o) for (i, o), (k, _) in lags.items()
         if offsets[i] < offsets[o] + by_id[o].size and offsets[o] < offsets[i] + by_id[i].size))
@@ -204,5 +206,6 @@ def plan_memory(graph: EngineGraph, random_tries: int = 24) -> MemoryPlan:
               for b in sorted(_live_at(buffers, k), key=lambda b: offsets[b.id]))
         for k in range(len(graph.ops)))
     return MemoryPlan(buffers=tuple(buffers), offsets=offsets, tensor_offsets=tensor_offsets,
+                      caller_tensors=caller,
                       arena_bytes=total, live_peak_bytes=live_peak, lower_bound_bytes=bound,
                       inplace=inplace, timeline=timeline, ordering=name)

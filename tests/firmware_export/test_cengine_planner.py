@@ -23,6 +23,11 @@ TFLM_HEAD_BYTES = {"pretrainedResnet_quant": 49152, "vww_96_int8": 73728, "kws_r
 def check_plan(graph, plan):
     buffers, root = build_buffers(graph)
     offsets = plan.offsets
+    # The model input (and every alias of it) stays in the caller's buffer: never in the arena.
+    assert graph.input in plan.caller_tensors
+    assert all(root[t] == root[graph.input] for t in plan.caller_tensors)
+    assert not plan.caller_tensors & set(plan.tensor_offsets)
+    assert root[graph.input] not in {b.id for b in buffers}
     for b in buffers:
         assert offsets[b.id] % ALIGNMENT == 0
         assert 0 <= offsets[b.id] and offsets[b.id] + b.size <= plan.arena_bytes
@@ -34,6 +39,8 @@ def check_plan(graph, plan):
         out = root[op.output]
         for t in op_inputs(op):
             if root[t] == out:
+                continue
+            if root[t] not in by_id:  # the model input: the caller's buffer, not the arena
                 continue
             lag = inplace_lag(op, t, graph)
             if lag is not None and by_id[root[t]].last == k and by_id[out].first == k:
