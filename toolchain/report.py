@@ -67,31 +67,12 @@ def firmware_dict(firmware) -> dict | None:
 
 
 def timeline_dict(result: BuildResult) -> dict:
-    """Per op in execution order, the live activations at their planned offsets.
+    """Per op in execution order, the live activations at their planned offsets (toolchain.timeline)."""
+    from toolchain.timeline import engine_timeline, tflm_timeline
 
-    The C engine's own plan when the engine is the runtime; otherwise TFLM's greedy plan,
-    recomputed (toolchain.planner_tflm; equal to the measured arena head on the test models)."""
-    ops = [{"index": o.index, "op": o.op, "layer": o.layer} for o in result.analysis.ops]
     if result.engine is not None:
-        spans: dict = {}
-        for k, live in enumerate(result.engine.engine.plan.timeline):
-            for t in live:
-                first, last, offset, size, name = spans.get(t.tensor, (k, k, t.offset, t.size, t.name))
-                spans[t.tensor] = (min(first, k), max(last, k), offset, size, name)
-        tensors = [{"name": name, "offset": off, "bytes": size, "first": first, "last": last}
-                   for first, last, off, size, name in sorted(spans.values())]
-        planner = "C engine plan"
-    else:
-        from toolchain.planner_tflm import plan_tflm
-
-        plan = plan_tflm(result.analysis)
-        tensors = [{"name": p.name, "offset": p.offset, "bytes": p.bytes, "first": p.first, "last": p.last}
-                   for p in plan.placements]
-        planner = plan.planner
-    peak = max((t["offset"] + t["bytes"] for t in tensors), default=0)
-    sums = [sum(t["bytes"] for t in tensors if t["first"] <= k <= t["last"]) for k in range(len(ops))]
-    peak_op = max(range(len(ops)), key=lambda k: (sums[k], -k)) if ops else 0
-    return {"planner": planner, "peak_bytes": peak, "peak_op": peak_op, "ops": ops, "tensors": tensors}
+        return engine_timeline(result.engine.engine.plan, result.analysis).to_dict()
+    return tflm_timeline(result.tflite, result.analysis, result.arena.head_bytes).to_dict()
 
 
 def build_dict(result: BuildResult, target, files: list[str], command: str = "build", firmware=None) -> dict:
@@ -149,57 +130,55 @@ def to_json(report: dict) -> str:
     return json.dumps(report, indent=2, sort_keys=False, default=lambda o: asdict(o)) + "\n"
 
 
-def _kib(n: int) -> str:
-    return f"{n:,} B ({n / 1024:.1f} KiB)"
+def _status(b: dict) -> str:
+    free = b["free_bytes"]
+    return f"{free:,} B free" if free >= 0 else f"[red]over by {-free:,} B[/]"
 
 
 def render_build(console, report: dict) -> None:
-    """The one-screen summary of a build or check."""
+    """The one-screen summary of a build or check: the verdict, then the three figures that
+    matter (flash, SRAM, estimated latency), then the details in a few lines. The command adds
+    where it wrote its files and the HTML report."""
+    from rich.markup import escape
     from rich.table import Table
 
-    fit = report["fit"]
+    fit, a, arena, target = report["fit"], report["analysis"], report["arena"], report["target"]
     verdict = "[bold green]FITS[/]" if fit["fits"] else "[bold red]DOES NOT FIT[/]"
     model = report["model"]
-    console.print(f"{verdict}  {model['name']} ({model['format']}) on {report['target']['name']} "
-                  f"[{fit['runtime']} runtime]")
-    table = Table(show_header=True, header_style="bold")
-    table.add_column("memory")
-    table.add_column("used", justify="right")
-    table.add_column("budget", justify="right")
-    table.add_column("free", justify="right")
-    for key in ("flash", "sram", "arena"):
+    console.print(f"{verdict}  {escape(model['name'])} ({model['format']}) on {target['name']} "
+                  f"\\[{fit['runtime']} runtime]")
+    grid = Table.grid(padding=(0, 1))
+    for justify in ("left", "right", "left", "right", "left"):
+        grid.add_column(justify=justify)
+    for key, name in (("flash", "flash"), ("sram", "SRAM")):
         b = fit[key]
-        free = b["free_bytes"]
-        style = "" if free >= 0 else "red"
-        table.add_row(key, _kib(b["used_bytes"]), _kib(b["budget_bytes"]),
-                      f"[{style}]{free:,} B[/]" if style else f"{free:,} B")
-    console.print(table)
-    for key in ("flash", "sram"):
-        items = ", ".join(f"{i['label']} {i['bytes']:,} B" for i in fit[key]["items"])
-        console.print(f"  {key}: {items}")
+        grid.add_row(f"  [bold]{name}[/]", f"[bold]{b['used_bytes']:,} B[/]", "of", f"{b['budget_bytes']:,} B",
+                     _status(b))
+    grid.add_row("  [bold]latency[/]", f"[bold]~{report['latency_estimate_s'] * 1000:.1f} ms[/]", "at",
+                 f"{target['clock_hz'] / 1e6:g} MHz", f"estimate from {a['macs']:,} MACs, not measured")
+    console.print(grid)
+    for key, name in (("flash", "flash"), ("sram", "SRAM")):
+        items = " + ".join(f"{i['label']} {i['bytes']:,} B" for i in fit[key]["items"])
+        console.print(f"  [dim]{name} = {escape(items)}[/]")
+    arena_fit = fit["arena"]
+    console.print(f"  arena {arena['total_bytes']:,} B measured on this 64-bit host, {arena_fit['used_bytes']:,} B on a "
+                  f"32-bit MCU (activations {arena['head_bytes']:,} B): {_status(arena_fit)} in "
+                  f"{arena_fit['budget_bytes']:,} B of contiguous RAM")
+    console.print(f"  model: {a['params']:,} parameters, {len(a['layers'])} ops, {a['model_bytes']:,} B")
     if fit["runtime"] != "tflm":
         tflm = report["tflm_fit"]
         console.print(f"  with TFLM instead: flash {tflm['flash']['used_bytes']:,} B, "
                       f"SRAM {tflm['sram']['used_bytes']:,} B (runtime code and data estimated)")
-    a = report["analysis"]
-    arena = report["arena"]
-    console.print(f"  model: {a['params']:,} parameters, {a['macs']:,} MACs, {len(a['layers'])} ops; "
-                  f"arena {arena['total_bytes']:,} B measured on this 64-bit host "
-                  f"(activations {arena['head_bytes']:,} B + persistent {arena['tail_bytes']:,} B + "
-                  f"allocation-time temporaries {arena['init_overhead_bytes']:,} B; "
-                  f"about {arena['total_32bit_bytes']:,} B on a 32-bit MCU)")
-    console.print(f"  latency: about {report['latency_estimate_s'] * 1000:.1f} ms at "
-                  f"{report['target']['clock_hz'] / 1e6:g} MHz (estimate from MACs, not measured)")
     if report.get("compression"):
         for row in report["compression"]["rows"]:
             acc = row["int8_metric"]
-            console.print(f"  compression: {row['technique']}: {row['params']:,} params"
+            console.print(f"  compression: {escape(row['technique'])}: {row['params']:,} params"
                           + (f", int8 {report['compression']['metric']} {acc:.4f}" if acc is not None else "")
                           + (f", flash as deployed {row['flash_bytes']:,} B" if row["flash_bytes"] else ""))
     for problem in fit["problems"]:
-        console.print(f"  [red]{problem}[/]")
+        console.print(f"  [red]{escape(problem)}[/]")
     if not fit["fits"] and fit["peak_tensors"]:
         names = "; ".join(f"{t['name'].split(';')[0]} ({t['bytes']:,} B)" for t in fit["peak_tensors"])
-        console.print(f"  largest tensors alive at the peak: {names}")
+        console.print(f"  largest tensors alive at the peak: {escape(names)}")
     for w in report["warnings"]:
-        console.print(f"  [yellow]warning:[/] {w}")
+        console.print(f"  [yellow]warning:[/] {escape(w)}")

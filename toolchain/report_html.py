@@ -60,76 +60,146 @@ def _plt():
     return plt
 
 
-def memory_map_figure(fit: dict) -> str:
+def _figure_items(name: str, budget: dict, arena: dict | None) -> list[tuple[str, int]]:
+    """The bar's segments: the budget's items, the TFLM arena split into activations and the rest."""
+    out = []
+    for item in budget["items"]:
+        if name == "SRAM" and item["label"] == "tensor arena" and arena and 0 < arena["head_bytes"] <= item["bytes"]:
+            out += [("arena: activations", arena["head_bytes"]),
+                    ("arena: persistent data", item["bytes"] - arena["head_bytes"])]
+        else:
+            out.append((item["label"], item["bytes"]))
+    return out
+
+
+def memory_map_figure(fit: dict, arena: dict | None = None) -> str:
     """One bar per memory (flash, SRAM, arena): items stacked against the budget, red past it."""
     plt = _plt()
     budgets = [(name, fit[key]) for key, name in (("flash", "flash"), ("sram", "SRAM"), ("arena", "arena"))
                if fit.get(key)]
-    fig, axes = plt.subplots(len(budgets), 1, figsize=(9, 1.35 * len(budgets)), squeeze=False)
+    fig, axes = plt.subplots(len(budgets), 1, figsize=(9, 1.6 * len(budgets)), squeeze=False)
     for ax, (name, b) in zip(axes[:, 0], budgets):
         budget, used = b["budget_bytes"], b["used_bytes"]
         colors = FLASH_COLORS if name == "flash" else SRAM_COLORS
+        span = max(budget, used)
         left = 0
-        for i, item in enumerate(b["items"]):
-            width = item["bytes"]
+        for i, (label, width) in enumerate(_figure_items(name, b, arena)):
+            color = colors[i % len(colors)]
             inside = max(0, min(width, budget - left))
-            ax.barh(0, inside, left=left, color=colors[i % len(colors)], edgecolor="white")
-            if width > inside:
-                ax.barh(0, width - inside, left=left + inside, color="#cf222e", edgecolor="white")
-            if width > 0.06 * max(budget, used):
-                ax.text(left + width / 2, 0, f"{item['label']}\n{_b(width)}", ha="center", va="center",
-                        fontsize=7, color="white")
+            ax.barh(0, inside, left=left, color=color, edgecolor="white", label=f"{label}: {_b(width)}")
+            if width > inside:  # the part past the budget: red, hatched in the item's colour
+                ax.barh(0, width - inside, left=left + inside, color="#cf222e", edgecolor=color, hatch="///", lw=0)
+            if width > 0.12 * span:
+                ax.text(left + width / 2, 0, f"{label}\n{_b(width)}", ha="center", va="center", fontsize=7,
+                        color="white")
             left += width
         ax.axvline(budget, color="#1b1f24", lw=1.5)
-        ax.set_xlim(0, max(budget, used) * 1.02)
+        ax.text(budget, 0.5, f"budget {_b(budget)} ", fontsize=7, va="bottom", ha="right")
+        ax.set_xlim(0, span * 1.02)
+        ax.set_ylim(-0.5, 0.9)
         ax.set_yticks([])
+        _bytes_axis(ax, span)
         status = f"over by {_b(used - budget)}" if used > budget else f"{_b(budget - used)} free"
         ax.set_title(f"{name}: {_b(used)} of {_b(budget)} ({status})", loc="left", fontsize=9,
                      color="#cf222e" if used > budget else "#1b1f24")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
         ax.tick_params(axis="x", labelsize=7)
     fig.tight_layout()
     return _svg(fig)
 
 
+def _bytes_axis(ax, span: int) -> None:
+    """Byte ticks at round binary steps (1, 2, 4, 8... KiB), labelled in B, KiB or MiB."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
+
+    if span < 4096:
+        ax.xaxis.set_major_locator(MaxNLocator(6, integer=True))
+    else:
+        step = 1024
+        while span / step > 8:
+            step *= 2
+        ax.xaxis.set_major_locator(MultipleLocator(step))
+
+    def fmt(x, _pos):
+        for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+            if abs(x) >= size:
+                return f"{x / size:g} {unit}"
+        return f"{x:g} B"
+
+    ax.xaxis.set_major_formatter(FuncFormatter(fmt))
+
+
+def timeline_title(timeline: dict) -> str:
+    """The figure's caption: the peak, where it is, and whether the plan is TFLM's measured one."""
+    ops, peak, k = timeline["ops"], timeline["peak_bytes"], timeline["peak_op"]
+    op = ops[k] if 0 <= k < len(ops) else {"op": "", "layer": ""}
+    head = f"peak {_b(peak)} at op {k} ({op['op']} {op['layer'][:40]})"
+    measured = timeline.get("measured_head_bytes")
+    if measured is None:
+        return f"{timeline['planner']}:\n{head}"
+    if timeline.get("matches_measured"):
+        return f"{timeline['planner']}, equal to the arena head TFLM measured:\n{head}"
+    return (f"{timeline['planner']}, APPROXIMATE (TFLM measured {_b(measured)}; offsets may differ "
+            f"from the device's):\n{head}")
+
+
 def timeline_figure(timeline: dict) -> str:
     """Rows = ops in execution order; each live tensor a block at its planned offset; peak marked."""
     plt = _plt()
-    ops = timeline["ops"]
+    ops, tensors = timeline["ops"], timeline["tensors"]
     n = len(ops)
-    fig, ax = plt.subplots(figsize=(9, max(2.5, 0.28 * n + 1)))
-    palette = plt.get_cmap("tab20")
-    for i, t in enumerate(timeline["tensors"]):
-        ax.add_patch(plt.Rectangle((t["offset"], t["first"] - 0.4), t["bytes"], t["last"] - t["first"] + 0.8,
-                                   facecolor=palette(i % 20), edgecolor="white", lw=0.5, alpha=0.9))
     peak, peak_op = timeline["peak_bytes"], timeline["peak_op"]
-    ax.axvline(peak, color="#cf222e", ls="--", lw=1)
-    ax.axhline(peak_op, color="#cf222e", ls=":", lw=1)
-    op = ops[peak_op] if 0 <= peak_op < n else {"op": "", "layer": ""}
-    ax.set_title(f"activation memory ({timeline['planner']}): peak {_b(peak)} at op {peak_op} "
-                 f"({op['op']} {op['layer']})", loc="left", fontsize=9)
-    ax.set_xlim(0, max(peak, 1) * 1.05)
+    fig, ax = plt.subplots(figsize=(9, max(2.6, 0.27 * n + 1.2)))
+    palette = ("#0969da", "#54aeff", "#218bff", "#80ccff", "#0550ae", "#b6e3ff")
+    ax.axhspan(peak_op - 0.5, peak_op + 0.5, color="#ffebe9", zorder=0)
+    for i, t in enumerate(tensors):
+        if t["first"] < 0:
+            continue
+        scratch = t.get("kind") == "scratch"
+        ax.add_patch(plt.Rectangle((t["offset"], t["first"] - 0.42), t["bytes"], t["last"] - t["first"] + 0.84,
+                                   facecolor="#fb8f44" if scratch else palette[i % len(palette)],
+                                   edgecolor="white", lw=0.6, hatch="xx" if scratch else None, zorder=2))
+        if t["bytes"] > 0.14 * peak:
+            ax.text(t["offset"] + t["bytes"] / 2, (t["first"] + t["last"]) / 2, _b(t["bytes"]),
+                    ha="center", va="center", fontsize=6.5, color="white", zorder=3)
+    ax.axvline(peak, color="#cf222e", ls="--", lw=1, zorder=3)
+    ax.set_title(timeline_title(timeline), loc="left", fontsize=8.5)
+    ax.set_xlim(0, max(peak, 1) * 1.04)
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_yticks(range(n))
     ax.set_yticklabels([f"{o['index']} {o['op']} {o['layer'][:24]}" for o in ops], fontsize=7)
-    ax.set_xlabel("arena offset (bytes)")
+    if 0 <= peak_op < n:
+        ax.get_yticklabels()[peak_op].set_color("#cf222e")
+    _bytes_axis(ax, peak)
+    ax.set_xlabel("arena offset")
+    if any(t.get("kind") == "scratch" for t in tensors):
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(facecolor="#fb8f44", hatch="xx", label="kernel scratch buffer")],
+                  loc="lower right", fontsize=7, frameon=False)
     fig.tight_layout()
     return _svg(fig)
 
 
-def layers_figure(layers: list[dict], times: list[dict] | None) -> str:
+def layers_figure(layers: list[dict], times: list[dict] | None, unit: str = "") -> str:
+    """Per layer: parameters, MACs, weight bytes and, after a bench, measured time."""
+    from matplotlib.ticker import EngFormatter, MaxNLocator
+
     plt = _plt()
     panels = [("parameters", [l["params"] for l in layers]), ("MACs", [l["macs"] for l in layers]),
               ("weight bytes", [l["weight_bytes"] for l in layers])]
     if times:
         by_index = {t["index"]: t["count"] for t in times}
-        panels.append(("measured per layer", [by_index.get(l["index"], 0) for l in layers]))
+        panels.append((f"measured ({unit})" if unit else "measured", [by_index.get(l["index"], 0) for l in layers]))
     n = len(layers)
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels) + 1.5, max(2.5, 0.25 * n + 1)),
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.3 * len(panels) + 2, max(2.5, 0.25 * n + 1)),
                              sharey=True, squeeze=False)
     labels = [f"{l['index']} {l['op']}" for l in layers]
     for ax, (title, values) in zip(axes[0], panels):
-        ax.barh(range(n), values, color="#0969da")
-        ax.set_title(title, fontsize=9)
+        ax.barh(range(n), values, color="#cf222e" if title.startswith("measured") else "#0969da")
+        ax.set_title(f"{title}\n(total {sum(values):,})", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(3))
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
         ax.tick_params(axis="x", labelsize=7)
     axes[0][0].set_yticks(range(n))
     axes[0][0].set_yticklabels(labels, fontsize=7)
@@ -239,17 +309,21 @@ def render_html(report: dict) -> str:
         boxes = "".join(f'<div class="figure">{_esc(k)}<b>{_esc(v)}</b></div>' for k, v in figures)
         problems = "".join(f'<p class="bad">{_esc(p)}</p>' for p in fit.get("problems", []))
         parts.append(f"<p>{verdict} runtime: {_esc(fit['runtime'])}</p><div class='figures'>{boxes}</div>{problems}")
-        parts.append(_section("Memory map", "memory-map", f"<figure>{memory_map_figure(fit)}</figure>"))
+        parts.append(_section("Memory map", "memory-map",
+                              f"<figure>{memory_map_figure(fit, report.get('arena'))}</figure>"))
     for w in report.get("warnings", []) or []:
         parts.append(f'<p class="warn">warning: {_esc(w)}</p>')
     if report.get("timeline"):
+        timeline = report["timeline"]
+        notes = "".join(f'<p class="warn">{_esc(c)}</p>' for c in timeline.get("caveats", []))
         parts.append(_section("Activation memory over time", "timeline",
-                              f"<figure>{timeline_figure(report['timeline'])}</figure>"))
+                              f"<figure>{timeline_figure(timeline)}</figure>{notes}"))
     layers = (report.get("analysis") or {}).get("layers")
     bench = report.get("bench") or (report if command == "bench" else None)
     if layers:
         times = bench.get("layers") if bench else None
-        parts.append(_section("Per layer", "layers", f"<figure>{layers_figure(layers, times)}</figure>"))
+        unit = bench.get("timing_unit", "") if bench else ""
+        parts.append(_section("Per layer", "layers", f"<figure>{layers_figure(layers, times, unit)}</figure>"))
     elif bench and bench.get("layers"):
         parts.append(_section("Per layer", "layers", "<figure>"
                               f"{measured_layers_figure(bench['layers'], bench.get('timing_unit', ''))}</figure>"))

@@ -13,7 +13,7 @@ from toolchain.errors import EXIT_DOES_NOT_FIT, InputFileError
 @click.argument("model", type=click.Path(path_type=Path))
 @target_options
 @click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Also write report.json into this folder.")
+              help="Also write report.json and report.html into this folder.")
 @output_options
 def check(model, target, target_file, out_dir, as_json, quiet):
     """Check that MODEL (.tflite) fits the target: flash, SRAM and the measured TFLM arena.
@@ -39,6 +39,9 @@ def check(model, target, target_file, out_dir, as_json, quiet):
     if as_json:
         click.echo(to_json(report), nl=False)
     else:
-        render_build(make_console(as_json, quiet), report)
+        console = make_console(as_json, quiet)
+        render_build(console, report)
+        if out_dir is not None:
+            console.print(f"  report: {out_dir / 'report.html'}")
     if not result.fit.fits:
         raise SystemExit(EXIT_DOES_NOT_FIT)
