@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from toolchain.tflite_reader import Operator, Subgraph, TfliteModel
 
 ALIGN = 16
-PLANNER = "TFLM greedy plan (recomputed)"
+PLANNER = "TFLM greedy (recomputed)"
 OFFLINE_PLAN_METADATA = "OfflineMemoryAllocation"
 CONTROL_FLOW_OPS = frozenset({"IF", "WHILE", "CALL_ONCE"})
 

@@ -36,16 +36,40 @@ def _texts(driver, section: str) -> str:
                     driver.find_elements(By.CSS_SELECTOR, f"#{section} svg text"))
 
 
-def test_renders_without_errors_with_the_right_labels(browser, overflow_report, tmp_path):
-    out, report = overflow_report
+def _budget_title(name: str, b: dict) -> str:
+    status = (f"over by {b['used_bytes'] - b['budget_bytes']:,} B" if b["used_bytes"] > b["budget_bytes"]
+              else f"{b['free_bytes']:,} B free")
+    return f"{name}: {b['used_bytes']:,} B of {b['budget_bytes']:,} B ({status})"
+
+
+@pytest.mark.parametrize("which", ["example_report", "overflow_report"])
+def test_renders_without_errors_with_the_right_labels(browser, which, request, tmp_path):
+    out, report = request.getfixturevalue(which)
     browser.get((out / "report.html").as_uri())
     png = tmp_path / "report.png"
     assert browser.save_screenshot(str(png)) and png.stat().st_size > 10_000
-    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
     assert errors == []
     memory = _texts(browser, "memory-map")
-    assert "flash: 390,632 B of 262,144 B (over by 128,488 B)" in memory
-    assert "model" in memory and "333,288 B" in memory
+    for key, name in (("flash", "flash"), ("sram", "SRAM"), ("arena", "arena")):
+        assert _budget_title(name, report["fit"][key]) in memory
+    for item in report["fit"]["flash"]["items"]:
+        assert f"{item['label']}: {item['bytes']:,} B" in memory
     timeline = _texts(browser, "timeline")
-    assert f"peak {report['timeline']['peak_bytes']:,} B at op" in timeline
-    assert "CONV_2D" in timeline
+    t = report["timeline"]
+    assert t["matches_measured"] is True
+    assert "equal to the arena head TFLM measured" in timeline
+    assert f"peak {t['peak_bytes']:,} B at op {t['peak_op']} ({t['ops'][t['peak_op']]['op']}" in timeline
+    assert all(f"{o['index']} {o['op']}" in timeline for o in t["ops"])
+    shown = browser.execute_script(
+        "return ['memory-map', 'timeline', 'layers'].map(id => document.querySelector('#' + id + ' svg'))"
+        ".map(svg => svg.getBoundingClientRect()).map(r => [r.width, r.height]);")
+    assert all(w > 500 and h > 150 for w, h in shown)
+
+
+def test_the_error_check_sees_errors(browser, tmp_path):
+    """The console check above would notice a failing page: this one logs an error."""
+    page = tmp_path / "broken.html"
+    page.write_text('<html><body><script>console.error("report broken")</script></body></html>')
+    browser.get(page.as_uri())
+    assert any("report broken" in e["message"] for e in browser.get_log("browser"))

@@ -28,11 +28,49 @@ def test_memory_map_labels_hold_the_exact_figures(example_report, overflow_repor
     assert 'class="verdict nofit"' in page
 
 
+def test_memory_map_splits_the_arena_exactly(overflow_report):
+    _, report = overflow_report
+    page = render_html(report)
+    head = report["arena"]["head_bytes"]
+    arena_item = next(i["bytes"] for i in report["fit"]["sram"]["items"] if i["label"] == "tensor arena")
+    assert (head, arena_item) == (73_728, 101_568)
+    assert "arena: activations: 73,728 B" in page and "arena: persistent data: 27,840 B" in page
+
+
 def test_timeline_marks_the_measured_peak(overflow_report):
     _, report = overflow_report
-    assert report["timeline"]["peak_bytes"] == report["arena"]["head_bytes"] == 73_728
+    timeline = report["timeline"]
+    assert timeline["peak_bytes"] == timeline["measured_head_bytes"] == report["arena"]["head_bytes"] == 73_728
+    assert timeline["matches_measured"] is True and timeline["caveats"] == []
     page = render_html(report)
-    assert "peak 73,728 B at op" in page
+    assert "equal to the arena head TFLM measured" in page
+    assert f"peak 73,728 B at op {timeline['peak_op']} (" in page
+    assert "APPROXIMATE" not in page
+
+
+def test_timeline_says_when_the_plan_differs_from_tflm(overflow_report):
+    _, report = overflow_report
+    timeline = {**report["timeline"], "measured_head_bytes": 80_000, "matches_measured": False,
+                "caveats": ["op 3 (CUSTOM:X) may request kernel scratch memory that is not modelled"]}
+    page = render_html({**report, "timeline": timeline})
+    assert "APPROXIMATE (TFLM measured 80,000 B" in page
+    assert "op 3 (CUSTOM:X) may request kernel scratch memory" in page
+
+
+def test_timeline_blocks_never_overlap_while_alive(example_report, overflow_report):
+    """Per op: the live blocks, their byte total, and no two of them sharing an arena byte."""
+    for _, report in (example_report, overflow_report):
+        timeline = report["timeline"]
+        tensors = timeline["tensors"]
+        assert [o["index"] for o in timeline["ops"]] == list(range(len(report["analysis"]["layers"])))
+        for k, op in enumerate(timeline["ops"]):
+            live = [tensors[i] for i in op["live"]]
+            assert live == [t for t in tensors if t["first"] <= k <= t["last"]]
+            assert op["live_bytes"] == sum(t["bytes"] for t in live)
+            spans = sorted((t["offset"], t["offset"] + t["bytes"]) for t in live)
+            assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+        top = timeline["peak_bytes"]
+        assert any(t["offset"] + t["bytes"] == top for t in (tensors[i] for i in timeline["ops"][timeline["peak_op"]]["live"]))
 
 
 def test_sections_follow_the_data(example_report):
