@@ -208,15 +208,24 @@ def layers_figure(layers: list[dict], times: list[dict] | None, unit: str = "") 
     return _svg(fig)
 
 
+def _count_axis(axis) -> None:
+    """Large counts as 6.51M, not with a 1e6 offset."""
+    from matplotlib.ticker import EngFormatter
+
+    axis.set_major_formatter(EngFormatter(sep=""))
+
+
 def measured_layers_figure(times: list[dict], unit: str) -> str:
     plt = _plt()
     n = len(times)
     fig, ax = plt.subplots(figsize=(7, max(2.5, 0.25 * n + 1)))
-    ax.barh(range(n), [t["count"] for t in times], color="#0969da")
+    ax.barh(range(n), [t["count"] for t in times], color="#cf222e")
     ax.set_yticks(range(n))
     ax.set_yticklabels([f"{t['index']} {t['op']}" for t in times], fontsize=7)
     ax.set_ylim(n - 0.5, -0.5)
-    ax.set_title(f"measured per layer ({unit}, one inference)", loc="left", fontsize=9)
+    _count_axis(ax.xaxis)
+    ax.set_title(f"measured per layer ({unit}, one inference; total {sum(t['count'] for t in times):,})",
+                 loc="left", fontsize=9)
     fig.tight_layout()
     return _svg(fig)
 
@@ -243,26 +252,35 @@ def compression_figure(compression: dict) -> str:
 
 
 def bench_figures(bench: dict) -> list[str]:
+    """The latency distribution, and the device's outputs against the host's (tflite-micro)."""
     plt = _plt()
     out = []
-    values = bench.get("per_inference", {}).get("values") or []
+    per = bench.get("per_inference") or {}
+    values = per.get("values") or []
     if values:
         fig, ax = plt.subplots(figsize=(6.5, 2.8))
         ax.hist(values, bins=min(20, max(3, len(values))), color="#0969da")
+        ax.axvline(per["median"], color="#cf222e", ls="--", lw=1)
         ax.set_xlabel(f"{bench['timing_unit']} per inference")
-        ax.set_title(f"{len(values)} runs: median {bench['per_inference']['median']:,.0f}, "
-                     f"min {bench['per_inference']['min']:,.0f}, max {bench['per_inference']['max']:,.0f}",
-                     loc="left", fontsize=9)
+        _count_axis(ax.xaxis)
+        ax.set_ylabel("runs")
+        ax.set_title(f"{len(values)} runs: median {per['median']:,.0f}, min {per['min']:,.0f}, max {per['max']:,.0f} "
+                     f"{bench['timing_unit']}\nmedian latency {bench['latency_ms']['median']:.3f} ms"
+                     + (" (estimate)" if bench.get("latency_is_estimate") else ""), loc="left", fontsize=8.5)
         fig.tight_layout()
         out.append(_svg(fig))
     comp = bench.get("comparison") or {}
     diffs = comp.get("per_sample_max_diff") or []
     if diffs:
         fig, axes = plt.subplots(1, 2, figsize=(9, 2.8))
-        axes[0].bar(range(len(diffs)), diffs, color="#cf222e" if max(diffs) > 0 else "#1a7f37")
+        exact = max(diffs) == 0
+        axes[0].bar(range(len(diffs)), diffs, color="#cf222e")
         axes[0].set_title(f"max |device - host| per sample (largest {max(diffs):g})", loc="left", fontsize=9)
         axes[0].set_xlabel("sample")
         axes[0].set_ylim(0, max(1.0, max(diffs) * 1.1))
+        if exact:
+            axes[0].text(0.5, 0.5, f"bit-exact on all {len(diffs)} samples", transform=axes[0].transAxes,
+                         ha="center", va="center", color="#1a7f37", fontsize=10)
         cos = comp.get("per_sample_cosine") or []
         axes[1].bar(range(len(cos)), cos, color="#0969da")
         axes[1].set_ylim(min(0.9, min(cos, default=1.0)), 1.0005)
