@@ -7,8 +7,10 @@ corrects the categories whose 32-bit size is known exactly.
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 from toolchain.errors import ConversionError
 
@@ -93,14 +95,22 @@ def unsupported_ops(log: str) -> list[str]:
     return sorted(set(_MISSING_OP.findall(log)) | set(_FAILED_NODE.findall(log)))
 
 
-def measure_arena(model: bytes) -> ArenaMeasurement:
+def measure_arena(model: bytes, on_probe: Callable[[int, int], None] = lambda n, size: None) -> ArenaMeasurement:
     """Find the smallest arena for `model`; raise ConversionError if TFLM cannot run it at all.
 
     A first allocation in a roomy arena reports what it used; the minimum is then confirmed by
     bisection in a small window below that figure (a handful of probes instead of twenty).
+    `on_probe(n, size)` is told of each allocation tried (for a progress display).
     """
+    probes = itertools.count(1)
+
+    def fits(size: int) -> bool:
+        on_probe(next(probes), size)
+        return _try_allocate(model, size)[0]
+
     hi = max(64 * 1024, len(model) * 4)
     while True:
+        on_probe(next(probes), hi)
         ok, log = _in_child(model, hi, print_allocations=True)
         if ok:
             break
@@ -112,14 +122,14 @@ def measure_arena(model: bytes) -> ArenaMeasurement:
             raise ConversionError(f"TFLM cannot allocate this model: {first}")
         hi *= 2
     used = dict(_TOTALS.findall(log)).get("total")
-    if used is not None and _try_allocate(model, int(used))[0]:
+    if used is not None and fits(int(used)):
         hi = int(used)
     lo = max(MIN_PROBE_BYTES, hi - 32)  # verified to fail below; else a full bisection follows
-    if lo < hi and _try_allocate(model, lo)[0]:
+    if lo < hi and fits(lo):
         hi, lo = lo, MIN_PROBE_BYTES
     while lo < hi:
         mid = (lo + hi) // 2
-        if _try_allocate(model, mid)[0]:
+        if fits(mid):
             hi = mid
         else:
             lo = mid + 1

@@ -20,6 +20,7 @@ from toolchain.convert import ConvertOptions, ConvertedModel, convert_int8
 from toolchain.errors import ConversionError, DataError
 from toolchain.fit import FitResult, tflm_fit
 from toolchain.loader import LoadedModel, load_model
+from toolchain.progress import SILENT, Progress
 from toolchain.tflite_reader import TfliteModel, read_tflite
 
 RUNTIMES = ("tflm", "c")
@@ -109,9 +110,12 @@ def check_graph(tflite: TfliteModel, analysis: ModelAnalysis, converted: bool,
     return warnings
 
 
-def measure(tflite_bytes: bytes, analysis: ModelAnalysis) -> ArenaMeasurement:
+def measure(tflite_bytes: bytes, analysis: ModelAnalysis, progress: Progress = SILENT) -> ArenaMeasurement:
+    def on_probe(n: int, size: int) -> None:
+        progress.update(description=f"measuring the TFLM arena (allocation {n}: {size:,} B)")
+
     try:
-        return measure_arena(tflite_bytes)
+        return measure_arena(tflite_bytes, on_probe)
     except ConversionError as exc:
         if "no kernel for" in exc.problem:
             missing = exc.problem.split("no kernel for ", 1)[1].split(", ")
@@ -156,7 +160,8 @@ def firmware_fit(target: TargetProfile, firmware, engine) -> FitResult:
 
 
 def build(model_path: str | Path, options: BuildOptions,
-          on_pass: Callable[[str], None] = lambda name: None) -> BuildResult:
+          on_pass: Callable[[str], None] = lambda name: None, progress: Progress = SILENT) -> BuildResult:
+    """Run the passes; `on_pass(name)` is told of each, `progress` of the steps of the long ones."""
     on_pass("load")
     model = load_model(model_path, options.custom_objects, options.trust_lambda)
     calibration = calibrate(model, options)
@@ -168,7 +173,7 @@ def build(model_path: str | Path, options: BuildOptions,
         data = model.tflite_bytes
     elif options.recipe is not None and not options.recipe.is_empty:
         on_pass("compress")
-        data, compression = compress_and_convert(model, calibration, options)
+        data, compression = compress_and_convert(model, calibration, options, progress)
     else:
         on_pass("convert")
         converted = convert_int8(model, calibration.samples, options.convert)
@@ -181,7 +186,7 @@ def build(model_path: str | Path, options: BuildOptions,
         warnings.insert(0, "ACCURACY RISK: calibrated on random data (--calib-random); "
                            "quantization ranges may not match real inputs")
     on_pass("measure")
-    arena = measure(data, analysis)
+    arena = measure(data, analysis, progress)
     fit = tflm_fit(options.target, len(data), arena.recommended_bytes, analysis.peak.tensors)
     name = options.name or model.name
     engine = None
@@ -201,7 +206,8 @@ def build(model_path: str | Path, options: BuildOptions,
                        compression=compression, warnings=tuple(warnings))
 
 
-def compress_and_convert(model: LoadedModel, calibration: Calibration, options: BuildOptions):
+def compress_and_convert(model: LoadedModel, calibration: Calibration, options: BuildOptions,
+                         progress: Progress = SILENT):
     """Compress the Keras model, convert it with the build's options (LUT-compressing clustered
     weights), and measure the original and the compressed model side by side.
 
@@ -219,7 +225,8 @@ def compress_and_convert(model: LoadedModel, calibration: Calibration, options: 
     def dataset(path):
         return None if path is None else fit_to_input(load_dataset(path, image_size, channels), shape)
 
-    result = compress(keras_model, options.recipe, dataset(options.train), dataset(options.eval))
+    result = compress(keras_model, options.recipe, dataset(options.train), dataset(options.eval),
+                      progress=progress)
 
     def converter(m, calib):
         return convert_int8(from_keras(m, model.name), calib, options.convert).tflite_bytes

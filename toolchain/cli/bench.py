@@ -42,6 +42,7 @@ def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, 
       edgec bench --target nucleo-h743zi --port /dev/ttyACM0 --model model.tflite --eval eval.npz
     """
     from toolchain.benchmark import BenchOptions, render, run_bench
+    from toolchain.progress import progress_for
 
     profile = resolve_target(target, target_file)
     if emulate and port:
@@ -52,19 +53,13 @@ def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, 
                            eval_data=eval_data, runs=runs, warmup=warmup, limit=limit, out_dir=out_dir,
                            timeout_s=timeout_s)
     console = make_console(as_json, quiet)
-    if console.is_terminal and not quiet:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    with progress_for(console, quiet) as progress:
+        progress.stage("connecting, building or loading the firmware")
 
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("connecting, building or loading the firmware", total=None)
+        def on_run(done, total):  # each run loads its input over serial, infers, reads back
+            progress.update(description="load input, infer, read outputs", completed=done, total=total)
 
-            def on_run(done, total):  # each run loads its input over serial, infers, reads back
-                progress.update(task, description="load input, infer, read outputs", completed=done, total=total)
-
-            result = run_bench(options, on_run)
-    else:
-        result = run_bench(options)
+        result = run_bench(options, on_run)
     from toolchain.outputs import staged_output
     from toolchain.report_html import write_reports
 

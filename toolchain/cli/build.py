@@ -25,23 +25,6 @@ def summarize_files(files: list[str]) -> str:
     return ", ".join(top + [f"{d}/ ({n} files)" for d, n in sorted(folders.items())])
 
 
-def run_passes(console, quiet: bool, fn):
-    """Run fn(on_pass) with a progress bar over the passes, naming the current one, with elapsed
-    time (only on a terminal, and not with --quiet)."""
-    if quiet or not console.is_terminal:
-        return fn(lambda name: None)
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    columns = (SpinnerColumn(), TextColumn("{task.description:<44}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("starting", total=len(PASS_LABELS))
-
-        def on_pass(name):
-            progress.update(task, description=PASS_LABELS.get(name, name), advance=1)
-
-        return fn(on_pass)
-
-
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @target_options
@@ -83,6 +66,7 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
     from toolchain.build import BuildOptions, build as run_build, build_firmware, export
     from toolchain.convert import ConvertOptions
     from toolchain.outputs import staged_output
+    from toolchain.progress import progress_for
     from toolchain.report import build_dict, render_build, to_json
     from toolchain.report_html import write_reports
 
@@ -95,18 +79,20 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
                            firmware=firmware, recipe=recipe_from_options(**compression),
                            train=train_path, eval=eval_path)
     console = make_console(as_json, quiet)
-    result = run_passes(console, quiet, lambda on_pass: run_build(model, options, on_pass))
-    with staged_output(out_dir) as stage:
-        export(result, stage)
-        firmware_result = None
-        if firmware:
-            firmware_result, fit = run_passes(
-                console, quiet, lambda on_pass: (on_pass("firmware"),
-                                                 build_firmware(result, profile, stage.folder("firmware")))[1])
-            stage.adopt("firmware")
-            result = dataclasses.replace(result, fit=fit)
-        report = build_dict(result, profile, stage.files + ["report.json", "report.html"], firmware=firmware_result)
-        write_reports(stage, report)
+    with progress_for(console, quiet) as progress:
+        result = run_build(model, options, progress.passes(PASS_LABELS), progress)
+        with staged_output(out_dir) as stage:
+            export(result, stage)
+            firmware_result = None
+            if firmware:
+                progress.stage(PASS_LABELS["firmware"])
+                firmware_result, fit = build_firmware(result, profile, stage.folder("firmware"))
+                stage.adopt("firmware")
+                result = dataclasses.replace(result, fit=fit)
+            progress.stage("writing report.json and report.html")
+            report = build_dict(result, profile, stage.files + ["report.json", "report.html"],
+                                firmware=firmware_result)
+            write_reports(stage, report)
     if as_json:
         click.echo(to_json(report), nl=False)
     else:

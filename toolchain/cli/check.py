@@ -24,22 +24,25 @@ def check(model, target, target_file, out_dir, as_json, quiet):
     """
     from toolchain.build import BuildOptions, build as run_build
     from toolchain.outputs import staged_output
+    from toolchain.progress import progress_for
     from toolchain.report import build_dict, render_build, to_json
 
     profile = resolve_target(target, target_file)
     if model.suffix.lower() != ".tflite":
         raise InputFileError(model, "edgec check takes a .tflite file", "use `edgec build` for Keras models")
-    result = run_build(model, BuildOptions(target=profile))
-    report = build_dict(result, profile, ["report.json", "report.html"] if out_dir else [], command="check")
-    if out_dir is not None:
-        from toolchain.report_html import write_reports
+    console = make_console(as_json, quiet)
+    with progress_for(console, quiet) as progress:
+        result = run_build(model, BuildOptions(target=profile), progress=progress)
+        report = build_dict(result, profile, ["report.json", "report.html"] if out_dir else [], command="check")
+        if out_dir is not None:
+            from toolchain.report_html import write_reports
 
-        with staged_output(out_dir) as stage:
-            write_reports(stage, report)
+            progress.stage("writing report.json and report.html")
+            with staged_output(out_dir) as stage:
+                write_reports(stage, report)
     if as_json:
         click.echo(to_json(report), nl=False)
     else:
-        console = make_console(as_json, quiet)
         render_build(console, report)
         if out_dir is not None:
             console.print(f"  report: {out_dir / 'report.html'}")

@@ -103,7 +103,11 @@ def compress(ctx, model_path, output, as_json, no_int8, quiet, **options):
     if recipe.is_empty:
         raise OptionError("compress", "no technique",
                           "at least one of --prune, --prune-structured, --cluster, --factorize or a --recipe with one")
-    say = (lambda message: None) if quiet or as_json else (lambda message: click.echo(message, err=True))
+    from toolchain.cli.options import make_console
+    from toolchain.progress import progress_for
+
+    err = make_console(True, False)  # messages and the progress bar go to stderr
+    say = (lambda message: None) if quiet or as_json else (lambda message: err.print(message, markup=False))
     try:
         from toolchain.quiet import import_tensorflow
 
@@ -114,7 +118,8 @@ def compress(ctx, model_path, output, as_json, no_int8, quiet, **options):
         model = load_compressible(model_path)
         train = load_data(model, options["train_path"])
         evaluation = load_data(model, options["eval_path"])
-        result = run(model, recipe, train, evaluation, log=say, progress=not (quiet or as_json))
+        with progress_for(err, quiet) as progress:
+            result = run(model, recipe, train, evaluation, log=say, progress=progress)
         calib = None if no_int8 else calibration_samples(train, evaluation)
         if calib is not None:
             say("converting the original and the compressed model to int8 for the report")

@@ -14,8 +14,6 @@ The int8 conversion and the LUT rewrite of clustered weights come after this pas
 """
 from __future__ import annotations
 
-import sys
-
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -29,6 +27,7 @@ from toolchain.compress.data import Dataset, fit_to_input
 from toolchain.compress.measure import keras_macs
 from toolchain.compress.recipe import PruneOptions, Recipe, TrainOptions
 from toolchain.compress.train import evaluate, fine_tune, metric_name, teacher_logits
+from toolchain.progress import SILENT, Progress
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def _pruning_schedule(options: PruneOptions, total_steps: int) -> pruning.Prunin
 
 
 def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, eval_data: Dataset | None = None,
-             log: Callable[[str], None] | None = None, progress: bool = False, seed: int = 0) -> CompressResult:
+             log: Callable[[str], None] | None = None, progress: Progress = SILENT, seed: int = 0) -> CompressResult:
     """Apply `recipe` to `model` (which is not modified) and record each technique's effect."""
     say = log or (lambda message: None)
     keras.utils.set_random_seed(seed)
@@ -89,8 +88,6 @@ def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, e
         raise DataError(eval_data.source, "evaluation data needs labels 'y'")
     if recipe.distill is not None and train is None:
         raise DataError("--train", "distillation needs training data (labels optional)")
-    # Keras's own progress bar per epoch on a terminal; one line per epoch when piped
-    verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
     teacher = model
     soft = teacher_logits(teacher, train.x) if (recipe.distill and train is not None) else None
     stages = [_stage("original", model, eval_data)]
@@ -103,8 +100,9 @@ def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, e
             return 0
         say(f"  fine-tuning {n} epoch(s) on {len(train)} samples"
             + (" (distillation from the original model)" if recipe.distill else ""))
-        fine_tune(m, train, recipe.train, n, callbacks=callbacks, teacher=teacher, distill=recipe.distill,
-                  verbose=verbose, soft_targets=soft)
+        bar = progress.keras_callback("fine-tuning")  # a bar on stderr on a terminal, else silent
+        fine_tune(m, train, recipe.train, n, callbacks=(*callbacks, *([bar] if bar else [])), teacher=teacher,
+                  distill=recipe.distill, verbose=0, soft_targets=soft)
         return n
 
     if recipe.prune_structured is not None:
