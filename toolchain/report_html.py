@@ -231,22 +231,29 @@ def measured_layers_figure(times: list[dict], unit: str) -> str:
 
 
 def compression_figure(compression: dict) -> str:
+    """Accuracy against flash, per technique: float (hollow) and int8 (filled), joined."""
     plt = _plt()
     rows = [r for r in compression["rows"] if r.get("flash_bytes")]
-    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
     for r in rows:
-        x = r["flash_bytes"]
-        if r.get("float_metric") is not None:
-            ax.scatter(x, r["float_metric"], marker="o", color="#8c959f")
-        if r.get("int8_metric") is not None:
-            ax.scatter(x, r["int8_metric"], marker="s", color="#0969da")
-            ax.annotate(f"{r['technique']} ({_b(x)})", (x, r["int8_metric"]), fontsize=7,
-                        xytext=(4, 4), textcoords="offset points")
-    ax.scatter([], [], marker="o", color="#8c959f", label="float")
-    ax.scatter([], [], marker="s", color="#0969da", label="int8")
-    ax.legend(fontsize=7)
-    ax.set_xlabel("flash as deployed (bytes)")
+        x, f, q = r["flash_bytes"], r.get("float_metric"), r.get("int8_metric")
+        if f is not None and q is not None:
+            ax.plot([x, x], [f, q], color="#8c959f", lw=0.8, zorder=1)
+        if f is not None:
+            ax.scatter(x, f, marker="o", s=70, facecolors="none", edgecolors="#57606a", zorder=2)
+        if q is not None:
+            ax.scatter(x, q, marker="s", s=28, color="#0969da", zorder=3)
+        ax.annotate(f"{r['technique']} ({_b(x)})", (x, q if q is not None else f), fontsize=7,
+                    xytext=(6, -3), textcoords="offset points")
+    ax.scatter([], [], marker="o", s=70, facecolors="none", edgecolors="#57606a", label="float")
+    ax.scatter([], [], marker="s", s=28, color="#0969da", label="int8")
+    ax.legend(fontsize=7, loc="best")
+    span = max((r["flash_bytes"] for r in rows), default=1)
+    ax.set_xlim(0, span * 1.35)
+    _bytes_axis(ax, int(span * 1.35))
+    ax.set_xlabel("flash as deployed")
     ax.set_ylabel(compression["metric"])
+    ax.set_title(f"{compression['metric']} against flash, per technique", loc="left", fontsize=9)
     fig.tight_layout()
     return _svg(fig)
 

@@ -67,6 +67,7 @@ def load_data(model, path):
 def write_atomically(path: Path, write) -> None:
     """Call `write(temp_path)` then move the file into place; nothing is left behind on failure."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent or ".")
     os.close(fd)
     try:
