@@ -161,9 +161,13 @@ def render_build(console, report: dict) -> None:
         items = " + ".join(f"{i['label']} {i['bytes']:,} B" for i in fit[key]["items"])
         console.print(f"  [dim]{name} = {escape(items)}[/]")
     arena_fit = fit["arena"]
-    console.print(f"  arena {arena['total_bytes']:,} B measured on this 64-bit host, {arena_fit['used_bytes']:,} B on a "
-                  f"32-bit MCU (activations {arena['head_bytes']:,} B): {_status(arena_fit)} in "
-                  f"{arena_fit['budget_bytes']:,} B of contiguous RAM")
+    if fit["runtime"] == "tflm":
+        console.print(f"  arena {arena['total_bytes']:,} B measured on this 64-bit host, {arena_fit['used_bytes']:,} B "
+                      f"on a 32-bit MCU (activations {arena['head_bytes']:,} B): {_status(arena_fit)} in "
+                      f"{arena_fit['budget_bytes']:,} B of contiguous RAM")
+    else:
+        console.print(f"  arena {arena_fit['used_bytes']:,} B planned by the engine: {_status(arena_fit)} in "
+                      f"{arena_fit['budget_bytes']:,} B of contiguous RAM")
     console.print(f"  model: {a['params']:,} parameters, {len(a['layers'])} ops, {a['model_bytes']:,} B")
     if fit["runtime"] != "tflm":
         tflm = report["tflm_fit"]

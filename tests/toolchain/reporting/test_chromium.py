@@ -9,24 +9,25 @@ import pytest
 from tests.conftest import require_tool
 
 
-@pytest.fixture
-def browser(tmp_path):
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
     chromium = require_tool("chromium")
     driver_path = require_tool("chromedriver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    profile = tmp_path_factory.mktemp("chromium") / "profile"  # a fresh one
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1200,2400", f"--user-data-dir={tmp_path / 'profile'}"):
+                 "--window-size=1200,2400", f"--user-data-dir={profile}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     yield driver
     driver.quit()
-    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+    shutil.rmtree(profile, ignore_errors=True)
 
 
 def _texts(driver, section: str) -> str:
@@ -45,6 +46,7 @@ def _budget_title(name: str, b: dict) -> str:
 @pytest.mark.parametrize("which", ["example_report", "overflow_report"])
 def test_renders_without_errors_with_the_right_labels(browser, which, request, tmp_path):
     out, report = request.getfixturevalue(which)
+    browser.get_log("browser")  # earlier pages' messages
     browser.get((out / "report.html").as_uri())
     png = tmp_path / "report.png"
     assert browser.save_screenshot(str(png)) and png.stat().st_size > 10_000
@@ -71,5 +73,6 @@ def test_the_error_check_sees_errors(browser, tmp_path):
     """The console check above would notice a failing page: this one logs an error."""
     page = tmp_path / "broken.html"
     page.write_text('<html><body><script>console.error("report broken")</script></body></html>')
+    browser.get_log("browser")
     browser.get(page.as_uri())
     assert any("report broken" in e["message"] for e in browser.get_log("browser"))
