@@ -1,6 +1,7 @@
 """`edgec flash`: write a built firmware to a board, with the back end the target names."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -39,28 +40,35 @@ def flash(target, target_file, firmware, port, probe, drive, dry_run, as_json):
     flasher = flasher_for(profile, options)
     plan = flasher.flash(image)
     what = " ".join(plan.command) if plan.command else f"copy {plan.payload_name} to {plan.copy_to}"
-    if as_json and profile.flasher != "qemu":
+    document = {"schema_version": 1, "command": "flash", "target": profile.name, "flasher": flasher.caps.name,
+                "dry_run": dry_run, "action": what, "flash_used_bytes": image.flash_used_bytes}
+    if as_json and (profile.flasher != "qemu" or dry_run):
         import json
 
-        click.echo(json.dumps({"schema_version": 1, "command": "flash", "target": profile.name,
-                               "flasher": flasher.caps.name, "dry_run": dry_run, "action": what,
-                               "flash_used_bytes": image.flash_used_bytes}, indent=2))
+        click.echo(json.dumps(document, indent=2))
         return
     if dry_run:
         click.echo(f"would run: {what}")
         return
     if profile.flasher == "qemu":
-        _serve_emulator(profile, image)
+        _serve_emulator(profile, image, document if as_json else None)
         return
     click.echo(f"flashed {image.flash_used_bytes:,} bytes to {profile.name} ({flasher.caps.name}): {what}")
 
 
-def _serve_emulator(profile, image):
+def _serve_emulator(profile, image, document: dict | None = None):
+    """Run the firmware on QEMU until Ctrl-C; with --json, its serial port is told as JSON."""
     from toolchain.device.emulator import QemuRunner
 
     with QemuRunner(profile.emulator.machine, image.elf, serial="pty") as runner:
-        click.echo(f"QEMU {profile.emulator.machine} is running the firmware; its UART is {runner.url}")
-        click.echo(f"  edgec bench --target {profile.name} --port {runner.url} ...   (Ctrl-C stops QEMU)")
+        if document is not None:
+            import json
+
+            click.echo(json.dumps({**document, "emulator": profile.emulator.machine, "port": runner.url}, indent=2))
+            sys.stdout.flush()
+        else:
+            click.echo(f"QEMU {profile.emulator.machine} is running the firmware; its UART is {runner.url}")
+            click.echo(f"  edgec bench --target {profile.name} --port {runner.url} ...   (Ctrl-C stops QEMU)")
         try:
             runner.proc.wait()
         except KeyboardInterrupt:
