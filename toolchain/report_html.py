@@ -46,7 +46,8 @@ def _svg(fig) -> str:
     text = re.sub(r"<\?xml[^>]*\?>\s*", "", text)
     text = re.sub(r"<!DOCTYPE[^>]*>\s*", "", text)
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)  # dates, generator URLs
-    return re.sub(r' xmlns:xlink="[^"]*"', "", text, count=0)
+    # inline SVG in HTML needs no namespace declarations (the parser knows svg and xlink:href)
+    return re.sub(r' xmlns(?::xlink)?="[^"]*"', "", text)
 
 
 def _plt():
