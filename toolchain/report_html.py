@@ -231,10 +231,16 @@ def measured_layers_figure(times: list[dict], unit: str) -> str:
     return _svg(fig)
 
 
+def _plotted_rows(compression: dict) -> list[dict]:
+    """Techniques with a flash figure and at least one accuracy (no eval data: none)."""
+    return [r for r in compression["rows"] if r.get("flash_bytes")
+            and (r.get("float_metric") is not None or r.get("int8_metric") is not None)]
+
+
 def compression_figure(compression: dict) -> str:
     """Accuracy against flash, per technique: float (hollow) and int8 (filled), joined."""
     plt = _plt()
-    rows = [r for r in compression["rows"] if r.get("flash_bytes")]
+    rows = _plotted_rows(compression)
     fig, ax = plt.subplots(figsize=(7, 3.6))
     for r in rows:
         x, f, q = r["flash_bytes"], r.get("float_metric"), r.get("int8_metric")
@@ -362,7 +368,7 @@ def render_html(report: dict) -> str:
         table = _table(rows, ["technique", "params", "MACs", f"float {comp['metric']}", f"int8 {comp['metric']}",
                               "flash as deployed"])
         notes = "".join(f"<p>{_esc(n)}</p>" for n in comp.get("notes", []))
-        fig = f"<figure>{compression_figure(comp)}</figure>" if any(r["flash_bytes"] for r in comp["rows"]) else ""
+        fig = f"<figure>{compression_figure(comp)}</figure>" if _plotted_rows(comp) else ""
         parts.append(_section("Compression", "compression", table + fig + notes))
     if bench:
         comp = bench.get("comparison") or {}

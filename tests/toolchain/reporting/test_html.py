@@ -101,3 +101,12 @@ def test_sections_follow_the_data(example_report):
 def test_deterministic(example_report):
     _, report = example_report
     assert render_html(report) == render_html(report)
+
+
+def test_compression_without_evaluation_has_a_table_and_no_scatter(example_report):
+    _, report = example_report
+    row = {"technique": "cluster", "params": 10, "macs": 5, "float_metric": None, "int8_metric": None,
+           "flash_bytes": 600, "zip_bytes": 400, "arena_bytes": 100, "detail": ""}
+    page = render_html({**report, "compression": {"metric": "accuracy", "notes": [], "rows": [row]}})
+    assert 'id="compression"' in page and "<td>600 B</td>" in page
+    assert "against flash, per technique" not in page
