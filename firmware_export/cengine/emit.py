@@ -66,8 +66,8 @@ class OpCode:
 
 
 class _Pointers:
-    def __init__(self, graph: EngineGraph, plan: MemoryPlan):
-        self.graph, self.plan = graph, plan
+    def __init__(self, graph: EngineGraph, plan: MemoryPlan, scratch: str = "NULL"):
+        self.graph, self.plan, self.scratch = graph, plan, scratch
 
     def __call__(self, tensor: int, const: bool = False) -> str:
         if tensor in self.plan.caller_tensors:
@@ -102,7 +102,9 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
         _ints(op.batches, *op.in_hwc, *op.out_hwc),
         _ints(*op.kernel_hw, *op.stride_hw, *op.dilation_hw, *op.pad_tl),
         _ints(op.groups, op.input_zp, rq.output_zp, rq.act_min, rq.act_max)]))
-    return OpCode("\n".join(decls), f"edgec_conv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)});",
+    scratch = ptr.scratch if op.scratch_bytes else "NULL"
+    return OpCode("\n".join(decls),
+                  f"edgec_conv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)}, {scratch});",
                   ("edgec_conv",))
 
 
@@ -266,6 +268,7 @@ class SourceContext:
     input_type: str
     output_type: str
     output_source: str
+    scratch_decl: str
 
 
 @dataclass(frozen=True)
@@ -274,6 +277,18 @@ class HostContext:
 
     name: str
     NAME: str
+
+
+def scratch_decl(name: str, scratch_bytes: int) -> str:
+    """The kernels' scratch buffer (DSP path only), 4-byte aligned, and the macro that names it."""
+    if not scratch_bytes:
+        return ""
+    upper = name.upper()
+    return (f"/* im2col columns of the convolutions (DSP path): {scratch_bytes} bytes. */\n"
+            f"#if defined(EDGEC_DSP)\n"
+            f"static int32_t {name}_scratch[{scratch_bytes // 4}];\n"
+            f"#define {upper}_SCRATCH {name}_scratch\n"
+            f"#else\n#define {upper}_SCRATCH NULL\n#endif\n")
 
 
 def template_text(filename: str) -> str:

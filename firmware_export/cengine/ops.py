@@ -65,6 +65,14 @@ class Conv2D:
     groups: int
     input_zp: int
 
+    @property
+    def scratch_bytes(self) -> int:
+        """The DSP kernel's two int16 im2col columns (taps rounded up to 4); none when grouped."""
+        if self.groups != 1:
+            return 0
+        taps = self.kernel_hw[0] * self.kernel_hw[1] * self.in_hwc[2]
+        return 2 * (-(-taps // 4) * 4) * 2
+
 
 @dataclass(frozen=True)
 class DepthwiseConv2D:

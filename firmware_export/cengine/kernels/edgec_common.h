@@ -27,7 +27,17 @@
 #define EDGEC_DSP 1
 /* Sign-extend bytes 0 and 2 (resp. 1 and 3) of a word into two int16 lanes. */
 #define edgec_sxtb16(x) ((int32_t)__sxtb16((int8x4_t)(x)))
+#if defined(__GNUC__)
+/* One SXTB16 with its operand rotated (gcc does not fuse the rotation into the intrinsic). */
+static inline int32_t edgec_sxtb16_ror8(int32_t x)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+#else
 #define edgec_sxtb16_ror8(x) ((int32_t)__sxtb16((int8x4_t)(((uint32_t)(x) >> 8) | ((uint32_t)(x) << 24))))
+#endif
 /* acc + lo(a) * lo(b) + hi(a) * hi(b), int16 lanes. */
 #define edgec_smlad(a, b, acc) ((int32_t)__smlad((int16x2_t)(a), (int16x2_t)(b), (int32_t)(acc)))
 #elif defined(EDGEC_EMULATE_DSP)
