@@ -87,6 +87,17 @@ static void edgec_im2col_s16(const edgec_conv_params *p, const int8_t *in_b, int
     }
 }
 
+/* 4 taps of channels a and b (4 weights each in one word) over two columns (two words each). */
+#define EDGEC_MAC_2X2_STEP(wa, wb, x0a, x0b, x1a, x1b)                                                  \
+    do {                                                                                             \
+        const int32_t wa_lo = edgec_sxtb16(wa), wa_hi = edgec_sxtb16_ror8(wa);                       \
+        const int32_t wb_lo = edgec_sxtb16(wb), wb_hi = edgec_sxtb16_ror8(wb);                       \
+        a00 = edgec_smlad(wa_hi, (x0b), edgec_smlad(wa_lo, (x0a), a00));                            \
+        a01 = edgec_smlad(wa_hi, (x1b), edgec_smlad(wa_lo, (x1a), a01));                            \
+        a10 = edgec_smlad(wb_hi, (x0b), edgec_smlad(wb_lo, (x0a), a10));                            \
+        a11 = edgec_smlad(wb_hi, (x1b), edgec_smlad(wb_lo, (x1a), a11));                            \
+    } while (0)
+
 /* Dot products of the weights of channels w0 and w1 with columns c0 and c1 (taps long):
  * acc[0] = w0.c0, acc[1] = w0.c1, acc[2] = w1.c0, acc[3] = w1.c1. */
 static void edgec_mac_2x2(const int8_t *w0, const int8_t *w1, const int32_t *c0, const int32_t *c1,
@@ -95,25 +106,21 @@ static void edgec_mac_2x2(const int8_t *w0, const int8_t *w1, const int32_t *c0,
     int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
     const int32_t taps4 = taps & ~3;
     int32_t i;
-    for (i = 0; i < taps4; i += 4) {
-        int32_t wa, wb, wa_lo, wa_hi, wb_lo, wb_hi;
-        const int32_t x0a = c0[0], x0b = c0[1], x1a = c1[0], x1b = c1[1];
+    i = 0;
+    for (; i + 8 <= taps4; i += 8, c0 += 4, c1 += 4) {
+        int32_t wa, wb, wc, wd;
         memcpy(&wa, w0 + i, 4);
         memcpy(&wb, w1 + i, 4);
-        wa_lo = edgec_sxtb16(wa);
-        wa_hi = edgec_sxtb16_ror8(wa);
-        wb_lo = edgec_sxtb16(wb);
-        wb_hi = edgec_sxtb16_ror8(wb);
-        a00 = edgec_smlad(wa_lo, x0a, a00);
-        a00 = edgec_smlad(wa_hi, x0b, a00);
-        a01 = edgec_smlad(wa_lo, x1a, a01);
-        a01 = edgec_smlad(wa_hi, x1b, a01);
-        a10 = edgec_smlad(wb_lo, x0a, a10);
-        a10 = edgec_smlad(wb_hi, x0b, a10);
-        a11 = edgec_smlad(wb_lo, x1a, a11);
-        a11 = edgec_smlad(wb_hi, x1b, a11);
-        c0 += 2;
-        c1 += 2;
+        memcpy(&wc, w0 + i + 4, 4);
+        memcpy(&wd, w1 + i + 4, 4);
+        EDGEC_MAC_2X2_STEP(wa, wb, c0[0], c0[1], c1[0], c1[1]);
+        EDGEC_MAC_2X2_STEP(wc, wd, c0[2], c0[3], c1[2], c1[3]);
+    }
+    for (; i < taps4; i += 4, c0 += 2, c1 += 2) {
+        int32_t wa, wb;
+        memcpy(&wa, w0 + i, 4);
+        memcpy(&wb, w1 + i, 4);
+        EDGEC_MAC_2X2_STEP(wa, wb, c0[0], c0[1], c1[0], c1[1]);
     }
     for (; i < taps; i++) {
         const int32_t x0 = edgec_col_get(c0, i - taps4), x1 = edgec_col_get(c1, i - taps4);
