@@ -148,8 +148,12 @@ def emit_binary(op: Binary, ptr: _Pointers) -> OpCode:
     decls: list[str] = []
     a = _operand(ptr, op.input1, f"{p}_input1", decls)
     b = _operand(ptr, op.input2, f"{p}_input2", decls)
+    tables = "NULL, NULL"
+    if len(op.input1_table):
+        decls += [c_array("int32_t", f"{p}_table1", op.input1_table), c_array("int32_t", f"{p}_table2", op.input2_table)]
+        tables = f"{p}_table1, {p}_table2"
     decls.append(_struct("edgec_binary_params", f"{p}_params", [
-        "{" + _ints(*op.out_shape4) + "}", "{" + _ints(*op.strides1) + "}", "{" + _ints(*op.strides2) + "}",
+        tables, "{" + _ints(*op.out_shape4) + "}", "{" + _ints(*op.strides1) + "}", "{" + _ints(*op.strides2) + "}",
         _ints(op.elementwise, op.input1_offset, op.input2_offset, op.output_offset),
         _ints(op.left_shift, op.input1_multiplier, op.input1_shift, op.input2_multiplier, op.input2_shift),
         _ints(op.output_multiplier, op.output_shift, op.act_min, op.act_max)]))

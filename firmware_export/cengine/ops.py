@@ -150,6 +150,10 @@ class Binary:
     output_shift: int
     act_min: int
     act_max: int
+    # ADD/SUB: each input's rescaled value for every int8 value (index x + 128), int32[256];
+    # empty for MUL
+    input1_table: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False, compare=False)
+    input2_table: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False, compare=False)
 
     @property
     def elementwise(self) -> bool:
