@@ -3,7 +3,10 @@ instructions per inference and per MAC, flash and SRAM read from the ELF, agains
 then the wall time of a full `edgec bench --emulate` of the ResNet with 10 inferences.
 
 Targets (issue 5): <= 2 instructions per MAC on pretrainedResnet_quant.tflite (DSP path);
-flash <= the model's weight bytes + 24 KiB; SRAM <= the engine's planned activations + 8 KiB.
+flash <= the model's weight bytes + 24 KiB; SRAM <= the engine's planned activations + 8 KiB, where the
+planned activations are everything the engine's plan holds: its arena, its kernel scratch, and the
+model input, which the engine reads in place from the caller's buffer (the harness's loaded input:
+one copy, not two). The table also shows the stricter reading (arena alone + 8 KiB).
 
 Run: PYTHONPATH=. python bench/device_qemu.py [--models DIR] [--out DIR]
 """
@@ -42,7 +45,8 @@ def measure(model_path: Path, out: Path) -> dict:
                                     runs=2, warmup=0, limit=2, out_dir=out / model_path.stem))
     return {"model": model_path.name, "instructions": result.per_inference.median, "macs": result.macs,
             "per_mac": result.per_mac, "flash": fw.flash_used_bytes, "flash_limit": engine.weight_bytes + FLASH_SLACK,
-            "sram": fw.sram_used_bytes, "sram_limit": engine.activation_bytes + SRAM_SLACK,
+            "sram": fw.sram_used_bytes, "sram_limit": engine.sram_bytes + SRAM_SLACK,
+            "sram_limit_arena_only": engine.activation_bytes + SRAM_SLACK,
             "exact": result.comparison.exact_match_rate}
 
 
@@ -70,14 +74,18 @@ def main(argv=None) -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="edgec-device-bench-"))
     rows = [measure(args.models / name, out) for name in MODELS if (args.models / name).is_file()]
     print(f"{'model':32} {'instr/inference':>16} {'MACs':>12} {'instr/MAC':>9} {'flash B':>9} {'limit':>9}"
-          f" {'SRAM B':>8} {'limit':>8} {'exact':>6}")
+          f" {'SRAM B':>8} {'limit':>8} {'arena+8K':>9} {'exact':>6}")
     for r in rows:
         print(f"{r['model']:32} {r['instructions']:>16,.0f} {r['macs']:>12,} {r['per_mac']:>9.3f} {r['flash']:>9,}"
-              f" {r['flash_limit']:>9,} {r['sram']:>8,} {r['sram_limit']:>8,} {r['exact']:>6.0%}")
+              f" {r['flash_limit']:>9,} {r['sram']:>8,} {r['sram_limit']:>8,} {r['sram_limit_arena_only']:>9,}"
+              f" {r['exact']:>6.0%}")
     verdicts = []
     for r in rows:
         verdicts.append((f"{r['model']}: flash {r['flash']:,} <= {r['flash_limit']:,}", r["flash"] <= r["flash_limit"]))
-        verdicts.append((f"{r['model']}: SRAM {r['sram']:,} <= {r['sram_limit']:,}", r["sram"] <= r["sram_limit"]))
+        verdicts.append((f"{r['model']}: SRAM {r['sram']:,} <= {r['sram_limit']:,} (engine arena + scratch + input "
+                         f"+ 8 KiB)", r["sram"] <= r["sram_limit"]))
+        verdicts.append((f"{r['model']}: SRAM {r['sram']:,} <= {r['sram_limit_arena_only']:,} (stricter: arena alone "
+                         f"+ 8 KiB)", r["sram"] <= r["sram_limit_arena_only"]))
         verdicts.append((f"{r['model']}: outputs equal the host byte for byte", r["exact"] == 1.0))
     resnet = next((r for r in rows if r["model"] == MODELS[0]), None)
     if resnet:

@@ -66,8 +66,8 @@ class OpCode:
 
 
 class _Pointers:
-    def __init__(self, graph: EngineGraph, plan: MemoryPlan):
-        self.graph, self.plan = graph, plan
+    def __init__(self, graph: EngineGraph, plan: MemoryPlan, scratch: str = "NULL"):
+        self.graph, self.plan, self.scratch = graph, plan, scratch
 
     def __call__(self, tensor: int, const: bool = False) -> str:
         if tensor in self.plan.caller_tensors:
@@ -102,7 +102,9 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
         _ints(op.batches, *op.in_hwc, *op.out_hwc),
         _ints(*op.kernel_hw, *op.stride_hw, *op.dilation_hw, *op.pad_tl),
         _ints(op.groups, op.input_zp, rq.output_zp, rq.act_min, rq.act_max)]))
-    return OpCode("\n".join(decls), f"edgec_conv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)});",
+    scratch = ptr.scratch if op.scratch_bytes else "NULL"
+    return OpCode("\n".join(decls),
+                  f"edgec_conv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)}, {scratch});",
                   ("edgec_conv",))
 
 
@@ -146,8 +148,12 @@ def emit_binary(op: Binary, ptr: _Pointers) -> OpCode:
     decls: list[str] = []
     a = _operand(ptr, op.input1, f"{p}_input1", decls)
     b = _operand(ptr, op.input2, f"{p}_input2", decls)
+    tables = "NULL, NULL"
+    if len(op.input1_table):
+        decls += [c_array("int32_t", f"{p}_table1", op.input1_table), c_array("int32_t", f"{p}_table2", op.input2_table)]
+        tables = f"{p}_table1, {p}_table2"
     decls.append(_struct("edgec_binary_params", f"{p}_params", [
-        "{" + _ints(*op.out_shape4) + "}", "{" + _ints(*op.strides1) + "}", "{" + _ints(*op.strides2) + "}",
+        tables, "{" + _ints(*op.out_shape4) + "}", "{" + _ints(*op.strides1) + "}", "{" + _ints(*op.strides2) + "}",
         _ints(op.elementwise, op.input1_offset, op.input2_offset, op.output_offset),
         _ints(op.left_shift, op.input1_multiplier, op.input1_shift, op.input2_multiplier, op.input2_shift),
         _ints(op.output_multiplier, op.output_shift, op.act_min, op.act_max)]))
@@ -266,6 +272,7 @@ class SourceContext:
     input_type: str
     output_type: str
     output_source: str
+    scratch_decl: str
 
 
 @dataclass(frozen=True)
@@ -274,6 +281,18 @@ class HostContext:
 
     name: str
     NAME: str
+
+
+def scratch_decl(name: str, scratch_bytes: int) -> str:
+    """The kernels' scratch buffer (DSP path only), 4-byte aligned, and the macro that names it."""
+    if not scratch_bytes:
+        return ""
+    upper = name.upper()
+    return (f"/* im2col columns of the convolutions (DSP path): {scratch_bytes} bytes. */\n"
+            f"#if defined(EDGEC_DSP)\n"
+            f"static int32_t {name}_scratch[{scratch_bytes // 4}];\n"
+            f"#define {upper}_SCRATCH {name}_scratch\n"
+            f"#else\n#define {upper}_SCRATCH NULL\n#endif\n")
 
 
 def template_text(filename: str) -> str:

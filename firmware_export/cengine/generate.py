@@ -25,7 +25,7 @@ class GeneratedEngine:
     name: str
     files: dict = field(repr=False)  # file name -> text, sorted by name
     activation_bytes: int  # the static arena (every activation but the model input)
-    scratch_bytes: int  # kernel scratch outside the arena
+    scratch_bytes: int  # kernel scratch outside the arena (the DSP convolution's im2col columns)
     caller_input_bytes: int  # the model input, read in place from the caller's buffer (its SRAM)
     input_bytes: int
     output_bytes: int
@@ -72,7 +72,8 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite")
     name = emit.c_identifier(name)
     graph = lower_model(model, source)
     plan = plan_memory(graph)
-    ptr = emit._Pointers(graph, plan)
+    scratch_bytes = max((getattr(op, "scratch_bytes", 0) for op in graph.ops), default=0)
+    ptr = emit._Pointers(graph, plan, f"{name.upper()}_SCRATCH")
     codes = [emit.emit_op(op, ptr) for op in graph.ops]
     kernels = sorted({k for code in codes for k in code.kernels})
     tin, tout = graph.tensors[graph.input], graph.tensors[graph.output]
@@ -101,14 +102,14 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite")
         input_scale=emit.c_float(iq[0]), input_zero_point=iq[1],
         output_scale=emit.c_float(oq[0]), output_zero_point=oq[1],
         input_type=in_type, output_type=out_type,
-        output_source=ptr(graph.output, const=True))
+        output_source=ptr(graph.output, const=True), scratch_decl=emit.scratch_decl(name, scratch_bytes))
     files = {f"{name}.h": emit.fill("model.h.tmpl", header), f"{name}.c": emit.fill("model.c.tmpl", body),
              "edgec_common.h": emit.kernel_text("edgec_common.h")}
     for k in kernels:
         files[f"{k}.h"] = emit.kernel_text(f"{k}.h")
         files[f"{k}.c"] = emit.kernel_text(f"{k}.c")
     return GeneratedEngine(
-        name=name, files=dict(sorted(files.items())), activation_bytes=plan.arena_bytes, scratch_bytes=0,
+        name=name, files=dict(sorted(files.items())), activation_bytes=plan.arena_bytes, scratch_bytes=scratch_bytes,
         caller_input_bytes=tin.nbytes,
         input_bytes=tin.nbytes, output_bytes=tout.nbytes, input_dtype=tin.dtype, output_dtype=tout.dtype,
         input_shape=tin.shape, output_shape=tout.shape, input_quant=iq, output_quant=oq,

@@ -256,8 +256,12 @@ def lower_binary(ctx: _Ctx, op: Operator) -> Binary:
     m2, sh2 = fp.quantize_multiplier(float(s2) / twice_max)
     mo, sho = fp.quantize_multiplier(twice_max / ((1 << left_shift) * float(so)))
     _require(sh1 <= 0 and sh2 <= 0 and sho <= 0, "input or output rescale larger than 1")
+    values = range(-128, 128)
+    table1 = np.array([fp.mbqm((v - z1) * (1 << left_shift), m1, sh1) for v in values], np.int32)
+    table2 = np.array([fp.mbqm((v - z2) * (1 << left_shift), m2, sh2) for v in values], np.int32)
     return Binary(left_shift=left_shift, input1_multiplier=m1, input1_shift=sh1, input2_multiplier=m2,
-                  input2_shift=sh2, output_multiplier=mo, output_shift=sho, **common)
+                  input2_shift=sh2, output_multiplier=mo, output_shift=sho, input1_table=table1,
+                  input2_table=table2, **common)
 
 
 def _byte_values(dtype: str) -> np.ndarray:

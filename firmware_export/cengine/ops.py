@@ -65,6 +65,14 @@ class Conv2D:
     groups: int
     input_zp: int
 
+    @property
+    def scratch_bytes(self) -> int:
+        """The DSP kernel's two int16 im2col columns (taps rounded up to 4); none when grouped."""
+        if self.groups != 1:
+            return 0
+        taps = self.kernel_hw[0] * self.kernel_hw[1] * self.in_hwc[2]
+        return 2 * (-(-taps // 4) * 4) * 2
+
 
 @dataclass(frozen=True)
 class DepthwiseConv2D:
@@ -142,6 +150,10 @@ class Binary:
     output_shift: int
     act_min: int
     act_max: int
+    # ADD/SUB: each input's rescaled value for every int8 value (index x + 128), int32[256];
+    # empty for MUL
+    input1_table: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False, compare=False)
+    input2_table: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False, compare=False)
 
     @property
     def elementwise(self) -> bool:

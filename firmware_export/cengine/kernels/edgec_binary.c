@@ -1,6 +1,6 @@
 /* edgec C engine: ADD / SUB / MUL, int8, with TFLite's rescaling:
- * ADD/SUB bring both inputs to a common scale with 20 bits of headroom, add or subtract, then
- * rescale to the output; MUL rescales the product of the offset inputs. */
+ * ADD/SUB bring both inputs to a common scale with 20 bits of headroom (a table per input, made at
+ * generation time with the same arithmetic), add or subtract, then rescale to the output; MUL rescales the product of the offset inputs. */
 #include "edgec_binary.h"
 
 enum { EDGEC_ADD, EDGEC_SUB, EDGEC_MUL };
@@ -8,15 +8,12 @@ enum { EDGEC_ADD, EDGEC_SUB, EDGEC_MUL };
 static int8_t edgec_binary_one(const edgec_binary_params *p, int kind, int32_t a, int32_t b)
 {
     int32_t raw;
-    a += p->input1_offset;
-    b += p->input2_offset;
     if (kind == EDGEC_MUL) {
-        raw = edgec_mbqm(a * b, p->output_multiplier, p->output_shift);
+        raw = edgec_mbqm((a + p->input1_offset) * (b + p->input2_offset), p->output_multiplier, p->output_shift);
     } else {
-        const int32_t sa = edgec_mbqm((int32_t)((uint32_t)a << p->left_shift), p->input1_multiplier,
-                                      p->input1_shift);
-        const int32_t sb = edgec_mbqm((int32_t)((uint32_t)b << p->left_shift), p->input2_multiplier,
-                                      p->input2_shift);
+        /* = edgec_mbqm((a + input_offset) << left_shift, input multiplier, input shift), tabulated */
+        const int32_t sa = p->table1[a + 128];
+        const int32_t sb = p->table2[b + 128];
         raw = edgec_mbqm(kind == EDGEC_ADD ? sa + sb : sa - sb, p->output_multiplier, p->output_shift);
     }
     return edgec_clamp_s8(raw + p->output_offset, p->act_min, p->act_max);

@@ -5,6 +5,7 @@
 #include "edgec_common.h"
 
 typedef struct {
+    const int32_t *table1, *table2; /* ADD/SUB: rescaled input value of each int8 x, at x + 128 */
     int32_t shape[4];    /* output shape */
     int32_t strides1[4]; /* element strides of input 1 per output dimension (0: broadcast) */
     int32_t strides2[4];

@@ -27,7 +27,17 @@
 #define EDGEC_DSP 1
 /* Sign-extend bytes 0 and 2 (resp. 1 and 3) of a word into two int16 lanes. */
 #define edgec_sxtb16(x) ((int32_t)__sxtb16((int8x4_t)(x)))
+#if defined(__GNUC__)
+/* One SXTB16 with its operand rotated (gcc does not fuse the rotation into the intrinsic). */
+static inline int32_t edgec_sxtb16_ror8(int32_t x)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+#else
 #define edgec_sxtb16_ror8(x) ((int32_t)__sxtb16((int8x4_t)(((uint32_t)(x) >> 8) | ((uint32_t)(x) << 24))))
+#endif
 /* acc + lo(a) * lo(b) + hi(a) * hi(b), int16 lanes. */
 #define edgec_smlad(a, b, acc) ((int32_t)__smlad((int16x2_t)(a), (int16x2_t)(b), (int32_t)(acc)))
 #elif defined(EDGEC_EMULATE_DSP)
@@ -58,17 +68,16 @@ static inline int8_t edgec_clamp_s8(int32_t x, int32_t lo, int32_t hi)
     return (int8_t)(x < lo ? lo : (x > hi ? hi : x));
 }
 
-/* gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2^31), saturating -1 * -1. */
+/* gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2^31), saturating -1 * -1.
+ * gemmlowp truncates (ab + nudge) / 2^31 toward zero with nudge = 2^30 for ab >= 0 and 1 - 2^30
+ * below; for ab < 0 that truncation is floor((ab + 1 - 2^30 + 2^31 - 1) / 2^31), so both cases
+ * are floor((ab + 2^30) / 2^31): one arithmetic shift, no branch on the sign. */
 static inline int32_t edgec_srdhm(int32_t a, int32_t b)
 {
-    int64_t ab;
-    int32_t nudge;
     if (a == b && a == INT32_MIN) {
         return INT32_MAX;
     }
-    ab = (int64_t)a * (int64_t)b;
-    nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
 /* gemmlowp RoundingDivideByPOT: arithmetic shift right, rounding half away from zero. */

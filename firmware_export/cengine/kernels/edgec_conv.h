@@ -14,8 +14,11 @@ typedef struct {
     int32_t groups, input_zp, output_zp, act_min, act_max;
 } edgec_conv_params;
 
-/* Output pixels in raster order; for each pixel, output channels in order, one or two at a time
- * (the in-place lag of the planner depends on this order). */
-void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *output);
+/* Output pixels in raster order, one at a time, or (DSP path) two at a time with both windows
+ * read before either is written; for each pixel, output channels in order, one or two at a time
+ * (the in-place lag of the planner depends on this order).
+ * scratch: round_up(kernel_h * kernel_w * in_c, 4) words (two im2col columns of int16 pairs), used
+ * on the DSP path when groups == 1; NULL is fine otherwise. */
+void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *output, int32_t *scratch);
 
 #endif /* EDGEC_CONV_H */
