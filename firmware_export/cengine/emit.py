@@ -96,12 +96,12 @@ def _mac_arrays(p: str, weights, bias, requant) -> list[str]:
 def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
     p = f"op{op.index}"
     rq = op.requant
-    decls = _mac_arrays(p, op.weights, op.bias, rq)
+    decls = _mac_arrays(p, op.weights_in_flash, op.bias, rq)
     decls.append(_struct("edgec_conv_params", f"{p}_params", [
         f"{p}_weights, {p}_bias, {p}_multiplier, {p}_shift",
         _ints(op.batches, *op.in_hwc, *op.out_hwc),
         _ints(*op.kernel_hw, *op.stride_hw, *op.dilation_hw, *op.pad_tl),
-        _ints(op.groups, op.input_zp, rq.output_zp, rq.act_min, rq.act_max)]))
+        _ints(op.groups, op.input_zp, rq.output_zp, rq.act_min, rq.act_max), _ints(rq.narrow)]))
     scratch = ptr.scratch if op.scratch_bytes else "NULL"
     return OpCode("\n".join(decls),
                   f"edgec_conv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)}, {scratch});",
@@ -116,7 +116,7 @@ def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
         f"{p}_weights, {p}_bias, {p}_multiplier, {p}_shift",
         _ints(op.batches, *op.in_hwc, *op.out_hwc),
         _ints(*op.kernel_hw, *op.stride_hw, *op.dilation_hw, *op.pad_tl),
-        _ints(op.depth_multiplier, op.input_zp, rq.output_zp, rq.act_min, rq.act_max)]))
+        _ints(op.depth_multiplier, op.input_zp, rq.output_zp, rq.act_min, rq.act_max), _ints(rq.narrow)]))
     return OpCode("\n".join(decls), f"edgec_dwconv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)});",
                   ("edgec_dwconv",))
 
@@ -128,7 +128,7 @@ def emit_fully_connected(op: FullyConnected, ptr: _Pointers) -> OpCode:
     decls.append(_struct("edgec_fc_params", f"{p}_params", [
         f"{p}_weights, {p}_bias, {p}_multiplier, {p}_shift",
         _ints(op.batches, op.in_features, op.out_features, len(rq.multiplier) > 1),
-        _ints(rq.output_zp, rq.act_min, rq.act_max)]))
+        _ints(rq.output_zp, rq.act_min, rq.act_max, rq.narrow)]))
     return OpCode("\n".join(decls),
                   f"edgec_fully_connected_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)});", ("edgec_fc",))
 
@@ -156,7 +156,7 @@ def emit_binary(op: Binary, ptr: _Pointers) -> OpCode:
         tables, "{" + _ints(*op.out_shape4) + "}", "{" + _ints(*op.strides1) + "}", "{" + _ints(*op.strides2) + "}",
         _ints(op.elementwise, op.input1_offset, op.input2_offset, op.output_offset),
         _ints(op.left_shift, op.input1_multiplier, op.input1_shift, op.input2_multiplier, op.input2_shift),
-        _ints(op.output_multiplier, op.output_shift, op.act_min, op.act_max)]))
+        _ints(op.output_multiplier, op.output_shift, op.act_min, op.act_max, op.narrow)]))
     fn = {"ADD": "edgec_add_s8", "SUB": "edgec_sub_s8", "MUL": "edgec_mul_s8"}[op.op]
     return OpCode("\n".join(decls), f"{fn}(&{p}_params, {a}, {b}, {ptr(op.output)});", ("edgec_binary",))
 

@@ -16,7 +16,7 @@ from toolchain.tflite_reader import Operator, Subgraph, Tensor, TfliteModel
 from . import fixedpoint as fp
 from .ops import (Alias, Binary, Concatenation, DepthwiseConv2D, EngineGraph, FullyConnected,
                   Lookup, Mean, Operand, Pad, Pool2D, QuantizeFloat, Requant, Softmax,
-                  TensorInfo, Conv2D)
+                  TensorInfo, Conv2D, narrow_requant)
 
 ALIAS_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 
@@ -87,25 +87,27 @@ def _padding(padding: str, in_size: int, out_size: int, kernel: int, stride: int
     return total // 2
 
 
-def _requant(scales: list[float], output: Tensor, activation: str) -> Requant:
+def _requant(scales: list[float], output: Tensor, activation: str, acc_bound: int) -> Requant:
     out_scale, out_zp = _scale_zp(output)
     pairs = [fp.quantize_multiplier(s) for s in scales]
     lo, hi = fp.activation_range(activation, out_scale, out_zp)
+    shifts = [s for _, s in pairs]
     return Requant(
         multiplier=np.array([m for m, _ in pairs], dtype=np.int32),
-        shift=np.array([s for _, s in pairs], dtype=np.int8),
-        output_zp=out_zp, act_min=lo, act_max=hi,
+        shift=np.array(shifts, dtype=np.int8),
+        output_zp=out_zp, act_min=lo, act_max=hi, narrow=narrow_requant(acc_bound, shifts),
     )
 
 
 def _fold_bias(bias: np.ndarray | None, weight_sums: np.ndarray, input_zp: int,
-               abs_weight_sums: np.ndarray) -> np.ndarray:
-    """bias - input_zp * sum(w): the input offset moved out of the inner loop (exact in int32)."""
+               abs_weight_sums: np.ndarray) -> tuple[np.ndarray, int]:
+    """bias - input_zp * sum(w): the input offset moved out of the inner loop (exact in int32), and
+    a bound on every accumulator |bias + sum(w * (x - input_zp))|."""
     b = np.zeros(len(weight_sums), np.int64) if bias is None else bias.astype(np.int64)
     folded = b - np.int64(input_zp) * weight_sums.astype(np.int64)
     bound = np.abs(b) + 256 * abs_weight_sums.astype(np.int64)
     _require(int(bound.max(initial=0)) < (1 << 31), "accumulator may exceed int32")
-    return folded.astype(np.int32)
+    return folded.astype(np.int32), int(bound.max(initial=0))
 
 
 def _bias(ctx: _Ctx, op: Operator, count: int) -> np.ndarray | None:
@@ -142,11 +144,11 @@ def lower_conv(ctx: _Ctx, op: Operator) -> Conv2D:
     out_scale, _ = _scale_zp(y)
     scales = [float(in_scale) * float(fs) / float(out_scale) for fs in _filter_scales(filt, cout, 0)]
     wi = w.astype(np.int64).reshape(cout, -1)
-    bias = _fold_bias(_bias(ctx, op, cout), wi.sum(axis=1), in_zp, np.abs(wi).sum(axis=1))
+    bias, bound = _fold_bias(_bias(ctx, op, cout), wi.sum(axis=1), in_zp, np.abs(wi).sum(axis=1))
     return Conv2D(
         index=op.index, op=op.op, input=op.inputs[0], output=op.outputs[0],
         weights=np.ascontiguousarray(w, dtype=np.int8), bias=bias,
-        requant=_requant(scales, y, _activation(o)), batches=n,
+        requant=_requant(scales, y, _activation(o), bound), batches=n,
         in_hwc=(ih, iw, ic), out_hwc=(oh, ow, oc), kernel_hw=(kh, kw), stride_hw=(sh, sw),
         dilation_hw=(dh, dw), pad_tl=(pt, pl), groups=ic // cin_g, input_zp=in_zp,
     )
@@ -168,11 +170,11 @@ def lower_depthwise(ctx: _Ctx, op: Operator) -> DepthwiseConv2D:
     out_scale, _ = _scale_zp(y)
     scales = [float(in_scale) * float(fs) / float(out_scale) for fs in _filter_scales(filt, cout, 3)]
     wi = w.astype(np.int64).reshape(-1, cout)
-    bias = _fold_bias(_bias(ctx, op, cout), wi.sum(axis=0), in_zp, np.abs(wi).sum(axis=0))
+    bias, bound = _fold_bias(_bias(ctx, op, cout), wi.sum(axis=0), in_zp, np.abs(wi).sum(axis=0))
     return DepthwiseConv2D(
         index=op.index, op=op.op, input=op.inputs[0], output=op.outputs[0],
         weights=np.ascontiguousarray(w.reshape(kh, kw, cout), dtype=np.int8), bias=bias,
-        requant=_requant(scales, y, _activation(o)), batches=n,
+        requant=_requant(scales, y, _activation(o), bound), batches=n,
         in_hwc=(ih, iw, ic), out_hwc=(oh, ow, oc), kernel_hw=(kh, kw), stride_hw=(sh, sw),
         dilation_hw=(dh, dw), pad_tl=(pt, pl), depth_multiplier=cout // ic, input_zp=in_zp,
     )
@@ -195,11 +197,11 @@ def lower_fully_connected(ctx: _Ctx, op: Operator) -> FullyConnected:
         product = float(np.float32(in_scale) * np.float32(filt.quant.scales[0]))
         scales = [product / float(out_scale)]
     wi = w.astype(np.int64)
-    bias = _fold_bias(_bias(ctx, op, out_f), wi.sum(axis=1), in_zp, np.abs(wi).sum(axis=1))
+    bias, bound = _fold_bias(_bias(ctx, op, out_f), wi.sum(axis=1), in_zp, np.abs(wi).sum(axis=1))
     return FullyConnected(
         index=op.index, op=op.op, input=op.inputs[0], output=op.outputs[0],
         weights=np.ascontiguousarray(w, dtype=np.int8), bias=bias,
-        requant=_requant(scales, y, _activation(op.options)),
+        requant=_requant(scales, y, _activation(op.options), bound),
         batches=x.size // in_f, in_features=in_f, out_features=out_f,
     )
 
@@ -248,8 +250,10 @@ def lower_binary(ctx: _Ctx, op: Operator) -> Binary:
                   input1_offset=-z1, input2_offset=-z2, output_offset=zo, act_min=lo, act_max=hi)
     if op.op == "MUL":
         m, s = fp.quantize_multiplier(float(s1) * float(s2) / float(so))
+        bound = 255 * 255  # |(a - z1) * (b - z2)|
         return Binary(left_shift=0, input1_multiplier=0, input1_shift=0, input2_multiplier=0,
-                      input2_shift=0, output_multiplier=m, output_shift=s, **common)
+                      input2_shift=0, output_multiplier=m, output_shift=s,
+                      narrow=narrow_requant(bound, [s]), **common)
     left_shift = 20
     twice_max = 2 * float(max(np.float32(s1), np.float32(s2)))
     m1, sh1 = fp.quantize_multiplier(float(s1) / twice_max)
@@ -259,9 +263,10 @@ def lower_binary(ctx: _Ctx, op: Operator) -> Binary:
     values = range(-128, 128)
     table1 = np.array([fp.mbqm((v - z1) * (1 << left_shift), m1, sh1) for v in values], np.int32)
     table2 = np.array([fp.mbqm((v - z2) * (1 << left_shift), m2, sh2) for v in values], np.int32)
+    bound = int(np.abs(table1.astype(np.int64)).max()) + int(np.abs(table2.astype(np.int64)).max())
     return Binary(left_shift=left_shift, input1_multiplier=m1, input1_shift=sh1, input2_multiplier=m2,
                   input2_shift=sh2, output_multiplier=mo, output_shift=sho, input1_table=table1,
-                  input2_table=table2, **common)
+                  input2_table=table2, narrow=narrow_requant(bound, [sho]), **common)
 
 
 def _byte_values(dtype: str) -> np.ndarray:

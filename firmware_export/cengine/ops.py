@@ -44,6 +44,13 @@ class Requant:
     output_zp: int
     act_min: int
     act_max: int
+    narrow: bool = False  # every |accumulator| < 2^30 and every shift a right shift: the short exact path
+
+
+def narrow_requant(acc_bound: int, shifts) -> bool:
+    """Whether edgec_mbqm_narrow computes MultiplyByQuantizedMultiplier exactly for a kernel whose
+    accumulators never exceed acc_bound in magnitude and whose shifts are `shifts`."""
+    return acc_bound < (1 << 30) and len(shifts) > 0 and all(int(s) <= -1 for s in shifts)
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,14 @@ class Conv2D:
     pad_tl: tuple[int, int]
     groups: int
     input_zp: int
+
+    @property
+    def weights_in_flash(self) -> np.ndarray:
+        """The weights as emitted: flat, then zeros up to a multiple of 4 taps past the last channel,
+        since the DSP kernel reads each channel's taps in whole words (the column's padding taps are
+        0, so whatever those bytes hold contributes nothing)."""
+        taps = self.weights[0].size if len(self.weights) else 0
+        return np.concatenate([self.weights.reshape(-1), np.zeros(-taps % 4, np.int8)])
 
     @property
     def scratch_bytes(self) -> int:
@@ -150,6 +165,7 @@ class Binary:
     output_shift: int
     act_min: int
     act_max: int
+    narrow: bool  # the output rescale may take edgec_mbqm_narrow (see narrow_requant)
     # ADD/SUB: each input's rescaled value for every int8 value (index x + 128), int32[256];
     # empty for MUL
     input1_table: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False, compare=False)

@@ -32,10 +32,36 @@ def test_op_matches_tflm_exactly(name, single_op_models, engine_cache):
     assert ours.tobytes() == reference.tobytes()
 
 
-def test_dsp_path_matches_tflm_exactly(single_op_models, engine_cache):
-    """The Cortex-M DSP dot products (portable emulation of __sxtb16/__smlad) give the same bytes."""
-    for name in ("conv_same_s1_relu", "conv_grouped", "dense_relu", "conv_1x1"):
-        _, model_bytes = single_op_models[name]
-        host = engine_cache(name, model_bytes, ("EDGEC_EMULATE_DSP",))
-        x = _inputs(host.engine, np.random.default_rng(11))
-        assert host.run(x).tobytes() == run_tflm(model_bytes, x).tobytes(), name
+MAC_AND_BINARY = [case.name for case in CASES
+                  if {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL"} & set(case.expected_ops)]
+
+
+@pytest.mark.parametrize("name", MAC_AND_BINARY)
+def test_dsp_path_matches_tflm_exactly(name, single_op_models, engine_cache):
+    """The Cortex-M DSP path (portable emulation of SXTB16/SMLAD/SMMULR) gives the same bytes: im2col
+    columns for 3-, 4- and 20-channel inputs (taps not a multiple of 4 included), grouped fallback."""
+    _, model_bytes = single_op_models[name]
+    host = engine_cache(name, model_bytes, ("EDGEC_EMULATE_DSP",))
+    x = _inputs(host.engine, np.random.default_rng(11))
+    assert host.run(x).tobytes() == run_tflm(model_bytes, x).tobytes()
+
+
+@pytest.mark.parametrize("name", MAC_AND_BINARY)
+def test_general_rescale_path_matches_tflm_exactly(name, single_op_models, tmp_path, monkeypatch):
+    """The same models with the short rescale (edgec_mbqm_narrow) refused everywhere: the general
+    MultiplyByQuantizedMultiplier path that layers outside its preconditions take is exact too."""
+    from firmware_export.cengine import compile_host, generate_engine, lower
+
+    def narrow_ops(model) -> int:
+        return sum(bool(getattr(op, "narrow", False) or getattr(getattr(op, "requant", None), "narrow", False))
+                   for op in lower.lower_model(model).ops)
+
+    _, model_bytes = single_op_models[name]
+    model = read_tflite(model_bytes, name)
+    assert narrow_ops(model) > 0, "the default engine takes the short path"
+    monkeypatch.setattr(lower, "narrow_requant", lambda bound, shifts: False)
+    assert narrow_ops(model) == 0
+    engine = generate_engine(model, name, f"{name}.tflite")
+    host = compile_host(engine, tmp_path, defines=("EDGEC_EMULATE_DSP",))
+    x = _inputs(engine, np.random.default_rng(13))
+    assert host.run(x).tobytes() == run_tflm(model_bytes, x).tobytes()

@@ -13,6 +13,7 @@ typedef struct {
     int32_t input1_offset, input2_offset, output_offset;
     int32_t left_shift, input1_multiplier, input1_shift, input2_multiplier, input2_shift;
     int32_t output_multiplier, output_shift, act_min, act_max;
+    int32_t narrow; /* 1: the output rescale may take edgec_mbqm_narrow (decided at generation time) */
 } edgec_binary_params;
 
 /* Output elements in order; element i is written after both of its inputs are read. */

@@ -18,8 +18,11 @@
 
 #if defined(__GNUC__)
 #define EDGEC_ALIGN(n) __attribute__((aligned(n)))
+/* A kernel body specialised at each call site on a constant argument. */
+#define EDGEC_FORCE_INLINE static inline __attribute__((always_inline))
 #else
 #define EDGEC_ALIGN(n)
+#define EDGEC_FORCE_INLINE static inline
 #endif
 
 #if !defined(EDGEC_NO_DSP) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
@@ -110,10 +113,30 @@ static inline int32_t edgec_mbqm(int32_t x, int32_t multiplier, int shift)
     return edgec_rdbpot(edgec_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
 }
 
-static inline int8_t edgec_requantize(int32_t acc, int32_t multiplier, int shift, int32_t zero_point,
-                                      int32_t act_min, int32_t act_max)
+/* edgec_mbqm, exactly, when generation has proved |x| < 2^30 and shift <= -1 (a right shift):
+ * SaturatingRoundingDoublingHighMul is floor((x * m + 2^30) / 2^31) = floor((2x * m + 2^31) / 2^32),
+ * one SMMULR (2x does not overflow, m < 2^31 never saturates), and RoundingDivideByPOT(y, e) is
+ * floor((y + 2^(e-1) - [y < 0]) / 2^e) = (((y - [y < 0]) >> (e - 1)) + 1) >> 1, which cannot
+ * overflow; e - 1 = -shift - 1 = ~shift. */
+static inline int32_t edgec_mbqm_narrow(int32_t x, int32_t multiplier, int shift)
 {
-    return edgec_clamp_s8(edgec_mbqm(acc, multiplier, shift) + zero_point, act_min, act_max);
+    int32_t y;
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(EDGEC_NO_DSP)
+    __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(x * 2), "r"(multiplier));
+#else
+    y = (int32_t)(((int64_t)x * 2 * multiplier + ((int64_t)1 << 31)) >> 32);
+#endif
+    y = (y - (int32_t)((uint32_t)y >> 31)) >> ~shift;
+    return (y + 1) >> 1;
+}
+
+/* Output rescale and clamp of a MAC kernel; narrow: the layer's accumulators and shifts allow
+ * edgec_mbqm_narrow (decided at generation time), otherwise the general edgec_mbqm. */
+static inline int8_t edgec_requantize(int narrow, int32_t acc, int32_t multiplier, int shift,
+                                      int32_t zero_point, int32_t act_min, int32_t act_max)
+{
+    const int32_t scaled = narrow ? edgec_mbqm_narrow(acc, multiplier, shift) : edgec_mbqm(acc, multiplier, shift);
+    return edgec_clamp_s8(scaled + zero_point, act_min, act_max);
 }
 
 #if !defined(EDGEC_DSP) && (defined(__SSE2__) || defined(__ARM_NEON) || defined(__ARM_FEATURE_MVE))

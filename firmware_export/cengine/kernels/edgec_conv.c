@@ -12,6 +12,12 @@
  */
 #include "edgec_conv.h"
 
+static inline int8_t edgec_conv_out(const edgec_conv_params *p, int32_t oc, int32_t acc)
+{
+    return edgec_requantize(p->narrow, acc + p->bias[oc], p->multiplier[oc], p->shift[oc], p->output_zp,
+                            p->act_min, p->act_max);
+}
+
 static int32_t edgec_conv_border(const edgec_conv_params *p, const int8_t *in, const int8_t *w,
                                  int32_t iy0, int32_t ix0, int32_t cin)
 {
@@ -33,38 +39,35 @@ static int32_t edgec_conv_border(const edgec_conv_params *p, const int8_t *in, c
 }
 
 #if defined(EDGEC_DSP)
-/* A column is an array of 32-bit words, each two int16 taps (low half first). Within each whole
- * group of 4 taps the order is (0, 2, 1, 3); the last taps % 4 taps keep their place. */
-static void edgec_col_set(int32_t *col, int32_t k, int32_t taps4, int32_t value)
-{
-    const int32_t pos = k < taps4 ? (k & ~3) | ((k & 1) << 1) | ((k >> 1) & 1) : k;
-    const uint32_t word = (uint32_t)col[pos >> 1];
-    const uint32_t v = (uint32_t)value & 0xffffu;
-    col[pos >> 1] = (int32_t)((pos & 1) ? (word & 0xffffu) | (v << 16) : (word & 0xffff0000u) | v);
-}
-
-static int32_t edgec_col_get(const int32_t *col, int32_t k)
-{
-    return (int16_t)(((uint32_t)col[k >> 1] >> ((k & 1) * 16)) & 0xffffu);
-}
-
-/* The window of output pixel (oy, ox) as one column of kernel_h * kernel_w * in_c taps. */
+/* A column is an array of 32-bit words, each two int16 taps (low half first). Taps come in groups
+ * of 4 stored in the order (0, 2, 1, 3), the last group padded with zeros: a word of 4 int8 values
+ * x unpacks by SXTB16 into (x0, x2) and by SXTB16 ROR 8 into (x1, x3), for inputs and weights alike.
+ * The weights of a channel are read in whole words too: past its last tap they run into the next
+ * channel (or the zeros the generator appends to the array), against the column's zero taps. */
+/* The window of output pixel (oy, ox) as one column of kernel_h * kernel_w * in_c taps.
+ * When in_c is a multiple of 4 every group of 4 taps is 4 consecutive input bytes, unpacked
+ * directly; otherwise the window is first gathered as bytes at the end of the column's own space
+ * (the column is twice as long), then unpacked front to back, which never overtakes the bytes. */
 static void edgec_im2col_s16(const edgec_conv_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
                              int32_t *col)
 {
     const int32_t cin = p->in_c;
-    const int32_t taps4 = (p->kernel_h * p->kernel_w * cin) & ~3;
+    const int32_t taps = p->kernel_h * p->kernel_w * cin;
+    const int32_t padded = (taps + 3) & ~3;
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
     const int32_t ix0 = ox * p->stride_w - p->pad_left;
     const int32_t zp_pair = (int32_t)(((uint32_t)(uint16_t)p->input_zp << 16) | (uint16_t)p->input_zp);
+    const int whole_groups = (cin & 3) == 0;
+    int8_t *const bytes = (int8_t *)col + padded;
     int32_t ky, kx, c, k = 0;
     for (ky = 0; ky < p->kernel_h; ky++) {
         const int32_t iy = iy0 + ky * p->dilation_h;
+        const int row_inside = iy >= 0 && iy < p->in_h;
         for (kx = 0; kx < p->kernel_w; kx++, k += cin) {
             const int32_t ix = ix0 + kx * p->dilation_w;
-            const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+            const int inside = row_inside && ix >= 0 && ix < p->in_w;
             const int8_t *src = inside ? in_b + (iy * p->in_w + ix) * cin : in_b;
-            if ((cin & 3) == 0) { /* k is a multiple of 4: whole groups, two words each */
+            if (whole_groups) {
                 int32_t *dst = col + (k >> 1);
                 if (inside) {
                     for (c = 0; c < cin; c += 4, dst += 2) {
@@ -80,9 +83,20 @@ static void edgec_im2col_s16(const edgec_conv_params *p, const int8_t *in_b, int
                 }
             } else {
                 for (c = 0; c < cin; c++) {
-                    edgec_col_set(col, k + c, taps4, inside ? src[c] : p->input_zp);
+                    bytes[k + c] = inside ? src[c] : (int8_t)p->input_zp;
                 }
             }
+        }
+    }
+    if (!whole_groups) {
+        for (k = taps; k < padded; k++) {
+            bytes[k] = 0;
+        }
+        for (k = 0; k < padded; k += 4, col += 2) {
+            int32_t x;
+            memcpy(&x, bytes + k, 4);
+            col[0] = edgec_sxtb16(x);
+            col[1] = edgec_sxtb16_ror8(x);
         }
     }
 }
@@ -98,36 +112,33 @@ static void edgec_im2col_s16(const edgec_conv_params *p, const int8_t *in_b, int
         a11 = edgec_smlad(wb_hi, (x1b), edgec_smlad(wb_lo, (x1a), a11));                            \
     } while (0)
 
-/* Dot products of the weights of channels w0 and w1 with columns c0 and c1 (taps long):
- * acc[0] = w0.c0, acc[1] = w0.c1, acc[2] = w1.c0, acc[3] = w1.c1. */
+/* Dot products of the weights of channels w0 and w1 with columns c0 and c1 over `padded` taps
+ * (a multiple of 4): acc[0] = w0.c0, acc[1] = w0.c1, acc[2] = w1.c0, acc[3] = w1.c1. */
 static void edgec_mac_2x2(const int8_t *w0, const int8_t *w1, const int32_t *c0, const int32_t *c1,
-                          int32_t taps, int32_t *acc)
+                          int32_t padded, int32_t *acc)
 {
     int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
-    const int32_t taps4 = taps & ~3;
-    int32_t i;
-    i = 0;
-    for (; i + 8 <= taps4; i += 8, c0 += 4, c1 += 4) {
-        int32_t wa, wb, wc, wd;
-        memcpy(&wa, w0 + i, 4);
-        memcpy(&wb, w1 + i, 4);
-        memcpy(&wc, w0 + i + 4, 4);
-        memcpy(&wd, w1 + i + 4, 4);
-        EDGEC_MAC_2X2_STEP(wa, wb, c0[0], c0[1], c1[0], c1[1]);
-        EDGEC_MAC_2X2_STEP(wc, wd, c0[2], c0[3], c1[2], c1[3]);
-    }
-    for (; i < taps4; i += 4, c0 += 2, c1 += 2) {
+    int32_t i = 0;
+    for (; i + 16 <= padded; i += 16, c0 += 8, c1 += 8) {
         int32_t wa, wb;
         memcpy(&wa, w0 + i, 4);
         memcpy(&wb, w1 + i, 4);
         EDGEC_MAC_2X2_STEP(wa, wb, c0[0], c0[1], c1[0], c1[1]);
+        memcpy(&wa, w0 + i + 4, 4);
+        memcpy(&wb, w1 + i + 4, 4);
+        EDGEC_MAC_2X2_STEP(wa, wb, c0[2], c0[3], c1[2], c1[3]);
+        memcpy(&wa, w0 + i + 8, 4);
+        memcpy(&wb, w1 + i + 8, 4);
+        EDGEC_MAC_2X2_STEP(wa, wb, c0[4], c0[5], c1[4], c1[5]);
+        memcpy(&wa, w0 + i + 12, 4);
+        memcpy(&wb, w1 + i + 12, 4);
+        EDGEC_MAC_2X2_STEP(wa, wb, c0[6], c0[7], c1[6], c1[7]);
     }
-    for (; i < taps; i++) {
-        const int32_t x0 = edgec_col_get(c0, i - taps4), x1 = edgec_col_get(c1, i - taps4);
-        a00 += (int32_t)w0[i] * x0;
-        a01 += (int32_t)w0[i] * x1;
-        a10 += (int32_t)w1[i] * x0;
-        a11 += (int32_t)w1[i] * x1;
+    for (; i < padded; i += 4, c0 += 2, c1 += 2) {
+        int32_t wa, wb;
+        memcpy(&wa, w0 + i, 4);
+        memcpy(&wb, w1 + i, 4);
+        EDGEC_MAC_2X2_STEP(wa, wb, c0[0], c0[1], c1[0], c1[1]);
     }
     acc[0] = a00;
     acc[1] = a01;
@@ -135,10 +146,26 @@ static void edgec_mac_2x2(const int8_t *w0, const int8_t *w1, const int32_t *c0,
     acc[3] = a11;
 }
 
-static int8_t edgec_conv_out(const edgec_conv_params *p, int32_t oc, int32_t acc)
+/* The output stage, copied out of the parameters once: the int8_t output stores may alias them,
+ * which would make the compiler reload every field for every output. */
+typedef struct {
+    const int32_t *bias, *multiplier;
+    const int8_t *shift;
+    int32_t output_zp, act_min, act_max, narrow;
+} edgec_out_stage;
+
+/* Channel oc of two output pixels (the second only when `two`), from their accumulators. */
+static inline void edgec_conv_out2(const edgec_out_stage q, int32_t oc, int32_t acc0, int32_t acc1, int8_t *out0,
+                                   int8_t *out1, int two)
 {
-    return edgec_requantize(acc + p->bias[oc], p->multiplier[oc], p->shift[oc], p->output_zp, p->act_min,
-                            p->act_max);
+    const int32_t bias = q.bias[oc], multiplier = q.multiplier[oc];
+    const int shift = q.shift[oc];
+    const int8_t y0 = edgec_requantize(q.narrow, acc0 + bias, multiplier, shift, q.output_zp, q.act_min, q.act_max);
+    const int8_t y1 = edgec_requantize(q.narrow, acc1 + bias, multiplier, shift, q.output_zp, q.act_min, q.act_max);
+    *out0 = y0;
+    if (two) {
+        *out1 = y1;
+    }
 }
 
 /* groups == 1: output pixels two at a time (raster order), through the scratch columns. */
@@ -146,10 +173,12 @@ static void edgec_conv2d_s8_im2col(const edgec_conv_params *p, const int8_t *inp
                                    int32_t *scratch)
 {
     const int32_t taps = p->kernel_h * p->kernel_w * p->in_c;
-    const int32_t words = ((taps + 3) & ~3) / 2;
+    const int32_t padded = (taps + 3) & ~3;
+    const int32_t words = padded / 2;
     const int32_t pixels = p->out_h * p->out_w;
     int32_t *const col0 = scratch;
     int32_t *const col1 = col0 + words;
+    const edgec_out_stage q = {p->bias, p->multiplier, p->shift, p->output_zp, p->act_min, p->act_max, p->narrow};
     int32_t b, px, oc;
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
@@ -167,21 +196,14 @@ static void edgec_conv2d_s8_im2col(const edgec_conv_params *p, const int8_t *inp
             }
             for (oc = 0; oc + 2 <= p->out_c; oc += 2) {
                 const int8_t *w = p->weights + oc * taps;
-                edgec_mac_2x2(w, w + taps, col0, col1, taps, acc);
-                out0[oc] = edgec_conv_out(p, oc, acc[0]);
-                out0[oc + 1] = edgec_conv_out(p, oc + 1, acc[2]);
-                if (two) {
-                    out1[oc] = edgec_conv_out(p, oc, acc[1]);
-                    out1[oc + 1] = edgec_conv_out(p, oc + 1, acc[3]);
-                }
+                edgec_mac_2x2(w, w + taps, col0, col1, padded, acc);
+                edgec_conv_out2(q, oc, acc[0], acc[1], out0 + oc, out1 + oc, two);
+                edgec_conv_out2(q, oc + 1, acc[2], acc[3], out0 + oc + 1, out1 + oc + 1, two);
             }
             if (oc < p->out_c) { /* odd channel count: the last channel with itself */
                 const int8_t *w = p->weights + oc * taps;
-                edgec_mac_2x2(w, w, col0, col1, taps, acc);
-                out0[oc] = edgec_conv_out(p, oc, acc[0]);
-                if (two) {
-                    out1[oc] = edgec_conv_out(p, oc, acc[1]);
-                }
+                edgec_mac_2x2(w, w, col0, col1, padded, acc);
+                edgec_conv_out2(q, oc, acc[0], acc[1], out0 + oc, out1 + oc, two);
             }
         }
     }
@@ -223,24 +245,21 @@ void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *ou
                         const int8_t *w = p->weights + oc * taps;
                         int32_t acc0, acc1;
                         edgec_dot_rows2_s8(src, stride, w, w + taps, p->kernel_h, row, &acc0, &acc1);
-                        out[oc] = edgec_requantize(acc0 + p->bias[oc], p->multiplier[oc], p->shift[oc],
-                                                   p->output_zp, p->act_min, p->act_max);
-                        out[oc + 1] = edgec_requantize(acc1 + p->bias[oc + 1], p->multiplier[oc + 1],
-                                                       p->shift[oc + 1], p->output_zp, p->act_min, p->act_max);
+                        out[oc] = edgec_conv_out(p, oc, acc0);
+                        out[oc + 1] = edgec_conv_out(p, oc + 1, acc1);
                     }
                 }
                 for (; oc < p->out_c; oc++) {
                     const int8_t *w = p->weights + oc * taps;
                     const int8_t *in = in_b + (oc / cout_per_group) * cin;
-                    int32_t acc = p->bias[oc];
+                    int32_t acc;
                     if (inside && contiguous_rows) {
-                        acc += edgec_dot_rows_s8(in + (iy0 * p->in_w + ix0) * p->in_c,
+                        acc = edgec_dot_rows_s8(in + (iy0 * p->in_w + ix0) * p->in_c,
                                                  p->dilation_h * p->in_w * p->in_c, w, p->kernel_h, row);
                     } else {
-                        acc += edgec_conv_border(p, in, w, iy0, ix0, cin);
+                        acc = edgec_conv_border(p, in, w, iy0, ix0, cin);
                     }
-                    out[oc] = edgec_requantize(acc, p->multiplier[oc], p->shift[oc], p->output_zp,
-                                               p->act_min, p->act_max);
+                    out[oc] = edgec_conv_out(p, oc, acc);
                 }
             }
         }

@@ -51,8 +51,9 @@ void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t
                         }
                     }
                     for (j = 0; j < n; j++) {
-                        out[c0 + j] = edgec_requantize(acc[j], p->multiplier[c0 + j], p->shift[c0 + j],
-                                                       p->output_zp, p->act_min, p->act_max);
+                        const int32_t c = c0 + j;
+                        out[c] = edgec_requantize(p->narrow, acc[j], p->multiplier[c], p->shift[c], p->output_zp,
+                                                  p->act_min, p->act_max);
                     }
                 }
             }

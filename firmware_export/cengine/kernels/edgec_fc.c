@@ -10,7 +10,8 @@ void edgec_fully_connected_s8(const edgec_fc_params *p, const int8_t *input, int
         for (o = 0; o < p->out_features; o++) {
             const int32_t q = p->per_channel ? o : 0;
             const int32_t acc = p->bias[o] + edgec_dot_s8(x, p->weights + o * p->in_features, p->in_features);
-            y[o] = edgec_requantize(acc, p->multiplier[q], p->shift[q], p->output_zp, p->act_min, p->act_max);
+            y[o] = edgec_requantize(p->narrow, acc, p->multiplier[q], p->shift[q], p->output_zp, p->act_min,
+                                    p->act_max);
         }
     }
 }

@@ -11,6 +11,7 @@ typedef struct {
     const int8_t *shift;       /* same length as multiplier */
     int32_t batches, in_features, out_features, per_channel;
     int32_t output_zp, act_min, act_max;
+    int32_t narrow; /* 1: generation proved |acc| < 2^30 and right shifts only (edgec_mbqm_narrow) */
 } edgec_fc_params;
 
 void edgec_fully_connected_s8(const edgec_fc_params *p, const int8_t *input, int8_t *output);
