@@ -166,7 +166,10 @@ def render_build(console, report: dict) -> None:
                       f"on a 32-bit MCU (activations {arena['head_bytes']:,} B): {_status(arena_fit)} in "
                       f"{arena_fit['budget_bytes']:,} B of contiguous RAM")
     else:
-        console.print(f"  arena {arena_fit['used_bytes']:,} B planned by the engine: {_status(arena_fit)} in "
+        e = report.get("engine") or {}
+        parts = (f" (arena {e['activation_bytes']:,} B + im2col scratch {e['scratch_bytes']:,} B + input read in "
+                 f"place {e['caller_input_bytes']:,} B)" if "activation_bytes" in e else "")
+        console.print(f"  engine plan {arena_fit['used_bytes']:,} B{parts}: {_status(arena_fit)} in "
                       f"{arena_fit['budget_bytes']:,} B of contiguous RAM")
     console.print(f"  model: {a['params']:,} parameters, {len(a['layers'])} ops, {a['model_bytes']:,} B")
     if fit["runtime"] != "tflm":
