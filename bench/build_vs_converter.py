@@ -3,7 +3,9 @@
 Both run as fresh processes (imports included), alternating, several times; the table gives the
 median wall times and their ratio. Target (issue 2): ratio <= 1.3 on pretrainedResnet.h5.
 
-    .venv/bin/python bench/build_vs_converter.py [--repeat 5] [MODEL.h5]
+    .venv/bin/python bench/build_vs_converter.py [--repeat 5] [--smoke] [MODEL.h5]
+
+--smoke runs each side once on 10 calibration samples, without the warm-up run.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = REPO.parent / "shared" / "models" / "mlperf-tiny" / "pretrainedResnet.h5"
+DEFAULT_MODEL = REPO / "tests" / "data" / "mlperf-tiny" / "pretrainedResnet.h5"
+NEEDS = ()  # what tests/bench/test_smoke.py requires before running --smoke (bench/README.md)
 
 BARE = r"""
 import sys
@@ -52,7 +55,10 @@ def main() -> None:
     parser.add_argument("model", nargs="?", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--smoke", action="store_true", help="one run each, 10 samples: proves that the measurement runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.repeat, args.samples = 1, 10
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -65,7 +71,8 @@ def main() -> None:
         bare_cmd = [sys.executable, "-c", BARE, str(args.model), str(tmp / "calib.npz"), str(tmp / "bare.tflite")]
         edgec_cmd = [sys.executable, "-m", "toolchain.cli", "build", str(args.model), "--target", "cortex-m7",
                      "--calib", str(tmp / "calib.npz"), "-o", str(tmp / "out"), "--quiet"]
-        timed(bare_cmd, env)  # warm the file cache once
+        if not args.smoke:
+            timed(bare_cmd, env)  # warm the file cache once
         bare, ours = [], []
         for _ in range(args.repeat):
             bare.append(timed(bare_cmd, env))

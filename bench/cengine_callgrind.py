@@ -6,7 +6,9 @@ counted: callgrind's --toggle-collect on the engine's `<name>_invoke` and on TFL
 counts are deterministic. Target (issue 4): at most 0.5x on pretrainedResnet_quant.tflite.
 Needs valgrind (Debian package `valgrind`); TFLM under valgrind takes ~25 s per model.
 
-    .venv/bin/python bench/cengine_callgrind.py [--models pretrainedResnet_quant kws_ref_model ...]
+    .venv/bin/python bench/cengine_callgrind.py [--models pretrainedResnet_quant kws_ref_model ...] [--smoke]
+
+--smoke counts one small model (ad01_int8), where no target applies.
 """
 from __future__ import annotations
 
@@ -20,8 +22,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-MODELS = REPO.parent / "shared" / "models" / "mlperf-tiny"
+MODELS = REPO / "tests" / "data" / "mlperf-tiny"
 STEMS = ("pretrainedResnet_quant", "vww_96_int8", "kws_ref_model", "ad01_int8", "str_ww_ref_model")
+SMOKE_STEMS = ["ad01_int8"]
+NEEDS = ("valgrind", "cc", "nm")  # what tests/bench/test_smoke.py requires before running --smoke (bench/README.md)
 TARGET = ("pretrainedResnet_quant", 0.5)
 TFLM_SCRIPT = """
 import sys
@@ -68,7 +72,10 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(STEMS), choices=STEMS)
+    parser.add_argument("--smoke", action="store_true", help="one small model: proves that the measurement runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.models = SMOKE_STEMS
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian package valgrind)")
     symbol = tflm_invoke_symbol()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import FASHION_MNIST, SHARED_MODELS, require_path
+from tests.conftest import FASHION_MNIST, MLPERF_TINY, require_path
 
 MLPERF_MODELS = ("pretrainedResnet_quant", "vww_96_int8", "kws_ref_model", "ad01_int8", "str_ww_ref_model")
 
@@ -44,7 +44,7 @@ def engine_cache(tmp_path_factory):
 
 
 def mlperf_path(stem: str) -> Path:
-    return require_path(SHARED_MODELS / f"{stem}.tflite", "MLPerf Tiny model")
+    return MLPERF_TINY / f"{stem}.tflite"
 
 
 def fashion_images(count: int) -> np.ndarray:

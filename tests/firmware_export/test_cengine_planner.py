@@ -16,7 +16,7 @@ from tests.firmware_export.conftest import MLPERF_MODELS, mlperf_path
 from toolchain.tflite_reader import read_tflite, read_tflite_file
 
 # TFLM's planned activations (arena head) on these files, measured with the tflite-micro
-# interpreter (issue 4 and ../shared/models/mlperf-tiny/README.md).
+# interpreter (issue 4 and tests/data/mlperf-tiny/README.md).
 TFLM_HEAD_BYTES = {"pretrainedResnet_quant": 49152, "vww_96_int8": 73728, "kws_ref_model": 16000}
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from toolchain.arena import measure_arena
 
-# Published figures for these files (../shared/models/mlperf-tiny/README.md): total, head, tail.
+# Published figures for these files (tests/data/mlperf-tiny/README.md): total, head, tail.
 README_FIGURES = {
     "pretrainedResnet_quant.tflite": (55_984, 49_152, 6_832),
     "kws_ref_model.tflite": (24_272, 16_000, 8_272),

@@ -9,11 +9,11 @@ import pytest
 from toolchain.errors import InputFileError, ModelLoadError, UnsupportedLayerError
 from toolchain.loader import load_model
 
+# The float sources shipped in tests/data/mlperf-tiny (its README says why vww_96.h5 and ad01.h5 are not:
+# str_ww_ref_model.h5 carries the same legacy DepthwiseConv2D config as vww_96.h5).
 MLPERF_FLOAT = {
-    "pretrainedResnet.h5": ((None, 32, 32, 3), (None, 10)),
-    "vww_96.h5": ((None, 96, 96, 3), (None, 2)),  # DepthwiseConv2D with the legacy `groups` key
-    "str_ww_ref_model.h5": ((None, 30, 1, 40), (None, 3)),  # idem
-    "ad01.h5": ((None, 640), (None, 640)),
+    "pretrainedResnet.h5": ((None, 32, 32, 3), (None, 10)),  # Keras 2.4 HDF5
+    "str_ww_ref_model.h5": ((None, 30, 1, 40), (None, 3)),  # Keras 2.14 HDF5, DepthwiseConv2D with the legacy `groups` key
     "kws_ref_model": ((None, 49, 10, 1), (None, 12)),  # SavedModel with optimizer slots
 }
 
@@ -28,9 +28,9 @@ def test_mlperf_float_models_load(mlperf_models, name):
 def test_legacy_depthwise_keeps_its_weights(mlperf_models):
     import h5py
 
-    model = load_model(mlperf_models / "vww_96.h5").keras_model
+    model = load_model(mlperf_models / "str_ww_ref_model.h5").keras_model
     layer = next(l for l in model.layers if type(l).__name__ == "DepthwiseConv2D")
-    with h5py.File(mlperf_models / "vww_96.h5") as f:
+    with h5py.File(mlperf_models / "str_ww_ref_model.h5") as f:
         group = f["model_weights"][layer.name]
         kernels = []
         group.visititems(lambda n, obj: kernels.append(obj[()]) if n.endswith("depthwise_kernel:0") else None)

@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 from click.testing import CliRunner
 
-from tests.conftest import SHARED_MODELS, require_path
+from tests.conftest import MLPERF_TINY
 from toolchain.cli.validate import validate
 from toolchain.oracle import run_tflm
 
 
 def test_validate_random_inputs_and_saved_outputs(tmp_path):
-    model = require_path(SHARED_MODELS / "kws_ref_model.tflite", "MLPerf Tiny model")
+    model = MLPERF_TINY / "kws_ref_model.tflite"
     out = tmp_path / "out.npz"
     result = CliRunner().invoke(validate, [str(model), "--runtime", "c", "--count", "4", "--save-outputs", str(out)])
     assert result.exit_code == 0, result.output
@@ -24,7 +24,7 @@ def test_validate_random_inputs_and_saved_outputs(tmp_path):
 
 
 def test_validate_given_inputs(tmp_path):
-    model = require_path(SHARED_MODELS / "ad01_int8.tflite", "MLPerf Tiny model")
+    model = MLPERF_TINY / "ad01_int8.tflite"
     inputs = tmp_path / "x.npz"
     np.savez(inputs, x=np.random.default_rng(1).normal(0, 3, (5, 640)).astype(np.float32))
     result = CliRunner().invoke(validate, [str(model), "--inputs", str(inputs)])
@@ -34,7 +34,7 @@ def test_validate_given_inputs(tmp_path):
 
 
 def test_validate_rejects_inputs_of_the_wrong_shape(tmp_path):
-    model = require_path(SHARED_MODELS / "ad01_int8.tflite", "MLPerf Tiny model")
+    model = MLPERF_TINY / "ad01_int8.tflite"
     inputs = tmp_path / "x.npz"
     np.savez(inputs, x=np.zeros((3, 10), np.int8))
     result = CliRunner().invoke(validate, [str(model), "--inputs", str(inputs)])

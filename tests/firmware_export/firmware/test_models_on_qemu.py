@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import targets
-from tests.conftest import REPO, SHARED_MODELS, require_path, require_tool
+from tests.conftest import MLPERF_TINY, REPO, require_path, require_tool
 from toolchain.benchmark import BenchOptions, run_bench
 
 EXAMPLES = REPO / "examples"
@@ -45,7 +45,7 @@ def _assert_byte_exact(result, samples: int):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["kws_ref_model.tflite", "pretrainedResnet_quant.tflite"])
 def test_mlperf_models_on_the_emulated_m7_equal_the_host_byte_for_byte(name, tmp_path):
-    model = require_path(SHARED_MODELS / name, "MLPerf Tiny model")
+    model = MLPERF_TINY / name
     result = _bench(model, "cortex-m7", tmp_path, runs=3)
     _assert_byte_exact(result, 3)
     assert result.timing_unit == "instructions" and result.latency_is_estimate

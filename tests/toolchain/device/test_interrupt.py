@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO, require_tool
+from tests.conftest import REPO, require_tool, running
 from toolchain.device.eembc import EembcClient, open_port
 
 # The real entry point (error handling included), with the two commands registered as the lead will.
@@ -18,9 +18,10 @@ LAUNCH = ("import sys; import toolchain.cli as c; "
           "c.COMMANDS.setdefault('flash', 'toolchain.cli.flash:flash'); c.main(sys.argv[1:])")
 
 
-def _edgec(*args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", LAUNCH, *args], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+def _edgec(*args):
+    """edgec in a process group of its own, killed with all it started when the test ends."""
+    return running([sys.executable, "-c", LAUNCH, *args], cwd=REPO, stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
 def _qemu_running(elf: Path) -> bool:
@@ -38,31 +39,31 @@ def _qemu_running(elf: Path) -> bool:
 def test_ctrl_c_during_an_emulated_bench(tiny_firmware, tmp_path):
     require_tool("qemu-system-arm")
     fw = tiny_firmware["cortex-m4"]
-    proc = _edgec("bench", "--target", "cortex-m4", "--emulate", "--firmware", str(fw.elf.parent),
-                  "-n", "100000", "-o", str(tmp_path))
-    deadline = time.monotonic() + 20
-    while not _qemu_running(fw.elf) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.0)  # well inside the runs
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err
-    assert not _qemu_running(fw.elf)
+    with _edgec("bench", "--target", "cortex-m4", "--emulate", "--firmware", str(fw.elf.parent),
+                "-n", "100000", "-o", str(tmp_path)) as proc:
+        deadline = time.monotonic() + 20
+        while not _qemu_running(fw.elf) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)  # well inside the runs
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 130, err
+        assert "interrupted" in err and "Traceback" not in err
+        assert not _qemu_running(fw.elf)
 
 
 def test_flash_serves_the_emulator_until_ctrl_c(tiny_firmware):
     require_tool("qemu-system-arm")
     fw = tiny_firmware["netduinoplus2"]
-    proc = _edgec("flash", "--target", "netduinoplus2", str(fw.elf.parent))
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("QEMU netduinoplus2 is running the firmware; its UART is /dev/pts/"), line
-        port = line.rsplit(" ", 1)[1].strip()
-        with EembcClient(open_port(port), timeout_s=3) as client:
-            assert client.connect().name == "edgec tiny"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
-    assert proc.returncode == 130, err
-    assert not _qemu_running(fw.elf)
+    with _edgec("flash", "--target", "netduinoplus2", str(fw.elf.parent)) as proc:
+        try:
+            line = proc.stdout.readline()
+            assert line.startswith("QEMU netduinoplus2 is running the firmware; its UART is /dev/pts/"), line
+            port = line.rsplit(" ", 1)[1].strip()
+            with EembcClient(open_port(port), timeout_s=3) as client:
+                assert client.connect().name == "edgec tiny"
+        finally:
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 130, err
+        assert not _qemu_running(fw.elf)

@@ -22,12 +22,10 @@ def example_report(tmp_path_factory):
 @pytest.fixture(scope="session")
 def overflow_report(tmp_path_factory, ):
     """A check that does not fit (vww on a Cortex-M0+): (output folder, report dict)."""
-    from tests.conftest import SHARED_MODELS
+    from tests.conftest import MLPERF_TINY
 
-    if not SHARED_MODELS.exists():
-        pytest.skip("MLPerf Tiny models not present")
     out = tmp_path_factory.mktemp("report") / "vww"
-    result = CliRunner().invoke(cli, ["check", str(SHARED_MODELS / "vww_96_int8.tflite"), "-t", "cortex-m0plus",
+    result = CliRunner().invoke(cli, ["check", str(MLPERF_TINY / "vww_96_int8.tflite"), "-t", "cortex-m0plus",
                                       "-o", str(out)], catch_exceptions=False)
     assert result.exit_code == 3
     return out, json.loads((out / "report.json").read_text())

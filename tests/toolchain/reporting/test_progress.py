@@ -12,7 +12,7 @@ import sys
 import pytest
 from rich.console import Console
 
-from tests.conftest import REPO
+from tests.conftest import REPO, running
 from toolchain.progress import SILENT, Progress, TerminalProgress, progress_for
 
 
@@ -82,21 +82,26 @@ def _run_with_terminal_stderr(*args: str) -> tuple[int, str, str]:
     """Run edgec with stderr on a pseudo-terminal (as in a shell) and stdout piped."""
     main, child = pty.openpty()
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "120", "TERM": "xterm"}
-    proc = subprocess.Popen([sys.executable, "-m", "toolchain.cli", *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=child, stdin=subprocess.DEVNULL)
-    os.close(child)
-    chunks = []
-    while True:
-        try:
-            data = os.read(main, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    stdout = proc.stdout.read().decode()
-    proc.wait(timeout=120)
-    os.close(main)
+    try:
+        with running([sys.executable, "-m", "toolchain.cli", *args], cwd=REPO, env=env,
+                     stdout=subprocess.PIPE, stderr=child, stdin=subprocess.DEVNULL) as proc:
+            os.close(child)
+            child = None
+            chunks = []
+            while True:
+                try:
+                    data = os.read(main, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            stdout = proc.stdout.read().decode()
+            proc.wait(timeout=120)
+    finally:
+        for fd in (main, child):
+            if fd is not None:
+                os.close(fd)
     return proc.returncode, stdout, b"".join(chunks).decode("utf-8", "replace")
 
 
