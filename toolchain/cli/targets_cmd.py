@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import click
 
@@ -14,9 +15,9 @@ def _profile_dict(p) -> dict:
         "flash_bytes": p.flash_bytes, "sram_bytes": p.sram_bytes, "cflags": list(p.cflags),
         "memory": [{"name": r.name, "kind": r.kind, "start": r.start, "size_bytes": r.size_bytes,
                     "arena": r.arena} for r in p.memory],
-        "reserves": vars(p.reserves), "flasher": p.flasher, "flasher_options": p.flasher_options,
+        "reserves": vars(p.reserves), "flasher": p.flasher, "flasher_options": asdict(p.flasher_options),
         "serial": vars(p.serial), "uart": p.uart, "uart_base": p.uart_base,
-        "emulator": vars(p.emulator) if p.emulator else None,
+        "emulator": asdict(p.emulator) if p.emulator else None,
         "board": vars(p.board) if p.board else None, "source": p.source,
     }
 

@@ -45,3 +45,16 @@ def parse_uf2(blob: bytes) -> list[tuple[int, bytes, int]]:
             raise ValueError(f"block at offset {off} is not a UF2 block")
         out.append((addr, block[32:32 + size], family if flags & FLAG_FAMILY_ID_PRESENT else None))
     return out
+
+
+def wants_uf2(target) -> bool:
+    """Whether `target` is written as UF2 (a mass-storage flasher with image_format = "uf2")."""
+    return getattr(target.flasher_options, "image_format", "") == "uf2"
+
+
+def target_uf2(bin_bytes: bytes, target) -> bytes:
+    """The UF2 image of `target`'s flat binary: at its lowest flash address, with the family ID of
+    its [flasher_options]. The one place a UF2 is made (the firmware build writes it, the flasher
+    copies it; it makes one only for a bare .bin given to `edgec flash`)."""
+    base = min(r.start for r in target.flash_regions)
+    return bin_to_uf2(bin_bytes, base, getattr(target.flasher_options, "uf2_family_id", None))
