@@ -91,8 +91,9 @@ def _resolve(path: Path, origins: dict[str, str], seen: tuple[str, ...] = ()) ->
     if parent not in known:
         raise UnknownNameError("target or base profile (in 'extends')", parent, known)
     base = _resolve(known[parent], origins, seen + (parent,))
-    base.pop("description", None)
-    origins.pop("description", None)
+    for own in ("name", "description"):  # a profile's own: never inherited
+        base.pop(own, None)
+        origins.pop(own, None)
     return _merge(base, data, str(path), origins)
 
 

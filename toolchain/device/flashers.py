@@ -19,7 +19,8 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from targets import TargetProfile, cores
+from targets import (CommandOptions, EsptoolOptions, MassStorageOptions, NoOptions, PyocdOptions,
+                     TargetProfile, cores)
 from toolchain.device.uf2 import target_uf2
 from toolchain.errors import (CapabilityError, DeviceError, DoesNotFitError, EdgecError, InputFileError,
                               ToolchainError)
@@ -247,8 +248,12 @@ def mass_storage_payload(image: FirmwareImage, target: TargetProfile) -> tuple[s
 
 class Flasher:
     caps: FlasherCaps
+    options_type: type = NoOptions  # the profile's [flasher_options] this back end reads
 
     def __init__(self, target: TargetProfile, options: FlashOptions):
+        if not isinstance(target.flasher_options, self.options_type):
+            raise TypeError(f"flasher '{self.caps.name}' reads {self.options_type.__name__}, "
+                            f"not {type(target.flasher_options).__name__}")
         self.target, self.options = target, options
 
     def flash(self, image: FirmwareImage) -> FlashResult:
@@ -318,6 +323,7 @@ def _check_port(port: str) -> None:
 
 class CommandFlasher(Flasher):
     caps = FlasherCaps("command", ("elf", "bin", "hex"), "command", takes=("port",))
+    options_type = CommandOptions
 
     def formats_needed(self, image):
         return template_formats(self.target.flasher_options.command)
@@ -335,6 +341,7 @@ class CommandFlasher(Flasher):
 
 class EsptoolFlasher(Flasher):
     caps = FlasherCaps("esptool", ("bin",), "port", takes=("port",), python_extra="esptool")
+    options_type = EsptoolOptions
 
     def plan(self, image):
         return FlashPlan("esptool", tuple(esptool_args(image, self.target, self.options)))
@@ -348,6 +355,7 @@ class EsptoolFlasher(Flasher):
 
 class MassStorageFlasher(Flasher):
     caps = FlasherCaps("mass-storage", ("bin", "hex", "uf2"), "drive", takes=("drive",))
+    options_type = MassStorageOptions
 
     def formats_needed(self, image):
         fmt = self.target.flasher_options.image_format
@@ -383,6 +391,7 @@ class MassStorageFlasher(Flasher):
 
 class PyocdFlasher(Flasher):
     caps = FlasherCaps("pyocd", ("elf", "hex", "bin"), "probe", takes=("probe",), python_extra="pyocd")
+    options_type = PyocdOptions
 
     def __init__(self, target, options):
         super().__init__(target, options)
