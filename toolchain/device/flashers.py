@@ -283,6 +283,8 @@ class Flasher:
             raise CapabilityError(who, "formats", f"writes {' or '.join(needed or caps.formats)} images; the "
                                   f"firmware has {', '.join(image.formats) or 'no file'} "
                                   "(edgec build --firmware writes elf, bin and hex)")
+        if caps.needs == "port" and not (self.options.port or self.target.serial.port_hint):
+            raise CapabilityError(who, "needs", "needs a serial port: pass --port (e.g. /dev/ttyUSB0)")
         if caps.python_extra and importlib.util.find_spec(caps.python_extra) is None:
             raise ToolchainError(caps.python_extra, "not installed: pip install 'edgec[probes]'")
 

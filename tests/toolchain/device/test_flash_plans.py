@@ -154,6 +154,15 @@ def test_a_capability_the_flasher_lacks_is_refused_before_anything(tmp_path, nam
                                   else "") + f" (capability '{capability}')")
 
 
+def test_a_port_flasher_without_a_port_is_refused(tmp_path):
+    target = targets.load_target("esp32-s3-devkitc")
+    target = replace(target, serial=replace(target.serial, port_hint=""))
+    with pytest.raises(CapabilityError) as info:
+        flasher_for(target, FlashOptions()).flash(_files(tmp_path, "bin"))
+    assert str(info.value) == ("flasher 'esptool' (target 'esp32-s3-devkitc'): needs a serial port: pass --port "
+                               "(e.g. /dev/ttyUSB0) (capability 'needs')")
+
+
 def test_a_mass_storage_hex_target_needs_a_hex(tmp_path):
     target = replace(targets.load_target("rp2040-pico"),
                      flasher_options=MassStorageOptions(volume_label="DAPLINK", image_format="hex"))
