@@ -109,9 +109,8 @@ class TargetProfile:
         return self.core_spec.is_cortex_m
 
 
-def _bytes(t: Table, key: str, default=None, positive: bool = False):
-    what = "a positive whole number of bytes" if positive else "a whole number of bytes >= 0"
-    return t.integer(key, MISSING if default is None else default, 1 if positive else 0, what=what)
+def _bytes(t: Table, key: str, positive: bool = False) -> int:
+    return t.integer(key, MISSING, 1 if positive else 0, what="a whole number of bytes")
 
 
 def _memory(c: Checker, tables: list[Table]) -> tuple[MemoryRegion, ...]:
