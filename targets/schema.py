@@ -5,14 +5,12 @@ of typed regions; the model's arena is placed in the region marked `arena = true
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from toolchain.errors import ProfileError
+from base.tomlcheck import MISSING, Checker, Table
+from targets.flasher_options import FLASHERS, FlasherOptions, NoOptions, parse_flasher_options
+from targets.hardware import Core, QemuMachine, cores, qemu_machines
 
-CORES = ("cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55",
-         "cortex-m85", "xtensa-lx6", "xtensa-lx7", "riscv32")
-FLASHERS = ("qemu", "pyocd", "esptool", "mass-storage", "command", "none")
 REGION_KINDS = ("flash", "ram")
 
 
@@ -52,13 +50,6 @@ class Serial:
 
 
 @dataclass(frozen=True)
-class Emulator:
-    machine: str
-    cpu: str = ""
-    uart: str = ""  # UART driver the firmware uses on this machine
-
-
-@dataclass(frozen=True)
 class Board:
     """What the benchmark firmware sets up on a real board at start-up: the clock it runs the core
     at (which may be below the part's full speed, `clock_hz`) and the UART's clock and pins."""
@@ -79,14 +70,19 @@ class TargetProfile:
     clock_hz: int
     memory: tuple[MemoryRegion, ...]
     reserves: Reserves
-    flasher: str
+    flasher: str  # how it is written: one of targets.flasher_options.FLASHERS
     serial: Serial
-    emulator: Emulator | None = None
-    uart: str = ""  # UART driver of the real board (e.g. "stm32-usart", "cmsdk-uart", "nrf-uarte")
+    emulator: QemuMachine | None = None  # the QEMU machine that emulates this board
+    uart: str = ""  # the firmware's UART driver (e.g. "stm32-usart", "cmsdk-uart", "nrf-uarte")
     uart_base: int = 0
     board: Board | None = None  # start-up of a real board (clock, UART pins); None on an emulator
-    flasher_options: dict[str, Any] = field(default_factory=dict, compare=False)
+    flasher_options: FlasherOptions = NoOptions()
     source: str = ""
+
+    @property
+    def core_spec(self) -> Core:
+        """What the core is (targets/cores.toml): DSP, FPU, CPUID, DWT..."""
+        return cores()[self.core]
 
     @property
     def flash_regions(self) -> tuple[MemoryRegion, ...]:
@@ -110,121 +106,104 @@ class TargetProfile:
 
     @property
     def is_cortex_m(self) -> bool:
-        return self.core.startswith("cortex-m")
+        return self.core_spec.is_cortex_m
 
 
-def _req(data: dict, key: str, path: str, where: str, kind, expected: str):
-    full = f"{where}{key}"
-    if key not in data:
-        raise ProfileError(path, full, expected + " (missing)")
-    value = data[key]
-    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ProfileError(path, full, expected, value)
-    if kind is not int and not isinstance(value, kind):
-        raise ProfileError(path, full, expected, value)
-    return value
+def _bytes(t: Table, key: str, positive: bool = False) -> int:
+    return t.integer(key, MISSING, 1 if positive else 0, what="a whole number of bytes")
 
 
-def _size(data: dict, key: str, path: str, where: str = "", positive: bool = False) -> int:
-    expected = "a positive whole number of bytes" if positive else "a whole number of bytes >= 0"
-    value = _req(data, key, path, where, int, expected)
-    if value < 0 or (positive and value == 0):
-        raise ProfileError(path, f"{where}{key}", expected, value)
-    return value
-
-
-def _choice(data: dict, key: str, path: str, choices, where: str = "") -> str:
-    value = _req(data, key, path, where, str, "one of " + ", ".join(choices))
-    if value not in choices:
-        raise ProfileError(path, f"{where}{key}", "one of " + ", ".join(choices), value)
-    return value
-
-
-_TOP_KEYS = {"name", "description", "core", "cflags", "clock_hz", "memory", "reserves", "flasher",
-             "flasher_options", "serial", "emulator", "uart", "uart_base", "board", "extends"}
-_BOARD_KEYS = {"setup", "core_clock_hz", "uart_clock_hz", "uart_tx_pin", "uart_rx_pin", "uart_pin_function"}
-
-
-def _board(data: dict, path: str) -> Board:
-    if not isinstance(data, dict):
-        raise ProfileError(path, "board", "a [board] table", data)
-    unknown = sorted(set(data) - _BOARD_KEYS)
-    if unknown:
-        raise ProfileError(path, f"board.{unknown[0]}", "one of the known fields: " + ", ".join(sorted(_BOARD_KEYS)))
-    return Board(setup=_req(data, "setup", path, "board.", str, "the name of the board's start-up code"),
-                 core_clock_hz=_size(data, "core_clock_hz", path, "board.", positive=True),
-                 uart_clock_hz=_size(data, "uart_clock_hz", path, "board.", positive=True),
-                 uart_tx_pin=_req(data, "uart_tx_pin", path, "board.", str, "a pin name"),
-                 uart_rx_pin=_req(data, "uart_rx_pin", path, "board.", str, "a pin name"),
-                 uart_pin_function=_size(data, "uart_pin_function", path, "board.")
-                 if "uart_pin_function" in data else 0)
-
-
-def parse_profile(data: dict, path: str) -> TargetProfile:
-    """Validate a profile's TOML table and return it as a frozen TargetProfile."""
-    unknown = sorted(set(data) - _TOP_KEYS)
-    if unknown:
-        raise ProfileError(path, unknown[0], "one of the known fields: " + ", ".join(sorted(_TOP_KEYS)))
-    name = _req(data, "name", path, "", str, "a target name (text)")
-    core = _choice(data, "core", path, CORES)
-    cflags = _req(data, "cflags", path, "", list, "a list of compiler flags")
-    if not all(isinstance(f, str) for f in cflags):
-        raise ProfileError(path, "cflags", "a list of text flags", cflags)
-    clock_hz = _size(data, "clock_hz", path, positive=True)
-    regions_data = _req(data, "memory", path, "", list, "a list of [[memory]] regions")
+def _memory(c: Checker, tables: list[Table]) -> tuple[MemoryRegion, ...]:
     regions = []
-    for i, r in enumerate(regions_data):
-        where = f"memory[{i}]."
-        if not isinstance(r, dict):
-            raise ProfileError(path, f"memory[{i}]", "a table with name, kind, start, size_bytes", r)
-        regions.append(MemoryRegion(
-            name=_req(r, "name", path, where, str, "a region name"),
-            kind=_choice(r, "kind", path, REGION_KINDS, where),
-            start=_size(r, "start", path, where),
-            size_bytes=_size(r, "size_bytes", path, where, positive=True),
-            arena=bool(r.get("arena", False)),
-        ))
+    for r in tables:
+        regions.append(MemoryRegion(name=r.text("name", what="a region name"), kind=r.choice("kind", REGION_KINDS),
+                                    start=r.integer("start", lo=0, what="an address"),
+                                    size_bytes=_bytes(r, "size_bytes", positive=True),
+                                    arena=r.boolean("arena", False)))
+        r.done()
     if not any(r.kind == "flash" for r in regions):
-        raise ProfileError(path, "memory", "at least one region of kind 'flash'")
+        c.fail("memory", "at least one region of kind 'flash'")
     rams = [r for r in regions if r.kind == "ram"]
     if not rams:
-        raise ProfileError(path, "memory", "at least one region of kind 'ram'")
+        c.fail("memory", "at least one region of kind 'ram'")
     arenas = [r for r in rams if r.arena]
     if len(arenas) > 1:
-        raise ProfileError(path, "memory", "at most one ram region with arena = true")
+        c.fail("memory", "at most one ram region with arena = true")
     if not arenas:  # default: the largest RAM region holds the arena
         largest = max(rams, key=lambda r: r.size_bytes)
         regions = [MemoryRegion(r.name, r.kind, r.start, r.size_bytes, r is largest) for r in regions]
     for a in regions:
         for b in regions:
             if a is not b and a.overlaps(b) and a.name < b.name:
-                raise ProfileError(path, "memory", f"regions that do not overlap ('{a.name}' and '{b.name}' do)")
-    res = _req(data, "reserves", path, "", dict, "a [reserves] table")
-    reserves = Reserves(**{k: _size(res, k, path, "reserves.") for k in
-                           ("runtime_flash_bytes", "app_flash_bytes", "runtime_sram_bytes",
-                            "app_sram_bytes", "stack_bytes")})
-    ser = data.get("serial", {})
-    serial = Serial(baud=_size(ser, "baud", path, "serial.", positive=True) if "baud" in ser else 115200,
-                    port_hint=str(ser.get("port_hint", "")))
-    emulator = None
-    if "emulator" in data:
-        emu = data["emulator"]
-        emulator = Emulator(machine=_req(emu, "machine", path, "emulator.", str, "a QEMU machine name"),
-                            cpu=str(emu.get("cpu", "")), uart=str(emu.get("uart", "")))
-    return TargetProfile(
-        name=name,
-        description=str(data.get("description", "")),
-        core=core,
-        cflags=tuple(cflags),
-        clock_hz=clock_hz,
-        memory=tuple(regions),
-        reserves=reserves,
-        flasher=_choice(data, "flasher", path, FLASHERS),
-        serial=serial,
-        emulator=emulator,
-        uart=str(data.get("uart", "")),
-        uart_base=_size(data, "uart_base", path) if "uart_base" in data else 0,
-        board=_board(data["board"], path) if "board" in data else None,
-        flasher_options=dict(data.get("flasher_options", {})),
-        source=path,
-    )
+                c.fail("memory", f"regions that do not overlap ('{a.name}' and '{b.name}' do)")
+    return tuple(regions)
+
+
+def _reserves(t: Table) -> Reserves:
+    reserves = Reserves(**{k: _bytes(t, k) for k in ("runtime_flash_bytes", "app_flash_bytes",
+                                                      "runtime_sram_bytes", "app_sram_bytes", "stack_bytes")})
+    t.done()
+    return reserves
+
+
+def _serial(t: Table) -> Serial:
+    serial = Serial(baud=t.integer("baud", 115_200, 1, what="a baud rate"),
+                    port_hint=t.text("port_hint", "", "a serial port name"))
+    t.done()
+    return serial
+
+
+def _emulator(t: Table | None, core: str) -> QemuMachine | None:
+    if t is None:
+        return None
+    machines = qemu_machines()
+    machine = machines[t.choice("machine", tuple(machines))]
+    t.done()
+    if machine.cpu != core:
+        t.checker.fail("emulator.machine", f"a QEMU machine with a {core} core ({machine.machine} has a "
+                       f"{machine.cpu})", machine.machine)
+    return machine
+
+
+def _board(t: Table | None) -> Board | None:
+    if t is None:
+        return None
+    board = Board(setup=t.text("setup", what="the name of the board's start-up code"),
+                  core_clock_hz=t.integer("core_clock_hz", lo=1, what="a clock in Hz"),
+                  uart_clock_hz=t.integer("uart_clock_hz", lo=1, what="a clock in Hz"),
+                  uart_tx_pin=t.text("uart_tx_pin", what="a pin name"),
+                  uart_rx_pin=t.text("uart_rx_pin", what="a pin name"),
+                  uart_pin_function=t.integer("uart_pin_function", 0, 0, what="an alternate function number"))
+    t.done()
+    return board
+
+
+def parse_profile(data: dict, path: str) -> TargetProfile:
+    """Validate a profile's TOML tables (after `extends`) and return it as a frozen TargetProfile.
+    Every table's unknown keys are refused, naming the file and the key."""
+    c = Checker(path)
+    t = c.table(data)
+    name = t.text("name", what="a target name (text)")
+    description = t.text("description", "")
+    core = t.choice("core", tuple(cores()))
+    cflags = t.texts("cflags", cores()[core].cflags, "a list of compiler flags")
+    clock_hz = t.integer("clock_hz", lo=1, what="a clock in Hz")
+    memory = _memory(c, t.tables("memory", what="a list of [[memory]] regions"))
+    reserves = _reserves(t.table("reserves", what="a [reserves] table"))
+    flasher = t.choice("flasher", FLASHERS)
+    flasher_options = parse_flasher_options(flasher, t.table("flasher_options", {}))
+    serial = _serial(t.table("serial", {}))
+    emulator = _emulator(t.table("emulator", None), core)
+    if flasher == "qemu" and emulator is None:
+        c.fail("emulator", "an [emulator] table with the QEMU machine (flasher = \"qemu\") (missing)")
+    uart = t.text("uart", emulator.uart if emulator else "", "a UART driver name")
+    uart_base = t.integer("uart_base", emulator.uart_base if emulator else 0, 0, what="an address")
+    if emulator is not None and (uart, uart_base) != (emulator.uart, emulator.uart_base):
+        c.fail("uart", f"the machine's UART ({emulator.uart} at 0x{emulator.uart_base:08X}) or none",
+               f"{uart} at 0x{uart_base:08X}")
+    board = _board(t.table("board", None))
+    t.done()
+    return TargetProfile(name=name, description=description, core=core, cflags=cflags, clock_hz=clock_hz,
+                         memory=memory, reserves=reserves, flasher=flasher, serial=serial, emulator=emulator,
+                         uart=uart, uart_base=uart_base, board=board, flasher_options=flasher_options,
+                         source=path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
+from targets import cores
 from toolchain import __version__
 from toolchain.build import BuildResult
 from toolchain.fit import Budget, FitResult
@@ -37,10 +38,10 @@ def fit_dict(fit: FitResult) -> dict:
 def estimated_latency_s(macs: int, clock_hz: int, core: str) -> float:
     """A rough latency estimate from MACs and clock: labelled an estimate wherever it is shown.
 
-    Cycles per MAC for int8 kernels: ~1 with SIMD (DSP/Helium cores), ~4 without.
+    Cycles per MAC for int8 kernels are the core's `cycles_per_mac_estimate` (targets/cores.toml):
+    ~1 with SIMD (DSP/Helium cores), ~4 without.
     """
-    cycles_per_mac = 4.0 if core in ("cortex-m0plus", "cortex-m3") else 1.0
-    return macs * cycles_per_mac / clock_hz
+    return macs * cores()[core].cycles_per_mac_estimate / clock_hz
 
 
 def engine_dict(result: BuildResult) -> dict | None:

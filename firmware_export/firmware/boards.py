@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from targets import Board, TargetProfile
-from toolchain.errors import ProfileError
+from base.errors import FieldError
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,11 @@ class BoardSetup:
     def pin(self, text: str, path: str, field: str) -> Pin:
         m = re.fullmatch(self.pin_pattern, text)
         if not m:
-            raise ProfileError(path, field, f"a pin name of the {self.name} set-up ({self.pin_pattern})", text)
+            raise FieldError(path, field, f"a pin name of the {self.name} set-up ({self.pin_pattern})", text)
         port_text, number = m.group(1), int(m.group(2))
         port = self.ports.index(port_text) if self.ports else int(port_text or 0)
         if number > self.max_pin:
-            raise ProfileError(path, field, f"a pin number up to {self.max_pin}", text)
+            raise FieldError(path, field, f"a pin number up to {self.max_pin}", text)
         return Pin(port, number)
 
 
@@ -87,12 +87,12 @@ class BoardMismatch(ValueError):
 
 
 def check_board(target: TargetProfile) -> BoardConfig:
-    """The profile's [board] table, checked against its set-up code (ProfileError on a bad field,
+    """The profile's [board] table, checked against its set-up code (FieldError on a bad field,
     BoardMismatch when the table and the code disagree)."""
     board: Board = target.board
     path = target.source or target.name
     if board.setup not in BOARD_SETUPS:
-        raise ProfileError(path, "board.setup", "one of " + ", ".join(sorted(BOARD_SETUPS)), board.setup)
+        raise FieldError(path, "board.setup", "one of " + ", ".join(sorted(BOARD_SETUPS)), board.setup)
     setup = BOARD_SETUPS[board.setup]
     if target.core not in setup.cores:
         raise BoardMismatch(f"the {setup.name} set-up is for {', '.join(setup.cores)}, not {target.core}")
@@ -109,9 +109,9 @@ def check_board(target: TargetProfile) -> BoardConfig:
     rx = setup.pin(board.uart_rx_pin, path, "board.uart_rx_pin")
     if setup.pin_function is None:
         if board.uart_pin_function:
-            raise ProfileError(path, "board.uart_pin_function", f"nothing: {setup.name} pins are chosen "
+            raise FieldError(path, "board.uart_pin_function", f"nothing: {setup.name} pins are chosen "
                                "in the UART, not by an alternate function", board.uart_pin_function)
     elif not setup.pin_function[0] <= board.uart_pin_function <= setup.pin_function[1]:
-        raise ProfileError(path, "board.uart_pin_function", "an alternate function from "
+        raise FieldError(path, "board.uart_pin_function", "an alternate function from "
                            f"{setup.pin_function[0]} to {setup.pin_function[1]}", board.uart_pin_function)
     return BoardConfig(setup=setup, tx=tx, rx=rx, pin_function=board.uart_pin_function)

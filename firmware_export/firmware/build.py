@@ -17,7 +17,7 @@ from firmware_export.firmware.boot2 import BOOT2_RUN_ADDRESS, boot2_block, rende
 from firmware_export.firmware.elfsize import RegionUsage, read_usage
 from firmware_export.firmware.uarts import UART_DRIVERS
 from targets import TargetProfile
-from toolchain.device.uf2 import bin_to_uf2
+from toolchain.device.uf2 import target_uf2, wants_uf2
 from toolchain.errors import DoesNotFitError, ToolchainError
 
 SRC = Path(__file__).resolve().parent / "src"
@@ -158,11 +158,9 @@ def build_firmware(engine, target: TargetProfile, out_dir: Path,
     _run([OBJCOPY, "-O", "binary", str(elf), str(bin_path)], out_dir, "arm-none-eabi-objcopy")
     _run([OBJCOPY, "-O", "ihex", str(elf), str(hex_path)], out_dir, "arm-none-eabi-objcopy")
     uf2_path = None
-    if str(target.flasher_options.get("format", "")) == "uf2":
-        family = target.flasher_options.get("uf2_family_id")
+    if wants_uf2(target):
         uf2_path = out_dir / "firmware.uf2"
-        uf2_path.write_bytes(bin_to_uf2(bin_path.read_bytes(), ctx.code_region(target).start,
-                                        int(family) if family is not None else None))
+        uf2_path.write_bytes(target_uf2(bin_path.read_bytes(), target))
     usage = read_usage(elf, target)
     over = [r for r in usage.regions if r.used_bytes > r.size_bytes]
     if over:

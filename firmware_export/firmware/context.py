@@ -13,14 +13,12 @@ from string import Template
 from firmware_export.firmware.boards import BOARD_SETUPS, BoardConfig, BoardMismatch, check_board
 from firmware_export.firmware.uarts import UART_DRIVERS, BaudError, Divisor, uart_divisor
 from targets import MemoryRegion, TargetProfile
-from toolchain.device.emulator import MACHINES
 from toolchain.errors import EdgecError, OptionError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FW_VERSION = "1.0"
 
 TIMERS = ("auto", "systick", "dwt")
-CORES_WITHOUT_DWT = ("cortex-m0plus",)
 
 
 class UnsupportedTargetError(EdgecError):
@@ -156,10 +154,8 @@ def platform(target: TargetProfile) -> Platform:
     if target.uart not in UART_DRIVERS:
         raise UnsupportedTargetError(target.name, f"no UART driver for '{target.uart or 'none'}' "
                                      f"(drivers: {', '.join(sorted(UART_DRIVERS))})")
-    if emulated:
-        if target.emulator.machine not in MACHINES:
-            raise UnsupportedTargetError(target.name, f"unknown QEMU machine '{target.emulator.machine}'")
-        m = MACHINES[target.emulator.machine]
+    if emulated:  # the clocks QEMU's machine model runs (targets/qemu_machines.toml)
+        m = target.emulator
         return Platform(emulated=True, core_clock_hz=m.sysclk_hz, uart_clock_hz=m.uart_clock_hz, board=None)
     try:
         board = check_board(target)
@@ -174,9 +170,10 @@ def choose_timer(target: TargetProfile, options: FirmwareOptions) -> tuple[str, 
     CLKSOURCE = 1, the DWT cycle counter): the clock the firmware really runs the core at."""
     where = platform(target)
     timer = options.timer
+    has_dwt = target.core_spec.dwt_cycle_counter
     if timer == "auto":
-        timer = "systick" if where.emulated or target.core in CORES_WITHOUT_DWT else "dwt"
-    if timer == "dwt" and target.core in CORES_WITHOUT_DWT:
+        timer = "systick" if where.emulated or not has_dwt else "dwt"
+    if timer == "dwt" and not has_dwt:
         raise OptionError("--timer", timer, f"systick ({target.core} has no DWT cycle counter)")
     return timer, where.core_clock_hz
 

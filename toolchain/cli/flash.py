@@ -38,10 +38,12 @@ def flash(target, target_file, firmware, port, probe, drive, dry_run, as_json):
     image = FirmwareImage.from_dir(firmware, profile)
     options = FlashOptions(port=port, probe=probe, drive=str(drive or ""), dry_run=dry_run)
     flasher = flasher_for(profile, options)
-    plan = flasher.flash(image)
-    what = " ".join(plan.command) if plan.command else f"copy {plan.payload_name} to {plan.copy_to}"
+    result = flasher.flash(image)
+    plan = result.plan
+    what = plan.describe()
     document = {"schema_version": 1, "command": "flash", "target": profile.name, "flasher": flasher.caps.name,
-                "dry_run": dry_run, "action": what, "flash_used_bytes": image.flash_used_bytes}
+                "dry_run": dry_run, "action": what, "checks": list(plan.checks),
+                "flash_used_bytes": image.flash_used_bytes}
     if as_json and (profile.flasher != "qemu" or dry_run):
         import json
 
@@ -49,18 +51,20 @@ def flash(target, target_file, firmware, port, probe, drive, dry_run, as_json):
         return
     if dry_run:
         click.echo(f"would run: {what}")
+        for check in plan.checks:
+            click.echo(f"  checked: {check}")
         return
     if profile.flasher == "qemu":
-        _serve_emulator(profile, image, document if as_json else None)
+        _serve_emulator(profile, plan, document if as_json else None)
         return
     click.echo(f"flashed {image.flash_used_bytes:,} bytes to {profile.name} ({flasher.caps.name}): {what}")
 
 
-def _serve_emulator(profile, image, document: dict | None = None):
-    """Run the firmware on QEMU until Ctrl-C; with --json, its serial port is told as JSON."""
+def _serve_emulator(profile, plan, document: dict | None = None):
+    """Run the plan's QEMU command until Ctrl-C; with --json, its serial port is told as JSON."""
     from toolchain.device.emulator import QemuRunner
 
-    with QemuRunner(profile.emulator.machine, image.elf, serial="pty") as runner:
+    with QemuRunner.from_command(plan.command) as runner:
         if document is not None:
             import json
 

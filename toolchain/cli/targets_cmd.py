@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import click
 
@@ -10,13 +11,14 @@ from toolchain.cli.options import TargetType, make_console
 
 def _profile_dict(p) -> dict:
     return {
-        "name": p.name, "description": p.description, "core": p.core, "clock_hz": p.clock_hz,
+        "name": p.name, "description": p.description, "core": p.core, "core_spec": asdict(p.core_spec),
+        "clock_hz": p.clock_hz,
         "flash_bytes": p.flash_bytes, "sram_bytes": p.sram_bytes, "cflags": list(p.cflags),
         "memory": [{"name": r.name, "kind": r.kind, "start": r.start, "size_bytes": r.size_bytes,
                     "arena": r.arena} for r in p.memory],
-        "reserves": vars(p.reserves), "flasher": p.flasher, "flasher_options": p.flasher_options,
+        "reserves": vars(p.reserves), "flasher": p.flasher, "flasher_options": asdict(p.flasher_options),
         "serial": vars(p.serial), "uart": p.uart, "uart_base": p.uart_base,
-        "emulator": vars(p.emulator) if p.emulator else None,
+        "emulator": asdict(p.emulator) if p.emulator else None,
         "board": vars(p.board) if p.board else None, "source": p.source,
     }
 
@@ -56,7 +58,10 @@ def show(target, as_json):
         click.echo(json.dumps({"schema_version": 1, **d}, indent=2))
         return
     click.echo(f"{d['name']}: {d['description']}")
-    click.echo(f"  core {d['core']}, {d['clock_hz']:,} Hz, cflags: {' '.join(d['cflags'])}")
+    c = target.core_spec
+    facts = [c.arch] + (["DSP"] if c.dsp else []) + ([f"FPU {c.fpu}"] if c.fpu != "none" else []) \
+        + (["Helium"] if c.helium else [])
+    click.echo(f"  core {d['core']} ({', '.join(facts)}), {d['clock_hz']:,} Hz, cflags: {' '.join(d['cflags'])}")
     click.echo(f"  flash {d['flash_bytes']:,} B, SRAM {d['sram_bytes']:,} B")
     for r in d["memory"]:
         mark = "  (arena)" if r["arena"] else ""

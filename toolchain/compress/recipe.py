@@ -46,11 +46,9 @@ Example (every table and key optional):
 """
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
-from toolchain.errors import InputFileError, RecipeError, UnknownNameError
+from base.tomlcheck import Checker, Table, read_toml
 
 SCHEDULES = ("constant", "polynomial")
 IMPORTANCES = ("l1", "bn_scale")
@@ -137,162 +135,110 @@ class Recipe:
         return not self.techniques
 
 
-# --- checking -------------------------------------------------------------------------------
+# --- checking (base.tomlcheck: the same checker as the target profiles) -----------------------
 
-class _Checker:
-    def __init__(self, source: str):
-        self.source = source
-
-    def fail(self, key: str, expected: str, got=None):
-        raise RecipeError(self.source, key, expected, got)
-
-    def number(self, key, value, lo=None, hi=None, lo_open=False, hi_open=False, integer=False):
-        ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-        if isinstance(value, bool) or not ok_type:
-            self.fail(key, "an integer" if integer else "a number", value)
-        bounds = ""
-        if lo is not None:
-            bounds += f"{'>' if lo_open else '>='} {lo}"
-        if hi is not None:
-            bounds += (" and " if bounds else "") + f"{'<' if hi_open else '<='} {hi}"
-        if lo is not None and (value < lo or (lo_open and value == lo)):
-            self.fail(key, f"{'an integer' if integer else 'a number'} {bounds}", value)
-        if hi is not None and (value > hi or (hi_open and value == hi)):
-            self.fail(key, f"{'an integer' if integer else 'a number'} {bounds}", value)
-        return int(value) if integer else float(value)
-
-    def sparsity(self, key, value):
-        return self.number(key, value, 0.0, 1.0, hi_open=True)
-
-    def choice(self, key, value, choices):
-        if value not in choices:
-            self.fail(key, "one of " + ", ".join(repr(c) for c in choices), value)
-        return value
-
-    def names(self, key, value):
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            self.fail(key, "a list of layer names", value)
-        return tuple(value)
-
-    def boolean(self, key, value):
-        if not isinstance(value, bool):
-            self.fail(key, "true or false", value)
-        return value
-
-    def table(self, key, value, check_value):
-        if not isinstance(value, dict):
-            self.fail(key, "a table of layer name = value", value)
-        return {str(k): check_value(f"{key}.{k}", v) for k, v in value.items()}
+def _sparsity(c: Checker, key, value):
+    return c.number(key, value, 0.0, 1.0, hi_open=True)
 
 
-def _known_keys(checker: _Checker, section: str, data: dict, cls) -> None:
-    known = [f.name for f in fields(cls)]
-    for key in data:
-        if key not in known:
-            raise UnknownNameError(f"key in recipe table [{section}] of {checker.source}", key, known)
+def _clusters(c: Checker, key, value):
+    return c.integer(key, value, 2, 256)
 
 
-def _train(c: _Checker, d: dict) -> TrainOptions:
-    _known_keys(c, "train", d, TrainOptions)
+def _train(t: Table) -> TrainOptions:
     base = TrainOptions()
     return TrainOptions(
-        epochs=c.number("train.epochs", d.get("epochs", base.epochs), 0, integer=True),
-        batch_size=c.number("train.batch_size", d.get("batch_size", base.batch_size), 1, integer=True),
-        learning_rate=c.number("train.learning_rate", d.get("learning_rate", base.learning_rate), 0, lo_open=True),
-        learning_rate_decay=c.choice("train.learning_rate_decay",
-                                     d.get("learning_rate_decay", base.learning_rate_decay), DECAYS),
+        epochs=t.integer("epochs", base.epochs, 0),
+        batch_size=t.integer("batch_size", base.batch_size, 1),
+        learning_rate=t.number("learning_rate", base.learning_rate, 0, lo_open=True),
+        learning_rate_decay=t.choice("learning_rate_decay", DECAYS, base.learning_rate_decay),
     )
 
 
-def _epochs(c, section, d):
-    return None if "epochs" not in d else c.number(f"{section}.epochs", d["epochs"], 0, integer=True)
+def _epochs(t: Table):
+    return t.integer("epochs", None, 0)
 
 
-def _layers(c, section, d):
-    return None if "layers" not in d else c.names(f"{section}.layers", d["layers"])
+def _layers(t: Table):
+    return t.texts("layers", None, "a list of layer names")
 
 
-def _prune(c: _Checker, d: dict) -> PruneOptions:
-    _known_keys(c, "prune", d, PruneOptions)
-    base = PruneOptions()
-    m_by_n = d.get("m_by_n")
+def _exclude(t: Table):
+    return t.texts("exclude", (), "a list of layer names")
+
+
+def _prune(t: Table) -> PruneOptions:
+    c, base = t.checker, PruneOptions()
+    m_by_n = t.raw("m_by_n", None)
     if m_by_n is not None:
         if (not isinstance(m_by_n, (list, tuple)) or len(m_by_n) != 2
                 or not all(isinstance(v, int) and not isinstance(v, bool) for v in m_by_n)
                 or not 0 < m_by_n[0] < m_by_n[1]):
             c.fail("prune.m_by_n", "[m, n] with 0 < m < n, e.g. [2, 4]", m_by_n)
         m_by_n = (int(m_by_n[0]), int(m_by_n[1]))
-    begin = c.number("prune.begin_step", d.get("begin_step", base.begin_step), 0, integer=True)
-    end = c.number("prune.end_step", d.get("end_step", base.end_step), -1, integer=True)
+    begin = t.integer("begin_step", base.begin_step, 0)
+    end = t.integer("end_step", base.end_step, -1)
     if end != -1 and end < begin:
         c.fail("prune.end_step", f"-1 or an integer >= begin_step ({begin})", end)
     return PruneOptions(
-        sparsity=c.sparsity("prune.sparsity", d.get("sparsity", base.sparsity)),
-        schedule=c.choice("prune.schedule", d.get("schedule", base.schedule), SCHEDULES),
+        sparsity=_sparsity(c, "prune.sparsity", t.raw("sparsity", base.sparsity)),
+        schedule=t.choice("schedule", SCHEDULES, base.schedule),
         begin_step=begin, end_step=end,
-        frequency=c.number("prune.frequency", d.get("frequency", base.frequency), 1, integer=True),
+        frequency=t.integer("frequency", base.frequency, 1),
         m_by_n=m_by_n,
-        layers=_layers(c, "prune", d),
-        exclude=c.names("prune.exclude", d.get("exclude", ())),
-        per_layer=c.table("prune.per_layer", d.get("per_layer", {}), c.sparsity),
-        epochs=_epochs(c, "prune", d),
+        layers=_layers(t),
+        exclude=_exclude(t),
+        per_layer=t.mapping("per_layer", lambda k, v: _sparsity(c, k, v), {}, "a table of layer name = value"),
+        epochs=_epochs(t),
     )
 
 
-def _structured(c: _Checker, d: dict) -> StructuredOptions:
-    _known_keys(c, "prune_structured", d, StructuredOptions)
-    base = StructuredOptions()
+def _structured(t: Table) -> StructuredOptions:
+    c, base = t.checker, StructuredOptions()
     return StructuredOptions(
-        sparsity=c.sparsity("prune_structured.sparsity", d.get("sparsity", base.sparsity)),
-        importance=c.choice("prune_structured.importance", d.get("importance", base.importance), IMPORTANCES),
-        round_to=c.number("prune_structured.round_to", d.get("round_to", base.round_to), 1, integer=True),
-        exclude=c.names("prune_structured.exclude", d.get("exclude", ())),
-        per_layer=c.table("prune_structured.per_layer", d.get("per_layer", {}), c.sparsity),
-        epochs=_epochs(c, "prune_structured", d),
+        sparsity=_sparsity(c, "prune_structured.sparsity", t.raw("sparsity", base.sparsity)),
+        importance=t.choice("importance", IMPORTANCES, base.importance),
+        round_to=t.integer("round_to", base.round_to, 1),
+        exclude=_exclude(t),
+        per_layer=t.mapping("per_layer", lambda k, v: _sparsity(c, k, v), {}, "a table of layer name = value"),
+        epochs=_epochs(t),
     )
 
 
-def _clusters(c, key, value):
-    return c.number(key, value, 2, 256, integer=True)
-
-
-def _cluster(c: _Checker, d: dict) -> ClusterOptions:
-    _known_keys(c, "cluster", d, ClusterOptions)
-    base = ClusterOptions()
+def _cluster(t: Table) -> ClusterOptions:
+    c, base = t.checker, ClusterOptions()
     return ClusterOptions(
-        clusters=_clusters(c, "cluster.clusters", d.get("clusters", base.clusters)),
-        init=c.choice("cluster.init", d.get("init", base.init), INITS),
-        preserve_sparsity=c.boolean("cluster.preserve_sparsity", d.get("preserve_sparsity", base.preserve_sparsity)),
-        layers=_layers(c, "cluster", d),
-        exclude=c.names("cluster.exclude", d.get("exclude", ())),
-        per_layer=c.table("cluster.per_layer", d.get("per_layer", {}), lambda k, v: _clusters(c, k, v)),
-        epochs=_epochs(c, "cluster", d),
+        clusters=_clusters(c, "cluster.clusters", t.raw("clusters", base.clusters)),
+        init=t.choice("init", INITS, base.init),
+        preserve_sparsity=t.boolean("preserve_sparsity", base.preserve_sparsity),
+        layers=_layers(t),
+        exclude=_exclude(t),
+        per_layer=t.mapping("per_layer", lambda k, v: _clusters(c, k, v), {}, "a table of layer name = value"),
+        epochs=_epochs(t),
     )
 
 
-def _factorize(c: _Checker, d: dict) -> FactorizeOptions:
-    _known_keys(c, "factorize", d, FactorizeOptions)
-    if "energy" in d and "rank" in d:
-        c.fail("factorize", "either energy or rank, not both", {"energy": d["energy"], "rank": d["rank"]})
-    rank = None if "rank" not in d else c.number("factorize.rank", d["rank"], 1, integer=True)
-    energy = None if rank is not None else c.number(
-        "factorize.energy", d.get("energy", FactorizeOptions.energy), 0, 1, lo_open=True, hi_open=True)
+def _factorize(t: Table) -> FactorizeOptions:
+    c = t.checker
+    if t.has("energy") and t.has("rank"):
+        c.fail("factorize", "either energy or rank, not both", {"energy": t.data["energy"], "rank": t.data["rank"]})
+    rank = t.integer("rank", None, 1)
+    energy = None if rank is not None else t.number("energy", FactorizeOptions.energy, 0, 1, lo_open=True,
+                                                    hi_open=True)
     return FactorizeOptions(
         energy=energy, rank=rank,
-        layers=_layers(c, "factorize", d),
-        exclude=c.names("factorize.exclude", d.get("exclude", ())),
-        per_layer=c.table("factorize.per_layer", d.get("per_layer", {}),
-                          lambda k, v: c.number(k, v, 1, integer=True)),
-        epochs=_epochs(c, "factorize", d),
+        layers=_layers(t),
+        exclude=_exclude(t),
+        per_layer=t.mapping("per_layer", lambda k, v: c.integer(k, v, 1), {}, "a table of layer name = value"),
+        epochs=_epochs(t),
     )
 
 
-def _distill(c: _Checker, d: dict) -> DistillOptions:
-    _known_keys(c, "distill", d, DistillOptions)
+def _distill(t: Table) -> DistillOptions:
     base = DistillOptions()
     return DistillOptions(
-        temperature=c.number("distill.temperature", d.get("temperature", base.temperature), 0, lo_open=True),
-        alpha=c.number("distill.alpha", d.get("alpha", base.alpha), 0, 1),
+        temperature=t.number("temperature", base.temperature, 0, lo_open=True),
+        alpha=t.number("alpha", base.alpha, 0, 1),
     )
 
 
@@ -303,29 +249,20 @@ _SECTIONS = {
 
 
 def parse_recipe(data: dict, source: str = "recipe") -> Recipe:
-    """A checked Recipe from the tables of a TOML document."""
-    checker = _Checker(source)
+    """A checked Recipe from the tables of a TOML document; unknown tables and keys refused."""
+    document = Checker(source, kind="recipe").table(data)
     values = {}
-    for section, table in data.items():
-        if section not in _SECTIONS:
-            raise UnknownNameError(f"recipe table in {source}", section, _SECTIONS)
-        if not isinstance(table, dict):
-            checker.fail(section, "a table", table)
-        values[section] = _SECTIONS[section](checker, table)
+    for section, parse in _SECTIONS.items():
+        table = document.table(section, None)
+        if table is not None:
+            values[section] = parse(table)
+            table.done()
+    document.done()
     return Recipe(**values)
 
 
 def load_recipe(path) -> Recipe:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputFileError(path, f"cannot read the recipe: {exc.strerror or exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputFileError(path, f"not valid TOML: {exc}") from None
-    return parse_recipe(data, str(path))
+    return parse_recipe(read_toml(path, "recipe"), str(path))
 
 
 def with_options(recipe: Recipe | None, *, prune: float | None = None, prune_structured: float | None = None,
@@ -333,13 +270,12 @@ def with_options(recipe: Recipe | None, *, prune: float | None = None, prune_str
                  epochs: int | None = None) -> Recipe:
     """`recipe` (or an empty one) with the command-line options laid over it."""
     recipe = recipe or Recipe()
-    c = _Checker("command line")
+    c = Checker("command line", kind="recipe")
     if prune is not None:
-        recipe = replace(recipe, prune=replace(recipe.prune or PruneOptions(),
-                                               sparsity=c.sparsity("--prune", prune)))
+        recipe = replace(recipe, prune=replace(recipe.prune or PruneOptions(), sparsity=_sparsity(c, "--prune", prune)))
     if prune_structured is not None:
         recipe = replace(recipe, prune_structured=replace(recipe.prune_structured or StructuredOptions(),
-                                                          sparsity=c.sparsity("--prune-structured", prune_structured)))
+                                                          sparsity=_sparsity(c, "--prune-structured", prune_structured)))
     if cluster is not None:
         recipe = replace(recipe, cluster=replace(recipe.cluster or ClusterOptions(),
                                                  clusters=_clusters(c, "--cluster", cluster)))
@@ -349,5 +285,5 @@ def with_options(recipe: Recipe | None, *, prune: float | None = None, prune_str
     if distill and recipe.distill is None:
         recipe = replace(recipe, distill=DistillOptions())
     if epochs is not None:
-        recipe = replace(recipe, train=replace(recipe.train, epochs=c.number("--epochs", epochs, 0, integer=True)))
+        recipe = replace(recipe, train=replace(recipe.train, epochs=c.integer("--epochs", epochs, 0)))
     return recipe

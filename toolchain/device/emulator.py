@@ -1,4 +1,4 @@
-"""QEMU as a device: the machines it emulates, its command line, and a runner.
+"""QEMU as a device: its command line and a runner (the machines it emulates are in targets/).
 
 The command line is built by a pure function (`qemu_args`) so it can be checked without QEMU.
 With `-icount shift=0` QEMU's virtual clock advances 1 ns per guest instruction, so a timer read
@@ -17,30 +17,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from targets.hardware import QemuMachine, qemu_machines
 from toolchain.errors import DeviceError, ToolchainError, UnknownNameError
 
 QEMU = "qemu-system-arm"
 
 
-@dataclass(frozen=True)
-class QemuMachine:
-    """What QEMU's machine model provides (read from QEMU's hw/arm sources, checked by tests)."""
-    name: str
-    cpu: str
-    sysclk_hz: int  # the clock SysTick counts with CLKSOURCE=1 (QEMU's "cpuclk")
-    uart: str  # driver of the first UART (serial0)
-    uart_base: int
-    uart_clock_hz: int
-
-
-MACHINES: dict[str, QemuMachine] = {m.name: m for m in (
-    QemuMachine("mps2-an386", "cortex-m4", 25_000_000, "cmsdk-uart", 0x4000_4000, 25_000_000),
-    QemuMachine("mps2-an500", "cortex-m7", 25_000_000, "cmsdk-uart", 0x4000_4000, 25_000_000),
-    QemuMachine("mps3-an547", "cortex-m55", 32_000_000, "cmsdk-uart", 0x4930_3000, 32_000_000),
-    QemuMachine("netduinoplus2", "cortex-m4", 168_000_000, "stm32-usart", 0x4001_1000, 168_000_000),
-    # hw/arm/stellaris.c: system clock 200 MHz / (RCC.SYSDIV + 1), SYSDIV = 15 at reset; PL011 UART0
-    QemuMachine("lm3s6965evb", "cortex-m3", 12_500_000, "pl011", 0x4000_C000, 12_500_000),
-)}
+# QEMU's machines are hardware facts: targets/qemu_machines.toml (a copy: tests may patch one).
+MACHINES: dict[str, QemuMachine] = dict(qemu_machines())
 
 
 def machine(name: str) -> QemuMachine:
@@ -82,7 +66,7 @@ def qemu_args(machine_name: str, elf: Path | str, serial: str, *, icount_shift: 
         serial_arg = serial + ",server=on,wait=on,nodelay=on"
     else:
         raise ValueError(f"serial must be 'pty' or 'tcp:HOST:PORT', got {serial!r}")
-    return [qemu, "-machine", m.name, "-cpu", m.cpu, "-nodefaults", "-display", "none",
+    return [qemu, "-machine", m.machine, "-cpu", m.cpu, "-nodefaults", "-display", "none",
             "-monitor", "none", "-icount", f"shift={icount_shift},align=off,sleep=off",
             "-serial", serial_arg, "-kernel", str(elf)]
 
@@ -116,6 +100,16 @@ class QemuRunner:
         self.qemu = qemu
         self.proc: subprocess.Popen | None = None
         self.url = ""
+        self.command: list[str] | None = None  # a pty command line given whole (from_command)
+
+    @classmethod
+    def from_command(cls, command) -> "QemuRunner":
+        """A runner that starts exactly `command`, a pty-serial `qemu_args` line (a flash plan's)."""
+        args = list(command)
+        runner = cls(args[args.index("-machine") + 1], Path(args[args.index("-kernel") + 1]), serial="pty",
+                     qemu=args[0])
+        runner.command = args
+        return runner
 
     def start(self, timeout_s: float = 10.0) -> str:
         try:
@@ -133,12 +127,12 @@ class QemuRunner:
             raise DeviceError(f"firmware {self.elf} does not exist")
         if self.serial == "tcp":
             port = _free_port()
-            args = qemu_args(self.machine.name, self.elf, f"tcp:127.0.0.1:{port}", qemu=exe)
+            args = qemu_args(self.machine.machine, self.elf, f"tcp:127.0.0.1:{port}", qemu=exe)
             self.proc = _spawn(args)
             self.url = f"socket://127.0.0.1:{port}"
             self._wait_listening(port, timeout_s)
         else:
-            args = qemu_args(self.machine.name, self.elf, "pty", qemu=exe)
+            args = self.command or qemu_args(self.machine.machine, self.elf, "pty", qemu=exe)
             self.proc = _spawn(args)
             self.url = self._read_pty_path(timeout_s)
         return self.url

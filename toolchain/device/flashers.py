@@ -1,41 +1,50 @@
 """Flash back ends, chosen by the target profile's `flasher`.
 
-Each back end declares what it can do (`FlasherCaps`), builds its plan in a pure function that
-tests check without hardware, and runs its pre-checks (image fits, probe/port/drive present,
-right chip) before anything is written.
+Each back end declares what it can do (`FlasherCaps`): the image formats it writes, the device it
+needs, the options it takes, the Python package it runs. `Flasher.flash` goes, in order:
+
+    check_fits -> check_caps (what the caps declare) -> precheck (device present, right chip)
+    -> plan (pure: the exact command line, or the file and bytes to copy) -> run (the plan, as it is)
+
+so `--dry-run` prints the plan that a real run executes: `run` reads nothing but the plan.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from targets import TargetProfile
-from toolchain.device.uf2 import bin_to_uf2
-from toolchain.errors import DeviceError, DoesNotFitError, EdgecError, InputFileError, ToolchainError
+from targets import (CommandOptions, EsptoolOptions, MassStorageOptions, NoOptions, PyocdOptions,
+                     TargetProfile, cores)
+from toolchain.device.uf2 import target_uf2
+from toolchain.errors import (CapabilityError, DeviceError, DoesNotFitError, EdgecError, InputFileError,
+                              ToolchainError)
 
-# CPUID.PARTNO (bits 15:4 of 0xE000ED00) of each Cortex-M core: the "right chip" check.
-CPUID_PARTNO = {"cortex-m0plus": 0xC60, "cortex-m3": 0xC23, "cortex-m4": 0xC24, "cortex-m7": 0xC27,
-                "cortex-m33": 0xD21, "cortex-m55": 0xD22, "cortex-m85": 0xD23}
-CPUID_ADDRESS = 0xE000ED00
+CPUID_ADDRESS = 0xE000ED00  # CPUID; PARTNO (bits 15:4) per core in targets/cores.toml
+FORMATS = ("elf", "bin", "hex", "uf2")
+DEVICE_OPTIONS = ("port", "probe", "drive")
 
 
 @dataclass(frozen=True)
 class FlasherCaps:
     name: str
-    formats: tuple[str, ...]  # what it writes: elf, bin, hex, uf2
+    formats: tuple[str, ...]  # what it writes, in the order it prefers them: elf, bin, hex, uf2
     needs: str  # "probe", "port", "drive", "command", "nothing"
-    python_extra: str = ""  # module imported lazily (an optional extra)
+    takes: tuple[str, ...] = ()  # the device options (FlashOptions) it uses: port, probe, drive
+    python_extra: str = ""  # module it runs (an optional extra)
 
     def __post_init__(self):
         if self.needs not in ("probe", "port", "drive", "command", "nothing"):
             raise ValueError(f"unknown requirement {self.needs!r}")
-        if not set(self.formats) <= {"elf", "bin", "hex", "uf2"}:
+        if not set(self.formats) <= set(FORMATS):
             raise ValueError(f"unknown formats {self.formats}")
+        if not set(self.takes) <= set(DEVICE_OPTIONS):
+            raise ValueError(f"unknown options {self.takes}")
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,11 @@ class FirmwareImage:
     bin: Path | None
     hex: Path | None
     flash_used_bytes: int
+    uf2: Path | None = None
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return tuple(f for f in FORMATS if getattr(self, f) is not None)
 
     @classmethod
     def from_dir(cls, path: Path, target: TargetProfile) -> "FirmwareImage":
@@ -52,15 +66,15 @@ class FirmwareImage:
         if path.is_file():
             files = {path.suffix.lstrip("."): path}
             base = path.with_suffix("")
-            for ext in ("elf", "bin", "hex"):
+            for ext in FORMATS:
                 if base.with_suffix("." + ext).is_file():
                     files.setdefault(ext, base.with_suffix("." + ext))
         elif path.is_dir():
-            files = {ext: path / f"firmware.{ext}" for ext in ("elf", "bin", "hex")
-                     if (path / f"firmware.{ext}").is_file()}
+            files = {ext: path / f"firmware.{ext}" for ext in FORMATS if (path / f"firmware.{ext}").is_file()}
         else:
             raise InputFileError(path, "no such firmware file or folder")
-        if not files:
+        files = {ext: f for ext, f in files.items() if ext in FORMATS}
+        if not set(files) - {"uf2"}:
             raise InputFileError(path, "no firmware.elf, .bin or .hex in it",
                                  "build one with edgec build --firmware")
         if "elf" in files:
@@ -73,7 +87,8 @@ class FirmwareImage:
             used = files["bin"].stat().st_size
         else:
             used = _hex_data_bytes(files["hex"])
-        return cls(elf=files.get("elf"), bin=files.get("bin"), hex=files.get("hex"), flash_used_bytes=used)
+        return cls(elf=files.get("elf"), bin=files.get("bin"), hex=files.get("hex"), uf2=files.get("uf2"),
+                   flash_used_bytes=used)
 
 
 def _hex_data_bytes(path: Path) -> int:
@@ -94,12 +109,29 @@ class FlashOptions:
 
 @dataclass(frozen=True)
 class FlashPlan:
-    """What would be done: a command line, or a file copied to a drive."""
+    """What is done, all of it: a command line run as it is, or bytes copied to a file on a drive.
+    `checks` says what was checked (read only) before it."""
     flasher: str
     command: tuple[str, ...] = ()
     copy_to: Path | None = None
-    payload_name: str = ""
-    notes: tuple[str, ...] = field(default=())
+    payload: bytes = field(default=b"", repr=False)
+    checks: tuple[str, ...] = ()
+
+    @property
+    def payload_name(self) -> str:
+        return self.copy_to.name if self.copy_to else ""
+
+    def describe(self) -> str:
+        if self.command:
+            return shlex.join(self.command)
+        return f"copy {self.payload_name} ({len(self.payload):,} bytes) to {self.copy_to}"
+
+
+@dataclass(frozen=True)
+class FlashResult:
+    plan: FlashPlan
+    executed: tuple[str, ...] = ()  # the command line the subprocess ran (empty: a dry run or a copy)
+    written: Path | None = None  # the file a copy wrote
 
 
 def check_fits(image: FirmwareImage, target: TargetProfile) -> None:
@@ -108,20 +140,25 @@ def check_fits(image: FirmwareImage, target: TargetProfile) -> None:
                               f"target '{target.name}' has {target.flash_bytes:,}")
 
 
-def _need(image_path: Path | None, fmt: str) -> Path:
-    if image_path is None:
-        raise InputFileError(f"firmware.{fmt}", f"a .{fmt} file is needed for this flasher")
-    return image_path
+def _flash_start(target: TargetProfile) -> int:
+    return min(r.start for r in target.flash_regions)
 
 
 # ---- command template -------------------------------------------------------------------------
+
+TEMPLATE_FILES = ("elf", "bin", "hex")
+
+
+def template_formats(template: str) -> tuple[str, ...]:
+    """The image files a command template names ({elf} {bin} {hex})."""
+    return tuple(f for f in TEMPLATE_FILES if "{" + f + "}" in template)
+
 
 def command_args(template: str, image: FirmwareImage, target: TargetProfile, options: FlashOptions) -> list[str]:
     """Split the profile's command template, then fill {elf} {bin} {hex} {port} {flash_start} in
     each word (so paths with spaces stay one argument)."""
     values = {"elf": image.elf or "", "bin": image.bin or "", "hex": image.hex or "",
-              "port": options.port or target.serial.port_hint,
-              "flash_start": f"0x{min(r.start for r in target.flash_regions):08x}"}
+              "port": options.port or target.serial.port_hint, "flash_start": f"0x{_flash_start(target):08x}"}
     words = shlex.split(template)
     try:
         return [w.format(**{k: str(v) for k, v in values.items()}) for w in words]
@@ -134,10 +171,23 @@ def command_args(template: str, image: FirmwareImage, target: TargetProfile, opt
 
 def esptool_args(image: FirmwareImage, target: TargetProfile, options: FlashOptions) -> list[str]:
     opts = target.flasher_options
-    offset = int(opts.get("offset", 0x10000))
-    return [sys.executable, "-m", "esptool", "--chip", str(opts.get("chip", "auto")), "--port",
-            options.port or target.serial.port_hint, "--baud", str(int(opts.get("flash_baud", 460800))),
-            "write_flash", f"0x{offset:x}", str(_need(image.bin, "bin"))]
+    return [sys.executable, "-m", "esptool", "--chip", opts.chip, "--port", options.port or target.serial.port_hint,
+            "--baud", str(opts.flash_baud), "write_flash", f"0x{opts.write_address:x}", str(image.bin)]
+
+
+# ---- pyOCD ------------------------------------------------------------------------------------
+
+def pyocd_args(image: FirmwareImage, target: TargetProfile, probe: str) -> list[str]:
+    """pyOCD's `flash` command for the image (ELF, else HEX, else BIN at the flash start); it
+    resets the chip when done. --no-wait: the probe was found by the pre-checks, or is an error."""
+    fmt = next(f for f in ("elf", "hex", "bin") if getattr(image, f) is not None)
+    args = [sys.executable, "-m", "pyocd", "flash", "--no-wait", "--target", target.flasher_options.pyocd_target]
+    if probe:
+        args += ["--uid", probe]
+    args += ["--format", fmt]
+    if fmt == "bin":
+        args += ["--base-address", f"0x{_flash_start(target):08x}"]
+    return args + [str(getattr(image, fmt))]
 
 
 # ---- mass storage -----------------------------------------------------------------------------
@@ -185,48 +235,85 @@ def read_uf2_board_id(drive: Path) -> str:
 
 
 def mass_storage_payload(image: FirmwareImage, target: TargetProfile) -> tuple[str, bytes]:
-    """(file name, bytes) to copy to the drive: UF2 built from the BIN, or the BIN/HEX itself."""
-    opts = target.flasher_options
-    fmt = str(opts.get("format", "bin"))
+    """(file name, bytes) to copy to the drive: the image in the profile's image_format. A UF2 is
+    the build's firmware.uf2; only a bare .bin gets its UF2 made here (toolchain.device.uf2)."""
+    fmt = target.flasher_options.image_format
     if fmt == "uf2":
-        base = min(r.start for r in target.flash_regions)
-        family = opts.get("uf2_family_id")
-        return "firmware.uf2", bin_to_uf2(_need(image.bin, "bin").read_bytes(), base,
-                                          int(family) if family is not None else None)
-    if fmt == "hex":
-        return "firmware.hex", _need(image.hex, "hex").read_bytes()
-    return "firmware.bin", _need(image.bin, "bin").read_bytes()
+        data = image.uf2.read_bytes() if image.uf2 else target_uf2(image.bin.read_bytes(), target)
+        return "firmware.uf2", data
+    return f"firmware.{fmt}", getattr(image, fmt).read_bytes()
 
 
 # ---- the back ends ----------------------------------------------------------------------------
 
 class Flasher:
     caps: FlasherCaps
+    options_type: type = NoOptions  # the profile's [flasher_options] this back end reads
 
     def __init__(self, target: TargetProfile, options: FlashOptions):
+        if not isinstance(target.flasher_options, self.options_type):
+            raise TypeError(f"flasher '{self.caps.name}' reads {self.options_type.__name__}, "
+                            f"not {type(target.flasher_options).__name__}")
         self.target, self.options = target, options
+
+    def flash(self, image: FirmwareImage) -> FlashResult:
+        """Check, plan, and (unless a dry run) run the plan: nothing else."""
+        check_fits(image, self.target)
+        self.check_caps(image)
+        checks = self.precheck(image)
+        plan = replace(self.plan(image), checks=tuple(checks))
+        if self.options.dry_run:
+            return FlashResult(plan)
+        return self.run(plan)
+
+    # -- what the capabilities declare, checked before anything else
+    def formats_needed(self, image: FirmwareImage) -> tuple[str, ...] | None:
+        """The image files this flash reads: the first of the caps' formats the image has (None:
+        it has none of them)."""
+        return next(((f,) for f in self.caps.formats if f in image.formats), None)
+
+    def check_caps(self, image: FirmwareImage) -> None:
+        caps, who = self.caps, f"flasher '{self.caps.name}' (target '{self.target.name}')"
+        for option in DEVICE_OPTIONS:
+            if getattr(self.options, option) and option not in caps.takes:
+                takes = ", ".join(f"--{t}" for t in caps.takes) or "no device option"
+                raise CapabilityError(who, "takes", f"does not use --{option}; it takes {takes}")
+        needed = self.formats_needed(image)
+        if needed is None or not set(needed) <= set(image.formats):
+            raise CapabilityError(who, "formats", f"writes {' or '.join(needed or caps.formats)} images; the "
+                                  f"firmware has {', '.join(image.formats) or 'no file'} "
+                                  "(edgec build --firmware writes elf, bin and hex)")
+        if caps.needs == "port" and not (self.options.port or self.target.serial.port_hint):
+            raise CapabilityError(who, "needs", "needs a serial port: pass --port (e.g. /dev/ttyUSB0)")
+        if caps.python_extra and importlib.util.find_spec(caps.python_extra) is None:
+            raise ToolchainError(caps.python_extra, "not installed: pip install 'edgec[probes]'")
+
+    def precheck(self, image: FirmwareImage) -> list[str]:
+        """Device checks that write nothing; returns what was checked, for the plan."""
+        return []
 
     def plan(self, image: FirmwareImage) -> FlashPlan:
         raise NotImplementedError
 
-    def precheck(self, image: FirmwareImage) -> None:
-        check_fits(image, self.target)
-
-    def flash(self, image: FirmwareImage) -> FlashPlan:
-        self.precheck(image)
-        plan = self.plan(image)
-        if not self.options.dry_run:
-            self.run(plan, image)
-        return plan
-
-    def run(self, plan: FlashPlan, image: FirmwareImage) -> None:
-        raise NotImplementedError
+    def run(self, plan: FlashPlan) -> FlashResult:
+        """Execute `plan`, and only it."""
+        if plan.command:
+            proc = _run_command(plan.command)
+            return FlashResult(plan, executed=tuple(proc.args))
+        with open(plan.copy_to, "wb") as fh:
+            fh.write(plan.payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return FlashResult(plan, written=plan.copy_to)
 
 
-def _run_command(args: list[str], tool: str) -> None:
-    proc = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+def _run_command(args: tuple[str, ...]) -> subprocess.CompletedProcess:
+    tool = Path(args[0]).name if args[0] != sys.executable else args[2]
+    proc = subprocess.run(list(args), capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
-        raise ToolchainError(tool, f"failed with status {proc.returncode}", proc.stdout + proc.stderr)
+        raise ToolchainError(tool, f"failed with status {proc.returncode}: {shlex.join(args)}",
+                             proc.stdout + proc.stderr)
+    return proc
 
 
 def _check_port(port: str) -> None:
@@ -237,47 +324,46 @@ def _check_port(port: str) -> None:
 
 
 class CommandFlasher(Flasher):
-    caps = FlasherCaps("command", ("elf", "bin", "hex"), "command")
+    caps = FlasherCaps("command", ("elf", "bin", "hex"), "command", takes=("port",))
+    options_type = CommandOptions
+
+    def formats_needed(self, image):
+        return template_formats(self.target.flasher_options.command)
 
     def plan(self, image):
-        template = self.target.flasher_options.get("command")
-        if not template:
-            raise InputFileError(self.target.source, "flasher 'command' needs flasher_options.command, "
-                                 "e.g. \"st-flash --reset write {bin} {flash_start}\"")
-        return FlashPlan("command", tuple(command_args(str(template), image, self.target, self.options)))
+        return FlashPlan("command", tuple(command_args(self.target.flasher_options.command, image, self.target,
+                                                       self.options)))
 
     def precheck(self, image):
-        super().precheck(image)
-        plan = self.plan(image)
-        if shutil.which(plan.command[0]) is None:
-            raise ToolchainError(plan.command[0], "not found on PATH")
-
-    def run(self, plan, image):
-        _run_command(list(plan.command), plan.command[0])
+        program = self.plan(image).command[0]
+        if shutil.which(program) is None:
+            raise ToolchainError(program, "not found on PATH")
+        return [f"{program} is on PATH"]
 
 
 class EsptoolFlasher(Flasher):
-    caps = FlasherCaps("esptool", ("bin",), "port", python_extra="esptool")
+    caps = FlasherCaps("esptool", ("bin",), "port", takes=("port",), python_extra="esptool")
+    options_type = EsptoolOptions
 
     def plan(self, image):
         return FlashPlan("esptool", tuple(esptool_args(image, self.target, self.options)))
 
     def precheck(self, image):
-        super().precheck(image)
-        _need(image.bin, "bin")
-        try:
-            import esptool  # noqa: F401
-        except ImportError:
-            raise ToolchainError("esptool", "not installed: pip install 'edgec[probes]'") from None
-        _check_port(self.options.port or self.target.serial.port_hint)
-
-    def run(self, plan, image):
+        port = self.options.port or self.target.serial.port_hint
+        _check_port(port)
         # esptool checks the chip (--chip) against the one it finds before writing anything.
-        _run_command(list(plan.command), "esptool")
+        return [f"serial port {port} exists"]
 
 
 class MassStorageFlasher(Flasher):
-    caps = FlasherCaps("mass-storage", ("bin", "hex", "uf2"), "drive")
+    caps = FlasherCaps("mass-storage", ("bin", "hex", "uf2"), "drive", takes=("drive",))
+    options_type = MassStorageOptions
+
+    def formats_needed(self, image):
+        fmt = self.target.flasher_options.image_format
+        if fmt == "uf2" and image.uf2 is None and image.bin is not None:
+            return ("bin",)  # the UF2 is made from it
+        return (fmt,)
 
     def _drive(self) -> Path:
         if self.options.drive:
@@ -285,9 +371,7 @@ class MassStorageFlasher(Flasher):
             if not drive.is_dir():
                 raise DeviceError(f"drive {drive} is not a mounted folder")
             return drive
-        label = str(self.target.flasher_options.get("volume_label", ""))
-        if not label:
-            raise InputFileError(self.target.source, "flasher 'mass-storage' needs flasher_options.volume_label")
+        label = self.target.flasher_options.volume_label
         drive = _system_volume(label)
         if drive is None:
             raise DeviceError(f"no drive labelled {label} is mounted (hold BOOTSEL while plugging the "
@@ -295,43 +379,36 @@ class MassStorageFlasher(Flasher):
         return drive
 
     def plan(self, image):
-        name, _ = mass_storage_payload(image, self.target)
-        return FlashPlan("mass-storage", copy_to=self._drive() / name, payload_name=name)
+        name, payload = mass_storage_payload(image, self.target)
+        return FlashPlan("mass-storage", copy_to=self._drive() / name, payload=payload)
 
     def precheck(self, image):
-        super().precheck(image)
         drive = self._drive()
-        want = str(self.target.flasher_options.get("board_id", ""))
+        want = self.target.flasher_options.board_id
         have = read_uf2_board_id(drive)
         if want and have and have != want:
             raise DeviceError(f"the drive at {drive} is a {have} bootloader, not {want}: wrong board?")
-
-    def run(self, plan, image):
-        _, payload = mass_storage_payload(image, self.target)
-        with open(plan.copy_to, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
+        return [f"drive {drive}" + (f" is a {have} bootloader" if have else "")]
 
 
 class PyocdFlasher(Flasher):
-    caps = FlasherCaps("pyocd", ("elf", "bin", "hex"), "probe", python_extra="pyocd")
+    caps = FlasherCaps("pyocd", ("elf", "hex", "bin"), "probe", takes=("probe",), python_extra="pyocd")
+    options_type = PyocdOptions
+
+    def __init__(self, target, options):
+        super().__init__(target, options)
+        self.probe = options.probe  # the probe's unique ID, once the pre-checks found it
 
     def plan(self, image):
-        path = image.elf or image.hex or image.bin
-        part = str(self.target.flasher_options.get("pyocd_target", ""))
-        return FlashPlan("pyocd", ("pyocd", "flash", "--target", part, str(path)),
-                         notes=(f"probe {self.options.probe or '(the only one connected)'}",))
+        return FlashPlan("pyocd", tuple(pyocd_args(image, self.target, self.probe)))
 
     def precheck(self, image):
-        super().precheck(image)
-        self._probe_id()
+        self.probe = self._probe_id()
+        return [f"probe {self.probe}", self._check_chip()]
 
     def _probe_id(self) -> str:
-        try:
-            from pyocd.core.helpers import ConnectHelper
-        except ImportError:
-            raise ToolchainError("pyocd", "not installed: pip install 'edgec[probes]'") from None
+        from pyocd.core.helpers import ConnectHelper
+
         probes = ConnectHelper.get_all_connected_probes(blocking=False)
         if not probes:
             raise DeviceError("no debug probe found (CMSIS-DAP, ST-Link or J-Link): is the board "
@@ -345,46 +422,42 @@ class PyocdFlasher(Flasher):
                               + ", ".join(p.unique_id for p in probes))
         return self.options.probe or probes[0].unique_id
 
-    def _session(self):
+    def _check_chip(self) -> str:
+        """The right chip: the core's CPUID against the profile's core, read before anything is written."""
         from pyocd.core.helpers import ConnectHelper
 
-        part = str(self.target.flasher_options.get("pyocd_target", ""))
-        return ConnectHelper.session_with_chosen_probe(unique_id=self._probe_id(),
-                                                       target_override=part or None, blocking=False)
-
-    def run(self, plan, image):
-        from pyocd.flash.file_programmer import FileProgrammer
-
-        with self._session() as session:
-            # The right chip: the core's CPUID against the profile's, before anything is written.
+        want = self.target.core_spec.cpuid_partno
+        with ConnectHelper.session_with_chosen_probe(unique_id=self.probe, blocking=False,
+                                                     target_override=self.target.flasher_options.pyocd_target
+                                                     ) as session:
             partno = (session.target.read32(CPUID_ADDRESS) >> 4) & 0xFFF
-            want = CPUID_PARTNO.get(self.target.core)
-            if want is not None and partno != want:
-                have = next((k for k, v in CPUID_PARTNO.items() if v == partno), f"part 0x{partno:03x}")
-                raise DeviceError(f"wrong chip: the probe sees a {have}, target '{self.target.name}' "
-                                  f"is a {self.target.core}; nothing was written")
-            path = image.elf or image.hex or image.bin
-            fmt = path.suffix.lstrip(".")
-            kwargs = {"base_address": min(r.start for r in self.target.flash_regions)} if fmt == "bin" else {}
-            FileProgrammer(session).program(str(path), file_format=fmt, **kwargs)
-            session.target.reset()
+        if want is not None and partno != want:
+            have = next((c.name for c in cores().values() if c.cpuid_partno == partno), f"part 0x{partno:03x}")
+            raise DeviceError(f"wrong chip: the probe sees a {have}, target '{self.target.name}' "
+                              f"is a {self.target.core}; nothing was written")
+        return f"CPUID.PARTNO 0x{partno:03X}: a {self.target.core}"
 
 
 class QemuFlasher(Flasher):
-    """The emulator has no flash to write: 'flashing' starts QEMU with the firmware, and the
-    serial port it prints is used as a board's would be."""
+    """The emulator has no flash to write: 'flashing' starts QEMU with the firmware (the CLI runs
+    this plan's command with QemuRunner), and the serial port it prints is used as a board's."""
 
     caps = FlasherCaps("qemu", ("elf",), "nothing")
 
     def plan(self, image):
-        from toolchain.device.emulator import qemu_args
+        from toolchain.device.emulator import QEMU, qemu_args
 
-        if self.target.emulator is None:
-            raise InputFileError(self.target.source, "flasher 'qemu' needs an [emulator] table")
-        return FlashPlan("qemu", tuple(qemu_args(self.target.emulator.machine, _need(image.elf, "elf"), "pty")))
+        return FlashPlan("qemu", tuple(qemu_args(self.target.emulator.machine, image.elf, "pty", qemu=QEMU)))
 
-    def run(self, plan, image):
-        pass  # the CLI keeps QEMU running (see toolchain.cli.flash)
+    def precheck(self, image):
+        from toolchain.device.emulator import QEMU
+
+        if shutil.which(QEMU) is None:
+            raise ToolchainError(QEMU, "not found on PATH (install the Debian package qemu-system-arm)")
+        return [f"{QEMU} is on PATH"]
+
+    def run(self, plan):
+        return FlashResult(plan)  # the CLI keeps QEMU running (see toolchain.cli.flash)
 
 
 FLASHERS: dict[str, type[Flasher]] = {

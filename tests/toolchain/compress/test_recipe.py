@@ -4,7 +4,7 @@ import pytest
 
 from toolchain.compress import recipe as recipe_module
 from toolchain.compress.recipe import Recipe, load_recipe, parse_recipe, with_options
-from toolchain.errors import InputFileError, RecipeError, UnknownNameError
+from base.errors import FieldError, InputFileError, UnknownKeyError
 
 
 def test_the_documented_example_recipe_parses(tmp_path):
@@ -35,18 +35,27 @@ def test_the_documented_example_recipe_parses(tmp_path):
     ("[prune]\nlayers = \"conv\"", "prune.layers", "a list of layer names"),
 ])
 def test_bad_recipes_name_the_field_and_what_was_expected(text, field, expected):
-    with pytest.raises(RecipeError) as info:
+    with pytest.raises(FieldError) as info:
         parse_recipe(__import__("tomllib").loads(text), "r.toml")
     message = str(info.value)
     assert message.startswith(f"r.toml: recipe field '{field}': expected ")
     assert expected in message
 
 
-def test_unknown_tables_and_keys_suggest_the_known_ones():
-    with pytest.raises(UnknownNameError, match="unknown recipe table in r.toml 'prunes'; did you mean 'prune'"):
+def test_unknown_tables_and_keys_are_refused_by_the_one_toml_checker(tmp_path):
+    """The recipe's unknown tables and keys: the same checker and error class as a target profile's."""
+    with pytest.raises(UnknownKeyError) as info:
         parse_recipe({"prunes": {}}, "r.toml")
-    with pytest.raises(UnknownNameError, match=re.escape("unknown key in recipe table [cluster] of r.toml 'cluster'")):
-        parse_recipe({"cluster": {"cluster": 16}}, "r.toml")
+    assert str(info.value) == ("r.toml: recipe field 'prunes': unknown key; did you mean 'prune', 'prune_structured'? "
+                               "known here: cluster, distill, factorize, prune, prune_structured, train")
+    path = tmp_path / "recipe.toml"
+    path.write_text("[cluster]\ncluster = 16\n")
+    with pytest.raises(UnknownKeyError) as info:
+        load_recipe(path)
+    assert str(info.value) == (f"{path}: recipe field 'cluster.cluster': unknown key; did you mean 'clusters', "
+                               "'exclude'? known here: clusters, epochs, exclude, init, layers, per_layer, "
+                               "preserve_sparsity")
+    assert (info.value.path, info.value.field) == (str(path), "cluster.cluster")
 
 
 def test_unreadable_recipe_files(tmp_path):

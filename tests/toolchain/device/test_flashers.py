@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import targets
+from targets import CommandOptions, MassStorageOptions
 from toolchain.device.flashers import (CommandFlasher, EsptoolFlasher, FirmwareImage, FlashOptions,
                                        MassStorageFlasher, PyocdFlasher, command_args, find_volume,
                                        flasher_for)
@@ -48,7 +49,7 @@ def test_command_template_fills_each_word(tmp_path):
 
 def test_command_flasher_needs_its_program(tmp_path):
     target = replace(targets.load_target("nucleo-h743zi"), flasher="command",
-                     flasher_options={"command": "no-such-flasher-tool {bin}"})
+                     flasher_options=CommandOptions(command="no-such-flasher-tool {bin}"))
     with pytest.raises(ToolchainError, match="no-such-flasher-tool: not found"):
         CommandFlasher(target, FlashOptions()).flash(_image(tmp_path, 100))
 
@@ -69,7 +70,7 @@ def test_uf2_copied_to_the_drive(tmp_path):
     drive.mkdir()
     (drive / "INFO_UF2.TXT").write_text("UF2 Bootloader v3.0\nModel: Raspberry Pi RP2\nBoard-ID: RPI-RP2\n")
     image = _image(tmp_path, 600)
-    plan = MassStorageFlasher(target, FlashOptions(drive=str(drive))).flash(image)
+    plan = MassStorageFlasher(target, FlashOptions(drive=str(drive))).flash(image).plan
     assert plan.copy_to == drive / "firmware.uf2"
     blocks = parse_uf2((drive / "firmware.uf2").read_bytes())
     assert b"".join(p for _, p, _ in blocks)[:600] == image.bin.read_bytes()
@@ -78,7 +79,8 @@ def test_uf2_copied_to_the_drive(tmp_path):
 
 def test_wrong_board_drive_is_refused(tmp_path):
     target = replace(targets.load_target("rp2040-pico"),
-                     flasher_options={"volume_label": "RPI-RP2", "format": "uf2", "board_id": "RPI-RP2"})
+                     flasher_options=MassStorageOptions(volume_label="RPI-RP2", image_format="uf2",
+                                                        board_id="RPI-RP2"))
     drive = tmp_path / "drive"
     drive.mkdir()
     (drive / "INFO_UF2.TXT").write_text("Board-ID: SAMD21-Feather\n")
@@ -89,7 +91,7 @@ def test_wrong_board_drive_is_refused(tmp_path):
 
 def test_missing_drive_is_a_clear_error(tmp_path):
     target = replace(targets.load_target("rp2040-pico"),
-                     flasher_options={"volume_label": "NO-SUCH-DRIVE-LABEL", "format": "uf2"})
+                     flasher_options=MassStorageOptions(volume_label="NO-SUCH-DRIVE-LABEL", image_format="uf2"))
     with pytest.raises(DeviceError, match="no drive labelled NO-SUCH-DRIVE-LABEL is mounted"):
         MassStorageFlasher(target, FlashOptions()).flash(_image(tmp_path, 10))
 

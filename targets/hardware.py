@@ -1,0 +1,86 @@
+"""Facts shared by many targets: the cores (targets/cores.toml) and QEMU's emulated boards
+(targets/qemu_machines.toml), each read once into frozen dataclasses by the one TOML checker."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from base.tomlcheck import Checker, read_toml
+
+HERE = Path(__file__).resolve().parent
+CORES_FILE = HERE / "cores.toml"
+MACHINES_FILE = HERE / "qemu_machines.toml"
+
+ARCHS = ("armv6-m", "armv7-m", "armv7e-m", "armv8-m.main", "armv8.1-m.main", "xtensa", "riscv32")
+FPUS = ("none", "sp", "dp")
+
+
+@dataclass(frozen=True)
+class Core:
+    name: str
+    arch: str
+    dsp: bool  # SIMD multiply-accumulate (the Arm DSP extension; the ESP32-S3's PIE)
+    fpu: str  # the largest FPU the core may have: none, sp, dp
+    helium: bool
+    dwt_cycle_counter: bool
+    cpuid_partno: int | None  # CPUID.PARTNO; None on a core that is not an Arm Cortex-M
+    cycles_per_mac_estimate: float
+    cflags: tuple[str, ...]
+
+    @property
+    def is_cortex_m(self) -> bool:
+        return self.arch.startswith("armv")
+
+
+@dataclass(frozen=True)
+class QemuMachine:
+    """An emulated board: QEMU's `-machine`, its core and the clocks and UART the firmware finds."""
+    machine: str
+    cpu: str  # QEMU's -cpu
+    sysclk_hz: int  # what SysTick counts with CLKSOURCE = 1 (QEMU's "cpuclk")
+    uart: str  # the firmware's driver of serial0
+    uart_base: int
+    uart_clock_hz: int
+
+
+@functools.lru_cache(maxsize=1)
+def cores() -> dict[str, Core]:
+    """Every core a profile may name, from targets/cores.toml."""
+    return read_cores(CORES_FILE)
+
+
+@functools.lru_cache(maxsize=1)
+def qemu_machines() -> dict[str, QemuMachine]:
+    """Every QEMU machine a profile's [emulator] may name, from targets/qemu_machines.toml."""
+    return read_qemu_machines(MACHINES_FILE)
+
+
+def read_cores(path: Path) -> dict[str, Core]:
+    c = Checker(path)
+    out = {}
+    for name, data in read_toml(path, "cores file").items():
+        t = c.table(data, name)
+        out[name] = Core(name=name, arch=t.choice("arch", ARCHS), dsp=t.boolean("dsp"),
+                         fpu=t.choice("fpu", FPUS), helium=t.boolean("helium"),
+                         dwt_cycle_counter=t.boolean("dwt_cycle_counter"),
+                         cpuid_partno=t.integer("cpuid_partno", None, 0, 0xFFF),
+                         cycles_per_mac_estimate=t.number("cycles_per_mac_estimate", lo=0, lo_open=True),
+                         cflags=t.texts("cflags", what="a list of compiler flags"))
+        t.done()
+    return out
+
+
+def read_qemu_machines(path: Path) -> dict[str, QemuMachine]:
+    c = Checker(path)
+    known_cores = tuple(cores())
+    out = {}
+    for name, data in read_toml(path, "QEMU machines file").items():
+        t = c.table(data, name)
+        out[name] = QemuMachine(machine=name, cpu=t.choice("cpu", known_cores),
+                                sysclk_hz=t.integer("sysclk_hz", lo=1, what="a clock in Hz"),
+                                uart=t.text("uart", what="a UART driver name"),
+                                uart_base=t.integer("uart_base", lo=0, what="an address"),
+                                uart_clock_hz=t.integer("uart_clock_hz", lo=1, what="a clock in Hz"))
+        t.done()
+    return out
