@@ -1,7 +1,19 @@
 """The build driver: one ordered list of passes, each a function from values to a new value.
 
-    load -> calibrate -> convert -> analyse + check -> measure arena -> fit (TFLM)
-         -> [generate C engine -> size it -> fit (C)] -> [firmware -> fit (ELF)] -> export
+`build()` runs every pass of `edgec build`, in this order (pass: function, values in -> value out):
+
+    load:        load_model          model path                -> LoadedModel
+    calibrate:   calibrate           LoadedModel               -> Calibration       (none for a .tflite)
+    quantize:    quantize            LoadedModel, Calibration  -> Quantized         (int8; compressed first if asked)
+    inspect:     inspect_graph       Quantized                 -> Graph             (analysis; float ops refused)
+    measure:     measure             Graph                     -> ArenaMeasurement  (the TFLM arena)
+    fit (TFLM):  tflm_fit            ArenaMeasurement          -> FitResult
+    engine:      engine_or_fallback  Graph                     -> EngineBuild       (C engine, its fit)  [--runtime c]
+    firmware:    build_firmware      EngineBuild, folder       -> FirmwareBuild     (fit from the ELF)   [--firmware]
+                                                               => BuildResult (the target, each value, the final fit)
+
+and `export(result, stage)` then writes the model, its C array and the engine into the staged
+output folder (toolchain.outputs) in which the firmware pass built the firmware.
 
 What the hardware is comes from the target profile; how to build for it comes from BuildOptions.
 """
@@ -17,13 +29,14 @@ from targets.schema import TargetProfile
 from toolchain.analysis import GLUE_OPS, ModelAnalysis, analyse, float_ops
 from toolchain.arena import ArenaMeasurement, measure_arena
 from toolchain.convert import ConvertOptions, ConvertedModel, convert_int8
-from toolchain.errors import ConversionError, DataError
-from toolchain.fit import FitResult, tflm_fit
+from toolchain.errors import ConversionError, DataError, DoesNotFitError, UnsupportedOpsError
+from toolchain.fit import FitResult, check_fit, tflm_fit
 from toolchain.loader import LoadedModel, load_model
 from toolchain.progress import SILENT, Progress
 from toolchain.tflite_reader import TfliteModel, read_tflite
 
 RUNTIMES = ("tflm", "c")
+FIRMWARE_FOLDER = "firmware"  # where in the output folder the firmware pass builds
 
 
 @dataclass(frozen=True)
@@ -42,13 +55,14 @@ class BuildOptions:
     train: Path | None = None  # training data for fine-tuning and distillation
     eval: Path | None = None  # labelled evaluation data for the accuracy columns
 
+    @property
+    def compresses(self) -> bool:
+        return self.recipe is not None and not self.recipe.is_empty
 
-@dataclass(frozen=True)
-class EngineBuild:
-    """The generated C engine, its sizes compiled for the target, and its fit."""
-    engine: object = field(repr=False)  # firmware_export.cengine.GeneratedEngine
-    size: object  # firmware_export.engine_size.EngineSize
-    fit: FitResult
+    @property
+    def needs_engine(self) -> bool:
+        """The C engine is generated: for the C runtime, and inside every firmware."""
+        return self.runtime == "c" or self.firmware
 
 
 @dataclass(frozen=True)
@@ -60,7 +74,39 @@ class Calibration:
 
 
 @dataclass(frozen=True)
+class Quantized:
+    """The int8 model the build deploys, and how it was made."""
+    tflite_bytes: bytes = field(repr=False)
+    converted: ConvertedModel | None  # what the converter did; None when the model was a .tflite
+    compression: object = None  # toolchain.compress.report.CompressReport, when compressed
+
+
+@dataclass(frozen=True)
+class Graph:
+    """The deployed graph, its analysis, and what is worth a warning about it."""
+    tflite: TfliteModel = field(repr=False)
+    analysis: ModelAnalysis
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EngineBuild:
+    """The generated C engine, its sizes compiled for the target, and its fit."""
+    engine: object = field(repr=False)  # firmware_export.cengine.GeneratedEngine
+    size: object  # firmware_export.engine_size.EngineSize
+    fit: FitResult
+
+
+@dataclass(frozen=True)
+class FirmwareBuild:
+    """The benchmark firmware and the fit read from its ELF (it replaces every estimate)."""
+    firmware: object  # firmware_export.firmware.FirmwareResult
+    fit: FitResult
+
+
+@dataclass(frozen=True)
 class BuildResult:
+    target: TargetProfile = field(repr=False)
     model: LoadedModel
     name: str
     tflite: TfliteModel = field(repr=False)
@@ -69,12 +115,65 @@ class BuildResult:
     converted: ConvertedModel | None
     analysis: ModelAnalysis
     arena: ArenaMeasurement
-    fit: FitResult  # the fit of the runtime chosen (from the ELF when a firmware was built)
+    fit: FitResult  # the final fit: the firmware's ELF, else the C engine's, else TFLM's
     tflm_fit: FitResult  # the TFLM figures, always, for comparison
     engine: EngineBuild | None = None
+    firmware: object = None  # firmware_export.firmware.FirmwareResult, with --firmware
     compression: object = None  # toolchain.compress.report.CompressReport
     warnings: tuple[str, ...] = ()
 
+
+def build(model_path: str | Path, options: BuildOptions,
+          on_pass: Callable[[str], None] = lambda name: None, progress: Progress = SILENT, *,
+          firmware_dir: Path | None = None) -> BuildResult:
+    """Run every pass of `edgec build` in order. The firmware (options.firmware) is built into
+    `firmware_dir`: the FIRMWARE_FOLDER of the caller's staged output (toolchain.outputs).
+    `on_pass(name)` is told of each pass, `progress` of the steps of the long ones. A model that
+    does not fit is a result (`fit.fits` false), not an error, and its firmware is not built:
+    `require_fit` turns it into the error that stops a command."""
+    if options.firmware and firmware_dir is None:
+        raise ValueError("BuildOptions.firmware needs a firmware_dir to build into")
+    target = options.target
+    on_pass("load")
+    model = load_model(model_path, options.custom_objects, options.trust_lambda)
+    calibration = calibrate(model, options)
+    if not model.is_tflite:
+        on_pass("compress" if options.compresses else "convert")
+    quantized = quantize(model, calibration, options, progress)
+    on_pass("analyse")
+    graph = inspect_graph(model, quantized, calibration)
+    on_pass("measure")
+    arena = measure(quantized.tflite_bytes, graph.analysis, progress)
+    tflm = tflm_fit(target, len(quantized.tflite_bytes), arena.recommended_bytes, graph.analysis.peak.tensors)
+    name = options.name or model.name
+    engine, engine_warnings = None, ()
+    if options.needs_engine:
+        on_pass("engine")
+        engine, engine_warnings = engine_or_fallback(graph.tflite, name, str(model_path), options)
+    fit = engine.fit if engine is not None else tflm
+    firmware, firmware_warnings = None, ()
+    if options.firmware:
+        if fit.fits:
+            on_pass("firmware")
+            built = build_firmware(engine, model.path.name, target, firmware_dir)
+            firmware, fit = built.firmware, built.fit
+        else:
+            firmware_warnings = ("the firmware was not built: the C engine does not fit the target",)
+    return BuildResult(target=target, model=model, name=name, tflite=graph.tflite,
+                       tflite_bytes=quantized.tflite_bytes, calibration=calibration, converted=quantized.converted,
+                       analysis=graph.analysis, arena=arena, fit=fit, tflm_fit=tflm, engine=engine,
+                       firmware=firmware, compression=quantized.compression,
+                       warnings=graph.warnings + engine_warnings + firmware_warnings)
+
+
+def require_fit(result: BuildResult) -> None:
+    """Stop a command whose model does not fit (exit code 3), with the one message every command gives."""
+    if not result.fit.fits:
+        raise DoesNotFitError(f"{result.name} does not fit {result.target.name} ({result.fit.runtime} runtime): "
+                              + "; ".join(result.fit.problems()))
+
+
+# --- the passes, in order -------------------------------------------------------------------
 
 def calibrate(model: LoadedModel, options: BuildOptions) -> Calibration | None:
     from toolchain.data import load_samples, random_samples
@@ -91,6 +190,62 @@ def calibrate(model: LoadedModel, options: BuildOptions) -> Calibration | None:
         return Calibration(x, "random uniform [0, 1)", len(x), True)
     raise DataError(model.path, "int8 quantization needs calibration data: pass --calib FILE "
                                 "(.npy, .npz or a folder of images), or --calib-random to accept the accuracy risk")
+
+
+def quantize(model: LoadedModel, calibration: Calibration | None, options: BuildOptions,
+             progress: Progress = SILENT) -> Quantized:
+    """The int8 model to deploy: a .tflite as it is, else converted (compressed first when asked)."""
+    if model.is_tflite:
+        if options.compresses:
+            raise DataError(model.path, "a .tflite model cannot be compressed; give the Keras model")
+        return Quantized(model.tflite_bytes, None)
+    if options.compresses:
+        return compress_and_convert(model, calibration, options, progress)
+    converted = convert_int8(model, calibration.samples, options.convert)
+    return Quantized(converted.tflite_bytes, converted)
+
+
+def compress_and_convert(model: LoadedModel, calibration: Calibration, options: BuildOptions,
+                         progress: Progress = SILENT) -> Quantized:
+    """Compress the Keras model, convert it with the build's options (LUT-compressing clustered
+    weights), and measure the original and the compressed model side by side."""
+    import toolchain.compress.clustering  # noqa: F401  (registers the wrappers)
+    from toolchain.compress.data import fit_to_input, load_dataset
+    from toolchain.compress.pipeline import compress, measured
+    from toolchain.loader import from_keras
+
+    keras_model = model.keras_model
+    shape = tuple(keras_model.inputs[0].shape[1:])
+    image_size = tuple(shape[:2]) if len(shape) == 3 else None
+    channels = shape[-1] if len(shape) == 3 else None
+
+    def dataset(path):
+        return None if path is None else fit_to_input(load_dataset(path, image_size, channels), shape)
+
+    result = compress(keras_model, options.recipe, dataset(options.train), dataset(options.eval),
+                      progress=progress)
+    deployed_conversion = []
+
+    def converter(m, calib):  # called for the original model, then for the compressed one
+        converted = convert_int8(from_keras(m, model.name), calib, options.convert)
+        if m is result.model:
+            deployed_conversion.append(converted)
+        return converted.tflite_bytes
+
+    report, deployed = measured(result, keras_model, calibration.samples, dataset(options.eval), converter)
+    return Quantized(deployed.tflite, deployed_conversion[-1], report)
+
+
+def inspect_graph(model: LoadedModel, quantized: Quantized, calibration: Calibration | None) -> Graph:
+    """Read and analyse the deployed graph; refuse float ops left by a conversion."""
+    tflite = (model.tflite if quantized.tflite_bytes is model.tflite_bytes
+              else read_tflite(quantized.tflite_bytes, str(model.path)))
+    analysis = analyse(tflite, model.layer_names)
+    warnings = check_graph(tflite, analysis, quantized.converted is not None, model.layer_names)
+    if calibration is not None and calibration.random:
+        warnings.insert(0, "ACCURACY RISK: calibrated on random data (--calib-random); "
+                           "quantization ranges may not match real inputs")
+    return Graph(tflite, analysis, tuple(warnings))
 
 
 def check_graph(tflite: TfliteModel, analysis: ModelAnalysis, converted: bool,
@@ -124,20 +279,16 @@ def measure(tflite_bytes: bytes, analysis: ModelAnalysis, progress: Progress = S
         raise
 
 
-def engine_fit(target: TargetProfile, engine, size) -> FitResult:
-    """The fit of the generated C engine: every figure measured from its compiled objects."""
-    from toolchain.fit import check_fit
-
-    r = target.reserves
-    return check_fit(
-        target, "c",
-        flash_items=[("weights and constants (engine)", size.const_bytes + size.data_bytes),
-                     ("engine code", size.code_bytes), ("application reserve", r.app_flash_bytes)],
-        sram_items=[("activations (engine arena)", size.bss_bytes + size.data_bytes),
-                    ("input buffer (caller)", engine.caller_input_bytes),
-                    ("stack", r.stack_bytes), ("application reserve", r.app_sram_bytes)],
-        arena_bytes=engine.sram_bytes,
-    )
+def engine_or_fallback(tflite: TfliteModel, name: str, source: str,
+                       options: BuildOptions) -> tuple[EngineBuild | None, tuple[str, ...]]:
+    """The C engine, or (for --runtime c without --firmware) none and a warning when it cannot run
+    the model: the build falls back to TFLM. A firmware needs the engine: the error stands."""
+    try:
+        return generate(tflite, name, source, options.target), ()
+    except UnsupportedOpsError as exc:
+        if options.firmware:
+            raise
+        return None, (f"the C engine cannot run this model, falling back to TFLM: {exc.message}",)
 
 
 def generate(tflite: TfliteModel, name: str, source: str, target: TargetProfile) -> EngineBuild:
@@ -150,102 +301,41 @@ def generate(tflite: TfliteModel, name: str, source: str, target: TargetProfile)
     return EngineBuild(engine=engine, size=size, fit=engine_fit(target, engine, size))
 
 
+def engine_fit(target: TargetProfile, engine, size) -> FitResult:
+    """The fit of the generated C engine: every figure measured from its compiled objects."""
+    r = target.reserves
+    return check_fit(
+        target, "c",
+        flash_items=[("weights and constants (engine)", size.const_bytes + size.data_bytes),
+                     ("engine code", size.code_bytes), ("application reserve", r.app_flash_bytes)],
+        sram_items=[("activations (engine arena)", size.bss_bytes + size.data_bytes),
+                    ("input buffer (caller)", engine.caller_input_bytes),
+                    ("stack", r.stack_bytes), ("application reserve", r.app_sram_bytes)],
+        arena_bytes=engine.sram_bytes,
+    )
+
+
+def build_firmware(engine: EngineBuild, model_label: str, target: TargetProfile, folder: Path) -> FirmwareBuild:
+    """Build the benchmark firmware around the engine into `folder`, and read its fit from the ELF."""
+    from firmware_export.firmware.build import build_firmware as build_elf
+    from firmware_export.firmware.context import FirmwareOptions
+
+    firmware = build_elf(engine.engine, target, folder, FirmwareOptions(model_label=model_label))
+    return FirmwareBuild(firmware, firmware_fit(target, firmware, engine.engine))
+
+
 def firmware_fit(target: TargetProfile, firmware, engine) -> FitResult:
     """The fit read from the linked firmware ELF (it replaces every estimate)."""
-    from toolchain.fit import check_fit
-
     return check_fit(target, "c", flash_items=[("firmware (from the ELF)", firmware.flash_used_bytes)],
                      sram_items=[("firmware incl. stack (from the ELF)", firmware.sram_used_bytes)],
                      arena_bytes=engine.sram_bytes)
 
 
-def build(model_path: str | Path, options: BuildOptions,
-          on_pass: Callable[[str], None] = lambda name: None, progress: Progress = SILENT) -> BuildResult:
-    """Run the passes; `on_pass(name)` is told of each, `progress` of the steps of the long ones."""
-    on_pass("load")
-    model = load_model(model_path, options.custom_objects, options.trust_lambda)
-    calibration = calibrate(model, options)
-    converted = None
-    compression = None
-    if model.is_tflite:
-        if options.recipe is not None and not options.recipe.is_empty:
-            raise DataError(model.path, "a .tflite model cannot be compressed; give the Keras model")
-        data = model.tflite_bytes
-    elif options.recipe is not None and not options.recipe.is_empty:
-        on_pass("compress")
-        data, compression = compress_and_convert(model, calibration, options, progress)
-    else:
-        on_pass("convert")
-        converted = convert_int8(model, calibration.samples, options.convert)
-        data = converted.tflite_bytes
-    on_pass("analyse")
-    tflite = model.tflite if data is model.tflite_bytes else read_tflite(data, str(model_path))
-    analysis = analyse(tflite, model.layer_names)
-    warnings = check_graph(tflite, analysis, converted is not None, model.layer_names)
-    if calibration is not None and calibration.random:
-        warnings.insert(0, "ACCURACY RISK: calibrated on random data (--calib-random); "
-                           "quantization ranges may not match real inputs")
-    on_pass("measure")
-    arena = measure(data, analysis, progress)
-    fit = tflm_fit(options.target, len(data), arena.recommended_bytes, analysis.peak.tensors)
-    name = options.name or model.name
-    engine = None
-    if options.runtime == "c" or options.firmware:
-        from toolchain.errors import UnsupportedOpsError
-
-        on_pass("engine")
-        try:
-            engine = generate(tflite, name, str(model_path), options.target)
-        except UnsupportedOpsError as exc:
-            if options.firmware:
-                raise
-            warnings.append(f"the C engine cannot run this model, falling back to TFLM: {exc.message}")
-    return BuildResult(model=model, name=name, tflite=tflite, tflite_bytes=data,
-                       calibration=calibration, converted=converted, analysis=analysis, arena=arena,
-                       fit=engine.fit if engine else fit, tflm_fit=fit, engine=engine,
-                       compression=compression, warnings=tuple(warnings))
-
-
-def compress_and_convert(model: LoadedModel, calibration: Calibration, options: BuildOptions,
-                         progress: Progress = SILENT):
-    """Compress the Keras model, convert it with the build's options (LUT-compressing clustered
-    weights), and measure the original and the compressed model side by side.
-
-    Returns (the deployed .tflite bytes, the CompressReport)."""
-    import toolchain.compress.clustering  # noqa: F401  (registers the wrappers)
-    from toolchain.compress.data import fit_to_input, load_dataset
-    from toolchain.compress.pipeline import compress, measured
-    from toolchain.loader import from_keras
-
-    keras_model = model.keras_model
-    shape = tuple(keras_model.inputs[0].shape[1:])
-    image_size = tuple(shape[:2]) if len(shape) == 3 else None
-    channels = shape[-1] if len(shape) == 3 else None
-
-    def dataset(path):
-        return None if path is None else fit_to_input(load_dataset(path, image_size, channels), shape)
-
-    result = compress(keras_model, options.recipe, dataset(options.train), dataset(options.eval),
-                      progress=progress)
-
-    def converter(m, calib):
-        return convert_int8(from_keras(m, model.name), calib, options.convert).tflite_bytes
-
-    report, deployed = measured(result, keras_model, calibration.samples, dataset(options.eval), converter)
-    return deployed.tflite, report
-
-
-def build_firmware(result: BuildResult, target: TargetProfile, folder: Path):
-    """Build the benchmark firmware into `folder`; return (FirmwareResult, the fit from its ELF)."""
-    from firmware_export.firmware.build import build_firmware as build_elf
-    from firmware_export.firmware.context import FirmwareOptions
-
-    firmware = build_elf(result.engine.engine, target, folder, FirmwareOptions(model_label=result.model.path.name))
-    return firmware, firmware_fit(target, firmware, result.engine.engine)
-
+# --- after the passes: the files ----------------------------------------------------------------
 
 def export(result: BuildResult, stage) -> None:
-    """Write the model and its TFLM C array into a staging folder (see toolchain.outputs)."""
+    """Write the model, its TFLM C array and the engine into a staging folder (see toolchain.outputs),
+    and take in the firmware that the firmware pass built there."""
     from firmware_export.c_array import render_c_array
 
     stage.write_bytes("model.tflite", result.tflite_bytes)
@@ -256,3 +346,5 @@ def export(result: BuildResult, stage) -> None:
             f"{result.arena.total_32bit_bytes:,} B for a 32-bit MCU")
     for name, text in render_c_array(result.tflite_bytes, result.name, result.arena.total_bytes, note).items():
         stage.write_text(name, text)
+    if result.firmware is not None:
+        stage.adopt(FIRMWARE_FOLDER)

@@ -28,6 +28,9 @@ def test_cluster_then_lut_ships_the_smaller_model(tmp_path):
     assert "CUSTOM:TFLM_DECODE" in model.op_names
     assert analyse(model).params == rows[0]["params"]  # decoded weights still count as parameters
     assert report["fit"]["flash"]["items"][0] == {"label": "model", "bytes": shipped}
+    assert report["conversion"] == {  # the compressed model went through the build's converter
+        "performed": True, "mode": "int8", "io": "int8", "per_channel": True,
+        "calibration": {"source": str(EXAMPLE_CALIB), "samples": 256, "random": False}}
 
 
 def test_compressing_a_tflite_is_refused(tmp_path, mlperf_models):

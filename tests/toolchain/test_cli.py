@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import REPO
+from tests.conftest import REPO, require_tool
 from tests.toolchain.conftest import EXAMPLE_CALIB, EXAMPLE_MODEL
 from toolchain.cli import cli
 
@@ -168,9 +168,14 @@ def test_inspect_keras(tiny_keras):
     assert result.exit_code == 0 and "CONV_2D" in result.output and "DEPTHWISE_CONV_2D" in result.output
 
 
-@pytest.mark.parametrize("args", [["--help"], ["targets"], ["check", "{tflite}", "-t", "cortex-m7"]])
-def test_light_commands_do_not_import_tensorflow(args, mlperf_models):
-    args = [a.format(tflite=mlperf_models / "kws_ref_model.tflite") for a in args]
+@pytest.mark.parametrize("args", [["--help"], ["targets"], ["check", "{tflite}", "-t", "cortex-m7"],
+                                  ["bench", "-t", "cortex-m7", "--emulate", "--model", "{tflite}", "-n", "1",
+                                   "-o", "{out}"]])
+def test_light_commands_do_not_import_tensorflow(args, mlperf_models, tmp_path):
+    if "bench" in args:  # builds the firmware through the build's passes, then runs it on QEMU
+        require_tool("arm-none-eabi-gcc")
+        require_tool("qemu-system-arm")
+    args = [a.format(tflite=mlperf_models / "kws_ref_model.tflite", out=tmp_path / "bench") for a in args]
     code = ("import sys; from toolchain.cli import main\n"
             "try:\n    main(%r)\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'\n") % args

@@ -1,5 +1,7 @@
 """`edgec bench` as a library: firmware -> device (or emulator) -> run -> host reference -> compare.
 
+The firmware is a given one, or built by `edgec build`'s passes (toolchain.build), fit check included.
+
 Each step is a function returning a value; `run_bench` only strings them together.
 """
 from __future__ import annotations
@@ -41,29 +43,27 @@ class BenchOptions:
     infer_timeout_s: float = 120.0  # per inference command
 
 
-def _firmware_elf(options: BenchOptions, model) -> tuple[Path, int | None, int | None]:
-    """The ELF to run on the emulator, building it from the model when no firmware is given."""
+def build_for_model(model_path: Path, target: TargetProfile, folder: Path):
+    """The firmware for `model_path`, made by `edgec build --firmware`'s own passes (toolchain.build)
+    into `folder`: a model that does not fit is refused as the build refuses it, before any device work.
+    Returns the BuildResult (its `firmware` holds the ELF)."""
+    from toolchain.build import BuildOptions, build, require_fit
+
+    result = build(model_path, BuildOptions(target=target, runtime="c", firmware=True), firmware_dir=folder)
+    require_fit(result)
+    return result
+
+
+def _given_firmware(options: BenchOptions) -> tuple[Path, int, int]:
+    """The ELF of --firmware, and the flash and SRAM it uses."""
     from firmware_export.firmware.elfsize import read_usage
 
-    if options.firmware is not None:
-        path = Path(options.firmware)
-        elf = path / "firmware.elf" if path.is_dir() else path
-        if not elf.is_file():
-            raise OptionError("--firmware", str(path), "a folder holding firmware.elf, or an ELF file")
-    elif model is not None:
-        elf = build_for_model(options.model, model, options.target, options.out_dir / "firmware").elf
-    else:
-        return None, None, None
+    path = Path(options.firmware)
+    elf = path / "firmware.elf" if path.is_dir() else path
+    if not elf.is_file():
+        raise OptionError("--firmware", str(path), "a folder holding firmware.elf, or an ELF file")
     usage = read_usage(elf, options.target)
     return elf, usage.flash_used_bytes, usage.sram_used_bytes
-
-
-def build_for_model(model_path: Path, model, target: TargetProfile, out_dir: Path):
-    """Generate the C engine for `model` and build the firmware for `target`."""
-    from firmware_export.cengine.generate import generate_engine
-    from firmware_export.firmware import FirmwareOptions, build_firmware
-    engine = generate_engine(model, Path(model_path).stem, source=str(model_path))
-    return build_firmware(engine, target, out_dir, FirmwareOptions(model_label=Path(model_path).name))
 
 
 def _samples(options: BenchOptions, in_spec: TensorSpec | None, device_input_bytes: int | None) -> Samples:
@@ -134,25 +134,30 @@ def _compare(run: DeviceRun, samples: Samples, model_bytes: bytes | None, in_spe
     return compare_outputs(device, host_real, samples.labels, "results", tolerance=0.0005 + 1e-9)
 
 
-def run_bench(options: BenchOptions, on_run=lambda done, total: None) -> BenchResult:
+def run_bench(options: BenchOptions, on_run=lambda done, total: None,
+              firmware_dir: Path | None = None) -> BenchResult:
+    """Benchmark: with --emulate and a model but no --firmware, the firmware is built first (by the
+    build's passes) into `firmware_dir` (default: the `firmware` folder of options.out_dir)."""
     target = options.target
     if options.emulate == bool(options.port):
         raise OptionError("--port/--emulate", options.port or "(neither)", "exactly one of --port PORT or --emulate")
     if options.runs < 1 or options.warmup < 0:
         raise OptionError("-n/--warmup", f"{options.runs}/{options.warmup}", "runs >= 1 and warm-up >= 0")
+    if options.emulate and (target.emulator is None or target.flasher != "qemu"):
+        raise OptionError("--emulate", target.name, "a target with an [emulator] (cortex-m4, cortex-m7, "
+                          "cortex-m55, netduinoplus2)")
+    if options.emulate and options.firmware is None and options.model is None:
+        raise OptionError("--emulate", "", "--model MODEL.tflite or --firmware DIR")
+    elf, flash_used, sram_used = None, None, None
+    if options.firmware is not None:
+        elf, flash_used, sram_used = _given_firmware(options)
+    elif options.emulate:
+        built = build_for_model(options.model, target, firmware_dir or options.out_dir / "firmware")
+        elf, flash_used, sram_used = (built.firmware.elf, built.firmware.flash_used_bytes,
+                                      built.firmware.sram_used_bytes)
     model = read_tflite_file(options.model) if options.model else None
     model_bytes = Path(options.model).read_bytes() if options.model else None
     in_spec, out_spec = io_specs(model) if model is not None else (None, None)
-    elf, flash_used, sram_used = None, None, None
-    if options.emulate:
-        if target.emulator is None or target.flasher != "qemu":
-            raise OptionError("--emulate", target.name, "a target with an [emulator] (cortex-m4, cortex-m7, "
-                              "cortex-m55, netduinoplus2)")
-        elf, flash_used, sram_used = _firmware_elf(options, model)
-        if elf is None:
-            raise OptionError("--emulate", "", "--model MODEL.tflite or --firmware DIR")
-    elif options.firmware is not None:
-        elf, flash_used, sram_used = _firmware_elf(options, None)
     with ExitStack() as stack:
         if options.emulate:
             runner = stack.enter_context(QemuRunner(target.emulator.machine, elf))

@@ -42,7 +42,10 @@ def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, 
       edgec bench --target nucleo-h743zi --port /dev/ttyACM0 --model model.tflite --eval eval.npz
     """
     from toolchain.benchmark import BenchOptions, render, run_bench
+    from toolchain.build import FIRMWARE_FOLDER
+    from toolchain.outputs import staged_output
     from toolchain.progress import progress_for
+    from toolchain.report_html import write_reports
 
     profile = resolve_target(target, target_file)
     if emulate and port:
@@ -53,17 +56,14 @@ def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, 
                            eval_data=eval_data, runs=runs, warmup=warmup, limit=limit, out_dir=out_dir,
                            timeout_s=timeout_s)
     console = make_console(as_json, quiet)
-    with progress_for(console, quiet) as progress:
+    with progress_for(console, quiet) as progress, staged_output(out_dir) as stage:
         progress.stage("connecting, building or loading the firmware")
 
         def on_run(done, total):  # each run loads its input over serial, infers, reads back
             progress.update(description="load input, infer, read outputs", completed=done, total=total)
 
-        result = run_bench(options, on_run)
-    from toolchain.outputs import staged_output
-    from toolchain.report_html import write_reports
-
-    with staged_output(out_dir) as stage:
+        result = run_bench(options, on_run, firmware_dir=stage.folder(FIRMWARE_FOLDER))
+        stage.adopt(FIRMWARE_FOLDER)  # the firmware built from --model, if one was
         write_reports(stage, result.to_dict())
     report = out_dir / "report.html"
     if as_json:

@@ -1,4 +1,4 @@
-"""`edgec build`: load, quantize, check the fit, export."""
+"""`edgec build`: parse the options, run the passes (toolchain.build), print the result."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,6 @@ import click
 
 from toolchain.cli.compress import compression_options, recipe_from_options
 from toolchain.cli.options import make_console, output_options, resolve_target, target_options
-from toolchain.errors import EXIT_DOES_NOT_FIT
 
 PASS_LABELS = {"load": "loading the model", "convert": "converting to int8 (TFLite converter)",
                "analyse": "analysing the graph", "measure": "measuring the TFLM arena",
@@ -61,9 +60,7 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
       edgec build examples/fashion_cnn.keras --target cortex-m7 \\
           --calib examples/fashion_calib.npz -o out/
     """
-    import dataclasses
-
-    from toolchain.build import BuildOptions, build as run_build, build_firmware, export
+    from toolchain.build import FIRMWARE_FOLDER, BuildOptions, build as run_build, export, require_fit
     from toolchain.convert import ConvertOptions
     from toolchain.outputs import staged_output
     from toolchain.progress import progress_for
@@ -79,25 +76,18 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
                            firmware=firmware, recipe=recipe_from_options(**compression),
                            train=train_path, eval=eval_path)
     console = make_console(as_json, quiet)
-    with progress_for(console, quiet) as progress:
-        result = run_build(model, options, progress.passes(PASS_LABELS), progress)
-        with staged_output(out_dir) as stage:
-            export(result, stage)
-            firmware_result = None
-            if firmware:
-                progress.stage(PASS_LABELS["firmware"])
-                firmware_result, fit = build_firmware(result, profile, stage.folder("firmware"))
-                stage.adopt("firmware")
-                result = dataclasses.replace(result, fit=fit)
-            progress.stage("writing report.json and report.html")
-            report = build_dict(result, profile, stage.files + ["report.json", "report.html"],
-                                firmware=firmware_result)
-            write_reports(stage, report)
+    with progress_for(console, quiet) as progress, staged_output(out_dir) as stage:
+        result = run_build(model, options, progress.passes(PASS_LABELS), progress,
+                           firmware_dir=stage.folder(FIRMWARE_FOLDER) if firmware else None)
+        export(result, stage)
+        progress.stage("writing report.json and report.html")
+        report = build_dict(result, result.target, stage.files + ["report.json", "report.html"],
+                            firmware=result.firmware)
+        write_reports(stage, report)
     if as_json:
         click.echo(to_json(report), nl=False)
     else:
         render_build(console, report)
         console.print(f"  outputs: {out_dir}/ ({summarize_files(report['files'])})")
         console.print(f"  report: {out_dir / 'report.html'}")
-    if not result.fit.fits:
-        raise SystemExit(EXIT_DOES_NOT_FIT)
+    require_fit(result)

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from toolchain.cli.options import make_console, output_options, resolve_target, target_options
-from toolchain.errors import EXIT_DOES_NOT_FIT, InputFileError
+from toolchain.errors import InputFileError
 
 
 @click.command()
@@ -22,7 +22,7 @@ def check(model, target, target_file, out_dir, as_json, quiet):
     Example:
       edgec check model.tflite --target nucleo-l4r5zi
     """
-    from toolchain.build import BuildOptions, build as run_build
+    from toolchain.build import BuildOptions, build as run_build, require_fit
     from toolchain.outputs import staged_output
     from toolchain.progress import progress_for
     from toolchain.report import build_dict, render_build, to_json
@@ -46,5 +46,4 @@ def check(model, target, target_file, out_dir, as_json, quiet):
         render_build(console, report)
         if out_dir is not None:
             console.print(f"  report: {out_dir / 'report.html'}")
-    if not result.fit.fits:
-        raise SystemExit(EXIT_DOES_NOT_FIT)
+    require_fit(result)
