@@ -46,10 +46,10 @@ def compression_options(command):
 
 
 def recipe_from_options(prune=None, prune_structured=None, cluster=None, factorize=None, distill=False,
-                        recipe_path=None, epochs=None, **_unused) -> Recipe:
+                        recipe_path=None, epochs=None, weights=None, **_unused) -> Recipe:
     base = load_recipe(recipe_path) if recipe_path else None
     return with_options(base, prune=prune, prune_structured=prune_structured, cluster=cluster,
-                        factorize=factorize, distill=distill, epochs=epochs)
+                        factorize=factorize, distill=distill, epochs=epochs, weights=weights)
 
 
 def load_data(model, path):
