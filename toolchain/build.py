@@ -1,7 +1,8 @@
 """The build driver: one ordered list of passes, each a function from values to a new value.
 
-    load -> calibrate -> convert -> analyse + check -> measure arena -> fit (TFLM)
-         -> [generate C engine -> size it -> fit (C)] -> [firmware -> fit (ELF)] -> export
+    load -> calibrate -> convert -> store weights (clustered: TFLM LUT) -> analyse + check
+         -> measure arena -> fit (TFLM) -> [generate C engine -> size it -> fit (C)]
+         -> [firmware -> fit (ELF)] -> export
 
 What the hardware is comes from the target profile; how to build for it comes from BuildOptions.
 """
@@ -41,6 +42,7 @@ class BuildOptions:
     recipe: object = None  # toolchain.compress.recipe.Recipe: compress before converting
     train: Path | None = None  # training data for fine-tuning and distillation
     eval: Path | None = None  # labelled evaluation data for the accuracy columns
+    weights: str = "auto"  # "auto": compressed weight storage where it pays; "dense": int8 everywhere
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class BuildResult:
     engine: EngineBuild | None = None
     compression: object = None  # toolchain.compress.report.CompressReport
     warnings: tuple[str, ...] = ()
+    weights: object = None  # toolchain.weights.WeightStorage (None: no weight tensors inspected)
 
 
 def calibrate(model: LoadedModel, options: BuildOptions) -> Calibration | None:
@@ -140,12 +143,12 @@ def engine_fit(target: TargetProfile, engine, size) -> FitResult:
     )
 
 
-def generate(tflite: TfliteModel, name: str, source: str, target: TargetProfile) -> EngineBuild:
+def generate(tflite: TfliteModel, name: str, source: str, target: TargetProfile, weights: str = "auto") -> EngineBuild:
     """Generate the C engine and size it for the target (UnsupportedOpsError if it cannot)."""
     from firmware_export.cengine.generate import generate_engine
     from firmware_export.engine_size import measure_engine
 
-    engine = generate_engine(tflite, name, source)
+    engine = generate_engine(tflite, name, source, weights=weights)
     size = measure_engine(engine, target)
     return EngineBuild(engine=engine, size=size, fit=engine_fit(target, engine, size))
 
@@ -167,19 +170,25 @@ def build(model_path: str | Path, options: BuildOptions,
     calibration = calibrate(model, options)
     converted = None
     compression = None
+    lut = None  # a LUT compression the compression pass measured already
     if model.is_tflite:
         if options.recipe is not None and not options.recipe.is_empty:
             raise DataError(model.path, "a .tflite model cannot be compressed; give the Keras model")
         data = model.tflite_bytes
     elif options.recipe is not None and not options.recipe.is_empty:
         on_pass("compress")
-        data, compression = compress_and_convert(model, calibration, options, progress)
+        data, lut, compression = compress_and_convert(model, calibration, options, progress)
     else:
         on_pass("convert")
         converted = convert_int8(model, calibration.samples, options.convert)
         data = converted.tflite_bytes
+    runs_engine = options.runtime == "c" or options.firmware
+    plain = model.tflite if data is model.tflite_bytes else read_tflite(data, str(model_path))
+    storage, lut = store_weights(plain, data, calibration, options, runs_engine, lut, on_pass)
+    shipped = lut.model if lut is not None else data
     on_pass("analyse")
-    tflite = model.tflite if data is model.tflite_bytes else read_tflite(data, str(model_path))
+    tflite = plain if shipped is data else read_tflite(shipped, str(model_path))
+    data, plain_bytes = shipped, data
     analysis = analyse(tflite, model.layer_names)
     warnings = check_graph(tflite, analysis, converted is not None, model.layer_names)
     if calibration is not None and calibration.random:
@@ -190,20 +199,61 @@ def build(model_path: str | Path, options: BuildOptions,
     fit = tflm_fit(options.target, len(data), arena.recommended_bytes, analysis.peak.tensors)
     name = options.name or model.name
     engine = None
-    if options.runtime == "c" or options.firmware:
+    if runs_engine:
         from toolchain.errors import UnsupportedOpsError
 
         on_pass("engine")
         try:
-            engine = generate(tflite, name, str(model_path), options.target)
+            engine = generate(tflite, name, str(model_path), options.target, options.weights)
         except UnsupportedOpsError as exc:
             if options.firmware:
                 raise
             warnings.append(f"the C engine cannot run this model, falling back to TFLM: {exc.message}")
+    elif lut is not None:
+        on_pass("engine")
+        storage = lut_cost(storage, lut, plain, plain_bytes, arena, name, str(model_path), options)
     return BuildResult(model=model, name=name, tflite=tflite, tflite_bytes=data,
                        calibration=calibration, converted=converted, analysis=analysis, arena=arena,
                        fit=engine.fit if engine else fit, tflm_fit=fit, engine=engine,
-                       compression=compression, warnings=tuple(warnings))
+                       compression=compression, warnings=tuple(warnings), weights=storage)
+
+
+def store_weights(plain: TfliteModel, data: bytes, calibration: Calibration | None, options: BuildOptions,
+                  runs_engine: bool, lut=None, on_pass: Callable[[str], None] = lambda name: None):
+    """Find clustered weights; for TFLM, LUT-compress them where the model gets smaller.
+
+    The C engine stores them itself (it cannot run TFLM's DECODE), so an engine build ships `data`
+    as converted. A .tflite given by the user is shipped as given.
+    Returns (the WeightStorage, the LutResult to ship or None)."""
+    from toolchain.weights import WeightStorage, clustered_tensors, lut_for_tflm
+
+    clustered = clustered_tensors(plain)
+    if not clustered or options.weights != "auto" or runs_engine or calibration is None:
+        return WeightStorage(options.weights, clustered), None
+    from toolchain.compress.measure import quantize_input
+
+    on_pass("store")
+    lut, refused = lut_for_tflm(data, clustered, quantize_input(data, calibration.samples[:8]), lut)
+    return WeightStorage(options.weights, clustered, lut_refused=refused), lut
+
+
+def lut_cost(storage, lut, plain: TfliteModel, plain_bytes: bytes, arena: ArenaMeasurement, name: str,
+             source: str, options: BuildOptions):
+    """What the shipped LUT costs: the arena against the same model without LUT compression (the
+    decoded weights), and the C engine generated and sized for that model, for comparison."""
+    import dataclasses
+
+    from toolchain.arena import measure_arena
+    from toolchain.errors import ToolchainError, UnsupportedOpsError
+    from toolchain.weights import LutStorage
+
+    cost = LutStorage(lut, len(plain_bytes), len(lut.model), measure_arena(plain_bytes).total_32bit_bytes,
+                      arena.total_32bit_bytes)
+    try:
+        engine = generate(plain, name, source, options.target, options.weights)
+    except (UnsupportedOpsError, ToolchainError):
+        engine = None
+    return dataclasses.replace(storage, lut=cost, engine=engine)
 
 
 def compress_and_convert(model: LoadedModel, calibration: Calibration, options: BuildOptions,
@@ -211,7 +261,8 @@ def compress_and_convert(model: LoadedModel, calibration: Calibration, options: 
     """Compress the Keras model, convert it with the build's options (LUT-compressing clustered
     weights), and measure the original and the compressed model side by side.
 
-    Returns (the deployed .tflite bytes, the CompressReport)."""
+    Returns (the int8 .tflite bytes before LUT compression, the LutResult measured or None,
+    the CompressReport)."""
     import toolchain.compress.clustering  # noqa: F401  (registers the wrappers)
     from toolchain.compress.data import fit_to_input, load_dataset
     from toolchain.compress.pipeline import compress, measured
@@ -231,8 +282,9 @@ def compress_and_convert(model: LoadedModel, calibration: Calibration, options: 
     def converter(m, calib):
         return convert_int8(from_keras(m, model.name), calib, options.convert).tflite_bytes
 
-    report, deployed = measured(result, keras_model, calibration.samples, dataset(options.eval), converter)
-    return deployed.tflite, report
+    report, deployed = measured(result, keras_model, calibration.samples, dataset(options.eval), converter,
+                                lut=options.weights == "auto")
+    return deployed.int8, deployed.lut, report
 
 
 def build_firmware(result: BuildResult, target: TargetProfile, folder: Path):
