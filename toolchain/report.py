@@ -43,18 +43,25 @@ def estimated_latency_s(macs: int, clock_hz: int, core: str) -> float:
     return macs * cycles_per_mac / clock_hz
 
 
-def storage_dicts(engine, analysis) -> list[dict]:
+def storage_dicts(engine, analysis, layer_names: tuple[str, ...] = ()) -> list[dict]:
     """Per conv / depthwise / fully-connected op, how the engine stores its weights."""
-    layers = {o.index: o.layer for o in analysis.ops}
-    return [{"index": s.op_index, "op": s.op, "layer": layers.get(s.op_index, s.tensor), "tensor": s.tensor,
+    from toolchain.analysis import layer_of
+
+    ops = {o.index: o for o in analysis.ops} if analysis is not None else {}  # None: not the same graph
+
+    def layer(s) -> str:  # the op's Keras layer; its weights' when the output is a graph output
+        op = ops.get(s.op_index)
+        return op.layer if op is not None and op.layer != op.output_name else layer_of(s.tensor, layer_names)
+
+    return [{"index": s.op_index, "op": s.op, "layer": layer(s), "tensor": s.tensor,
              "format": s.format, "dense_bytes": s.dense_bytes, "stored_bytes": s.stored_bytes,
              "index_bits": s.index_bits, "clusters": s.clusters, "density": s.density}
             for s in engine.layers]
 
 
-def _engine_dict(build, analysis, mode: str) -> dict:
+def _engine_dict(build, analysis, mode: str, layer_names: tuple[str, ...] = ()) -> dict:
     e, size = build.engine, build.size
-    layers = storage_dicts(e, analysis)
+    layers = storage_dicts(e, analysis, layer_names)
     return {"name": e.name, "activation_bytes": e.activation_bytes, "scratch_bytes": e.scratch_bytes,
             "caller_input_bytes": e.caller_input_bytes,
             "weight_bytes": e.weight_bytes, "code_bytes": size.code_bytes, "const_bytes": size.const_bytes,
@@ -70,7 +77,8 @@ def _engine_dict(build, analysis, mode: str) -> dict:
 def engine_dict(result: BuildResult) -> dict | None:
     if result.engine is None:
         return None
-    return _engine_dict(result.engine, result.analysis, result.weights.mode if result.weights else "auto")
+    return _engine_dict(result.engine, result.analysis, result.weights.mode if result.weights else "auto",
+                        result.model.layer_names)
 
 
 def weights_dict(result: BuildResult) -> dict:
@@ -90,7 +98,8 @@ def weights_dict(result: BuildResult) -> dict:
     instead = None
     if w.engine is not None:
         instead = {"flash_bytes": w.engine.fit.flash.used_bytes, "sram_bytes": w.engine.fit.sram.used_bytes,
-                   **{k: v for k, v in _engine_dict(w.engine, result.analysis, w.mode).items()
+                   **{k: v for k, v in _engine_dict(w.engine, None, w.mode,
+                                                    result.model.layer_names).items()
                       if k in ("weights_dense_bytes", "weights_stored_bytes", "layers")}}
     return {"mode": w.mode,
             "clustered_tensors": [{"tensor": c.name, "values": c.values, "per": c.per} for c in w.clustered],

@@ -39,6 +39,7 @@ class BenchOptions:
     out_dir: Path = Path("edgec-bench")
     timeout_s: float = 5.0  # per command
     infer_timeout_s: float = 120.0  # per inference command
+    weights: str = "auto"  # the engine's weight storage (as `edgec build --weights`)
 
 
 def _firmware_elf(options: BenchOptions, model) -> tuple[Path, int | None, int | None]:
@@ -51,18 +52,19 @@ def _firmware_elf(options: BenchOptions, model) -> tuple[Path, int | None, int |
         if not elf.is_file():
             raise OptionError("--firmware", str(path), "a folder holding firmware.elf, or an ELF file")
     elif model is not None:
-        elf = build_for_model(options.model, model, options.target, options.out_dir / "firmware").elf
+        elf = build_for_model(options.model, model, options.target, options.out_dir / "firmware", options.weights).elf
     else:
         return None, None, None
     usage = read_usage(elf, options.target)
     return elf, usage.flash_used_bytes, usage.sram_used_bytes
 
 
-def build_for_model(model_path: Path, model, target: TargetProfile, out_dir: Path):
-    """Generate the C engine for `model` and build the firmware for `target`."""
+def build_for_model(model_path: Path, model, target: TargetProfile, out_dir: Path, weights: str = "auto"):
+    """Generate the C engine for `model` (weights stored as `edgec build` stores them) and build the
+    firmware for `target`."""
     from firmware_export.cengine.generate import generate_engine
     from firmware_export.firmware import FirmwareOptions, build_firmware
-    engine = generate_engine(model, Path(model_path).stem, source=str(model_path))
+    engine = generate_engine(model, Path(model_path).stem, source=str(model_path), weights=weights)
     return build_firmware(engine, target, out_dir, FirmwareOptions(model_label=Path(model_path).name))
 
 
