@@ -100,6 +100,9 @@ def test_the_engine_build_ships_the_converted_model_and_its_storage_per_layer(fo
     assert engine["weights_mode"] == "auto"
     assert engine["weights_dense_bytes"] == sum(la["dense_bytes"] for la in engine["layers"])
     assert engine["weights_stored_bytes"] == sum(la["stored_bytes"] for la in engine["layers"])
+    # the clustered weights travel to the engine without being asked for again
+    fc = next(la for la in engine["layers"] if la["layer"] == "dense_mid")
+    assert fc["format"] == "clustered" and fc["clusters"] <= 16 and fc["stored_bytes"] < fc["dense_bytes"]
     assert (f"weights (auto): {engine['weights_dense_bytes']:,} B dense -> {engine['weights_stored_bytes']:,} B "
             "as stored in 4 conv/depthwise/FC layers") in flat(text)
     for fmt in {la["format"] for la in engine["layers"]}:
@@ -116,6 +119,7 @@ def test_validate_checks_the_engine_as_built(folder, builds):
     result = run("validate", folder / "engine" / "model.tflite", "--count", "4")
     assert result.exit_code == 0, result.output
     assert "exact-match rate: 100.00% (4/4 inputs)" in result.output
+    assert "clustered " in result.output.split("as stored (")[1]
     assert (f"weights (auto): {engine['weights_dense_bytes']:,} B dense -> {engine['weights_stored_bytes']:,} B "
             "as stored") in result.output
     dense = run("validate", folder / "engine" / "model.tflite", "--count", "2", "--weights", "dense", "--json")
