@@ -163,3 +163,21 @@ def test_weight_modes_agree_everywhere():
 
     choice = next(p for p in build.params if p.name == "weights").type.choices
     assert tuple(choice) == RECIPE_MODES == WEIGHT_MODES
+
+
+def test_bench_builds_its_firmware_with_the_weights_asked_for(folder, builds, tmp_path):
+    """`edgec bench --model M --emulate` builds the firmware from M as `edgec build` would (--weights)."""
+    from targets import load_target
+    from toolchain.benchmark import build_for_model
+
+    model_path = folder / "engine" / "model.tflite"
+    target = load_target("cortex-m7")
+    model = read_tflite_file(model_path)
+    auto = build_for_model(model_path, model, target, tmp_path / "auto")
+    dense = build_for_model(model_path, model, target, tmp_path / "dense", "dense")
+    _, report = builds["engine"]
+    saved = report["engine"]["weights_dense_bytes"] - report["engine"]["weights_stored_bytes"]
+    assert saved > 0 and auto.flash_used_bytes < dense.flash_used_bytes
+    for name in ("auto", "dense"):  # the firmware's engine sources: packed weights only with auto
+        sources = "".join(p.read_text() for p in (tmp_path / name).rglob("*.c"))
+        assert ("clustered" in sources.lower()) == (name == "auto"), name

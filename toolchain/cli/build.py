@@ -12,7 +12,8 @@ from toolchain.errors import EXIT_DOES_NOT_FIT
 PASS_LABELS = {"load": "loading the model", "convert": "converting to int8 (TFLite converter)",
                "analyse": "analysing the graph", "measure": "measuring the TFLM arena",
                "engine": "generating and sizing the C engine", "firmware": "building the firmware",
-               "compress": "compressing, fine-tuning and converting"}
+               "compress": "compressing, fine-tuning and converting",
+               "store": "LUT-compressing the clustered weights for TFLM"}
 
 
 def summarize_files(files: list[str]) -> str:
