@@ -87,7 +87,8 @@ def test_weights_dense_ships_plain_int8_and_says_so(folder, builds):
     text, report = builds["dense"]
     assert "CUSTOM:TFLM_DECODE" not in _ops(folder, "dense")
     assert report["weights"]["mode"] == "dense" and report["weights"]["lut"] is None
-    assert "weights: 2 tensors hold <= 16 values per channel (clustered), shipped as int8: --weights dense" in flat(text)
+    assert ("weights: 2 tensors hold <= 16 values per channel (clustered), shipped as int8: --weights dense"
+            in flat(text))
 
 
 def test_the_engine_build_ships_the_converted_model_and_its_storage_per_layer(folder, builds):
@@ -151,6 +152,8 @@ def test_cluster_option_with_the_c_engine_does_not_fall_back_to_tflm(folder):
     assert [r["technique"] for r in rows] == ["original", "cluster"]
     # the table still shows what TFLM would ship (LUT-compressed) beside the engine
     assert rows[1]["flash_bytes"] < rows[0]["flash_bytes"]
+    page = (folder / "cluster_c" / "report.html").read_text()
+    assert "<th>C engine weights as stored</th>" in page and "<th>points vs original</th>" in page
     e = report["engine"]  # the table's engine figures are those of the engine shipped
     assert rows[1]["engine_weight_bytes"] == e["weight_bytes"]
     assert rows[1]["engine_sram_bytes"] == e["activation_bytes"] + e["scratch_bytes"] + e["caller_input_bytes"]

@@ -124,7 +124,8 @@ def compress(ctx, model_path, output, as_json, no_int8, quiet, **options):
         calib = None if no_int8 else calibration_samples(train, evaluation)
         if calib is not None:
             say("converting the original and the compressed model to int8 for the report")
-        report = measured_report(result, model, calib, evaluation)
+        mode = recipe.storage.weights  # a recipe's [storage] table: dense storage is measured as such
+        report = measured_report(result, model, calib, evaluation, lut=mode == "auto", weights=mode)
         document = {"schema_version": 1, "command": "compress", "model": {"name": Path(model_path).stem,
                     "path": str(model_path)}, "output": str(output), "compression": report.to_dict()}
         write_atomically(output, lambda temp: result.model.save(temp))
