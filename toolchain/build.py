@@ -183,12 +183,12 @@ def build(model_path: str | Path, options: BuildOptions,
         converted = convert_int8(model, calibration.samples, options.convert)
         data = converted.tflite_bytes
     runs_engine = options.runtime == "c" or options.firmware
+    plain_bytes = data  # as converted: the C engine is generated from it
     plain = model.tflite if data is model.tflite_bytes else read_tflite(data, str(model_path))
-    storage, lut = store_weights(plain, data, calibration, options, runs_engine, lut, on_pass)
-    shipped = lut.model if lut is not None else data
+    storage, lut = store_weights(plain, plain_bytes, calibration, options, runs_engine, lut, on_pass)
+    data = lut.model if lut is not None else plain_bytes  # as shipped
     on_pass("analyse")
-    tflite = plain if shipped is data else read_tflite(shipped, str(model_path))
-    data, plain_bytes = shipped, data
+    tflite = plain if lut is None else read_tflite(data, str(model_path))
     analysis = analyse(tflite, model.layer_names)
     warnings = check_graph(tflite, analysis, converted is not None, model.layer_names)
     if calibration is not None and calibration.random:
@@ -225,15 +225,13 @@ def store_weights(plain: TfliteModel, data: bytes, calibration: Calibration | No
     The C engine stores them itself (it cannot run TFLM's DECODE), so an engine build ships `data`
     as converted. A .tflite given by the user is shipped as given.
     Returns (the WeightStorage, the LutResult to ship or None)."""
-    from toolchain.weights import WeightStorage, clustered_tensors, lut_for_tflm
+    from toolchain.weights import WeightStorage, clustered_tensors, lut_for_tflm, model_inputs
 
     clustered = clustered_tensors(plain)
     if not clustered or options.weights != "auto" or runs_engine or calibration is None:
         return WeightStorage(options.weights, clustered), None
-    from toolchain.compress.measure import quantize_input
-
     on_pass("store")
-    lut, refused = lut_for_tflm(data, clustered, quantize_input(data, calibration.samples[:8]), lut)
+    lut, refused = lut_for_tflm(data, clustered, model_inputs(plain, calibration.samples[:8]), lut)
     return WeightStorage(options.weights, clustered, lut_refused=refused), lut
 
 

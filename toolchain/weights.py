@@ -83,6 +83,17 @@ def clustered_tensors(model: TfliteModel) -> tuple[ClusteredTensor, ...]:
     return tuple(found)
 
 
+def model_inputs(model: TfliteModel, samples: np.ndarray) -> np.ndarray:
+    """Float samples as the model's input tensor takes them: quantized with its scale and zero point
+    (int8, or int16 with --mode 16x8), or as they are for a float32 input (--io float32)."""
+    t = model.main.tensors[model.main.inputs[0]]
+    if t.dtype == "float32" or t.quant is None:
+        return np.asarray(samples, dtype=np.float32)
+    info = np.iinfo(t.dtype)
+    q = np.round(np.asarray(samples, dtype=np.float64) / t.quant.scales[0]) + t.quant.zero_points[0]
+    return np.clip(q, info.min, info.max).astype(t.dtype)
+
+
 def lut_for_tflm(data: bytes, clustered: tuple[ClusteredTensor, ...], check_inputs: np.ndarray | None,
                  lut=None) -> tuple[object, tuple[tuple[str, str], ...]]:
     """LUT-compress the clustered weights of `data` where the model gets smaller.

@@ -184,3 +184,12 @@ def test_bench_builds_its_firmware_with_the_weights_asked_for(folder, builds, tm
     for name in ("auto", "dense"):  # the firmware's engine sources: packed weights only with auto
         sources = "".join(p.read_text() for p in (tmp_path / name).rglob("*.c"))
         assert ("clustered" in sources.lower()) == (name == "auto"), name
+
+
+@pytest.mark.parametrize("extra", [["--io", "float32"], ["--mode", "16x8"]])
+def test_the_lut_is_checked_with_inputs_of_the_model_s_own_type(folder, extra):
+    result = run("build", folder / "clustered.keras", "-t", "cortex-m7", "--calib", folder / "calib.npz",
+                 "-o", folder / "io", *extra)
+    assert result.exit_code == 0, result.output
+    lut = json.loads((folder / "io" / "report.json").read_text())["weights"]["lut"]
+    assert lut is not None and lut["identical_outputs"] is True and lut["samples_checked"] == 8
