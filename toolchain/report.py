@@ -290,8 +290,9 @@ def render_build(console, report: dict) -> None:
     console.print(f"  model: {a['params']:,} parameters, {len(a['layers'])} ops, {a['model_bytes']:,} B")
     if fit["runtime"] != "tflm":
         tflm = report["tflm_fit"]
+        dense = "; clustered weights as int8, no LUT" if (report.get("weights") or {}).get("clustered_tensors") else ""
         console.print(f"  with TFLM instead: flash {tflm['flash']['used_bytes']:,} B, "
-                      f"SRAM {tflm['sram']['used_bytes']:,} B (runtime code and data estimated)")
+                      f"SRAM {tflm['sram']['used_bytes']:,} B (runtime code and data estimated{dense})")
     for line in weights_lines(report):
         console.print(f"  {escape(line)}")
     if report.get("compression"):
