@@ -5,10 +5,14 @@
     load:        load_model          model path                -> LoadedModel
     calibrate:   calibrate           LoadedModel               -> Calibration       (none for a .tflite)
     quantize:    quantize            LoadedModel, Calibration  -> Quantized         (int8; compressed first if asked)
-    inspect:     inspect_graph       Quantized                 -> Graph             (analysis; float ops refused)
+    store:       store_weights       Quantized                 -> Stored            (clustered weights found;
+                                                                                    TFLM: LUT-compressed where it pays)
+    inspect:     inspect_graph       Stored                    -> Graph             (analysis; float ops refused)
     measure:     measure             Graph                     -> ArenaMeasurement  (the TFLM arena)
     fit (TFLM):  tflm_fit            ArenaMeasurement          -> FitResult
     engine:      engine_or_fallback  Graph                     -> EngineBuild       (C engine, its fit)  [--runtime c]
+    LUT cost:    lut_cost            Stored, ArenaMeasurement  -> WeightStorage     (decoded weights' arena, the
+                                                                                    C engine beside)  [TFLM + LUT]
     firmware:    build_firmware      EngineBuild, folder       -> FirmwareBuild     (fit from the ELF)   [--firmware]
                                                                => BuildResult (the target, each value, the final fit)
 
@@ -51,6 +55,7 @@ class BuildOptions:
     trust_lambda: bool = False
     name: str | None = None
     firmware: bool = False  # build the benchmark firmware (implies the C engine)
+    weights: str = "auto"  # "auto": compressed weight storage where it pays; "dense": int8 everywhere
     recipe: object = None  # toolchain.compress.recipe.Recipe: compress before converting
     train: Path | None = None  # training data for fine-tuning and distillation
     eval: Path | None = None  # labelled evaluation data for the accuracy columns
@@ -75,10 +80,22 @@ class Calibration:
 
 @dataclass(frozen=True)
 class Quantized:
-    """The int8 model the build deploys, and how it was made."""
+    """The int8 model as converted (before any LUT compression), and how it was made."""
     tflite_bytes: bytes = field(repr=False)
     converted: ConvertedModel | None  # what the converter did; None when the model was a .tflite
     compression: object = None  # toolchain.compress.report.CompressReport, when compressed
+    lut: object = None  # toolchain.compress.lut.LutResult the compression pass measured already
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The model as shipped: as converted, or with its clustered weights LUT-compressed for TFLM."""
+    plain: TfliteModel = field(repr=False)  # as converted: the C engine is generated from it
+    plain_bytes: bytes = field(repr=False)
+    tflite: TfliteModel = field(repr=False)  # as shipped
+    tflite_bytes: bytes = field(repr=False)
+    storage: object  # toolchain.weights.WeightStorage
+    lut: object = None  # the LutResult shipped, or None
 
 
 @dataclass(frozen=True)
@@ -120,6 +137,7 @@ class BuildResult:
     engine: EngineBuild | None = None
     firmware: object = None  # firmware_export.firmware.FirmwareResult, with --firmware
     compression: object = None  # toolchain.compress.report.CompressReport
+    weights: object = None  # toolchain.weights.WeightStorage: clustered weights found, how they are shipped
     warnings: tuple[str, ...] = ()
 
 
@@ -140,16 +158,21 @@ def build(model_path: str | Path, options: BuildOptions,
     if not model.is_tflite:
         on_pass("compress" if options.compresses else "convert")
     quantized = quantize(model, calibration, options, progress)
+    stored = store_weights(model, quantized, calibration, options, on_pass)
     on_pass("analyse")
-    graph = inspect_graph(model, quantized, calibration)
+    graph = inspect_graph(model, stored, quantized.converted is not None, calibration)
     on_pass("measure")
-    arena = measure(quantized.tflite_bytes, graph.analysis, progress)
-    tflm = tflm_fit(target, len(quantized.tflite_bytes), arena.recommended_bytes, graph.analysis.peak.tensors)
+    arena = measure(stored.tflite_bytes, graph.analysis, progress)
+    tflm = tflm_fit(target, len(stored.tflite_bytes), arena.recommended_bytes, graph.analysis.peak.tensors)
     name = options.name or model.name
     engine, engine_warnings = None, ()
+    storage = stored.storage
     if options.needs_engine:
         on_pass("engine")
         engine, engine_warnings = engine_or_fallback(graph.tflite, name, str(model_path), options)
+    elif stored.lut is not None:
+        on_pass("engine")
+        storage = lut_cost(stored, arena, name, str(model_path), options)
     fit = engine.fit if engine is not None else tflm
     firmware, firmware_warnings = None, ()
     if options.firmware:
@@ -160,9 +183,9 @@ def build(model_path: str | Path, options: BuildOptions,
         else:
             firmware_warnings = ("the firmware was not built: the C engine does not fit the target",)
     return BuildResult(target=target, model=model, name=name, tflite=graph.tflite,
-                       tflite_bytes=quantized.tflite_bytes, calibration=calibration, converted=quantized.converted,
+                       tflite_bytes=stored.tflite_bytes, calibration=calibration, converted=quantized.converted,
                        analysis=graph.analysis, arena=arena, fit=fit, tflm_fit=tflm, engine=engine,
-                       firmware=firmware, compression=quantized.compression,
+                       firmware=firmware, compression=quantized.compression, weights=storage,
                        warnings=graph.warnings + engine_warnings + firmware_warnings)
 
 
@@ -232,16 +255,37 @@ def compress_and_convert(model: LoadedModel, calibration: Calibration, options: 
             deployed_conversion.append(converted)
         return converted.tflite_bytes
 
-    report, deployed = measured(result, keras_model, calibration.samples, dataset(options.eval), converter)
-    return Quantized(deployed.tflite, deployed_conversion[-1], report)
+    report, deployed = measured(result, keras_model, calibration.samples, dataset(options.eval), converter,
+                                lut=options.weights == "auto")
+    return Quantized(deployed.int8, deployed_conversion[-1], report, deployed.lut)
 
 
-def inspect_graph(model: LoadedModel, quantized: Quantized, calibration: Calibration | None) -> Graph:
+def store_weights(model: LoadedModel, quantized: Quantized, calibration: Calibration | None,
+                  options: BuildOptions, on_pass: Callable[[str], None] = lambda name: None) -> Stored:
+    """Find clustered weights; for TFLM, LUT-compress them where the model gets smaller.
+
+    The C engine stores them itself (it cannot run TFLM's DECODE), so an engine build ships the
+    model as converted. A .tflite given by the user is shipped as given."""
+    from toolchain.weights import WeightStorage, clustered_tensors, lut_for_tflm, model_inputs
+
+    data = quantized.tflite_bytes
+    plain = model.tflite if data is model.tflite_bytes else read_tflite(data, str(model.path))
+    clustered = clustered_tensors(plain)
+    if not clustered or options.weights != "auto" or options.needs_engine or calibration is None:
+        return Stored(plain, data, plain, data, WeightStorage(options.weights, clustered))
+    on_pass("store")
+    lut, refused = lut_for_tflm(data, clustered, model_inputs(plain, calibration.samples[:8]), quantized.lut)
+    storage = WeightStorage(options.weights, clustered, lut_refused=refused)
+    if lut is None:
+        return Stored(plain, data, plain, data, storage)
+    return Stored(plain, data, read_tflite(lut.model, str(model.path)), lut.model, storage, lut)
+
+
+def inspect_graph(model: LoadedModel, stored: Stored, converted: bool, calibration: Calibration | None) -> Graph:
     """Read and analyse the deployed graph; refuse float ops left by a conversion."""
-    tflite = (model.tflite if quantized.tflite_bytes is model.tflite_bytes
-              else read_tflite(quantized.tflite_bytes, str(model.path)))
+    tflite = stored.tflite
     analysis = analyse(tflite, model.layer_names)
-    warnings = check_graph(tflite, analysis, quantized.converted is not None, model.layer_names)
+    warnings = check_graph(tflite, analysis, converted, model.layer_names)
     if calibration is not None and calibration.random:
         warnings.insert(0, "ACCURACY RISK: calibrated on random data (--calib-random); "
                            "quantization ranges may not match real inputs")
@@ -284,21 +328,38 @@ def engine_or_fallback(tflite: TfliteModel, name: str, source: str,
     """The C engine, or (for --runtime c without --firmware) none and a warning when it cannot run
     the model: the build falls back to TFLM. A firmware needs the engine: the error stands."""
     try:
-        return generate(tflite, name, source, options.target), ()
+        return generate(tflite, name, source, options.target, options.weights), ()
     except UnsupportedOpsError as exc:
         if options.firmware:
             raise
         return None, (f"the C engine cannot run this model, falling back to TFLM: {exc.message}",)
 
 
-def generate(tflite: TfliteModel, name: str, source: str, target: TargetProfile) -> EngineBuild:
+def generate(tflite: TfliteModel, name: str, source: str, target: TargetProfile, weights: str = "auto") -> EngineBuild:
     """Generate the C engine and size it for the target (UnsupportedOpsError if it cannot)."""
     from firmware_export.cengine.generate import generate_engine
     from firmware_export.engine_size import measure_engine
 
-    engine = generate_engine(tflite, name, source)
+    engine = generate_engine(tflite, name, source, weights=weights)
     size = measure_engine(engine, target)
     return EngineBuild(engine=engine, size=size, fit=engine_fit(target, engine, size))
+
+
+def lut_cost(stored: Stored, arena: ArenaMeasurement, name: str, source: str, options: BuildOptions):
+    """What the shipped LUT costs: the arena against the same model without LUT compression (the
+    decoded weights), and the C engine generated and sized for that model, for comparison."""
+    import dataclasses
+
+    from toolchain.errors import ToolchainError
+    from toolchain.weights import LutStorage
+
+    cost = LutStorage(stored.lut, len(stored.plain_bytes), len(stored.tflite_bytes),
+                      measure_arena(stored.plain_bytes).total_32bit_bytes, arena.total_32bit_bytes)
+    try:
+        engine = generate(stored.plain, name, source, options.target, options.weights)
+    except (UnsupportedOpsError, ToolchainError):
+        engine = None
+    return dataclasses.replace(stored.storage, lut=cost, engine=engine)
 
 
 def engine_fit(target: TargetProfile, engine, size) -> FitResult:

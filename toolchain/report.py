@@ -44,16 +44,68 @@ def estimated_latency_s(macs: int, clock_hz: int, core: str) -> float:
     return macs * cores()[core].cycles_per_mac_estimate / clock_hz
 
 
-def engine_dict(result: BuildResult) -> dict | None:
-    if result.engine is None:
-        return None
-    e, size = result.engine.engine, result.engine.size
+def storage_dicts(engine, analysis, layer_names: tuple[str, ...] = ()) -> list[dict]:
+    """Per conv / depthwise / fully-connected op, how the engine stores its weights."""
+    from toolchain.analysis import layer_of
+
+    ops = {o.index: o for o in analysis.ops} if analysis is not None else {}  # None: not the same graph
+
+    def layer(s) -> str:  # the op's Keras layer; its weights' when the output is a graph output
+        op = ops.get(s.op_index)
+        return op.layer if op is not None and op.layer != op.output_name else layer_of(s.tensor, layer_names)
+
+    return [{"index": s.op_index, "op": s.op, "layer": layer(s), "tensor": s.tensor,
+             "format": s.format, "dense_bytes": s.dense_bytes, "stored_bytes": s.stored_bytes,
+             "index_bits": s.index_bits, "clusters": s.clusters, "density": s.density}
+            for s in engine.layers]
+
+
+def _engine_dict(build, analysis, mode: str, layer_names: tuple[str, ...] = ()) -> dict:
+    e, size = build.engine, build.size
+    layers = storage_dicts(e, analysis, layer_names)
     return {"name": e.name, "activation_bytes": e.activation_bytes, "scratch_bytes": e.scratch_bytes,
             "caller_input_bytes": e.caller_input_bytes,
             "weight_bytes": e.weight_bytes, "code_bytes": size.code_bytes, "const_bytes": size.const_bytes,
             "data_bytes": size.data_bytes, "bss_bytes": size.bss_bytes, "flash_bytes": size.flash_bytes,
             "sram_bytes": size.sram_bytes, "compiler": size.compiler,
-            "fit": fit_dict(result.engine.fit)}
+            "weights_mode": mode,
+            "weights_dense_bytes": sum(la["dense_bytes"] for la in layers),
+            "weights_stored_bytes": sum(la["stored_bytes"] for la in layers),
+            "layers": layers,
+            "fit": fit_dict(build.fit)}
+
+
+def engine_dict(result: BuildResult) -> dict | None:
+    if result.engine is None:
+        return None
+    return _engine_dict(result.engine, result.analysis, result.weights.mode if result.weights else "auto",
+                        result.model.layer_names)
+
+
+def weights_dict(result: BuildResult) -> dict:
+    """What the build found in the weights and how TFLM ships them (see toolchain.weights)."""
+    w = result.weights
+    if w is None:
+        return {"mode": "auto", "clustered_tensors": [], "lut": None, "lut_refused": [], "engine_instead": None}
+    lut = None
+    if w.lut is not None:
+        r = w.lut.lut
+        lut = {"tensors": [{"tensor": t.tensor, "mode": t.mode, "index_bits": t.index_bits,
+                            "dense_bytes": t.bytes_before} for t in r.tensors],
+               "dense_model_bytes": w.lut.dense_model_bytes, "model_bytes": w.lut.model_bytes,
+               "dense_arena_bytes": w.lut.dense_arena_bytes, "arena_bytes": w.lut.arena_bytes,
+               "decoded_weights_bytes": w.lut.decoded_bytes,
+               "identical_outputs": r.identical_outputs, "samples_checked": r.samples_checked}
+    instead = None
+    if w.engine is not None:
+        instead = {"flash_bytes": w.engine.fit.flash.used_bytes, "sram_bytes": w.engine.fit.sram.used_bytes,
+                   **{k: v for k, v in _engine_dict(w.engine, None, w.mode,
+                                                    result.model.layer_names).items()
+                      if k in ("weights_dense_bytes", "weights_stored_bytes", "layers")}}
+    return {"mode": w.mode,
+            "clustered_tensors": [{"tensor": c.name, "values": c.values, "per": c.per} for c in w.clustered],
+            "lut": lut, "lut_refused": [{"tensor": t, "why": why} for t, why in w.lut_refused],
+            "engine_instead": instead}
 
 
 def firmware_dict(firmware) -> dict | None:
@@ -118,6 +170,7 @@ def build_dict(result: BuildResult, target, files: list[str], command: str = "bu
         "fit": fit_dict(result.fit),
         "tflm_fit": fit_dict(result.tflm_fit),
         "engine": engine_dict(result),
+        "weights": weights_dict(result),
         "firmware": firmware_dict(firmware),
         "compression": result.compression.to_dict() if result.compression is not None else None,
         "timeline": timeline_dict(result),
@@ -134,6 +187,69 @@ def to_json(report: dict) -> str:
 def _status(b: dict) -> str:
     free = b["free_bytes"]
     return f"{free:,} B free" if free >= 0 else f"[red]over by {-free:,} B[/]"
+
+
+def _names(layers: list[dict], most: int = 6) -> str:
+    names = [la["layer"] for la in layers]
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def storage_lines(engine: dict) -> list[str]:
+    """The engine's weight storage: the total, then one line per format (the layers stored so)."""
+    layers = engine.get("layers") or []
+    if not layers:
+        return []
+    lines = [f"weights ({engine['weights_mode']}): {engine['weights_dense_bytes']:,} B dense -> "
+             f"{engine['weights_stored_bytes']:,} B as stored in {len(layers)} conv/depthwise/FC layers"]
+    for fmt in ("sparse_clustered", "clustered", "sparse", "dense"):
+        group = [la for la in layers if la["format"] == fmt]
+        if not group:
+            continue
+        how = []
+        if fmt != "dense":
+            bits = sorted({la["index_bits"] for la in group if la["index_bits"]})
+            if bits:
+                how.append("/".join(map(str, bits)) + "-bit indices")
+            clusters = max(la["clusters"] for la in group)
+            if clusters:
+                how.append(f"<= {clusters} values")
+            if "sparse" in fmt:
+                dense = sum(la["dense_bytes"] for la in group)
+                nonzero = sum(la["density"] * la["dense_bytes"] for la in group)
+                how.append(f"{100 * nonzero / dense:.0f}% nonzero" if dense else "")
+        what = f" ({', '.join(h for h in how if h)})" if any(how) else ""
+        dense_b, stored_b = sum(la["dense_bytes"] for la in group), sum(la["stored_bytes"] for la in group)
+        sizes = f"{stored_b:,} B" if fmt == "dense" else f"{dense_b:,} -> {stored_b:,} B"
+        lines.append(f"  {fmt}{what}: {len(group)} layer{'s' if len(group) > 1 else ''}, {sizes}: "
+                     f"{_names(group)}")
+    return lines
+
+
+def weights_lines(report: dict) -> list[str]:
+    """How the weights are shipped: the engine's storage per format, or TFLM's LUT and its cost."""
+    weights = report.get("weights") or {}
+    if report["fit"]["runtime"] != "tflm":
+        return storage_lines(report.get("engine") or {})
+    clustered = weights.get("clustered_tensors") or []
+    lut = weights.get("lut")
+    if lut is not None:
+        bits = "/".join(str(b) for b in sorted({t["index_bits"] for t in lut["tensors"]}))
+        lines = [f"weights: TFLM LUT compression ({bits}-bit indices) of {len(lut['tensors'])} clustered tensors: "
+                 f"model {lut['dense_model_bytes']:,} -> {lut['model_bytes']:,} B; the decoded weights take "
+                 f"{lut['decoded_weights_bytes']:,} B of the arena ({lut['dense_arena_bytes']:,} -> "
+                 f"{lut['arena_bytes']:,} B)"]
+        instead = weights.get("engine_instead")
+        if instead:
+            lines.append(f"with the C engine instead (--runtime c): flash {instead['flash_bytes']:,} B, "
+                         f"SRAM {instead['sram_bytes']:,} B (weights {instead['weights_dense_bytes']:,} B dense "
+                         f"-> {instead['weights_stored_bytes']:,} B as stored, no decoding in RAM)")
+        return lines
+    if not clustered:
+        return []
+    why = ("--weights dense" if weights.get("mode") == "dense" else
+           "; ".join(f"{r['tensor']}: {r['why']}" for r in weights.get("lut_refused", [])[:3])
+           or "not converted here: a .tflite is shipped as given")
+    return [f"weights: {len(clustered)} tensors hold <= 16 values per channel (clustered), shipped as int8: {why}"]
 
 
 def render_build(console, report: dict) -> None:
@@ -175,14 +291,22 @@ def render_build(console, report: dict) -> None:
     console.print(f"  model: {a['params']:,} parameters, {len(a['layers'])} ops, {a['model_bytes']:,} B")
     if fit["runtime"] != "tflm":
         tflm = report["tflm_fit"]
+        dense = "; clustered weights as int8, no LUT" if (report.get("weights") or {}).get("clustered_tensors") else ""
         console.print(f"  with TFLM instead: flash {tflm['flash']['used_bytes']:,} B, "
-                      f"SRAM {tflm['sram']['used_bytes']:,} B (runtime code and data estimated)")
+                      f"SRAM {tflm['sram']['used_bytes']:,} B (runtime code and data estimated{dense})")
+    for line in weights_lines(report):
+        console.print(f"  {escape(line)}")
     if report.get("compression"):
         for row in report["compression"]["rows"]:
-            acc = row["int8_metric"]
+            acc, delta = row["int8_metric"], row.get("int8_delta_points")
+            engine = row.get("engine_weight_bytes")
             console.print(f"  compression: {escape(row['technique'])}: {row['params']:,} params"
                           + (f", int8 {report['compression']['metric']} {acc:.4f}" if acc is not None else "")
-                          + (f", flash as deployed {row['flash_bytes']:,} B" if row["flash_bytes"] else ""))
+                          + (f" ({delta:+.2f} pts)" if delta is not None and row["technique"] != "original" else "")
+                          + (f", TFLM flash {row['flash_bytes']:,} B, arena {row['arena_bytes']:,} B"
+                             if row["flash_bytes"] else "")
+                          + (f", C engine weights {engine:,} B, SRAM {row['engine_sram_bytes']:,} B"
+                             if engine is not None else ""))
     for problem in fit["problems"]:
         console.print(f"  [red]{escape(problem)}[/]")
     if not fit["fits"] and fit["peak_tensors"]:

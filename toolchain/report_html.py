@@ -316,6 +316,31 @@ def _section(title: str, ident: str, body: str) -> str:
     return f'<section id="{ident}"><h2>{_esc(title)}</h2>{body}</section>'
 
 
+def weights_section(report: dict) -> str:
+    """How the weights are shipped: the engine's storage per layer, or TFLM's LUT and what it costs."""
+    from toolchain.report import weights_lines
+
+    if not report.get("fit"):
+        return ""
+    engine = report.get("engine") or {}
+    layers = engine.get("layers") if report["fit"]["runtime"] != "tflm" else None
+    if layers is None:
+        layers = ((report.get("weights") or {}).get("engine_instead") or {}).get("layers")
+    lines = weights_lines(report)
+    if not lines and not layers:
+        return ""
+    body = "".join(f"<p>{_esc(line.strip())}</p>" for line in lines)
+    if layers:
+        rows = [[la["layer"], la["op"], la["format"], _b(la["dense_bytes"]), _b(la["stored_bytes"]),
+                 la["index_bits"] or "-", la["clusters"] or "-", f"{100 * la['density']:.1f}%"] for la in layers]
+        rows.append(["total", "", "", _b(sum(la["dense_bytes"] for la in layers)),
+                     _b(sum(la["stored_bytes"] for la in layers)), "", "", ""])
+        caption = "" if report["fit"]["runtime"] != "tflm" else "<p>The C engine would store them so:</p>"
+        body += caption + _table(rows, ["layer", "op", "storage", "weights dense", "weights as stored",
+                                        "index bits", "clusters", "nonzero"])
+    return _section("Weights as stored", "weights", body)
+
+
 def render_html(report: dict) -> str:
     """The whole page for a build/check/compress/bench report dict."""
     parts = []
@@ -359,14 +384,24 @@ def render_html(report: dict) -> str:
     elif bench and bench.get("layers"):
         parts.append(_section("Per layer", "layers", "<figure>"
                               f"{measured_layers_figure(bench['layers'], bench.get('timing_unit', ''))}</figure>"))
+    weights = weights_section(report)
+    if weights:
+        parts.append(weights)
     if report.get("compression"):
         comp = report["compression"]
+
+        def size(v):
+            return "-" if v is None else _b(v)
+
         rows = [[r["technique"], f"{r['params']:,}", f"{r['macs']:,}",
                  "-" if r["float_metric"] is None else f"{r['float_metric']:.4f}",
                  "-" if r["int8_metric"] is None else f"{r['int8_metric']:.4f}",
-                 "-" if r["flash_bytes"] is None else _b(r["flash_bytes"])] for r in comp["rows"]]
+                 "-" if r.get("int8_delta_points") is None else f"{r['int8_delta_points']:+.2f}",
+                 size(r["flash_bytes"]), size(r.get("arena_bytes")), size(r.get("zip_bytes")),
+                 size(r.get("engine_weight_bytes")), size(r.get("engine_sram_bytes"))] for r in comp["rows"]]
         table = _table(rows, ["technique", "params", "MACs", f"float {comp['metric']}", f"int8 {comp['metric']}",
-                              "flash as deployed"])
+                              "points vs original", "TFLM flash as deployed", "TFLM SRAM (arena)", "zip size",
+                              "C engine weights as stored", "C engine SRAM"])
         notes = "".join(f"<p>{_esc(n)}</p>" for n in comp.get("notes", []))
         fig = f"<figure>{compression_figure(comp)}</figure>" if _plotted_rows(comp) else ""
         parts.append(_section("Compression", "compression", table + fig + notes))

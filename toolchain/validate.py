@@ -1,6 +1,7 @@
 """Validate a runtime against the tflite-micro interpreter on the same inputs.
 
-`validate_c_engine` generates the C engine for a model, compiles it with the host C compiler, runs
+`validate_c_engine` generates the C engine for a model as `edgec build --runtime c` does (the same
+weight storage: clustered and sparse layers as they ship), compiles it with the host C compiler, runs
 it on a batch of inputs (given, or seeded random ones), runs TFLM on the same inputs, and returns
 how many outputs match byte for byte, and the largest difference.
 """
@@ -26,6 +27,10 @@ class ValidationResult:
     max_abs_diff: float
     mismatched_values: int
     arena_bytes: int
+    weights: str = "auto"  # the storage mode the engine was generated with
+    weights_dense_bytes: int = 0  # the conv / depthwise / FC weights as int8
+    weights_stored_bytes: int = 0  # as the engine stores them (what was checked)
+    storage: dict = None  # format -> number of layers stored so
 
     @property
     def exact_rate(self) -> float:
@@ -39,6 +44,8 @@ class ValidationResult:
         return [
             f"model: {self.model}",
             f"runtime: {self.runtime} (engine arena {self.arena_bytes} B) vs tflite-micro interpreter",
+            f"weights ({self.weights}): {self.weights_dense_bytes:,} B dense -> {self.weights_stored_bytes:,} B as "
+            "stored (" + ", ".join(f"{fmt} {n}" for fmt, n in (self.storage or {}).items()) + " layers)",
             f"inputs: {self.count} ({self.inputs})",
             f"exact-match rate: {100.0 * self.exact_rate:.2f}% ({self.exact}/{self.count} inputs)",
             f"largest difference: {self.max_abs_diff:g} ({self.mismatched_values} values differ)",
@@ -87,14 +94,18 @@ def compare(outputs: np.ndarray, reference: np.ndarray) -> tuple[int, float, int
 
 
 def validate_c_engine(model_path: str | Path, inputs_path: str | Path | None = None, count: int = 16,
-                      seed: int = 0, work_dir: str | Path | None = None) -> tuple[ValidationResult, np.ndarray]:
-    """Run the generated C engine and TFLM on the same inputs; return the result and engine outputs."""
+                      seed: int = 0, work_dir: str | Path | None = None,
+                      weights: str = "auto") -> tuple[ValidationResult, np.ndarray]:
+    """Run the generated C engine and TFLM on the same inputs; return the result and engine outputs.
+
+    The engine is the one `edgec build MODEL --runtime c --weights WEIGHTS` ships (same generator,
+    same storage choice per layer)."""
     from firmware_export.cengine import compile_host, generate_engine
     from toolchain.oracle import run_tflm
 
     model_path = Path(model_path)
     model = read_tflite_file(model_path)
-    engine = generate_engine(model, model_path.stem, str(model_path))
+    engine = generate_engine(model, model_path.stem, str(model_path), weights=weights)
     shape = tuple(engine.input_shape[1:]) if engine.input_shape and engine.input_shape[0] == 1 else tuple(engine.input_shape)
     if inputs_path is not None:
         batch = load_inputs(inputs_path, shape, engine.input_dtype, engine.input_quant)
@@ -108,5 +119,9 @@ def validate_c_engine(model_path: str | Path, inputs_path: str | Path | None = N
     reference = run_tflm(model_path.read_bytes(), batch, source=str(model_path))
     exact, max_diff, mismatched = compare(outputs, reference)
     result = ValidationResult(model=str(model_path), runtime="c", inputs=source, count=len(batch), exact=exact,
-                              max_abs_diff=max_diff, mismatched_values=mismatched, arena_bytes=engine.activation_bytes)
+                              max_abs_diff=max_diff, mismatched_values=mismatched, arena_bytes=engine.activation_bytes,
+                              weights=weights, weights_dense_bytes=sum(s.dense_bytes for s in engine.layers),
+                              weights_stored_bytes=sum(s.stored_bytes for s in engine.layers),
+                              storage={fmt: sum(s.format == fmt for s in engine.layers)
+                                       for fmt in dict.fromkeys(s.format for s in engine.layers)})
     return result, outputs

@@ -16,6 +16,8 @@ from . import emit
 from .lower import lower_model
 from .ops import EngineGraph, const_arrays
 from .planner import MemoryPlan, plan_memory
+from .packing import MAC_OPS, pack_graph
+from .storage import LayerStorage, check_mode, layer_storage
 
 _C_TYPES = {"int8": "int8_t", "float32": "float"}
 
@@ -25,7 +27,7 @@ class GeneratedEngine:
     name: str
     files: dict = field(repr=False)  # file name -> text, sorted by name
     activation_bytes: int  # the static arena (every activation but the model input)
-    scratch_bytes: int  # kernel scratch outside the arena (the DSP convolution's im2col columns)
+    scratch_bytes: int  # kernel scratch outside the arena (im2col columns, DSP path; decoded packed weights)
     caller_input_bytes: int  # the model input, read in place from the caller's buffer (its SRAM)
     input_bytes: int
     output_bytes: int
@@ -35,9 +37,10 @@ class GeneratedEngine:
     output_shape: tuple[int, ...]
     input_quant: tuple[float, int]  # (scale, zero point); (0.0, 0) for float32
     output_quant: tuple[float, int]
-    weight_bytes: int  # every const array: weights, biases, multipliers, shifts, tables
+    weight_bytes: int  # every const array as stored: weights, biases, multipliers, shifts, tables
     op_names: tuple[str, ...]
     plan: MemoryPlan = field(repr=False)
+    layers: tuple[LayerStorage, ...] = ()  # how each conv / depthwise / fully-connected op stores its weights
 
     @property
     def sram_bytes(self) -> int:
@@ -67,13 +70,19 @@ def _quant(model: TfliteModel, index: int) -> tuple[float, int]:
     return float(t.quant.scales[0]), int(t.quant.zero_points[0])
 
 
-def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite") -> GeneratedEngine:
-    """Generate the engine; raise UnsupportedOpsError listing every op it cannot compute."""
+def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
+                    weights: str = "auto") -> GeneratedEngine:
+    """Generate the engine; raise UnsupportedOpsError listing every op it cannot compute.
+
+    weights: "auto" stores each MAC layer's weights in its cheapest format (dense int8, clustered
+    indices + codebooks, sparse, or both), "dense" keeps int8 everywhere (see storage.py)."""
+    check_mode(weights)
     name = emit.c_identifier(name)
-    graph = lower_model(model, source)
+    graph = pack_graph(lower_model(model, source), weights)
     plan = plan_memory(graph)
     scratch_bytes = max((getattr(op, "scratch_bytes", 0) for op in graph.ops), default=0)
-    ptr = emit._Pointers(graph, plan, f"{name.upper()}_SCRATCH")
+    packed_bytes = max((op.scratch_bytes for op in graph.ops if getattr(op, "packed", None) is not None), default=0)
+    ptr = emit._Pointers(graph, plan, f"{name.upper()}_SCRATCH", f"{name.upper()}_PACKED_SCRATCH")
     codes = [emit.emit_op(op, ptr) for op in graph.ops]
     kernels = sorted({k for code in codes for k in code.kernels})
     tin, tout = graph.tensors[graph.input], graph.tensors[graph.output]
@@ -102,7 +111,7 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite")
         input_scale=emit.c_float(iq[0]), input_zero_point=iq[1],
         output_scale=emit.c_float(oq[0]), output_zero_point=oq[1],
         input_type=in_type, output_type=out_type,
-        output_source=ptr(graph.output, const=True), scratch_decl=emit.scratch_decl(name, scratch_bytes))
+        output_source=ptr(graph.output, const=True), scratch_decl=emit.scratch_decl(name, scratch_bytes, packed_bytes))
     files = {f"{name}.h": emit.fill("model.h.tmpl", header), f"{name}.c": emit.fill("model.c.tmpl", body),
              "edgec_common.h": emit.kernel_text("edgec_common.h")}
     for k in kernels:
@@ -113,7 +122,8 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite")
         caller_input_bytes=tin.nbytes,
         input_bytes=tin.nbytes, output_bytes=tout.nbytes, input_dtype=tin.dtype, output_dtype=tout.dtype,
         input_shape=tin.shape, output_shape=tout.shape, input_quant=iq, output_quant=oq,
-        weight_bytes=_const_bytes(graph), op_names=graph.op_names, plan=plan)
+        weight_bytes=_const_bytes(graph), op_names=graph.op_names, plan=plan,
+        layers=tuple(layer_storage(op) for op in graph.ops if isinstance(op, MAC_OPS)))
 
 
 def host_main(engine: GeneratedEngine) -> str:

@@ -41,15 +41,17 @@ class BenchOptions:
     out_dir: Path = Path("edgec-bench")
     timeout_s: float = 5.0  # per command
     infer_timeout_s: float = 120.0  # per inference command
+    weights: str = "auto"  # the engine's weight storage (as `edgec build --weights`)
 
 
-def build_for_model(model_path: Path, target: TargetProfile, folder: Path):
+def build_for_model(model_path: Path, target: TargetProfile, folder: Path, weights: str = "auto"):
     """The firmware for `model_path`, made by `edgec build --firmware`'s own passes (toolchain.build)
     into `folder`: a model that does not fit is refused as the build refuses it, before any device work.
     Returns the BuildResult (its `firmware` holds the ELF)."""
     from toolchain.build import BuildOptions, build, require_fit
 
-    result = build(model_path, BuildOptions(target=target, runtime="c", firmware=True), firmware_dir=folder)
+    result = build(model_path, BuildOptions(target=target, runtime="c", firmware=True, weights=weights),
+                   firmware_dir=folder)
     require_fit(result)
     return result
 
@@ -152,7 +154,7 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
     if options.firmware is not None:
         elf, flash_used, sram_used = _given_firmware(options)
     elif options.emulate:
-        built = build_for_model(options.model, target, firmware_dir or options.out_dir / "firmware")
+        built = build_for_model(options.model, target, firmware_dir or options.out_dir / "firmware", options.weights)
         elf, flash_used, sram_used = (built.firmware.elf, built.firmware.flash_used_bytes,
                                       built.firmware.sram_used_bytes)
     model = read_tflite_file(options.model) if options.model else None

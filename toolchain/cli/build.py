@@ -6,12 +6,13 @@ from pathlib import Path
 import click
 
 from toolchain.cli.compress import compression_options, recipe_from_options
-from toolchain.cli.options import make_console, output_options, resolve_target, target_options
+from toolchain.cli.options import make_console, output_options, resolve_target, target_options, weights_option
 
 PASS_LABELS = {"load": "loading the model", "convert": "converting to int8 (TFLite converter)",
                "analyse": "analysing the graph", "measure": "measuring the TFLM arena",
                "engine": "generating and sizing the C engine", "firmware": "building the firmware",
-               "compress": "compressing, fine-tuning and converting"}
+               "compress": "compressing, fine-tuning and converting",
+               "store": "LUT-compressing the clustered weights for TFLM"}
 
 
 def summarize_files(files: list[str]) -> str:
@@ -46,10 +47,12 @@ def summarize_files(files: list[str]) -> str:
 @click.option("--firmware", is_flag=True,
               help="Also build the benchmark firmware (C engine; ELF/BIN/HEX) for Cortex-M targets.")
 @click.option("--name", help="Name for the exported C symbols (default: the model file's name).")
+@weights_option
 @compression_options
 @output_options
 def build(model, target, target_file, out_dir, calib, calib_random, image_range, io_type, mode, runtime,
-          custom_objects, trust_lambda, firmware, name, as_json, quiet, train_path, eval_path, **compression):
+          custom_objects, trust_lambda, firmware, name, weights, as_json, quiet, train_path, eval_path,
+          **compression):
     """Quantize MODEL to int8, check it fits the target, export it into --out.
 
     MODEL is a Keras 3 .keras file, a Keras 2 .h5 file, a SavedModel folder or a .tflite file
@@ -70,10 +73,11 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
     profile = resolve_target(target, target_file)
     if calib is not None and calib_random:
         raise click.UsageError("give --calib or --calib-random, not both")
+    recipe = recipe_from_options(weights=weights, **compression)
     options = BuildOptions(target=profile, calib=calib, calib_random=calib_random, image_range=image_range,
                            convert=ConvertOptions(mode=mode, io=io_type), runtime=runtime,
                            custom_objects=custom_objects, trust_lambda=trust_lambda, name=name,
-                           firmware=firmware, recipe=recipe_from_options(**compression),
+                           firmware=firmware, recipe=recipe, weights=recipe.storage.weights,
                            train=train_path, eval=eval_path)
     console = make_console(as_json, quiet)
     with progress_for(console, quiet) as progress, staged_output(out_dir) as stage:

@@ -46,10 +46,10 @@ def compression_options(command):
 
 
 def recipe_from_options(prune=None, prune_structured=None, cluster=None, factorize=None, distill=False,
-                        recipe_path=None, epochs=None, **_unused) -> Recipe:
+                        recipe_path=None, epochs=None, weights=None, **_unused) -> Recipe:
     base = load_recipe(recipe_path) if recipe_path else None
     return with_options(base, prune=prune, prune_structured=prune_structured, cluster=cluster,
-                        factorize=factorize, distill=distill, epochs=epochs)
+                        factorize=factorize, distill=distill, epochs=epochs, weights=weights)
 
 
 def load_data(model, path):
@@ -124,7 +124,8 @@ def compress(ctx, model_path, output, as_json, no_int8, quiet, **options):
         calib = None if no_int8 else calibration_samples(train, evaluation)
         if calib is not None:
             say("converting the original and the compressed model to int8 for the report")
-        report = measured_report(result, model, calib, evaluation)
+        mode = recipe.storage.weights  # a recipe's [storage] table: dense storage is measured as such
+        report = measured_report(result, model, calib, evaluation, lut=mode == "auto", weights=mode)
         document = {"schema_version": 1, "command": "compress", "model": {"name": Path(model_path).stem,
                     "path": str(model_path)}, "output": str(output), "compression": report.to_dict()}
         write_atomically(output, lambda temp: result.model.save(temp))

@@ -47,6 +47,14 @@ def target_options(f):
     return f
 
 
+def weights_option(f):
+    """--weights: how the generated engine (and the TFLM model) store the weights."""
+    return click.option("--weights", type=click.Choice(["auto", "dense"]), default=None,
+                        help="Weight storage: 'auto' (default) stores clustered and pruned weights compressed "
+                             "where it pays (C engine: packed indices or sparse; TFLM: LUT); 'dense' ships "
+                             "plain int8.")(f)
+
+
 def output_options(f):
     f = click.option("--quiet", "-q", is_flag=True, help="No progress, only the summary or errors.")(f)
     f = click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout, nothing else.")(f)

@@ -19,11 +19,14 @@ from toolchain.errors import EXIT_INTERNAL
 @click.option("--count", type=click.IntRange(1, 100000), default=16, show_default=True,
               help="Number of random inputs (without --inputs).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--weights", type=click.Choice(["auto", "dense"]), default="auto", show_default=True,
+              help="Weight storage of the engine, as `edgec build --weights` (clustered/sparse where it pays, "
+                   "or plain int8).")
 @click.option("--save-outputs", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Save the runtime's raw outputs to this .npz (array 'outputs', one row per input).")
 @click.pass_context
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, nothing else.")
-def validate(ctx, model, runtime, inputs_path, count, seed, save_outputs, as_json):
+def validate(ctx, model, runtime, inputs_path, count, seed, weights, save_outputs, as_json):
     """Check that the C engine computes exactly what TFLM computes on MODEL.tflite.
 
     \b
@@ -32,7 +35,7 @@ def validate(ctx, model, runtime, inputs_path, count, seed, save_outputs, as_jso
     """
     from toolchain.validate import validate_c_engine
 
-    result, outputs = validate_c_engine(model, inputs_path=inputs_path, count=count, seed=seed)
+    result, outputs = validate_c_engine(model, inputs_path=inputs_path, count=count, seed=seed, weights=weights)
     if save_outputs is not None:
         np.savez(save_outputs, outputs=outputs)
     if as_json:

@@ -48,7 +48,8 @@ def _bits(count: int) -> int:
     return max(1, math.ceil(math.log2(max(count, 1))))
 
 
-def _candidates(model_bytes: bytes):
+def weight_tensors(model_bytes: bytes):
+    """The int8 weight tensors (with data) of the conv, depthwise and fully-connected ops."""
     from tflite_micro.tensorflow.lite.micro.compression import model_editor
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
@@ -112,7 +113,7 @@ def lut_compress(model_bytes: bytes, max_index_bits: int = 4, check_samples: int
         check_inputs = _random_inputs(model_bytes, check_samples)
     check_inputs = check_inputs[:check_samples]
     reference = _run_tflm(model_bytes, check_inputs, base)
-    for tensor in _candidates(model_bytes):
+    for tensor in weight_tensors(model_bytes):
         best, refused = None, []
         for mode, bits, label in _options(tensor):
             if bits > max_index_bits:

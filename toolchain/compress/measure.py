@@ -5,6 +5,9 @@
 - zip size: the .tflite model deflated in a zip archive, the figure tfmot's guides report; a
   device does not store it that way.
 - arena: the TFLM tensor arena the model needs (activations, and LUT-decoded weights).
+- engine weights and SRAM: the generated C engine for the same int8 model, its constants as it
+  stores them (clustered and sparse weights compressed, with `weights="auto"`) and the SRAM an
+  inference needs; generated, not compiled.
 """
 from __future__ import annotations
 
@@ -123,12 +126,30 @@ class Deployed:
     arena_bytes: int
     int8_metric: float | None
     lut: LutResult | None = None
-    tflite: bytes = field(default=b"", repr=False)
+    tflite: bytes = field(default=b"", repr=False)  # as deployed on TFLM (LUT-compressed, if it was)
+    int8: bytes = field(default=b"", repr=False)  # as converted (what the C engine is generated from)
+    engine_weight_bytes: int | None = None  # None: the C engine cannot run the model
+    engine_sram_bytes: int | None = None
+
+
+def engine_figures(tflite: bytes, weights: str = "auto") -> tuple[int | None, int | None]:
+    """(constants as stored, SRAM) of the C engine generated for an int8 model; (None, None) when
+    the engine cannot run it."""
+    from firmware_export.cengine.generate import generate_engine
+    from toolchain.errors import UnsupportedOpsError
+    from toolchain.tflite_reader import read_tflite
+
+    try:
+        engine = generate_engine(read_tflite(tflite), "model", weights=weights)
+    except UnsupportedOpsError:
+        return None, None
+    return engine.weight_bytes, engine.sram_bytes
 
 
 def deploy(model, calib: np.ndarray, eval_data: Dataset | None = None, lut_bits: int | None = None,
-           converter=None) -> Deployed:
-    """Convert `model` to int8, LUT-compress it when `lut_bits` is given, and measure it.
+           converter=None, weights: str = "auto") -> Deployed:
+    """Convert `model` to int8, LUT-compress it when `lut_bits` is given, and measure it (on TFLM,
+    and as the C engine generated with `weights` storage).
 
     The metric is that of the uncompressed int8 model run with ai-edge-litert (which has no TFLM
     DECODE operator); the LUT model's outputs are checked to be identical in the TFLM interpreter.
@@ -145,8 +166,9 @@ def deploy(model, calib: np.ndarray, eval_data: Dataset | None = None, lut_bits:
     if lut_bits is not None:
         lut = lut_compress(tflite, lut_bits, check_inputs=quantize_input(tflite, calib[:8]))
         deployed = lut.model
+    engine_weights, engine_sram = engine_figures(tflite, weights)
     return Deployed(
         flash_bytes=len(deployed), zip_bytes=zip_size(deployed), params=int(model.count_params()),
         macs=tflite_macs(deployed), arena_bytes=measure_arena_bytes(deployed), int8_metric=metric,
-        lut=lut, tflite=deployed,
+        lut=lut, tflite=deployed, int8=tflite, engine_weight_bytes=engine_weights, engine_sram_bytes=engine_sram,
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import keras
 import numpy as np
@@ -38,6 +38,10 @@ class StageResult:
     metric: float | None  # on the evaluation data, after the technique and its fine-tuning
     detail: str = ""
     fine_tuned_epochs: int = 0
+    model: keras.Model | None = field(default=None, repr=False, compare=False)  # the model after it
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
 
 
 @dataclass
@@ -60,12 +64,13 @@ class CompressResult:
         return {
             "metric": self.metric_name,
             "lut_bits": self.lut_bits,
-            "stages": [asdict(s) for s in self.stages],
+            "stages": [s.to_dict() for s in self.stages],
         }
 
 
 def _stage(name: str, model: keras.Model, eval_data: Dataset | None, detail: str = "", epochs: int = 0):
-    return StageResult(name, int(model.count_params()), keras_macs(model), evaluate(model, eval_data), detail, epochs)
+    return StageResult(name, int(model.count_params()), keras_macs(model), evaluate(model, eval_data), detail, epochs,
+                       model)
 
 
 def _pruning_schedule(options: PruneOptions, total_steps: int) -> pruning.PruningSchedule:
@@ -175,42 +180,61 @@ def calibration_samples(train: Dataset | None, eval_data: Dataset | None, count:
 
 
 def measured_report(result: CompressResult, original: keras.Model, calib: np.ndarray | None,
-                    eval_data: Dataset | None, converter=None):
+                    eval_data: Dataset | None, converter=None, lut: bool = True, weights: str = "auto"):
     """The report of `result`: float figures per technique, and int8 figures (flash as deployed,
-    zip size, arena, int8 metric) for the original and the final model when `calib` is given."""
-    return measured(result, original, calib, eval_data, converter)[0]
+    zip size, arena, C engine, int8 metric and its difference from the original's) for every
+    technique's model when `calib` is given."""
+    return measured(result, original, calib, eval_data, converter, lut, weights)[0]
 
 
 def measured(result: CompressResult, original: keras.Model, calib: np.ndarray | None,
-             eval_data: Dataset | None, converter=None):
-    """(the report, the deployed final model or None): `edgec build` ships the latter."""
+             eval_data: Dataset | None, converter=None, lut: bool = True, weights: str = "auto"):
+    """(the report, the deployed final model or None): `edgec build` ships the latter.
+
+    `lut`: LUT-compress the clustered model for TFLM (`weights="dense"` builds do not);
+    `weights`: the C engine's storage mode for its columns."""
     from toolchain.compress.measure import deploy
     from toolchain.compress.report import CompressReport, ReportRow
 
     if eval_data is not None:
         eval_data = fit_to_input(eval_data, tuple(original.inputs[0].shape[1:]))
-    rows = [ReportRow(s.technique, s.params, s.macs, s.metric, detail=s.detail) for s in result.stages]
+    stages = result.stages
+    rows = [ReportRow(s.technique, s.params, s.macs, s.metric, detail=s.detail) for s in stages]
     notes = []
     after = None
     if calib is not None:
-        before = deploy(original, calib, eval_data, None, converter)
-        after = deploy(result.model, calib, eval_data, result.lut_bits, converter)
-        for index, d in ((0, before), (len(rows) - 1, after)):
-            r = rows[index]
+        models = [original] + [s.model for s in stages[1:-1]] + ([result.model] if len(stages) > 1 else [])
+        deployed = [None if m is None else
+                    deploy(m, calib, eval_data, result.lut_bits if (lut and i == len(stages) - 1) else None,
+                           converter, weights)
+                    for i, m in enumerate(models)]
+        base = deployed[0].int8_metric
+        for index, (r, d) in enumerate(zip(rows, deployed)):
+            if d is None:
+                continue
+            delta = (None if base is None or d.int8_metric is None or result.metric_name != "accuracy"
+                     else round(100 * (d.int8_metric - base), 6))
             rows[index] = ReportRow(r.technique, r.params, d.macs, r.float_metric, d.int8_metric, d.flash_bytes,
-                                    d.zip_bytes, d.arena_bytes, r.detail)
+                                    d.zip_bytes, d.arena_bytes, r.detail, d.engine_weight_bytes, d.engine_sram_bytes,
+                                    delta)
+        after = deployed[-1]
         if len(rows) == 1:
             notes.append("no technique applied")
         if after.lut is not None:
-            lut = after.lut
-            if lut.tensors:
-                check = ("identical" if lut.identical_outputs else "DIFFERENT") + f" on {lut.samples_checked} inputs"
-                notes.append(f"LUT compression ({result.lut_bits}-bit indices) of {len(lut.tensors)} weight tensors: "
-                             f"{lut.bytes_before:,} -> {lut.bytes_after:,} bytes; TFLM outputs {check}; "
-                             "needs a TFLM build with compression (TFLM_DECODE), and decoded weights "
+            lut_result = after.lut
+            if lut_result.tensors:
+                check = ("identical" if lut_result.identical_outputs else "DIFFERENT") + \
+                    f" on {lut_result.samples_checked} inputs"
+                notes.append(f"LUT compression ({result.lut_bits}-bit indices) of {len(lut_result.tensors)} weight "
+                             f"tensors: {lut_result.bytes_before:,} -> {lut_result.bytes_after:,} bytes; TFLM outputs "
+                             f"{check}; needs a TFLM build with compression (TFLM_DECODE), and decoded weights "
                              "take arena space")
-            for name, why in lut.skipped:
+            for name, why in lut_result.skipped:
                 notes.append(f"  not LUT-compressed: {name}: {why}")
         notes.append("MACs in rows with int8 figures are counted on the int8 model; others on the Keras model. "
-                     "int8 metric: uncompressed int8 model run with ai-edge-litert.")
+                     "int8 metric: uncompressed int8 model run with ai-edge-litert"
+                     + ("; its difference from the original's in points." if result.metric_name == "accuracy"
+                        else ".")
+                     + f" TFLM: the .tflite as deployed and its arena; C engine: its constants as stored "
+                       f"(weights {weights}) and its SRAM, generated for the same int8 model.")
     return CompressReport(result.metric_name, rows, notes), after

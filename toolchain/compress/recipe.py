@@ -43,6 +43,9 @@ Example (every table and key optional):
     [distill]                  # fine-tune against the original model's soft outputs
     temperature = 4.0
     alpha = 0.1                # weight of the hard labels (0: soft targets only)
+
+    [storage]                  # how `edgec build` stores the weights it ships
+    weights = "auto"           # clustered/sparse storage where it pays; "dense": int8 as converted
 """
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ SCHEDULES = ("constant", "polynomial")
 IMPORTANCES = ("l1", "bn_scale")
 INITS = ("kmeans_plus_plus", "linear", "density_based")
 DECAYS = ("cosine", "none")
+WEIGHT_MODES = ("auto", "dense")  # firmware_export.cengine.storage.WEIGHT_MODES (a test keeps them equal)
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,14 @@ class DistillOptions:
 
 
 @dataclass(frozen=True)
+class StorageOptions:
+    """How the built model stores its weights: "auto" picks clustered or sparse storage per layer
+    where it costs less (the C engine) and TFLM's LUT compression for clustered weights (TFLM);
+    "dense" ships every weight as int8."""
+    weights: str = "auto"
+
+
+@dataclass(frozen=True)
 class Recipe:
     train: TrainOptions = TrainOptions()
     prune_structured: StructuredOptions | None = None
@@ -123,6 +135,7 @@ class Recipe:
     prune: PruneOptions | None = None
     cluster: ClusterOptions | None = None
     distill: DistillOptions | None = None
+    storage: StorageOptions = StorageOptions()  # not a technique: it applies to every build
 
     @property
     def techniques(self) -> list[str]:
@@ -242,9 +255,13 @@ def _distill(t: Table) -> DistillOptions:
     )
 
 
+def _storage(t: Table) -> StorageOptions:
+    return StorageOptions(weights=t.choice("weights", WEIGHT_MODES, StorageOptions().weights))
+
+
 _SECTIONS = {
     "train": _train, "prune_structured": _structured, "factorize": _factorize,
-    "prune": _prune, "cluster": _cluster, "distill": _distill,
+    "prune": _prune, "cluster": _cluster, "distill": _distill, "storage": _storage,
 }
 
 
@@ -267,7 +284,7 @@ def load_recipe(path) -> Recipe:
 
 def with_options(recipe: Recipe | None, *, prune: float | None = None, prune_structured: float | None = None,
                  cluster: int | None = None, factorize: float | None = None, distill: bool = False,
-                 epochs: int | None = None) -> Recipe:
+                 epochs: int | None = None, weights: str | None = None) -> Recipe:
     """`recipe` (or an empty one) with the command-line options laid over it."""
     recipe = recipe or Recipe()
     c = Checker("command line", kind="recipe")
@@ -286,4 +303,6 @@ def with_options(recipe: Recipe | None, *, prune: float | None = None, prune_str
         recipe = replace(recipe, distill=DistillOptions())
     if epochs is not None:
         recipe = replace(recipe, train=replace(recipe.train, epochs=c.integer("--epochs", epochs, 0)))
+    if weights is not None:
+        recipe = replace(recipe, storage=StorageOptions(c.choice("--weights", weights, WEIGHT_MODES)))
     return recipe

@@ -17,8 +17,11 @@ class ReportRow:
     int8_metric: float | None = None
     flash_bytes: int | None = None  # the .tflite as deployed (after LUT compression, if any)
     zip_bytes: int | None = None
-    arena_bytes: int | None = None
+    arena_bytes: int | None = None  # the TFLM arena (SRAM), LUT-decoded weights included
     detail: str = ""
+    engine_weight_bytes: int | None = None  # the C engine's constants as stored (flash)
+    engine_sram_bytes: int | None = None  # the C engine's SRAM for one inference
+    int8_delta_points: float | None = None  # int8 accuracy minus the original's int8 accuracy, in points
 
 
 @dataclass(frozen=True)
@@ -44,15 +47,21 @@ class CompressReport:
         def size(v):
             return "-" if v is None else f"{v:,}"
 
+        def points(v):
+            return "-" if v is None else f"{v:+.2f}"
+
         columns = [
             ("technique", lambda r: r.technique, "<"),
             ("params", lambda r: size(r.params), ">"),
             ("MACs", lambda r: size(r.macs), ">"),
             (f"float {self.metric}", lambda r: metric(r.float_metric), ">"),
             (f"int8 {self.metric}", lambda r: metric(r.int8_metric), ">"),
-            ("flash (deployed)", lambda r: size(r.flash_bytes), ">"),
+            *([("pts", lambda r: points(r.int8_delta_points), ">")] if percent else []),
+            ("TFLM flash (deployed)", lambda r: size(r.flash_bytes), ">"),
+            ("SRAM (arena)", lambda r: size(r.arena_bytes), ">"),
             ("zip size", lambda r: size(r.zip_bytes), ">"),
-            ("arena", lambda r: size(r.arena_bytes), ">"),
+            ("C engine weights", lambda r: size(r.engine_weight_bytes), ">"),
+            ("C engine SRAM", lambda r: size(r.engine_sram_bytes), ">"),
         ]
         cells = [[head for head, _, _ in columns]] + [[get(r) for _, get, _ in columns] for r in self.rows]
         widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]

@@ -97,3 +97,28 @@ def test_ctrl_c_leaves_no_output(workdir, monkeypatch):
     assert result.exit_code == EXIT_INTERRUPTED
     assert "interrupted: nothing written" in result.output
     assert not (workdir / "out.keras").exists() and not (workdir / "out.report").exists()
+
+
+def test_every_technique_is_measured_on_tflm_and_the_engine(workdir):
+    result = _run(["model.keras", "--recipe", "recipe.toml", "--train", "train.npz", "--eval", "test.npz",
+                   "-o", "out.keras", "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["compression"]["rows"]
+    assert [r["technique"] for r in rows] == ["original", "prune", "cluster"]
+    for r in rows:
+        assert all(r[k] > 0 for k in ("flash_bytes", "arena_bytes", "zip_bytes", "engine_weight_bytes",
+                                      "engine_sram_bytes")), r
+    base = rows[0]["int8_metric"]
+    assert [r["int8_delta_points"] for r in rows] == [0.0] + [round(100 * (r["int8_metric"] - base), 6)
+                                                            for r in rows[1:]]
+    original, pruned, clustered = rows
+    # zeros shrink the zip, not the .tflite; the LUT shrinks the clustered model's flash and grows its arena
+    # by the decoded weights
+    assert pruned["zip_bytes"] < original["zip_bytes"] < original["flash_bytes"] <= pruned["flash_bytes"]
+    assert clustered["flash_bytes"] < pruned["flash_bytes"] and clustered["arena_bytes"] > pruned["arena_bytes"]
+    # the engine stores the clustered weights packed
+    assert clustered["engine_weight_bytes"] < original["engine_weight_bytes"]
+    text = _run(["model.keras", "--prune", "0.5", "--eval", "test.npz", "-o", "p.keras", "--quiet"]).output
+    head = text.splitlines()[0].split()
+    assert head[:6] == ["technique", "params", "MACs", "float", "accuracy", "int8"]
+    assert "pts" in head and "SRAM (arena)" in text and "C engine weights" in text and "C engine SRAM" in text

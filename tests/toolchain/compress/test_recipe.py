@@ -18,6 +18,7 @@ def test_the_documented_example_recipe_parses(tmp_path):
     assert r.cluster.per_layer == {"dense1": 8} and r.cluster.init == "kmeans_plus_plus"
     assert r.factorize.energy == 0.9 and r.factorize.per_layer == {"dense1": 16}
     assert r.distill.temperature == 4.0 and r.train.learning_rate == 1e-4
+    assert r.storage.weights == "auto"
 
 
 @pytest.mark.parametrize("text, field, expected", [
@@ -33,6 +34,7 @@ def test_the_documented_example_recipe_parses(tmp_path):
     ("[prune]\nschedule = \"cubic\"", "prune.schedule", "'constant', 'polynomial'"),
     ("[train]\nepochs = -1", "train.epochs", ">= 0"),
     ("[prune]\nlayers = \"conv\"", "prune.layers", "a list of layer names"),
+    ("[storage]\nweights = \"sparse\"", "storage.weights", "one of 'auto', 'dense'"),
 ])
 def test_bad_recipes_name_the_field_and_what_was_expected(text, field, expected):
     with pytest.raises(FieldError) as info:
@@ -47,7 +49,7 @@ def test_unknown_tables_and_keys_are_refused_by_the_one_toml_checker(tmp_path):
     with pytest.raises(UnknownKeyError) as info:
         parse_recipe({"prunes": {}}, "r.toml")
     assert str(info.value) == ("r.toml: recipe field 'prunes': unknown key; did you mean 'prune', 'prune_structured'? "
-                               "known here: cluster, distill, factorize, prune, prune_structured, train")
+                               "known here: cluster, distill, factorize, prune, prune_structured, storage, train")
     path = tmp_path / "recipe.toml"
     path.write_text("[cluster]\ncluster = 16\n")
     with pytest.raises(UnknownKeyError) as info:
@@ -73,6 +75,16 @@ def test_command_line_options_override_the_recipe():
     assert r.prune.sparsity == 0.8 and r.prune.frequency == 10
     assert r.cluster.clusters == 8 and r.distill is not None and r.train.epochs == 1
     assert with_options(None).is_empty and Recipe().techniques == []
+
+
+def test_weights_storage_comes_from_the_recipe_or_the_option_and_is_no_technique():
+    stored = parse_recipe({"storage": {"weights": "dense"}})
+    assert stored.storage.weights == "dense" and stored.is_empty
+    assert Recipe().storage.weights == "auto"
+    assert with_options(stored).storage.weights == "dense"
+    assert with_options(stored, weights="auto").storage.weights == "auto"
+    with pytest.raises(FieldError, match="recipe field .--weights."):
+        with_options(None, weights="packed")
 
 
 def test_recipe_module_does_not_import_keras():

@@ -43,6 +43,16 @@ def test_build_report_keeps_every_pinned_key(example_report):
             assert got == kind or (kind == "null" and got == "object"), f"{path}: {got}, pinned {kind}"
 
 
+def test_engine_build_report_keeps_every_pinned_key(engine_report):
+    """With --runtime c, the engine's keys: its weight storage per layer."""
+    _, report = engine_report
+    for path, kind in PINNED["engine_keys"].items():
+        for value in _lookup(report, path):
+            got = _kind(value)
+            assert got == kind or (kind == "null" and got == "object"), f"{path}: {got}, pinned {kind}"
+    assert [la["layer"] for la in report["engine"]["layers"]] == ["conv1", "conv2", "fc1", "logits"]
+
+
 def test_check_report_has_the_same_contract(overflow_report):
     _, report = overflow_report
     missing = [p for p in PINNED["keys"] if not p.startswith(".conversion.calibration")
