@@ -68,7 +68,7 @@ def main() -> int:
     import numpy as np
 
     from firmware_export.cengine import compile_host, generate_engine
-    from toolchain.tflite_reader import read_tflite_file
+    from toolchain.base.tflite_reader import read_tflite_file
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(STEMS), choices=STEMS)

@@ -33,7 +33,7 @@ def main(argv=None) -> int:
 
     from firmware_export.cengine import generate_engine
     from toolchain.arena import measure_arena
-    from toolchain.tflite_reader import read_tflite
+    from toolchain.base.tflite_reader import read_tflite
 
     header = (f"{'model':<28}{'TFLM total':>11}{'TFLM head':>11}{'live peak':>11}{'lower bnd':>11}"
               f"{'arena':>9}{'scratch':>9}{'input (caller)':>15}{'engine SRAM':>12}{'vs TFLM':>9}{'in place':>9}")

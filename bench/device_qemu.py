@@ -39,7 +39,7 @@ def measure(model_path: Path, out: Path) -> dict:
     from firmware_export.cengine.generate import generate_engine
     from firmware_export.firmware import FirmwareOptions, build_firmware
     from toolchain.benchmark import BenchOptions, run_bench
-    from toolchain.tflite_reader import read_tflite_file
+    from toolchain.base.tflite_reader import read_tflite_file
 
     target = targets.load_target("cortex-m7")
     model = read_tflite_file(model_path)

@@ -16,7 +16,7 @@ from pathlib import Path
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
-from toolchain.errors import ToolchainError
+from toolchain.base.errors import ToolchainError
 
 CROSS_CC = "arm-none-eabi-gcc"
 

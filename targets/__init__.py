@@ -16,8 +16,8 @@ import os
 import re
 from pathlib import Path
 
-from base.errors import FieldError, UnknownKeyError, UnknownNameError
-from base.tomlcheck import read_toml
+from toolchain.base.errors import FieldError, UnknownKeyError, UnknownNameError
+from toolchain.base.tomlcheck import read_toml
 from targets.flasher_options import (CommandOptions, EsptoolOptions, MassStorageOptions,  # noqa: F401
                                      NoOptions, PyocdOptions)
 from targets.hardware import Core, QemuMachine, cores, qemu_machines  # noqa: F401

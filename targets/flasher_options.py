@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from base.tomlcheck import Table
+from toolchain.base.tomlcheck import Table
 
 IMAGE_FORMATS = ("bin", "hex", "uf2")
 

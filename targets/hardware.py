@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from base.tomlcheck import Checker, read_toml
+from toolchain.base.tomlcheck import Checker, read_toml
 
 HERE = Path(__file__).resolve().parent
 CORES_FILE = HERE / "cores.toml"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from base.tomlcheck import MISSING, Checker, Table
+from toolchain.base.tomlcheck import MISSING, Checker, Table
 from targets.flasher_options import FLASHERS, FlasherOptions, NoOptions, parse_flasher_options
 from targets.hardware import Core, QemuMachine, cores, qemu_machines
 

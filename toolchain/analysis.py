@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toolchain.tflite_reader import Operator, Subgraph, TfliteModel
+from toolchain.base.tflite_reader import Operator, Subgraph, TfliteModel
 
 DECODE_OPS = frozenset({"CUSTOM:TFLM_DECODE"})  # TFLM's compressed-tensor decoder
 GLUE_OPS = frozenset({"SHAPE", "STRIDED_SLICE", "PACK"})

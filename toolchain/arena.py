@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from toolchain.errors import ConversionError
+from toolchain.base.errors import ConversionError
 
 MAX_ARENA_BYTES = 1 << 30
 # Below about 500 bytes the interpreter cannot even place its own allocator objects and, rather

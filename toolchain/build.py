@@ -33,11 +33,11 @@ from targets.schema import TargetProfile
 from toolchain.analysis import GLUE_OPS, ModelAnalysis, analyse, float_ops
 from toolchain.arena import ArenaMeasurement, measure_arena
 from toolchain.convert import ConvertOptions, ConvertedModel, convert_int8
-from toolchain.errors import ConversionError, DataError, DoesNotFitError, UnsupportedOpsError
+from toolchain.base.errors import ConversionError, DataError, DoesNotFitError, UnsupportedOpsError
 from toolchain.fit import FitResult, check_fit, tflm_fit
 from toolchain.loader import LoadedModel, load_model
 from toolchain.progress import SILENT, Progress
-from toolchain.tflite_reader import TfliteModel, read_tflite
+from toolchain.base.tflite_reader import TfliteModel, read_tflite
 
 RUNTIMES = ("tflm", "c")
 FIRMWARE_FOLDER = "firmware"  # where in the output folder the firmware pass builds
@@ -350,7 +350,7 @@ def lut_cost(stored: Stored, arena: ArenaMeasurement, name: str, source: str, op
     decoded weights), and the C engine generated and sized for that model, for comparison."""
     import dataclasses
 
-    from toolchain.errors import ToolchainError
+    from toolchain.base.errors import ToolchainError
     from toolchain.weights import LutStorage
 
     cost = LutStorage(stored.lut, len(stored.plain_bytes), len(stored.tflite_bytes),

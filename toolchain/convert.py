@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from toolchain.errors import ConversionError
+from toolchain.base.errors import ConversionError
 from toolchain.loader import LoadedModel
 
 MODES = ("int8", "16x8")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolchain.errors import InputFileError, ModelLoadError, UnsupportedLayerError
+from toolchain.base.errors import InputFileError, ModelLoadError, UnsupportedLayerError
 
 FORMATS = ("keras", "h5", "savedmodel", "tflite")
 
@@ -96,7 +96,7 @@ def load_model(path: str | Path, custom_objects_file: str | Path | None = None,
 
 
 def _load_tflite(path: Path) -> LoadedModel:
-    from toolchain.tflite_reader import read_tflite
+    from toolchain.base.tflite_reader import read_tflite
 
     data = path.read_bytes()
     model = read_tflite(data, str(path))

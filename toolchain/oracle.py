@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolchain.errors import ModelLoadError
+from toolchain.base.errors import ModelLoadError
 
 DEFAULT_ARENA_BYTES = 4 * 1024 * 1024
 

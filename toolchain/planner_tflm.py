@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from toolchain.tflite_reader import Operator, Subgraph, TfliteModel
+from toolchain.base.tflite_reader import Operator, Subgraph, TfliteModel
 
 ALIGN = 16
 PLANNER = "TFLM greedy (recomputed)"

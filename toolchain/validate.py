@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain.errors import DataError, InputFileError
-from toolchain.tflite_reader import read_tflite_file
+from toolchain.base.errors import DataError, InputFileError
+from toolchain.base.tflite_reader import read_tflite_file
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from toolchain.tflite_reader import TfliteModel
+from toolchain.base.tflite_reader import TfliteModel
 
 MAX_CLUSTERS = 16  # the most values a 4-bit index addresses
 WEIGHT_OPS = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1}  # op -> input holding the weights

@@ -3,7 +3,7 @@
     engine = generate_engine(read_tflite_file("model.tflite"), "model")
     engine.write("out/")          # model.c, model.h and the kernel files the model uses
 """
-from toolchain.errors import UnsupportedOpsError
+from toolchain.base.errors import UnsupportedOpsError
 
 from .generate import GeneratedEngine, generate_engine, host_main
 from .host import HostEngine, compile_host

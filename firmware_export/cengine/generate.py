@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolchain.tflite_reader import TfliteModel
+from toolchain.base.tflite_reader import TfliteModel
 
 from . import emit
 from .lower import lower_model

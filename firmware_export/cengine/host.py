@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain.errors import ToolchainError
+from toolchain.base.errors import ToolchainError
 
 from .generate import GeneratedEngine, host_main
 

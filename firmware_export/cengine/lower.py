@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolchain.errors import UnsupportedOpsError
-from toolchain.tflite_reader import Operator, Subgraph, Tensor, TfliteModel
+from toolchain.base.errors import UnsupportedOpsError
+from toolchain.base.tflite_reader import Operator, Subgraph, Tensor, TfliteModel
 
 from . import fixedpoint as fp
 from .ops import (Alias, Binary, Concatenation, DepthwiseConv2D, EngineGraph, FullyConnected,

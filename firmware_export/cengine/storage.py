@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from toolchain.errors import OptionError
+from toolchain.base.errors import OptionError
 
 WEIGHT_MODES = ("auto", "dense")
 FORMATS = ("dense", "clustered", "sparse", "sparse_clustered")

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from targets import Board, TargetProfile
-from base.errors import FieldError
+from toolchain.base.errors import FieldError
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from firmware_export.firmware.boot2 import BOOT2_RUN_ADDRESS, boot2_block, rende
 from firmware_export.firmware.elfsize import RegionUsage, read_usage
 from firmware_export.firmware.uarts import UART_DRIVERS
 from targets import TargetProfile
-from toolchain.device.uf2 import target_uf2, wants_uf2
-from toolchain.errors import DoesNotFitError, ToolchainError
+from firmware_export.firmware.images import target_uf2, wants_uf2
+from toolchain.base.errors import DoesNotFitError, ToolchainError
 
 SRC = Path(__file__).resolve().parent / "src"
 CC = "arm-none-eabi-gcc"

@@ -13,7 +13,7 @@ from string import Template
 from firmware_export.firmware.boards import BOARD_SETUPS, BoardConfig, BoardMismatch, check_board
 from firmware_export.firmware.uarts import UART_DRIVERS, BaudError, Divisor, uart_divisor
 from targets import MemoryRegion, TargetProfile
-from toolchain.errors import EdgecError, OptionError
+from toolchain.base.errors import EdgecError, OptionError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FW_VERSION = "1.0"

@@ -28,7 +28,7 @@ def single_op_models() -> dict:
 def engine_cache(tmp_path_factory):
     """Compile an engine once per (name, defines); returns a function building or reusing it."""
     from firmware_export.cengine import compile_host, generate_engine
-    from toolchain.tflite_reader import read_tflite
+    from toolchain.base.tflite_reader import read_tflite
 
     cache = {}
 

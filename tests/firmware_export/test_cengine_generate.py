@@ -13,7 +13,7 @@ from firmware_export.cengine import emit
 from firmware_export.cengine.host import compile_host, host_compiler
 from tests.conftest import require_tool
 from tests.firmware_export.conftest import mlperf_path
-from toolchain.tflite_reader import read_tflite, read_tflite_file
+from toolchain.base.tflite_reader import read_tflite, read_tflite_file
 
 KERNELS = Path(emit.__file__).parent / "kernels"
 GOLDEN = Path(__file__).parent / "golden"
@@ -148,7 +148,7 @@ def test_arm_cross_compile_is_warning_free(cpu, tmp_path, single_op_models):
 
 def test_layers_report_each_mac_op_and_unknown_weight_mode_is_refused():
     from firmware_export.cengine.storage import WEIGHT_MODES
-    from toolchain.errors import EdgecError
+    from toolchain.base.errors import EdgecError
 
     model = read_tflite_file(mlperf_path("kws_ref_model"))
     e = generate_engine(model, "kws", weights="dense")

@@ -6,7 +6,7 @@ import pytest
 
 from tests.firmware_export.single_op_models import CASES
 from toolchain.oracle import run_tflm
-from toolchain.tflite_reader import read_tflite
+from toolchain.base.tflite_reader import read_tflite
 
 
 def _inputs(engine, rng) -> np.ndarray:

@@ -13,7 +13,7 @@ from firmware_export.cengine.lower import lower_model
 from firmware_export.cengine.ops import Conv2D, Requant, op_inputs
 from firmware_export.cengine.planner import ALIGNMENT, build_buffers, plan_memory
 from tests.firmware_export.conftest import MLPERF_MODELS, mlperf_path
-from toolchain.tflite_reader import read_tflite, read_tflite_file
+from toolchain.base.tflite_reader import read_tflite, read_tflite_file
 
 # TFLM's planned activations (arena head) on these files, measured with the tflite-micro
 # interpreter (issue 4 and tests/data/mlperf-tiny/README.md).

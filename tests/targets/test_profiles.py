@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import targets
-from toolchain.errors import ProfileError, UnknownNameError
+from toolchain.base.errors import FieldError, UnknownNameError
 
 REQUIRED = ("cortex-m0plus", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "nucleo-l4r5zi",
             "nucleo-h743zi", "stm32f746g-disco", "nrf52840-dk", "rp2040-pico", "esp32-s3-devkitc",
@@ -80,7 +80,7 @@ def test_extends_overrides_fields(tmp_path):
 def test_bad_sizes_name_file_and_field(tmp_path, sram, field):
     path = tmp_path / "bad.toml"
     path.write_text(GOOD.format(sram=sram))
-    with pytest.raises(ProfileError) as err:
+    with pytest.raises(FieldError) as err:
         targets.load_target_file(path)
     assert str(path) in err.value.message and field in err.value.message
 
@@ -88,17 +88,17 @@ def test_bad_sizes_name_file_and_field(tmp_path, sram, field):
 def test_missing_size_is_named(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text(GOOD.format(sram=1).replace("stack_bytes = 5\n", ""))
-    with pytest.raises(ProfileError, match=r"reserves\.stack_bytes.*missing"):
+    with pytest.raises(FieldError, match=r"reserves\.stack_bytes.*missing"):
         targets.load_target_file(path)
 
 
 def test_unknown_field_and_core(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text(GOOD.format(sram=1).replace("clock_hz", "clock_mhz"))
-    with pytest.raises(ProfileError, match="clock_mhz"):
+    with pytest.raises(FieldError, match="clock_mhz"):
         targets.load_target_file(path)
     path.write_text(GOOD.format(sram=1).replace('"cortex-m4"', '"cortex-m9"', 1))
-    with pytest.raises(ProfileError, match=r"field 'core'.*cortex-m9"):
+    with pytest.raises(FieldError, match=r"field 'core'.*cortex-m9"):
         targets.load_target_file(path)
 
 

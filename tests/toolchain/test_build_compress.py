@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from tests.toolchain.conftest import EXAMPLE_CALIB, EXAMPLE_EVAL, EXAMPLE_MODEL
 from toolchain.analysis import analyse
 from toolchain.cli import cli
-from toolchain.tflite_reader import read_tflite_file
+from toolchain.base.tflite_reader import read_tflite_file
 
 
 def run(*args):

@@ -13,7 +13,7 @@ import targets
 from tests.conftest import REPO, require_tool
 from toolchain.build import BuildOptions, build
 from toolchain.cli import cli
-from toolchain.errors import ConversionError
+from toolchain.base.errors import ConversionError
 
 M7 = targets.load_target("cortex-m7")
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from tests.conftest import require_tool
 from tests.toolchain.compress.conftest import blob_data, small_cnn
 from toolchain.cli import cli
-from toolchain.tflite_reader import read_tflite_file
+from toolchain.base.tflite_reader import read_tflite_file
 
 LAYERS = ["conv_in", "conv_mid", "dense_mid", "logits"]
 

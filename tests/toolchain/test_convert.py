@@ -8,9 +8,9 @@ from toolchain.analysis import GLUE_OPS, analyse
 from toolchain.build import BuildOptions, build
 from toolchain.convert import ConvertOptions, convert_int8
 from toolchain.data import load_samples
-from toolchain.errors import ConversionError
+from toolchain.base.errors import ConversionError
 from toolchain.loader import load_model
-from toolchain.tflite_reader import read_tflite
+from toolchain.base.tflite_reader import read_tflite
 from targets import load_target
 
 M7 = load_target("cortex-m7")

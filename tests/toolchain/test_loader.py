@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from toolchain.errors import InputFileError, ModelLoadError, UnsupportedLayerError
+from toolchain.base.errors import InputFileError, ModelLoadError, UnsupportedLayerError
 from toolchain.loader import load_model
 
 # The float sources shipped in tests/data/mlperf-tiny (its README says why vww_96.h5 and ad01.h5 are not:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain.errors import DataError
-from toolchain.tflite_reader import TfliteModel
+from toolchain.base.errors import DataError
+from toolchain.base.tflite_reader import TfliteModel
 
 _INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
 

@@ -23,8 +23,8 @@ from toolchain.benchmark.reference import (Samples, TensorSpec, host_reference, 
 from toolchain.benchmark.report import BenchResult, LayerRow, Stats
 from toolchain.device.eembc import EembcClient, open_port
 from toolchain.device.emulator import QemuRunner, instructions_from_ticks
-from toolchain.errors import DeviceError, OptionError
-from toolchain.tflite_reader import read_tflite_file
+from toolchain.base.errors import DeviceError, OptionError
+from toolchain.base.tflite_reader import read_tflite_file
 
 
 @dataclass(frozen=True)

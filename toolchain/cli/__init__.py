@@ -12,7 +12,7 @@ import sys
 import click
 
 from toolchain import __version__
-from toolchain.errors import EXIT_INTERNAL, EXIT_INTERRUPTED
+from toolchain.base.errors import EXIT_INTERNAL, EXIT_INTERRUPTED
 
 # name -> "module:attribute"; the order is the order of `edgec --help`.
 COMMANDS = {

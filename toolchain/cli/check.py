@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from toolchain.cli.options import make_console, output_options, resolve_target, target_options
-from toolchain.errors import InputFileError
+from toolchain.base.errors import InputFileError
 
 
 @click.command()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from toolchain.errors import EXIT_INTERRUPTED, OptionError
+from toolchain.base.errors import EXIT_INTERRUPTED, OptionError
 from toolchain.compress.recipe import Recipe, load_recipe, with_options
 from toolchain.outputs import staged_output
 from toolchain.report import to_json

@@ -39,7 +39,7 @@ def inspect_model(model, tensors, as_json):
     """
     from toolchain.analysis import analyse
     from toolchain.loader import load_model
-    from toolchain.tflite_reader import read_tflite
+    from toolchain.base.tflite_reader import read_tflite
 
     loaded = load_model(model)
     if loaded.is_tflite:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from toolchain.errors import EdgecError
+from toolchain.base.errors import EdgecError
 
 
 class TargetType(click.ParamType):

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from toolchain.errors import EXIT_INTERNAL
+from toolchain.base.errors import EXIT_INTERNAL
 
 
 @click.command("validate")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain.errors import DataError, InputFileError
+from toolchain.base.errors import DataError, InputFileError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm")
 

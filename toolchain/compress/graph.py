@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from toolchain.errors import EdgecError
+from toolchain.base.errors import EdgecError
 
 
 class UnsupportedModelError(EdgecError):

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 import keras
 
-from toolchain.errors import OptionError, UnknownNameError
+from toolchain.base.errors import OptionError, UnknownNameError
 from toolchain.compress.graph import LayerGraph, first_of_kind, last_of_kind, layer_graph
 
 # Layer types whose kernels pruning and clustering act on, and the attribute names of those kernels.
@@ -87,7 +87,7 @@ def load_compressible(path) -> keras.Model:
 
     import toolchain.compress.clustering  # noqa: F401  (registers the wrappers)
     import toolchain.compress.pruning  # noqa: F401
-    from toolchain.errors import ModelLoadError
+    from toolchain.base.errors import ModelLoadError
     from toolchain.loader import load_model
 
     loaded = load_model(Path(path))

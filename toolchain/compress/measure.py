@@ -60,7 +60,7 @@ def keras_macs(model) -> int:
 def tflite_macs(model: bytes) -> int:
     """Multiply-accumulates of one invoke of a TFLite model (counted by toolchain.analysis)."""
     from toolchain.analysis import analyse
-    from toolchain.tflite_reader import read_tflite
+    from toolchain.base.tflite_reader import read_tflite
 
     return analyse(read_tflite(model)).macs
 
@@ -136,8 +136,8 @@ def engine_figures(tflite: bytes, weights: str = "auto") -> tuple[int | None, in
     """(constants as stored, SRAM) of the C engine generated for an int8 model; (None, None) when
     the engine cannot run it."""
     from firmware_export.cengine.generate import generate_engine
-    from toolchain.errors import UnsupportedOpsError
-    from toolchain.tflite_reader import read_tflite
+    from toolchain.base.errors import UnsupportedOpsError
+    from toolchain.base.tflite_reader import read_tflite
 
     try:
         engine = generate_engine(read_tflite(tflite), "model", weights=weights)

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, fields
 import keras
 import numpy as np
 
-from toolchain.errors import DataError
+from toolchain.base.errors import DataError
 from toolchain.compress import clustering, factorize, pruning, structured
 from toolchain.compress.data import Dataset, fit_to_input
 from toolchain.compress.measure import keras_macs

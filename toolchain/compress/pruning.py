@@ -16,7 +16,7 @@ import numpy as np
 import keras
 from keras import ops
 
-from toolchain.errors import OptionError
+from toolchain.base.errors import OptionError
 from toolchain.compress.graph import Replacement, clone_layer, rebuild
 from toolchain.compress.layers import kernel_names, select_layers
 

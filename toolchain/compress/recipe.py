@@ -51,7 +51,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from base.tomlcheck import Checker, Table, read_toml
+from toolchain.base.tomlcheck import Checker, Table, read_toml
 
 SCHEDULES = ("constant", "polynomial")
 IMPORTANCES = ("l1", "bn_scale")

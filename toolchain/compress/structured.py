@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from toolchain.errors import OptionError, UnknownNameError
+from toolchain.base.errors import OptionError, UnknownNameError
 from toolchain.compress.graph import Replacement, clone_layer, layer_graph, rebuild
 
 L = keras.layers

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from toolchain.errors import DataError
+from toolchain.base.errors import DataError
 from toolchain.compress.data import Dataset, sparse_labels
 from toolchain.compress.recipe import DistillOptions, TrainOptions
 

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from toolchain.errors import DeviceError
+from toolchain.base.errors import DeviceError
 
 READY = "m-ready"
 INIT_DONE = "m-init-done"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from targets.hardware import QemuMachine, qemu_machines
-from toolchain.errors import DeviceError, ToolchainError, UnknownNameError
+from toolchain.base.errors import DeviceError, ToolchainError, UnknownNameError
 
 QEMU = "qemu-system-arm"
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from targets import (CommandOptions, EsptoolOptions, MassStorageOptions, NoOptions, PyocdOptions,
                      TargetProfile, cores)
-from toolchain.device.uf2 import target_uf2
-from toolchain.errors import (CapabilityError, DeviceError, DoesNotFitError, EdgecError, InputFileError,
+from firmware_export.firmware.images import target_uf2
+from toolchain.base.errors import (CapabilityError, DeviceError, DoesNotFitError, EdgecError, InputFileError,
                               ToolchainError)
 
 CPUID_ADDRESS = 0xE000ED00  # CPUID; PARTNO (bits 15:4) per core in targets/cores.toml
@@ -236,7 +236,7 @@ def read_uf2_board_id(drive: Path) -> str:
 
 def mass_storage_payload(image: FirmwareImage, target: TargetProfile) -> tuple[str, bytes]:
     """(file name, bytes) to copy to the drive: the image in the profile's image_format. A UF2 is
-    the build's firmware.uf2; only a bare .bin gets its UF2 made here (toolchain.device.uf2)."""
+    the build's firmware.uf2; only a bare .bin gets its UF2 made here (firmware_export.firmware.images)."""
     fmt = target.flasher_options.image_format
     if fmt == "uf2":
         data = image.uf2.read_bytes() if image.uf2 else target_uf2(image.bin.read_bytes(), target)

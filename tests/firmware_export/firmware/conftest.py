@@ -70,7 +70,7 @@ def tiny_model() -> TinyModel:
     """Built once per session (also when the fixtures are imported by another folder's conftest)."""
     from firmware_export.cengine import generate_engine
     from toolchain.oracle import run_tflm
-    from toolchain.tflite_reader import read_tflite
+    from toolchain.base.tflite_reader import read_tflite
 
     data = _convert()
     engine = generate_engine(read_tflite(data, "tiny"), "tiny", "tiny.tflite")

@@ -21,8 +21,8 @@ from firmware_export.firmware.boot2 import BOOT2_RUN_ADDRESS
 from firmware_export.firmware.elfsize import read_usage
 from tests.conftest import require_tool
 from tests.firmware_export.firmware.conftest import EMULATED_TARGETS, tiny_model
-from toolchain.device.uf2 import parse_uf2
-from toolchain.errors import ProfileError
+from toolchain.base.uf2 import parse_uf2
+from toolchain.base.errors import FieldError
 
 # name -> (where the chip takes its vector table at reset, the board set-up's BRR/BAUDRATE/divisor)
 REAL_BOARDS = {
@@ -119,7 +119,7 @@ def test_a_real_board_without_a_board_table_is_refused_clearly():
     ("rp2040-pico", {"setup": "rp2350"}, "board.setup"),
 ])
 def test_bad_board_fields_are_profile_errors(name, fields, field):
-    with pytest.raises(ProfileError, match=f"field '{field}'"):
+    with pytest.raises(FieldError, match=f"field '{field}'"):
         plan_sources(_engine(), _variant(name, **fields), FirmwareOptions())
 
 
@@ -147,7 +147,7 @@ def test_the_board_table_is_read_from_the_profile(tmp_path):
     text = (targets.BUILTIN_DIR / "nucleo-l4r5zi.toml").read_text()
     path = tmp_path / "l4.toml"
     path.write_text(text.replace('uart_rx_pin = "PG8"', 'uart_rx_pin = "PG8"\nuart_rx_pull = "up"'))
-    with pytest.raises(ProfileError, match="field 'board.uart_rx_pull'"):
+    with pytest.raises(FieldError, match="field 'board.uart_rx_pull'"):
         targets.load_target_file(path)
     board = targets.load_target("nucleo-l4r5zi").board
     assert (board.setup, board.core_clock_hz, board.uart_tx_pin, board.uart_pin_function) == \

@@ -6,7 +6,7 @@ import pytest
 import targets
 from firmware_export.firmware import FirmwareOptions, UnsupportedTargetError, plan_sources
 from firmware_export.firmware.context import choose_timer, linker_context, render_linker
-from toolchain.errors import OptionError
+from toolchain.base.errors import OptionError
 
 
 def test_linker_script_for_the_m55_places_code_weights_and_data():

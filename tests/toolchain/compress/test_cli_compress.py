@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from tests.toolchain.compress.conftest import blob_data, keras, small_cnn
 from toolchain.cli import compress as cli
-from toolchain.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+from toolchain.base.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 
 
 @pytest.fixture

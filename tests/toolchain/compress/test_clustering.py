@@ -4,7 +4,7 @@ import pytest
 from tests.toolchain.compress.conftest import keras
 from toolchain.compress.clustering import (CentroidInitialization, ClusterWeights, cluster_weights, kmeans,
                                            strip_clustering, unique_values)
-from toolchain.errors import OptionError
+from toolchain.base.errors import OptionError
 
 
 @pytest.mark.parametrize("init", list(CentroidInitialization))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from toolchain.compress.data import fit_to_input, load_dataset, sparse_labels
-from toolchain.errors import DataError, InputFileError
+from toolchain.base.errors import DataError, InputFileError
 
 
 def test_npz_with_x_and_y(tmp_path):

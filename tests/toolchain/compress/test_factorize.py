@@ -3,7 +3,7 @@ import pytest
 
 from tests.toolchain.compress.conftest import L, keras
 from toolchain.compress.factorize import factorize_low_rank, low_rank_plan
-from toolchain.errors import OptionError, UnknownNameError
+from toolchain.base.errors import OptionError, UnknownNameError
 
 
 def _mlp():

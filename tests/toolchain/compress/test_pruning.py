@@ -5,7 +5,7 @@ from tests.toolchain.compress.conftest import keras, small_cnn
 from toolchain.compress import pruning
 from toolchain.compress.pruning import (ConstantSparsity, PolynomialDecay, UpdatePruningStep, kernel_sparsity,
                                         prune_low_magnitude, strip_pruning)
-from toolchain.errors import OptionError, UnknownNameError
+from toolchain.base.errors import OptionError, UnknownNameError
 
 
 def _fit(model, x, y, epochs=1, batch_size=32):

@@ -4,7 +4,7 @@ import pytest
 
 from toolchain.compress import recipe as recipe_module
 from toolchain.compress.recipe import Recipe, load_recipe, parse_recipe, with_options
-from base.errors import FieldError, InputFileError, UnknownKeyError
+from toolchain.base.errors import FieldError, InputFileError, UnknownKeyError
 
 
 def test_the_documented_example_recipe_parses(tmp_path):

@@ -4,7 +4,7 @@ import pytest
 from tests.toolchain.compress.conftest import L, keras, small_cnn
 from toolchain.compress.measure import keras_macs
 from toolchain.compress.structured import analyse, apply_structured, plan_structured, prune_structured
-from toolchain.errors import OptionError, UnknownNameError
+from toolchain.base.errors import OptionError, UnknownNameError
 
 
 def _zero_filters(model, layer_name, channels):

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from tests.conftest import require_tool
 from toolchain.cli.bench import bench
 from toolchain.cli.flash import flash
-from toolchain.errors import EXIT_DEVICE
+from toolchain.base.errors import EXIT_DEVICE
 
 
 def test_bench_json_on_the_emulator(tiny, tiny_firmware, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from tests.toolchain.device.fake_dut import Faults, FakeDut
 from toolchain.device.eembc import DeviceAnswerError, DeviceTimeout, EembcClient, open_port
-from toolchain.errors import EXIT_DEVICE, DeviceError
+from toolchain.base.errors import EXIT_DEVICE, DeviceError
 
 DATA = bytes(range(100, 116))
 PLUS_ONE = tuple(float((b + 1) % 256) for b in DATA)

@@ -6,7 +6,7 @@ import pytest
 import targets
 from toolchain.device.emulator import (MACHINES, QEMU_CAPS, EmulatorCaps, instructions_from_ticks, machine,
                                        qemu_args)
-from toolchain.errors import UnknownNameError
+from toolchain.base.errors import UnknownNameError
 
 
 def test_tcp_serial_waits_for_the_client_and_counts_instructions():

@@ -12,8 +12,8 @@ from targets import CommandOptions, MassStorageOptions
 from toolchain.device.flashers import (CommandFlasher, EsptoolFlasher, FirmwareImage, FlashOptions,
                                        MassStorageFlasher, PyocdFlasher, command_args, find_volume,
                                        flasher_for)
-from toolchain.device.uf2 import bin_to_uf2, parse_uf2
-from toolchain.errors import DeviceError, DoesNotFitError, InputFileError, ToolchainError
+from toolchain.base.uf2 import bin_to_uf2, parse_uf2
+from toolchain.base.errors import DeviceError, DoesNotFitError, InputFileError, ToolchainError
 
 
 def _image(tmp_path: Path, size: int) -> FirmwareImage:

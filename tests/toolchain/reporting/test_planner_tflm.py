@@ -9,7 +9,7 @@ import pytest
 
 from toolchain.arena import measure_arena
 from toolchain.planner_tflm import Buffer, place, plan_tflm, tflm_buffers
-from toolchain.tflite_reader import read_tflite
+from toolchain.base.tflite_reader import read_tflite
 
 # The activation peaks TFLM measures for the MLPerf Tiny reference models (their README).
 MLPERF_HEADS = {"pretrainedResnet_quant": 49_152, "vww_96_int8": 73_728, "kws_ref_model": 16_000,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain.errors import InputFileError, ModelLoadError
+from toolchain.base.errors import InputFileError, ModelLoadError
 
 _TFLITE_IDENTIFIER = b"TFL3"
 

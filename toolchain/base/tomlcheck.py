@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from base.errors import FieldError, InputFileError, UnknownKeyError
+from toolchain.base.errors import FieldError, InputFileError, UnknownKeyError
 
 MISSING: Any = object()  # the default of a required key
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import struct
 
-from targets import MassStorageOptions, TargetProfile
-
 MAGIC_START0 = 0x0A324655  # "UF2\n"
 MAGIC_START1 = 0x9E5D5157
 MAGIC_END = 0x0AB16F30
@@ -48,18 +46,3 @@ def parse_uf2(blob: bytes) -> list[tuple[int, bytes, int]]:
         out.append((addr, block[32:32 + size], family if flags & FLAG_FAMILY_ID_PRESENT else None))
     return out
 
-
-
-def wants_uf2(target: TargetProfile) -> bool:
-    """Whether `target` is written as UF2 (a mass-storage flasher with image_format = "uf2")."""
-    opts = target.flasher_options
-    return isinstance(opts, MassStorageOptions) and opts.image_format == "uf2"
-
-
-def target_uf2(bin_bytes: bytes, target: TargetProfile) -> bytes:
-    """The UF2 image of `target`'s flat binary: at its lowest flash address, with the family ID of
-    its [flasher_options]. The one place a UF2 is made (the firmware build writes it, the flasher
-    copies it; it makes one only for a bare .bin given to `edgec flash`)."""
-    opts = target.flasher_options
-    family = opts.uf2_family_id if isinstance(opts, MassStorageOptions) else None
-    return bin_to_uf2(bin_bytes, min(r.start for r in target.flash_regions), family)
