@@ -232,7 +232,6 @@ def compress_and_convert(model: LoadedModel, calibration: Calibration, options: 
                          progress: Progress = SILENT) -> Quantized:
     """Compress the Keras model, convert it with the build's options (LUT-compressing clustered
     weights), and measure the original and the compressed model side by side."""
-    import toolchain.compress.clustering  # noqa: F401  (registers the wrappers)
     from toolchain.compress.data import fit_to_input, load_dataset
     from toolchain.compress.pipeline import compress, measured
     from toolchain.loader import from_keras

@@ -189,7 +189,9 @@ def _explain_keras_error(path: Path, fmt: str, exc: Exception, custom: dict) -> 
 def _load_keras(path: Path, fmt: str, custom: dict, trust_lambda: bool) -> LoadedModel:
     import keras
 
-    objects = {**_legacy_objects(), **custom} if fmt == "h5" else dict(custom)
+    from toolchain.compress.registry import saved_objects
+
+    objects = {**saved_objects(), **(_legacy_objects() if fmt == "h5" else {}), **custom}
     if fmt == "keras" and not zipfile.is_zipfile(path):
         raise ModelLoadError(path, "corrupted or truncated .keras file (not a valid zip archive)")
     try:

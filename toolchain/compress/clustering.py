@@ -21,7 +21,6 @@ from toolchain.base.errors import OptionError
 from toolchain.compress.graph import Replacement, clone_layer, rebuild
 from toolchain.compress.layers import kernel_names, select_layers
 
-PACKAGE = "edgec"
 MAX_CLUSTERS = 256
 
 
@@ -90,7 +89,6 @@ def kmeans(values: np.ndarray, k: int, method: CentroidInitialization, iteration
     return centroids, assign(values, centroids)
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
 class ClusterWeights(keras.layers.Wrapper):
     """A layer whose kernels are `centroids[indices]` (times a sparsity mask when preserved)."""
 

@@ -16,7 +16,6 @@ from toolchain.compress.data import Dataset
 from toolchain.compress.recipe import DistillOptions, TrainOptions
 
 
-@keras.saving.register_keras_serializable(package="edgec")
 class DistillationLoss(keras.losses.Loss):
     """Loss on y_true = [labels (label_width columns) | teacher logits]."""
 

@@ -80,13 +80,11 @@ def select_layers(
 def load_compressible(path) -> keras.Model:
     """A Keras model to compress, loaded by the build's own load pass (.keras or Keras 2 .h5).
 
-    edgec's pruning and clustering wrappers are registered first, so a model saved mid-way
-    (before `strip`) loads too.
+    A model saved mid-way (before `strip`) loads too: the loader knows edgec's wrappers
+    (toolchain.compress.registry).
     """
     from pathlib import Path
 
-    import toolchain.compress.clustering  # noqa: F401  (registers the wrappers)
-    import toolchain.compress.pruning  # noqa: F401
     from toolchain.base.errors import ModelLoadError
     from toolchain.loader import load_model
 

@@ -20,7 +20,6 @@ from toolchain.base.errors import OptionError
 from toolchain.compress.graph import Replacement, clone_layer, rebuild
 from toolchain.compress.layers import kernel_names, select_layers
 
-PACKAGE = "edgec"
 
 
 def _check_sparsity(name: str, value: float) -> float:
@@ -134,7 +133,6 @@ def _reduce_axis(layer: keras.Layer, kernel_name: str) -> int:
     return -2
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
 class PruneLowMagnitude(keras.layers.Wrapper):
     """A layer whose kernels are multiplied by 0/1 masks that a pruning schedule updates."""
 

@@ -5,6 +5,7 @@ from tests.toolchain.compress.conftest import keras
 from toolchain.compress.clustering import (CentroidInitialization, ClusterWeights, cluster_weights, kmeans,
                                            strip_clustering, unique_values)
 from toolchain.base.errors import OptionError
+from toolchain.loader import load_model
 
 
 @pytest.mark.parametrize("init", list(CentroidInitialization))
@@ -60,6 +61,6 @@ def test_clustered_model_saves_and_loads(cnn, data, tmp_path):
     x, _ = data
     clustered = cluster_weights(cnn, 4, per_layer={"logits": 3})
     clustered.save(tmp_path / "c.keras")
-    loaded = keras.models.load_model(tmp_path / "c.keras")
+    loaded = load_model(tmp_path / "c.keras").keras_model  # the wrappers from the explicit registry
     assert np.array_equal(loaded.predict(x[:4], verbose=0), clustered.predict(x[:4], verbose=0))
     assert unique_values(strip_clustering(loaded))["logits"] <= 3

@@ -6,6 +6,7 @@ from toolchain.compress import pruning
 from toolchain.compress.pruning import (ConstantSparsity, PolynomialDecay, UpdatePruningStep, kernel_sparsity,
                                         prune_low_magnitude, strip_pruning)
 from toolchain.base.errors import OptionError, UnknownNameError
+from toolchain.loader import load_model
 
 
 def _fit(model, x, y, epochs=1, batch_size=32):
@@ -109,7 +110,7 @@ def test_saved_pruned_model_loads_with_its_masks(cnn, data, tmp_path):
     wrapped = prune_low_magnitude(cnn, ConstantSparsity(0.5, begin_step=1))
     _fit(wrapped, x[:64], y[:64])
     wrapped.save(tmp_path / "p.keras")
-    loaded = keras.models.load_model(tmp_path / "p.keras")
+    loaded = load_model(tmp_path / "p.keras").keras_model  # the wrappers from the explicit registry
     assert np.array_equal(loaded.predict(x[:8], verbose=0), wrapped.predict(x[:8], verbose=0))
     assert [l.masks[0].numpy().sum() for l in pruning.pruned_wrappers(loaded)] == \
         [l.masks[0].numpy().sum() for l in pruning.pruned_wrappers(wrapped)]
