@@ -128,7 +128,7 @@ def compress(ctx, model_path, output, as_json, no_int8, quiet, **options):
         report = measured_report(result, model, calib, evaluation, lut=mode == "auto", weights=mode)
         document = {"schema_version": 1, "command": "compress", "model": {"name": Path(model_path).stem,
                     "path": str(model_path)}, "output": str(output), "compression": report.to_dict()}
-        write_atomically(output, lambda temp: result.model.save(temp))
+        write_atomically(output, lambda temp: save_for_inference(result.model, temp))
         reports = output.with_name(output.stem + ".report")
         with staged_output(reports) as stage:
             write_reports(stage, document)
@@ -142,3 +142,15 @@ def compress(ctx, model_path, output, as_json, no_int8, quiet, **options):
     click.echo(f"saved {output}; report: {reports / 'report.html'}")
 
 
+
+def save_for_inference(model, path) -> None:
+    """Save the compressed model as a user loads it: its graph and weights, without edgec's
+    training set-up (its distillation loss is edgec's own class, which plain Keras could not
+    rebuild). Keras writes the compile configuration of a model marked compiled, so the mark is
+    lifted for the save."""
+    compiled = model.compiled
+    model.compiled = False
+    try:
+        model.save(path)
+    finally:
+        model.compiled = compiled
