@@ -461,6 +461,33 @@ static void cmd_edgec_arena(void)
     end_line();
 }
 
+/* Plain lines, "command : what it does", as the reference firmware lists its commands. */
+static void cmd_help(void)
+{
+    static const char *const lines[] = {
+        "edgec-fw-" EDGEC_FW_VERSION " (MLPerf Tiny / EEMBC protocol; commands end in %)",
+        "",
+        "help          : this list",
+        "name          : the device's name (m-name-dut-[...])",
+        "profile       : the firmware and the model or benchmark id (m-profile-[...], m-model-[...])",
+        "timestamp     : the timer now, in microseconds (m-lap-us-N)",
+        "db load N     : expect N bytes of input",
+        "db HEX...     : input bytes, two hex digits each, until N have come",
+        "db print      : the bytes loaded, in hex",
+        "infer N [W=10]: decode the input, run W untimed then N timed inferences",
+        "results       : the results of the last inference (m-results-[...])",
+        "edgec-raw     : the last output tensor's bytes, in hex",
+        "edgec-timing  : timer ticks of the last timed inferences, the timer's and the core's clocks",
+        "edgec-layers  : timer ticks per layer of the last timed inferences",
+        "edgec-stack   : stack used and stack size",
+        "edgec-arena   : arena, input and output bytes",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        put_str(lines[i]);
+        end_line();
+    }
+}
+
 static void dispatch(char *line)
 {
     char *cursor = line;
@@ -484,9 +511,7 @@ static void dispatch(char *line)
     } else if (str_eq(cmd, "results")) {
         print_results();
     } else if (str_eq(cmd, "help")) {
-        put_str("m-help-[name profile timestamp db infer results edgec-raw edgec-timing "
-                "edgec-layers edgec-stack edgec-arena]");
-        end_line();
+        cmd_help();
     } else if (str_eq(cmd, "edgec-raw")) {
         cmd_edgec_raw();
     } else if (str_eq(cmd, "edgec-timing")) {

@@ -167,7 +167,7 @@ def test_the_official_runners_sequence_against_the_emulated_firmware(ic01):
     with QemuRunner("mps2-an500", ic01.firmware.elf) as q, open_port(q.url) as port:
         host = runner.RunnerHost(port)
         boot = host.wait_boot()
-        assert boot[-2:] == ["m-init-done", "m-ready"]
+        assert boot[-2:] == ["m-init-done", "m-ready"], (boot, host._pending)
         who = runner.identify(host)
         assert (who.name, who.model) == ("edgec pretrainedResnet_quant.tflite", "ic01")
         assert "emulated" in who.profile
@@ -184,3 +184,8 @@ def test_the_official_runners_sequence_against_the_emulated_firmware(ic01):
         throughput = 3 / (window.elapsed_us / 1e6)
         assert 1 < throughput < 1000
         assert host.send("frobnicate") == ["e-[Unknown command: frobnicate]", "m-ready"]
+        listing = host.send("help")  # plain lines "command : what it does", as the reference lists them
+        assert listing[0].startswith("edgec-fw-1.0 ") and listing[-1] == "m-ready"
+        commands = [line.split(":")[0].split()[0] for line in listing[1:-1]]
+        assert commands[:8] == ["help", "name", "profile", "timestamp", "db", "db", "db", "infer"]
+        assert all(" : " in line or line.startswith("infer N [W=10]: ") for line in listing[1:-1])
