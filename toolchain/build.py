@@ -206,7 +206,7 @@ def build(model_path: str | Path, options: BuildOptions,
             firmware, fit = built.firmware, built.fit
         else:
             firmware_warnings = ("the firmware was not built: the C engine does not fit the target",)
-    mlperf_build, mlperf_warnings = mlperf_identity(model, options)
+    mlperf_build, mlperf_warnings = mlperf_identity(model, graph.tflite, options)
     return BuildResult(target=target, model=model, name=name, tflite=graph.tflite,
                        tflite_bytes=stored.tflite_bytes, calibration=calibration, converted=quantized.converted,
                        analysis=graph.analysis, arena=arena, fit=fit, tflm_fit=tflm, engine=engine,
@@ -411,19 +411,28 @@ def build_firmware(engine: EngineBuild, model_label: str, target: TargetProfile,
     return FirmwareBuild(firmware, firmware_fit(target, firmware, engine.engine))
 
 
-def mlperf_identity(model: LoadedModel, options: BuildOptions) -> tuple[MlperfBuild | None, tuple[str, ...]]:
-    """The benchmark id given and the MLPerf Tiny reference model recognised (a .tflite, by content),
-    with a warning when the two disagree."""
-    from toolchain.mlperf import recognise
+def mlperf_identity(model: LoadedModel, tflite: TfliteModel,
+                    options: BuildOptions) -> tuple[MlperfBuild | None, tuple[str, ...]]:
+    """The benchmark id given and the MLPerf Tiny reference model recognised (a .tflite by its bytes,
+    a Keras model or SavedModel by its weights), with warnings when the two disagree or when the
+    model's input quantization would misread the runner's dataset."""
+    from toolchain.loader import model_weights
+    from toolchain.mlperf import input_warnings, recognise, recognise_weights
 
-    reference = recognise(model.tflite_bytes) if model.is_tflite else None
+    reference = recognise(model.tflite_bytes) if model.is_tflite else recognise_weights(model_weights(model))
     if reference is None and options.mlperf is None:
         return None, ()
     found = MlperfBuild(options.mlperf, reference)
+    warnings = []
     if reference is not None and options.mlperf is not None and options.mlperf != reference.benchmark:
         what = f"the {reference.benchmark} reference model" if reference.benchmark else f"{reference.file}"
-        return found, (f"--mlperf {options.mlperf}, but this is {what}",)
-    return found, ()
+        warnings.append(f"--mlperf {options.mlperf}, but this is {what}")
+    if options.mlperf is not None:
+        t = tflite.main.tensors[tflite.main.inputs[0]]
+        scale = t.quant.scales[0] if t.quant and t.quant.scales else 0.0
+        zero_point = int(t.quant.zero_points[0]) if t.quant and t.quant.zero_points else 0
+        warnings.extend(input_warnings(options.mlperf, (scale, zero_point)))
+    return found, tuple(warnings)
 
 
 def firmware_fit(target: TargetProfile, firmware, engine) -> FitResult:

@@ -4,7 +4,8 @@ The runner asks a device `profile` and picks its test script by the id in `m-mod
 sends each dataset file's bytes unchanged (`db load N`, `db HEX...`). The reference firmware of each
 benchmark turns those bytes into the model's input tensor its own way, and prints its result its own
 way. This module holds those facts (as data), the host side of each encoding, and the five reference
-models, recognised by the SHA-256 of their .tflite bytes.
+models, recognised by the SHA-256 of their .tflite bytes or of the float weights of their Keras /
+SavedModel sources.
 
 It knows nothing of serial ports; the firmware and `edgec bench` read it.
 """
@@ -28,14 +29,31 @@ class Benchmark:
     task: str
     encoding: str
     result: str  # "outputs": the dequantized outputs; "mse": one number (autoencoder reconstruction error)
+    dataset_quant: tuple[float, int] | None = None  # the runner's dataset holds int8 tensors quantized so
 
 
 BENCHMARKS = {b.id: b for b in (
     Benchmark("ic01", "image classification", UINT8_MINUS_128, "outputs"),
-    Benchmark("kws01", "keyword spotting", RAW, "outputs"),
+    Benchmark("kws01", "keyword spotting", RAW, "outputs", (0.5847029089927673, 83)),
     Benchmark("vww01", "visual wake words", UINT8_MINUS_128, "outputs"),
     Benchmark("ad01", "anomaly detection", FLOAT32_QUANTIZED, "mse"),
 )}
+
+
+def input_warnings(benchmark: str, input_quant: tuple[float, int]) -> list[str]:
+    """What makes the runner's dataset misread by a model with this input quantization."""
+    b = BENCHMARKS[benchmark]
+    scale, zero_point = input_quant
+    if b.encoding == UINT8_MINUS_128 and zero_point != -128:
+        return [f"--mlperf {benchmark}: the runner's pixels p enter the model as p - 128, which means p * scale "
+                f"only with input zero point -128; this model's is {zero_point}"]
+    if b.dataset_quant is not None:
+        want_scale, want_zero_point = b.dataset_quant
+        if zero_point != want_zero_point or abs(scale - want_scale) > 1e-3 * want_scale:
+            return [f"--mlperf {benchmark}: the runner's dataset holds int8 inputs quantized with scale "
+                    f"{want_scale:.6g}, zero point {want_zero_point}; this model's input has scale {scale:.6g}, "
+                    f"zero point {zero_point}, and would misread them"]
+    return []
 BENCHMARK_IDS = tuple(BENCHMARKS)
 
 
@@ -70,6 +88,41 @@ def recognise(tflite_bytes: bytes | None) -> ReferenceModel | None:
     if not tflite_bytes:
         return None
     return REFERENCE_MODELS.get(hashlib.sha256(tflite_bytes).hexdigest())
+
+
+def weights_digest(arrays) -> str:
+    """SHA-256 over the weights in order: each one's shape, then its values as little-endian float32."""
+    import numpy as np
+
+    h = hashlib.sha256()
+    for w in arrays:
+        w = np.asarray(w)
+        h.update(str(tuple(int(d) for d in w.shape)).encode())
+        h.update(np.ascontiguousarray(w, dtype="<f4").tobytes())
+    return h.hexdigest()
+
+
+# weights_digest of the reference models' sources, as edgec's loader reads them (Keras weights in
+# model order; a SavedModel's variables sorted by name).
+REFERENCE_SOURCES = {
+    "dc40409095145ff8b97adcb6478f8cf29a9e08a2177176f5b1a5d653bb19008d":
+        ReferenceModel("pretrainedResnet.h5", "image classification", "ic01"),
+    "fac9af52a5d61b3a22e4b7e0ac29799adbfa4e9a8ad00f583ae4602c1509dcb9":
+        ReferenceModel("kws_ref_model (SavedModel)", "keyword spotting", "kws01"),
+    "3f995f3fdc0e75fb53e07a8c56f0eeaf5128c18da40c5b59acd1bbd5bc355531":
+        ReferenceModel("vww_96.h5", "visual wake words", "vww01"),
+    "086ce6ad99a4cc01721535353633cbd84cb8fdea6ce322cdc839b30cfff40d3b":
+        ReferenceModel("ad01.h5", "anomaly detection", "ad01"),
+    "7d43c693ba152d7874894bb18ee340c9b3505f69ef691c22222f8da24ce0f56d":
+        ReferenceModel("str_ww_ref_model.h5", "streaming wake word", None,
+                       REFERENCE_MODELS["3af8550895ba7d5c584277102b5075c52dcfa63ba9d2b2240f37c4e6abd5dd2b"].note),
+}
+
+
+def recognise_weights(arrays) -> ReferenceModel | None:
+    """The reference model whose Keras / SavedModel source holds exactly these weights, or None."""
+    arrays = list(arrays or ())
+    return REFERENCE_SOURCES.get(weights_digest(arrays)) if arrays else None
 
 
 class MlperfModelError(EdgecError):

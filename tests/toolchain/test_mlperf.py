@@ -28,6 +28,32 @@ def test_the_five_reference_models_are_recognised_by_their_bytes():
     assert mlperf.recognise(data[:-1] + bytes([data[-1] ^ 1])) is None  # one bit changed: another model
 
 
+def test_the_reference_sources_are_recognised_by_their_weights():
+    from toolchain.loader import load_model, model_weights
+
+    found = {f: mlperf.recognise_weights(model_weights(load_model(MLPERF_TINY / f)))
+             for f in ("pretrainedResnet.h5", "kws_ref_model", "str_ww_ref_model.h5")}
+    assert {f: (r.file, r.benchmark) for f, r in found.items()} == {
+        "pretrainedResnet.h5": ("pretrainedResnet.h5", "ic01"),
+        "kws_ref_model": ("kws_ref_model (SavedModel)", "kws01"),
+        "str_ww_ref_model.h5": ("str_ww_ref_model.h5", None)}
+    weights = model_weights(load_model(MLPERF_TINY / "pretrainedResnet.h5"))
+    weights[0] = weights[0] * np.float32(1.0001)
+    assert mlperf.recognise_weights(weights) is None
+    assert mlperf.recognise_weights([]) is None
+
+
+def test_input_quantizations_that_would_misread_the_runners_dataset():
+    assert mlperf.input_warnings("ic01", (1.0, -128)) == []
+    assert mlperf.input_warnings("vww01", (1 / 255, -128)) == []  # pixels p mean p / 255: still p - 128
+    assert mlperf.input_warnings("ic01", (1 / 255, 0)) == [
+        "--mlperf ic01: the runner's pixels p enter the model as p - 128, which means p * scale only with input "
+        "zero point -128; this model's is 0"]
+    assert mlperf.input_warnings("kws01", (0.5847029089927673, 83)) == []
+    assert "would misread them" in mlperf.input_warnings("kws01", (0.5, 83))[0]
+    assert mlperf.input_warnings("ad01", (0.01, 3)) == []  # the device quantizes the features itself
+
+
 def test_db_layouts_and_what_each_benchmark_refuses():
     assert mlperf.db_layout("ic01", "int8", 3072, 3072, (1.0, -128), "int8", 10) == \
         mlperf.DbLayout(mlperf.UINT8_MINUS_128, 1, 3072)
