@@ -64,7 +64,7 @@ class RunnerHost:
             if "m-ready" in line:
                 return lines
 
-    def wait_boot(self, timeout_s: float = 30.0) -> list[str]:
+    def wait_boot(self, timeout_s: float = 10.0) -> list[str]:
         """The lines the device prints on its own after reset, up to its first m-ready."""
         lines = []
         while True:
