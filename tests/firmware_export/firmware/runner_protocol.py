@@ -6,7 +6,8 @@ The rules, as the runner applies them:
 - a command is its text followed by '%'; the answer is every line up to the first line containing
   "m-ready" (lines end in '\\n'; '\\r' and NUL bytes are dropped; empty lines are skipped);
 - identification: `name` (a line m-name-dut-[NAME]), then `profile` (lines m-profile-[TEXT] and
-  m-model-[ID]); the test script is the one of the benchmark ID;
+  m-model-[ID]), each asked again while its line is missing; the test script is the one of the
+  benchmark ID;
 - a download: `db load N`, then `db HEX` commands of at most 31 bytes each until all N are sent;
 - an inference: `infer ITERATIONS WARMUPS`; the results are the comma-separated numbers of a line
   m-results-[...], the elapsed time the difference of the two m-lap-us-N lines (microseconds);
@@ -84,9 +85,17 @@ class Identity:
     model: str | None
 
 
-def identify(host: RunnerHost) -> Identity:
-    name = next((m.group(1) for m in map(NAME_LINE.match, host.send("name")) if m), None)
-    found = {m.group(1): m.group(2) for m in map(PROFILE_LINE.match, host.send("profile")) if m}
+def identify(host: RunnerHost, attempts: int = 3) -> Identity:
+    """`name`, then `profile`, each asked again (up to `attempts` times) while its line is missing."""
+    name, found = None, {}
+    for _ in range(attempts):
+        name = next((m.group(1) for m in map(NAME_LINE.match, host.send("name")) if m), None)
+        if name is not None:
+            break
+    for _ in range(attempts):
+        found = {m.group(1): m.group(2) for m in map(PROFILE_LINE.match, host.send("profile")) if m}
+        if found:
+            break
     return Identity(name, found.get("profile"), found.get("model"))
 
 
