@@ -33,6 +33,12 @@ class Core:
         return self.arch.startswith("armv")
 
 
+# QEMU runs with `-icount shift=QEMU_ICOUNT_SHIFT`: its virtual clock advances 2**shift ns per guest
+# instruction, so a timer the firmware reads counts instructions (toolchain.device.emulator; the
+# firmware's m-lap-us turns them back into instructions, then into time at the profile's clock).
+QEMU_ICOUNT_SHIFT = 0
+
+
 @dataclass(frozen=True)
 class QemuMachine:
     """An emulated board: QEMU's `-machine`, its core and the clocks and UART the firmware finds."""

@@ -13,7 +13,8 @@
     engine:      engine_or_fallback  Graph                     -> EngineBuild       (C engine, its fit)  [--runtime c]
     LUT cost:    lut_cost            Stored, ArenaMeasurement  -> WeightStorage     (decoded weights' arena, the
                                                                                     C engine beside)  [TFLM + LUT]
-    firmware:    build_firmware      EngineBuild, folder       -> FirmwareBuild     (fit from the ELF)   [--firmware]
+    firmware:    build_firmware      EngineBuild, folder       -> FirmwareBuild     (fit from the ELF; the MLPerf
+                                                                                    Tiny benchmark id)   [--firmware]
                                                                => BuildResult (the target, each value, the final fit)
 
 and `export(result, stage)` then writes the model, its C array and the engine into the staged
@@ -33,7 +34,7 @@ from targets.schema import TargetProfile
 from toolchain.analysis import GLUE_OPS, ModelAnalysis, analyse, float_ops
 from toolchain.arena import ArenaMeasurement, measure_arena
 from toolchain.convert import ConvertOptions, ConvertedModel, convert_int8
-from toolchain.base.errors import ConversionError, DataError, DoesNotFitError, UnsupportedOpsError
+from toolchain.base.errors import ConversionError, DataError, DoesNotFitError, OptionError, UnsupportedOpsError
 from toolchain.fit import FitResult, check_fit, tflm_fit
 from toolchain.loader import LoadedModel, load_model
 from toolchain.progress import SILENT, Progress
@@ -59,6 +60,16 @@ class BuildOptions:
     recipe: object = None  # toolchain.compress.recipe.Recipe: compress before converting
     train: Path | None = None  # training data for fine-tuning and distillation
     eval: Path | None = None  # labelled evaluation data for the accuracy columns
+    mlperf: str | None = None  # MLPerf Tiny benchmark id the firmware answers and decodes inputs for
+
+    def __post_init__(self):
+        from toolchain.mlperf import BENCHMARK_IDS
+
+        if self.mlperf is not None and self.mlperf not in BENCHMARK_IDS:
+            raise OptionError("--mlperf", self.mlperf, "one of " + ", ".join(BENCHMARK_IDS))
+        if self.mlperf is not None and not self.firmware:
+            raise OptionError("--mlperf", self.mlperf, "to be given with --firmware (it sets what the firmware "
+                              "answers and how it decodes the runner's inputs)")
 
     @property
     def compresses(self) -> bool:
@@ -138,7 +149,20 @@ class BuildResult:
     firmware: object = None  # firmware_export.firmware.FirmwareResult, with --firmware
     compression: object = None  # toolchain.compress.report.CompressReport
     weights: object = None  # toolchain.weights.WeightStorage: clustered weights found, how they are shipped
+    mlperf: object = None  # MlperfBuild: the benchmark id built in, and the reference model recognised
     warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MlperfBuild:
+    """The MLPerf Tiny side of a build: the id given (--mlperf), the reference model the .tflite is
+    (recognised by the SHA-256 of its bytes), and the id proposed for it."""
+    benchmark: str | None
+    reference: object = None  # toolchain.mlperf.ReferenceModel
+
+    @property
+    def proposed(self) -> str | None:
+        return self.reference.benchmark if self.reference is not None else None
 
 
 def build(model_path: str | Path, options: BuildOptions,
@@ -178,15 +202,16 @@ def build(model_path: str | Path, options: BuildOptions,
     if options.firmware:
         if fit.fits:
             on_pass("firmware")
-            built = build_firmware(engine, model.path.name, target, firmware_dir)
+            built = build_firmware(engine, model.path.name, target, firmware_dir, options.mlperf)
             firmware, fit = built.firmware, built.fit
         else:
             firmware_warnings = ("the firmware was not built: the C engine does not fit the target",)
+    mlperf_build, mlperf_warnings = mlperf_identity(model, graph.tflite, options)
     return BuildResult(target=target, model=model, name=name, tflite=graph.tflite,
                        tflite_bytes=stored.tflite_bytes, calibration=calibration, converted=quantized.converted,
                        analysis=graph.analysis, arena=arena, fit=fit, tflm_fit=tflm, engine=engine,
-                       firmware=firmware, compression=quantized.compression, weights=storage,
-                       warnings=graph.warnings + engine_warnings + firmware_warnings)
+                       firmware=firmware, compression=quantized.compression, weights=storage, mlperf=mlperf_build,
+                       warnings=graph.warnings + engine_warnings + firmware_warnings + mlperf_warnings)
 
 
 def require_fit(result: BuildResult) -> None:
@@ -375,13 +400,39 @@ def engine_fit(target: TargetProfile, engine, size) -> FitResult:
     )
 
 
-def build_firmware(engine: EngineBuild, model_label: str, target: TargetProfile, folder: Path) -> FirmwareBuild:
-    """Build the benchmark firmware around the engine into `folder`, and read its fit from the ELF."""
+def build_firmware(engine: EngineBuild, model_label: str, target: TargetProfile, folder: Path,
+                   benchmark: str | None = None) -> FirmwareBuild:
+    """Build the benchmark firmware around the engine into `folder`, and read its fit from the ELF.
+    With an MLPerf Tiny `benchmark` id, the firmware answers it and decodes inputs as its reference does."""
     from firmware_export.firmware.build import build_firmware as build_elf
     from firmware_export.firmware.context import FirmwareOptions
 
-    firmware = build_elf(engine.engine, target, folder, FirmwareOptions(model_label=model_label))
+    firmware = build_elf(engine.engine, target, folder, FirmwareOptions(model_label=model_label, benchmark=benchmark))
     return FirmwareBuild(firmware, firmware_fit(target, firmware, engine.engine))
+
+
+def mlperf_identity(model: LoadedModel, tflite: TfliteModel,
+                    options: BuildOptions) -> tuple[MlperfBuild | None, tuple[str, ...]]:
+    """The benchmark id given and the MLPerf Tiny reference model recognised (a .tflite by its bytes,
+    a Keras model or SavedModel by its weights), with warnings when the two disagree or when the
+    model's input quantization would misread the runner's dataset."""
+    from toolchain.loader import model_weights
+    from toolchain.mlperf import input_warnings, recognise, recognise_weights
+
+    reference = recognise(model.tflite_bytes) if model.is_tflite else recognise_weights(model_weights(model))
+    if reference is None and options.mlperf is None:
+        return None, ()
+    found = MlperfBuild(options.mlperf, reference)
+    warnings = []
+    if reference is not None and options.mlperf is not None and options.mlperf != reference.benchmark:
+        what = f"the {reference.benchmark} reference model" if reference.benchmark else f"{reference.file}"
+        warnings.append(f"--mlperf {options.mlperf}, but this is {what}")
+    if options.mlperf is not None:
+        t = tflite.main.tensors[tflite.main.inputs[0]]
+        scale = t.quant.scales[0] if t.quant and t.quant.scales else 0.0
+        zero_point = int(t.quant.zero_points[0]) if t.quant and t.quant.zero_points else 0
+        warnings.extend(input_warnings(options.mlperf, (scale, zero_point)))
+    return found, tuple(warnings)
 
 
 def firmware_fit(target: TargetProfile, firmware, engine) -> FitResult:

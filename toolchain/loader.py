@@ -39,6 +39,15 @@ class LoadedModel:
         return self.format == "tflite"
 
 
+def model_weights(model: LoadedModel) -> list:
+    """The float weights of a Keras model (in model order) or of a SavedModel (its variables, sorted
+    by name); empty for a .tflite."""
+    if model.keras_model is not None:
+        return list(model.keras_model.get_weights())
+    variables = getattr(model.trackable, "variables", None) or ()
+    return [v.numpy() for v in sorted(variables, key=lambda v: v.name)]
+
+
 def detect_format(path: Path) -> str:
     if not path.exists():
         raise InputFileError(path, "no such file or folder")

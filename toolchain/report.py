@@ -119,6 +119,34 @@ def firmware_dict(firmware) -> dict | None:
                         for r in firmware.regions]}
 
 
+def mlperf_dict(result: BuildResult) -> dict | None:
+    m = result.mlperf
+    if m is None:
+        return None
+    ref = m.reference
+    return {"benchmark": m.benchmark, "proposed": m.proposed,
+            "reference_model": None if ref is None else {"file": ref.file, "task": ref.task,
+                                                         "benchmark": ref.benchmark, "note": ref.note}}
+
+
+def mlperf_lines(report: dict) -> list[str]:
+    """The benchmark id the firmware answers, and what was recognised and proposed."""
+    m = report.get("mlperf")
+    if not m:
+        return []
+    ref = m["reference_model"]
+    lines = []
+    if m["benchmark"]:
+        lines.append(f"MLPerf Tiny: the firmware answers m-model-[{m['benchmark']}] and decodes the official "
+                     f"runner's inputs as the {m['benchmark']} reference firmware does")
+    if ref is not None and ref["benchmark"] and ref["benchmark"] != m["benchmark"]:
+        lines.append(f"MLPerf Tiny: this is the {ref['task']} reference model ({ref['file']}): build with "
+                     f"--firmware --mlperf {ref['benchmark']} for the official runner")
+    elif ref is not None and not ref["benchmark"]:
+        lines.append(f"MLPerf Tiny: this is the {ref['task']} reference model ({ref['file']}); {ref['note']}")
+    return lines
+
+
 def timeline_dict(result: BuildResult) -> dict:
     """Per op in execution order, the live activations at their planned offsets (toolchain.timeline)."""
     from toolchain.timeline import engine_timeline, tflm_timeline
@@ -172,6 +200,7 @@ def build_dict(result: BuildResult, target, files: list[str], command: str = "bu
         "engine": engine_dict(result),
         "weights": weights_dict(result),
         "firmware": firmware_dict(firmware),
+        "mlperf": mlperf_dict(result),
         "compression": result.compression.to_dict() if result.compression is not None else None,
         "timeline": timeline_dict(result),
         "latency_estimate_s": estimated_latency_s(a.macs, target.clock_hz, target.core),
@@ -294,7 +323,7 @@ def render_build(console, report: dict) -> None:
         dense = "; clustered weights as int8, no LUT" if (report.get("weights") or {}).get("clustered_tensors") else ""
         console.print(f"  with TFLM instead: flash {tflm['flash']['used_bytes']:,} B, "
                       f"SRAM {tflm['sram']['used_bytes']:,} B (runtime code and data estimated{dense})")
-    for line in weights_lines(report):
+    for line in weights_lines(report) + mlperf_lines(report):
         console.print(f"  {escape(line)}")
     if report.get("compression"):
         for row in report["compression"]["rows"]:

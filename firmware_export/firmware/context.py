@@ -5,6 +5,7 @@ how to build for it comes from `FirmwareOptions`.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -13,6 +14,8 @@ from string import Template
 from firmware_export.firmware.boards import BOARD_SETUPS, BoardConfig, BoardMismatch, check_board
 from firmware_export.firmware.uarts import UART_DRIVERS, BaudError, Divisor, uart_divisor
 from targets import MemoryRegion, TargetProfile
+from targets.hardware import QEMU_ICOUNT_SHIFT
+from toolchain import mlperf
 from toolchain.base.errors import EdgecError, OptionError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -38,8 +41,12 @@ class FirmwareOptions:
     output_quant: tuple[float, int] | None = None  # (scale, zero point) for m-results-[...];
     # default: the engine's output quantization
     model_label: str = ""
+    benchmark: str | None = None  # an MLPerf Tiny benchmark id (toolchain.mlperf): answered in m-model-[...],
+    # and the runner's dataset bytes decoded as its reference firmware decodes them
 
     def __post_init__(self):
+        if self.benchmark is not None and self.benchmark not in mlperf.BENCHMARK_IDS:
+            raise OptionError("--mlperf", self.benchmark, "one of " + ", ".join(mlperf.BENCHMARK_IDS))
         if self.timer not in TIMERS:
             raise OptionError("--timer", self.timer, "one of " + ", ".join(TIMERS))
         if self.stack_bytes is not None and (self.stack_bytes < 512 or self.stack_bytes % 8):
@@ -84,6 +91,10 @@ class ConfigContext:
     uart_divisor_note: str
     timer: str
     timer_hz: int
+    profile: str  # what m-profile-[...] says
+    lap_us_num: int  # m-lap-us = timer ticks * lap_us_num / lap_us_den
+    lap_us_den: int
+    lap_us_note: str
     board: str  # the board set-up's defines (pins), or a comment saying there is none
 
 
@@ -101,6 +112,13 @@ class ModelContext:
     name: str
     upper: str
     model_label: str
+    model_id: str  # what m-model-[...] says: the benchmark id, else the model's own name
+    db_encoding: str  # EDGEC_DB_* (toolchain.mlperf's encodings)
+    db_bytes: int
+    db_element_bytes: int
+    input_scale: str
+    input_zero_point: int
+    result_mse: int  # 1: m-results-[...] is ad01's reconstruction error
     input_ctype: str
     output_ctype: str
     output_scale: str
@@ -111,8 +129,12 @@ C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "i
            "float32": "float"}
 
 
+def _dtype_key(dtype) -> str:
+    return str(dtype).lower().replace("np.", "").replace("<class 'numpy.", "").rstrip("'>")
+
+
 def _ctype(dtype: str, what: str) -> str:
-    key = str(dtype).lower().replace("np.", "").replace("<class 'numpy.", "").rstrip("'>")
+    key = _dtype_key(dtype)
     if key not in C_TYPES:
         raise UnsupportedTargetError("(any)", f"{what} type {dtype!r} is not one of {sorted(C_TYPES)}")
     return C_TYPES[key]
@@ -200,23 +222,67 @@ def divisor(target: TargetProfile, where: Platform) -> Divisor:
                                      f"from {where.uart_clock_hz:,} Hz: {exc}") from None
 
 
+@dataclass(frozen=True)
+class LapClock:
+    """How the firmware turns its timer's ticks into m-lap-us microseconds: ticks * num / den."""
+    num: int
+    den: int
+    note: str
+    profile: str  # what m-profile-[...] says
+
+
+def lap_clock(target: TargetProfile, where: Platform, timer_hz: int) -> LapClock:
+    """On a board: real microseconds of the timer. On QEMU (-icount): the timer counts instructions
+    (2**shift ns of virtual time each), so m-lap-us is the instruction count at the profile's clock_hz,
+    one instruction a cycle -- the figure `edgec bench` estimates from the same count."""
+    if where.emulated:
+        num, den = 10**15, (timer_hz << QEMU_ICOUNT_SHIFT) * target.clock_hz
+        note = (f"instructions (ticks * 1e9 / ({timer_hz} << {QEMU_ICOUNT_SHIFT})) at the profile's "
+                f"{target.clock_hz} Hz, one a cycle")
+        profile = (f"edgec-fw-{FW_VERSION}, emulated board (QEMU {target.emulator.machine}): m-lap-us from "
+                   f"instructions at {target.clock_hz} Hz")
+    else:
+        num, den, note, profile = 10**6, timer_hz, f"real time of the {timer_hz} Hz timer", f"edgec-fw-{FW_VERSION}"
+    g = math.gcd(num, den)
+    num, den = num // g, den // g
+    if (den - 1) * num >= 1 << 64:
+        raise UnsupportedTargetError(target.name, f"m-lap-us needs ticks * {num} / {den}, too large for 64 bits")
+    return LapClock(num, den, note, profile)
+
+
 def config_context(target: TargetProfile, options: FirmwareOptions) -> ConfigContext:
     where = platform(target)
     div = divisor(target, where)
     timer, timer_hz = choose_timer(target, options)
+    lap = lap_clock(target, where, timer_hz)
     note = (f"{UART_DRIVERS[target.uart].name}: {div.actual_baud:,.0f} baud, "
             f"{div.error(target.serial.baud):+.2%}")
     return ConfigContext(target=target.name, fw_version=FW_VERSION, core_clock_hz=where.core_clock_hz,
                          uart_base=f"0x{target.uart_base:08X}", uart_clock_hz=where.uart_clock_hz,
                          baud=target.serial.baud, uart_divisor=div.value, uart_divisor_note=note,
-                         timer=timer, timer_hz=timer_hz, board=_board_defines(where.board, target))
+                         timer=timer, timer_hz=timer_hz, profile=lap.profile, lap_us_num=lap.num,
+                         lap_us_den=lap.den, lap_us_note=lap.note, board=_board_defines(where.board, target))
+
+
+DB_ENCODINGS = {mlperf.RAW: "EDGEC_DB_RAW", mlperf.UINT8_MINUS_128: "EDGEC_DB_UINT8_MINUS_128",
+                mlperf.FLOAT32_QUANTIZED: "EDGEC_DB_FLOAT32_QUANTIZED"}
 
 
 def model_context(engine, options: FirmwareOptions) -> ModelContext:
     scale, zero_point = options.output_quant or engine.output_quant
     if not scale:  # a float32 output: printed as it is
         scale, zero_point = 1.0, 0
-    return ModelContext(name=engine.name, upper=engine.name.upper(), model_label=options.model_label or engine.name,
+    elements = math.prod(engine.input_shape)
+    layout = mlperf.db_layout(options.benchmark, _dtype_key(engine.input_dtype), elements, engine.input_bytes,
+                              engine.input_quant, _dtype_key(engine.output_dtype), math.prod(engine.output_shape))
+    label = options.model_label or engine.name
+    bench = mlperf.BENCHMARKS.get(options.benchmark)
+    in_scale, in_zero_point = engine.input_quant
+    return ModelContext(name=engine.name, upper=engine.name.upper(), model_label=label,
+                        model_id=options.benchmark or label, db_encoding=DB_ENCODINGS[layout.encoding],
+                        db_bytes=layout.nbytes, db_element_bytes=layout.element_bytes,
+                        input_scale=f"{float(in_scale or 1.0)!r}f", input_zero_point=int(in_zero_point),
+                        result_mse=int(bench is not None and bench.result == "mse"),
                         input_ctype=_ctype(engine.input_dtype, "input"),
                         output_ctype=_ctype(engine.output_dtype, "output"),
                         output_scale=f"{float(scale)!r}f", output_zero_point=int(zero_point))

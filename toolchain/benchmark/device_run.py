@@ -32,11 +32,13 @@ class DeviceRun:
 
 
 def run_samples(client: EembcClient, info: DeviceInfo, inputs: np.ndarray, runs: int, warmup: int,
-                infer_timeout_s: float, on_run=lambda done, total: None) -> DeviceRun:
+                infer_timeout_s: float, on_run=lambda done, total: None,
+                encode=lambda x: np.ascontiguousarray(x).tobytes()) -> DeviceRun:
     """Timed inferences, one per run, cycling over the samples (at least one run per sample);
-    the first run is preceded by `warmup` untimed ones."""
+    the first run is preceded by `warmup` untimed ones. `encode` makes the bytes loaded for a sample
+    (by default the tensor's bytes; an MLPerf Tiny benchmark's own encoding when the device declares one)."""
     edgec = client.supports_edgec()
-    samples = [np.ascontiguousarray(x).tobytes() for x in inputs]
+    samples = [encode(x) for x in inputs]
     records = []
     loaded = None
     total = max(runs, len(samples))

@@ -25,6 +25,7 @@ from toolchain.device.eembc import EembcClient, open_port
 from toolchain.device.emulator import QemuRunner, instructions_from_ticks
 from toolchain.base.errors import DeviceError, OptionError
 from toolchain.base.tflite_reader import read_tflite_file
+from toolchain.mlperf import BENCHMARKS, FLOAT32_QUANTIZED, encode, reconstruction_error
 
 
 @dataclass(frozen=True)
@@ -42,16 +43,18 @@ class BenchOptions:
     timeout_s: float = 5.0  # per command
     infer_timeout_s: float = 120.0  # per inference command
     weights: str = "auto"  # the engine's weight storage (as `edgec build --weights`)
+    mlperf: str | None = None  # the MLPerf Tiny benchmark id of the firmware built here (as `edgec build --mlperf`)
 
 
-def build_for_model(model_path: Path, target: TargetProfile, folder: Path, weights: str = "auto"):
+def build_for_model(model_path: Path, target: TargetProfile, folder: Path, weights: str = "auto",
+                    mlperf: str | None = None):
     """The firmware for `model_path`, made by `edgec build --firmware`'s own passes (toolchain.build)
     into `folder`: a model that does not fit is refused as the build refuses it, before any device work.
     Returns the BuildResult (its `firmware` holds the ELF)."""
     from toolchain.build import BuildOptions, build, require_fit
 
-    result = build(model_path, BuildOptions(target=target, runtime="c", firmware=True, weights=weights),
-                   firmware_dir=folder)
+    result = build(model_path, BuildOptions(target=target, runtime="c", firmware=True, weights=weights,
+                                            mlperf=mlperf), firmware_dir=folder)
     require_fit(result)
     return result
 
@@ -119,7 +122,30 @@ def _timing(run: DeviceRun, options: BenchOptions) -> Timing:
     return Timing("us", laps, [c / 1e3 for c in laps], False, target.clock_hz, lambda t: float(t))
 
 
-def _compare(run: DeviceRun, samples: Samples, model_bytes: bytes | None, in_spec, out_spec) -> Comparison | None:
+def _encoder(benchmark: str | None, in_spec: TensorSpec | None):
+    """How a sample becomes the bytes loaded: the tensor's bytes, or the encoding of the MLPerf Tiny
+    benchmark the device declares (m-model-[id]), so that one dataset serves edgec and the runner."""
+    if benchmark is None:
+        return lambda x: np.ascontiguousarray(x).tobytes()
+    quant = (in_spec.scale, in_spec.zero_point) if in_spec is not None and in_spec.scale else None
+    if BENCHMARKS[benchmark].encoding == FLOAT32_QUANTIZED and quant is None:
+        raise OptionError("--model", "(none)", f"the .tflite model: the device declares {benchmark}, whose inputs "
+                          "are float32 features made from the model's input scale and zero point")
+    return lambda x: encode(benchmark, x, quant)
+
+
+def _host_results(benchmark: str | None, x: np.ndarray, host: np.ndarray, in_spec, out_spec) -> np.ndarray:
+    """What the device prints for sample x, computed on the host: its dequantized outputs, or
+    ad01's reconstruction error."""
+    if benchmark is not None and BENCHMARKS[benchmark].result == "mse":
+        features = np.frombuffer(encode(benchmark, x, (in_spec.scale, in_spec.zero_point)), dtype="<f4")
+        return np.array([reconstruction_error(features, host, (out_spec.scale, out_spec.zero_point))],
+                        dtype=np.float64)
+    return out_spec.dequantize(host)
+
+
+def _compare(run: DeviceRun, samples: Samples, model_bytes: bytes | None, in_spec, out_spec,
+             benchmark: str | None = None) -> Comparison | None:
     if model_bytes is None:
         return None
     n = len(samples.inputs)
@@ -132,7 +158,7 @@ def _compare(run: DeviceRun, samples: Samples, model_bytes: bytes | None, in_spe
         device = [np.frombuffer(r.raw, dtype=out_spec.dtype) for r in recs]
         return compare_outputs(device, host, samples.labels, "raw")
     device = [np.array(r.results, dtype=np.float64) for r in recs]
-    host_real = [out_spec.dequantize(h) for h in host]
+    host_real = [_host_results(benchmark, x, h, in_spec, out_spec) for x, h in zip(samples.inputs, host)]
     return compare_outputs(device, host_real, samples.labels, "results", tolerance=0.0005 + 1e-9)
 
 
@@ -154,7 +180,8 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
     if options.firmware is not None:
         elf, flash_used, sram_used = _given_firmware(options)
     elif options.emulate:
-        built = build_for_model(options.model, target, firmware_dir or options.out_dir / "firmware", options.weights)
+        built = build_for_model(options.model, target, firmware_dir or options.out_dir / "firmware", options.weights,
+                                options.mlperf)
         elf, flash_used, sram_used = (built.firmware.elf, built.firmware.flash_used_bytes,
                                       built.firmware.sram_used_bytes)
     model = read_tflite_file(options.model) if options.model else None
@@ -170,8 +197,9 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
         info = client.connect()
         device_input = int(client.arena()["input"]) if in_spec is None and client.supports_edgec() else None
         samples = _samples(options, in_spec, device_input)
+        benchmark = info.model if info.model in BENCHMARKS else None
         run = run_samples(client, info, samples.inputs, options.runs, options.warmup, options.infer_timeout_s,
-                          on_run)
+                          on_run, _encoder(benchmark, in_spec))
     timing = _timing(run, options)
     per = _stats(timing.counts)
     macs = analyse(model).macs if model is not None else None
@@ -183,6 +211,6 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
         samples=f"{len(samples.inputs)} from {samples.source}", runs=len(run.records), warmup=options.warmup,
         timing_unit=timing.unit, per_inference=per, latency_ms=_stats(timing.latency_ms),
         latency_is_estimate=timing.estimate, clock_hz=timing.clock_hz, profile_clock_hz=target.clock_hz, macs=macs, per_mac=(per.median / macs) if macs else None,
-        comparison=_compare(run, samples, model_bytes, in_spec, out_spec), layers=layers,
+        comparison=_compare(run, samples, model_bytes, in_spec, out_spec, benchmark), layers=layers,
         flash_used_bytes=flash_used, sram_used_bytes=sram_used, stack_used_bytes=run.stack_used_bytes,
         stack_size_bytes=run.stack_size_bytes, arena_bytes=run.arena_bytes)

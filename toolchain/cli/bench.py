@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from toolchain.cli.options import make_console, output_options, resolve_target, target_options, weights_option
+from toolchain.mlperf import BENCHMARK_IDS
 
 
 @click.command()
@@ -28,10 +29,13 @@ from toolchain.cli.options import make_console, output_options, resolve_target, 
               help="Seconds to wait for each answer (an inference may take up to 120 s).")
 @click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("edgec-bench"), show_default=True, help="Folder for report.json (and the firmware built).")
+@click.option("--mlperf", type=click.Choice(BENCHMARK_IDS),
+              help="MLPerf Tiny benchmark id of the firmware built from --model (as `edgec build --mlperf`); "
+                   "inputs are then sent in that benchmark's encoding, as to any firmware declaring an id.")
 @weights_option
 @output_options
 def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, warmup, limit, timeout_s,
-          out_dir, weights, as_json, quiet):
+          out_dir, mlperf, weights, as_json, quiet):
     """Benchmark a model on a device speaking the MLPerf Tiny protocol, or on QEMU.
 
     Connects, identifies the device, loads inputs, runs the inferences, reads the outputs back
@@ -55,7 +59,7 @@ def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, 
         raise click.UsageError("give --port PORT (a board) or --emulate (QEMU)")
     options = BenchOptions(target=profile, emulate=emulate, port=port, model=model, firmware=firmware,
                            eval_data=eval_data, runs=runs, warmup=warmup, limit=limit, out_dir=out_dir,
-                           timeout_s=timeout_s, weights=weights or "auto")
+                           timeout_s=timeout_s, weights=weights or "auto", mlperf=mlperf)
     console = make_console(as_json, quiet)
     with progress_for(console, quiet) as progress, staged_output(out_dir) as stage:
         progress.stage("connecting, building or loading the firmware")

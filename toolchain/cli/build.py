@@ -7,6 +7,7 @@ import click
 
 from toolchain.cli.compress import compression_options, recipe_from_options
 from toolchain.cli.options import make_console, output_options, resolve_target, target_options, weights_option
+from toolchain.mlperf import BENCHMARK_IDS
 
 PASS_LABELS = {"load": "loading the model", "convert": "converting to int8 (TFLite converter)",
                "analyse": "analysing the graph", "measure": "measuring the TFLM arena",
@@ -47,11 +48,14 @@ def summarize_files(files: list[str]) -> str:
 @click.option("--firmware", is_flag=True,
               help="Also build the benchmark firmware (C engine; ELF/BIN/HEX) for Cortex-M targets.")
 @click.option("--name", help="Name for the exported C symbols (default: the model file's name).")
+@click.option("--mlperf", type=click.Choice(BENCHMARK_IDS),
+              help="MLPerf Tiny benchmark id the firmware answers (m-model-[...]), decoding the official "
+                   "runner's inputs as that benchmark's reference firmware does (with --firmware).")
 @weights_option
 @compression_options
 @output_options
 def build(model, target, target_file, out_dir, calib, calib_random, image_range, io_type, mode, runtime,
-          custom_objects, trust_lambda, firmware, name, weights, as_json, quiet, train_path, eval_path,
+          custom_objects, trust_lambda, firmware, name, mlperf, weights, as_json, quiet, train_path, eval_path,
           **compression):
     """Quantize MODEL to int8, check it fits the target, export it into --out.
 
@@ -78,7 +82,7 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
                            convert=ConvertOptions(mode=mode, io=io_type), runtime=runtime,
                            custom_objects=custom_objects, trust_lambda=trust_lambda, name=name,
                            firmware=firmware, recipe=recipe, weights=recipe.storage.weights,
-                           train=train_path, eval=eval_path)
+                           train=train_path, eval=eval_path, mlperf=mlperf)
     console = make_console(as_json, quiet)
     with progress_for(console, quiet) as progress, staged_output(out_dir) as stage:
         result = run_build(model, options, progress.passes(PASS_LABELS), progress,

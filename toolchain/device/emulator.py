@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from targets.hardware import QemuMachine, qemu_machines
+from targets.hardware import QEMU_ICOUNT_SHIFT, QemuMachine, qemu_machines
 from toolchain.base.errors import DeviceError, ToolchainError, UnknownNameError
 
 QEMU = "qemu-system-arm"
@@ -50,7 +50,7 @@ class EmulatorCaps:
 QEMU_CAPS = EmulatorCaps(machines=tuple(sorted(MACHINES)), serial_backends=("tcp", "pty"),
                          deterministic_time=True, cycle_counter=False)
 
-ICOUNT_SHIFT = 0  # 2**0 ns of virtual time per instruction
+ICOUNT_SHIFT = QEMU_ICOUNT_SHIFT  # 2**shift ns of virtual time per instruction
 
 
 def qemu_args(machine_name: str, elf: Path | str, serial: str, *, icount_shift: int = ICOUNT_SHIFT,

@@ -3,7 +3,12 @@
  * Commands end in '%'. Standard: name, profile, timestamp, db load N, db HEX..., db print,
  * infer N W, results, help. Ours (prefixed edgec-, answers prefixed m-edgec-): edgec-raw,
  * edgec-timing (with core_hz, the clock the core really runs at), edgec-layers, edgec-stack,
- * edgec-arena. Every command ends with m-ready. */
+ * edgec-arena. Every command ends with m-ready.
+ *
+ * The db buffer holds what the host loads; `infer` turns it into the model's input tensor as the
+ * MLPerf Tiny reference firmware of the build's benchmark does (EDGEC_DB_ENCODING), and refuses to
+ * run on a buffer that does not hold one whole input. */
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,7 +23,12 @@
 uint32_t edgec_stack_used_bytes(void);
 uint32_t edgec_stack_size_bytes(void);
 
+static uint8_t db_buf[EDGEC_DB_BYTES] __attribute__((aligned(16)));
+#if EDGEC_DB_ENCODING == EDGEC_DB_RAW
+#define input_buf db_buf /* the loaded bytes are the tensor */
+#else
 static uint8_t input_buf[EDGEC_INPUT_BYTES] __attribute__((aligned(16)));
+#endif
 static uint8_t output_buf[EDGEC_OUTPUT_BYTES] __attribute__((aligned(16)));
 static size_t load_expected;
 static size_t load_pos;
@@ -115,15 +125,18 @@ void edgec_layer_hook(int op_index)
     layer_mark = now;
 }
 
+/* floor(ticks * NUM / DEN) without overflow: (DEN - 1) * NUM fits 64 bits (checked by the generator).
+ * On a board, real microseconds; on QEMU, the instruction count at the profile's clock. */
 static uint64_t ticks_to_us(uint64_t ticks)
 {
-    return (ticks / EDGEC_TIMER_HZ) * 1000000u + ((ticks % EDGEC_TIMER_HZ) * 1000000u) / EDGEC_TIMER_HZ;
+    return (ticks / EDGEC_LAP_US_DEN) * EDGEC_LAP_US_NUM +
+           ((ticks % EDGEC_LAP_US_DEN) * EDGEC_LAP_US_NUM) / EDGEC_LAP_US_DEN;
 }
 
-static void timestamp(void)
+static void lap(uint64_t ticks)
 {
     put_str("m-lap-us-");
-    put_u64(ticks_to_us(edgec_timer_now()));
+    put_u64(ticks_to_us(ticks));
     end_line();
 }
 
@@ -189,17 +202,74 @@ static int hex_value(char c)
     return -1;
 }
 
+/* ---- the input tensor from the db buffer ---- */
+
+#if EDGEC_DB_ENCODING == EDGEC_DB_FLOAT32_QUANTIZED
+static float db_feature(size_t i)
+{
+    union {
+        uint32_t bits;
+        float value;
+    } f;
+    const uint8_t *p = &db_buf[4u * i];
+    f.bits = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+    return f.value;
+}
+#endif
+
+/* 0, and nothing decoded, when the buffer does not hold one whole input (a load cut short, or
+ * shorter than the input): the reference firmware's message, then an error line. */
+static int load_tensor(void)
+{
+    if (load_pos != EDGEC_DB_BYTES) {
+        put_str("Input db has ");
+        put_u64(load_pos / EDGEC_DB_ELEMENT_BYTES);
+        put_str(" elemented, expected ");
+        put_u64(EDGEC_DB_BYTES / EDGEC_DB_ELEMENT_BYTES);
+        end_line();
+        error_line("infer: no whole input loaded (db load N, then N bytes); nothing run", "");
+        return 0;
+    }
+#if EDGEC_DB_ENCODING == EDGEC_DB_UINT8_MINUS_128
+    for (size_t i = 0; i < EDGEC_INPUT_BYTES; i++) {
+        input_buf[i] = (uint8_t)(int8_t)((int)db_buf[i] - 128);
+    }
+#elif EDGEC_DB_ENCODING == EDGEC_DB_FLOAT32_QUANTIZED
+    for (size_t i = 0; i < EDGEC_INPUT_BYTES; i++) {
+        /* round half away from zero, plus the zero point, clamped (NaN to -128) */
+        float q = roundf(db_feature(i) / EDGEC_INPUT_SCALE) + (float)EDGEC_INPUT_ZERO_POINT;
+        if (!(q >= -128.0f)) {
+            q = -128.0f;
+        } else if (q > 127.0f) {
+            q = 127.0f;
+        }
+        input_buf[i] = (uint8_t)(int8_t)q;
+    }
+#endif
+    return 1;
+}
+
 /* ---- commands ---- */
 
 static void print_results(void)
 {
     put_str("m-results-[");
+#if EDGEC_RESULT_MSE
+    /* the mean over the features of (dequantized output - float input)^2, in float32 */
+    float sum = 0.0f;
+    for (size_t i = 0; i < EDGEC_OUTPUT_COUNT; i++) {
+        float diff = edgec_output_value(output_buf, i) - db_feature(i);
+        sum += diff * diff;
+    }
+    put_fixed3(sum / (float)EDGEC_OUTPUT_COUNT);
+#else
     for (size_t i = 0; i < EDGEC_OUTPUT_COUNT; i++) {
         if (i) {
             edgec_uart_putc(',');
         }
         put_fixed3(edgec_output_value(output_buf, i));
     }
+#endif
     put_str("]");
     end_line();
 }
@@ -214,7 +284,7 @@ static void cmd_db(char *args)
     if (str_eq(sub, "load")) {
         char *n_text = next_token(&args);
         uint32_t n;
-        if (!n_text || !parse_uint(n_text, &n) || n == 0u || n > EDGEC_INPUT_BYTES) {
+        if (!n_text || !parse_uint(n_text, &n) || n == 0u || n > EDGEC_DB_BYTES) {
             error_line("db load: expected a byte count from 1 to the input size", "");
             return;
         }
@@ -231,7 +301,7 @@ static void cmd_db(char *args)
             if (i % 8u == 0u) {
                 put_str("m-buffer-");
             }
-            put_hex8(input_buf[i]);
+            put_hex8(db_buf[i]);
             if ((i + 1u) % 8u == 0u || i + 1u == load_pos) {
                 end_line();
             } else {
@@ -252,7 +322,7 @@ static void cmd_db(char *args)
             return;
         }
         if (load_pos < load_expected) {
-            input_buf[load_pos++] = (uint8_t)((hi << 4) | lo);
+            db_buf[load_pos++] = (uint8_t)((hi << 4) | lo);
             if (load_pos == load_expected) {
                 put_str("m-load-done");
                 end_line();
@@ -289,6 +359,9 @@ static void cmd_infer(char *args)
         error_line("Warmup iterations must be >=0", "");
         return;
     }
+    if (!load_tensor()) {
+        return;
+    }
     put_str("m-warmup-start-");
     put_u64(warmup);
     end_line();
@@ -305,7 +378,6 @@ static void cmd_infer(char *args)
     for (int i = 0; i < EDGEC_NUM_OPS; i++) {
         layer_ticks[i] = 0u;
     }
-    timestamp();
     uint64_t start = edgec_timer_now();
     layer_mark = start;
     layer_timing = 1;
@@ -318,7 +390,10 @@ static void cmd_infer(char *args)
     }
     uint64_t stop = edgec_timer_now();
     layer_timing = 0;
-    timestamp();
+    /* The two timestamps are those of the timed interval, printed after it (nothing is printed
+     * in between): their difference is exactly the ticks edgec-timing reports, in microseconds. */
+    lap(start);
+    lap(stop);
     timed_ticks = stop - start;
     timed_runs = n;
     put_str("m-infer-done");
@@ -386,6 +461,33 @@ static void cmd_edgec_arena(void)
     end_line();
 }
 
+/* Plain lines, "command : what it does", as the reference firmware lists its commands. */
+static void cmd_help(void)
+{
+    static const char *const lines[] = {
+        "edgec-fw-" EDGEC_FW_VERSION " (MLPerf Tiny / EEMBC protocol; commands end in %)",
+        "",
+        "help          : this list",
+        "name          : the device's name (m-name-dut-[...])",
+        "profile       : the firmware and the model or benchmark id (m-profile-[...], m-model-[...])",
+        "timestamp     : the timer now, in microseconds (m-lap-us-N)",
+        "db load N     : expect N bytes of input",
+        "db HEX...     : input bytes, two hex digits each, until N have come",
+        "db print      : the bytes loaded, in hex",
+        "infer N [W=10]: decode the input, run W untimed then N timed inferences",
+        "results       : the results of the last inference (m-results-[...])",
+        "edgec-raw     : the last output tensor's bytes, in hex",
+        "edgec-timing  : timer ticks of the last timed inferences, the timer's and the core's clocks",
+        "edgec-layers  : timer ticks per layer of the last timed inferences",
+        "edgec-stack   : stack used and stack size",
+        "edgec-arena   : arena, input and output bytes",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        put_str(lines[i]);
+        end_line();
+    }
+}
+
 static void dispatch(char *line)
 {
     char *cursor = line;
@@ -396,12 +498,12 @@ static void dispatch(char *line)
         put_str("m-name-dut-[edgec " EDGEC_MODEL_NAME "]");
         end_line();
     } else if (str_eq(cmd, "profile")) {
-        put_str("m-profile-[edgec-fw-" EDGEC_FW_VERSION "]");
+        put_str("m-profile-[" EDGEC_PROFILE "]");
         end_line();
-        put_str("m-model-[" EDGEC_MODEL_NAME "]");
+        put_str("m-model-[" EDGEC_MODEL_ID "]");
         end_line();
     } else if (str_eq(cmd, "timestamp")) {
-        timestamp();
+        lap(edgec_timer_now());
     } else if (str_eq(cmd, "db")) {
         cmd_db(cursor);
     } else if (str_eq(cmd, "infer")) {
@@ -409,9 +511,7 @@ static void dispatch(char *line)
     } else if (str_eq(cmd, "results")) {
         print_results();
     } else if (str_eq(cmd, "help")) {
-        put_str("m-help-[name profile timestamp db infer results edgec-raw edgec-timing "
-                "edgec-layers edgec-stack edgec-arena]");
-        end_line();
+        cmd_help();
     } else if (str_eq(cmd, "edgec-raw")) {
         cmd_edgec_raw();
     } else if (str_eq(cmd, "edgec-timing")) {
