@@ -356,7 +356,7 @@ def const_arrays(op) -> list[np.ndarray]:
         elif isinstance(value, np.ndarray):
             if key == "weights" and packed is not None:
                 continue
-            arrays.append(value)
+            arrays.append(op.weights_in_flash if key == "weights" and isinstance(op, Conv2D) else value)
         elif isinstance(value, Requant):
             arrays += [value.multiplier, value.shift]
         elif isinstance(value, Operand) and value.is_const:
