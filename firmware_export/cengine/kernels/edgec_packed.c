@@ -204,6 +204,78 @@ EDGEC_FORCE_INLINE void edgec_pk_sparse4(const uint16_t *off, const int8_t *val,
     acc[3] = s3;
 }
 
+#if defined(EDGEC_DSP)
+/* edgec_pk_mac2x2 with the weights already unpacked: per 4 taps the words (w0, w2) and (w1, w3),
+ * int16 pairs (n a multiple of 4). */
+EDGEC_FORCE_INLINE void edgec_pk_mac2x2_w16(const int8_t *w0, const int8_t *w1, const int8_t *x0, const int8_t *x1,
+                                            int32_t n, int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t i;
+    for (i = 0; i < n; i += 4) {
+        int32_t xa, xb, wa_lo, wa_hi, wb_lo, wb_hi, xa_lo, xa_hi, xb_lo, xb_hi;
+        memcpy(&xa, x0 + i, 4);
+        memcpy(&xb, x1 + i, 4);
+        memcpy(&wa_lo, w0 + 2 * i, 4);
+        memcpy(&wa_hi, w0 + 2 * i + 4, 4);
+        memcpy(&wb_lo, w1 + 2 * i, 4);
+        memcpy(&wb_hi, w1 + 2 * i + 4, 4);
+        xa_lo = edgec_sxtb16(xa);
+        xa_hi = edgec_sxtb16_ror8(xa);
+        xb_lo = edgec_sxtb16(xb);
+        xb_hi = edgec_sxtb16_ror8(xb);
+        a00 = edgec_smlad(wa_hi, xa_hi, edgec_smlad(wa_lo, xa_lo, a00));
+        a01 = edgec_smlad(wa_hi, xb_hi, edgec_smlad(wa_lo, xb_lo, a01));
+        a10 = edgec_smlad(wb_hi, xa_hi, edgec_smlad(wb_lo, xa_lo, a10));
+        a11 = edgec_smlad(wb_hi, xb_hi, edgec_smlad(wb_lo, xb_lo, a11));
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+#endif
+
+/* Taps t .. t + n - 1 of the decoded rows w0, w1 (unpacked to int16 pairs when w16) over x0, x1. */
+EDGEC_FORCE_INLINE void edgec_pk_mac(int w16, const int8_t *w0, const int8_t *w1, int32_t t, const int8_t *x0,
+                                     const int8_t *x1, int32_t n, int32_t *acc)
+{
+#if defined(EDGEC_DSP)
+    if (w16) {
+        edgec_pk_mac2x2_w16(w0 + 2 * t, w1 + 2 * t, x0, x1, n, acc);
+        return;
+    }
+#endif
+    (void)w16;
+    edgec_pk_mac2x2(w0 + t, w1 + t, x0, x1, n, acc);
+}
+
+/* Row `row` decoded into dst: int8 taps, or with w16 (DSP path, taps a multiple of 4) each group of
+ * 4 taps as the int16 pairs (w0, w2), (w1, w3). dst holds 2 * taps bytes: the int8 taps are decoded
+ * into its second half, then unpacked front to back, which never overtakes them. */
+static void edgec_pk_decode_row(const edgec_packed *w, int32_t row, uint32_t *cursor, int8_t *dst, int w16)
+{
+#if defined(EDGEC_DSP)
+    if (w16) {
+        const int32_t taps = w->taps;
+        int8_t *const bytes = dst + taps;
+        int32_t k;
+        edgec_unpack_dense(w, row, cursor, bytes);
+        for (k = 0; k < taps; k += 4) {
+            int32_t x, lo, hi;
+            memcpy(&x, bytes + k, 4);
+            lo = edgec_sxtb16(x);
+            hi = edgec_sxtb16_ror8(x);
+            memcpy(dst + 2 * k, &lo, 4);
+            memcpy(dst + 2 * k + 4, &hi, 4);
+        }
+        return;
+    }
+#endif
+    (void)w16;
+    edgec_unpack_dense(w, row, cursor, dst);
+}
+
 typedef struct {
     const int32_t *bias, *multiplier;
     const int8_t *shift;
@@ -315,7 +387,8 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
     const uint64_t all = runs == 64 ? ~(uint64_t)0 : (((uint64_t)1 << runs) - 1u);
     int8_t *const zp = (int8_t *)order + edgec_align4(tile);
     int8_t *const dec = zp + edgec_align4(len);
-    int8_t *const row0 = dec, *const row1 = dec + edgec_align4(taps);
+    int8_t *const row0 = dec, *const row1 = dec + 2 * edgec_align4(taps);
+    const int w16 = (cin & 3) == 0;
     uint16_t *const seg_end = (uint16_t *)dec;
     uint16_t *const off = (uint16_t *)(dec + edgec_align4(2 * runs));
     uint16_t *const coff = off + edgec_align4(w->max_nonzeros);
@@ -372,9 +445,9 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
                     /* two channels (when in the same group), two pixels at a time */
                     const int pair = oc + 1 < p->out_c && (oc + 1) / cpg == g;
                     const int8_t *w1 = pair ? row1 : row0;
-                    edgec_unpack_dense(w, oc, &cursor, row0);
+                    edgec_pk_decode_row(w, oc, &cursor, row0, w16);
                     if (pair) {
-                        edgec_unpack_dense(w, oc + 1, &cursor, row1);
+                        edgec_pk_decode_row(w, oc + 1, &cursor, row1, w16);
                     }
                     for (i = 0; i < n; i += 2) {
                         const int two = i + 1 < n;
@@ -388,8 +461,8 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
                                 const int rj = both ? 1 : edgec_pk_row(p, py[j], px[j], ky);
                                 const int32_t o = seg_off[ky * kw];
                                 if (ri != 2 && rj != 2) {
-                                    edgec_pk_mac2x2(row0 + ky * len, w1 + ky * len, ri ? in_g + base[i] + o : zp,
-                                                    rj ? in_g + base[j] + o : zp, len, acc);
+                                    edgec_pk_mac(w16, row0, w1, ky * len, ri ? in_g + base[i] + o : zp,
+                                                 rj ? in_g + base[j] + o : zp, len, acc);
                                     continue;
                                 }
                                 for (kx = 0; kx < kw; kx++) {
@@ -398,7 +471,7 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
                                                            ? in_g + base[i] + seg_off[r] : zp;
                                     const int8_t *x1 = edgec_pk_inside(p, py[j], px[j], ky, kx)
                                                            ? in_g + base[j] + seg_off[r] : zp;
-                                    edgec_pk_mac2x2(row0 + r * cin, w1 + r * cin, x0, x1, cin, acc);
+                                    edgec_pk_mac(w16, row0, w1, r * cin, x0, x1, cin, acc);
                                 }
                             }
                         } else {
@@ -409,7 +482,7 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
                                                            ? in_g + base[i] + seg_off[r] : zp;
                                     const int8_t *x1 = edgec_pk_inside(p, py[j], px[j], ky, kx)
                                                            ? in_g + base[j] + seg_off[r] : zp;
-                                    edgec_pk_mac2x2(row0 + r * cin, w1 + r * cin, x0, x1, cin, acc);
+                                    edgec_pk_mac(w16, row0, w1, r * cin, x0, x1, cin, acc);
                                 }
                             }
                         }
