@@ -207,27 +207,38 @@ EDGEC_FORCE_INLINE void edgec_pk_sparse4(const uint16_t *off, const int8_t *val,
 #if defined(EDGEC_DSP)
 /* edgec_pk_mac2x2 with the weights already unpacked: per 4 taps the words (w0, w2) and (w1, w3),
  * int16 pairs (n a multiple of 4). */
+#define EDGEC_PK_W16_STEP(t)                                                                       \
+    do {                                                                                           \
+        int32_t xa, xb, wa_lo, wa_hi, wb_lo, wb_hi, xa_lo, xa_hi, xb_lo, xb_hi;                    \
+        memcpy(&xa, x0 + (t), 4);                                                                  \
+        memcpy(&xb, x1 + (t), 4);                                                                  \
+        memcpy(&wa_lo, w0 + 2 * (t), 4);                                                           \
+        memcpy(&wa_hi, w0 + 2 * (t) + 4, 4);                                                       \
+        memcpy(&wb_lo, w1 + 2 * (t), 4);                                                           \
+        memcpy(&wb_hi, w1 + 2 * (t) + 4, 4);                                                       \
+        xa_lo = edgec_sxtb16(xa);                                                                  \
+        xa_hi = edgec_sxtb16_ror8(xa);                                                             \
+        xb_lo = edgec_sxtb16(xb);                                                                  \
+        xb_hi = edgec_sxtb16_ror8(xb);                                                             \
+        a00 = edgec_smlad(wa_hi, xa_hi, edgec_smlad(wa_lo, xa_lo, a00));                           \
+        a01 = edgec_smlad(wa_hi, xb_hi, edgec_smlad(wa_lo, xb_lo, a01));                           \
+        a10 = edgec_smlad(wb_hi, xa_hi, edgec_smlad(wb_lo, xa_lo, a10));                           \
+        a11 = edgec_smlad(wb_hi, xb_hi, edgec_smlad(wb_lo, xb_lo, a11));                           \
+    } while (0)
+
 EDGEC_FORCE_INLINE void edgec_pk_mac2x2_w16(const int8_t *w0, const int8_t *w1, const int8_t *x0, const int8_t *x1,
                                             int32_t n, int32_t *acc)
 {
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-    int32_t i;
-    for (i = 0; i < n; i += 4) {
-        int32_t xa, xb, wa_lo, wa_hi, wb_lo, wb_hi, xa_lo, xa_hi, xb_lo, xb_hi;
-        memcpy(&xa, x0 + i, 4);
-        memcpy(&xb, x1 + i, 4);
-        memcpy(&wa_lo, w0 + 2 * i, 4);
-        memcpy(&wa_hi, w0 + 2 * i + 4, 4);
-        memcpy(&wb_lo, w1 + 2 * i, 4);
-        memcpy(&wb_hi, w1 + 2 * i + 4, 4);
-        xa_lo = edgec_sxtb16(xa);
-        xa_hi = edgec_sxtb16_ror8(xa);
-        xb_lo = edgec_sxtb16(xb);
-        xb_hi = edgec_sxtb16_ror8(xb);
-        a00 = edgec_smlad(wa_hi, xa_hi, edgec_smlad(wa_lo, xa_lo, a00));
-        a01 = edgec_smlad(wa_hi, xb_hi, edgec_smlad(wa_lo, xb_lo, a01));
-        a10 = edgec_smlad(wb_hi, xa_hi, edgec_smlad(wb_lo, xa_lo, a10));
-        a11 = edgec_smlad(wb_hi, xb_hi, edgec_smlad(wb_lo, xb_lo, a11));
+    int32_t i = 0;
+    for (; i + 16 <= n; i += 16, x0 += 16, x1 += 16, w0 += 32, w1 += 32) {
+        EDGEC_PK_W16_STEP(0);
+        EDGEC_PK_W16_STEP(4);
+        EDGEC_PK_W16_STEP(8);
+        EDGEC_PK_W16_STEP(12);
+    }
+    for (; i < n; i += 4, x0 += 4, x1 += 4, w0 += 8, w1 += 8) {
+        EDGEC_PK_W16_STEP(0);
     }
     acc[0] = a00;
     acc[1] = a01;
@@ -256,6 +267,21 @@ EDGEC_FORCE_INLINE void edgec_pk_mac(int w16, const int8_t *w0, const int8_t *w1
 static void edgec_pk_decode_row(const edgec_packed *w, int32_t row, uint32_t *cursor, int8_t *dst, int w16)
 {
 #if defined(EDGEC_DSP)
+    if (w16 && w->format == EDGEC_CLUSTERED && w->index_bits == 4) {
+        /* 4 taps = 16 bits of indices (taps a multiple of 4: rows start on a halfword) */
+        const int32_t taps = w->taps;
+        const int8_t *cb = edgec_codebook(w, row);
+        const uint8_t *s = w->values + (uint32_t)row * (uint32_t)taps / 2u;
+        int32_t k;
+        for (k = 0; k < taps; k += 4, s += 2) {
+            const uint32_t idx = (uint32_t)s[0] | ((uint32_t)s[1] << 8);
+            const uint32_t lo = (uint16_t)cb[idx & 15u] | ((uint32_t)(uint16_t)cb[(idx >> 8) & 15u] << 16);
+            const uint32_t hi = (uint16_t)cb[(idx >> 4) & 15u] | ((uint32_t)(uint16_t)cb[idx >> 12] << 16);
+            memcpy(dst + 2 * k, &lo, 4);
+            memcpy(dst + 2 * k + 4, &hi, 4);
+        }
+        return;
+    }
     if (w16) {
         const int32_t taps = w->taps;
         int8_t *const bytes = dst + taps;
