@@ -343,7 +343,7 @@ def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
     if packed.format == "clustered":
         return fixed + 2 * 2 * _a4(taps)  # two rows, unpacked to int16 on the DSP path
     nz = packed.max_nonzeros
-    return fixed + _a4(2 * runs) + 2 * _a4(nz) + _a4(nz)
+    return fixed + _a4(2 * runs) + 4 * nz
 
 
 def const_arrays(op) -> list[np.ndarray]:

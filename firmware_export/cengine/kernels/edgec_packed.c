@@ -97,11 +97,11 @@ static void edgec_unpack_dense(const edgec_packed *w, int32_t row, uint32_t *cur
     }
 }
 
-/* Row `row` of a sparse format as its nonzeros: value val[j] of tap k = r * seg_len + c at window
- * offset off[j] = seg_off[r] + c; seg_end[r] = number of nonzeros in segments 0..r, seg_sum[r] the
+/* Row `row` of a sparse format as its nonzeros: entry ent[j] of tap k = r * seg_len + c holds the
+ * window offset seg_off[r] + c (low 16 bits) and the value (high 16 bits, signed); seg_end[r] = number of nonzeros in segments 0..r, seg_sum[r] the
  * sum of the segment's values. Walks the set bits of the mask. Returns the number of nonzeros. */
 static int32_t edgec_unpack_list(const edgec_packed *w, int32_t row, uint32_t *cursor, const int32_t *seg_off,
-                                 int32_t seg_len, uint16_t *off, int8_t *val, uint16_t *seg_end, int32_t *seg_sum)
+                                 int32_t seg_len, uint32_t *ent, uint16_t *seg_end, int32_t *seg_sum)
 {
     const int32_t taps = w->taps, bits = w->index_bits, runs = taps / seg_len;
     const uint8_t *mask = w->mask + row * ((taps + 7) >> 3);
@@ -128,8 +128,7 @@ static int32_t edgec_unpack_list(const edgec_packed *w, int32_t row, uint32_t *c
                 seg_next += seg_len;
             }
             v = clustered ? cb[edgec_br_get(&r, bits)] : values[n];
-            off[n] = (uint16_t)(delta + k);
-            val[n] = (int8_t)v;
+            ent[n] = (uint32_t)(uint16_t)(delta + k) | ((uint32_t)v << 16);
             sum += v;
             n++;
         }
@@ -183,19 +182,36 @@ EDGEC_FORCE_INLINE void edgec_pk_mac2x2(const int8_t *w0, const int8_t *w1, cons
     acc[3] = a11;
 }
 
-/* acc[p] += sum val[j] * x[p][off[j]] for the 4 pixels p, over j < n. */
-EDGEC_FORCE_INLINE void edgec_pk_sparse4(const uint16_t *off, const int8_t *val, int32_t n, const int8_t *const *x,
-                             int32_t *acc)
+/* acc[p] += sum of value * x[p][offset] over the n entries, for the 4 pixels p. */
+/* acc + value * x for an entry e (the value in its high half): SMLATB on the DSP extension. */
+static inline int32_t edgec_pk_mla_top(uint32_t e, int32_t x, int32_t acc)
+{
+#if !defined(EDGEC_NO_DSP) && defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    int32_t r;
+    __asm__("smlatb %0, %1, %2, %3" : "=r"(r) : "r"(e), "r"(x), "r"(acc));
+    return r;
+#else
+    return acc + ((int32_t)e >> 16) * x;
+#endif
+}
+
+#define EDGEC_PK_SPARSE_STEP(e)                                                                    \
+    do {                                                                                           \
+        const uint32_t o_ = (e) & 0xffffu;                                                         \
+        s0 = edgec_pk_mla_top((e), x0[o_], s0);                                                    \
+        s1 = edgec_pk_mla_top((e), x1[o_], s1);                                                    \
+        s2 = edgec_pk_mla_top((e), x2[o_], s2);                                                    \
+        s3 = edgec_pk_mla_top((e), x3[o_], s3);                                                    \
+    } while (0)
+
+EDGEC_FORCE_INLINE void edgec_pk_sparse4(const uint32_t *ent, int32_t n, const int8_t *const *x, int32_t *acc)
 {
     const int8_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
     int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
-    int32_t j;
-    for (j = 0; j < n; j++) {
-        const int32_t o = off[j], v = val[j];
-        s0 += v * x0[o];
-        s1 += v * x1[o];
-        s2 += v * x2[o];
-        s3 += v * x3[o];
+    const uint32_t *end = ent + n;
+    for (; ent < end; ent++) {
+        const uint32_t e0 = *ent;
+        EDGEC_PK_SPARSE_STEP(e0);
     }
     acc[0] = s0;
     acc[1] = s1;
@@ -377,15 +393,14 @@ static inline int edgec_pk_row(const edgec_conv_params *p, int32_t iy0, int32_t 
 /* Sparse rows: one channel of four pixels whose windows have the same taps inside (mask), at
  * window origins x[0..3], segment by segment; segments outside count input_zp (and are not read). */
 static void edgec_pk_sparse_border4(const edgec_conv_params *p, const int8_t *const *x, uint64_t mask,
-                                    const uint16_t *off, const int8_t *val, const uint16_t *seg_end,
-                                    const int32_t *seg_sum, int32_t *acc)
+                                    const uint32_t *ent, const uint16_t *seg_end, const int32_t *seg_sum, int32_t *acc)
 {
     const int32_t runs = p->kernel_h * p->kernel_w;
     int32_t start = 0, r, j;
     for (r = 0; r < runs; r++) {
         const int32_t end = seg_end[r];
         if ((mask >> r) & 1u) {
-            edgec_pk_sparse4(off + start, val + start, end - start, x, acc);
+            edgec_pk_sparse4(ent + start, end - start, x, acc);
         } else {
             for (j = 0; j < 4; j++) {
                 acc[j] += seg_sum[r] * p->input_zp;
@@ -408,7 +423,7 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
     const edgec_pk_out q = {p->bias, p->multiplier, p->shift, p->output_zp, p->act_min, p->act_max, p->narrow};
     /* scratch: inside[tile] (uint64), seg_off[runs], seg_sum[runs], base[tile] (int32); iy0[tile],
      * ix0[tile] (int16); order[tile], group[tile]; zp[kernel_w * cin]; then the decoded row(s): two
-     * dense rows (int16 pairs on the DSP path), or one row's nonzeros (seg_end[runs], off[], val[]). */
+     * dense rows (int16 pairs on the DSP path), or one row's nonzeros (seg_end[runs], ent[]). */
     uint64_t *const inside = (uint64_t *)(void *)scratch;
     int32_t *const seg_off = (int32_t *)(inside + tile);
     int32_t *const seg_sum = seg_off + runs;
@@ -423,8 +438,7 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
     int8_t *const row0 = dec, *const row1 = dec + 2 * edgec_align4(taps);
     const int w16 = (cin & 3) == 0;
     uint16_t *const seg_end = (uint16_t *)dec;
-    uint16_t *const off = (uint16_t *)(dec + edgec_align4(2 * runs));
-    int8_t *const val = (int8_t *)(off + edgec_align4(w->max_nonzeros));
+    uint32_t *const ent = (uint32_t *)(void *)(dec + edgec_align4(2 * runs));
     int32_t b, t0, i, ky, kx, oc;
 
     for (ky = 0; ky < kh; ky++) {
@@ -446,7 +460,7 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
                 const int8_t *in_g = in_b + g * cin;
                 if (sparse) {
                     /* one channel, four pixels at a time (a group of fewer padded with its first) */
-                    const int32_t nz = edgec_unpack_list(w, oc, &cursor, seg_off, cin, off, val, seg_end, seg_sum);
+                    const int32_t nz = edgec_unpack_list(w, oc, &cursor, seg_off, cin, ent, seg_end, seg_sum);
                     for (i = 0; i < n; i += group[i]) {
                         const int32_t count = group[i];
                         int32_t acc[4] = {0, 0, 0, 0}, j;
@@ -456,9 +470,9 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
                             x[j] = (const int8_t *)((uintptr_t)in_g + (uintptr_t)(intptr_t)base[i + (j < count ? j : 0)]);
                         }
                         if (inside[i] == all) {
-                            edgec_pk_sparse4(off, val, nz, x, acc);
+                            edgec_pk_sparse4(ent, nz, x, acc);
                         } else {
-                            edgec_pk_sparse_border4(p, x, inside[i], off, val, seg_end, seg_sum, acc);
+                            edgec_pk_sparse_border4(p, x, inside[i], ent, seg_end, seg_sum, acc);
                         }
                         for (j = 0; j < count; j++) {
                             out_t[order[i + j] * p->out_c + oc] = edgec_pk_requant(&q, oc, acc[j]);
