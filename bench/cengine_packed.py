@@ -28,7 +28,7 @@ def measure(data: bytes, name: str, weights: str, out: Path):
     from firmware_export.cengine import generate_engine
     from firmware_export.firmware import FirmwareOptions, build_firmware
     from toolchain.benchmark import BenchOptions, run_bench
-    from toolchain.tflite_reader import read_tflite
+    from toolchain.base.tflite_reader import read_tflite
 
     path = out / f"{name}.tflite"
     path.write_bytes(data)

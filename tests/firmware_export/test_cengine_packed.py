@@ -15,7 +15,7 @@ from firmware_export.cengine.storage import decode, encode
 from firmware_export.cengine.tflite_weights import compress_tflite_weights, map_weights
 from tests.firmware_export.single_op_models import Case, convert
 from toolchain.oracle import run_tflm
-from toolchain.tflite_reader import read_tflite
+from toolchain.base.tflite_reader import read_tflite
 
 
 def _conv(**kw):

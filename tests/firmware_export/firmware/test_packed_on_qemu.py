@@ -11,7 +11,7 @@ from firmware_export.cengine.tflite_weights import compress_weights, map_weights
 from tests.conftest import require_tool
 from tests.firmware_export.single_op_models import Case, convert
 from toolchain.benchmark import BenchOptions, run_bench
-from toolchain.tflite_reader import read_tflite
+from toolchain.base.tflite_reader import read_tflite
 
 
 def _build(keras, x):
