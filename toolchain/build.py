@@ -123,6 +123,7 @@ class EngineBuild:
     engine: object = field(repr=False)  # firmware_export.cengine.GeneratedEngine
     size: object  # firmware_export.engine_size.EngineSize
     fit: FitResult
+    packed_refused: object = None  # the packed engine's EngineSize when its code outweighed the weights saved
 
 
 @dataclass(frozen=True)
@@ -366,7 +367,15 @@ def generate(tflite: TfliteModel, name: str, source: str, target: TargetProfile,
 
     engine = generate_engine(tflite, name, source, weights=weights)
     size = measure_engine(engine, target)
-    return EngineBuild(engine=engine, size=size, fit=engine_fit(target, engine, size))
+    refused = None
+    if any(layer.format != "dense" for layer in engine.layers):
+        # Packed weights need the packed kernels' code: keep them only where the compiled engine
+        # really gets smaller (a small model can save fewer weight bytes than that code costs).
+        dense = generate_engine(tflite, name, source, weights="dense")
+        dense_size = measure_engine(dense, target)
+        if dense_size.flash_bytes <= size.flash_bytes:
+            engine, size, refused = dense, dense_size, size
+    return EngineBuild(engine=engine, size=size, fit=engine_fit(target, engine, size), packed_refused=refused)
 
 
 def lut_cost(stored: Stored, arena: ArenaMeasurement, name: str, source: str, options: BuildOptions):

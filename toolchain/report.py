@@ -72,6 +72,8 @@ def _engine_dict(build, analysis, mode: str, layer_names: tuple[str, ...] = ()) 
             "weights_dense_bytes": sum(la["dense_bytes"] for la in layers),
             "weights_stored_bytes": sum(la["stored_bytes"] for la in layers),
             "layers": layers,
+            "packed_refused": ({"flash_bytes": build.packed_refused.flash_bytes, "code_bytes": build.packed_refused.code_bytes}
+                               if build.packed_refused else None),
             "fit": fit_dict(build.fit)}
 
 
@@ -230,6 +232,9 @@ def storage_lines(engine: dict) -> list[str]:
         return []
     lines = [f"weights ({engine['weights_mode']}): {engine['weights_dense_bytes']:,} B dense -> "
              f"{engine['weights_stored_bytes']:,} B as stored in {len(layers)} conv/depthwise/FC layers"]
+    if engine.get("packed_refused"):
+        lines.append(f"  dense kept: with packed weights the engine took {engine['packed_refused']['flash_bytes']:,} B "
+                     f"of flash (the packed kernels' code outweighs the weights saved), dense {engine['flash_bytes']:,} B")
     for fmt in ("sparse_clustered", "clustered", "sparse", "dense"):
         group = [la for la in layers if la["format"] == fmt]
         if not group:

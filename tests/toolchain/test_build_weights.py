@@ -15,6 +15,7 @@ from toolchain.cli import cli
 from toolchain.base.tflite_reader import read_tflite_file
 
 LAYERS = ["conv_in", "conv_mid", "dense_mid", "logits"]
+WIDTH = 128  # dense_mid units
 
 
 def run(*args):
@@ -28,12 +29,15 @@ def flat(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    """small_cnn saved plain and clustered to 16 values (one-shot, as `edgec compress --cluster 16`)."""
+    """small_cnn saved plain and clustered to 16 values (one-shot, as `edgec compress --cluster 16`),
+    wide enough (dense_mid: 32,768 weights) for packed storage to save more than its kernels' code;
+    and the narrow small_cnn clustered, where it does not."""
     from toolchain.compress.clustering import cluster_weights, strip_clustering
 
     path = tmp_path_factory.mktemp("weights")
-    small_cnn().save(path / "plain.keras")
-    strip_clustering(cluster_weights(small_cnn(), 16)).save(path / "clustered.keras")
+    small_cnn(width=WIDTH).save(path / "plain.keras")
+    strip_clustering(cluster_weights(small_cnn(width=WIDTH), 16)).save(path / "clustered.keras")
+    strip_clustering(cluster_weights(small_cnn(), 16)).save(path / "narrow.keras")
     np.savez(path / "calib.npz", x=blob_data(64)[0])
     return path
 
@@ -192,3 +196,19 @@ def test_the_lut_is_checked_with_inputs_of_the_model_s_own_type(folder, extra):
     assert result.exit_code == 0, result.output
     lut = json.loads((folder / "io" / "report.json").read_text())["weights"]["lut"]
     assert lut is not None and lut["identical_outputs"] is True and lut["samples_checked"] == 8
+
+
+def test_packed_storage_is_kept_only_where_the_compiled_engine_gets_smaller(folder, builds):
+    """The narrow model's clustered weights save fewer bytes than the packed kernels' code: the
+    build ships the dense engine and says why; the wide one keeps its packed layers."""
+    result = run("build", folder / "narrow.keras", "-t", "cortex-m7", "--calib", folder / "calib.npz",
+                 "-o", folder / "narrow", "--runtime", "c")
+    assert result.exit_code == 0, result.output
+    engine = json.loads((folder / "narrow" / "report.json").read_text())["engine"]
+    assert {la["format"] for la in engine["layers"]} == {"dense"}
+    refused = engine["packed_refused"]
+    assert refused is not None and refused["flash_bytes"] >= engine["flash_bytes"]
+    assert (f"dense kept: with packed weights the engine took {refused['flash_bytes']:,} B of flash"
+            in flat(result.output))
+    wide = builds["engine"][1]["engine"]
+    assert wide["packed_refused"] is None and any(la["format"] != "dense" for la in wide["layers"])

@@ -12,15 +12,15 @@ keras = pytest.importorskip("keras")
 L = keras.layers
 
 
-def small_cnn(seed: int = 0, classes: int = 4) -> "keras.Model":
-    """conv -> conv -> pool -> flatten -> dense -> dense: 12x12x1 images, `classes` logits."""
+def small_cnn(seed: int = 0, classes: int = 4, width: int = 32) -> "keras.Model":
+    """conv -> conv -> pool -> flatten -> dense (`width` units) -> dense: 12x12x1 images, `classes` logits."""
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((12, 12, 1))
     x = L.Conv2D(8, 3, activation="relu", name="conv_in")(inputs)
     x = L.Conv2D(16, 3, activation="relu", name="conv_mid")(x)
     x = L.MaxPooling2D(name="pool")(x)
     x = L.Flatten(name="flatten")(x)
-    x = L.Dense(32, activation="relu", name="dense_mid")(x)
+    x = L.Dense(width, activation="relu", name="dense_mid")(x)
     outputs = L.Dense(classes, name="logits")(x)
     return keras.Model(inputs, outputs, name="small_cnn")
 
