@@ -1,5 +1,6 @@
-"""The harness on every emulated board (CMSDK UART on MPS2/MPS3, STM32 USART on the
-netduinoplus2, PL011 -- the RP2040's UART -- on the lm3s6965evb): the MLPerf Tiny protocol end to
+"""The harness on every emulated board (CMSDK UART on MPS2/MPS3 and the M33's mps2-an505, STM32
+USART on the netduinoplus2, PL011 -- the RP2040's UART -- on the lm3s6965evb, the nRF51's legacy
+UART on the micro:bit's Cortex-M0): the MLPerf Tiny protocol end to
 end over QEMU's serial port, running a real generated engine whose outputs must equal the
 tflite-micro interpreter's byte for byte."""
 from __future__ import annotations
