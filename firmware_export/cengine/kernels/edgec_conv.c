@@ -341,6 +341,19 @@ static const int8_t *edgec_conv_window(const edgec_conv_params *p, const int8_t 
     return in_b + (iy0 * p->in_w + ix0) * p->in_c;
 }
 
+/* Whether the outputs of four pixels, from `out`, miss their windows (first..last, raster order).
+ * The memory planner may overlap a convolution's output with its input (inplace.py), for a kernel
+ * that writes pixel by pixel; four pixels at a time also reread the windows of the block after
+ * writing its first outputs, so a block whose outputs would reach them goes pixel by pixel. */
+static int edgec_block_apart(const edgec_conv_params *p, const int8_t *first, const int8_t *last, const int8_t *out)
+{
+    const uintptr_t out_lo = (uintptr_t)out, out_hi = out_lo + (uintptr_t)(4 * p->out_c);
+    const uintptr_t in_lo = (uintptr_t)first;
+    const uintptr_t in_hi = (uintptr_t)last + (uintptr_t)((p->kernel_h - 1) * p->dilation_h * p->in_w * p->in_c +
+                                                          p->kernel_w * p->in_c);
+    return out_hi <= in_lo || out_lo >= in_hi;
+}
+
 /* groups == 1, dilation_w == 1: every channel of four output pixels (raster order, their outputs
  * consecutive) whose windows w0..w3 lie inside the input. The parameters are read into locals
  * once: the int8_t output stores may alias them. */
@@ -398,7 +411,7 @@ void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *ou
                         break;
                     }
                 }
-                if (k == 4) {
+                if (k == 4 && edgec_block_apart(p, src[0], src[3], out_b + px * p->out_c)) {
                     edgec_conv_pixels4(p, src[0], src[1], src[2], src[3], out_b + px * p->out_c);
                     px += 3;
                 } else {
