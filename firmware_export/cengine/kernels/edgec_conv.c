@@ -99,7 +99,11 @@ static void edgec_conv_pixel(const edgec_conv_params *p, const int8_t *in_b, int
     const int32_t cout_per_group = p->out_c / p->groups;
     const int32_t taps = p->kernel_h * p->kernel_w * cin;
     const int32_t row = p->kernel_w * cin; /* contiguous weights and input of one kernel row */
+#if defined(EDGEC_DSP)
+    const int contiguous_rows = 0; /* groups == 1 has taken the im2col path */
+#else
     const int contiguous_rows = p->groups == 1 && p->dilation_w == 1;
+#endif
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
     const int32_t ix0 = ox * p->stride_w - p->pad_left;
     const int inside = iy0 >= 0 && iy0 + (p->kernel_h - 1) * p->dilation_h < p->in_h && ix0 >= 0 &&
