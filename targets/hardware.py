@@ -32,6 +32,25 @@ class Core:
     def is_cortex_m(self) -> bool:
         return self.arch.startswith("armv")
 
+    def runs_code_for(self, other: "Core") -> bool:
+        """True when this core executes every instruction built for `other`, and only those that
+        `other` has: the same core, or one of the same architecture and extensions (a Cortex-M0
+        and a Cortex-M0+ are both Armv6-M with nothing added; QEMU models only the first)."""
+        return self == other or (self.arch, self.dsp, self.fpu, self.helium) == (other.arch, other.dsp, other.fpu,
+                                                                                 other.helium)
+
+
+@dataclass(frozen=True)
+class MachineMemory:
+    """A range of memory a QEMU machine has (read from its `info mtree`)."""
+    name: str
+    start: int
+    size_bytes: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size_bytes
+
 
 # QEMU runs with `-icount shift=QEMU_ICOUNT_SHIFT`: its virtual clock advances 2**shift ns per guest
 # instruction, so a timer the firmware reads counts instructions (toolchain.device.emulator; the
@@ -48,6 +67,10 @@ class QemuMachine:
     uart: str  # the firmware's driver of serial0
     uart_base: int
     uart_clock_hz: int
+    memory: tuple[MachineMemory, ...]  # where the machine has memory: what a firmware may occupy
+
+    def memory_at(self, address: int) -> MachineMemory | None:
+        return next((m for m in self.memory if m.start <= address < m.end), None)
 
 
 @functools.lru_cache(maxsize=1)
@@ -87,6 +110,17 @@ def read_qemu_machines(path: Path) -> dict[str, QemuMachine]:
                                 sysclk_hz=t.integer("sysclk_hz", lo=1, what="a clock in Hz"),
                                 uart=t.text("uart", what="a UART driver name"),
                                 uart_base=t.integer("uart_base", lo=0, what="an address"),
-                                uart_clock_hz=t.integer("uart_clock_hz", lo=1, what="a clock in Hz"))
+                                uart_clock_hz=t.integer("uart_clock_hz", lo=1, what="a clock in Hz"),
+                                memory=_machine_memory(t.tables("memory", what="a list of [[machine.memory]] ranges")))
         t.done()
     return out
+
+
+def _machine_memory(tables) -> tuple[MachineMemory, ...]:
+    out = []
+    for r in tables:
+        out.append(MachineMemory(name=r.text("name", what="a memory name"),
+                                 start=r.integer("start", lo=0, what="an address"),
+                                 size_bytes=r.integer("size_bytes", lo=1, what="a whole number of bytes")))
+        r.done()
+    return tuple(out)

@@ -73,3 +73,21 @@ def read_usage(elf_path: Path, target: TargetProfile) -> ElfUsage:
     used = {name: (max(e for _, e in iv) - min(s for s, _ in iv)) if iv else 0 for name, iv in spans.items()}
     regions = tuple(RegionUsage(r.name, r.kind, r.start, r.size_bytes, used[r.name]) for r in target.memory)
     return ElfUsage(regions=regions, stack_bytes=stack, sections=tuple(sorted(sections, key=lambda s: s[1])))
+
+
+def placed_ranges(elf_path: Path) -> tuple[tuple[str, int, int], ...]:
+    """(section, start, end) of every byte range the ELF occupies in memory: each allocated
+    section where it runs, and where its image is loaded from when that differs (initialised data)."""
+    out = []
+    with open(elf_path, "rb") as fh:
+        elf = ELFFile(fh)
+        for sec in elf.iter_sections():
+            if not sec["sh_flags"] & SH_FLAGS.SHF_ALLOC or sec["sh_size"] == 0:
+                continue
+            addr, size = sec["sh_addr"], sec["sh_size"]
+            out.append((sec.name, addr, addr + size))
+            if sec["sh_type"] != "SHT_NOBITS":
+                lma = _load_address(elf, addr)
+                if lma != addr:
+                    out.append((f"{sec.name} (load image)", lma, lma + size))
+    return tuple(sorted(out, key=lambda r: r[1]))

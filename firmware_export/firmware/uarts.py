@@ -82,6 +82,27 @@ def nrf_uarte_divisor(clock_hz: int, baud: int) -> Divisor:
     return Divisor(value, float(actual))
 
 
+# nRF51 UART BAUDRATE register values (nRF51 Series Reference Manual v3.0, UART register
+# BAUDRATE). The manual lists the values, not the rates they make; the baud generator adds BAUDRATE
+# to a 32-bit accumulator on each 16 MHz cycle, so the rate is BAUDRATE * 16 MHz / 2**32.
+NRF51_UART_BAUDRATES = {
+    1200: 0x0004_F000, 2400: 0x0009_D000, 4800: 0x0013_B000, 9600: 0x0027_5000, 14400: 0x003B_0000,
+    19200: 0x004E_A000, 28800: 0x0075_F000, 38400: 0x009D_5000, 57600: 0x00EB_F000, 76800: 0x013A_9000,
+    115200: 0x01D7_E000, 230400: 0x03AF_B000, 250000: 0x0400_0000, 460800: 0x075F_7000, 921600: 0x0EBE_DFA4,
+    1000000: 0x1000_0000,
+}
+NRF51_UART_CLOCK_HZ = 16_000_000
+
+
+def nrf51_uart_divisor(clock_hz: int, baud: int) -> Divisor:
+    if clock_hz != NRF51_UART_CLOCK_HZ:
+        raise BaudError(f"the nRF51 UART's baud generator runs at 16 MHz, not {clock_hz:,} Hz")
+    if baud not in NRF51_UART_BAUDRATES:
+        raise BaudError("the nRF51 UART supports " + ", ".join(str(b) for b in NRF51_UART_BAUDRATES) + " baud")
+    value = NRF51_UART_BAUDRATES[baud]
+    return Divisor(value, value * NRF51_UART_CLOCK_HZ / 2**32)
+
+
 def pl011_divisor(clock_hz: int, baud: int) -> Divisor:
     """Arm PL011: BAUDDIV = UARTCLK / (16 * baud) as a 16.6 fixed-point number, IBRD the integer
     part and FBRD = round(fraction * 64) (PL011 TRM, "Fractional Baud Rate Register"; RP2040
@@ -109,6 +130,7 @@ UART_DRIVERS: dict[str, UartDriver] = {d.name: d for d in (
                "STM32 USART, F7/H7/L4 layout (ISR, RDR, TDR)"),
     UartDriver("stm32-lpuart", "uart_stm32v2.c", stm32_lpuart_divisor, "STM32 LPUART (ISR, RDR, TDR)"),
     UartDriver("nrf-uarte", "uart_nrf_uarte.c", nrf_uarte_divisor, "nRF52 UARTE with EasyDMA"),
+    UartDriver("nrf51-uart", "uart_nrf51.c", nrf51_uart_divisor, "nRF51 UART (legacy: TXD/RXD registers, no DMA)"),
     UartDriver("pl011", "uart_pl011.c", pl011_divisor, "Arm PL011 (RP2040, Stellaris)"),
 )}
 

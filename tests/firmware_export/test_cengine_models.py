@@ -50,6 +50,17 @@ def test_dsp_path_on_a_whole_model(engine_cache):
     assert host.run(x).tobytes() == run_tflm(model_bytes, x).tobytes()
 
 
+@pytest.mark.parametrize("stem", ["kws_ref_model", "str_ww_ref_model"])
+def test_armv6m_path_on_whole_models_with_in_place_ops(stem, engine_cache):
+    """The Armv6-M path (EDGEC_SCALAR) computes four output pixels per pass: a block whose outputs
+    would reach its own windows, where the plan overlaps a convolution's output with its input
+    (KWS), goes pixel by pixel; exact either way."""
+    model_bytes = mlperf_path(stem).read_bytes()
+    host = engine_cache(stem, model_bytes, ("EDGEC_SCALAR",))
+    x = np.random.default_rng(6).integers(-128, 128, (8,) + tuple(host.engine.input_shape[1:])).astype(np.int8)
+    assert host.run(x).tobytes() == run_tflm(model_bytes, x).tobytes()
+
+
 def test_bundled_example_built_model_matches_tflm_exactly(tmp_path, engine_cache):
     """The model `edgec build` produces from examples/fashion_cnn.keras, on its real eval images."""
     from click.testing import CliRunner

@@ -47,6 +47,18 @@ def test_dsp_path_matches_tflm_exactly(name, single_op_models, engine_cache):
 
 
 @pytest.mark.parametrize("name", MAC_AND_BINARY)
+def test_armv6m_scalar_path_matches_tflm_exactly(name, single_op_models, engine_cache):
+    """The Armv6-M path, in its portable C (EDGEC_SCALAR: no SIMD lanes): four output pixels, or four
+    channels of one pixel, per pass over the windows, and the rounding high multiply built from
+    16 x 16 products; the assembly of its inner loop runs on the emulated Cortex-M0
+    (tests/firmware_export/firmware)."""
+    _, model_bytes = single_op_models[name]
+    host = engine_cache(name, model_bytes, ("EDGEC_SCALAR",))
+    x = _inputs(host.engine, np.random.default_rng(17))
+    assert host.run(x).tobytes() == run_tflm(model_bytes, x).tobytes()
+
+
+@pytest.mark.parametrize("name", MAC_AND_BINARY)
 def test_general_rescale_path_matches_tflm_exactly(name, single_op_models, tmp_path, monkeypatch):
     """The same models with the short rescale (edgec_mbqm_narrow) refused everywhere: the general
     MultiplyByQuantizedMultiplier path that layers outside its preconditions take is exact too."""

@@ -172,8 +172,8 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
     if options.runs < 1 or options.warmup < 0:
         raise OptionError("-n/--warmup", f"{options.runs}/{options.warmup}", "runs >= 1 and warm-up >= 0")
     if options.emulate and (target.emulator is None or target.flasher != "qemu"):
-        raise OptionError("--emulate", target.name, "a target with an [emulator] (cortex-m4, cortex-m7, "
-                          "cortex-m55, netduinoplus2)")
+        raise OptionError("--emulate", target.name, "a target with an [emulator] (cortex-m0plus, cortex-m4, "
+                          "cortex-m7, cortex-m33, cortex-m55, microbit, netduinoplus2, lm3s6965evb)")
     if options.emulate and options.firmware is None and options.model is None:
         raise OptionError("--emulate", "", "--model MODEL.tflite or --firmware DIR")
     elf, flash_used, sram_used = None, None, None

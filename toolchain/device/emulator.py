@@ -17,8 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from firmware_export.firmware.elfsize import placed_ranges
 from targets.hardware import QEMU_ICOUNT_SHIFT, QemuMachine, qemu_machines
-from toolchain.base.errors import DeviceError, ToolchainError, UnknownNameError
+from toolchain.base.errors import DeviceError, DoesNotFitError, ToolchainError, UnknownNameError
 
 QEMU = "qemu-system-arm"
 
@@ -77,6 +78,32 @@ def instructions_from_ticks(ticks: int, machine_name: str, icount_shift: int = I
     return (ticks * 1_000_000_000) // (sysclk << icount_shift)
 
 
+def require_fits(machine_name: str, elf: Path | str) -> None:
+    """Refuse (DoesNotFitError, naming the bytes) an ELF that does not lie within the machine's
+    memory: a profile may have more memory than the machine that emulates it (cortex-m0plus has
+    32 KiB of SRAM, QEMU's micro:bit 16 KiB), so a firmware that fits its profile may not fit there."""
+    m = machine(machine_name)
+    needs: dict[str, tuple[int, str]] = {}  # memory name -> (highest end, the section ending there)
+    for name, start, end in placed_ranges(Path(elf)):
+        mem = m.memory_at(start)
+        if mem is None:
+            raise DoesNotFitError(f"the firmware cannot run on QEMU's {m.machine}: its section {name} is at "
+                                  f"0x{start:08X}, where the machine has no memory "
+                                  f"({_memory_text(m)})")
+        if end > needs.get(mem.name, (0, ""))[0]:
+            needs[mem.name] = (end, name)
+    for mem in m.memory:
+        end, name = needs.get(mem.name, (0, ""))
+        if end > mem.end:
+            raise DoesNotFitError(f"the firmware does not fit QEMU's {m.machine}: it needs {end - mem.start:,} "
+                                  f"bytes of the machine's {mem.name} from 0x{mem.start:08X} (to the end of "
+                                  f"{name}), which has {mem.size_bytes:,}: {end - mem.end:,} bytes too many")
+
+
+def _memory_text(m: QemuMachine) -> str:
+    return ", ".join(f"{r.name} {r.size_bytes:,} bytes at 0x{r.start:08X}" for r in m.memory)
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -125,6 +152,7 @@ class QemuRunner:
                                  "qemu-system-arm)")
         if not self.elf.is_file():
             raise DeviceError(f"firmware {self.elf} does not exist")
+        require_fits(self.machine.machine, self.elf)
         if self.serial == "tcp":
             port = _free_port()
             args = qemu_args(self.machine.machine, self.elf, f"tcp:127.0.0.1:{port}", qemu=exe)

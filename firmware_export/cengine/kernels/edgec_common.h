@@ -63,6 +63,12 @@ static inline int32_t edgec_smlad(int32_t a, int32_t b, int32_t acc)
 }
 #endif
 
+#if !defined(EDGEC_DSP) && (defined(__ARM_ARCH_6M__) || defined(EDGEC_SCALAR))
+/* The scalar path of Armv6-M (no SIMD, no 32 x 32 -> 64 multiply, LDRSB with a register offset
+ * only); EDGEC_SCALAR gives it on a host, to test it there. */
+#define EDGEC_V6M 1
+#endif
+
 static inline int32_t edgec_min(int32_t a, int32_t b) { return a < b ? a : b; }
 static inline int32_t edgec_max(int32_t a, int32_t b) { return a > b ? a : b; }
 
@@ -113,6 +119,23 @@ static inline int32_t edgec_mbqm(int32_t x, int32_t multiplier, int shift)
     return edgec_rdbpot(edgec_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
 }
 
+#if defined(EDGEC_V6M)
+/* floor((a * b + 2^31) / 2^32) from four 16 x 16 -> 32 products (Armv6-M has no long multiply:
+ * a 64-bit product would be a library call). With a = ah 2^16 + al and b = bh 2^16 + bl (ah, bh
+ * signed, al, bl unsigned), a b + 2^31 = hh 2^32 + (lh + hl) 2^16 + ll + 2^31; each middle product
+ * splits into its floor-shifted top and its low 16 bits, and the low bits' sum t, below 2^18,
+ * carries floor(t / 2^16) into the top (the 16 lowest bits of ll cannot). Exact, mod 2^32. */
+static inline int32_t edgec_mulhi_round(int32_t a, int32_t b)
+{
+    const uint32_t al = (uint32_t)a & 0xffffu, bl = (uint32_t)b & 0xffffu;
+    const int32_t ah = a >> 16, bh = b >> 16;
+    const uint32_t ll = al * bl;
+    const int32_t lh = (int32_t)al * bh, hl = ah * (int32_t)bl;
+    const uint32_t t = (ll >> 16) + ((uint32_t)lh & 0xffffu) + ((uint32_t)hl & 0xffffu) + 0x8000u;
+    return (int32_t)((uint32_t)(ah * bh) + (uint32_t)(lh >> 16) + (uint32_t)(hl >> 16) + (t >> 16));
+}
+#endif
+
 /* edgec_mbqm, exactly, when generation has proved |x| < 2^30 and shift <= -1 (a right shift):
  * SaturatingRoundingDoublingHighMul is floor((x * m + 2^30) / 2^31) = floor((2x * m + 2^31) / 2^32),
  * one SMMULR (2x does not overflow, m < 2^31 never saturates), and RoundingDivideByPOT(y, e) is
@@ -123,6 +146,8 @@ static inline int32_t edgec_mbqm_narrow(int32_t x, int32_t multiplier, int shift
     int32_t y;
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(EDGEC_NO_DSP)
     __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(x * 2), "r"(multiplier));
+#elif defined(EDGEC_V6M)
+    y = edgec_mulhi_round(x * 2, multiplier);
 #else
     y = (int32_t)(((int64_t)x * 2 * multiplier + ((int64_t)1 << 31)) >> 32);
 #endif
@@ -139,7 +164,8 @@ static inline int8_t edgec_requantize(int narrow, int32_t acc, int32_t multiplie
     return edgec_clamp_s8(scaled + zero_point, act_min, act_max);
 }
 
-#if !defined(EDGEC_DSP) && (defined(__SSE2__) || defined(__ARM_NEON) || defined(__ARM_FEATURE_MVE))
+#if !defined(EDGEC_DSP) && !defined(EDGEC_V6M) && (defined(__SSE2__) || defined(__ARM_NEON) || \
+                                                    defined(__ARM_FEATURE_MVE))
 /* Targets with vector units: 16 independent int32 lanes that compilers vectorize. */
 #define EDGEC_LANES 16
 #endif

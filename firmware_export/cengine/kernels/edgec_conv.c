@@ -9,6 +9,9 @@
  * channels is computed over both columns at once: a 32-bit load of 4 weights is unpacked once by
  * SXTB16 into (w0, w2) and (w1, w3), so the columns store each group of 4 taps in that order,
  * (x0, x2, x1, x3), and every SMLAD takes one unpacked weight word and one column word.
+ *
+ * On Armv6-M (EDGEC_V6M: no SIMD), four output pixels whose windows lie inside the input are
+ * computed at a time: each weight byte is loaded once for four MACs, from the windows in place.
  */
 #include "edgec_conv.h"
 
@@ -36,6 +39,125 @@ static int32_t edgec_conv_border(const edgec_conv_params *p, const int8_t *in, c
         }
     }
     return acc;
+}
+
+#if defined(EDGEC_V6M)
+/* S_k += sum over i < N of A_k[i] * W[i], k < 4, N >= 1: four windows against one weight row.
+ * A macro on the caller's own scalars (the assembly clobbers memory: an array of sums would live there). */
+#if defined(__ARM_ARCH_6M__) && defined(__GNUC__)
+/* LDRSB takes a register offset only: one index, counting up from -n to 0, serves the five rows;
+ * the eight low registers hold the pointers, the index and the two operands, the sums sit in high
+ * registers (ADD reaches them): 15 instructions for 4 MACs, where gcc's own allocation spills. gcc
+ * emits Thumb-1 inline assembly in the divided syntax: MUL and ADD #imm are MULS and ADDS. */
+#define EDGEC_DOT4_S8(S0, S1, S2, S3, A0, A1, A2, A3, W, N)                                                \
+    do {                                                                                                 \
+        const int32_t n_ = (N);                                                                          \
+        int32_t i_ = -n_, x_, wv_;                                                                       \
+        __asm__ volatile("1:\n\t"                                                                         \
+                         "ldrsb %[wv], [%[w], %[i]]\n\t"                                                  \
+                         "ldrsb %[x], [%[a0], %[i]]\n\t"                                                  \
+                         "mul %[x], %[wv]\n\t"                                                            \
+                         "add %[s0], %[x]\n\t"                                                            \
+                         "ldrsb %[x], [%[a1], %[i]]\n\t"                                                  \
+                         "mul %[x], %[wv]\n\t"                                                            \
+                         "add %[s1], %[x]\n\t"                                                            \
+                         "ldrsb %[x], [%[a2], %[i]]\n\t"                                                  \
+                         "mul %[x], %[wv]\n\t"                                                            \
+                         "add %[s2], %[x]\n\t"                                                            \
+                         "ldrsb %[x], [%[a3], %[i]]\n\t"                                                  \
+                         "mul %[x], %[wv]\n\t"                                                            \
+                         "add %[s3], %[x]\n\t"                                                            \
+                         "add %[i], #1\n\t"                                                               \
+                         "bne 1b"                                                                        \
+                         : [s0] "+h"(S0), [s1] "+h"(S1), [s2] "+h"(S2), [s3] "+h"(S3), [i] "+l"(i_),        \
+                           [x] "=&l"(x_), [wv] "=&l"(wv_)                                                \
+                         : [a0] "l"((A0) + n_), [a1] "l"((A1) + n_), [a2] "l"((A2) + n_),                 \
+                           [a3] "l"((A3) + n_), [w] "l"((W) + n_)                                        \
+                         : "cc", "memory");                                                              \
+    } while (0)
+#else
+#define EDGEC_DOT4_S8(S0, S1, S2, S3, A0, A1, A2, A3, W, N)                                                \
+    do {                                                                                                 \
+        const int8_t *a0_ = (A0), *a1_ = (A1), *a2_ = (A2), *a3_ = (A3), *w_ = (W);                      \
+        int32_t i_, n_ = (N);                                                                            \
+        for (i_ = 0; i_ < n_; i_++) {                                                                    \
+            const int32_t wi_ = w_[i_];                                                                  \
+            S0 += (int32_t)a0_[i_] * wi_;                                                                \
+            S1 += (int32_t)a1_[i_] * wi_;                                                                \
+            S2 += (int32_t)a2_[i_] * wi_;                                                                \
+            S3 += (int32_t)a3_[i_] * wi_;                                                                \
+        }                                                                                                \
+    } while (0)
+#endif
+
+#endif
+
+/* Every channel of output pixel (oy, ox): the general path (any groups, dilation, padding). */
+static void edgec_conv_pixel(const edgec_conv_params *p, const int8_t *in_b, int32_t oy, int32_t ox, int8_t *out)
+{
+    const int32_t cin = p->in_c / p->groups;
+    const int32_t cout_per_group = p->out_c / p->groups;
+    const int32_t taps = p->kernel_h * p->kernel_w * cin;
+    const int32_t row = p->kernel_w * cin; /* contiguous weights and input of one kernel row */
+#if defined(EDGEC_DSP)
+    const int contiguous_rows = 0; /* groups == 1 has taken the im2col path */
+#else
+    const int contiguous_rows = p->groups == 1 && p->dilation_w == 1;
+#endif
+    const int32_t iy0 = oy * p->stride_h - p->pad_top;
+    const int32_t ix0 = ox * p->stride_w - p->pad_left;
+    const int inside = iy0 >= 0 && iy0 + (p->kernel_h - 1) * p->dilation_h < p->in_h && ix0 >= 0 &&
+                       ix0 + (p->kernel_w - 1) * p->dilation_w < p->in_w;
+    int32_t oc = 0;
+#if defined(EDGEC_V6M)
+    if (inside && contiguous_rows) {
+        /* Four output channels per pass over the window: the four weight rows take the four
+         * windows' place in EDGEC_DOT4_S8, the window the weights'. */
+        const int8_t *src = in_b + (iy0 * p->in_w + ix0) * p->in_c;
+        const int32_t stride = p->dilation_h * p->in_w * p->in_c;
+        int32_t r;
+        for (; oc + 4 <= p->out_c; oc += 4) {
+            const int8_t *w = p->weights + oc * taps;
+            int32_t s0 = p->bias[oc], s1 = p->bias[oc + 1], s2 = p->bias[oc + 2], s3 = p->bias[oc + 3];
+            for (r = 0; r < p->kernel_h; r++) {
+                const int8_t *wr = w + r * row;
+                EDGEC_DOT4_S8(s0, s1, s2, s3, wr, wr + taps, wr + 2 * taps, wr + 3 * taps, src + r * stride, row);
+            }
+            out[oc] = edgec_requantize(p->narrow, s0, p->multiplier[oc], p->shift[oc], p->output_zp, p->act_min,
+                                       p->act_max);
+            out[oc + 1] = edgec_requantize(p->narrow, s1, p->multiplier[oc + 1], p->shift[oc + 1], p->output_zp,
+                                           p->act_min, p->act_max);
+            out[oc + 2] = edgec_requantize(p->narrow, s2, p->multiplier[oc + 2], p->shift[oc + 2], p->output_zp,
+                                           p->act_min, p->act_max);
+            out[oc + 3] = edgec_requantize(p->narrow, s3, p->multiplier[oc + 3], p->shift[oc + 3], p->output_zp,
+                                           p->act_min, p->act_max);
+        }
+    }
+#endif
+    if (inside && contiguous_rows) {
+        /* Two output channels per pass over the window. */
+        const int8_t *src = in_b + (iy0 * p->in_w + ix0) * p->in_c;
+        const int32_t stride = p->dilation_h * p->in_w * p->in_c;
+        for (; oc + 2 <= p->out_c; oc += 2) {
+            const int8_t *w = p->weights + oc * taps;
+            int32_t acc0, acc1;
+            edgec_dot_rows2_s8(src, stride, w, w + taps, p->kernel_h, row, &acc0, &acc1);
+            out[oc] = edgec_conv_out(p, oc, acc0);
+            out[oc + 1] = edgec_conv_out(p, oc + 1, acc1);
+        }
+    }
+    for (; oc < p->out_c; oc++) {
+        const int8_t *w = p->weights + oc * taps;
+        const int8_t *in = in_b + (oc / cout_per_group) * cin;
+        int32_t acc;
+        if (inside && contiguous_rows) {
+            acc = edgec_dot_rows_s8(in + (iy0 * p->in_w + ix0) * p->in_c, p->dilation_h * p->in_w * p->in_c, w,
+                                    p->kernel_h, row);
+        } else {
+            acc = edgec_conv_border(p, in, w, iy0, ix0, cin);
+        }
+        out[oc] = edgec_conv_out(p, oc, acc);
+    }
 }
 
 #if defined(EDGEC_DSP)
@@ -210,14 +332,66 @@ static void edgec_conv2d_s8_im2col(const edgec_conv_params *p, const int8_t *inp
 }
 #endif
 
+#if defined(EDGEC_V6M)
+/* The window of output pixel px (raster order) when it lies wholly inside the input, else NULL. */
+static const int8_t *edgec_conv_window(const edgec_conv_params *p, const int8_t *in_b, int32_t px)
+{
+    const int32_t iy0 = (px / p->out_w) * p->stride_h - p->pad_top;
+    const int32_t ix0 = (px % p->out_w) * p->stride_w - p->pad_left;
+    if (iy0 < 0 || iy0 + (p->kernel_h - 1) * p->dilation_h >= p->in_h || ix0 < 0 ||
+        ix0 + (p->kernel_w - 1) * p->dilation_w >= p->in_w) {
+        return NULL;
+    }
+    return in_b + (iy0 * p->in_w + ix0) * p->in_c;
+}
+
+/* Whether the outputs of four pixels, from `out`, miss their windows (first..last, raster order).
+ * The memory planner may overlap a convolution's output with its input (inplace.py), for a kernel
+ * that writes pixel by pixel; four pixels at a time also reread the windows of the block after
+ * writing its first outputs, so a block whose outputs would reach them goes pixel by pixel. */
+static int edgec_block_apart(const edgec_conv_params *p, const int8_t *first, const int8_t *last, const int8_t *out)
+{
+    const uintptr_t out_lo = (uintptr_t)out, out_hi = out_lo + (uintptr_t)(4 * p->out_c);
+    const uintptr_t in_lo = (uintptr_t)first;
+    const uintptr_t in_hi = (uintptr_t)last + (uintptr_t)((p->kernel_h - 1) * p->dilation_h * p->in_w * p->in_c +
+                                                          p->kernel_w * p->in_c);
+    return out_hi <= in_lo || out_lo >= in_hi;
+}
+
+/* groups == 1, dilation_w == 1: every channel of four output pixels (raster order, their outputs
+ * consecutive) whose windows w0..w3 lie inside the input. The parameters are read into locals
+ * once: the int8_t output stores may alias them. */
+static void edgec_conv_pixels4(const edgec_conv_params *p, const int8_t *w0, const int8_t *w1, const int8_t *w2,
+                               const int8_t *w3, int8_t *out)
+{
+    const int32_t row = p->kernel_w * p->in_c, kernel_h = p->kernel_h, out_c = p->out_c;
+    const int32_t taps = kernel_h * row;
+    const int32_t stride = p->dilation_h * p->in_w * p->in_c;
+    const int8_t *const weights = p->weights;
+    const int32_t *const bias = p->bias, *const multiplier = p->multiplier;
+    const int8_t *const shift = p->shift;
+    const int32_t narrow = p->narrow, zp = p->output_zp, lo = p->act_min, hi = p->act_max;
+    int32_t oc, r;
+    for (oc = 0; oc < out_c; oc++, out++) {
+        const int8_t *w = weights + oc * taps;
+        const int32_t b = bias[oc], m = multiplier[oc];
+        const int sh = shift[oc];
+        int32_t s0 = b, s1 = b, s2 = b, s3 = b;
+        for (r = 0; r < kernel_h; r++) {
+            const int32_t off = r * stride;
+            EDGEC_DOT4_S8(s0, s1, s2, s3, w0 + off, w1 + off, w2 + off, w3 + off, w + r * row, row);
+        }
+        out[0] = edgec_requantize(narrow, s0, m, sh, zp, lo, hi);
+        out[out_c] = edgec_requantize(narrow, s1, m, sh, zp, lo, hi);
+        out[2 * out_c] = edgec_requantize(narrow, s2, m, sh, zp, lo, hi);
+        out[3 * out_c] = edgec_requantize(narrow, s3, m, sh, zp, lo, hi);
+    }
+}
+#endif
+
 void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *output, int32_t *scratch)
 {
-    const int32_t cin = p->in_c / p->groups;
-    const int32_t cout_per_group = p->out_c / p->groups;
-    const int32_t taps = p->kernel_h * p->kernel_w * cin;
-    const int32_t row = p->kernel_w * cin; /* contiguous weights and input of one kernel row */
-    const int contiguous_rows = p->groups == 1 && p->dilation_w == 1;
-    int32_t b, oy, ox, oc;
+    int32_t b, oy, ox;
 
 #if defined(EDGEC_DSP)
     if (p->groups == 1) {
@@ -226,41 +400,37 @@ void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *ou
     }
 #endif
     (void)scratch;
+#if defined(EDGEC_V6M)
+    if (p->groups == 1 && p->dilation_w == 1) {
+        const int32_t pixels = p->out_h * p->out_w;
+        int32_t px, k;
+        for (b = 0; b < p->batches; b++) {
+            const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
+            int8_t *out_b = output + b * pixels * p->out_c;
+            for (px = 0; px < pixels; px++) {
+                const int8_t *src[4];
+                for (k = 0; k < 4 && px + k < pixels; k++) {
+                    src[k] = edgec_conv_window(p, in_b, px + k);
+                    if (src[k] == NULL) {
+                        break;
+                    }
+                }
+                if (k == 4 && edgec_block_apart(p, src[0], src[3], out_b + px * p->out_c)) {
+                    edgec_conv_pixels4(p, src[0], src[1], src[2], src[3], out_b + px * p->out_c);
+                    px += 3;
+                } else {
+                    edgec_conv_pixel(p, in_b, px / p->out_w, px % p->out_w, out_b + px * p->out_c);
+                }
+            }
+        }
+        return;
+    }
+#endif
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
         for (oy = 0; oy < p->out_h; oy++) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_top;
-            const int rows_inside = iy0 >= 0 && iy0 + (p->kernel_h - 1) * p->dilation_h < p->in_h;
             for (ox = 0; ox < p->out_w; ox++) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                const int inside = rows_inside && ix0 >= 0 &&
-                                   ix0 + (p->kernel_w - 1) * p->dilation_w < p->in_w;
-                int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
-                oc = 0;
-                if (inside && contiguous_rows) {
-                    /* Two output channels per pass over the window. */
-                    const int8_t *src = in_b + (iy0 * p->in_w + ix0) * p->in_c;
-                    const int32_t stride = p->dilation_h * p->in_w * p->in_c;
-                    for (; oc + 2 <= p->out_c; oc += 2) {
-                        const int8_t *w = p->weights + oc * taps;
-                        int32_t acc0, acc1;
-                        edgec_dot_rows2_s8(src, stride, w, w + taps, p->kernel_h, row, &acc0, &acc1);
-                        out[oc] = edgec_conv_out(p, oc, acc0);
-                        out[oc + 1] = edgec_conv_out(p, oc + 1, acc1);
-                    }
-                }
-                for (; oc < p->out_c; oc++) {
-                    const int8_t *w = p->weights + oc * taps;
-                    const int8_t *in = in_b + (oc / cout_per_group) * cin;
-                    int32_t acc;
-                    if (inside && contiguous_rows) {
-                        acc = edgec_dot_rows_s8(in + (iy0 * p->in_w + ix0) * p->in_c,
-                                                 p->dilation_h * p->in_w * p->in_c, w, p->kernel_h, row);
-                    } else {
-                        acc = edgec_conv_border(p, in, w, iy0, ix0, cin);
-                    }
-                    out[oc] = edgec_conv_out(p, oc, acc);
-                }
+                edgec_conv_pixel(p, in_b, oy, ox, output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c);
             }
         }
     }

@@ -2,10 +2,106 @@
  *
  * The input offset is folded into the bias as in edgec_conv.c; padded taps count as input_zp.
  * Channels are processed in blocks of EDGEC_DW_BLOCK accumulators kept on the stack.
+ *
+ * On Armv6-M (EDGEC_V6M: no SIMD; a sum on the stack is a load and a store per MAC), a pixel whose
+ * window lies inside the input, with depth multiplier 1, is computed four channels at a time with
+ * the sums in registers, the parameters read into locals once (the output stores may alias them).
  */
 #include "edgec_dwconv.h"
 
 #define EDGEC_DW_BLOCK 16
+
+#if defined(EDGEC_V6M)
+/* S_k += sum over t < N of W[t * WS + C + k] * X[t * XS + C + k], k < 4, N >= 1: four channels over
+ * N taps that lie WS bytes apart in the weights and XS in the input. */
+#if defined(__ARM_ARCH_6M__) && defined(__GNUC__)
+/* LDRSB takes a register offset only: the channel index steps over the four channels and back;
+ * the sums and the input step sit in high registers (ADD reaches them). 24 instructions per tap,
+ * 4 MACs. gcc emits Thumb-1 inline assembly in the divided syntax: MUL, ADD #imm, SUB #imm set flags. */
+#define EDGEC_DW4_S8(S0, S1, S2, S3, W, WS, X, XS, C, N)                                                     \
+    do {                                                                                                 \
+        const int8_t *w_ = (W), *x_ = (X);                                                               \
+        int32_t c_ = (C), t_ = (N), wv_, xv_;                                                            \
+        __asm__ volatile("1:\n\t"                                                                         \
+                         "ldrsb %[wv], [%[w], %[c]]\n\t"                                                  \
+                         "ldrsb %[xv], [%[x], %[c]]\n\t"                                                  \
+                         "mul %[xv], %[wv]\n\t"                                                           \
+                         "add %[s0], %[xv]\n\t"                                                           \
+                         "add %[c], #1\n\t"                                                               \
+                         "ldrsb %[wv], [%[w], %[c]]\n\t"                                                  \
+                         "ldrsb %[xv], [%[x], %[c]]\n\t"                                                  \
+                         "mul %[xv], %[wv]\n\t"                                                           \
+                         "add %[s1], %[xv]\n\t"                                                           \
+                         "add %[c], #1\n\t"                                                               \
+                         "ldrsb %[wv], [%[w], %[c]]\n\t"                                                  \
+                         "ldrsb %[xv], [%[x], %[c]]\n\t"                                                  \
+                         "mul %[xv], %[wv]\n\t"                                                           \
+                         "add %[s2], %[xv]\n\t"                                                           \
+                         "add %[c], #1\n\t"                                                               \
+                         "ldrsb %[wv], [%[w], %[c]]\n\t"                                                  \
+                         "ldrsb %[xv], [%[x], %[c]]\n\t"                                                  \
+                         "mul %[xv], %[wv]\n\t"                                                           \
+                         "add %[s3], %[xv]\n\t"                                                           \
+                         "sub %[c], #3\n\t"                                                               \
+                         "add %[w], %[ws]\n\t"                                                            \
+                         "add %[x], %[xs]\n\t"                                                            \
+                         "sub %[t], #1\n\t"                                                               \
+                         "bne 1b"                                                                        \
+                         : [s0] "+h"(S0), [s1] "+h"(S1), [s2] "+h"(S2), [s3] "+h"(S3), [w] "+l"(w_),        \
+                           [x] "+l"(x_), [c] "+l"(c_), [t] "+l"(t_), [wv] "=&l"(wv_), [xv] "=&l"(xv_)     \
+                         : [ws] "l"((int32_t)(WS)), [xs] "h"((int32_t)(XS))                              \
+                         : "cc", "memory");                                                              \
+    } while (0)
+#else
+#define EDGEC_DW4_S8(S0, S1, S2, S3, W, WS, X, XS, C, N)                                                     \
+    do {                                                                                                 \
+        const int8_t *w_ = (W) + (C), *x_ = (X) + (C);                                                   \
+        int32_t t_;                                                                                      \
+        for (t_ = 0; t_ < (N); t_++, w_ += (WS), x_ += (XS)) {                                           \
+            S0 += (int32_t)w_[0] * (int32_t)x_[0];                                                       \
+            S1 += (int32_t)w_[1] * (int32_t)x_[1];                                                       \
+            S2 += (int32_t)w_[2] * (int32_t)x_[2];                                                       \
+            S3 += (int32_t)w_[3] * (int32_t)x_[3];                                                       \
+        }                                                                                                \
+    } while (0)
+#endif
+
+/* Every channel of one output pixel whose window, from `src`, lies inside the input; dm == 1.
+ * The taps run as one loop down a column (kernel_w == 1) or one loop per kernel row. */
+static void edgec_dwconv_pixel_inside(const edgec_dwconv_params *p, const int8_t *src, int8_t *out)
+{
+    const int32_t out_c = p->out_c, kernel_h = p->kernel_h, kernel_w = p->kernel_w;
+    const int32_t row_step = p->dilation_h * p->in_w * p->in_c, col_step = p->dilation_w * p->in_c;
+    const int column = kernel_w == 1;
+    const int32_t loops = column ? 1 : kernel_h, taps = column ? kernel_h : kernel_w;
+    const int32_t x_step = column ? row_step : col_step, w_loop = kernel_w * out_c;
+    const int8_t *const weights = p->weights;
+    const int32_t *const bias = p->bias, *const multiplier = p->multiplier;
+    const int8_t *const shift = p->shift;
+    const int32_t narrow = p->narrow, zp = p->output_zp, lo = p->act_min, hi = p->act_max;
+    int32_t c = 0, ky;
+    for (; c + 4 <= out_c; c += 4) {
+        int32_t s0 = bias[c], s1 = bias[c + 1], s2 = bias[c + 2], s3 = bias[c + 3];
+        for (ky = 0; ky < loops; ky++) {
+            EDGEC_DW4_S8(s0, s1, s2, s3, weights + ky * w_loop, out_c, src + ky * row_step, x_step, c, taps);
+        }
+        out[c] = edgec_requantize(narrow, s0, multiplier[c], shift[c], zp, lo, hi);
+        out[c + 1] = edgec_requantize(narrow, s1, multiplier[c + 1], shift[c + 1], zp, lo, hi);
+        out[c + 2] = edgec_requantize(narrow, s2, multiplier[c + 2], shift[c + 2], zp, lo, hi);
+        out[c + 3] = edgec_requantize(narrow, s3, multiplier[c + 3], shift[c + 3], zp, lo, hi);
+    }
+    for (; c < out_c; c++) {
+        const int8_t *w = weights + c;
+        int32_t acc = bias[c], kx;
+        for (ky = 0; ky < kernel_h; ky++) {
+            for (kx = 0; kx < kernel_w; kx++, w += out_c) {
+                acc += (int32_t)*w * (int32_t)src[ky * row_step + kx * col_step + c];
+            }
+        }
+        out[c] = edgec_requantize(narrow, acc, multiplier[c], shift[c], zp, lo, hi);
+    }
+}
+#endif
 
 void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)
 {
@@ -20,6 +116,13 @@ void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t
             for (ox = 0; ox < p->out_w; ox++) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
+#if defined(EDGEC_V6M)
+                if (dm == 1 && iy0 >= 0 && iy0 + (p->kernel_h - 1) * p->dilation_h < p->in_h && ix0 >= 0 &&
+                    ix0 + (p->kernel_w - 1) * p->dilation_w < p->in_w) {
+                    edgec_dwconv_pixel_inside(p, in_b + (iy0 * p->in_w + ix0) * p->in_c, out);
+                    continue;
+                }
+#endif
                 for (c0 = 0; c0 < p->out_c; c0 += EDGEC_DW_BLOCK) {
                     const int32_t n = edgec_min(EDGEC_DW_BLOCK, p->out_c - c0);
                     const int full_block = n == EDGEC_DW_BLOCK && dm == 1;

@@ -20,7 +20,8 @@ import pytest
 import targets
 from tests.conftest import require_tool
 
-EMULATED_TARGETS = ("cortex-m7", "cortex-m4", "cortex-m55", "netduinoplus2", "lm3s6965evb")
+EMULATED_TARGETS = ("cortex-m7", "cortex-m4", "cortex-m55", "netduinoplus2", "lm3s6965evb", "cortex-m0plus", "microbit",
+                    "cortex-m33")
 INPUT_SHAPE = (8, 8, 1)
 
 

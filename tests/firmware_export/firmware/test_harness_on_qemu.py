@@ -1,5 +1,6 @@
-"""The harness on every emulated board (CMSDK UART on MPS2/MPS3, STM32 USART on the
-netduinoplus2, PL011 -- the RP2040's UART -- on the lm3s6965evb): the MLPerf Tiny protocol end to
+"""The harness on every emulated board (CMSDK UART on MPS2/MPS3 and the M33's mps2-an505, STM32
+USART on the netduinoplus2, PL011 -- the RP2040's UART -- on the lm3s6965evb, the nRF51's legacy
+UART on the micro:bit's Cortex-M0): the MLPerf Tiny protocol end to
 end over QEMU's serial port, running a real generated engine whose outputs must equal the
 tflite-micro interpreter's byte for byte."""
 from __future__ import annotations
@@ -111,3 +112,21 @@ def test_a_cortex_m0plus_build_with_the_pl011_runs_the_protocol(tiny, monkeypatc
         assert c.raw_outputs() == tiny.expected.tobytes()
         assert answer.results == tiny.printed_results()
         assert int(c.timing()["ticks"]) > 0
+
+
+def test_a_firmware_larger_than_the_micro_bit_s_ram_is_refused_naming_the_bytes(tiny, tmp_path):
+    """cortex-m0plus has 32 KiB of SRAM, QEMU's micro:bit 16 KiB: a firmware that fits the profile
+    but not the machine is refused before QEMU starts, with the bytes it needs and has."""
+    require_tool("arm-none-eabi-gcc")
+    import targets
+    from firmware_export.firmware import FirmwareOptions, build_firmware
+    from toolchain.base.errors import DoesNotFitError
+
+    target = targets.load_target("cortex-m0plus")
+    fw = build_firmware(tiny.engine, target, tmp_path, FirmwareOptions(stack_bytes=16 * 1024))
+    assert 16 * 1024 < fw.sram_used_bytes <= 32 * 1024  # fits the profile
+    with pytest.raises(DoesNotFitError) as info:
+        QemuRunner(target.emulator.machine, fw.elf).start()
+    assert str(info.value) == (
+        f"the firmware does not fit QEMU's microbit: it needs {fw.sram_used_bytes:,} bytes of the machine's sram "
+        f"from 0x20000000 (to the end of .stack), which has 16,384: {fw.sram_used_bytes - 16384:,} bytes too many")

@@ -7,8 +7,9 @@ from fractions import Fraction
 import pytest
 
 from firmware_export.firmware.boot2 import boot2_block, crc32_boot2, render_boot2_c
-from firmware_export.firmware.uarts import (BaudError, cmsdk_divisor, nrf_uarte_divisor, pl011_divisor,
-                                            stm32_lpuart_divisor, stm32_usart_divisor, uart_divisor)
+from firmware_export.firmware.uarts import (BaudError, Divisor, cmsdk_divisor, nrf51_uart_divisor,
+                                            nrf_uarte_divisor, pl011_divisor, stm32_lpuart_divisor,
+                                            stm32_usart_divisor, uart_divisor)
 
 
 def _nearest(x: Fraction) -> int:
@@ -54,6 +55,18 @@ def test_nrf_uarte_uses_the_product_specification_table():
     assert nrf_uarte_divisor(16_000_000, 1_000_000).value == 0x1000_0000
     with pytest.raises(BaudError, match="supports"):
         nrf_uarte_divisor(16_000_000, 100_000)
+
+
+def test_nrf51_uart_uses_the_reference_manual_table():
+    """The legacy UART's BAUDRATE values are not the UARTE's (0x01D7E000, not 0x01D60000, at 115200)."""
+    div = nrf51_uart_divisor(16_000_000, 115_200)
+    assert div.value == 0x01D7_E000
+    assert div.actual_baud == 0x01D7_E000 * 16_000_000 / 2**32
+    assert nrf51_uart_divisor(16_000_000, 1_000_000) == Divisor(0x1000_0000, 1_000_000.0)
+    with pytest.raises(BaudError, match="supports 1200, 2400"):
+        nrf51_uart_divisor(16_000_000, 100_000)
+    with pytest.raises(BaudError, match="16 MHz"):
+        nrf51_uart_divisor(32_000_000, 115_200)
 
 
 def test_cmsdk_truncates_and_a_far_baud_rate_is_refused():
