@@ -116,7 +116,20 @@ def firmware_dict(firmware) -> dict | None:
             "stack_bytes": firmware.stack_bytes, "timer": firmware.timer, "timer_hz": firmware.timer_hz,
             "core_clock_hz": firmware.core_clock_hz, "uf2": firmware.uf2.name if firmware.uf2 else None,
             "regions": [{"name": r.name, "kind": r.kind, "size_bytes": r.size_bytes, "used_bytes": r.used_bytes}
-                        for r in firmware.regions]}
+                        for r in firmware.regions],
+            **split_dict(firmware.split)}
+
+
+def split_dict(split) -> dict:
+    """The firmware's flash and SRAM per category (weights, engine, harness, start-up...), from its map."""
+    from firmware_export.firmware.mapfile import LABELS
+
+    def items(pairs):
+        return [{"category": k, "label": LABELS[k], "bytes": n} for k, n in pairs]
+
+    if split is None:
+        return {"flash_split": None, "sram_split": None}
+    return {"flash_split": items(split.flash), "sram_split": items(split.sram)}
 
 
 def timeline_dict(result: BuildResult) -> dict:
