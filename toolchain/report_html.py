@@ -22,10 +22,11 @@ h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;margin-top:2em;border-
 td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}th{background:#f6f8fa}
 td:first-child,th:first-child{text-align:left}.warn{color:#9a6700}.bad{color:#cf222e}
 figure{margin:1em 0}svg{max-width:100%;height:auto}
+.what td{white-space:nowrap}.what td:last-child{white-space:normal;text-align:left}
 """
 
-FLASH_COLORS = ("#0969da", "#54aeff", "#8c959f", "#b6e3ff")
-SRAM_COLORS = ("#8250df", "#c297ff", "#8c959f", "#d8b9ff", "#e6e6e6")
+FLASH_COLORS = ("#0969da", "#54aeff", "#8c959f", "#b6e3ff", "#1a7f37", "#bf8700", "#d0d7de")
+SRAM_COLORS = ("#8250df", "#c297ff", "#8c959f", "#d8b9ff", "#1a7f37", "#bf8700", "#e6e6e6")
 
 
 def _esc(x) -> str:
@@ -56,55 +57,99 @@ def _plt():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "svg.hashsalt": "edgec",
+    plt.rcParams.update({"svg.fonttype": "none", "font.size": 10, "svg.hashsalt": "edgec",
                          "axes.spines.top": False, "axes.spines.right": False})
     return plt
 
 
-def _figure_items(name: str, budget: dict, arena: dict | None) -> list[tuple[str, int]]:
-    """The bar's segments: the budget's items, the TFLM arena split into activations and the rest."""
+SRAM_LABELS = {  # the map's categories as SRAM holds them
+    "engine": "engine buffers (activation arena + im2col scratch)",
+    "harness": "harness (input/output buffers, serial line, timing)",
+}
+
+
+def _split_items(split: list[dict] | None, sram: bool) -> list[tuple[str, int]] | None:
+    if not split:
+        return None
+    return [((SRAM_LABELS.get(i["category"], i["label"]) if sram else i["label"]), i["bytes"]) for i in split]
+
+
+def _figure_items(name: str, budget: dict, arena: dict | None, firmware: dict | None = None,
+                  engine: dict | None = None) -> list[tuple[str, int]]:
+    """The bar's segments: the firmware's bytes per category (from its linker map) where the budget
+    is the ELF's figure; the arena split into what it counts; else the budget's items."""
+    items = [(i["label"], i["bytes"]) for i in budget["items"]]
+    firmware = firmware or {}
+    for key, sram in (("flash", False), ("SRAM", True)):
+        split = _split_items(firmware.get("sram_split" if sram else "flash_split"), sram)
+        if name == key and split and len(items) == 1 and sum(n for _, n in split) == budget["used_bytes"]:
+            return split
+    if name == "arena" and engine and "activation_bytes" in engine:
+        parts = [("activations: the plan's peak (the engine's arena)", engine["activation_bytes"]),
+                 ("im2col scratch", engine["scratch_bytes"]),
+                 ("input, read in place from the caller's buffer", engine["caller_input_bytes"])]
+        if sum(n for _, n in parts) == budget["used_bytes"]:
+            return [(label, n) for label, n in parts if n]
+    if name == "arena" and arena and len(items) == 1 and 0 < arena["head_bytes"] <= budget["used_bytes"]:
+        return [("activations (arena head, planned)", arena["head_bytes"]),
+                ("persistent data (arena tail, 32-bit)", budget["used_bytes"] - arena["head_bytes"])]
     out = []
-    for item in budget["items"]:
-        if name == "SRAM" and item["label"] == "tensor arena" and arena and 0 < arena["head_bytes"] <= item["bytes"]:
-            out += [("arena: activations", arena["head_bytes"]),
-                    ("arena: persistent data", item["bytes"] - arena["head_bytes"])]
+    for label, n in items:
+        if name == "SRAM" and label == "tensor arena" and arena and 0 < arena["head_bytes"] <= n:
+            out += [("arena: activations", arena["head_bytes"]), ("arena: persistent data", n - arena["head_bytes"])]
         else:
-            out.append((item["label"], item["bytes"]))
+            out.append((label, n))
     return out
 
 
-def memory_map_figure(fit: dict, arena: dict | None = None) -> str:
+def _what_it_counts(name: str, runtime: str, firmware: bool) -> str:
+    """The line under each bar's title: what its bytes are."""
+    if name == "flash":
+        return ("the firmware image, from the ELF; split by the linker map" if firmware else
+                "the model and the runtime (TFLM code estimated) and the profile's reserve" if runtime == "tflm"
+                else "the engine's weights and code, compiled for the target, and the profile's reserve")
+    if name == "SRAM":
+        return ("all the firmware's RAM, from the ELF (.data, .bss, stack); split by the linker map" if firmware
+                else "the arena, the runtime (estimated), the stack and the profile's reserve" if runtime == "tflm"
+                else "the engine's buffers, the caller's input buffer, the stack and the profile's reserve")
+    return ("the contiguous RAM the engine needs: the plan's peak, the im2col scratch, the input read in place"
+            if runtime != "tflm" else "the tensor arena TFLM needs on a 32-bit MCU (measured on the host)")
+
+
+def memory_map_figure(fit: dict, arena: dict | None = None, firmware: dict | None = None,
+                      engine: dict | None = None) -> str:
     """One bar per memory (flash, SRAM, arena): items stacked against the budget, red past it."""
     plt = _plt()
     budgets = [(name, fit[key]) for key, name in (("flash", "flash"), ("sram", "SRAM"), ("arena", "arena"))
                if fit.get(key)]
-    fig, axes = plt.subplots(len(budgets), 1, figsize=(9, 1.6 * len(budgets)), squeeze=False)
+    fig, axes = plt.subplots(len(budgets), 1, figsize=(11, 2.0 * len(budgets)), squeeze=False)
     for ax, (name, b) in zip(axes[:, 0], budgets):
         budget, used = b["budget_bytes"], b["used_bytes"]
         colors = FLASH_COLORS if name == "flash" else SRAM_COLORS
         span = max(budget, used)
         left = 0
-        for i, (label, width) in enumerate(_figure_items(name, b, arena)):
+        for i, (label, width) in enumerate(_figure_items(name, b, arena, firmware, engine)):
             color = colors[i % len(colors)]
             inside = max(0, min(width, budget - left))
             ax.barh(0, inside, left=left, color=color, edgecolor="white", label=f"{label}: {_b(width)}")
             if width > inside:  # the part past the budget: red, hatched in the item's colour
                 ax.barh(0, width - inside, left=left + inside, color="#cf222e", edgecolor=color, hatch="///", lw=0)
-            if width > 0.12 * span:
-                ax.text(left + width / 2, 0, f"{label}\n{_b(width)}", ha="center", va="center", fontsize=7,
+            if width > 0.2 * span:
+                ax.text(left + width / 2, 0, f"{label}\n{_b(width)}", ha="center", va="center", fontsize=8.5,
                         color="white")
             left += width
         ax.axvline(budget, color="#1b1f24", lw=1.5)
-        ax.text(budget, 0.5, f"budget {_b(budget)} ", fontsize=7, va="bottom", ha="right")
+        ax.text(budget, 0.5, f"budget {_b(budget)} ", fontsize=8.5, va="bottom", ha="right")
         ax.set_xlim(0, span * 1.02)
         ax.set_ylim(-0.5, 0.9)
         ax.set_yticks([])
         _bytes_axis(ax, span)
         status = f"over by {_b(used - budget)}" if used > budget else f"{_b(budget - used)} free"
-        ax.set_title(f"{name}: {_b(used)} of {_b(budget)} ({status})", loc="left", fontsize=9,
+        ax.set_title(f"{name}: {_b(used)} of {_b(budget)} ({status})\n"
+                     f"{_what_it_counts(name, fit['runtime'], bool(firmware))}", loc="left", fontsize=10,
                      color="#cf222e" if used > budget else "#1b1f24")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
-        ax.tick_params(axis="x", labelsize=7)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
+        ax.tick_params(axis="x", labelsize=8.5)
     fig.tight_layout()
     return _svg(fig)
 
@@ -137,7 +182,7 @@ def timeline_title(timeline: dict) -> str:
     head = f"peak {_b(peak)} at op {k} ({op['op']} {op['layer'][:40]})"
     measured = timeline.get("measured_head_bytes")
     if measured is None:
-        return f"{timeline['planner']}:\n{head}"
+        return f"{timeline['planner']}: the activations alive at each op, at their arena offsets:\n{head}"
     if timeline.get("matches_measured"):
         return f"{timeline['planner']}, equal to the arena head TFLM measured:\n{head}"
     return (f"{timeline['planner']}, APPROXIMATE (TFLM measured {_b(measured)}; offsets may differ "
@@ -150,7 +195,7 @@ def timeline_figure(timeline: dict) -> str:
     ops, tensors = timeline["ops"], timeline["tensors"]
     n = len(ops)
     peak, peak_op = timeline["peak_bytes"], timeline["peak_op"]
-    fig, ax = plt.subplots(figsize=(9, max(2.6, 0.27 * n + 1.2)))
+    fig, ax = plt.subplots(figsize=(10.5, max(2.6, 0.27 * n + 1.2)))
     palette = ("#0969da", "#54aeff", "#218bff", "#80ccff", "#0550ae", "#b6e3ff")
     ax.axhspan(peak_op - 0.5, peak_op + 0.5, color="#ffebe9", zorder=0)
     for i, t in enumerate(tensors):
@@ -162,13 +207,13 @@ def timeline_figure(timeline: dict) -> str:
                                    edgecolor="white", lw=0.6, hatch="xx" if scratch else None, zorder=2))
         if t["bytes"] > 0.14 * peak:
             ax.text(t["offset"] + t["bytes"] / 2, (t["first"] + t["last"]) / 2, _b(t["bytes"]),
-                    ha="center", va="center", fontsize=6.5, color="white", zorder=3)
+                    ha="center", va="center", fontsize=8, color="white", zorder=3)
     ax.axvline(peak, color="#cf222e", ls="--", lw=1, zorder=3)
-    ax.set_title(timeline_title(timeline), loc="left", fontsize=8.5)
+    ax.set_title(timeline_title(timeline), loc="left", fontsize=10)
     ax.set_xlim(0, max(peak, 1) * 1.04)
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_yticks(range(n))
-    ax.set_yticklabels([f"{o['index']} {o['op']} {o['layer'][:24]}" for o in ops], fontsize=7)
+    ax.set_yticklabels([f"{o['index']} {o['op']} {o['layer'][:24]}" for o in ops], fontsize=8.5)
     if 0 <= peak_op < n:
         ax.get_yticklabels()[peak_op].set_color("#cf222e")
     _bytes_axis(ax, peak)
@@ -177,13 +222,28 @@ def timeline_figure(timeline: dict) -> str:
         from matplotlib.patches import Patch
 
         ax.legend(handles=[Patch(facecolor="#fb8f44", hatch="xx", label="kernel scratch buffer")],
-                  loc="lower right", fontsize=7, frameon=False)
+                  loc="lower right", fontsize=9, frameon=False)
     fig.tight_layout()
     return _svg(fig)
 
 
+def _layer_label(index: int, op: str, layer: str = "") -> str:
+    """`3 CONV_2D conv2`: the op's index and type, and the model's layer name where there is one."""
+    name = layer.split(";")[0]
+    name = name if len(name) <= 26 else name[:25] + "\u2026"
+    return f"{index} {op} {name}".rstrip()
+
+
+def _bar_values(ax, values: list[int], texts: list[str] | None = None) -> None:
+    """Each bar's value (or `texts`) at its end; room made for the text."""
+    top = max(values, default=0) or 1
+    for y, (v, text) in enumerate(zip(values, texts or [f"{v:,}" for v in values])):
+        ax.text(v + 0.02 * top, y, text, va="center", ha="left", fontsize=8)
+    ax.set_xlim(0, top * 1.6)
+
+
 def layers_figure(layers: list[dict], times: list[dict] | None, unit: str = "") -> str:
-    """Per layer: parameters, MACs, weight bytes and, after a bench, measured time."""
+    """Per layer: parameters, MACs, weight bytes and, after a bench, measured time; values on the bars."""
     from matplotlib.ticker import EngFormatter, MaxNLocator
 
     plt = _plt()
@@ -193,17 +253,18 @@ def layers_figure(layers: list[dict], times: list[dict] | None, unit: str = "") 
         by_index = {t["index"]: t["count"] for t in times}
         panels.append((f"measured ({unit})" if unit else "measured", [by_index.get(l["index"], 0) for l in layers]))
     n = len(layers)
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.3 * len(panels) + 2, max(2.5, 0.25 * n + 1)),
+    fig, axes = plt.subplots(1, len(panels), figsize=(min(11.5, 3.2 + 2.7 * len(panels)), max(2.8, 0.3 * n + 1.2)),
                              sharey=True, squeeze=False)
-    labels = [f"{l['index']} {l['op']}" for l in layers]
+    labels = [_layer_label(l["index"], l["op"], l.get("layer", "")) for l in layers]
     for ax, (title, values) in zip(axes[0], panels):
         ax.barh(range(n), values, color="#cf222e" if title.startswith("measured") else "#0969da")
-        ax.set_title(f"{title}\n(total {sum(values):,})", fontsize=8)
+        _bar_values(ax, values)
+        ax.set_title(f"{title}\n(total {sum(values):,})", fontsize=9.5)
         ax.xaxis.set_major_locator(MaxNLocator(3))
         ax.xaxis.set_major_formatter(EngFormatter(sep=""))
-        ax.tick_params(axis="x", labelsize=7)
+        ax.tick_params(axis="x", labelsize=8)
     axes[0][0].set_yticks(range(n))
-    axes[0][0].set_yticklabels(labels, fontsize=7)
+    axes[0][0].set_yticklabels(labels, fontsize=8.5)
     axes[0][0].set_ylim(n - 0.5, -0.5)
     fig.tight_layout()
     return _svg(fig)
@@ -219,14 +280,16 @@ def _count_axis(axis) -> None:
 def measured_layers_figure(times: list[dict], unit: str) -> str:
     plt = _plt()
     n = len(times)
-    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.25 * n + 1)))
-    ax.barh(range(n), [t["count"] for t in times], color="#cf222e")
+    counts = [t["count"] for t in times]
+    fig, ax = plt.subplots(figsize=(10, max(2.8, 0.3 * n + 1.2)))
+    ax.barh(range(n), counts, color="#cf222e")
+    _bar_values(ax, counts, [f"{t['count']:,} ({100 * t['share']:.1f}%)" for t in times])
     ax.set_yticks(range(n))
-    ax.set_yticklabels([f"{t['index']} {t['op']}" for t in times], fontsize=7)
+    ax.set_yticklabels([_layer_label(t["index"], t["op"], t.get("layer", "")) for t in times], fontsize=8.5)
     ax.set_ylim(n - 0.5, -0.5)
     _count_axis(ax.xaxis)
-    ax.set_title(f"measured per layer ({unit}, one inference; total {sum(t['count'] for t in times):,})",
-                 loc="left", fontsize=9)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_title(f"measured per layer ({unit}, one inference; total {sum(counts):,})", loc="left", fontsize=10)
     fig.tight_layout()
     return _svg(fig)
 
@@ -242,24 +305,26 @@ def compression_figure(compression: dict) -> str:
     plt = _plt()
     rows = _plotted_rows(compression)
     fig, ax = plt.subplots(figsize=(7, 3.6))
+    scale = 100 if compression["metric"] == "accuracy" else 1  # accuracy in percent, as in the tables
     for r in rows:
         x, f, q = r["flash_bytes"], r.get("float_metric"), r.get("int8_metric")
+        f, q = (None if f is None else scale * f), (None if q is None else scale * q)
         if f is not None and q is not None:
             ax.plot([x, x], [f, q], color="#8c959f", lw=0.8, zorder=1)
         if f is not None:
             ax.scatter(x, f, marker="o", s=70, facecolors="none", edgecolors="#57606a", zorder=2)
         if q is not None:
             ax.scatter(x, q, marker="s", s=28, color="#0969da", zorder=3)
-        ax.annotate(f"{r['technique']} ({_b(x)})", (x, q if q is not None else f), fontsize=7,
+        ax.annotate(f"{r['technique']} ({_b(x)})", (x, q if q is not None else f), fontsize=8.5,
                     xytext=(6, -3), textcoords="offset points")
     ax.scatter([], [], marker="o", s=70, facecolors="none", edgecolors="#57606a", label="float")
     ax.scatter([], [], marker="s", s=28, color="#0969da", label="int8")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=9, loc="best")
     span = max((r["flash_bytes"] for r in rows), default=1)
     ax.set_xlim(0, span * 1.35)
     _bytes_axis(ax, int(span * 1.35))
     ax.set_xlabel("flash as deployed")
-    ax.set_ylabel(compression["metric"])
+    ax.set_ylabel(compression["metric"] + (" (%)" if scale == 100 else ""))
     ax.set_title(f"{compression['metric']} against flash, per technique", loc="left", fontsize=9)
     fig.tight_layout()
     return _svg(fig)
@@ -304,6 +369,113 @@ def bench_figures(bench: dict) -> list[str]:
         fig.tight_layout()
         out.append(_svg(fig))
     return out
+
+
+def _three_figures(report: dict) -> str:
+    """The C engine's RAM is counted three ways: say what each figure counts, side by side."""
+    fit, engine, timeline = report["fit"], report.get("engine") or {}, report.get("timeline") or {}
+    if fit["runtime"] == "tflm" or "activation_bytes" not in engine or not timeline:
+        return ""
+    firmware = report.get("firmware") or {}
+    sram = dict(_figure_items("SRAM", fit["sram"], None, firmware))
+    rows = [["plan peak (Activation memory, below)", _b(timeline["peak_bytes"]),
+             "the most activation bytes alive at once: the engine's arena is this big"],
+            ["arena bar", _b(fit["arena"]["used_bytes"]),
+             f"the contiguous RAM the engine needs: the plan's peak {_b(engine['activation_bytes'])} + im2col "
+             f"scratch {_b(engine['scratch_bytes'])} + the input read in place {_b(engine['caller_input_bytes'])}"],
+            ["SRAM bar", _b(fit["sram"]["used_bytes"]),
+             ("all the firmware's RAM, from the ELF: " if firmware.get("sram_split") else
+              "the engine's RAM and the profile's reserves: ")
+             + " + ".join(f"{label} {_b(n)}" for label, n in sram.items())]]
+    return ("<p>Three figures count the engine's RAM:</p><div class='what'>"
+            + _table(rows, ["figure", "bytes", "what it counts"]) + "</div>")
+
+
+def _percent_of(diff: int, base: int) -> str:
+    return f"{diff:+,} B ({100 * diff / base:+.1f}%)" if base else f"{diff:+,} B"
+
+
+def tflm_comparison(report: dict) -> str:
+    """A C engine build beside the same model run by TFLM: flash, SRAM and arena, and what each counts."""
+    fit, tflm = report.get("fit"), report.get("tflm_fit")
+    if not fit or not tflm or fit["runtime"] == "tflm":
+        return ""
+    rows = [[name, _b(fit[key]["used_bytes"]), _b(tflm[key]["used_bytes"]),
+             _percent_of(fit[key]["used_bytes"] - tflm[key]["used_bytes"], tflm[key]["used_bytes"])]
+            for key, name in (("flash", "flash used"), ("sram", "SRAM used"), ("arena", "arena (contiguous RAM)"))]
+
+    def made_of(f: dict, key: str) -> str:
+        return " + ".join(f"{i['label']} {_b(i['bytes'])}" for i in f[key]["items"])
+
+    if report.get("firmware"):
+        ours = "<p>This build: the firmware's figures, from its ELF (by part in the memory map above).</p>"
+    else:
+        ours = (f"<p>This build (the engine's compiled objects and the profile's reserves): flash = "
+                f"{_esc(made_of(fit, 'flash'))}; SRAM = {_esc(made_of(fit, 'sram'))}.</p>")
+    notes = (ours +
+             f"<p>With TFLM: flash = {_esc(made_of(tflm, 'flash'))}; SRAM = {_esc(made_of(tflm, 'sram'))}. "
+             "TFLM's code and data are estimates from the target profile; its arena is measured by the "
+             "tflite-micro interpreter on the host, corrected to a 32-bit MCU.</p>")
+    runtime = "C engine" if fit["runtime"] == "c" else fit["runtime"]
+    table = _table(rows, ["", f"this build ({runtime})", "with TFLM instead",
+                          "difference (this build - TFLM)"])
+    return _section("With TFLM instead", "tflm-instead", table + notes)
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def bench_rows(bench: dict) -> list[list[str]]:
+    """The bench's figures, one per row; accuracies and agreements in percent."""
+    unit = bench.get("timing_unit", "")
+    per, lat = bench["per_inference"], bench["latency_ms"]
+    where = (f"emulated: QEMU {bench.get('machine', '')}" if bench.get("emulated")
+             else f"a board on {bench.get('machine', '')}")
+    clock = f" at {bench['clock_hz'] / 1e6:g} MHz" if bench.get("clock_hz") else ""
+    rows = [["model", bench.get("model", "")],
+            ["device", f"{bench.get('device', '')} / {bench.get('firmware', '')}"], ["run on", where]]
+    if bench.get("samples"):
+        rows.append(["inputs", f"{bench['samples']}; {bench.get('runs', '')} runs after {bench.get('warmup', 0)} warm-up"])
+    rows += [[f"{unit} per inference (median / min / max)",
+              f"{per['median']:,.0f} / {per['min']:,.0f} / {per['max']:,.0f}"],
+             ["latency ms, median" + (f" (ESTIMATE{clock}, 1 instruction per cycle)" if bench.get("latency_is_estimate")
+                                      else clock), f"{lat['median']:.3f}"]]
+    if bench.get("macs"):
+        rows.append(["MACs per inference", f"{bench['macs']:,}"])
+        if bench.get("per_mac") is not None:
+            rows.append([f"{unit} per MAC", f"{bench['per_mac']:.3f}"])
+    comp = bench.get("comparison") or {}
+    if comp:
+        if comp.get("accuracy_device") is not None:
+            rows += [["accuracy on the device", _pct(comp["accuracy_device"])],
+                     ["accuracy on the host (tflite-micro)", _pct(comp["accuracy_host"])]]
+        rows += [[f"exact match with the host ({comp.get('basis', '')}, {comp.get('compared', '')} samples)",
+                  _pct(comp["exact_match_rate"])],
+                 ["top-1 agreement with the host", _pct(comp["top1_agreement"])],
+                 ["max |device - host|", f"{comp['max_abs_diff']:g}"]]
+        if comp.get("cosine_similarity") is not None:
+            rows.append(["cosine similarity", f"{comp['cosine_similarity']:.6f}"])
+    for key, label, split in (("flash_used_bytes", "flash used (ELF)", "flash_split"),
+                              ("sram_used_bytes", "SRAM used (ELF, stack included)", "sram_split")):
+        if bench.get(key) is not None:
+            rows.append([label, _b(bench[key])])
+        parts = _split_items(bench.get(split), split == "sram_split")
+        if parts:
+            rows.append([f"{label.split(' ')[0]} by part (linker map)",
+                         " + ".join(f"{name} {_b(n)}" for name, n in parts)])
+    if bench.get("stack_used_bytes") is not None:
+        rows.append(["stack used (painted) / reserved", f"{_b(bench['stack_used_bytes'])} / "
+                     f"{_b(bench['stack_size_bytes'])}"])
+    if bench.get("arena_bytes") is not None:
+        rows.append(["engine arena", _b(bench["arena_bytes"])])
+    return rows
+
+
+def bench_section(bench: dict) -> str:
+    figs = "".join(f"<figure>{svg}</figure>" for svg in bench_figures(bench))
+    table = f"<div class='what'>{_table(bench_rows(bench), ['', 'value'])}</div>"
+    return _section("On the device", "bench", table + figs)
 
 
 def _table(rows: list[list], head: list[str]) -> str:
@@ -366,8 +538,13 @@ def render_html(report: dict) -> str:
         boxes = "".join(f'<div class="figure">{_esc(k)}<b>{_esc(v)}</b></div>' for k, v in figures)
         problems = "".join(f'<p class="bad">{_esc(p)}</p>' for p in fit.get("problems", []))
         parts.append(f"<p>{verdict} runtime: {_esc(fit['runtime'])}</p><div class='figures'>{boxes}</div>{problems}")
+        engine = report.get("engine") if fit["runtime"] != "tflm" else None
         parts.append(_section("Memory map", "memory-map",
-                              f"<figure>{memory_map_figure(fit, report.get('arena'))}</figure>"))
+                              f"<figure>{memory_map_figure(fit, report.get('arena'), report.get('firmware'), engine)}</figure>"
+                              + _three_figures(report)))
+        comparison = tflm_comparison(report)
+        if comparison:
+            parts.append(comparison)
     for w in report.get("warnings", []) or []:
         parts.append(f'<p class="warn">warning: {_esc(w)}</p>')
     if report.get("timeline"):
@@ -377,6 +554,8 @@ def render_html(report: dict) -> str:
                               f"<figure>{timeline_figure(timeline)}</figure>{notes}"))
     layers = (report.get("analysis") or {}).get("layers")
     bench = report.get("bench") or (report if command == "bench" else None)
+    if bench and command == "bench":  # the bench page: its figures first
+        parts.append(bench_section(bench))
     if layers:
         times = bench.get("layers") if bench else None
         unit = bench.get("timing_unit", "") if bench else ""
@@ -393,30 +572,24 @@ def render_html(report: dict) -> str:
         def size(v):
             return "-" if v is None else _b(v)
 
-        rows = [[r["technique"], f"{r['params']:,}", f"{r['macs']:,}",
-                 "-" if r["float_metric"] is None else f"{r['float_metric']:.4f}",
-                 "-" if r["int8_metric"] is None else f"{r['int8_metric']:.4f}",
-                 "-" if r.get("int8_delta_points") is None else f"{r['int8_delta_points']:+.2f}",
+        percent = comp["metric"] == "accuracy"
+
+        def metric(v):
+            return "-" if v is None else f"{100 * v:.2f}%" if percent else f"{v:.4g}"
+
+        rows = [[r["technique"], f"{r['params']:,}", f"{r['macs']:,}", metric(r["float_metric"]),
+                 metric(r["int8_metric"]),
+                 "-" if r.get("int8_delta_points") is None else f"{r['int8_delta_points']:+.2f} pts",
                  size(r["flash_bytes"]), size(r.get("arena_bytes")), size(r.get("zip_bytes")),
                  size(r.get("engine_weight_bytes")), size(r.get("engine_sram_bytes"))] for r in comp["rows"]]
         table = _table(rows, ["technique", "params", "MACs", f"float {comp['metric']}", f"int8 {comp['metric']}",
-                              "points vs original", "TFLM flash as deployed", "TFLM SRAM (arena)", "zip size",
+                              "vs original (percentage points)", "TFLM flash as deployed", "TFLM SRAM (arena)", "zip size",
                               "C engine weights as stored", "C engine SRAM"])
         notes = "".join(f"<p>{_esc(n)}</p>" for n in comp.get("notes", []))
         fig = f"<figure>{compression_figure(comp)}</figure>" if _plotted_rows(comp) else ""
         parts.append(_section("Compression", "compression", table + fig + notes))
-    if bench:
-        comp = bench.get("comparison") or {}
-        rows = [["device", bench.get("device", "")], ["runs", bench.get("runs", "")],
-                [f"{bench.get('timing_unit', '')} per inference (median)", f"{bench['per_inference']['median']:,.0f}"],
-                ["latency ms (median)" + (" ESTIMATE" if bench.get("latency_is_estimate") else ""),
-                 f"{bench['latency_ms']['median']:.3f}"]]
-        if comp:
-            rows += [["exact match", f"{100 * comp['exact_match_rate']:.1f}%"],
-                     ["max |device - host|", f"{comp['max_abs_diff']:g}"],
-                     ["top-1 agreement", f"{100 * comp['top1_agreement']:.1f}%"]]
-        figs = "".join(f"<figure>{svg}</figure>" for svg in bench_figures(bench))
-        parts.append(_section("On the device", "bench", _table(rows, ["", "value"]) + figs))
+    if bench and command != "bench":
+        parts.append(bench_section(bench))
     data = html.escape(json.dumps(report, indent=2, default=str))
     parts.append(_section("report.json", "json", f"<details><summary>raw report</summary><pre>{data}</pre></details>"))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
