@@ -287,9 +287,14 @@ def render_build(console, report: dict) -> None:
     grid.add_row("  [bold]latency[/]", f"[bold]~{report['latency_estimate_s'] * 1000:.1f} ms[/]", "at",
                  f"{target['clock_hz'] / 1e6:g} MHz", f"estimate from {a['macs']:,} MACs, not measured")
     console.print(grid)
+    firmware = report.get("firmware") or {}
     for key, name in (("flash", "flash"), ("sram", "SRAM")):
         items = " + ".join(f"{i['label']} {i['bytes']:,} B" for i in fit[key]["items"])
         console.print(f"  [dim]{name} = {escape(items)}[/]")
+        split = firmware.get(f"{key}_split")
+        if split:
+            parts = " + ".join(f"{i['category']} {i['bytes']:,} B" for i in split)
+            console.print(f"  [dim]  by part (firmware.map): {escape(parts)}[/]")
     arena_fit = fit["arena"]
     if fit["runtime"] == "tflm":
         console.print(f"  arena {arena['total_bytes']:,} B measured on this 64-bit host, {arena_fit['used_bytes']:,} B "

@@ -91,8 +91,8 @@ def _figure_items(name: str, budget: dict, arena: dict | None, firmware: dict | 
         if sum(n for _, n in parts) == budget["used_bytes"]:
             return [(label, n) for label, n in parts if n]
     if name == "arena" and arena and len(items) == 1 and 0 < arena["head_bytes"] <= budget["used_bytes"]:
-        return [("activations (arena head, planned)", arena["head_bytes"]),
-                ("persistent data (arena tail, 32-bit)", budget["used_bytes"] - arena["head_bytes"])]
+        return [("arena: activations", arena["head_bytes"]),
+                ("arena: persistent data", budget["used_bytes"] - arena["head_bytes"])]
     out = []
     for label, n in items:
         if name == "SRAM" and label == "tensor arena" and arena and 0 < arena["head_bytes"] <= n:
@@ -113,7 +113,8 @@ def _what_it_counts(name: str, runtime: str, firmware: bool) -> str:
                 else "the arena, the runtime (estimated), the stack and the profile's reserve" if runtime == "tflm"
                 else "the engine's buffers, the caller's input buffer, the stack and the profile's reserve")
     return ("the contiguous RAM the engine needs: the plan's peak, the im2col scratch, the input read in place"
-            if runtime != "tflm" else "the tensor arena TFLM needs on a 32-bit MCU (measured on the host)")
+            if runtime != "tflm" else "the tensor arena TFLM needs on a 32-bit MCU (measured on the host): "
+            "activations (planned, the head) and persistent data (the tail)")
 
 
 def memory_map_figure(fit: dict, arena: dict | None = None, firmware: dict | None = None,
@@ -332,6 +333,8 @@ def compression_figure(compression: dict) -> str:
 
 def bench_figures(bench: dict) -> list[str]:
     """The latency distribution, and the device's outputs against the host's (tflite-micro)."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = _plt()
     out = []
     per = bench.get("per_inference") or {}
@@ -354,8 +357,10 @@ def bench_figures(bench: dict) -> list[str]:
         fig, axes = plt.subplots(1, 2, figsize=(9, 2.8))
         exact = max(diffs) == 0
         axes[0].bar(range(len(diffs)), diffs, color="#cf222e")
-        axes[0].set_title(f"max |device - host| per sample (largest {max(diffs):g})", loc="left", fontsize=9)
+        axes[0].set_title(f"max |device - host| per sample (largest {max(diffs):g})", loc="left", fontsize=10)
         axes[0].set_xlabel("sample")
+        for ax in axes:
+            ax.xaxis.set_major_locator(MaxNLocator(10, integer=True))
         axes[0].set_ylim(0, max(1.0, max(diffs) * 1.1))
         if exact:
             axes[0].text(0.5, 0.5, f"bit-exact on all {len(diffs)} samples", transform=axes[0].transAxes,
@@ -364,7 +369,7 @@ def bench_figures(bench: dict) -> list[str]:
         axes[1].bar(range(len(cos)), cos, color="#0969da")
         axes[1].set_ylim(min(0.9, min(cos, default=1.0)), 1.0005)
         axes[1].set_title(f"cosine similarity (exact match {100 * comp['exact_match_rate']:.1f}%)",
-                          loc="left", fontsize=9)
+                          loc="left", fontsize=10)
         axes[1].set_xlabel("sample")
         fig.tight_layout()
         out.append(_svg(fig))
