@@ -122,14 +122,14 @@ def firmware_dict(firmware) -> dict | None:
 
 def split_dict(split) -> dict:
     """The firmware's flash and SRAM per category (weights, engine, harness, start-up...), from its map."""
-    from firmware_export.firmware.mapfile import LABELS
+    from firmware_export.firmware.mapfile import LABELS, SRAM_LABELS
 
-    def items(pairs):
-        return [{"category": k, "label": LABELS[k], "bytes": n} for k, n in pairs]
+    def items(pairs, labels):
+        return [{"category": k, "label": labels[k], "bytes": n} for k, n in pairs]
 
     if split is None:
         return {"flash_split": None, "sram_split": None}
-    return {"flash_split": items(split.flash), "sram_split": items(split.sram)}
+    return {"flash_split": items(split.flash, LABELS), "sram_split": items(split.sram, SRAM_LABELS)}
 
 
 def timeline_dict(result: BuildResult) -> dict:

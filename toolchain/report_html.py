@@ -62,16 +62,9 @@ def _plt():
     return plt
 
 
-SRAM_LABELS = {  # the map's categories as SRAM holds them
-    "engine": "engine buffers (activation arena + im2col scratch)",
-    "harness": "harness (input/output buffers, serial line, timing)",
-}
-
-
-def _split_items(split: list[dict] | None, sram: bool) -> list[tuple[str, int]] | None:
-    if not split:
-        return None
-    return [((SRAM_LABELS.get(i["category"], i["label"]) if sram else i["label"]), i["bytes"]) for i in split]
+def _split_items(split: list[dict] | None) -> list[tuple[str, int]] | None:
+    """The firmware's bytes per part (firmware.flash_split / sram_split), as bar segments."""
+    return [(i["label"], i["bytes"]) for i in split] if split else None
 
 
 def _figure_items(name: str, budget: dict, arena: dict | None, firmware: dict | None = None,
@@ -80,10 +73,9 @@ def _figure_items(name: str, budget: dict, arena: dict | None, firmware: dict | 
     is the ELF's figure; the arena split into what it counts; else the budget's items."""
     items = [(i["label"], i["bytes"]) for i in budget["items"]]
     firmware = firmware or {}
-    for key, sram in (("flash", False), ("SRAM", True)):
-        split = _split_items(firmware.get("sram_split" if sram else "flash_split"), sram)
-        if name == key and split and len(items) == 1 and sum(n for _, n in split) == budget["used_bytes"]:
-            return split
+    split = _split_items(firmware.get({"flash": "flash_split", "SRAM": "sram_split"}.get(name, "")))
+    if split and len(items) == 1 and sum(n for _, n in split) == budget["used_bytes"]:  # the ELF's one figure
+        return split
     if name == "arena" and engine and "activation_bytes" in engine:
         parts = [("activations: the plan's peak (the engine's arena)", engine["activation_bytes"]),
                  ("im2col scratch", engine["scratch_bytes"]),
@@ -151,6 +143,37 @@ def memory_map_figure(fit: dict, arena: dict | None = None, firmware: dict | Non
                      color="#cf222e" if used > budget else "#1b1f24")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
         ax.tick_params(axis="x", labelsize=8.5)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def firmware_parts_figure(firmware: dict) -> str:
+    """The firmware's flash and SRAM, each as 100 % of what it uses, split by part (from the linker map):
+    the memory map's bars are drawn against the budget, where small parts do not show."""
+    plt = _plt()
+    rows = [(name, _split_items(firmware.get(key)), firmware[used])
+            for name, key, used in (("flash", "flash_split", "flash_used_bytes"),
+                                    ("SRAM", "sram_split", "sram_used_bytes")) if firmware.get(key)]
+    fig, axes = plt.subplots(len(rows), 1, figsize=(11, 1.9 * len(rows)), squeeze=False)
+    for ax, (name, items, used) in zip(axes[:, 0], rows):
+        colors = FLASH_COLORS if name == "flash" else SRAM_COLORS
+        left = 0
+        for i, (label, n) in enumerate(items):
+            share = 100 * n / used
+            ax.barh(0, share, left=left, color=colors[i % len(colors)], edgecolor="white",
+                    label=f"{label}: {_b(n)} ({share:.1f}%)")
+            if share > 12:
+                ax.text(left + share / 2, 0, f"{label.split(' (')[0]}\n{_b(n)}", ha="center", va="center",
+                        fontsize=8.5, color="white")
+            left += share
+        ax.set_xlim(0, 100)
+        ax.set_ylim(-0.5, 0.5)
+        ax.set_yticks([])
+        ax.xaxis.set_major_formatter(lambda x, _pos: f"{x:g}%")
+        ax.tick_params(axis="x", labelsize=8.5)
+        ax.set_title(f"{name}: {_b(used)} used by the firmware (from the ELF), by part (from the linker map)",
+                     loc="left", fontsize=10)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
     fig.tight_layout()
     return _svg(fig)
 
@@ -413,7 +436,7 @@ def tflm_comparison(report: dict) -> str:
         return " + ".join(f"{i['label']} {_b(i['bytes'])}" for i in f[key]["items"])
 
     if report.get("firmware"):
-        ours = "<p>This build: the firmware's figures, from its ELF (by part in the memory map above).</p>"
+        ours = "<p>This build: the firmware's figures, from its ELF (by part above).</p>"
     else:
         ours = (f"<p>This build (the engine's compiled objects and the profile's reserves): flash = "
                 f"{_esc(made_of(fit, 'flash'))}; SRAM = {_esc(made_of(fit, 'sram'))}.</p>")
@@ -465,7 +488,7 @@ def bench_rows(bench: dict) -> list[list[str]]:
                               ("sram_used_bytes", "SRAM used (ELF, stack included)", "sram_split")):
         if bench.get(key) is not None:
             rows.append([label, _b(bench[key])])
-        parts = _split_items(bench.get(split), split == "sram_split")
+        parts = _split_items(bench.get(split))
         if parts:
             rows.append([f"{label.split(' ')[0]} by part (linker map)",
                          " + ".join(f"{name} {_b(n)}" for name, n in parts)])
@@ -547,6 +570,10 @@ def render_html(report: dict) -> str:
         parts.append(_section("Memory map", "memory-map",
                               f"<figure>{memory_map_figure(fit, report.get('arena'), report.get('firmware'), engine)}</figure>"
                               + _three_figures(report)))
+        firmware = report.get("firmware") or {}
+        if firmware.get("flash_split") or firmware.get("sram_split"):
+            parts.append(_section("Firmware by part", "firmware-parts",
+                                  f"<figure>{firmware_parts_figure(firmware)}</figure>"))
         comparison = tflm_comparison(report)
         if comparison:
             parts.append(comparison)

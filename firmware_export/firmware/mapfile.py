@@ -25,7 +25,7 @@ from targets import TargetProfile
 CATEGORIES = ("weights", "engine", "harness", "start-up", "C library", "stack", "padding", "other")
 LABELS = {  # what each category holds, as the reports name it
     "weights": "weights (model constants)",
-    "engine": "engine (kernels, invoke, buffers)",
+    "engine": "engine (kernels, invoke)",
     "harness": "harness (protocol, UART, timer, board)",
     "start-up": "start-up (vectors, reset, faults)",
     "C library": "C library (libgcc, libc)",
@@ -33,6 +33,9 @@ LABELS = {  # what each category holds, as the reports name it
     "padding": "alignment padding",
     "other": "other",
 }
+SRAM_LABELS = {**LABELS,  # the same categories as RAM holds them
+               "engine": "engine buffers (activation arena + im2col scratch)",
+               "harness": "harness (input/output buffers, serial line, timing)"}
 STARTUP_OBJECTS = ("fw/startup.o", "fw/boot2_image.o")
 _WEIGHTS = re.compile(r"\.rodata\.op\d+_")  # the generated engine's per-op constant arrays
 

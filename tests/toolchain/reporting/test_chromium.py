@@ -93,7 +93,7 @@ def test_every_figure_text_is_readable_at_1400_px(browser, which, request):
             ".map(t => t.getBoundingClientRect().height).filter(h => h > 0);")
         assert heights and min(heights) >= 12.5
         sections = browser.execute_script("return Array.from(document.querySelectorAll('section')).map(s => s.id);")
-        want = {"firmware_report": ["memory-map", "tflm-instead", "timeline", "layers", "weights"],
+        want = {"firmware_report": ["memory-map", "firmware-parts", "tflm-instead", "timeline", "layers", "weights"],
                 "bench_report": ["bench", "layers"], "example_report": ["memory-map", "timeline", "layers"]}[which]
         assert [s for s in sections if s != "json"][:len(want)] == want
     finally:

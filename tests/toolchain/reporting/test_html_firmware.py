@@ -7,8 +7,6 @@ import html
 import re
 from collections import Counter
 
-from toolchain.report_html import SRAM_LABELS
-
 
 def _section(page: str, ident: str) -> str:
     start = page.index(f'<section id="{ident}">')
@@ -37,11 +35,14 @@ def test_the_memory_map_shows_the_firmware_by_part(firmware_report):
     assert sum(i["bytes"] for i in fw["sram_split"]) == fw["sram_used_bytes"] == report["fit"]["sram"]["used_bytes"]
     assert [i["category"] for i in fw["flash_split"]] == ["weights", "engine", "harness", "start-up", "C library",
                                                           "padding"]
+    assert [i["label"] for i in fw["sram_split"]] == [
+        "engine buffers (activation arena + im2col scratch)", "harness (input/output buffers, serial line, timing)",
+        "stack (reserved)", "alignment padding"]
     legend = _svg_texts(_section(page, "memory-map"))
     for i in fw["flash_split"]:
         assert f"{i['label']}: {i['bytes']:,} B" in legend
     for i in fw["sram_split"]:
-        assert f"{SRAM_LABELS.get(i['category'], i['label'])}: {i['bytes']:,} B" in legend
+        assert f"{i['label']}: {i['bytes']:,} B" in legend
     e = report["engine"]
     arena = [("activations: the plan's peak (the engine's arena)", e["activation_bytes"]),
              ("im2col scratch", e["scratch_bytes"]), ("input, read in place from the caller's buffer",
@@ -50,6 +51,17 @@ def test_the_memory_map_shows_the_firmware_by_part(firmware_report):
     for label, n in arena:
         assert f"{label}: {n:,} B" in legend
     assert "the firmware image, from the ELF; split by the linker map" in legend
+
+
+def test_firmware_by_part_each_as_a_share_of_what_it_uses(firmware_report):
+    out, report = firmware_report
+    texts = _svg_texts(_section((out / "report.html").read_text(), "firmware-parts"))
+    fw = report["firmware"]
+    for key, used in (("flash_split", fw["flash_used_bytes"]), ("sram_split", fw["sram_used_bytes"])):
+        for i in fw[key]:
+            assert f"{i['label']}: {i['bytes']:,} B ({100 * i['bytes'] / used:.1f}%)" in texts
+    assert f"flash: {fw['flash_used_bytes']:,} B used by the firmware (from the ELF), by part (from the linker map)" \
+        in texts
 
 
 def test_the_three_ram_figures_say_what_they_count(firmware_report):
