@@ -252,7 +252,7 @@ def render_html(report: dict) -> str:
                  size(r["flash_bytes"]), size(r.get("arena_bytes")), size(r.get("zip_bytes")),
                  size(r.get("engine_weight_bytes")), size(r.get("engine_sram_bytes"))] for r in comp["rows"]]
         table = _table(rows, ["technique", "params", "MACs", f"float {comp['metric']}", f"int8 {comp['metric']}",
-                              "vs original (percentage points)", "TFLM flash as deployed", "TFLM SRAM (arena)", "zip size",
+                              "points vs original", "TFLM flash as deployed", "TFLM SRAM (arena)", "zip size",
                               "C engine weights as stored", "C engine SRAM"])
         notes = "".join(f"<p>{_esc(n)}</p>" for n in comp.get("notes", []))
         fig = f"<figure>{compression_figure(comp)}</figure>" if plotted_rows(comp) else ""
