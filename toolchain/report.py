@@ -118,7 +118,20 @@ def firmware_dict(firmware) -> dict | None:
             "stack_bytes": firmware.stack_bytes, "timer": firmware.timer, "timer_hz": firmware.timer_hz,
             "core_clock_hz": firmware.core_clock_hz, "uf2": firmware.uf2.name if firmware.uf2 else None,
             "regions": [{"name": r.name, "kind": r.kind, "size_bytes": r.size_bytes, "used_bytes": r.used_bytes}
-                        for r in firmware.regions]}
+                        for r in firmware.regions],
+            **split_dict(firmware.split)}
+
+
+def split_dict(split) -> dict:
+    """The firmware's flash and SRAM per category (weights, engine, harness, start-up...), from its map."""
+    from firmware_export.firmware.mapfile import LABELS, SRAM_LABELS
+
+    def items(pairs, labels):
+        return [{"category": k, "label": labels[k], "bytes": n} for k, n in pairs]
+
+    if split is None:
+        return {"flash_split": None, "sram_split": None}
+    return {"flash_split": items(split.flash, LABELS), "sram_split": items(split.sram, SRAM_LABELS)}
 
 
 def mlperf_dict(result: BuildResult) -> dict | None:
@@ -308,9 +321,14 @@ def render_build(console, report: dict) -> None:
     grid.add_row("  [bold]latency[/]", f"[bold]~{report['latency_estimate_s'] * 1000:.1f} ms[/]", "at",
                  f"{target['clock_hz'] / 1e6:g} MHz", f"estimate from {a['macs']:,} MACs, not measured")
     console.print(grid)
+    firmware = report.get("firmware") or {}
     for key, name in (("flash", "flash"), ("sram", "SRAM")):
         items = " + ".join(f"{i['label']} {i['bytes']:,} B" for i in fit[key]["items"])
         console.print(f"  [dim]{name} = {escape(items)}[/]")
+        split = firmware.get(f"{key}_split")
+        if split:
+            parts = " + ".join(f"{i['category']} {i['bytes']:,} B" for i in split)
+            console.print(f"  [dim]  by part (firmware.map): {escape(parts)}[/]")
     arena_fit = fit["arena"]
     if fit["runtime"] == "tflm":
         console.print(f"  arena {arena['total_bytes']:,} B measured on this 64-bit host, {arena_fit['used_bytes']:,} B "

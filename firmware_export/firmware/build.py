@@ -1,8 +1,8 @@
 """Build a bare-metal firmware: generated engine + startup + UART driver + timer + EEMBC harness.
 
 Passes: plan_sources (pure: file name -> text) -> [boot2: assemble, pad, checksum (RP2040)] ->
-compile (arm-none-eabi-gcc) -> objcopy (BIN, HEX) [-> UF2] -> read_usage (pyelftools) -> check
-against the profile.
+compile (arm-none-eabi-gcc, one named object per source) -> link (+ map) -> objcopy (BIN, HEX) [-> UF2]
+-> read_usage (pyelftools) -> check against the profile -> read_split (the map: bytes per category).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from firmware_export.firmware import context as ctx
 from firmware_export.firmware.boot2 import BOOT2_RUN_ADDRESS, boot2_block, render_boot2_c
 from firmware_export.firmware.elfsize import RegionUsage, read_usage
+from firmware_export.firmware.mapfile import MemorySplit, read_split
 from firmware_export.firmware.uarts import UART_DRIVERS
 from targets import TargetProfile
 from firmware_export.firmware.images import target_uf2, wants_uf2
@@ -60,6 +61,7 @@ class FirmwareResult:
     core_clock_hz: int  # the clock the firmware runs the core at (may be below the profile's clock_hz)
     uf2: Path | None = None  # for targets flashed as UF2 (RP2040)
     warnings: tuple[str, ...] = ()  # what the compiler and linker said (nothing, when all is well)
+    split: MemorySplit | None = None  # flash and SRAM bytes per category, from the map (firmware.mapfile)
 
 
 def plan_sources(engine, target: TargetProfile, options: ctx.FirmwareOptions) -> FirmwareSources:
@@ -140,7 +142,11 @@ def compile_firmware(sources: FirmwareSources, out_dir: Path) -> tuple[Path, tup
             raise ToolchainError("boot2", str(exc)) from None
         (src_dir / BOOT2_FILE).write_text(files[BOOT2_FILE])
     c_files = sorted(rel for rel in files if rel.endswith(".c"))
-    args = [CC, *sources.cflags, "-Ifw", "-Iengine", *c_files, "-Tfirmware.ld", *LDFLAGS,
+    objects = [rel[:-2] + ".o" for rel in c_files]  # named objects: the map says whose bytes are whose
+    for rel, obj in zip(c_files, objects):
+        warnings += _run([CC, *sources.cflags, "-Ifw", "-Iengine", "-c", rel, "-o", obj], src_dir,
+                         "arm-none-eabi-gcc")
+    args = [CC, *sources.cflags, *objects, "-Tfirmware.ld", *LDFLAGS,
             "-Wl,-Map=../firmware.map", "-o", "../firmware.elf", "-lm"]
     warnings += _run(args, src_dir, "arm-none-eabi-gcc")
     return out_dir / "firmware.elf", tuple(line for line in warnings.splitlines() if line.strip())
@@ -171,4 +177,5 @@ def build_firmware(engine, target: TargetProfile, out_dir: Path,
                           sram_used_bytes=usage.sram_used_bytes, regions=usage.regions,
                           stack_bytes=usage.stack_bytes, timer=sources.timer,
                           timer_hz=sources.timer_hz, engine_name=engine.name,
-                          core_clock_hz=sources.core_clock_hz, uf2=uf2_path, warnings=warnings)
+                          core_clock_hz=sources.core_clock_hz, uf2=uf2_path, warnings=warnings,
+                          split=read_split(out_dir / "firmware.map", elf, target))

@@ -5,6 +5,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from firmware_export.firmware.mapfile import MemorySplit
 from toolchain.benchmark.compare import Comparison
 
 
@@ -22,6 +23,7 @@ class LayerRow:
     op: str
     count: int  # in `BenchResult.timing_unit`
     share: float  # of the inference
+    layer: str = ""  # the model's layer name for the op (when the model is known)
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,14 @@ class BenchResult:
     stack_used_bytes: int | None
     stack_size_bytes: int | None
     arena_bytes: int | None
+    split: MemorySplit | None = None  # the firmware's flash and SRAM per category, from its linker map
 
     def to_dict(self) -> dict:
-        return {"schema_version": 1, "command": "bench", **asdict(self)}
+        from toolchain.report import split_dict
+
+        out = {"schema_version": 1, "command": "bench", **asdict(self)}
+        del out["split"]
+        return {**out, **split_dict(self.split)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)

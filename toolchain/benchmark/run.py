@@ -71,6 +71,19 @@ def _given_firmware(options: BenchOptions) -> tuple[Path, int, int]:
     return elf, usage.flash_used_bytes, usage.sram_used_bytes
 
 
+def _memory_split(elf: Path, target: TargetProfile):
+    """The firmware's bytes per category, from the linker map beside its ELF (none without one)."""
+    from firmware_export.firmware.mapfile import read_split
+
+    map_path = elf.parent / "firmware.map"
+    if not map_path.is_file():
+        return None
+    try:
+        return read_split(map_path, elf, target)
+    except ValueError:  # not a GNU ld map, or not this ELF's: the report goes without the split
+        return None
+
+
 def _samples(options: BenchOptions, in_spec: TensorSpec | None, device_input_bytes: int | None) -> Samples:
     count = max(options.runs, 1)
     if in_spec is None:
@@ -202,9 +215,12 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
                           on_run, _encoder(benchmark, in_spec))
     timing = _timing(run, options)
     per = _stats(timing.counts)
-    macs = analyse(model).macs if model is not None else None
+    analysis = analyse(model) if model is not None else None
+    macs = analysis.macs if analysis is not None else None
+    names = {o.index: o.layer for o in analysis.ops} if analysis is not None else {}
     total_layer = sum(t for _, _, t in run.layers) or 1
-    layers = tuple(LayerRow(i, op, int(timing.convert(t)), t / total_layer) for i, op, t in run.layers)
+    layers = tuple(LayerRow(i, op, int(timing.convert(t)), t / total_layer, names.get(i, ""))
+                   for i, op, t in run.layers)
     return BenchResult(
         target=target.name, model=Path(options.model).name if options.model else info.model,
         device=info.name, firmware=info.firmware, emulated=options.emulate, machine=where,
@@ -213,4 +229,5 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
         latency_is_estimate=timing.estimate, clock_hz=timing.clock_hz, profile_clock_hz=target.clock_hz, macs=macs, per_mac=(per.median / macs) if macs else None,
         comparison=_compare(run, samples, model_bytes, in_spec, out_spec, benchmark), layers=layers,
         flash_used_bytes=flash_used, sram_used_bytes=sram_used, stack_used_bytes=run.stack_used_bytes,
-        stack_size_bytes=run.stack_size_bytes, arena_bytes=run.arena_bytes)
+        stack_size_bytes=run.stack_size_bytes, arena_bytes=run.arena_bytes,
+        split=_memory_split(elf, target) if elf is not None else None)

@@ -42,3 +42,32 @@ def overflow_report(tmp_path_factory, ):
                                       "-o", str(out)], catch_exceptions=False)
     assert result.exit_code == 3
     return out, json.loads((out / "report.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def firmware_report(tmp_path_factory):
+    """A real build of the bundled example with the C engine and its firmware: (output folder, report dict)."""
+    from tests.conftest import require_tool
+
+    require_tool("arm-none-eabi-gcc")
+    out = tmp_path_factory.mktemp("report") / "firmware"
+    result = CliRunner().invoke(cli, ["build", str(EXAMPLE_MODEL), "-t", "cortex-m7", "--calib", str(EXAMPLE_CALIB),
+                                      "--runtime", "c", "--firmware", "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "report.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def bench_report(firmware_report, tmp_path_factory):
+    """`edgec bench` of that firmware on the emulator, with labelled inputs: (output folder, report dict)."""
+    from tests.conftest import require_tool
+    from tests.toolchain.conftest import EXAMPLE_EVAL
+
+    require_tool("qemu-system-arm")
+    build, _ = firmware_report
+    out = tmp_path_factory.mktemp("report") / "bench"
+    result = CliRunner().invoke(cli, ["bench", "-t", "cortex-m7", "--emulate", "--firmware", str(build / "firmware"),
+                                      "--model", str(build / "model.tflite"), "--eval", str(EXAMPLE_EVAL),
+                                      "--limit", "5", "-n", "5", "-q", "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "report.json").read_text())

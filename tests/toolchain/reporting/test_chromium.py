@@ -76,3 +76,25 @@ def test_the_error_check_sees_errors(browser, tmp_path):
     browser.get_log("browser")
     browser.get(page.as_uri())
     assert any("report broken" in e["message"] for e in browser.get_log("browser"))
+
+
+@pytest.mark.parametrize("which", ["firmware_report", "bench_report", "example_report"])
+def test_every_figure_text_is_readable_at_1400_px(browser, which, request):
+    """At a 1400 px wide window, no text in a figure (legends, labels, values) is drawn under 12.5 px
+    high: 9 pt matplotlib text in a figure the page shrinks is not (it was 10 to 11 px)."""
+    out, _ = request.getfixturevalue(which)
+    browser.set_window_size(1400, 2400)
+    try:
+        browser.get_log("browser")
+        browser.get((out / "report.html").as_uri())
+        assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
+        heights = browser.execute_script(
+            "return Array.from(document.querySelectorAll('section svg text'))"
+            ".map(t => t.getBoundingClientRect().height).filter(h => h > 0);")
+        assert heights and min(heights) >= 12.5
+        sections = browser.execute_script("return Array.from(document.querySelectorAll('section')).map(s => s.id);")
+        want = {"firmware_report": ["memory-map", "firmware-parts", "tflm-instead", "timeline", "layers", "weights"],
+                "bench_report": ["bench", "layers"], "example_report": ["memory-map", "timeline", "layers"]}[which]
+        assert [s for s in sections if s != "json"][:len(want)] == want
+    finally:
+        browser.set_window_size(1200, 2400)
