@@ -53,6 +53,25 @@ class ModelLoadError(InputFileError):
     """A model file exists but cannot be loaded."""
 
 
+class ModelFieldError(ModelLoadError):
+    """A field of a model file that is inconsistent (a tensor's shape against its buffer, an index
+    out of range, a scale that is not a positive finite number): named with where it is."""
+
+    def __init__(self, path, where: str, field: str, problem: str):
+        self.where, self.field = where, field
+        super().__init__(path, f"{where}: field '{field}': {problem}")
+
+
+class ModelCrashError(ModelLoadError):
+    """The tflite-micro interpreter crashed (or hung) on a model: it is malformed, or uses an op
+    in a form TFLM's kernels do not handle. Caught in a forked child (toolchain.probe)."""
+
+    def __init__(self, path, doing: str, what: str):
+        self.doing, self.what = doing, what
+        super().__init__(path, f"tflite-micro {what} while {doing}",
+                         "the model is malformed or uses an op in a form TFLM cannot run")
+
+
 class UnsupportedLayerError(EdgecError):
     """Layers of a model file that cannot be built: custom classes, Python lambdas."""
 

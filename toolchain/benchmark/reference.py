@@ -103,14 +103,11 @@ def load_samples(path: Path, spec: TensorSpec, limit: int) -> Samples:
     return Samples(inputs=x, labels=y, source=str(path))
 
 
-def host_reference(model_bytes: bytes, inputs: np.ndarray, input_shape: tuple[int, ...]) -> list[np.ndarray]:
-    """Outputs of the tflite-micro interpreter, one array per sample."""
-    from tflite_micro.python.tflite_micro import runtime
+def host_reference(model_bytes: bytes, inputs: np.ndarray, input_shape: tuple[int, ...],
+                   source: str = "model") -> list[np.ndarray]:
+    """Outputs of the tflite-micro interpreter, one array per sample, with the arena `validate`
+    gives it; run in a forked child (a model that crashes TFLM is a ModelCrashError)."""
+    from toolchain.oracle import run_tflm
 
-    interp = runtime.Interpreter.from_bytes(model_bytes)
-    outs = []
-    for x in inputs:
-        interp.set_input(x.reshape(input_shape), 0)
-        interp.invoke()
-        outs.append(np.array(interp.get_output(0)).ravel())
-    return outs
+    batch = np.asarray(inputs).reshape((len(inputs),) + tuple(input_shape))
+    return [row.ravel() for row in run_tflm(model_bytes, batch, source=source)]

@@ -50,6 +50,7 @@ class BenchResult:
     stack_used_bytes: int | None
     stack_size_bytes: int | None
     arena_bytes: int | None
+    host_error: str = ""  # why the host reference could not be computed (the device results stand)
 
     def to_dict(self) -> dict:
         return {"schema_version": 1, "command": "bench", **asdict(self)}

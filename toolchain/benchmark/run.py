@@ -23,7 +23,7 @@ from toolchain.benchmark.reference import (Samples, TensorSpec, host_reference, 
 from toolchain.benchmark.report import BenchResult, LayerRow, Stats
 from toolchain.device.eembc import EembcClient, open_port
 from toolchain.device.emulator import QemuRunner, instructions_from_ticks
-from toolchain.base.errors import DeviceError, OptionError
+from toolchain.base.errors import DeviceError, ModelLoadError, OptionError
 from toolchain.base.tflite_reader import read_tflite_file
 
 
@@ -119,11 +119,12 @@ def _timing(run: DeviceRun, options: BenchOptions) -> Timing:
     return Timing("us", laps, [c / 1e3 for c in laps], False, target.clock_hz, lambda t: float(t))
 
 
-def _compare(run: DeviceRun, samples: Samples, model_bytes: bytes | None, in_spec, out_spec) -> Comparison | None:
+def _compare(run: DeviceRun, samples: Samples, model_bytes: bytes | None, in_spec, out_spec,
+             source: str = "model") -> Comparison | None:
     if model_bytes is None:
         return None
     n = len(samples.inputs)
-    host = host_reference(model_bytes, samples.inputs, in_spec.shape)
+    host = host_reference(model_bytes, samples.inputs, in_spec.shape, source)
     firsts = {}
     for r in run.records:
         firsts.setdefault(r.sample, r)
@@ -150,6 +151,10 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
                           "cortex-m55, netduinoplus2)")
     if options.emulate and options.firmware is None and options.model is None:
         raise OptionError("--emulate", "", "--model MODEL.tflite or --firmware DIR")
+    # The model is read (and verified) before any device work: a malformed one is refused at once.
+    model = read_tflite_file(options.model) if options.model else None
+    model_bytes = Path(options.model).read_bytes() if options.model else None
+    in_spec, out_spec = io_specs(model) if model is not None else (None, None)
     elf, flash_used, sram_used = None, None, None
     if options.firmware is not None:
         elf, flash_used, sram_used = _given_firmware(options)
@@ -157,9 +162,6 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
         built = build_for_model(options.model, target, firmware_dir or options.out_dir / "firmware", options.weights)
         elf, flash_used, sram_used = (built.firmware.elf, built.firmware.flash_used_bytes,
                                       built.firmware.sram_used_bytes)
-    model = read_tflite_file(options.model) if options.model else None
-    model_bytes = Path(options.model).read_bytes() if options.model else None
-    in_spec, out_spec = io_specs(model) if model is not None else (None, None)
     with ExitStack() as stack:
         if options.emulate:
             runner = stack.enter_context(QemuRunner(target.emulator.machine, elf))
@@ -175,6 +177,13 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
     timing = _timing(run, options)
     per = _stats(timing.counts)
     macs = analyse(model).macs if model is not None else None
+    # The device results are in hand: a failure of the host reference (a model that crashes TFLM)
+    # must not lose them. It is recorded in the result, which the caller writes before failing.
+    comparison, host_error = None, ""
+    try:
+        comparison = _compare(run, samples, model_bytes, in_spec, out_spec, str(options.model))
+    except ModelLoadError as exc:
+        host_error = exc.message
     total_layer = sum(t for _, _, t in run.layers) or 1
     layers = tuple(LayerRow(i, op, int(timing.convert(t)), t / total_layer) for i, op, t in run.layers)
     return BenchResult(
@@ -183,6 +192,6 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
         samples=f"{len(samples.inputs)} from {samples.source}", runs=len(run.records), warmup=options.warmup,
         timing_unit=timing.unit, per_inference=per, latency_ms=_stats(timing.latency_ms),
         latency_is_estimate=timing.estimate, clock_hz=timing.clock_hz, profile_clock_hz=target.clock_hz, macs=macs, per_mac=(per.median / macs) if macs else None,
-        comparison=_compare(run, samples, model_bytes, in_spec, out_spec), layers=layers,
+        comparison=comparison, host_error=host_error, layers=layers,
         flash_used_bytes=flash_used, sram_used_bytes=sram_used, stack_used_bytes=run.stack_used_bytes,
         stack_size_bytes=run.stack_size_bytes, arena_bytes=run.arena_bytes)

@@ -72,3 +72,7 @@ def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, 
     else:
         render(result, console)
         console.print(f"  report: {report}")
+    if result.host_error:
+        from toolchain.base.errors import EdgecError
+
+        raise EdgecError(f"{result.host_error}; the device results are saved in {out_dir / 'report.json'}")
