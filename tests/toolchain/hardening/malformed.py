@@ -112,3 +112,17 @@ def crashes_in_invoke(mlperf_dir) -> tuple[bytes, str]:
     activation tensor 23 shaped [1, 1, 1, 1]. Returns (bytes, signal name)."""
     data = (mlperf_dir / "kws_ref_model.tflite").read_bytes()
     return activation_shape(data, 23, [1, 1, 1, 1]), "SIGFPE"
+
+
+def op_without_tflm_kernel(data: bytes, op_name: str, replacement: str = "SIGN") -> bytes:
+    """The operator code of `op_name` replaced by a builtin TFLM has no kernel for: the file reads
+    well, TFLM refuses to load it."""
+    schema = _schema()
+    m = unpack(data)
+    codes = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    for code in m.operatorCodes:
+        if codes.get(max(code.builtinCode, code.deprecatedBuiltinCode)) == op_name:
+            code.builtinCode = getattr(schema.BuiltinOperator, replacement)
+            code.deprecatedBuiltinCode = min(code.builtinCode, 127)
+            return pack(m)
+    raise AssertionError(f"no {op_name} in the model")
