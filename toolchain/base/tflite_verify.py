@@ -167,8 +167,21 @@ def verify_operators(source, subgraph_index: int, subgraph) -> None:
     """Refuse an operator without the tensors its op needs, or with tensors of the wrong rank
     (`subgraph` is a tflite_reader.Subgraph: op names resolved, indices already checked)."""
     tensors = subgraph.tensors
+    written = set(subgraph.inputs)
     for op in subgraph.operators:
         where = f"subgraph {subgraph_index} operator {op.index} ({op.op})"
+        for i in op.inputs:
+            t = tensors[i] if i >= 0 else None
+            if t is None or t.is_constant or t.is_variable:
+                continue
+            if i not in written:
+                raise ModelFieldError(source, where, "inputs",
+                                      f"reads tensor {i} '{t.name}', which no earlier operator writes and "
+                                      "which is not an input of the subgraph")
+            if 0 in t.shape:
+                raise ModelFieldError(source, where, "inputs",
+                                      f"tensor {i} '{t.name}' of shape {list(t.shape)} holds no element")
+        written.update(op.outputs)
         required, ranks = _OP_TENSORS.get(op.op, ((), {}))
         for pos in required:
             if pos >= len(op.inputs) or op.inputs[pos] < 0:
