@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain.base.errors import InputFileError, ModelLoadError
+from toolchain.base.errors import ModelLoadError
+from toolchain.base.files import MODEL_LIMIT_BYTES, read_user_file
 from toolchain.base.tflite_verify import ITEMSIZE as _ITEMSIZE
 from toolchain.base.tflite_verify import verify_model, verify_operators
 
@@ -231,9 +232,9 @@ def read_tflite(data: bytes, source: str = "<bytes>") -> TfliteModel:
 
 
 def read_tflite_file(path: str | Path) -> TfliteModel:
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "no such file")
-    if path.is_dir():
-        raise InputFileError(path, "is a folder, expected a .tflite file")
-    return read_tflite(path.read_bytes(), str(path))
+    return read_tflite(read_tflite_bytes(path), str(path))
+
+
+def read_tflite_bytes(path: str | Path) -> bytes:
+    """The bytes of a .tflite file: a regular file, of at most MODEL_LIMIT_BYTES."""
+    return read_user_file(path, ".tflite model", MODEL_LIMIT_BYTES)

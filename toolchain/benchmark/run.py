@@ -24,7 +24,7 @@ from toolchain.benchmark.report import BenchResult, LayerRow, Stats
 from toolchain.device.eembc import EembcClient, open_port
 from toolchain.device.emulator import QemuRunner, instructions_from_ticks
 from toolchain.base.errors import DeviceError, ModelLoadError, OptionError
-from toolchain.base.tflite_reader import read_tflite_file
+from toolchain.base.tflite_reader import read_tflite_bytes, read_tflite_file
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
         raise OptionError("--emulate", "", "--model MODEL.tflite or --firmware DIR")
     # The model is read (and verified) before any device work: a malformed one is refused at once.
     model = read_tflite_file(options.model) if options.model else None
-    model_bytes = Path(options.model).read_bytes() if options.model else None
+    model_bytes = read_tflite_bytes(options.model) if options.model else None
     in_spec, out_spec = io_specs(model) if model is not None else (None, None)
     elf, flash_used, sram_used = None, None, None
     if options.firmware is not None:
