@@ -160,6 +160,8 @@ _OP_TENSORS = {
     "AVERAGE_POOL_2D": ((0,), {0: 4}),
     "MAX_POOL_2D": ((0,), {0: 4}),
 }
+# Window options that are at least 1 for every op that has them (a stride of 0 is no stride).
+_WINDOW_OPTIONS = ("stride_w", "stride_h", "dilation_w_factor", "dilation_h_factor", "filter_width", "filter_height")
 _OUTPUT_RANK = {"CONV_2D": 4, "DEPTHWISE_CONV_2D": 4, "TRANSPOSE_CONV": 4, "AVERAGE_POOL_2D": 4, "MAX_POOL_2D": 4}
 
 
@@ -183,6 +185,11 @@ def verify_operators(source, subgraph_index: int, subgraph) -> None:
                                       f"tensor {i} '{t.name}' of shape {list(t.shape)} holds no element")
         written.update(op.outputs)
         required, ranks = _OP_TENSORS.get(op.op, ((), {}))
+        if op.op in _OP_TENSORS:
+            for key in _WINDOW_OPTIONS:
+                value = op.options.get(key)
+                if isinstance(value, int) and value < 1:
+                    raise ModelFieldError(source, where, f"builtin_options.{key}", f"{value}: must be at least 1")
         for pos in required:
             if pos >= len(op.inputs) or op.inputs[pos] < 0:
                 raise ModelFieldError(source, where, "inputs", f"input {pos} is missing "
