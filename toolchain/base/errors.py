@@ -49,6 +49,13 @@ class InputFileError(EdgecError):
         super().__init__(msg)
 
 
+class OutputPathError(InputFileError):
+    """An output path edgec cannot write: a read-only folder, a path through a file, a name too long."""
+
+    def __init__(self, path, problem: str):
+        super().__init__(path, f"cannot write the output here: {problem}")
+
+
 class ModelLoadError(InputFileError):
     """A model file exists but cannot be loaded."""
 

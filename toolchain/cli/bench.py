@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from toolchain.cli.options import make_console, output_options, resolve_target, target_options, weights_option
+from toolchain.cli.options import (OutputFolder, make_console,
+                                   output_options, resolve_target, target_options, weights_option)
 
 
 @click.command()
@@ -26,7 +27,7 @@ from toolchain.cli.options import make_console, output_options, resolve_target, 
               help="At most this many evaluation samples.")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
               help="Seconds to wait for each answer (an inference may take up to 120 s).")
-@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "-o", "out_dir", type=OutputFolder(),
               default=Path("edgec-bench"), show_default=True, help="Folder for report.json (and the firmware built).")
 @weights_option
 @output_options

@@ -6,7 +6,8 @@ from pathlib import Path
 import click
 
 from toolchain.cli.compress import compression_options, recipe_from_options
-from toolchain.cli.options import make_console, output_options, resolve_target, target_options, weights_option
+from toolchain.cli.options import (OutputFolder, SymbolName, make_console,
+                                   output_options, resolve_target, target_options, weights_option)
 
 PASS_LABELS = {"load": "loading the model", "convert": "converting to int8 (TFLite converter)",
                "analyse": "analysing the graph", "measure": "measuring the TFLM arena",
@@ -28,7 +29,7 @@ def summarize_files(files: list[str]) -> str:
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @target_options
-@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
+@click.option("--out", "-o", "out_dir", type=OutputFolder(), default=Path("build"),
               show_default=True, help="Output folder.")
 @click.option("--calib", type=click.Path(path_type=Path),
               help="Calibration samples: .npy, .npz (array 'x') or a folder of images.")
@@ -46,7 +47,7 @@ def summarize_files(files: list[str]) -> str:
 @click.option("--trust-lambda", is_flag=True, help="Load Lambda layers (runs code from the model file).")
 @click.option("--firmware", is_flag=True,
               help="Also build the benchmark firmware (C engine; ELF/BIN/HEX) for Cortex-M targets.")
-@click.option("--name", help="Name for the exported C symbols (default: the model file's name).")
+@click.option("--name", type=SymbolName(), help="Name for the exported C symbols (default: the model file's name).")
 @weights_option
 @compression_options
 @output_options

@@ -29,6 +29,33 @@ class TargetType(click.ParamType):
         return [CompletionItem(n) for n in targets.registry() if n.startswith(incomplete)]
 
 
+class OutputFolder(click.Path):
+    """An output folder (-o): a path, never the empty string (which would write into the current
+    folder unasked: `-o .` says so)."""
+
+    def __init__(self):
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path; give a folder (`.` for the current one)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class SymbolName(click.ParamType):
+    """A name for exported C symbols and files: 1 to 63 characters (C's significant length of an
+    external identifier; a longer one also makes file names the file system refuses)."""
+    name = "name"
+    MAX_CHARS = 63
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        if not value.strip() or len(value) > self.MAX_CHARS:
+            self.fail(f"{len(value):,} characters; expected 1 to {self.MAX_CHARS}", param, ctx)
+        return value
+
+
 def resolve_target(target, target_file):
     """--target-file wins over --target; one of the two is required."""
     import targets
