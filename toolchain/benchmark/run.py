@@ -170,7 +170,8 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
             url, where = options.port, options.port
         client = stack.enter_context(EembcClient(open_port(url, target.serial.baud), timeout_s=options.timeout_s))
         info = client.connect()
-        device_input = int(client.arena()["input"]) if in_spec is None and client.supports_edgec() else None
+        device_input = (client.int_field("edgec-arena", client.arena(), "input")
+                        if in_spec is None and client.supports_edgec() else None)
         samples = _samples(options, in_spec, device_input)
         run = run_samples(client, info, samples.inputs, options.runs, options.warmup, options.infer_timeout_s,
                           on_run)
