@@ -84,6 +84,8 @@ def run_in_child(body: Callable[[], int], timeout_s: float | None = DEFAULT_TIME
         if pid == 0:  # the child: never returns
             status = _FAILED
             try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's clean-up handlers are not ours
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
                 faulthandler.disable()  # a crash is the parent's to report, not a traceback's
                 os.dup2(log.fileno(), 1)
                 os.dup2(log.fileno(), 2)
@@ -95,7 +97,12 @@ def run_in_child(body: Callable[[], int], timeout_s: float | None = DEFAULT_TIME
                     pass
             finally:
                 os._exit(status)
-        wait_status, timed_out = _wait(pid, timeout_s)
+        try:
+            wait_status, timed_out = _wait(pid, timeout_s)
+        except BaseException:  # interrupted or terminated while waiting: the child goes too
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise
         log.seek(0)
         text = log.read().decode("utf-8", "replace")
     if os.WIFSIGNALED(wait_status):

@@ -11,6 +11,7 @@ Exit codes (documented in the README):
   3  the model does not fit the target
   4  device, emulator or toolchain failure (flash, serial, compiler)
   130 interrupted (Ctrl-C)
+  143 terminated (SIGTERM)
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ EXIT_BAD_INPUT = 2
 EXIT_DOES_NOT_FIT = 3
 EXIT_DEVICE = 4
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # SIGTERM: 128 + 15, as a shell reports a process it ended
 
 
 class EdgecError(click.ClickException):

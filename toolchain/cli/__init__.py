@@ -8,12 +8,13 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import signal
 import sys
 
 import click
 
 from toolchain import __version__
-from toolchain.base.errors import EXIT_INTERNAL, EXIT_INTERRUPTED
+from toolchain.base.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED
 
 # name -> "module:attribute"; the order is the order of `edgec --help`.
 COMMANDS = {
@@ -109,8 +110,17 @@ def _pipe_safe_stdout() -> None:
                                   errors=out.errors, line_buffering=True)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is so that its clean-up (staged outputs, probes) runs."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None):
     _pipe_safe_stdout()
+    signal.signal(signal.SIGTERM, _terminate)
     code = run(argv)
     if argv is None and "tensorflow" in sys.modules:
         # Every output is written and closed by now. TensorFlow's interpreter-exit teardown takes
@@ -128,6 +138,9 @@ def run(argv=None) -> int:
     except click.ClickException as exc:  # every EdgecError, and click's usage errors
         exc.show()
         return exc.exit_code
+    except Terminated:
+        click.echo("terminated; nothing was written", err=True)
+        return EXIT_TERMINATED
     except (KeyboardInterrupt, click.Abort):
         click.echo("interrupted; nothing was written", err=True)
         return EXIT_INTERRUPTED
