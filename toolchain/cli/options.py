@@ -97,3 +97,11 @@ def make_console(as_json: bool, quiet: bool):
         console = Console(stderr=as_json, quiet=as_json and quiet, highlight=False, width=120,
                           no_color=True)
     return console
+
+
+def keras_loading_options(command):
+    """--custom-objects and --trust-lambda: every command that loads a Keras model takes them."""
+    command = click.option("--trust-lambda", is_flag=True,
+                           help="Load Lambda layers (runs code from the model file).")(command)
+    return click.option("--custom-objects", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Python file defining custom layers/functions of the model.")(command)

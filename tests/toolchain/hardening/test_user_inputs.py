@@ -131,3 +131,24 @@ def test_a_custom_objects_module_that_exits_is_an_error(tmp_path):
     with pytest.raises(InputFileError) as exc:
         load_custom_objects(module)
     assert exc.value.message == f"{module}: cannot import it: it called sys.exit(0)"
+
+
+def test_inspect_takes_the_custom_objects_its_message_asks_for(custom_layer_model):
+    from click.testing import CliRunner
+
+    from toolchain.cli import cli
+
+    model, source = custom_layer_model
+    result = CliRunner().invoke(cli, ["inspect", str(model), "--custom-objects", str(source), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "SIGN" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["inspect", "compress", "build"])
+def test_every_keras_command_accepts_the_loading_options(command):
+    from click.testing import CliRunner
+
+    from toolchain.cli import cli
+
+    help_text = CliRunner().invoke(cli, [command, "--help"]).output
+    assert "--custom-objects" in help_text and "--trust-lambda" in help_text
