@@ -76,9 +76,6 @@ def _check_quant(source, where: str, q, shape: tuple[int, ...]) -> None:
         if not 0 <= axis < len(shape):
             raise ModelFieldError(source, where, "quantization.quantized_dimension",
                                   f"{axis} is not a dimension of shape {list(shape)}")
-        if shape[axis] != len(scales):
-            raise ModelFieldError(source, where, "quantization.scale",
-                                  f"{len(scales)} scales for dimension {axis} of size {shape[axis]}")
 
 
 def _check_tensor(source, where: str, t, dtype: str, buffers) -> None:
