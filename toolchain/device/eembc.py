@@ -17,6 +17,12 @@ from dataclasses import dataclass
 
 from toolchain.base.errors import DeviceError
 
+try:
+    from termios import error as _TermiosError
+except ImportError:  # not a POSIX system
+    class _TermiosError(Exception):
+        pass
+
 READY = "m-ready"
 INIT_DONE = "m-init-done"
 HEX_CHUNK_BYTES = 32  # "db " + 64 hex digits: fits the reference firmware's 80-character buffer
@@ -61,6 +67,7 @@ class GarbledAnswerError(DeviceError):
         super().__init__(f"the device's answer to '{command}' is garbled: {line!r}", last_lines)
 
 
+_PORT_ERRORS = (OSError, _TermiosError)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -143,7 +150,7 @@ class EembcClient:
     def _read_port(self) -> bytes:
         try:
             return self.port.read(max(1, getattr(self.port, "in_waiting", 0) or 0))
-        except OSError as exc:  # serial.SerialException is an OSError
+        except _PORT_ERRORS as exc:  # serial.SerialException is an OSError
             raise PortClosedError(str(exc), self.lines) from None
 
     def _write_port(self, data: bytes) -> None:
@@ -152,7 +159,7 @@ class EembcClient:
             flush = getattr(self.port, "flush", None)
             if flush:
                 flush()
-        except OSError as exc:
+        except _PORT_ERRORS as exc:  # a closed pty fails tcdrain with termios.error
             raise PortClosedError(str(exc), self.lines) from None
 
     def _parse(self, command: str, lines: list[str], prefix: str, parse):
