@@ -59,7 +59,10 @@ def _check_index(source, where: str, field: str, values, count: int, optional: b
                                   f"tensor index {v} out of range (expected {allowed}0..{count - 1})")
 
 
-def _check_quant(source, where: str, q, shape: tuple[int, ...]) -> None:
+_ZERO_POINT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "int4": (-8, 7)}
+
+
+def _check_quant(source, where: str, q, shape: tuple[int, ...], dtype: str) -> None:
     if q is None or q.scale is None or len(q.scale) == 0:
         return
     scales = np.asarray(q.scale, dtype=np.float64)
@@ -71,6 +74,11 @@ def _check_quant(source, where: str, q, shape: tuple[int, ...]) -> None:
     if len(zps) not in (0, len(scales)):
         raise ModelFieldError(source, where, "quantization.zero_point",
                               f"{len(zps)} zero points for {len(scales)} scales")
+    lo, hi = _ZERO_POINT_RANGES.get(dtype, (None, None))
+    outside = [int(z) for z in zps if lo is not None and not lo <= int(z) <= hi]
+    if outside:
+        raise ModelFieldError(source, where, "quantization.zero_point",
+                              f"{outside[0]} is outside the {dtype} range {lo}..{hi}")
     if len(scales) > 1:
         axis = int(q.quantizedDimension)
         if not 0 <= axis < len(shape):
@@ -102,7 +110,7 @@ def _check_tensor(source, where: str, t, dtype: str, buffers) -> None:
         raise ModelFieldError(source, where, "shape",
                               f"{list(shape)} of {dtype} needs {expected:,} B but its buffer {t.buffer} "
                               f"holds {held:,} B")
-    _check_quant(source, where, t.quantization, shape)
+    _check_quant(source, where, t.quantization, shape, dtype)
 
 
 def verify_model(data: bytes, model_t, source: str, dtypes: dict[int, str]) -> None:

@@ -126,3 +126,13 @@ def op_without_tflm_kernel(data: bytes, op_name: str, replacement: str = "SIGN")
             code.deprecatedBuiltinCode = min(code.builtinCode, 127)
             return pack(m)
     raise AssertionError(f"no {op_name} in the model")
+
+
+def zero_point_out_of_range(data: bytes) -> tuple[bytes, int]:
+    """An int8 tensor's zero point set to 1000: TFLM and the C engine then compute different things."""
+    m = unpack(data)
+    i, t = next((i, t) for i, t in enumerate(m.subgraphs[0].tensors)
+                if t.type == 9 and t.quantization is not None and t.quantization.zeroPoint is not None
+                and len(t.quantization.zeroPoint))
+    t.quantization.zeroPoint = np.full(len(t.quantization.zeroPoint), 1000, dtype=np.int64)
+    return pack(m), i

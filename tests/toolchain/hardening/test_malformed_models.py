@@ -74,6 +74,11 @@ def test_each_mutation_is_refused_with_the_tensor_and_field_named(example_tflite
                                                   "must be a finite number above 0"):
             read_tflite(bad, name)
 
+        bad, i = malformed.zero_point_out_of_range(data)
+        with pytest.raises(ModelFieldError, match=rf"tensor {i} '.*': field 'quantization.zero_point': 1000 is "
+                                                  r"outside the int8 range -128\.\.127"):
+            read_tflite(bad, name)
+
         bad, i = malformed.negative_dimension(data)
         with pytest.raises(ModelFieldError, match=rf"tensor {i} '.*': field 'shape': negative dimension in \[-7"):
             read_tflite(bad, name)
