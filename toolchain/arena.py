@@ -20,6 +20,7 @@ MAX_ARENA_BYTES = 1 << 30
 # whose arena is at most this floor is reported at the floor.
 MIN_PROBE_BYTES = 512
 ALIGN = 16
+PROBE_TIMEOUT_S = 120.0  # one allocation; a child still running then is killed
 
 # (category printed by RecordingMicroAllocator, bytes per item on a 64-bit host, on a 32-bit MCU)
 _POINTER_STRUCTS = {
@@ -58,33 +59,21 @@ class ArenaMeasurement:
 
 
 def _in_child(model: bytes, size: int, print_allocations: bool = False) -> tuple[bool, str]:
-    """Allocate in a forked child: TFLM's allocator crashes the process on some failure paths
-    (seen at sizes a few bytes under the minimum, and below ~500 bytes), so a probe that dies
-    by a signal counts as a failed allocation and never takes edgec down with it."""
-    import os
-    import tempfile
-
+    """Allocate in a forked child (toolchain.probe): TFLM's allocator crashes the process on some
+    failure paths (seen at sizes a few bytes under the minimum, and below ~500 bytes), so a probe
+    that dies by a signal counts as a failed allocation and never takes edgec down with it."""
     from tflite_micro.python.tflite_micro import runtime
 
-    with tempfile.TemporaryFile() as log:
-        pid = os.fork()
-        if pid == 0:  # the child: allocate, report by exit status, never return
-            status = 1
-            try:
-                os.dup2(log.fileno(), 1)
-                os.dup2(log.fileno(), 2)
-                interp = runtime.Interpreter.from_bytes(model, arena_size=size)
-                if print_allocations:
-                    interp.print_allocations()
-                status = 0
-            except BaseException:
-                status = 1
-            finally:
-                os._exit(status)
-        _, wait_status = os.waitpid(pid, 0)
-        log.seek(0)
-        text = log.read().decode("utf-8", "replace")
-    return os.WIFEXITED(wait_status) and os.WEXITSTATUS(wait_status) == 0, text
+    from toolchain.probe import run_in_child
+
+    def allocate() -> int:
+        interp = runtime.Interpreter.from_bytes(model, arena_size=size)
+        if print_allocations:
+            interp.print_allocations()
+        return 0
+
+    result = run_in_child(allocate, timeout_s=PROBE_TIMEOUT_S)
+    return result.ok, result.log
 
 
 def _try_allocate(model: bytes, size: int) -> tuple[bool, str]:

@@ -8,7 +8,9 @@
     store:       store_weights       Quantized                 -> Stored            (clustered weights found;
                                                                                     TFLM: LUT-compressed where it pays)
     inspect:     inspect_graph       Stored                    -> Graph             (analysis; float ops refused)
-    measure:     measure             Graph                     -> ArenaMeasurement  (the TFLM arena)
+    measure:     measure             Graph                     -> ArenaMeasurement  (the TFLM arena, and one
+                                                                                    test inference: a model
+                                                                                    that crashes TFLM is refused)
     fit (TFLM):  tflm_fit            ArenaMeasurement          -> FitResult
     engine:      engine_or_fallback  Graph                     -> EngineBuild       (C engine, its fit)  [--runtime c]
     LUT cost:    lut_cost            Stored, ArenaMeasurement  -> WeightStorage     (decoded weights' arena, the
@@ -187,7 +189,7 @@ def build(model_path: str | Path, options: BuildOptions,
     on_pass("analyse")
     graph = inspect_graph(model, stored, quantized.converted is not None, calibration)
     on_pass("measure")
-    arena = measure(stored.tflite_bytes, graph.analysis, progress)
+    arena = measure(stored.tflite_bytes, graph.analysis, progress, graph.tflite, str(model_path))
     tflm = tflm_fit(target, len(stored.tflite_bytes), arena.recommended_bytes, graph.analysis.peak.tensors)
     name = options.name or model.name
     engine, engine_warnings = None, ()
@@ -334,18 +336,28 @@ def check_graph(tflite: TfliteModel, analysis: ModelAnalysis, converted: bool,
     return warnings
 
 
-def measure(tflite_bytes: bytes, analysis: ModelAnalysis, progress: Progress = SILENT) -> ArenaMeasurement:
+def measure(tflite_bytes: bytes, analysis: ModelAnalysis, progress: Progress = SILENT,
+            tflite: TfliteModel | None = None, source: str = "model") -> ArenaMeasurement:
+    """The TFLM arena, then one inference in it on seeded random inputs (in a forked child): a model
+    that TFLM allocates but crashes on in invoke() is refused (ModelCrashError), never called fit."""
+    from toolchain.oracle import try_inference
+
     def on_probe(n: int, size: int) -> None:
         progress.update(description=f"measuring the TFLM arena (allocation {n}: {size:,} B)")
 
     try:
-        return measure_arena(tflite_bytes, on_probe)
+        arena = measure_arena(tflite_bytes, on_probe)
     except ConversionError as exc:
         if "no kernel for" in exc.problem:
             missing = exc.problem.split("no kernel for ", 1)[1].split(", ")
             raise ConversionError("TFLM cannot run this model: no kernel for",
                                   [(op.op, op.layer) for op in analysis.ops if op.op in missing]) from None
         raise
+    if tflite is not None:
+        progress.update(description="running one test inference on TFLM")
+        specs = [(tflite.main.tensors[i].shape, tflite.main.tensors[i].dtype) for i in tflite.main.inputs]
+        try_inference(tflite_bytes, specs, 2 * arena.total_bytes, source)
+    return arena
 
 
 def engine_or_fallback(tflite: TfliteModel, name: str, source: str,

@@ -12,20 +12,56 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm", ".tif
 IMAGE_RANGES = {"0-1": (0.0, 1.0), "0-255": (0.0, 255.0), "-1-1": (-1.0, 1.0)}
 
 
+def _check_declared_size(f, available: int, path: Path, member: str = "") -> None:
+    """Refuse an array whose header declares more bytes than its file (or zip member) holds,
+    before NumPy allocates them (a 23 TiB header in a 100-byte file)."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        return  # a later format: NumPy's own checks, and MemoryError below
+    declared = dtype.itemsize
+    for d in shape:
+        declared *= int(d)
+    if declared > available:
+        where = f"array '{member}': " if member else ""
+        raise DataError(path, f"{where}the header declares shape {tuple(shape)} of {dtype} ({declared:,} B), "
+                              f"the file holds {available:,} B")
+
+
+def check_npz_headers(path: Path) -> None:
+    """Refuse an .npz member whose header declares more bytes than the member holds (DataError);
+    zipfile.BadZipFile, ValueError or OSError for a file that is no .npz at all."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.filename.endswith(".npy"):
+                with archive.open(info) as f:
+                    _check_declared_size(f, info.file_size, path, info.filename[:-4])
+
+
 def read_array_file(path: Path, key: str | None = None) -> dict[str, np.ndarray]:
     """Return the arrays of a .npy (under key 'x') or .npz file."""
     if not path.exists():
         raise InputFileError(path, "no such file")
-    if path.is_file() and path.stat().st_size == 0:
+    if not path.is_file():
+        raise InputFileError(path, "is not a regular file, expected a .npy or .npz file")
+    if path.stat().st_size == 0:
         raise DataError(path, "the file is empty")
     try:
         if path.suffix.lower() == ".npy":
+            with open(path, "rb") as f:
+                _check_declared_size(f, path.stat().st_size, path)
             return {"x": np.load(path, allow_pickle=False)}
         if path.suffix.lower() == ".npz":
+            check_npz_headers(path)
             with np.load(path, allow_pickle=False) as npz:
                 return {k: npz[k] for k in npz.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise DataError(path, f"not a readable NumPy file ({type(exc).__name__}: {exc})") from None
+    except MemoryError:
+        raise DataError(path, "its arrays do not fit in memory") from None
     raise InputFileError(path, f"unknown data format '{path.suffix}'", "expected .npy, .npz or a folder of images")
 
 
@@ -57,7 +93,7 @@ def read_images(folder: Path, shape: tuple[int, ...], value_range: str = "0-1", 
             with Image.open(p) as im:
                 im = im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
                 arr = np.asarray(im, dtype=np.float32).reshape(h, w, c)
-        except (UnidentifiedImageError, OSError) as exc:
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
             raise DataError(p, f"not a readable image ({exc})") from None
         out.append(lo + arr / 255.0 * (hi - lo))
     return np.stack(out)

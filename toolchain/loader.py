@@ -55,6 +55,8 @@ def detect_format(path: Path) -> str:
         if (path / "saved_model.pb").exists() or (path / "saved_model.pbtxt").exists():
             return "savedmodel"
         raise InputFileError(path, "is a folder but not a TensorFlow SavedModel (no saved_model.pb)")
+    if not path.is_file():
+        raise InputFileError(path, "is not a regular file (a device, FIFO or socket), expected a model file")
     suffix = path.suffix.lower()
     if path.stat().st_size == 0:
         raise ModelLoadError(path, "the file is empty")
@@ -83,6 +85,8 @@ def load_custom_objects(module_path: str | Path | None) -> dict[str, Any]:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
+    except SystemExit as exc:  # the module's exit is not the command's: nothing was built
+        raise InputFileError(module_path, f"cannot import it: it called sys.exit({exc.code!r})") from None
     except Exception as exc:
         raise InputFileError(module_path, f"cannot import it: {type(exc).__name__}: {exc}") from None
     return {name: obj for name, obj in vars(module).items()
@@ -105,9 +109,9 @@ def load_model(path: str | Path, custom_objects_file: str | Path | None = None,
 
 
 def _load_tflite(path: Path) -> LoadedModel:
-    from toolchain.base.tflite_reader import read_tflite
+    from toolchain.base.tflite_reader import read_tflite, read_tflite_bytes
 
-    data = path.read_bytes()
+    data = read_tflite_bytes(path)
     model = read_tflite(data, str(path))
     sg = model.main
     ins = [sg.tensors[i] for i in sg.inputs]

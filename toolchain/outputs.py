@@ -12,6 +12,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from toolchain.base.errors import OutputPathError
+
+
+STAGING_PREFIX = ".edgec-stage-"  # a hidden sibling of the output folder, removed on the way out
+
 
 class Stage:
     def __init__(self, root: Path):
@@ -40,28 +45,49 @@ class Stage:
                 self.files.append(rel)
 
     def write_bytes(self, name: str, data: bytes) -> None:
-        self.path(name).write_bytes(data)
+        with _writing(self.root):
+            self.path(name).write_bytes(data)
 
     def write_text(self, name: str, text: str) -> None:
-        self.path(name).write_text(text, encoding="utf-8", newline="\n")
+        with _writing(self.root):
+            self.path(name).write_text(text, encoding="utf-8", newline="\n")
+
+
+@contextlib.contextmanager
+def _writing(out_dir: Path):
+    """An OSError of the output folder's own file operations is the user's path to fix."""
+    try:
+        yield
+    except (FileExistsError, NotADirectoryError) as exc:
+        blocker = next((p for p in (out_dir, *out_dir.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is None:
+            raise OutputPathError(exc.filename or out_dir, exc.strerror or str(exc)) from None
+        raise OutputPathError(out_dir, f"{blocker} is a file, not a folder") from None
+    except OSError as exc:
+        named = exc.filename if exc.filename and STAGING_PREFIX not in str(exc.filename) else out_dir
+        raise OutputPathError(named, exc.strerror or str(exc)) from None
 
 
 @contextlib.contextmanager
 def staged_output(out_dir: str | Path, last: tuple[str, ...] = ("report.json", "report.html")):
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.edgec-", dir=out_dir.parent)).resolve()
+    with _writing(out_dir):
+        if out_dir.exists() and not out_dir.is_dir():
+            raise OutputPathError(out_dir, "it is a file, not a folder")
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir.parent)).resolve()
     try:
         stage = Stage(staging)
         yield stage
-        out_dir.mkdir(parents=True, exist_ok=True)
-        order = sorted(stage.files, key=lambda n: (n in last, last.index(n) if n in last else 0, n))
-        for name in order:
-            src = staging / name
-            if not src.exists():
-                continue
-            dst = out_dir / name
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dst)
+        with _writing(out_dir):
+            out_dir.mkdir(parents=True, exist_ok=True)
+            order = sorted(stage.files, key=lambda n: (n in last, last.index(n) if n in last else 0, n))
+            for name in order:
+                src = staging / name
+                if not src.exists():
+                    continue
+                dst = out_dir / name
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

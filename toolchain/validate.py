@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from toolchain.base.errors import DataError, InputFileError
-from toolchain.base.tflite_reader import read_tflite_file
+from toolchain.base.tflite_reader import read_tflite_bytes, read_tflite_file
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def validate_c_engine(model_path: str | Path, inputs_path: str | Path | None = N
     with tempfile.TemporaryDirectory(prefix="edgec_validate_") as tmp:
         host = compile_host(engine, work_dir or tmp)
         outputs = host.run(batch)
-    reference = run_tflm(model_path.read_bytes(), batch, source=str(model_path))
+    reference = run_tflm(read_tflite_bytes(model_path), batch, source=str(model_path))
     exact, max_diff, mismatched = compare(outputs, reference)
     result = ValidationResult(model=str(model_path), runtime="c", inputs=source, count=len(batch), exact=exact,
                               max_abs_diff=max_diff, mismatched_values=mismatched, arena_bytes=engine.activation_bytes,

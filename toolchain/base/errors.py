@@ -11,6 +11,7 @@ Exit codes (documented in the README):
   3  the model does not fit the target
   4  device, emulator or toolchain failure (flash, serial, compiler)
   130 interrupted (Ctrl-C)
+  143 terminated (SIGTERM)
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ EXIT_BAD_INPUT = 2
 EXIT_DOES_NOT_FIT = 3
 EXIT_DEVICE = 4
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # SIGTERM: 128 + 15, as a shell reports a process it ended
 
 
 class EdgecError(click.ClickException):
@@ -49,8 +51,34 @@ class InputFileError(EdgecError):
         super().__init__(msg)
 
 
+class OutputPathError(InputFileError):
+    """An output path edgec cannot write: a read-only folder, a path through a file, a name too long."""
+
+    def __init__(self, path, problem: str):
+        super().__init__(path, f"cannot write the output here: {problem}")
+
+
 class ModelLoadError(InputFileError):
     """A model file exists but cannot be loaded."""
+
+
+class ModelFieldError(ModelLoadError):
+    """A field of a model file that is inconsistent (a tensor's shape against its buffer, an index
+    out of range, a scale that is not a positive finite number): named with where it is."""
+
+    def __init__(self, path, where: str, field: str, problem: str):
+        self.where, self.field = where, field
+        super().__init__(path, f"{where}: field '{field}': {problem}")
+
+
+class ModelCrashError(ModelLoadError):
+    """The tflite-micro interpreter crashed (or hung) on a model: it is malformed, or uses an op
+    in a form TFLM's kernels do not handle. Caught in a forked child (toolchain.probe)."""
+
+    def __init__(self, path, doing: str, what: str):
+        self.doing, self.what = doing, what
+        super().__init__(path, f"tflite-micro {what} while {doing}",
+                         "the model is malformed or uses an op in a form TFLM cannot run")
 
 
 class UnsupportedLayerError(EdgecError):

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain.base.errors import InputFileError, ModelLoadError
+from toolchain.base.errors import ModelLoadError
+from toolchain.base.files import MODEL_LIMIT_BYTES, read_user_file
+from toolchain.base.tflite_verify import ITEMSIZE as _ITEMSIZE
+from toolchain.base.tflite_verify import verify_model, verify_operators
 
 _TFLITE_IDENTIFIER = b"TFL3"
 
@@ -21,9 +24,6 @@ _DTYPES = {
     7: "int16", 8: "complex64", 9: "int8", 10: "float64", 11: "complex128", 12: "uint64",
     13: "resource", 14: "variant", 15: "uint32", 16: "uint16", 17: "int4",
 }
-_ITEMSIZE = {"float32": 4, "float16": 2, "int32": 4, "uint8": 1, "int64": 8, "bool": 1,
-             "int16": 2, "complex64": 8, "int8": 1, "float64": 8, "complex128": 16,
-             "uint64": 8, "uint32": 4, "uint16": 2}
 _PADDING = {0: "SAME", 1: "VALID"}
 _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH",
                 5: "SIGN_BIT", 6: "SIGMOID"}
@@ -168,7 +168,8 @@ def _buffer_data(raw: bytes, buf, dtype: str, shape: tuple[int, ...]) -> np.ndar
 
 
 def read_tflite(data: bytes, source: str = "<bytes>") -> TfliteModel:
-    """Parse .tflite bytes; raise ModelLoadError for anything that is not a valid model."""
+    """Parse .tflite bytes; raise ModelLoadError for anything that is not a valid model (a
+    ModelFieldError, naming the tensor or operator and the field, for inconsistent fields)."""
     if len(data) == 0:
         raise ModelLoadError(source, "the file is empty")
     if len(data) < 8 or data[4:8] != _TFLITE_IDENTIFIER:
@@ -176,6 +177,7 @@ def read_tflite(data: bytes, source: str = "<bytes>") -> TfliteModel:
     schema = _schema()
     try:
         model_t = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+        verify_model(data, model_t, source, _DTYPES)  # every field checked before any is used
         names = _op_names()
         codes = []
         for oc in model_t.operatorCodes or []:
@@ -212,11 +214,14 @@ def read_tflite(data: bytes, source: str = "<bytes>") -> TfliteModel:
                 inputs=tuple(int(x) for x in (sg.inputs if sg.inputs is not None else ())),
                 outputs=tuple(int(x) for x in (sg.outputs if sg.outputs is not None else ())),
             ))
+            verify_operators(source, len(subgraphs) - 1, subgraphs[-1])
         metadata = tuple((m.name or b"").decode("utf-8", "replace") for m in (model_t.metadata or []))
     except ModelLoadError:
         raise
     except Exception as exc:  # a truncated or corrupted flatbuffer fails in many ways
-        raise ModelLoadError(source, f"corrupted or truncated TFLite file ({type(exc).__name__})") from None
+        detail = str(exc).splitlines()[0][:160] if str(exc) else ""
+        raise ModelLoadError(source, "corrupted or truncated TFLite file "
+                                     f"({type(exc).__name__}{': ' + detail if detail else ''})") from None
     if not subgraphs:
         raise ModelLoadError(source, "the TFLite model has no subgraph")
     return TfliteModel(
@@ -227,9 +232,9 @@ def read_tflite(data: bytes, source: str = "<bytes>") -> TfliteModel:
 
 
 def read_tflite_file(path: str | Path) -> TfliteModel:
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "no such file")
-    if path.is_dir():
-        raise InputFileError(path, "is a folder, expected a .tflite file")
-    return read_tflite(path.read_bytes(), str(path))
+    return read_tflite(read_tflite_bytes(path), str(path))
+
+
+def read_tflite_bytes(path: str | Path) -> bytes:
+    """The bytes of a .tflite file: a regular file, of at most MODEL_LIMIT_BYTES."""
+    return read_user_file(path, ".tflite model", MODEL_LIMIT_BYTES)

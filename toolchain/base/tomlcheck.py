@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from toolchain.base.errors import FieldError, InputFileError, UnknownKeyError
+from toolchain.base.files import TEXT_LIMIT_BYTES, read_user_file
 
 MISSING: Any = object()  # the default of a required key
 
@@ -23,14 +24,11 @@ MISSING: Any = object()  # the default of a required key
 def read_toml(path, what: str) -> dict:
     """The tables of the TOML file at `path` (`what` it is, for the messages)."""
     path = Path(path)
+    data = read_user_file(path, what, TEXT_LIMIT_BYTES)
     try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise InputFileError(path, f"cannot read the {what}: no such file") from None
-    except OSError as exc:
-        raise InputFileError(path, f"cannot read the {what}: {exc.strerror or exc}") from None
-    try:
-        return tomllib.loads(text)
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputFileError(path, f"not valid TOML: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputFileError(path, f"not valid TOML: {exc}") from None
 

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from toolchain.base.errors import DeviceError
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -16,6 +18,7 @@ class Comparison:
     accuracy_device: float | None  # against labels, when given
     accuracy_host: float | None
     basis: str  # "raw" (bytes read back) or "results" (the m-results-[...] numbers, 3 decimals)
+    nonfinite_values: int = 0  # NaN or infinite device outputs: each one a mismatch
     per_sample_max_diff: tuple[float, ...] = ()  # |device - host| max, sample by sample
     per_sample_cosine: tuple[float, ...] = ()
 
@@ -36,17 +39,21 @@ def compare_outputs(device: list[np.ndarray], host: list[np.ndarray], labels: np
     if len(device) != len(host) or not device:
         raise ValueError("device and host outputs must be the same, non-zero number of samples")
     exact, cos, diffs, top1, correct_d, correct_h = 0, [], [], 0, 0, 0
-    max_diff = 0.0
+    max_diff, nonfinite = 0.0, 0
     for i, (d, h) in enumerate(zip(device, host)):
         d64, h64 = d.astype(np.float64).ravel(), h.astype(np.float64).ravel()
         if d64.shape != h64.shape:
-            raise ValueError(f"sample {i}: device gave {d64.size} outputs, host {h64.size}")
-        diff = float(np.max(np.abs(d64 - h64))) if d64.size else 0.0
+            raise DeviceError(f"sample {i}: the device gave {d64.size} outputs, the model has {h64.size}")
+        finite = np.isfinite(d64)
+        bad = int(d64.size - finite.sum())
+        nonfinite += bad
+        # NaN compares false with everything: measured on the finite values, a NaN sample would pass
+        diff = float(np.max(np.abs(d64[finite] - h64[finite]), initial=0.0))
         max_diff = max(max_diff, diff)
         diffs.append(diff)
-        exact += diff <= tolerance
-        cos.append(_cosine(d64, h64))
-        top1 += int(np.argmax(d64) == np.argmax(h64))
+        exact += not bad and diff <= tolerance
+        cos.append(0.0 if bad else _cosine(d64, h64))
+        top1 += int(not bad and np.argmax(d64) == np.argmax(h64))
         if labels is not None:
             correct_d += int(np.argmax(d64) == int(labels[i]))
             correct_h += int(np.argmax(h64) == int(labels[i]))
@@ -55,4 +62,4 @@ def compare_outputs(device: list[np.ndarray], host: list[np.ndarray], labels: np
                       cosine_similarity=float(np.mean(cos)), top1_agreement=top1 / n,
                       accuracy_device=correct_d / n if labels is not None else None,
                       accuracy_host=correct_h / n if labels is not None else None, basis=basis,
-                      per_sample_max_diff=tuple(diffs), per_sample_cosine=tuple(cos))
+                      per_sample_max_diff=tuple(diffs), per_sample_cosine=tuple(cos), nonfinite_values=nonfinite)

@@ -50,19 +50,21 @@ def run_samples(client: EembcClient, info: DeviceInfo, inputs: np.ndarray, runs:
             loaded = idx
         answer = client.infer(1, warmup if i == 0 else 0, infer_timeout_s)
         raw = client.raw_outputs() if edgec and i < len(samples) else None
-        ticks = int(client.timing()["ticks"]) if edgec else None
+        ticks = client.int_field("edgec-timing", client.timing(), "ticks") if edgec else None
         records.append(RunRecord(sample=idx, lap_us=answer.elapsed_us, ticks=ticks, raw=raw,
                                  results=answer.results))
     timer, timer_hz, layers, stack_used, stack_size, arena = "m-lap-us", 1_000_000, (), None, None, None
     core_hz = None
     if edgec:
         timing = client.timing()
-        timer, timer_hz = timing.get("timer", "?"), int(timing.get("timer_hz", "0"))
+        timer = timing.get("timer", "?")
+        timer_hz = client.int_field("edgec-timing", timing, "timer_hz") if "timer_hz" in timing else 0
         core_hz = int(timing["core_hz"]) if timing.get("core_hz", "").isdigit() else None
         layers = tuple(client.layers())
         stack = client.stack()
-        stack_used, stack_size = int(stack["used"]), int(stack["size"])
-        arena = int(client.arena()["bytes"])
+        stack_used = client.int_field("edgec-stack", stack, "used")
+        stack_size = client.int_field("edgec-stack", stack, "size")
+        arena = client.int_field("edgec-arena", client.arena(), "bytes")
     return DeviceRun(info=info, edgec=edgec, records=tuple(records), timer=timer, timer_hz=timer_hz,
                      core_hz=core_hz, layers=layers, stack_used_bytes=stack_used, stack_size_bytes=stack_size,
                      arena_bytes=arena)

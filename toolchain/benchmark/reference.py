@@ -69,11 +69,9 @@ def _pick(arrays: dict, names: tuple[str, ...]):
 def load_samples(path: Path, spec: TensorSpec, limit: int) -> Samples:
     """Read x (and y) from an .npz: keys x/inputs/data (and y/labels), else the first two arrays.
     Real-valued inputs are quantized with the model's input scale and zero point."""
-    try:
-        with np.load(path) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as exc:
-        raise DataError(path, f"not a readable .npz file ({exc})") from None
+    from toolchain.data import read_array_file
+
+    arrays = read_array_file(Path(path))
     x = _pick(arrays, ("x", "inputs", "data", "x_test"))
     y = _pick(arrays, ("y", "labels", "y_test"))
     if x is None:
@@ -86,6 +84,8 @@ def load_samples(path: Path, spec: TensorSpec, limit: int) -> Samples:
     if x.size % per_sample or x.shape[0] == 0:
         raise DataError(path, f"inputs of shape {x.shape} do not split into samples of shape {spec.shape}")
     x = x.reshape((-1,) + spec.shape)[:limit]
+    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        raise DataError(path, "holds NaN or infinite values")
     if np.issubdtype(x.dtype, np.floating) and spec.dtype in _INT_RANGES:
         if spec.scale is None:
             raise DataError(path, "real-valued inputs, but the model's input has no quantization")
@@ -103,14 +103,11 @@ def load_samples(path: Path, spec: TensorSpec, limit: int) -> Samples:
     return Samples(inputs=x, labels=y, source=str(path))
 
 
-def host_reference(model_bytes: bytes, inputs: np.ndarray, input_shape: tuple[int, ...]) -> list[np.ndarray]:
-    """Outputs of the tflite-micro interpreter, one array per sample."""
-    from tflite_micro.python.tflite_micro import runtime
+def host_reference(model_bytes: bytes, inputs: np.ndarray, input_shape: tuple[int, ...],
+                   source: str = "model") -> list[np.ndarray]:
+    """Outputs of the tflite-micro interpreter, one array per sample, with the arena `validate`
+    gives it; run in a forked child (a model that crashes TFLM is a ModelCrashError)."""
+    from toolchain.oracle import run_tflm
 
-    interp = runtime.Interpreter.from_bytes(model_bytes)
-    outs = []
-    for x in inputs:
-        interp.set_input(x.reshape(input_shape), 0)
-        interp.invoke()
-        outs.append(np.array(interp.get_output(0)).ravel())
-    return outs
+    batch = np.asarray(inputs).reshape((len(inputs),) + tuple(input_shape))
+    return [row.ravel() for row in run_tflm(model_bytes, batch, source=source)]

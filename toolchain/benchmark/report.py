@@ -53,6 +53,7 @@ class BenchResult:
     stack_size_bytes: int | None
     arena_bytes: int | None
     split: MemorySplit | None = None  # the firmware's flash and SRAM per category, from its linker map
+    host_error: str = ""  # why the host reference could not be computed (the device results stand)
 
     def to_dict(self) -> dict:
         from toolchain.report import split_dict
@@ -112,6 +113,8 @@ def render(result: BenchResult, console) -> None:
     if c is not None:
         head.add_row(f"exact match ({c.basis}, {c.compared} samples)", f"{c.exact_match_rate:.1%}")
         head.add_row("max |device - host|", f"{c.max_abs_diff:g}")
+        if c.nonfinite_values:
+            head.add_row("NaN / infinite device outputs (mismatches)", f"{c.nonfinite_values:,}")
         head.add_row("cosine similarity", f"{c.cosine_similarity:.6f}")
         head.add_row("top-1 agreement", f"{c.top1_agreement:.1%}")
         if c.accuracy_device is not None:

@@ -23,8 +23,8 @@ from toolchain.benchmark.reference import (Samples, TensorSpec, host_reference, 
 from toolchain.benchmark.report import BenchResult, LayerRow, Stats
 from toolchain.device.eembc import EembcClient, open_port
 from toolchain.device.emulator import QemuRunner, instructions_from_ticks
-from toolchain.base.errors import DeviceError, OptionError
-from toolchain.base.tflite_reader import read_tflite_file
+from toolchain.base.errors import DeviceError, ModelLoadError, OptionError
+from toolchain.base.tflite_reader import read_tflite_bytes, read_tflite_file
 from toolchain.mlperf import BENCHMARKS, FLOAT32_QUANTIZED, encode, reconstruction_error
 
 
@@ -158,11 +158,11 @@ def _host_results(benchmark: str | None, x: np.ndarray, host: np.ndarray, in_spe
 
 
 def _compare(run: DeviceRun, samples: Samples, model_bytes: bytes | None, in_spec, out_spec,
-             benchmark: str | None = None) -> Comparison | None:
+             benchmark: str | None = None, source: str = "model") -> Comparison | None:
     if model_bytes is None:
         return None
     n = len(samples.inputs)
-    host = host_reference(model_bytes, samples.inputs, in_spec.shape)
+    host = host_reference(model_bytes, samples.inputs, in_spec.shape, source)
     firsts = {}
     for r in run.records:
         firsts.setdefault(r.sample, r)
@@ -189,6 +189,10 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
                           "cortex-m7, cortex-m33, cortex-m55, microbit, netduinoplus2, lm3s6965evb)")
     if options.emulate and options.firmware is None and options.model is None:
         raise OptionError("--emulate", "", "--model MODEL.tflite or --firmware DIR")
+    # The model is read (and verified) before any device work: a malformed one is refused at once.
+    model = read_tflite_file(options.model) if options.model else None
+    model_bytes = read_tflite_bytes(options.model) if options.model else None
+    in_spec, out_spec = io_specs(model) if model is not None else (None, None)
     elf, flash_used, sram_used = None, None, None
     if options.firmware is not None:
         elf, flash_used, sram_used = _given_firmware(options)
@@ -197,9 +201,6 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
                                 options.mlperf)
         elf, flash_used, sram_used = (built.firmware.elf, built.firmware.flash_used_bytes,
                                       built.firmware.sram_used_bytes)
-    model = read_tflite_file(options.model) if options.model else None
-    model_bytes = Path(options.model).read_bytes() if options.model else None
-    in_spec, out_spec = io_specs(model) if model is not None else (None, None)
     with ExitStack() as stack:
         if options.emulate:
             runner = stack.enter_context(QemuRunner(target.emulator.machine, elf))
@@ -208,7 +209,8 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
             url, where = options.port, options.port
         client = stack.enter_context(EembcClient(open_port(url, target.serial.baud), timeout_s=options.timeout_s))
         info = client.connect()
-        device_input = int(client.arena()["input"]) if in_spec is None and client.supports_edgec() else None
+        device_input = (client.int_field("edgec-arena", client.arena(), "input")
+                        if in_spec is None and client.supports_edgec() else None)
         samples = _samples(options, in_spec, device_input)
         benchmark = info.model if info.model in BENCHMARKS else None
         run = run_samples(client, info, samples.inputs, options.runs, options.warmup, options.infer_timeout_s,
@@ -218,6 +220,13 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
     analysis = analyse(model) if model is not None else None
     macs = analysis.macs if analysis is not None else None
     names = {o.index: o.layer for o in analysis.ops} if analysis is not None else {}
+    # The device results are in hand: a failure of the host reference (a model that crashes TFLM)
+    # must not lose them. It is recorded in the result, which the caller writes before failing.
+    comparison, host_error = None, ""
+    try:
+        comparison = _compare(run, samples, model_bytes, in_spec, out_spec, benchmark, str(options.model))
+    except ModelLoadError as exc:
+        host_error = exc.message
     total_layer = sum(t for _, _, t in run.layers) or 1
     layers = tuple(LayerRow(i, op, int(timing.convert(t)), t / total_layer, names.get(i, ""))
                    for i, op, t in run.layers)
@@ -227,7 +236,7 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
         samples=f"{len(samples.inputs)} from {samples.source}", runs=len(run.records), warmup=options.warmup,
         timing_unit=timing.unit, per_inference=per, latency_ms=_stats(timing.latency_ms),
         latency_is_estimate=timing.estimate, clock_hz=timing.clock_hz, profile_clock_hz=target.clock_hz, macs=macs, per_mac=(per.median / macs) if macs else None,
-        comparison=_compare(run, samples, model_bytes, in_spec, out_spec, benchmark), layers=layers,
+        comparison=comparison, host_error=host_error, layers=layers,
         flash_used_bytes=flash_used, sram_used_bytes=sram_used, stack_used_bytes=run.stack_used_bytes,
         stack_size_bytes=run.stack_size_bytes, arena_bytes=run.arena_bytes,
         split=_memory_split(elf, target) if elf is not None else None)

@@ -6,13 +6,15 @@ importing TensorFlow. Errors a user can cause are EdgecError; they are printed i
 from __future__ import annotations
 
 import importlib
+import io
 import os
+import signal
 import sys
 
 import click
 
 from toolchain import __version__
-from toolchain.base.errors import EXIT_INTERNAL, EXIT_INTERRUPTED
+from toolchain.base.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED
 
 # name -> "module:attribute"; the order is the order of `edgec --help`.
 COMMANDS = {
@@ -70,7 +72,55 @@ def cli():
     """
 
 
+class _PipeSafeWriter(io.RawIOBase):
+    """Standard output whose reader may go away (`edgec inspect m.tflite | head`): once the pipe
+    is closed, what is written is dropped, and the command finishes with its own exit code."""
+
+    def __init__(self, fd: int):
+        self._fd, self.closed_by_reader = fd, False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self._fd)
+
+    def write(self, data) -> int:
+        if not self.closed_by_reader:
+            try:
+                return os.write(self._fd, data)
+            except BrokenPipeError:
+                self.closed_by_reader = True
+        return len(data)
+
+
+def _pipe_safe_stdout() -> None:
+    out = sys.stdout
+    if out is None or not hasattr(out, "fileno"):
+        return
+    try:
+        out.flush()
+        fd = out.fileno()
+    except (OSError, ValueError):
+        return
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(_PipeSafeWriter(fd)), encoding=out.encoding,
+                                  errors=out.errors, line_buffering=True)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is so that its clean-up (staged outputs, probes) runs."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None):
+    _pipe_safe_stdout()
+    signal.signal(signal.SIGTERM, _terminate)
     code = run(argv)
     if argv is None and "tensorflow" in sys.modules:
         # Every output is written and closed by now. TensorFlow's interpreter-exit teardown takes
@@ -88,6 +138,9 @@ def run(argv=None) -> int:
     except click.ClickException as exc:  # every EdgecError, and click's usage errors
         exc.show()
         return exc.exit_code
+    except Terminated:
+        click.echo("terminated; nothing was written", err=True)
+        return EXIT_TERMINATED
     except (KeyboardInterrupt, click.Abort):
         click.echo("interrupted; nothing was written", err=True)
         return EXIT_INTERRUPTED

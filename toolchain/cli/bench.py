@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from toolchain.cli.options import make_console, output_options, resolve_target, target_options, weights_option
+from toolchain.cli.options import (OutputFolder, make_console,
+                                   output_options, resolve_target, target_options, weights_option)
 from toolchain.mlperf import BENCHMARK_IDS
 
 
@@ -27,7 +28,7 @@ from toolchain.mlperf import BENCHMARK_IDS
               help="At most this many evaluation samples.")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
               help="Seconds to wait for each answer (an inference may take up to 120 s).")
-@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "-o", "out_dir", type=OutputFolder(),
               default=Path("edgec-bench"), show_default=True, help="Folder for report.json (and the firmware built).")
 @click.option("--mlperf", type=click.Choice(BENCHMARK_IDS),
               help="MLPerf Tiny benchmark id of the firmware built from --model (as `edgec build --mlperf`); "
@@ -76,3 +77,7 @@ def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, 
     else:
         render(result, console)
         console.print(f"  report: {report}")
+    if result.host_error:
+        from toolchain.base.errors import EdgecError
+
+        raise EdgecError(f"{result.host_error}; the device results are saved in {out_dir / 'report.json'}")

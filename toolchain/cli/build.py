@@ -6,7 +6,8 @@ from pathlib import Path
 import click
 
 from toolchain.cli.compress import compression_options, recipe_from_options
-from toolchain.cli.options import make_console, output_options, resolve_target, target_options, weights_option
+from toolchain.cli.options import (OutputFolder, SymbolName, keras_loading_options, make_console,
+                                   output_options, resolve_target, target_options, weights_option)
 from toolchain.mlperf import BENCHMARK_IDS
 
 PASS_LABELS = {"load": "loading the model", "convert": "converting to int8 (TFLite converter)",
@@ -29,7 +30,7 @@ def summarize_files(files: list[str]) -> str:
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @target_options
-@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
+@click.option("--out", "-o", "out_dir", type=OutputFolder(), default=Path("build"),
               show_default=True, help="Output folder.")
 @click.option("--calib", type=click.Path(path_type=Path),
               help="Calibration samples: .npy, .npz (array 'x') or a folder of images.")
@@ -42,12 +43,10 @@ def summarize_files(files: list[str]) -> str:
               help="int8 activations, or int16 activations with int8 weights.")
 @click.option("--runtime", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
               help="Deployment runtime the fit check uses.")
-@click.option("--custom-objects", type=click.Path(dir_okay=False, path_type=Path),
-              help="Python file defining custom layers/functions of the model.")
-@click.option("--trust-lambda", is_flag=True, help="Load Lambda layers (runs code from the model file).")
+@keras_loading_options
 @click.option("--firmware", is_flag=True,
               help="Also build the benchmark firmware (C engine; ELF/BIN/HEX) for Cortex-M targets.")
-@click.option("--name", help="Name for the exported C symbols (default: the model file's name).")
+@click.option("--name", type=SymbolName(), help="Name for the exported C symbols (default: the model file's name).")
 @click.option("--mlperf", type=click.Choice(BENCHMARK_IDS),
               help="MLPerf Tiny benchmark id the firmware answers (m-model-[...]), decoding the official "
                    "runner's inputs as that benchmark's reference firmware does (with --firmware).")

@@ -5,14 +5,14 @@ from pathlib import Path
 
 import click
 
-from toolchain.cli.options import make_console, output_options, resolve_target, target_options
+from toolchain.cli.options import OutputFolder, make_console, output_options, resolve_target, target_options
 from toolchain.base.errors import InputFileError
 
 
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @target_options
-@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "-o", "out_dir", type=OutputFolder(),
               help="Also write report.json and report.html into this folder.")
 @output_options
 def check(model, target, target_file, out_dir, as_json, quiet):

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from toolchain.base.errors import EXIT_INTERRUPTED, OptionError
+from toolchain.cli.options import keras_loading_options
 from toolchain.compress.recipe import Recipe, load_recipe, with_options
 from toolchain.outputs import staged_output
 from toolchain.report import to_json
@@ -87,8 +88,9 @@ def write_atomically(path: Path, write) -> None:
                    "written beside OUTPUT either way).")
 @click.option("--no-int8", is_flag=True, help="Do not convert to int8 for the report.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@keras_loading_options
 @click.pass_context
-def compress(ctx, model_path, output, as_json, no_int8, quiet, **options):
+def compress(ctx, model_path, output, as_json, no_int8, quiet, custom_objects, trust_lambda, **options):
     """Compress MODEL (prune, structured prune, cluster, factorize, distill) and save it to OUTPUT.
 
     \b
@@ -116,7 +118,7 @@ def compress(ctx, model_path, output, as_json, no_int8, quiet, **options):
         from toolchain.compress.layers import load_compressible
         from toolchain.compress.pipeline import calibration_samples, compress as run, measured_report
 
-        model = load_compressible(model_path)
+        model = load_compressible(model_path, custom_objects, trust_lambda)
         train = load_data(model, options["train_path"])
         evaluation = load_data(model, options["eval_path"])
         with progress_for(err, quiet) as progress:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from toolchain.cli.options import keras_loading_options
+
 
 def inspect_dict(analysis, tflite) -> dict:
     sg = tflite.main
@@ -27,7 +29,8 @@ def inspect_dict(analysis, tflite) -> dict:
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--tensors", is_flag=True, help="Also list every tensor.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON on stdout.")
-def inspect_model(model, tensors, as_json):
+@keras_loading_options
+def inspect_model(model, tensors, as_json, custom_objects, trust_lambda):
     """Print MODEL's ops, parameters, MACs and per-layer sizes.
 
     A .tflite file is read without TensorFlow; a Keras or SavedModel model is first converted to a
@@ -41,7 +44,7 @@ def inspect_model(model, tensors, as_json):
     from toolchain.loader import load_model
     from toolchain.base.tflite_reader import read_tflite
 
-    loaded = load_model(model)
+    loaded = load_model(model, custom_objects, trust_lambda)
     if loaded.is_tflite:
         data = loaded.tflite_bytes
     else:

@@ -29,6 +29,33 @@ class TargetType(click.ParamType):
         return [CompletionItem(n) for n in targets.registry() if n.startswith(incomplete)]
 
 
+class OutputFolder(click.Path):
+    """An output folder (-o): a path, never the empty string (which would write into the current
+    folder unasked: `-o .` says so)."""
+
+    def __init__(self):
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path; give a folder (`.` for the current one)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class SymbolName(click.ParamType):
+    """A name for exported C symbols and files: 1 to 63 characters (C's significant length of an
+    external identifier; a longer one also makes file names the file system refuses)."""
+    name = "name"
+    MAX_CHARS = 63
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        if not value.strip() or len(value) > self.MAX_CHARS:
+            self.fail(f"{len(value):,} characters; expected 1 to {self.MAX_CHARS}", param, ctx)
+        return value
+
+
 def resolve_target(target, target_file):
     """--target-file wins over --target; one of the two is required."""
     import targets
@@ -70,3 +97,11 @@ def make_console(as_json: bool, quiet: bool):
         console = Console(stderr=as_json, quiet=as_json and quiet, highlight=False, width=120,
                           no_color=True)
     return console
+
+
+def keras_loading_options(command):
+    """--custom-objects and --trust-lambda: every command that loads a Keras model takes them."""
+    command = click.option("--trust-lambda", is_flag=True,
+                           help="Load Lambda layers (runs code from the model file).")(command)
+    return click.option("--custom-objects", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Python file defining custom layers/functions of the model.")(command)

@@ -36,21 +36,32 @@ class Dataset:
 
 
 def _load_npz(path: Path) -> Dataset:
+    from toolchain.data import check_npz_headers
+
     try:
+        check_npz_headers(path)
         with np.load(path, allow_pickle=False) as archive:
             keys = set(archive.files)
             if "x" not in keys:
                 raise DataError(path, f"no array named 'x' (found: {', '.join(sorted(keys)) or 'none'})")
             x = archive["x"]
             y = archive["y"] if "y" in keys else None
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise InputFileError(path, f"not a readable .npz file: {exc}") from None
+    except MemoryError:
+        raise DataError(path, "its arrays do not fit in memory") from None
     if x.ndim < 2 or x.shape[0] == 0:
         raise DataError(path, f"'x' must hold at least one sample with a shape, got shape {x.shape}")
     if y is not None and y.shape[0] != x.shape[0]:
         raise DataError(path, f"'x' has {x.shape[0]} samples but 'y' has {y.shape[0]}")
     if not np.issubdtype(x.dtype, np.number):
         raise DataError(path, f"'x' must be numeric, got dtype {x.dtype}")
+    if np.issubdtype(x.dtype, np.inexact) and not np.isfinite(x).all():
+        raise DataError(path, f"'x' holds {int((~np.isfinite(x)).sum()):,} NaN or infinite values")
+    if y is not None and np.issubdtype(y.dtype, np.inexact) and not np.isfinite(y).all():
+        raise DataError(path, "'y' holds NaN or infinite values")
+    if y is not None and y.ndim == 1 and np.issubdtype(y.dtype, np.integer) and y.size and y.min() < 0:
+        raise DataError(path, f"'y' holds a negative label ({int(y.min())}): labels are class indices from 0")
     return Dataset(x, y, str(path))
 
 
@@ -75,7 +86,7 @@ def _load_folder(path: Path, image_size: tuple[int, int] | None, channels: int |
                     if image_size is not None:
                         img = img.resize((image_size[1], image_size[0]))
                     arr = np.asarray(img, dtype=np.float32) * scale
-            except OSError as exc:
+            except (OSError, Image.DecompressionBombError) as exc:
                 raise InputFileError(file, f"not a readable image: {exc}") from None
             xs.append(arr[..., None] if arr.ndim == 2 else arr)
             ys.append(label)

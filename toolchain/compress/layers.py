@@ -77,7 +77,7 @@ def select_layers(
     return [n for n in names if n in chosen and n not in exclude]
 
 
-def load_compressible(path) -> keras.Model:
+def load_compressible(path, custom_objects=None, trust_lambda: bool = False) -> keras.Model:
     """A Keras model to compress, loaded by the build's own load pass (.keras or Keras 2 .h5).
 
     A model saved mid-way (before `strip`) loads too: the loader knows edgec's wrappers
@@ -88,7 +88,7 @@ def load_compressible(path) -> keras.Model:
     from toolchain.base.errors import ModelLoadError
     from toolchain.loader import load_model
 
-    loaded = load_model(Path(path))
+    loaded = load_model(Path(path), custom_objects, trust_lambda)
     if loaded.keras_model is None:
         raise ModelLoadError(path, f"a {loaded.format} model cannot be compressed",
                              "compression works on Keras models: .keras or .h5")

@@ -17,6 +17,12 @@ from dataclasses import dataclass
 
 from toolchain.base.errors import DeviceError
 
+try:
+    from termios import error as _TermiosError
+except ImportError:  # not a POSIX system
+    class _TermiosError(Exception):
+        pass
+
 READY = "m-ready"
 INIT_DONE = "m-init-done"
 HEX_CHUNK_BYTES = 32  # "db " + 64 hex digits: fits the reference firmware's 80-character buffer
@@ -46,6 +52,30 @@ class DeviceAnswerError(DeviceError):
         super().__init__(f"the device answered {answer} to '{command}'", last_lines)
 
 
+class PortClosedError(DeviceError):
+    """The serial port failed or closed under the client (a board unplugged, an emulator gone)."""
+
+    def __init__(self, problem: str, last_lines):
+        super().__init__(f"the serial port closed or failed: {problem}", last_lines)
+
+
+class GarbledAnswerError(DeviceError):
+    """An answer line that does not read as the protocol says (a number that is none, bad hex)."""
+
+    def __init__(self, command: str, line: str, last_lines):
+        self.command, self.line = command, line
+        super().__init__(f"the device's answer to '{command}' is garbled: {line!r}", last_lines)
+
+
+_PORT_ERRORS = (OSError, _TermiosError)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Device text safe for a terminal: control characters (escape sequences) shown escaped."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 @dataclass(frozen=True)
 class DeviceInfo:
     name: str  # what m-name-dut-[...] says
@@ -73,6 +103,10 @@ def bracket(line: str) -> str:
     return m.group(1) if m else ""
 
 
+def _lap(line: str) -> int:
+    return int(line[len("m-lap-us-"):])
+
+
 class EembcClient:
     """Drives one device through a pyserial-like port (read(n), write(b), close())."""
 
@@ -91,13 +125,13 @@ class EembcClient:
             if remaining <= 0:
                 return None
             self.port.timeout = min(remaining, 0.2)
-            chunk = self.port.read(max(1, getattr(self.port, "in_waiting", 0)))
+            chunk = self._read_port()
             if chunk:
                 self._buf += chunk
                 if len(self._buf) > 1 << 16 and b"\n" not in self._buf:
                     self._buf = self._buf[-4096:]  # a flood of garbage without line ends
         raw, self._buf = self._buf.split(b"\n", 1)
-        line = raw.decode("ascii", errors="replace").strip("\r\x00 ")
+        line = printable(raw.decode("ascii", errors="replace").strip("\r\x00 "))
         if line:
             self.lines.append(line)
         return line
@@ -107,19 +141,41 @@ class EembcClient:
         end = time.monotonic() + limit_s
         self.port.timeout = quiet_s
         while time.monotonic() < end:
-            chunk = self.port.read(max(1, getattr(self.port, "in_waiting", 0)))
+            chunk = self._read_port()
             if not chunk:
                 break
-            self.lines.extend(ln for ln in chunk.decode("ascii", "replace").split("\n")[-3:] if ln.strip())
+            self.lines.extend(printable(ln) for ln in chunk.decode("ascii", "replace").split("\n")[-3:] if ln.strip())
         self._buf = b""
+
+    def _read_port(self) -> bytes:
+        try:
+            return self.port.read(max(1, getattr(self.port, "in_waiting", 0) or 0))
+        except _PORT_ERRORS as exc:  # serial.SerialException is an OSError
+            raise PortClosedError(str(exc), self.lines) from None
+
+    def _write_port(self, data: bytes) -> None:
+        try:
+            self.port.write(data)
+            flush = getattr(self.port, "flush", None)
+            if flush:
+                flush()
+        except _PORT_ERRORS as exc:  # a closed pty fails tcdrain with termios.error
+            raise PortClosedError(str(exc), self.lines) from None
+
+    def _parse(self, command: str, lines: list[str], prefix: str, parse):
+        """parse(line) of the first answer line starting with `prefix`; garbled: GarbledAnswerError."""
+        line = next((ln for ln in lines if ln.startswith(prefix)), None)
+        if line is None:
+            raise GarbledAnswerError(command, f"no {prefix} line", self.lines)
+        try:
+            return parse(line)
+        except (ValueError, IndexError) as exc:
+            raise GarbledAnswerError(command, line, self.lines) from None
 
     # ---- commands ----
 
     def _exchange(self, command: str, expect: str | None, timeout_s: float) -> list[str]:
-        self.port.write(command.encode("ascii") + b"%")
-        flush = getattr(self.port, "flush", None)
-        if flush:
-            flush()
+        self._write_port(command.encode("ascii") + b"%")
         deadline = time.monotonic() + timeout_s
         answer: list[str] = []
         error = None
@@ -165,10 +221,12 @@ class EembcClient:
         """Bring the device back to a known state: end any partial command, wait for m-ready."""
         for _ in range(self.retries + 1):
             try:
-                self.port.write(b"%")
+                self._write_port(b"%")
                 self._drain()
                 self._exchange("name", "m-name-", self.timeout_s)
                 return
+            except PortClosedError:
+                raise
             except DeviceError:
                 continue
         raise DeviceError(f"the device did not answer after {self.retries + 1} attempts to "
@@ -228,37 +286,42 @@ class EembcClient:
         return bytes.fromhex("".join(hexes))
 
     def infer(self, runs: int, warmup: int, timeout_s: float) -> InferAnswer:
-        lines = self.command(f"infer {runs} {warmup}", expect="m-results-", timeout_s=timeout_s)
-        laps = tuple(int(ln[len("m-lap-us-"):]) for ln in lines if ln.startswith("m-lap-us-"))
+        command = f"infer {runs} {warmup}"
+        lines = self.command(command, expect="m-results-", timeout_s=timeout_s)
+        laps = tuple(self._parse(command, [ln], "m-lap-us-", _lap) for ln in lines if ln.startswith("m-lap-us-"))
         if "m-infer-done" not in lines:
-            raise DeviceError(f"the device did not finish 'infer {runs} {warmup}'", self.lines)
-        return InferAnswer(runs=runs, warmup=warmup, lap_us=laps, results=self._results(lines))
+            raise DeviceError(f"the device did not finish '{command}'", self.lines)
+        return InferAnswer(runs=runs, warmup=warmup, lap_us=laps, results=self._results(command, lines))
 
-    @staticmethod
-    def _results(lines: list[str]) -> tuple[float, ...]:
-        text = next((bracket(ln) for ln in lines if ln.startswith("m-results-")), "")
-        try:
-            return tuple(float(v) for v in text.split(",") if v.strip())
-        except ValueError:
-            return ()
+    def _results(self, command: str, lines: list[str]) -> tuple[float, ...]:
+        """The m-results-[...] numbers; NaN and infinities are kept (the comparison calls them a
+        mismatch), anything that is no number is a garbled answer."""
+        return self._parse(command, lines, "m-results-",
+                           lambda ln: tuple(float(v) for v in bracket(ln).split(",") if v.strip()))
 
     def results(self) -> tuple[float, ...]:
-        return self._results(self.command("results", expect="m-results-"))
+        return self._results("results", self.command("results", expect="m-results-"))
 
     def timestamp_us(self) -> int:
-        line = self.command("timestamp", expect="m-lap-us-")
-        return int(next(ln for ln in line if ln.startswith("m-lap-us-"))[len("m-lap-us-"):])
+        return self._parse("timestamp", self.command("timestamp", expect="m-lap-us-"), "m-lap-us-", _lap)
 
     # ---- edgec extensions (answered only by edgec firmware) ----
 
     def raw_outputs(self) -> bytes:
-        line = self.command("edgec-raw", expect="m-edgec-raw-")
-        return bytes.fromhex(bracket(next(ln for ln in line if ln.startswith("m-edgec-raw-"))))
+        lines = self.command("edgec-raw", expect="m-edgec-raw-")
+        return self._parse("edgec-raw", lines, "m-edgec-raw-", lambda ln: bytes.fromhex(bracket(ln)))
 
     def _fields(self, command: str, prefix: str) -> dict[str, str]:
         lines = self.command(command, expect=prefix)
-        text = bracket(next(ln for ln in lines if ln.startswith(prefix)))
-        return dict(kv.split("=", 1) for kv in text.split(",") if "=" in kv)
+        return self._parse(command, lines, prefix,
+                           lambda ln: dict(kv.split("=", 1) for kv in bracket(ln).split(",") if "=" in kv))
+
+    def int_field(self, command: str, fields: dict[str, str], key: str) -> int:
+        """An integer field of an edgec- answer; missing or no integer: GarbledAnswerError."""
+        try:
+            return int(fields[key])
+        except (KeyError, ValueError):
+            raise GarbledAnswerError(command, f"{key}={fields.get(key)!r}", self.lines) from None
 
     def timing(self) -> dict[str, str]:
         return self._fields("edgec-timing", "m-edgec-timing-")
@@ -270,13 +333,14 @@ class EembcClient:
         return self._fields("edgec-arena", "m-edgec-arena-")
 
     def layers(self) -> list[tuple[int, str, int]]:
-        out = []
-        for ln in self.command("edgec-layers"):
-            if ln.startswith("m-edgec-layer-"):
-                idx, rest = bracket(ln).split(",", 1)
-                name, ticks = rest.rsplit(",", 1)
-                out.append((int(idx), name, int(ticks)))
-        return out
+        def layer(ln: str) -> tuple[int, str, int]:
+            idx, rest = bracket(ln).split(",", 1)
+            name, ticks = rest.rsplit(",", 1)
+            return int(idx), name, int(ticks)
+
+        lines = self.command("edgec-layers")
+        return [self._parse("edgec-layers", [ln], "m-edgec-layer-", layer)
+                for ln in lines if ln.startswith("m-edgec-layer-")]
 
     def supports_edgec(self) -> bool:
         try:

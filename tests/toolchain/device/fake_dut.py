@@ -23,6 +23,10 @@ class Faults:
     error_on: str = ""  # answer e-[...] to this command
     drop_out_on: str = ""  # stop answering (and close) at this command
     garbage_before_answer: bytes = b""  # sent before the first answer only
+    name: str = "fake"  # what m-name-dut-[...] says (escape sequences included)
+    results_line: str = ""  # sent instead of the m-results-[...] line computed from the input
+    lap_line: str = ""  # sent instead of the second m-lap-us- line of an infer
+    close_on: str = ""  # close the line (as an unplugged board) at this command
 
 
 class FakeDut:
@@ -120,6 +124,10 @@ class FakeDut:
     def _command(self, cmd: str) -> bool:
         self.commands.append(cmd)
         word = cmd.split(" ")[0] if cmd else ""
+        if self.faults.close_on and word == self.faults.close_on:
+            os.close(self.master)
+            self.master = -1
+            return False
         if self.faults.drop_out_on and word == self.faults.drop_out_on:
             self._send_line("m-warmup-start-1")
             return False
@@ -129,7 +137,7 @@ class FakeDut:
         if self.faults.error_on and word == self.faults.error_on:
             self._send_line(f"e-[{word} failed on purpose]")
         elif word == "name":
-            self._send_line("m-name-dut-[fake]")
+            self._send_line(f"m-name-dut-[{self.faults.name}]")
         elif word == "profile":
             self._send_line("m-profile-[fake-1]")
             self._send_line("m-model-[plus-one]")
@@ -144,7 +152,7 @@ class FakeDut:
             self._send_line("m-warmup-done")
             self._send_line(f"m-infer-start-{n}")
             self._send_line("m-lap-us-1000")
-            self._send_line(f"m-lap-us-{1000 + 250 * n}")
+            self._send_line(self.faults.lap_line or f"m-lap-us-{1000 + 250 * n}")
             self._send_line("m-infer-done")
             self._send_line(self._results())
         elif word == "results":
@@ -155,6 +163,8 @@ class FakeDut:
         return True
 
     def _results(self) -> str:
+        if self.faults.results_line:
+            return self.faults.results_line
         return "m-results-[" + ",".join(f"{(b + 1) % 256}.000" for b in self.buffer) + "]"
 
     def _db(self, args: list[str]) -> bool:
