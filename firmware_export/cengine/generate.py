@@ -15,7 +15,9 @@ from toolchain.tflite_reader import TfliteModel
 from . import emit
 from .lower import lower_model
 from .ops import EngineGraph, const_arrays
+from .ops import Conv2D, DepthwiseConv2D, FullyConnected
 from .planner import MemoryPlan, plan_memory
+from .storage import LayerStorage, check_mode, dense_layer
 
 _C_TYPES = {"int8": "int8_t", "float32": "float"}
 
@@ -35,9 +37,10 @@ class GeneratedEngine:
     output_shape: tuple[int, ...]
     input_quant: tuple[float, int]  # (scale, zero point); (0.0, 0) for float32
     output_quant: tuple[float, int]
-    weight_bytes: int  # every const array: weights, biases, multipliers, shifts, tables
+    weight_bytes: int  # every const array as stored: weights, biases, multipliers, shifts, tables
     op_names: tuple[str, ...]
     plan: MemoryPlan = field(repr=False)
+    layers: tuple[LayerStorage, ...] = ()  # how each conv / depthwise / fully-connected op stores its weights
 
     @property
     def sram_bytes(self) -> int:
@@ -67,8 +70,13 @@ def _quant(model: TfliteModel, index: int) -> tuple[float, int]:
     return float(t.quant.scales[0]), int(t.quant.zero_points[0])
 
 
-def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite") -> GeneratedEngine:
-    """Generate the engine; raise UnsupportedOpsError listing every op it cannot compute."""
+def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
+                    weights: str = "auto") -> GeneratedEngine:
+    """Generate the engine; raise UnsupportedOpsError listing every op it cannot compute.
+
+    weights: "auto" stores each MAC layer's weights in its cheapest format (dense int8, clustered
+    indices + codebooks, sparse, or both), "dense" keeps int8 everywhere (see storage.py)."""
+    check_mode(weights)
     name = emit.c_identifier(name)
     graph = lower_model(model, source)
     plan = plan_memory(graph)
@@ -113,7 +121,8 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite")
         caller_input_bytes=tin.nbytes,
         input_bytes=tin.nbytes, output_bytes=tout.nbytes, input_dtype=tin.dtype, output_dtype=tout.dtype,
         input_shape=tin.shape, output_shape=tout.shape, input_quant=iq, output_quant=oq,
-        weight_bytes=_const_bytes(graph), op_names=graph.op_names, plan=plan)
+        weight_bytes=_const_bytes(graph), op_names=graph.op_names, plan=plan,
+        layers=tuple(dense_layer(op) for op in graph.ops if isinstance(op, (Conv2D, DepthwiseConv2D, FullyConnected))))
 
 
 def host_main(engine: GeneratedEngine) -> str:

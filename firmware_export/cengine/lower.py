@@ -151,6 +151,7 @@ def lower_conv(ctx: _Ctx, op: Operator) -> Conv2D:
         requant=_requant(scales, y, _activation(o), bound), batches=n,
         in_hwc=(ih, iw, ic), out_hwc=(oh, ow, oc), kernel_hw=(kh, kw), stride_hw=(sh, sw),
         dilation_hw=(dh, dw), pad_tl=(pt, pl), groups=ic // cin_g, input_zp=in_zp,
+        weights_name=filt.name,
     )
 
 
@@ -177,6 +178,7 @@ def lower_depthwise(ctx: _Ctx, op: Operator) -> DepthwiseConv2D:
         requant=_requant(scales, y, _activation(o), bound), batches=n,
         in_hwc=(ih, iw, ic), out_hwc=(oh, ow, oc), kernel_hw=(kh, kw), stride_hw=(sh, sw),
         dilation_hw=(dh, dw), pad_tl=(pt, pl), depth_multiplier=cout // ic, input_zp=in_zp,
+        weights_name=filt.name,
     )
 
 
@@ -203,6 +205,7 @@ def lower_fully_connected(ctx: _Ctx, op: Operator) -> FullyConnected:
         weights=np.ascontiguousarray(w, dtype=np.int8), bias=bias,
         requant=_requant(scales, y, _activation(op.options), bound),
         batches=x.size // in_f, in_features=in_f, out_features=out_f,
+        weights_name=filt.name,
     )
 
 

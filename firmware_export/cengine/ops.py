@@ -71,6 +71,7 @@ class Conv2D:
     pad_tl: tuple[int, int]
     groups: int
     input_zp: int
+    weights_name: str = ""  # the filter tensor's name in the .tflite
 
     @property
     def weights_in_flash(self) -> np.ndarray:
@@ -107,6 +108,7 @@ class DepthwiseConv2D:
     pad_tl: tuple[int, int]
     depth_multiplier: int
     input_zp: int
+    weights_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class FullyConnected:
     batches: int
     in_features: int
     out_features: int
+    weights_name: str = ""
 
 
 @dataclass(frozen=True)

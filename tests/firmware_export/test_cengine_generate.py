@@ -144,3 +144,18 @@ def test_arm_cross_compile_is_warning_free(cpu, tmp_path, single_op_models):
         defines = subprocess.run([compiler, f"-mcpu={cpu}", "-mthumb", "-dM", "-E", "-"], input="",
                                  capture_output=True, text=True).stdout
         assert "__ARM_FEATURE_DSP 1" in defines
+
+
+def test_layers_report_each_mac_op_and_unknown_weight_mode_is_refused():
+    from firmware_export.cengine.storage import WEIGHT_MODES
+    from toolchain.errors import EdgecError
+
+    model = read_tflite_file(mlperf_path("kws_ref_model"))
+    e = generate_engine(model, "kws", weights="dense")
+    macs = [i for i, n in enumerate(e.op_names) if n in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")]
+    assert [layer.op_index for layer in e.layers] == macs
+    assert all(layer.format == "dense" and layer.stored_bytes == layer.dense_bytes for layer in e.layers)
+    assert all(layer.tensor and layer.index_bits == 0 and layer.clusters == 0 for layer in e.layers)
+    assert WEIGHT_MODES == ("auto", "dense")
+    with pytest.raises(EdgecError, match="sparse"):
+        generate_engine(model, "kws", weights="sparse")
