@@ -30,7 +30,9 @@ MAX_PER_MAC = 2.0
 MAX_WALL_S = 60.0
 
 
-def measure(model_path: Path, out: Path) -> dict:
+def build_and_bench(model_path: Path, out: Path, weights: str = "auto", runs: int = 2, eval_data: Path | None = None):
+    """(engine, firmware, bench result): the C engine of `model_path` built for the Cortex-M7 and run
+    on the emulator (QEMU -icount) over serial, its outputs compared with tflite-micro on the host."""
     import targets
     from firmware_export.cengine.generate import generate_engine
     from firmware_export.firmware import FirmwareOptions, build_firmware
@@ -39,10 +41,15 @@ def measure(model_path: Path, out: Path) -> dict:
 
     target = targets.load_target("cortex-m7")
     model = read_tflite_file(model_path)
-    engine = generate_engine(model, model_path.stem.lower().replace("-", "_"), source=str(model_path))
+    engine = generate_engine(model, model_path.stem.lower().replace("-", "_"), source=str(model_path), weights=weights)
     fw = build_firmware(engine, target, out / model_path.stem, FirmwareOptions(model_label=model_path.name))
     result = run_bench(BenchOptions(target=target, emulate=True, model=model_path, firmware=fw.elf.parent,
-                                    runs=2, warmup=0, limit=2, out_dir=out / model_path.stem))
+                                    eval_data=eval_data, runs=runs, warmup=0, limit=runs, out_dir=out / model_path.stem))
+    return engine, fw, result
+
+
+def measure(model_path: Path, out: Path) -> dict:
+    engine, fw, result = build_and_bench(model_path, out)
     return {"model": model_path.name, "instructions": result.per_inference.median, "macs": result.macs,
             "per_mac": result.per_mac, "flash": fw.flash_used_bytes, "flash_limit": engine.weight_bytes + FLASH_SLACK,
             "sram": fw.sram_used_bytes, "sram_limit": engine.sram_bytes + SRAM_SLACK,
