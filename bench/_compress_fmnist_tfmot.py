@@ -90,7 +90,6 @@ def main() -> int:
     parser.add_argument("--weights", type=Path, required=True)
     parser.add_argument("--config", required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     config = json.loads(args.config)
 
@@ -98,9 +97,7 @@ def main() -> int:
     import tf_keras
     import tensorflow_model_optimization as tfmot
 
-    x_train, y_train, x_test, y_test = load_fmnist()
-    if args.quick:
-        x_train, y_train, x_test, y_test = x_train[:5000], y_train[:5000], x_test[:1000], y_test[:1000]
+    x_train, y_train, x_test, y_test = load_fmnist(config)
     calib = x_train[np.random.default_rng(0).choice(len(x_train), 200, replace=False)]
     weights = dict(np.load(args.weights))
     loss = tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)

@@ -15,11 +15,16 @@ tflite-micro interpreter (the engine compiled for the host, and the emulated M7 
 the int8 accuracy on the Fashion-MNIST test set where there are labels. Then the issue's targets,
 each against the dense engine of the same model: MET or MISSED.
 
-    PYTHONPATH=. python bench/compress_device.py [--smoke] [--json out/bench/compress_device.json]
+    PYTHONPATH=. python bench/compress_device.py [--smoke] [--json FILE] [--models DIR]
 
-The trained Fashion-MNIST variants (int8 .tflite and accuracy) are cached under --cache, keyed by
-the configuration and data sizes, so that a second run measures a changed engine without
-retraining; --retrain ignores the cache.
+--smoke: bench/compress_fmnist.py's smoke configuration (one epoch, 300 training and 200 test
+images) and one MLPerf model (kws_ref_model.tflite), fewer comparisons: proves that every step
+runs, in a minute or two; its figures judge nothing.
+
+A full run writes out/bench/compress_device.json (--json FILE elsewhere); a smoke run writes no
+file unless asked. The trained Fashion-MNIST variants of a full run (int8 .tflite and accuracy)
+are cached under out/bench/compress_device_cache, keyed by the configuration and data sizes, so
+that a second run measures a changed engine without retraining; --retrain ignores the cache.
 """
 from __future__ import annotations
 
@@ -41,26 +46,23 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import numpy as np  # noqa: E402
 
-MLPERF = Path(os.environ.get("EDGEC_MLPERF_MODELS", REPO.parent / "shared" / "models" / "mlperf-tiny"))
+NEEDS = ("arm-none-eabi-gcc", "qemu-system-arm", "/usr/share/datasets/fashion-mnist")  # bench/README.md
 VARIANTS = ("dense", "prune", "cluster", "prune_cluster")
 LABELS = {"dense": "dense int8", "prune": "pruned 75%", "cluster": "clustered 16",
           "prune_cluster": "pruned 75% + clustered 16"}
 SPARSITY, CLUSTERS = 0.75, 16  # as bench/compress_fmnist.py's CONFIG (checked in fashion_candidates)
 FASHION = "fmnist_cnn"
-SMOKE_MLPERF = ("kws_ref_model.tflite",)
 
 
 @dataclass(frozen=True)
 class Sizes:
-    train: int | None  # None: all
-    test: int | None
     host_fashion: int  # test images run by the host-compiled engine and tflite-micro
     host_mlperf: int  # random inputs, the same way
     serial: int  # inferences on the emulated M7 (each compared with tflite-micro)
 
 
-FULL = Sizes(None, None, host_fashion=1000, host_mlperf=20, serial=10)
-SMOKE = Sizes(512, 256, host_fashion=64, host_mlperf=4, serial=2)
+FULL = Sizes(host_fashion=1000, host_mlperf=20, serial=10)
+SMOKE = Sizes(host_fashion=64, host_mlperf=4, serial=2)
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,8 @@ class Row:
 
 # --- the models -----------------------------------------------------------------------------------
 
-def _cache_key(config: dict, sizes: Sizes) -> str:
-    text = json.dumps({"config": config, "train": sizes.train, "test": sizes.test}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+def _cache_key(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def fashion_candidates(config: dict, sizes: Sizes, cache: Path, retrain: bool, work: Path) -> list[Candidate]:
@@ -109,10 +110,8 @@ def fashion_candidates(config: dict, sizes: Sizes, cache: Path, retrain: bool, w
 
     if (config["prune_sparsity"], config["clusters"]) != (SPARSITY, CLUSTERS):
         raise SystemExit(f"bench/compress_fmnist.py's configuration changed: {config}")
-    x_train, y_train, x_test, y_test = load_fmnist()
-    x_train, y_train = x_train[:sizes.train], y_train[:sizes.train]
-    x_test, y_test = x_test[:sizes.test], y_test[:sizes.test]
-    folder = cache / _cache_key(config, sizes)
+    x_train, y_train, x_test, y_test = load_fmnist(config)
+    folder = cache / _cache_key(config)
     records = {v: folder / f"{v}.json" for v in VARIANTS}
     if retrain or not all(r.is_file() for r in records.values()):
         _train_fashion(config, x_train, y_train, x_test, y_test, folder)
@@ -300,24 +299,29 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true",
                         help="a few hundred images, one epoch each, one MLPerf model: a check that it all runs")
-    parser.add_argument("--json", type=Path, default=REPO / "out" / "bench" / "compress_device.json")
-    parser.add_argument("--models", type=Path, default=MLPERF, help="folder of the MLPerf Tiny .tflite models")
-    parser.add_argument("--cache", type=Path, default=REPO / "out" / "bench" / "compress_device_cache")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="results file (default: out/bench/compress_device.json; none in a smoke run)")
+    parser.add_argument("--models", type=Path, default=REPO / "tests" / "data" / "mlperf-tiny",
+                        help="folder of the MLPerf Tiny .tflite models")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="trained variants (default: out/bench/compress_device_cache; the build folder in a "
+                             "smoke run)")
     parser.add_argument("--retrain", action="store_true", help="train the Fashion-MNIST variants even if cached")
     parser.add_argument("--out", type=Path, default=None, help="build folder (default: a new temporary one)")
     args = parser.parse_args(argv)
-    from compress_fmnist import CONFIG, QUICK
-    from device_qemu import MODELS
+    import compress_fmnist
+    import device_qemu
 
-    config, sizes = (QUICK, SMOKE) if args.smoke else (CONFIG, FULL)
-    names = SMOKE_MLPERF if args.smoke else MODELS
+    config, sizes = (compress_fmnist.SMOKE, SMOKE) if args.smoke else (compress_fmnist.CONFIG, FULL)
+    names = device_qemu.SMOKE_MODELS if args.smoke else device_qemu.MODELS
     missing = [n for n in names if not (args.models / n).is_file()]
     if missing:
-        raise SystemExit(f"MLPerf Tiny models missing in {args.models}: {', '.join(missing)} "
-                         "(--models DIR or $EDGEC_MLPERF_MODELS)")
+        raise SystemExit(f"MLPerf Tiny models missing in {args.models}: {', '.join(missing)} (--models DIR)")
     out = args.out or Path(tempfile.mkdtemp(prefix="edgec-compress-device-"))
+    results = args.json or (None if args.smoke else REPO / "out" / "bench" / "compress_device.json")
+    cache = args.cache or (out / "trained" if args.smoke else REPO / "out" / "bench" / "compress_device_cache")
     started = time.monotonic()
-    candidates = fashion_candidates(config, sizes, args.cache, args.retrain, out)
+    candidates = fashion_candidates(config, sizes, cache, args.retrain, out)
     candidates += mlperf_candidates(args.models, names, sizes)
     rows = []
     for c in candidates:
@@ -329,11 +333,13 @@ def main(argv=None) -> int:
     found = checks(rows)
     print()
     print(render(rows, found))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({
-        "smoke": args.smoke, "config": config, "sizes": asdict(sizes), "seconds": time.monotonic() - started,
-        "rows": [asdict(r) for r in rows], "targets": [asdict(c) for c in found]}, indent=2))
-    print(f"\nwritten {args.json} (builds in {out})")
+    if results is not None:
+        results.parent.mkdir(parents=True, exist_ok=True)
+        results.write_text(json.dumps({
+            "smoke": args.smoke, "config": config, "sizes": asdict(sizes), "seconds": time.monotonic() - started,
+            "rows": [asdict(r) for r in rows], "targets": [asdict(c) for c in found]}, indent=2))
+        print(f"\nwritten {results}")
+    print(f"builds in {out}")
     return 0
 
 

@@ -6,7 +6,11 @@ test images, ai-edge-litert), parameters, MACs, flash as deployed, zip size and 
 The same magnitude pruning and clustering are run with tfmot (tf_keras) from the same trained
 weights, same layers, data and epochs, in a separate virtual environment, for comparison.
 
-    python bench/compress_fmnist.py [--quick] [--json bench/results/compress_fmnist.json]
+    python bench/compress_fmnist.py [--smoke] [--no-tfmot] [--json bench/results/compress_fmnist.json]
+
+--smoke trains and fine-tunes one epoch on 300 training images, tests on 200 and leaves tfmot
+out (its environment takes minutes to create): it proves that every step runs, in seconds, and
+writes no results unless --json is given.
 
 The tfmot environment is created on first use under bench/.venv-tfmot (or $EDGEC_TFMOT_VENV):
 it sees the product's packages through a .pth file and adds only tf_keras, tfmot and their
@@ -32,7 +36,8 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-FMNIST = Path("/usr/share/datasets/fashion-mnist")
+NEEDS = ("/usr/share/datasets/fashion-mnist",)  # what tests/bench/test_smoke.py requires (bench/README.md)
+FMNIST = Path(NEEDS[0])  # Debian package dataset-fashion-mnist
 TFMOT_VENV = Path(os.environ.get("EDGEC_TFMOT_VENV", REPO / "bench" / ".venv-tfmot"))
 TFMOT_PACKAGES = ["tf_keras==2.21.0", "tensorflow-model-optimization==0.8.1", "dm-tree", "mock", "scipy"]
 
@@ -52,8 +57,11 @@ CONFIG = {
     "structured_learning_rate": 1e-3,
     "factorize_rank": 64,
     "factorize_epochs": 3,
+    "train_samples": 60_000,  # the first ones of each set (all of them)
+    "test_samples": 10_000,
 }
-QUICK = dict(CONFIG, base_epochs=1, prune_epochs=1, cluster_epochs=1, structured_epochs=1, factorize_epochs=1)
+SMOKE = dict(CONFIG, base_epochs=1, prune_epochs=1, cluster_epochs=1, structured_epochs=1, factorize_epochs=1,
+             train_samples=300, test_samples=200)
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -64,12 +72,17 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-def load_fmnist():
-    def images(name):
-        return (read_idx(FMNIST / name).astype(np.float32) / 255.0)[..., None]
+def load_fmnist(config: dict):
+    """Training and test images and labels: the first `train_samples` and `test_samples` of each set."""
+    def images(name, count):
+        return (read_idx(FMNIST / name)[:count].astype(np.float32) / 255.0)[..., None]
 
-    return (images("train-images-idx3-ubyte.gz"), read_idx(FMNIST / "train-labels-idx1-ubyte.gz").astype(np.int64),
-            images("t10k-images-idx3-ubyte.gz"), read_idx(FMNIST / "t10k-labels-idx1-ubyte.gz").astype(np.int64))
+    def labels(name, count):
+        return read_idx(FMNIST / name)[:count].astype(np.int64)
+
+    train, test = config["train_samples"], config["test_samples"]
+    return (images("train-images-idx3-ubyte.gz", train), labels("train-labels-idx1-ubyte.gz", train),
+            images("t10k-images-idx3-ubyte.gz", test), labels("t10k-labels-idx1-ubyte.gz", test))
 
 
 def reference_cnn(layers):
@@ -177,19 +190,24 @@ def technique_recipes(config: dict) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 epoch everywhere and 5k images: a smoke run")
-    parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "compress_fmnist.json")
+    parser.add_argument("--smoke", action="store_true",
+                        help="1 epoch, 300 training and 200 test images, no tfmot, no results file: proves it runs")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="results file (default bench/results/compress_fmnist.json; none with --smoke)")
     parser.add_argument("--no-tfmot", action="store_true", help="skip the tfmot comparison")
     args = parser.parse_args(argv)
-    config = QUICK if args.quick else CONFIG
+    config = SMOKE if args.smoke else CONFIG
+    if args.json is None and not args.smoke:
+        args.json = REPO / "bench" / "results" / "compress_fmnist.json"
+
+    from rich.console import Console
 
     from toolchain.compress.data import Dataset
     from toolchain.compress.pipeline import compress
     from toolchain.compress.train import evaluate
+    from toolchain.progress import progress_for
 
-    x_train, y_train, x_test, y_test = load_fmnist()
-    if args.quick:
-        x_train, y_train, x_test, y_test = x_train[:5000], y_train[:5000], x_test[:1000], y_test[:1000]
+    x_train, y_train, x_test, y_test = load_fmnist(config)
     train, test = Dataset(x_train, y_train, "fmnist-train"), Dataset(x_test, y_test, "fmnist-test")
     calib = x_train[np.random.default_rng(0).choice(len(x_train), 200, replace=False)]
     print(f"Fashion-MNIST: {len(train)} training, {len(test)} test images; config {config}", flush=True)
@@ -205,25 +223,29 @@ def main(argv=None) -> int:
     for (key, name), recipe in recipes.items():
         started = time.time()
         print(f"--- {name}", flush=True)
-        result = compress(base, recipe, train, None, log=lambda m: print(m, flush=True), progress=True)
+        with progress_for(Console(stderr=True), quiet=False) as progress:  # a bar on a terminal, else nothing
+            result = compress(base, recipe, train, None, log=lambda m: print(m, flush=True), progress=progress)
         acc = evaluate(result.model, test)
         rows.append(measure_row(key, name, result.model, acc, calib, test, result.lut_bits, started,
                                 result.final.detail))
         print(rows[-1], flush=True)
 
-    if not args.no_tfmot:
-        rows += run_tfmot(base, config, args.quick)
+    if not (args.no_tfmot or args.smoke):
+        rows += run_tfmot(base, config)
 
     report = render(rows, float_acc)
     print(report)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"config": config, "float_accuracy": float_acc,
-                                     "rows": [asdict(r) for r in rows]}, indent=2))
-    print(f"written {args.json}")
+    if args.smoke:
+        print("smoke run (one epoch on 300 images): the figures prove that every step runs, not the targets")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"config": config, "float_accuracy": float_acc,
+                                         "rows": [asdict(r) for r in rows]}, indent=2))
+        print(f"written {args.json}")
     return 0
 
 
-def run_tfmot(base, config, quick) -> list[Row]:
+def run_tfmot(base, config) -> list[Row]:
     python = ensure_tfmot_venv()
     with tempfile.TemporaryDirectory() as tmp:
         weights = Path(tmp) / "weights.npz"
@@ -232,7 +254,7 @@ def run_tfmot(base, config, quick) -> list[Row]:
         out = Path(tmp) / "rows.json"
         env = dict(os.environ, PYTHONPATH=str(REPO))
         cmd = [str(python), str(REPO / "bench" / "_compress_fmnist_tfmot.py"), "--weights", str(weights),
-               "--config", json.dumps(config), "--out", str(out)] + (["--quick"] if quick else [])
+               "--config", json.dumps(config), "--out", str(out)]
         print("--- tfmot (tf_keras):", " ".join(cmd[:2]), flush=True)
         subprocess.run(cmd, check=True, env=env)
         return [Row(**r) for r in json.loads(out.read_text())]

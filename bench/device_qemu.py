@@ -8,7 +8,9 @@ planned activations are everything the engine's plan holds: its arena, its kerne
 model input, which the engine reads in place from the caller's buffer (the harness's loaded input:
 one copy, not two). The table also shows the stricter reading (arena alone + 8 KiB).
 
-Run: PYTHONPATH=. python bench/device_qemu.py [--models DIR] [--out DIR]
+Run: PYTHONPATH=. python bench/device_qemu.py [--models DIR] [--out DIR] [--smoke]
+
+--smoke measures one model (kws_ref_model.tflite) and times `edgec bench --emulate` on it.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 MODELS = ("pretrainedResnet_quant.tflite", "kws_ref_model.tflite", "vww_96_int8.tflite", "ad01_int8.tflite",
           "str_ww_ref_model.tflite")
+SMOKE_MODELS = ("kws_ref_model.tflite",)
+NEEDS = ("arm-none-eabi-gcc", "qemu-system-arm")  # what tests/bench/test_smoke.py requires (bench/README.md)
 FLASH_SLACK = 24 * 1024
 SRAM_SLACK = 8 * 1024
 MAX_PER_MAC = 2.0
@@ -57,11 +61,11 @@ def measure(model_path: Path, out: Path) -> dict:
             "exact": result.comparison.exact_match_rate}
 
 
-def full_bench_wall_time(model_path: Path, out: Path) -> float:
+def full_bench_wall_time(model_path: Path, out: Path, runs: int = 10) -> float:
     """Wall time of the command a user types (a fresh process: imports, build, QEMU, reference)."""
     import toolchain.cli as cli
 
-    args = ["bench", "--target", "cortex-m7", "--emulate", "--model", str(model_path), "-n", "10",
+    args = ["bench", "--target", "cortex-m7", "--emulate", "--model", str(model_path), "-n", str(runs),
             "-o", str(out), "--json"]
     if "bench" in getattr(cli, "COMMANDS", {}):
         cmd = [sys.executable, "-m", "toolchain.cli"] + args
@@ -75,11 +79,16 @@ def full_bench_wall_time(model_path: Path, out: Path) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=Path, default=ROOT.parent / "shared" / "models" / "mlperf-tiny")
+    parser.add_argument("--models", type=Path, default=ROOT / "tests" / "data" / "mlperf-tiny")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--smoke", action="store_true", help="one small model: proves that the measurement runs")
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="edgec-device-bench-"))
-    rows = [measure(args.models / name, out) for name in MODELS if (args.models / name).is_file()]
+    names = SMOKE_MODELS if args.smoke else MODELS
+    missing = [name for name in names if not (args.models / name).is_file()]
+    if missing:
+        raise SystemExit(f"not found in {args.models}: {', '.join(missing)}")
+    rows = [measure(args.models / name, out) for name in names]
     print(f"{'model':32} {'instr/inference':>16} {'MACs':>12} {'instr/MAC':>9} {'flash B':>9} {'limit':>9}"
           f" {'SRAM B':>8} {'limit':>8} {'arena+8K':>9} {'exact':>6}")
     for r in rows:
@@ -103,6 +112,9 @@ def main(argv=None) -> int:
                          wall < MAX_WALL_S))
     for text, ok in verdicts:
         print(("PASS " if ok else "MISS ") + text)
+    if args.smoke:
+        wall = full_bench_wall_time(args.models / names[0], out / "cli", runs=2)
+        print(f"edgec bench --emulate {names[0]}, 2 inferences: {wall:.1f} s wall (smoke run: no target)")
     return 0
 
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-# ../shared/models/mlperf-tiny beside the checkout, or where $EDGEC_MLPERF_MODELS says (a git worktree)
-SHARED_MODELS = Path(os.environ.get("EDGEC_MLPERF_MODELS") or REPO.parent / "shared" / "models" / "mlperf-tiny")
+SHARED_MODELS = REPO.parent / "shared" / "models" / "mlperf-tiny"
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
