@@ -15,8 +15,9 @@ import numpy as np
 from .ops import (Alias, Binary, Concatenation, Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected,
                   Lookup, Mean, Operand, Pad, Pool2D, QuantizeFloat, Softmax)
 from .planner import MemoryPlan
+from .storage import FORMAT_CODES
 
-VALUES_PER_LINE = {"int8_t": 16, "int32_t": 8, "float": 4}
+VALUES_PER_LINE = {"int8_t": 16, "uint8_t": 16, "int32_t": 8, "float": 4}
 
 
 def c_identifier(name: str) -> str:
@@ -65,9 +66,17 @@ class OpCode:
     kernels: tuple[str, ...]
 
 
+# edgec_packed.h includes the three MAC kernels' headers (unused code is dropped at link time)
+_PACKED_KERNELS = ("edgec_conv", "edgec_dwconv", "edgec_fc", "edgec_packed")
+
+
+def _weights_name(p: str, op) -> str:
+    return "NULL" if op.packed is not None else f"{p}_weights"
+
+
 class _Pointers:
-    def __init__(self, graph: EngineGraph, plan: MemoryPlan, scratch: str = "NULL"):
-        self.graph, self.plan, self.scratch = graph, plan, scratch
+    def __init__(self, graph: EngineGraph, plan: MemoryPlan, scratch: str = "NULL", packed_scratch: str = "NULL"):
+        self.graph, self.plan, self.scratch, self.packed_scratch = graph, plan, scratch, packed_scratch
 
     def __call__(self, tensor: int, const: bool = False) -> str:
         if tensor in self.plan.caller_tensors:
@@ -87,22 +96,52 @@ def _operand(ptr: _Pointers, operand: Operand, name: str, decls: list[str]) -> s
 
 
 def _mac_arrays(p: str, weights, bias, requant) -> list[str]:
-    return [c_array("int8_t", f"{p}_weights", weights, align=4),
-            c_array("int32_t", f"{p}_bias", bias),
+    dense = [] if weights is None else [c_array("int8_t", f"{p}_weights", weights, align=4)]
+    return dense + [c_array("int32_t", f"{p}_bias", bias),
             c_array("int32_t", f"{p}_multiplier", requant.multiplier),
             c_array("int8_t", f"{p}_shift", requant.shift)]
+
+
+def _packed_decls(p: str, op, decls: list[str]) -> None:
+    """The arrays and the edgec_packed struct `{p}_packed` of an op's packed weights."""
+    pk = op.packed
+    names = []
+    for suffix, ctype, values in (("mask", "uint8_t", pk.mask), ("values", "uint8_t", pk.values),
+                                  ("codebook", "int8_t", pk.codebook)):
+        if len(values):
+            decls.append(c_array(ctype, f"{p}_{suffix}", values, align=4))
+            names.append(f"{p}_{suffix}")
+        else:
+            names.append("NULL")
+    decls.append(_struct("edgec_packed", f"{p}_packed", [
+        _ints(FORMAT_CODES[pk.format], pk.rows, pk.taps), ", ".join(names),
+        _ints(pk.index_bits, pk.clusters, pk.shared, pk.max_nonzeros)]))
+
+
+def _mac_decls(p: str, op, weights) -> list[str]:
+    """Weights (dense) or the packed arrays, then bias, multiplier, shift."""
+    decls: list[str] = []
+    if op.packed is None:
+        decls += _mac_arrays(p, weights, op.bias, op.requant)
+        return decls
+    _packed_decls(p, op, decls)
+    decls += _mac_arrays(p, None, op.bias, op.requant)
+    return decls
 
 
 def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
     p = f"op{op.index}"
     rq = op.requant
-    decls = _mac_arrays(p, op.weights_in_flash, op.bias, rq)
+    decls = _mac_decls(p, op, op.weights_in_flash if op.packed is None else None)
     decls.append(_struct("edgec_conv_params", f"{p}_params", [
-        f"{p}_weights, {p}_bias, {p}_multiplier, {p}_shift",
+        f"{_weights_name(p, op)}, {p}_bias, {p}_multiplier, {p}_shift",
         _ints(op.batches, *op.in_hwc, *op.out_hwc),
         _ints(*op.kernel_hw, *op.stride_hw, *op.dilation_hw, *op.pad_tl),
         _ints(op.groups, op.input_zp, rq.output_zp, rq.act_min, rq.act_max), _ints(rq.narrow)]))
     scratch = ptr.scratch if op.scratch_bytes else "NULL"
+    if op.packed is not None:
+        return OpCode("\n".join(decls), f"edgec_conv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
+                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_KERNELS)
     return OpCode("\n".join(decls),
                   f"edgec_conv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)}, {scratch});",
                   ("edgec_conv",))
@@ -111,12 +150,15 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
 def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
     p = f"op{op.index}"
     rq = op.requant
-    decls = _mac_arrays(p, op.weights, op.bias, rq)
+    decls = _mac_decls(p, op, op.weights)
     decls.append(_struct("edgec_dwconv_params", f"{p}_params", [
-        f"{p}_weights, {p}_bias, {p}_multiplier, {p}_shift",
+        f"{_weights_name(p, op)}, {p}_bias, {p}_multiplier, {p}_shift",
         _ints(op.batches, *op.in_hwc, *op.out_hwc),
         _ints(*op.kernel_hw, *op.stride_hw, *op.dilation_hw, *op.pad_tl),
         _ints(op.depth_multiplier, op.input_zp, rq.output_zp, rq.act_min, rq.act_max), _ints(rq.narrow)]))
+    if op.packed is not None:
+        return OpCode("\n".join(decls), f"edgec_dwconv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
+                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_KERNELS)
     return OpCode("\n".join(decls), f"edgec_dwconv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)});",
                   ("edgec_dwconv",))
 
@@ -124,11 +166,14 @@ def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
 def emit_fully_connected(op: FullyConnected, ptr: _Pointers) -> OpCode:
     p = f"op{op.index}"
     rq = op.requant
-    decls = _mac_arrays(p, op.weights, op.bias, rq)
+    decls = _mac_decls(p, op, op.weights)
     decls.append(_struct("edgec_fc_params", f"{p}_params", [
-        f"{p}_weights, {p}_bias, {p}_multiplier, {p}_shift",
+        f"{_weights_name(p, op)}, {p}_bias, {p}_multiplier, {p}_shift",
         _ints(op.batches, op.in_features, op.out_features, len(rq.multiplier) > 1),
         _ints(rq.output_zp, rq.act_min, rq.act_max, rq.narrow)]))
+    if op.packed is not None:
+        return OpCode("\n".join(decls), f"edgec_fully_connected_packed_s8(&{p}_params, &{p}_packed, "
+                      f"{ptr(op.input)}, {ptr(op.output)});", _PACKED_KERNELS)
     return OpCode("\n".join(decls),
                   f"edgec_fully_connected_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)});", ("edgec_fc",))
 
@@ -283,11 +328,18 @@ class HostContext:
     NAME: str
 
 
-def scratch_decl(name: str, scratch_bytes: int) -> str:
-    """The kernels' scratch buffer (DSP path only), 4-byte aligned, and the macro that names it."""
+def scratch_decl(name: str, scratch_bytes: int, packed_bytes: int = 0) -> str:
+    """The kernels' scratch buffer, 4-byte aligned, and the macros that name it: the im2col columns
+    (DSP path only) and the decoded packed weights (every path; packed_bytes of it)."""
     if not scratch_bytes:
         return ""
     upper = name.upper()
+    if packed_bytes:
+        return (f"/* im2col columns (DSP path) and decoded packed weights: {scratch_bytes} bytes. */\n"
+                f"static int32_t {name}_scratch[{scratch_bytes // 4}];\n"
+                f"#if defined(EDGEC_DSP)\n#define {upper}_SCRATCH {name}_scratch\n"
+                f"#else\n#define {upper}_SCRATCH NULL\n#endif\n"
+                f"#define {upper}_PACKED_SCRATCH {name}_scratch\n")
     return (f"/* im2col columns of the convolutions (DSP path): {scratch_bytes} bytes. */\n"
             f"#if defined(EDGEC_DSP)\n"
             f"static int32_t {name}_scratch[{scratch_bytes // 4}];\n"

@@ -15,9 +15,9 @@ from toolchain.tflite_reader import TfliteModel
 from . import emit
 from .lower import lower_model
 from .ops import EngineGraph, const_arrays
-from .ops import Conv2D, DepthwiseConv2D, FullyConnected
 from .planner import MemoryPlan, plan_memory
-from .storage import LayerStorage, check_mode, dense_layer
+from .packing import MAC_OPS, pack_graph
+from .storage import LayerStorage, check_mode, layer_storage
 
 _C_TYPES = {"int8": "int8_t", "float32": "float"}
 
@@ -27,7 +27,7 @@ class GeneratedEngine:
     name: str
     files: dict = field(repr=False)  # file name -> text, sorted by name
     activation_bytes: int  # the static arena (every activation but the model input)
-    scratch_bytes: int  # kernel scratch outside the arena (the DSP convolution's im2col columns)
+    scratch_bytes: int  # kernel scratch outside the arena (im2col columns, DSP path; decoded packed weights)
     caller_input_bytes: int  # the model input, read in place from the caller's buffer (its SRAM)
     input_bytes: int
     output_bytes: int
@@ -78,10 +78,11 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
     indices + codebooks, sparse, or both), "dense" keeps int8 everywhere (see storage.py)."""
     check_mode(weights)
     name = emit.c_identifier(name)
-    graph = lower_model(model, source)
+    graph = pack_graph(lower_model(model, source), weights)
     plan = plan_memory(graph)
     scratch_bytes = max((getattr(op, "scratch_bytes", 0) for op in graph.ops), default=0)
-    ptr = emit._Pointers(graph, plan, f"{name.upper()}_SCRATCH")
+    packed_bytes = max((op.scratch_bytes for op in graph.ops if getattr(op, "packed", None) is not None), default=0)
+    ptr = emit._Pointers(graph, plan, f"{name.upper()}_SCRATCH", f"{name.upper()}_PACKED_SCRATCH")
     codes = [emit.emit_op(op, ptr) for op in graph.ops]
     kernels = sorted({k for code in codes for k in code.kernels})
     tin, tout = graph.tensors[graph.input], graph.tensors[graph.output]
@@ -110,7 +111,7 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
         input_scale=emit.c_float(iq[0]), input_zero_point=iq[1],
         output_scale=emit.c_float(oq[0]), output_zero_point=oq[1],
         input_type=in_type, output_type=out_type,
-        output_source=ptr(graph.output, const=True), scratch_decl=emit.scratch_decl(name, scratch_bytes))
+        output_source=ptr(graph.output, const=True), scratch_decl=emit.scratch_decl(name, scratch_bytes, packed_bytes))
     files = {f"{name}.h": emit.fill("model.h.tmpl", header), f"{name}.c": emit.fill("model.c.tmpl", body),
              "edgec_common.h": emit.kernel_text("edgec_common.h")}
     for k in kernels:
@@ -122,7 +123,7 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
         input_bytes=tin.nbytes, output_bytes=tout.nbytes, input_dtype=tin.dtype, output_dtype=tout.dtype,
         input_shape=tin.shape, output_shape=tout.shape, input_quant=iq, output_quant=oq,
         weight_bytes=_const_bytes(graph), op_names=graph.op_names, plan=plan,
-        layers=tuple(dense_layer(op) for op in graph.ops if isinstance(op, (Conv2D, DepthwiseConv2D, FullyConnected))))
+        layers=tuple(layer_storage(op) for op in graph.ops if isinstance(op, MAC_OPS)))
 
 
 def host_main(engine: GeneratedEngine) -> str:

@@ -19,7 +19,7 @@ _ITEMSIZE = {"int8": 1, "float32": 4}
 
 
 def _window_lag(batches: int, in_hwc, out_hwc, kernel_hw, stride_hw, dilation_hw, pad_tl,
-                rereads_after_write: bool) -> int:
+                rereads_after_write: bool, tile: int = 0) -> int:
     """Lag for a kernel that computes output pixels in raster order, each from its input window.
 
     With `rereads_after_write`, a pixel's output channels are written while its window is still
@@ -38,6 +38,12 @@ def _window_lag(batches: int, in_hwc, out_hwc, kernel_hw, stride_hw, dilation_hw
     starts = np.concatenate([start + b * ih * iw * ic for b in range(batches)])
     ends = (np.arange(len(starts)) + 1) * oc  # output bytes written once the pixel is done
     need = np.minimum.accumulate(starts[::-1])[::-1]  # smallest input byte needed from pixel p on
+    if tile:
+        pixels = oh * ow
+        p = np.arange(len(starts))
+        first = p // pixels * pixels + (p % pixels) // tile * tile
+        last = np.minimum(first + tile, p // pixels * pixels + pixels)
+        return max(int((last * oc - need[first]).max()), 0)
     if not rereads_after_write:
         need = np.append(need[1:], ih * iw * ic * batches)
     return max(int((ends - need).max()), 0)
@@ -50,6 +56,9 @@ def _elementwise_lag(count: int, in_size: int, out_size: int) -> int:
 
 def inplace_lag(op, tensor: int, graph: EngineGraph) -> int | None:
     """Minimum offset(input) - offset(output) for `op` to run with its output over input `tensor`."""
+    if isinstance(op, (Conv2D, DepthwiseConv2D)) and op.packed is not None:
+        return _window_lag(op.batches, op.in_hwc, op.out_hwc, op.kernel_hw, op.stride_hw,
+                           op.dilation_hw, op.pad_tl, rereads_after_write=True, tile=op.tile)
     if isinstance(op, Conv2D):
         return _window_lag(op.batches, op.in_hwc, op.out_hwc, op.kernel_hw, op.stride_hw,
                            op.dilation_hw, op.pad_tl, rereads_after_write=True)

@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .storage import PackedWeights
+
+
+def _a4(n: int) -> int:
+    return (n + 3) // 4 * 4
+
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -72,6 +78,13 @@ class Conv2D:
     groups: int
     input_zp: int
     weights_name: str = ""  # the filter tensor's name in the .tflite
+    packed: PackedWeights | None = field(default=None, repr=False, compare=False)  # None: dense int8
+    tile: int = 0  # packed: output pixels per decoding of the weights
+
+    @property
+    def weight_rows(self) -> np.ndarray:
+        """[cout, taps]: each output channel's weights in the kernel's tap order (ky, kx, c)."""
+        return self.weights.reshape(len(self.weights), -1)
 
     @property
     def weights_in_flash(self) -> np.ndarray:
@@ -83,7 +96,10 @@ class Conv2D:
 
     @property
     def scratch_bytes(self) -> int:
-        """The DSP kernel's two int16 im2col columns (taps rounded up to 4); none when grouped."""
+        """The DSP kernel's two int16 im2col columns (taps rounded up to 4); none when grouped.
+        Packed weights: the layout of edgec_conv2d_packed_s8 (any path)."""
+        if self.packed is not None:
+            return packed_conv_scratch(self, self.packed, self.tile)
         if self.groups != 1:
             return 0
         taps = self.kernel_hw[0] * self.kernel_hw[1] * self.in_hwc[2]
@@ -109,6 +125,21 @@ class DepthwiseConv2D:
     depth_multiplier: int
     input_zp: int
     weights_name: str = ""
+    packed: PackedWeights | None = field(default=None, repr=False, compare=False)
+    tile: int = 0
+
+    @property
+    def weight_rows(self) -> np.ndarray:
+        """[cout, kh * kw]: each output channel's taps."""
+        return np.ascontiguousarray(self.weights.reshape(-1, self.weights.shape[-1]).T)
+
+    @property
+    def scratch_bytes(self) -> int:
+        """Packed weights: a block of 16 decoded channels and one decoded channel."""
+        if self.packed is None:
+            return 0
+        taps = self.kernel_hw[0] * self.kernel_hw[1]
+        return _a4(taps * 16 + taps)
 
 
 @dataclass(frozen=True)
@@ -124,6 +155,16 @@ class FullyConnected:
     in_features: int
     out_features: int
     weights_name: str = ""
+    packed: PackedWeights | None = field(default=None, repr=False, compare=False)
+    tile: int = 0
+
+    @property
+    def weight_rows(self) -> np.ndarray:
+        return self.weights
+
+    @property
+    def scratch_bytes(self) -> int:
+        return 0  # packed rows are decoded as they are read
 
 
 @dataclass(frozen=True)
@@ -293,11 +334,27 @@ def op_inputs(op) -> tuple[int, ...]:
     return (op.input,)
 
 
+def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
+    """Bytes of scratch edgec_conv2d_packed_s8 uses (its layout, in order)."""
+    runs = op.kernel_hw[0] * op.kernel_hw[1]
+    cin = op.in_hwc[2] // op.groups
+    taps = runs * cin
+    fixed = 4 * runs + 4 * tile + 4 * tile + _a4(tile) + _a4(cin)
+    if packed.format == "clustered":
+        return fixed + 2 * _a4(taps)
+    return fixed + _a4(2 * runs) + _a4(2 * packed.max_nonzeros) + _a4(packed.max_nonzeros)
+
+
 def const_arrays(op) -> list[np.ndarray]:
-    """Every constant array an op keeps in flash (weights, biases, multipliers, tables...)."""
+    """Every constant array an op keeps in flash (weights as stored, biases, multipliers, tables...)."""
     arrays = []
-    for value in vars(op).values():
-        if isinstance(value, np.ndarray):
+    packed = getattr(op, "packed", None)
+    for key, value in vars(op).items():
+        if isinstance(value, PackedWeights):
+            arrays += value.arrays
+        elif isinstance(value, np.ndarray):
+            if key == "weights" and packed is not None:
+                continue
             arrays.append(value)
         elif isinstance(value, Requant):
             arrays += [value.multiplier, value.shift]

@@ -1,11 +1,18 @@
-"""How each MAC layer's weights are stored in flash, and the per-layer report of that choice.
+"""How each MAC layer's weights are stored in flash: the formats, their encoding, the choice.
 
-    LayerStorage   one conv / depthwise / fully-connected op: format, bytes dense vs stored
-    WEIGHT_MODES   "auto" (cheapest storage per layer) or "dense" (int8 everywhere)
+A layer's weights are seen as a matrix of rows (output channels) of taps, in the order the
+kernel reads them (kernels/edgec_packed.h describes the formats bit for bit):
+  dense             int8, as the dense kernels read them
+  clustered         per row a codebook of its distinct int8 values (<= 16) and packed indices
+  sparse            per row a bitmask of the nonzero taps and the nonzero int8 values
+  sparse_clustered  the bitmask and packed codebook indices of the nonzeros only
+Clustering is detected from the weights themselves (a row with at most 16 distinct values), so any
+.tflite whose weights were clustered (then quantized per channel) benefits. `choose` takes, per
+layer, the format with the fewest bytes (flash first); "dense" mode keeps int8 everywhere.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -13,6 +20,8 @@ from toolchain.errors import OptionError
 
 WEIGHT_MODES = ("auto", "dense")
 FORMATS = ("dense", "clustered", "sparse", "sparse_clustered")
+FORMAT_CODES = {"clustered": 1, "sparse": 2, "sparse_clustered": 3}  # EDGEC_CLUSTERED...
+MAX_CLUSTERS = 16
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,30 @@ class LayerStorage:
     density: float  # nonzero fraction of the weights
 
 
+@dataclass(frozen=True)
+class PackedWeights:
+    """A weight matrix in a compressed format: the arrays edgec_packed points to."""
+
+    format: str
+    rows: int
+    taps: int
+    mask: np.ndarray = field(repr=False)  # uint8 [rows * ceil(taps / 8)], empty unless sparse
+    values: np.ndarray = field(repr=False)  # uint8: int8 nonzeros, or the index bit stream (+1 byte)
+    codebook: np.ndarray = field(repr=False)  # int8 [rows * clusters] or [clusters] when shared
+    index_bits: int
+    clusters: int
+    shared: bool
+    max_nonzeros: int
+
+    @property
+    def arrays(self) -> list[np.ndarray]:
+        return [self.mask, self.values, self.codebook]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(int(a.nbytes) for a in self.arrays)
+
+
 def check_mode(weights: str) -> str:
     if weights not in WEIGHT_MODES:
         raise OptionError("--weights", weights, " or ".join(WEIGHT_MODES))
@@ -38,9 +71,111 @@ def density(weights: np.ndarray) -> float:
     return float(np.count_nonzero(weights)) / weights.size if weights.size else 0.0
 
 
-def dense_layer(op) -> LayerStorage:
-    """The storage record of a MAC op whose weights are kept as plain int8."""
+def _pack_bits(indices: np.ndarray, bits: int) -> np.ndarray:
+    """Unsigned values of `bits` bits each as one LSB-first bit stream, plus one byte of padding."""
+    indices = np.asarray(indices, dtype=np.uint32).reshape(-1)
+    planes = ((indices[:, None] >> np.arange(bits, dtype=np.uint32)) & 1).astype(np.uint8).reshape(-1)
+    packed = np.packbits(planes, bitorder="little")
+    return np.concatenate([packed, np.zeros(1, np.uint8)])
+
+
+def _codebooks(rows: list[np.ndarray]) -> tuple[np.ndarray, int, int, bool, list[np.ndarray]] | None:
+    """Codebook(s) and index_bits for rows of values, or None when a row has more than 16 values.
+    Returns (codebook, clusters, bits, shared, per-row index arrays)."""
+    distinct = [np.unique(r) for r in rows]
+    most = max((len(d) for d in distinct), default=0)
+    if most > MAX_CLUSTERS or most == 0:
+        return None
+    bits = max(1, int(np.ceil(np.log2(most))))
+    union = np.unique(np.concatenate(distinct))
+    if len(union) <= (1 << bits):  # one codebook serves every row
+        indices = [np.searchsorted(union, r) for r in rows]
+        return union.astype(np.int8), len(union), bits, True, indices
+    books = np.zeros((len(rows), most), np.int8)
+    indices = []
+    for i, (r, d) in enumerate(zip(rows, distinct)):
+        books[i, :len(d)] = d
+        indices.append(np.searchsorted(d, r))
+    return books.reshape(-1), most, bits, False, indices
+
+
+def _mask(matrix: np.ndarray) -> np.ndarray:
+    return np.packbits(matrix != 0, axis=1, bitorder="little").reshape(-1)
+
+
+def encode(matrix: np.ndarray, fmt: str) -> PackedWeights | None:
+    """`matrix` [rows, taps] int8 in format `fmt` (not dense), or None when it does not apply."""
+    rows, taps = matrix.shape
+    nonzeros = [r[r != 0] for r in matrix]
+    max_nz = max((len(n) for n in nonzeros), default=0)
+    empty8 = np.zeros(0, np.uint8)
+    if fmt == "clustered":
+        cb = _codebooks(list(matrix))
+        if cb is None:
+            return None
+        book, clusters, bits, shared, indices = cb
+        values = _pack_bits(np.concatenate(indices), bits)
+        return PackedWeights(fmt, rows, taps, empty8, values, book, bits, clusters, shared, 0)
+    mask = _mask(matrix)
+    if fmt == "sparse":
+        values = np.concatenate(nonzeros).astype(np.int8).view(np.uint8) if max_nz else empty8
+        return PackedWeights(fmt, rows, taps, mask, values, np.zeros(0, np.int8), 0, 0, False, max_nz)
+    assert fmt == "sparse_clustered", fmt
+    if max_nz == 0:
+        return None
+    cb = _codebooks([n for n in nonzeros if len(n)])
+    if cb is None:
+        return None
+    book, clusters, bits, shared, indices = cb
+    if not shared:  # give empty rows an (unused) codebook of zeros to keep rows aligned
+        per_row, it = [], iter(book.reshape(-1, clusters))
+        for n in nonzeros:
+            per_row.append(next(it) if len(n) else np.zeros(clusters, np.int8))
+        book = np.concatenate(per_row)
+    values = _pack_bits(np.concatenate(indices), bits)
+    return PackedWeights(fmt, rows, taps, mask, values, book, bits, clusters, shared, max_nz)
+
+
+def decode(packed: PackedWeights) -> np.ndarray:
+    """The int8 matrix a PackedWeights holds (the reference the C decoder must agree with)."""
+    rows, taps, bits = packed.rows, packed.taps, packed.index_bits
+    out = np.zeros((rows, taps), np.int8)
+    if packed.format != "sparse":
+        stream = np.unpackbits(packed.values, bitorder="little")
+        nidx = (len(stream) - 8) // bits
+        idx = (stream[:nidx * bits].reshape(-1, bits).astype(np.uint32) << np.arange(bits, dtype=np.uint32)).sum(1)
+    book = packed.codebook.reshape(1 if packed.shared else rows, -1) if packed.clusters else None
+    if packed.format == "clustered":
+        idx = idx[:rows * taps].reshape(rows, taps)
+        return book[0][idx] if packed.shared else np.take_along_axis(book, idx.astype(np.int64), 1)
+    mask = np.unpackbits(packed.mask.reshape(rows, -1), axis=1, bitorder="little")[:, :taps].astype(bool)
+    at = 0
+    for r in range(rows):
+        n = int(mask[r].sum())
+        if packed.format == "sparse":
+            out[r, mask[r]] = packed.values[at:at + n].view(np.int8)
+        else:
+            out[r, mask[r]] = book[0 if packed.shared else r][idx[at:at + n]]
+        at += n
+    return out
+
+
+def choose(matrix: np.ndarray, dense_bytes: int, formats=("clustered", "sparse", "sparse_clustered"),
+           ) -> PackedWeights | None:
+    """The packed format with the fewest bytes, if it beats dense_bytes (None: stay dense)."""
+    best = None
+    for fmt in formats:
+        packed = encode(matrix, fmt)
+        if packed is not None and packed.nbytes < dense_bytes and (best is None or packed.nbytes < best.nbytes):
+            best = packed
+    return best
+
+
+def layer_storage(op) -> LayerStorage:
+    """The storage record of a MAC op (dense, or as its `packed` weights)."""
     dense = int(op.weights_in_flash.nbytes) if hasattr(op, "weights_in_flash") else int(op.weights.nbytes)
-    return LayerStorage(op_index=op.index, op=op.op, tensor=op.weights_name, format="dense",
-                        dense_bytes=dense, stored_bytes=dense, index_bits=0, clusters=0,
-                        density=density(op.weights))
+    pk = op.packed
+    return LayerStorage(op_index=op.index, op=op.op, tensor=op.weights_name,
+                        format=pk.format if pk else "dense", dense_bytes=dense,
+                        stored_bytes=pk.nbytes if pk else dense, index_bits=pk.index_bits if pk else 0,
+                        clusters=pk.clusters if pk else 0, density=density(op.weights))

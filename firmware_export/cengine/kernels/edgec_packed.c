@@ -1,0 +1,440 @@
+/* edgec C engine: kernels over packed (clustered and/or sparse) weights; see edgec_packed.h.
+ *
+ * The arithmetic is the dense kernels': acc = bias' + sum(w * x), padding taps count as input_zp,
+ * the same output stage. Only the order of the integer sums differs (zero weights are skipped),
+ * which is exact. A row's weights are decoded once per tile of output pixels, so the decoding is
+ * paid once for `tile` pixels; the row's packed data is read in order, rows one after the other
+ * (the cursor of the sparse formats is the running count of values, or bits, of earlier rows).
+ */
+#include "edgec_packed.h"
+
+/* Little-endian bit stream, LSB first. The generator pads every stream with 4 bytes so that the
+ * reader may load one byte past the last value. */
+typedef struct {
+    const uint8_t *p;
+    uint32_t buf;
+    int32_t n;
+} edgec_bitreader;
+
+static inline void edgec_br_init(edgec_bitreader *r, const uint8_t *s, uint32_t bitpos)
+{
+    r->p = s + (bitpos >> 3);
+    r->n = 8 - (int32_t)(bitpos & 7);
+    r->buf = (uint32_t)(*r->p++) >> (bitpos & 7);
+}
+
+static inline uint32_t edgec_br_get(edgec_bitreader *r, int32_t bits)
+{
+    uint32_t v;
+    if (r->n < bits) {
+        r->buf |= (uint32_t)(*r->p++) << r->n;
+        r->n += 8;
+    }
+    v = r->buf & ((1u << bits) - 1u);
+    r->buf >>= bits;
+    r->n -= bits;
+    return v;
+}
+
+static inline const int8_t *edgec_codebook(const edgec_packed *w, int32_t row)
+{
+    return w->codebook + (w->shared ? 0 : row * w->clusters);
+}
+
+/* Row `row` as dense int8 taps into dst[taps]; *cursor advances past the row (sparse formats). */
+static void edgec_unpack_dense(const edgec_packed *w, int32_t row, uint32_t *cursor, int8_t *dst)
+{
+    const int32_t taps = w->taps, bits = w->index_bits;
+    const int8_t *cb = edgec_codebook(w, row);
+    edgec_bitreader r = {NULL, 0, 0};
+    int32_t k;
+    if (w->format == EDGEC_CLUSTERED) {
+        if (bits == 4 && (taps & 1) == 0) { /* two indices a byte, the row byte-aligned */
+            const uint8_t *s = w->values + (uint32_t)row * (uint32_t)taps / 2u;
+            for (k = 0; k < taps; k += 2, s++) {
+                dst[k] = cb[*s & 15u];
+                dst[k + 1] = cb[*s >> 4];
+            }
+            return;
+        }
+        edgec_br_init(&r, w->values, (uint32_t)row * (uint32_t)taps * (uint32_t)bits);
+        for (k = 0; k < taps; k++) {
+            dst[k] = cb[edgec_br_get(&r, bits)];
+        }
+        return;
+    }
+    {
+        const uint8_t *mask = w->mask + row * ((taps + 7) >> 3);
+        const int clustered = w->format == EDGEC_SPARSE_CLUSTERED;
+        uint32_t at = *cursor;
+        if (clustered) {
+            edgec_br_init(&r, w->values, at);
+        }
+        for (k = 0; k < taps; k++) {
+            if (mask[k >> 3] & (1u << (k & 7))) {
+                dst[k] = clustered ? cb[edgec_br_get(&r, bits)] : (int8_t)w->values[at];
+                at += clustered ? (uint32_t)bits : 1u;
+            } else {
+                dst[k] = 0;
+            }
+        }
+        *cursor = at;
+    }
+}
+
+/* Row `row` of a sparse format as its nonzeros: value val[j] at window offset off[j], where tap
+ * k = r * seg_len + c lies at seg_off[r] + c; seg_end[r] = number of nonzeros in segments 0..r.
+ * Returns the number of nonzeros. */
+static int32_t edgec_unpack_list(const edgec_packed *w, int32_t row, uint32_t *cursor, const int32_t *seg_off,
+                                 int32_t seg_len, uint16_t *off, int8_t *val, uint16_t *seg_end)
+{
+    const int32_t taps = w->taps, bits = w->index_bits;
+    const uint8_t *mask = w->mask + row * ((taps + 7) >> 3);
+    const int clustered = w->format == EDGEC_SPARSE_CLUSTERED;
+    const int8_t *cb = edgec_codebook(w, row);
+    uint32_t at = *cursor;
+    edgec_bitreader r = {NULL, 0, 0};
+    int32_t k = 0, n = 0, seg, c;
+    if (clustered) {
+        edgec_br_init(&r, w->values, at);
+    }
+    for (seg = 0; k < taps; seg++) {
+        const int32_t base = seg_off[seg];
+        for (c = 0; c < seg_len; c++, k++) {
+            const uint32_t m = mask[k >> 3];
+            if (m == 0 && (k & 7) == 0 && c + 8 <= seg_len) { /* a zero byte: 8 zero taps */
+                c += 7;
+                k += 7;
+                continue;
+            }
+            if (m & (1u << (k & 7))) {
+                off[n] = (uint16_t)(base + c);
+                val[n] = clustered ? cb[edgec_br_get(&r, bits)] : (int8_t)w->values[at];
+                at += clustered ? (uint32_t)bits : 1u;
+                n++;
+            }
+        }
+        seg_end[seg] = (uint16_t)n;
+    }
+    *cursor = at;
+    return n;
+}
+
+/* acc[0] += w0.x0, acc[1] += w0.x1, acc[2] += w1.x0, acc[3] += w1.x1 over n taps. */
+static void edgec_pk_mac2x2(const int8_t *w0, const int8_t *w1, const int8_t *x0, const int8_t *x1, int32_t n,
+                            int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t i = 0;
+#if defined(EDGEC_DSP)
+    for (; i + 4 <= n; i += 4) {
+        int32_t wa, wb, xa, xb, xa_lo, xa_hi, xb_lo, xb_hi, wa_lo, wa_hi, wb_lo, wb_hi;
+        memcpy(&xa, x0 + i, 4);
+        memcpy(&xb, x1 + i, 4);
+        memcpy(&wa, w0 + i, 4);
+        memcpy(&wb, w1 + i, 4);
+        xa_lo = edgec_sxtb16(xa);
+        xa_hi = edgec_sxtb16_ror8(xa);
+        xb_lo = edgec_sxtb16(xb);
+        xb_hi = edgec_sxtb16_ror8(xb);
+        wa_lo = edgec_sxtb16(wa);
+        wa_hi = edgec_sxtb16_ror8(wa);
+        wb_lo = edgec_sxtb16(wb);
+        wb_hi = edgec_sxtb16_ror8(wb);
+        a00 = edgec_smlad(wa_hi, xa_hi, edgec_smlad(wa_lo, xa_lo, a00));
+        a01 = edgec_smlad(wa_hi, xb_hi, edgec_smlad(wa_lo, xb_lo, a01));
+        a10 = edgec_smlad(wb_hi, xa_hi, edgec_smlad(wb_lo, xa_lo, a10));
+        a11 = edgec_smlad(wb_hi, xb_hi, edgec_smlad(wb_lo, xb_lo, a11));
+    }
+#endif
+    for (; i < n; i++) {
+        const int32_t xa = x0[i], xb = x1[i];
+        a00 += w0[i] * xa;
+        a01 += w0[i] * xb;
+        a10 += w1[i] * xa;
+        a11 += w1[i] * xb;
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* *a0 += sum val[j] * x0[off[j]], *a1 likewise with x1, over j < n. */
+static void edgec_pk_sparse2(const uint16_t *off, const int8_t *val, int32_t n, const int8_t *x0, const int8_t *x1,
+                             int32_t *a0, int32_t *a1)
+{
+    int32_t s0 = *a0, s1 = *a1;
+    int32_t j;
+    for (j = 0; j < n; j++) {
+        const int32_t o = off[j], v = val[j];
+        s0 += v * x0[o];
+        s1 += v * x1[o];
+    }
+    *a0 = s0;
+    *a1 = s1;
+}
+
+typedef struct {
+    const int32_t *bias, *multiplier;
+    const int8_t *shift;
+    int32_t output_zp, act_min, act_max, narrow;
+} edgec_pk_out;
+
+static inline int8_t edgec_pk_requant(const edgec_pk_out *q, int32_t oc, int32_t acc)
+{
+    return edgec_requantize(q->narrow, acc + q->bias[oc], q->multiplier[oc], q->shift[oc], q->output_zp, q->act_min,
+                            q->act_max);
+}
+
+static inline int32_t edgec_align4(int32_t n) { return (n + 3) & ~3; }
+
+/* Whether tap row ky, column kx of a window at (iy0, ix0) lies inside the input. */
+static inline int edgec_pk_inside(const edgec_conv_params *p, int32_t iy0, int32_t ix0, int32_t ky, int32_t kx)
+{
+    const int32_t iy = iy0 + ky * p->dilation_h, ix = ix0 + kx * p->dilation_w;
+    return iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+}
+
+void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, int32_t tile,
+                            const int8_t *input, int8_t *output, int32_t *scratch)
+{
+    const int32_t cin = p->in_c / p->groups;
+    const int32_t cpg = p->out_c / p->groups;
+    const int32_t kh = p->kernel_h, kw = p->kernel_w, runs = kh * kw;
+    const int32_t taps = runs * cin;
+    const int32_t pixels = p->out_h * p->out_w;
+    const int merge_rows = p->groups == 1 && p->dilation_w == 1; /* a kernel row is contiguous input */
+    const int sparse = w->format != EDGEC_CLUSTERED;
+    const edgec_pk_out q = {p->bias, p->multiplier, p->shift, p->output_zp, p->act_min, p->act_max, p->narrow};
+    /* scratch: seg_off[runs], base[tile] (int32); iy0[tile], ix0[tile] (int16); inside[tile];
+     * zp[cin]; then the decoded row(s): two dense rows, or one row's nonzeros. */
+    int32_t *const seg_off = scratch;
+    int32_t *const base = seg_off + runs;
+    int16_t *const py = (int16_t *)(base + tile);
+    int16_t *const px = py + tile;
+    uint8_t *const inside = (uint8_t *)(px + tile);
+    int8_t *const zp = (int8_t *)inside + edgec_align4(tile);
+    int8_t *const dec = zp + edgec_align4(cin);
+    int8_t *const row0 = dec, *const row1 = dec + edgec_align4(taps);
+    uint16_t *const seg_end = (uint16_t *)dec;
+    uint16_t *const off = (uint16_t *)(dec + edgec_align4(2 * runs));
+    int8_t *const val = (int8_t *)off + edgec_align4(2 * w->max_nonzeros);
+    int32_t b, t0, i, ky, kx, oc;
+
+    for (ky = 0; ky < kh; ky++) {
+        for (kx = 0; kx < kw; kx++) {
+            seg_off[ky * kw + kx] = (ky * p->dilation_h * p->in_w + kx * p->dilation_w) * p->in_c;
+        }
+    }
+    memset(zp, p->input_zp, (size_t)cin);
+    for (b = 0; b < p->batches; b++) {
+        const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
+        int8_t *out_b = output + b * pixels * p->out_c;
+        for (t0 = 0; t0 < pixels; t0 += tile) {
+            const int32_t n = edgec_min(tile, pixels - t0);
+            uint32_t cursor = 0;
+            for (i = 0; i < n; i++) {
+                const int32_t oy = (t0 + i) / p->out_w, ox = (t0 + i) % p->out_w;
+                const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+                py[i] = (int16_t)iy0;
+                px[i] = (int16_t)ix0;
+                base[i] = (iy0 * p->in_w + ix0) * p->in_c;
+                inside[i] = (uint8_t)(iy0 >= 0 && iy0 + (kh - 1) * p->dilation_h < p->in_h && ix0 >= 0 &&
+                                      ix0 + (kw - 1) * p->dilation_w < p->in_w);
+            }
+            for (oc = 0; oc < p->out_c;) {
+                const int32_t g = oc / cpg;
+                const int8_t *in_g = in_b + g * cin;
+                int8_t *out_t = out_b + t0 * p->out_c;
+                /* two channels when both are in the same group (dense decoding only) */
+                const int pair = !sparse && oc + 1 < p->out_c && (oc + 1) / cpg == g;
+                if (!sparse) {
+                    edgec_unpack_dense(w, oc, &cursor, row0);
+                    if (pair) {
+                        edgec_unpack_dense(w, oc + 1, &cursor, row1);
+                    }
+                } else {
+                    edgec_unpack_list(w, oc, &cursor, seg_off, cin, off, val, seg_end);
+                }
+                for (i = 0; i < n; i += 2) {
+                    const int two = i + 1 < n;
+                    const int32_t j = two ? i + 1 : i;
+                    int32_t acc[4] = {0, 0, 0, 0};
+                    if (!sparse) {
+                        const int8_t *w1 = pair ? row1 : row0;
+                        if (inside[i] && inside[j]) {
+                            const int8_t *x0 = in_g + base[i], *x1 = in_g + base[j];
+                            if (merge_rows) {
+                                const int32_t len = kw * cin;
+                                for (ky = 0; ky < kh; ky++) {
+                                    const int32_t o = seg_off[ky * kw];
+                                    edgec_pk_mac2x2(row0 + ky * len, w1 + ky * len, x0 + o, x1 + o, len, acc);
+                                }
+                            } else {
+                                for (ky = 0; ky < runs; ky++) {
+                                    const int32_t o = seg_off[ky];
+                                    edgec_pk_mac2x2(row0 + ky * cin, w1 + ky * cin, x0 + o, x1 + o, cin, acc);
+                                }
+                            }
+                        } else {
+                            for (ky = 0; ky < kh; ky++) {
+                                for (kx = 0; kx < kw; kx++) {
+                                    const int32_t r = ky * kw + kx;
+                                    const int8_t *x0 = edgec_pk_inside(p, py[i], px[i], ky, kx)
+                                                           ? in_g + base[i] + seg_off[r] : zp;
+                                    const int8_t *x1 = edgec_pk_inside(p, py[j], px[j], ky, kx)
+                                                           ? in_g + base[j] + seg_off[r] : zp;
+                                    edgec_pk_mac2x2(row0 + r * cin, w1 + r * cin, x0, x1, cin, acc);
+                                }
+                            }
+                        }
+                    } else if (inside[i] && inside[j]) {
+                        edgec_pk_sparse2(off, val, seg_end[runs - 1], in_g + base[i], in_g + base[j], &acc[0],
+                                         &acc[1]);
+                    } else {
+                        int32_t start = 0;
+                        for (ky = 0; ky < kh; ky++) {
+                            for (kx = 0; kx < kw; kx++) {
+                                const int32_t r = ky * kw + kx, end = seg_end[r];
+                                const int in0 = edgec_pk_inside(p, py[i], px[i], ky, kx);
+                                const int in1 = edgec_pk_inside(p, py[j], px[j], ky, kx);
+                                int32_t e, s0 = 0, s1 = 0, vsum = 0;
+                                for (e = start; e < end; e++) {
+                                    vsum += val[e];
+                                    s0 += in0 ? val[e] * in_g[base[i] + off[e]] : 0;
+                                    s1 += in1 ? val[e] * in_g[base[j] + off[e]] : 0;
+                                }
+                                acc[0] += in0 ? s0 : vsum * p->input_zp;
+                                acc[1] += in1 ? s1 : vsum * p->input_zp;
+                                start = end;
+                            }
+                        }
+                    }
+                    out_t[i * p->out_c + oc] = edgec_pk_requant(&q, oc, acc[0]);
+                    if (two) {
+                        out_t[j * p->out_c + oc] = edgec_pk_requant(&q, oc, acc[1]);
+                    }
+                    if (pair) {
+                        out_t[i * p->out_c + oc + 1] = edgec_pk_requant(&q, oc + 1, acc[2]);
+                        if (two) {
+                            out_t[j * p->out_c + oc + 1] = edgec_pk_requant(&q, oc + 1, acc[3]);
+                        }
+                    }
+                }
+                oc += pair ? 2 : 1;
+            }
+        }
+    }
+}
+
+#define EDGEC_PK_DW_BLOCK 16
+
+void edgec_dwconv2d_packed_s8(const edgec_dwconv_params *p, const edgec_packed *w, int32_t tile,
+                              const int8_t *input, int8_t *output, int32_t *scratch)
+{
+    const int32_t dm = p->depth_multiplier;
+    const int32_t taps = p->kernel_h * p->kernel_w;
+    const int32_t pixels = p->out_h * p->out_w;
+    int8_t *const wblock = (int8_t *)scratch;          /* [taps][16] */
+    int8_t *const row = wblock + taps * EDGEC_PK_DW_BLOCK; /* one decoded channel */
+    int32_t acc[EDGEC_PK_DW_BLOCK];
+    int32_t b, t0, t, c0, ky, kx, j, k;
+
+    for (b = 0; b < p->batches; b++) {
+        const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
+        int8_t *out_b = output + b * pixels * p->out_c;
+        for (t0 = 0; t0 < pixels; t0 += tile) {
+            const int32_t n_px = edgec_min(tile, pixels - t0);
+            uint32_t cursor = 0;
+            for (c0 = 0; c0 < p->out_c; c0 += EDGEC_PK_DW_BLOCK) {
+                const int32_t n = edgec_min(EDGEC_PK_DW_BLOCK, p->out_c - c0);
+                for (j = 0; j < n; j++) {
+                    edgec_unpack_dense(w, c0 + j, &cursor, row);
+                    for (k = 0; k < taps; k++) {
+                        wblock[k * EDGEC_PK_DW_BLOCK + j] = row[k];
+                    }
+                }
+                for (t = t0; t < t0 + n_px; t++) {
+                    const int32_t oy = t / p->out_w, ox = t % p->out_w;
+                    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+                    int8_t *out = out_b + t * p->out_c;
+                    for (j = 0; j < n; j++) {
+                        acc[j] = p->bias[c0 + j];
+                    }
+                    for (ky = 0; ky < p->kernel_h; ky++) {
+                        const int32_t iy = iy0 + ky * p->dilation_h;
+                        for (kx = 0; kx < p->kernel_w; kx++) {
+                            const int32_t ix = ix0 + kx * p->dilation_w;
+                            const int8_t *wk = wblock + (ky * p->kernel_w + kx) * EDGEC_PK_DW_BLOCK;
+                            if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
+                                const int8_t *src = in_b + (iy * p->in_w + ix) * p->in_c;
+                                if (dm == 1) {
+                                    src += c0;
+                                    for (j = 0; j < n; j++) {
+                                        acc[j] += (int32_t)wk[j] * (int32_t)src[j];
+                                    }
+                                } else {
+                                    for (j = 0; j < n; j++) {
+                                        acc[j] += (int32_t)wk[j] * (int32_t)src[(c0 + j) / dm];
+                                    }
+                                }
+                            } else {
+                                for (j = 0; j < n; j++) {
+                                    acc[j] += (int32_t)wk[j] * p->input_zp;
+                                }
+                            }
+                        }
+                    }
+                    for (j = 0; j < n; j++) {
+                        const int32_t c = c0 + j;
+                        out[c] = edgec_requantize(p->narrow, acc[j], p->multiplier[c], p->shift[c], p->output_zp,
+                                                  p->act_min, p->act_max);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void edgec_fully_connected_packed_s8(const edgec_fc_params *p, const edgec_packed *w, const int8_t *input,
+                                     int8_t *output)
+{
+    const int32_t taps = p->in_features, bits = w->index_bits;
+    int32_t b, o, k;
+    for (b = 0; b < p->batches; b++) {
+        const int8_t *x = input + b * taps;
+        int8_t *y = output + b * p->out_features;
+        uint32_t at = 0;
+        for (o = 0; o < p->out_features; o++) {
+            const int32_t q = p->per_channel ? o : 0;
+            const int8_t *cb = edgec_codebook(w, o);
+            int32_t acc = p->bias[o];
+            edgec_bitreader r = {NULL, 0, 0};
+            if (w->format == EDGEC_CLUSTERED) {
+                edgec_br_init(&r, w->values, (uint32_t)o * (uint32_t)taps * (uint32_t)bits);
+                for (k = 0; k < taps; k++) {
+                    acc += cb[edgec_br_get(&r, bits)] * x[k];
+                }
+            } else {
+                const uint8_t *mask = w->mask + o * ((taps + 7) >> 3);
+                const int clustered = w->format == EDGEC_SPARSE_CLUSTERED;
+                if (clustered) {
+                    edgec_br_init(&r, w->values, at);
+                }
+                for (k = 0; k < taps; k += 8) {
+                    uint32_t m = mask[k >> 3];
+                    int32_t i = k;
+                    for (; m; m >>= 1, i++) {
+                        if (m & 1u) {
+                            acc += (clustered ? cb[edgec_br_get(&r, bits)] : (int8_t)w->values[at]) * x[i];
+                            at += clustered ? (uint32_t)bits : 1u;
+                        }
+                    }
+                }
+            }
+            y[o] = edgec_requantize(p->narrow, acc, p->multiplier[q], p->shift[q], p->output_zp, p->act_min,
+                                    p->act_max);
+        }
+    }
+}
