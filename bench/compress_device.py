@@ -317,7 +317,7 @@ def main(argv=None) -> int:
     missing = [n for n in names if not (args.models / n).is_file()]
     if missing:
         raise SystemExit(f"MLPerf Tiny models missing in {args.models}: {', '.join(missing)} (--models DIR)")
-    out = args.out or Path(tempfile.mkdtemp(prefix="edgec-compress-device-"))
+    out = (args.out or Path(tempfile.mkdtemp(prefix="edgec-compress-device-"))).resolve()
     results = args.json or (None if args.smoke else REPO / "out" / "bench" / "compress_device.json")
     cache = args.cache or (out / "trained" if args.smoke else REPO / "out" / "bench" / "compress_device_cache")
     started = time.monotonic()
