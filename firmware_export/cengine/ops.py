@@ -339,10 +339,11 @@ def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
     runs = op.kernel_hw[0] * op.kernel_hw[1]
     cin = op.in_hwc[2] // op.groups
     taps = runs * cin
-    fixed = 4 * runs + 4 * tile + 4 * tile + _a4(tile) + _a4(cin)
+    fixed = 8 * tile + 4 * runs + 4 * runs + 4 * tile + 4 * tile + _a4(tile) + _a4(op.kernel_hw[1] * cin)
     if packed.format == "clustered":
         return fixed + 2 * _a4(taps)
-    return fixed + _a4(2 * runs) + _a4(2 * packed.max_nonzeros) + _a4(packed.max_nonzeros)
+    nz = packed.max_nonzeros
+    return fixed + _a4(2 * runs) + 2 * 2 * _a4(nz) + _a4(nz)
 
 
 def const_arrays(op) -> list[np.ndarray]:
@@ -355,7 +356,7 @@ def const_arrays(op) -> list[np.ndarray]:
         elif isinstance(value, np.ndarray):
             if key == "weights" and packed is not None:
                 continue
-            arrays.append(value)
+            arrays.append(op.weights_in_flash if key == "weights" and isinstance(op, Conv2D) else value)
         elif isinstance(value, Requant):
             arrays += [value.multiplier, value.shift]
         elif isinstance(value, Operand) and value.is_const:

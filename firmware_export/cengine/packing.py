@@ -14,7 +14,7 @@ from .storage import choose
 
 MAC_OPS = (Conv2D, DepthwiseConv2D, FullyConnected)
 EXTRA_SCRATCH = 1024  # bytes of scratch packed kernels may add to the dense engine's
-TILES = (32, 16, 8, 4, 2)
+TILES = (64, 32, 16, 8, 4)
 
 
 def _dense_bytes(op) -> int:
@@ -30,6 +30,8 @@ def _window_extent(op: Conv2D) -> int:
 
 def _pack_op(op, budget: int):
     formats = ("clustered", "sparse", "sparse_clustered")
+    if isinstance(op, Conv2D) and op.kernel_hw[0] * op.kernel_hw[1] > 64:
+        return op  # the kernel keeps a 64-bit mask of a window's taps inside the input
     if isinstance(op, Conv2D) and _window_extent(op) > 0xFFFF:
         formats = ("clustered",)
     packed = choose(op.weight_rows, _dense_bytes(op), formats)
@@ -39,7 +41,7 @@ def _pack_op(op, budget: int):
         return dataclasses.replace(op, packed=packed)
     pixels = op.out_hwc[0] * op.out_hwc[1]
     for tile in TILES:
-        tile = min(tile, pixels + pixels % 2)
+        tile = min(tile, -(-pixels // 4) * 4)
         candidate = dataclasses.replace(op, packed=packed, tile=tile)
         if isinstance(op, DepthwiseConv2D) or packed_conv_scratch(op, packed, tile) <= budget:
             return candidate if candidate.scratch_bytes <= budget else op

@@ -81,8 +81,9 @@ def kmeans_1d(values: np.ndarray, k: int, iterations: int = 30) -> np.ndarray:
 def compress_weights(name: str, q: np.ndarray, scales: np.ndarray, sparsity: float = 0.0,
                      clusters: int = 0) -> np.ndarray:
     """Magnitude pruning (the `sparsity` fraction of smallest |w| per tensor set to 0), then
-    clustering of the remaining weights to `clusters` float values per tensor, sparsity preserved,
-    requantized with the tensor's own per-channel scales."""
+    clustering to `clusters` float values per tensor, requantized with the tensor's own per-channel
+    scales. After pruning, zero is one of the values: the nonzeros take `clusters - 1` (sparsity
+    preserved)."""
     s = _channel_scales(name, q, scales)
     w = q.astype(np.float64) * s
     if sparsity > 0:
@@ -91,12 +92,12 @@ def compress_weights(name: str, q: np.ndarray, scales: np.ndarray, sparsity: flo
         w = np.where(keep, w, 0.0)
         q = np.where(keep, q, 0).astype(np.int8)
     if clusters > 0:
-        nonzero = q != 0
-        centroids = kmeans_1d(w[nonzero], clusters)
+        nonzero = q != 0 if sparsity > 0 else np.ones(q.shape, bool)
+        centroids = kmeans_1d(w[nonzero], clusters - 1 if sparsity > 0 else clusters)
         if len(centroids):
             edges = (centroids[1:] + centroids[:-1]) / 2
             value = centroids[np.searchsorted(edges, w)]
-            q = np.where(nonzero, np.clip(np.round(value / s), -127, 127), 0).astype(np.int8)
+            q = np.where(nonzero, np.clip(np.round(value / s), -127, 127), q).astype(np.int8)
     return q
 
 

@@ -36,6 +36,21 @@ static inline uint32_t edgec_br_get(edgec_bitreader *r, int32_t bits)
     return v;
 }
 
+/* Index of the lowest set bit of m != 0. */
+static inline int32_t edgec_ctz(uint32_t m)
+{
+#if defined(__GNUC__)
+    return (int32_t)__builtin_ctz(m);
+#else
+    int32_t i = 0;
+    while (!(m & 1u)) {
+        m >>= 1;
+        i++;
+    }
+    return i;
+#endif
+}
+
 static inline const int8_t *edgec_codebook(const edgec_packed *w, int32_t row)
 {
     return w->codebook + (w->shared ? 0 : row * w->clusters);
@@ -82,46 +97,55 @@ static void edgec_unpack_dense(const edgec_packed *w, int32_t row, uint32_t *cur
     }
 }
 
-/* Row `row` of a sparse format as its nonzeros: value val[j] at window offset off[j], where tap
- * k = r * seg_len + c lies at seg_off[r] + c; seg_end[r] = number of nonzeros in segments 0..r.
- * Returns the number of nonzeros. */
+/* Row `row` of a sparse format as its nonzeros: value val[j] of tap k = r * seg_len + c, at window
+ * offset off[j] = seg_off[r] + c and segment offset coff[j] = c; seg_end[r] = number of nonzeros in
+ * segments 0..r, seg_sum[r] the sum of their values. Walks the set bits of the mask. Returns the
+ * number of nonzeros. */
 static int32_t edgec_unpack_list(const edgec_packed *w, int32_t row, uint32_t *cursor, const int32_t *seg_off,
-                                 int32_t seg_len, uint16_t *off, int8_t *val, uint16_t *seg_end)
+                                 int32_t seg_len, uint16_t *off, uint16_t *coff, int8_t *val, uint16_t *seg_end,
+                                 int32_t *seg_sum)
 {
-    const int32_t taps = w->taps, bits = w->index_bits;
+    const int32_t taps = w->taps, bits = w->index_bits, runs = taps / seg_len;
     const uint8_t *mask = w->mask + row * ((taps + 7) >> 3);
     const int clustered = w->format == EDGEC_SPARSE_CLUSTERED;
     const int8_t *cb = edgec_codebook(w, row);
-    uint32_t at = *cursor;
+    const int8_t *values = (const int8_t *)w->values + *cursor;
     edgec_bitreader r = {NULL, 0, 0};
-    int32_t k = 0, n = 0, seg, c;
+    int32_t n = 0, seg = 0, seg_start = 0, k0, i;
     if (clustered) {
-        edgec_br_init(&r, w->values, at);
+        edgec_br_init(&r, w->values, *cursor);
     }
-    for (seg = 0; k < taps; seg++) {
-        const int32_t base = seg_off[seg];
-        for (c = 0; c < seg_len; c++, k++) {
-            const uint32_t m = mask[k >> 3];
-            if (m == 0 && (k & 7) == 0 && c + 8 <= seg_len) { /* a zero byte: 8 zero taps */
-                c += 7;
-                k += 7;
-                continue;
+    for (k0 = 0; k0 < taps; k0 += 8) {
+        uint32_t m = mask[k0 >> 3];
+        while (m) {
+            const int32_t k = k0 + edgec_ctz(m);
+            m &= m - 1u;
+            while (k >= seg_start + seg_len) {
+                seg_end[seg++] = (uint16_t)n;
+                seg_start += seg_len;
             }
-            if (m & (1u << (k & 7))) {
-                off[n] = (uint16_t)(base + c);
-                val[n] = clustered ? cb[edgec_br_get(&r, bits)] : (int8_t)w->values[at];
-                at += clustered ? (uint32_t)bits : 1u;
-                n++;
-            }
+            coff[n] = (uint16_t)(k - seg_start);
+            off[n] = (uint16_t)(seg_off[seg] + k - seg_start);
+            val[n] = clustered ? cb[edgec_br_get(&r, bits)] : values[n];
+            n++;
         }
-        seg_end[seg] = (uint16_t)n;
     }
-    *cursor = at;
+    for (i = seg; i < runs; i++) {
+        seg_end[i] = (uint16_t)n;
+    }
+    for (i = 0, k0 = 0; i < runs; i++) {
+        int32_t sum = 0;
+        for (; k0 < seg_end[i]; k0++) {
+            sum += val[k0];
+        }
+        seg_sum[i] = sum;
+    }
+    *cursor += clustered ? (uint32_t)(n * bits) : (uint32_t)n;
     return n;
 }
 
 /* acc[0] += w0.x0, acc[1] += w0.x1, acc[2] += w1.x0, acc[3] += w1.x1 over n taps. */
-static void edgec_pk_mac2x2(const int8_t *w0, const int8_t *w1, const int8_t *x0, const int8_t *x1, int32_t n,
+EDGEC_FORCE_INLINE void edgec_pk_mac2x2(const int8_t *w0, const int8_t *w1, const int8_t *x0, const int8_t *x1, int32_t n,
                             int32_t *acc)
 {
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
@@ -160,19 +184,24 @@ static void edgec_pk_mac2x2(const int8_t *w0, const int8_t *w1, const int8_t *x0
     acc[3] = a11;
 }
 
-/* *a0 += sum val[j] * x0[off[j]], *a1 likewise with x1, over j < n. */
-static void edgec_pk_sparse2(const uint16_t *off, const int8_t *val, int32_t n, const int8_t *x0, const int8_t *x1,
-                             int32_t *a0, int32_t *a1)
+/* acc[p] += sum val[j] * x[p][off[j]] for the 4 pixels p, over j < n. */
+EDGEC_FORCE_INLINE void edgec_pk_sparse4(const uint16_t *off, const int8_t *val, int32_t n, const int8_t *const *x,
+                             int32_t *acc)
 {
-    int32_t s0 = *a0, s1 = *a1;
+    const int8_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+    int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
     int32_t j;
     for (j = 0; j < n; j++) {
         const int32_t o = off[j], v = val[j];
         s0 += v * x0[o];
         s1 += v * x1[o];
+        s2 += v * x2[o];
+        s3 += v * x3[o];
     }
-    *a0 = s0;
-    *a1 = s1;
+    acc[0] = s0;
+    acc[1] = s1;
+    acc[2] = s2;
+    acc[3] = s3;
 }
 
 typedef struct {
@@ -196,30 +225,101 @@ static inline int edgec_pk_inside(const edgec_conv_params *p, int32_t iy0, int32
     return iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
 }
 
+/* The tile's output pixels t0 .. t0 + n - 1: window origin, offset of the window's first tap,
+ * which taps (ky, kx) lie inside the input (bit ky * kernel_w + kx of inside[]), and an order of the
+ * tile's pixels in which pixels with the same inside taps are adjacent (whole windows first). */
+static void edgec_pk_tile(const edgec_conv_params *p, int32_t t0, int32_t n, int32_t *base, int16_t *py,
+                          int16_t *px, uint64_t *inside, uint8_t *order)
+{
+    int32_t i, j, ky, kx;
+    for (i = 0; i < n; i++) {
+        const int32_t oy = (t0 + i) / p->out_w, ox = (t0 + i) % p->out_w;
+        const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+        uint64_t m = 0;
+        py[i] = (int16_t)iy0;
+        px[i] = (int16_t)ix0;
+        base[i] = (iy0 * p->in_w + ix0) * p->in_c;
+        for (ky = 0; ky < p->kernel_h; ky++) {
+            for (kx = 0; kx < p->kernel_w; kx++) {
+                if (edgec_pk_inside(p, iy0, ix0, ky, kx)) {
+                    m |= (uint64_t)1 << (ky * p->kernel_w + kx);
+                }
+            }
+        }
+        inside[i] = m;
+        /* insertion by mask, descending (the whole window, all ones, first); stable */
+        for (j = i; j > 0 && inside[order[j - 1]] < m; j--) {
+            order[j] = order[j - 1];
+        }
+        order[j] = (uint8_t)i;
+    }
+}
+
+/* Where kernel row ky of pixel t reads: 0 outside the input (every tap is padding), 1 inside
+ * (all of its taps), 2 partly inside. */
+static inline int edgec_pk_row(const edgec_conv_params *p, int32_t iy0, int32_t ix0, int32_t ky)
+{
+    const int32_t iy = iy0 + ky * p->dilation_h;
+    if (iy < 0 || iy >= p->in_h) {
+        return 0;
+    }
+    return ix0 >= 0 && ix0 + (p->kernel_w - 1) * p->dilation_w < p->in_w ? 1 : 2;
+}
+
+/* Sparse rows: one channel of four pixels whose windows have the same taps inside (mask),
+ * segment by segment; segments outside count input_zp. */
+static void edgec_pk_sparse_border4(const edgec_conv_params *p, const int8_t *in_g, const int32_t *base4,
+                                    uint64_t mask, const int32_t *seg_off, const uint16_t *coff, const int8_t *val,
+                                    const uint16_t *seg_end, const int32_t *seg_sum, int32_t *acc)
+{
+    const int32_t runs = p->kernel_h * p->kernel_w;
+    int32_t start = 0, r, j;
+    for (r = 0; r < runs; r++) {
+        const int32_t end = seg_end[r];
+        if ((mask >> r) & 1u) {
+            const int8_t *x[4];
+            for (j = 0; j < 4; j++) {
+                x[j] = in_g + base4[j] + seg_off[r];
+            }
+            edgec_pk_sparse4(coff + start, val + start, end - start, x, acc);
+        } else {
+            for (j = 0; j < 4; j++) {
+                acc[j] += seg_sum[r] * p->input_zp;
+            }
+        }
+        start = end;
+    }
+}
+
 void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, int32_t tile,
                             const int8_t *input, int8_t *output, int32_t *scratch)
 {
     const int32_t cin = p->in_c / p->groups;
     const int32_t cpg = p->out_c / p->groups;
     const int32_t kh = p->kernel_h, kw = p->kernel_w, runs = kh * kw;
-    const int32_t taps = runs * cin;
+    const int32_t taps = runs * cin, len = kw * cin;
     const int32_t pixels = p->out_h * p->out_w;
     const int merge_rows = p->groups == 1 && p->dilation_w == 1; /* a kernel row is contiguous input */
     const int sparse = w->format != EDGEC_CLUSTERED;
     const edgec_pk_out q = {p->bias, p->multiplier, p->shift, p->output_zp, p->act_min, p->act_max, p->narrow};
-    /* scratch: seg_off[runs], base[tile] (int32); iy0[tile], ix0[tile] (int16); inside[tile];
-     * zp[cin]; then the decoded row(s): two dense rows, or one row's nonzeros. */
-    int32_t *const seg_off = scratch;
-    int32_t *const base = seg_off + runs;
+    /* scratch: inside[tile] (uint64), seg_off[runs], seg_sum[runs], base[tile] (int32); iy0[tile],
+     * ix0[tile] (int16); order[tile]; zp[kernel_w * cin]; then the decoded row(s): two dense rows, or
+     * one row's nonzeros (seg_end[runs], off[], coff[], val[]). */
+    uint64_t *const inside = (uint64_t *)(void *)scratch;
+    int32_t *const seg_off = (int32_t *)(inside + tile);
+    int32_t *const seg_sum = seg_off + runs;
+    int32_t *const base = seg_sum + runs;
     int16_t *const py = (int16_t *)(base + tile);
     int16_t *const px = py + tile;
-    uint8_t *const inside = (uint8_t *)(px + tile);
-    int8_t *const zp = (int8_t *)inside + edgec_align4(tile);
-    int8_t *const dec = zp + edgec_align4(cin);
+    uint8_t *const order = (uint8_t *)(px + tile);
+    const uint64_t all = runs == 64 ? ~(uint64_t)0 : (((uint64_t)1 << runs) - 1u);
+    int8_t *const zp = (int8_t *)order + edgec_align4(tile);
+    int8_t *const dec = zp + edgec_align4(len);
     int8_t *const row0 = dec, *const row1 = dec + edgec_align4(taps);
     uint16_t *const seg_end = (uint16_t *)dec;
     uint16_t *const off = (uint16_t *)(dec + edgec_align4(2 * runs));
-    int8_t *const val = (int8_t *)off + edgec_align4(2 * w->max_nonzeros);
+    uint16_t *const coff = off + edgec_align4(w->max_nonzeros);
+    int8_t *const val = (int8_t *)(coff + edgec_align4(w->max_nonzeros));
     int32_t b, t0, i, ky, kx, oc;
 
     for (ky = 0; ky < kh; ky++) {
@@ -227,54 +327,78 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
             seg_off[ky * kw + kx] = (ky * p->dilation_h * p->in_w + kx * p->dilation_w) * p->in_c;
         }
     }
-    memset(zp, p->input_zp, (size_t)cin);
+    memset(zp, p->input_zp, (size_t)len);
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
         int8_t *out_b = output + b * pixels * p->out_c;
         for (t0 = 0; t0 < pixels; t0 += tile) {
             const int32_t n = edgec_min(tile, pixels - t0);
+            int8_t *const out_t = out_b + t0 * p->out_c;
             uint32_t cursor = 0;
-            for (i = 0; i < n; i++) {
-                const int32_t oy = (t0 + i) / p->out_w, ox = (t0 + i) % p->out_w;
-                const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
-                py[i] = (int16_t)iy0;
-                px[i] = (int16_t)ix0;
-                base[i] = (iy0 * p->in_w + ix0) * p->in_c;
-                inside[i] = (uint8_t)(iy0 >= 0 && iy0 + (kh - 1) * p->dilation_h < p->in_h && ix0 >= 0 &&
-                                      ix0 + (kw - 1) * p->dilation_w < p->in_w);
-            }
+            edgec_pk_tile(p, t0, n, base, py, px, inside, order);
             for (oc = 0; oc < p->out_c;) {
                 const int32_t g = oc / cpg;
                 const int8_t *in_g = in_b + g * cin;
-                int8_t *out_t = out_b + t0 * p->out_c;
-                /* two channels when both are in the same group (dense decoding only) */
-                const int pair = !sparse && oc + 1 < p->out_c && (oc + 1) / cpg == g;
-                if (!sparse) {
+                if (sparse) {
+                    /* one channel, four pixels at a time: pixels in `order`, a group of four padded with
+                     * its first pixel when the next pixels' windows have other taps inside */
+                    const int32_t nz = edgec_unpack_list(w, oc, &cursor, seg_off, cin, off, coff, val, seg_end,
+                                                         seg_sum);
+                    for (i = 0; i < n;) {
+                        const uint64_t mask = inside[order[i]];
+                        int32_t acc[4] = {0, 0, 0, 0}, base4[4], count = 1, j;
+                        while (count < 4 && i + count < n && inside[order[i + count]] == mask) {
+                            count++;
+                        }
+                        for (j = 0; j < 4; j++) {
+                            base4[j] = base[order[i + (j < count ? j : 0)]];
+                        }
+                        if (mask == all) {
+                            const int8_t *x[4];
+                            for (j = 0; j < 4; j++) {
+                                x[j] = in_g + base4[j];
+                            }
+                            edgec_pk_sparse4(off, val, nz, x, acc);
+                        } else {
+                            edgec_pk_sparse_border4(p, in_g, base4, mask, seg_off, coff, val, seg_end, seg_sum, acc);
+                        }
+                        for (j = 0; j < count; j++) {
+                            out_t[order[i + j] * p->out_c + oc] = edgec_pk_requant(&q, oc, acc[j]);
+                        }
+                        i += count;
+                    }
+                    oc++;
+                } else {
+                    /* two channels (when in the same group), two pixels at a time */
+                    const int pair = oc + 1 < p->out_c && (oc + 1) / cpg == g;
+                    const int8_t *w1 = pair ? row1 : row0;
                     edgec_unpack_dense(w, oc, &cursor, row0);
                     if (pair) {
                         edgec_unpack_dense(w, oc + 1, &cursor, row1);
                     }
-                } else {
-                    edgec_unpack_list(w, oc, &cursor, seg_off, cin, off, val, seg_end);
-                }
-                for (i = 0; i < n; i += 2) {
-                    const int two = i + 1 < n;
-                    const int32_t j = two ? i + 1 : i;
-                    int32_t acc[4] = {0, 0, 0, 0};
-                    if (!sparse) {
-                        const int8_t *w1 = pair ? row1 : row0;
-                        if (inside[i] && inside[j]) {
-                            const int8_t *x0 = in_g + base[i], *x1 = in_g + base[j];
-                            if (merge_rows) {
-                                const int32_t len = kw * cin;
-                                for (ky = 0; ky < kh; ky++) {
-                                    const int32_t o = seg_off[ky * kw];
-                                    edgec_pk_mac2x2(row0 + ky * len, w1 + ky * len, x0 + o, x1 + o, len, acc);
+                    for (i = 0; i < n; i += 2) {
+                        const int two = i + 1 < n;
+                        const int32_t j = two ? i + 1 : i;
+                        int32_t acc[4] = {0, 0, 0, 0};
+                        if (merge_rows) {
+                            /* row by row; a row partly inside segment by segment */
+                            const int both = inside[i] == all && inside[j] == all;
+                            for (ky = 0; ky < kh; ky++) {
+                                const int ri = both ? 1 : edgec_pk_row(p, py[i], px[i], ky);
+                                const int rj = both ? 1 : edgec_pk_row(p, py[j], px[j], ky);
+                                const int32_t o = seg_off[ky * kw];
+                                if (ri != 2 && rj != 2) {
+                                    edgec_pk_mac2x2(row0 + ky * len, w1 + ky * len, ri ? in_g + base[i] + o : zp,
+                                                    rj ? in_g + base[j] + o : zp, len, acc);
+                                    continue;
                                 }
-                            } else {
-                                for (ky = 0; ky < runs; ky++) {
-                                    const int32_t o = seg_off[ky];
-                                    edgec_pk_mac2x2(row0 + ky * cin, w1 + ky * cin, x0 + o, x1 + o, cin, acc);
+                                for (kx = 0; kx < kw; kx++) {
+                                    const int32_t r = ky * kw + kx;
+                                    const int8_t *x0 = edgec_pk_inside(p, py[i], px[i], ky, kx)
+                                                           ? in_g + base[i] + seg_off[r] : zp;
+                                    const int8_t *x1 = edgec_pk_inside(p, py[j], px[j], ky, kx)
+                                                           ? in_g + base[j] + seg_off[r] : zp;
+                                    edgec_pk_mac2x2(row0 + r * cin, w1 + r * cin, x0, x1, cin, acc);
                                 }
                             }
                         } else {
@@ -289,40 +413,19 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
                                 }
                             }
                         }
-                    } else if (inside[i] && inside[j]) {
-                        edgec_pk_sparse2(off, val, seg_end[runs - 1], in_g + base[i], in_g + base[j], &acc[0],
-                                         &acc[1]);
-                    } else {
-                        int32_t start = 0;
-                        for (ky = 0; ky < kh; ky++) {
-                            for (kx = 0; kx < kw; kx++) {
-                                const int32_t r = ky * kw + kx, end = seg_end[r];
-                                const int in0 = edgec_pk_inside(p, py[i], px[i], ky, kx);
-                                const int in1 = edgec_pk_inside(p, py[j], px[j], ky, kx);
-                                int32_t e, s0 = 0, s1 = 0, vsum = 0;
-                                for (e = start; e < end; e++) {
-                                    vsum += val[e];
-                                    s0 += in0 ? val[e] * in_g[base[i] + off[e]] : 0;
-                                    s1 += in1 ? val[e] * in_g[base[j] + off[e]] : 0;
-                                }
-                                acc[0] += in0 ? s0 : vsum * p->input_zp;
-                                acc[1] += in1 ? s1 : vsum * p->input_zp;
-                                start = end;
+                        out_t[i * p->out_c + oc] = edgec_pk_requant(&q, oc, acc[0]);
+                        if (two) {
+                            out_t[j * p->out_c + oc] = edgec_pk_requant(&q, oc, acc[1]);
+                        }
+                        if (pair) {
+                            out_t[i * p->out_c + oc + 1] = edgec_pk_requant(&q, oc + 1, acc[2]);
+                            if (two) {
+                                out_t[j * p->out_c + oc + 1] = edgec_pk_requant(&q, oc + 1, acc[3]);
                             }
                         }
                     }
-                    out_t[i * p->out_c + oc] = edgec_pk_requant(&q, oc, acc[0]);
-                    if (two) {
-                        out_t[j * p->out_c + oc] = edgec_pk_requant(&q, oc, acc[1]);
-                    }
-                    if (pair) {
-                        out_t[i * p->out_c + oc + 1] = edgec_pk_requant(&q, oc + 1, acc[2]);
-                        if (two) {
-                            out_t[j * p->out_c + oc + 1] = edgec_pk_requant(&q, oc + 1, acc[3]);
-                        }
-                    }
+                    oc += pair ? 2 : 1;
                 }
-                oc += pair ? 2 : 1;
             }
         }
     }

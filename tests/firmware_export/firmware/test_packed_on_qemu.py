@@ -1,0 +1,58 @@
+"""A model whose layers are stored clustered, sparse and both, on the emulated Cortex-M7 over
+serial: the outputs equal the tflite-micro interpreter's byte for byte (DSP path, real gcc)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import targets
+from firmware_export.cengine import generate_engine
+from firmware_export.cengine.tflite_weights import compress_weights, map_weights
+from tests.conftest import require_tool
+from tests.firmware_export.single_op_models import Case, convert
+from toolchain.benchmark import BenchOptions, run_bench
+from toolchain.tflite_reader import read_tflite
+
+
+def _build(keras, x):
+    L = keras.layers
+    y = L.Conv2D(24, 3, padding="same", activation="relu")(x)
+    y = L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu")(y)
+    y = L.Conv2D(32, 1, activation="relu")(y)
+    y = L.Conv2D(20, 3, padding="same", activation="relu")(y)
+    y = L.Flatten()(y)
+    return L.Dense(10)(y)
+
+
+# weight tensor order in the model -> (sparsity, clusters)
+PLAN = [(0.0, 16), (0.5, 0), (0.75, 0), (0.75, 16), (0.0, 8)]
+
+
+@pytest.mark.slow
+def test_clustered_and_sparse_layers_on_the_emulated_m7_equal_tflm(tmp_path):
+    require_tool("arm-none-eabi-gcc")
+    require_tool("qemu-system-arm")
+    base = convert(Case("packed_model", (12, 12, 8), _build))
+    seen = []
+
+    def transform(op, _name, q, scales):
+        sparsity, clusters = PLAN[len(seen)]
+        seen.append(op)
+        return compress_weights(op, q, scales, sparsity, clusters)
+
+    data = map_weights(base, transform)
+    assert seen == ["CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "CONV_2D", "FULLY_CONNECTED"]
+    engine = generate_engine(read_tflite(data, "packed_model"), "packed_model")
+    formats = [layer.format for layer in engine.layers]
+    assert formats[0] == "clustered" and formats[2] == "sparse" and formats[3] == "sparse_clustered"
+    assert formats[1] in ("sparse", "dense") and formats[4] == "clustered"
+    assert sum(layer.stored_bytes for layer in engine.layers) < 0.6 * sum(layer.dense_bytes for layer in engine.layers)
+
+    model = tmp_path / "packed_model.tflite"
+    model.write_bytes(data)
+    result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
+                                    warmup=0, limit=4, out_dir=tmp_path / "bench"))
+    c = result.comparison
+    assert c.basis == "raw" and c.compared == 4
+    assert c.exact_match_rate == 1.0 and c.max_abs_diff == 0.0
+    assert np.isfinite(result.per_inference.median)

@@ -1,0 +1,199 @@
+"""Packed (clustered / sparse / both) weights: the engine runs them as stored and stays byte-exact.
+
+Each MAC case is converted by the real TFLite converter, then its int8 filter is rewritten in the
+.tflite (same scales and biases) so that its weights are clustered to K values per channel, pruned,
+or both; the engine generated from that file must pick the expected storage and give the bytes
+tflite-micro gives, on the generic path and on the DSP path (portable emulation).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from firmware_export.cengine import compile_host, generate_engine
+from firmware_export.cengine.storage import decode, encode
+from firmware_export.cengine.tflite_weights import compress_tflite_weights, map_weights
+from tests.firmware_export.single_op_models import Case, convert
+from toolchain.oracle import run_tflm
+from toolchain.tflite_reader import read_tflite
+
+
+def _conv(**kw):
+    return lambda keras, x: keras.layers.Conv2D(**kw)(x)
+
+
+def _dw(**kw):
+    return lambda keras, x: keras.layers.DepthwiseConv2D(**kw)(x)
+
+
+# Layers big enough that a codebook pays off; odd channel counts; 81 pixels = two tiles of 64.
+CASES = {
+    "conv_same": Case("conv_same", (9, 9, 12), _conv(filters=9, kernel_size=3, padding="same", activation="relu")),
+    "conv_stride2": Case("conv_stride2", (10, 9, 12), _conv(filters=7, kernel_size=3, strides=2, padding="same")),
+    "conv_dilated": Case("conv_dilated", (11, 11, 8), _conv(filters=6, kernel_size=3, dilation_rate=2,
+                                                            padding="same")),
+    "conv_grouped": Case("conv_grouped", (7, 7, 16), _conv(filters=10, kernel_size=3, padding="same", groups=2)),
+    "conv_5x5_padded": Case("conv_5x5_padded", (13, 12, 4), _conv(filters=5, kernel_size=5, strides=3,
+                                                                  padding="same")),
+    "conv_valid": Case("conv_valid", (9, 8, 12), _conv(filters=5, kernel_size=(3, 2), strides=(2, 1))),
+    "conv_1x1": Case("conv_1x1", (6, 6, 40), _conv(filters=17, kernel_size=1)),
+    "dw_same": Case("dw_same", (9, 9, 20), _dw(kernel_size=3, padding="same", activation="relu6")),
+    "dw_multiplier": Case("dw_multiplier", (8, 8, 3), _dw(kernel_size=(3, 2), depth_multiplier=2)),
+    "dw_dilated_stride": Case("dw_dilated_stride", (12, 12, 17), _dw(kernel_size=3, dilation_rate=2,
+                                                                     padding="same")),
+    "fc": Case("fc", (64,), lambda k, x: k.layers.Dense(13, activation="relu")(x)),
+    "fc_rows": Case("fc_rows", (3, 40), lambda k, x: k.layers.Dense(7)(x)),
+}
+
+
+def _channel_axis(op: str) -> int:
+    return -1 if op == "DEPTHWISE_CONV_2D" else 0
+
+
+def _rows(op: str, q: np.ndarray) -> np.ndarray:
+    """q as [channel, taps] (a view to write through)."""
+    return np.moveaxis(q, _channel_axis(op), 0).reshape(q.shape[_channel_axis(op)], -1)
+
+
+def _clustered(k: int, shared: bool = False):
+    """Every channel takes exactly k distinct nonzero int8 values (one set for all when shared)."""
+    def fn(op, _name, q, _scales):
+        rng = np.random.default_rng(k)
+        rows = np.moveaxis(q, _channel_axis(op), 0).copy()
+        flat = rows.reshape(len(rows), -1)
+        pool = np.concatenate([np.arange(-127, 0), np.arange(1, 128)])
+        n = min(k, flat.shape[1])  # a channel of 6 taps holds at most 6 values
+        common = rng.choice(pool, n, replace=False)
+        for r in flat:
+            values = common if shared else rng.choice(pool, n, replace=False)
+            picks = rng.integers(0, n, r.size)
+            picks[:n] = np.arange(n)  # each value at least once
+            r[:] = values[rng.permutation(picks)]
+        return np.moveaxis(flat.reshape(rows.shape), 0, _channel_axis(op))
+    return fn
+
+
+def _sparse(density: float, zero_channels: bool = False, k: int = 0):
+    """Exactly round(density * taps) nonzeros per channel, at random places; values random int8
+    (or from k values per channel); with zero_channels, the first and last channels all zero."""
+    def fn(op, _name, q, _scales):
+        rng = np.random.default_rng(int(density * 100) + k)
+        rows = np.moveaxis(q, _channel_axis(op), 0).copy()
+        flat = rows.reshape(len(rows), -1)
+        pool = np.concatenate([np.arange(-128, 0), np.arange(1, 128)])
+        for i, r in enumerate(flat):
+            keep = rng.permutation(r.size) < round(density * r.size)
+            values = rng.choice(pool, k, replace=False) if k else pool
+            r[:] = np.where(keep, rng.choice(values, r.size), 0)
+            if zero_channels and i in (0, len(flat) - 1):
+                r[:] = 0
+        return np.moveaxis(flat.reshape(rows.shape), 0, _channel_axis(op))
+    return fn
+
+
+VARIANTS = {
+    "clustered2": _clustered(2), "clustered3": _clustered(3), "clustered5": _clustered(5),
+    "clustered9": _clustered(9), "clustered16": _clustered(16), "clustered4_shared": _clustered(4, shared=True),
+    "sparse50": _sparse(0.5), "sparse75": _sparse(0.25), "sparse90": _sparse(0.1),
+    "sparse_zero_channels": _sparse(0.25, zero_channels=True),
+    "sparse_clustered": _sparse(0.25, k=4), "sparse_clustered_zero_channels": _sparse(0.25, zero_channels=True, k=3),
+}
+
+# The storage each variant must get. Depthwise rows have only kernel_h * kernel_w taps: a
+# per-channel codebook of 9 or 16 values costs more than the int8 taps themselves, and one of 3 or
+# 4 values more than the int8 nonzeros (2 of 9) it would index.
+EXPECTED = {v: "clustered" for v in VARIANTS if v.startswith("clustered")}
+EXPECTED.update({v: "sparse" for v in VARIANTS if v.startswith("sparse") and "clustered" not in v})
+EXPECTED.update({v: "sparse_clustered" for v in VARIANTS if v.startswith("sparse_clustered")})
+DW_DENSE = {"clustered9", "clustered16"}
+
+
+def _expected(case: str, variant: str) -> str:
+    if case.startswith("dw") and variant in DW_DENSE:
+        return "dense"
+    if case == "dw_multiplier" and variant == "clustered5":  # 6 taps: 3-bit indices + 5 values > 6 B
+        return "dense"
+    if case.startswith("dw") and variant.startswith("sparse_clustered"):
+        return "sparse"
+    return EXPECTED[variant]
+
+
+@pytest.fixture(scope="module")
+def converted() -> dict:
+    return {}
+
+
+def _model(converted: dict, case: str, variant: str) -> bytes:
+    if case not in converted:
+        converted[case] = convert(CASES[case])
+    return map_weights(converted[case], VARIANTS[variant])
+
+
+def _inputs(engine, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(-128, 128, (12,) + tuple(engine.input_shape[1:])).astype(np.int8)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_packed_storage_matches_tflm_exactly_on_both_paths(case, variant, converted, tmp_path):
+    data = _model(converted, case, variant)
+    engine = generate_engine(read_tflite(data, case), case, f"{case}.tflite")
+    (layer,) = engine.layers
+    assert layer.format == _expected(case, variant)
+    assert layer.stored_bytes < layer.dense_bytes or layer.format == "dense"
+    x = _inputs(engine, 5)
+    reference = run_tflm(data, x).tobytes()
+    for defines in ((), ("EDGEC_EMULATE_DSP",)):
+        host = compile_host(engine, tmp_path / ("dsp" if defines else "generic"), defines=defines)
+        assert host.run(x).tobytes() == reference, defines
+
+
+@pytest.mark.parametrize("case", ["conv_same", "dw_same", "fc"])
+def test_dense_mode_stores_int8_and_computes_the_same_bytes(case, converted, tmp_path):
+    data = _model(converted, case, "sparse_clustered")
+    dense = generate_engine(read_tflite(data, case), case, weights="dense")
+    packed = generate_engine(read_tflite(data, case), case)
+    assert [layer.format for layer in dense.layers] == ["dense"]
+    assert [layer.format for layer in packed.layers] == [_expected(case, "sparse_clustered")]
+    assert packed.weight_bytes < dense.weight_bytes
+    assert dense.layers[0].stored_bytes == dense.layers[0].dense_bytes
+    # every const array but the weights is the same: the difference is the weights' storage
+    assert dense.weight_bytes - packed.weight_bytes == dense.layers[0].stored_bytes - packed.layers[0].stored_bytes
+    x = _inputs(dense, 9)
+    a = compile_host(dense, tmp_path / "dense").run(x)
+    b = compile_host(packed, tmp_path / "packed").run(x)
+    assert a.tobytes() == b.tobytes() == run_tflm(data, x).tobytes()
+
+
+@pytest.mark.parametrize("fmt", ["clustered", "sparse", "sparse_clustered"])
+def test_encoding_round_trips(fmt):
+    rng = np.random.default_rng(3)
+    books = rng.integers(-128, 128, (7, 5))
+    matrix = np.take_along_axis(books, rng.integers(0, 5, (7, 33)), 1).astype(np.int8)
+    matrix[rng.random(matrix.shape) < 0.6] = 0
+    matrix[2] = 0  # a channel with every weight zero
+    packed = encode(matrix, fmt)
+    assert packed is not None and packed.format == fmt
+    assert np.array_equal(decode(packed), matrix)
+    if fmt != "sparse":
+        assert packed.index_bits == 3  # 5 values (6 with zero: still 3 bits)
+    if fmt != "clustered":
+        assert packed.max_nonzeros == max(np.count_nonzero(r) for r in matrix)
+
+
+def test_more_than_16_values_stay_unclustered():
+    matrix = np.arange(-17, 17, dtype=np.int8).reshape(1, -1)
+    assert encode(matrix, "clustered") is None
+    assert encode(matrix[:, :16], "clustered").index_bits == 4
+
+
+def test_compress_tflite_weights_prunes_and_clusters(converted):
+    data = convert(CASES["conv_same"])
+    model = read_tflite(compress_tflite_weights(data, sparsity=0.75, clusters=16), "m")
+    w = next(t.data for t in model.main.tensors if t.is_constant and t.dtype == "int8")
+    assert abs(np.count_nonzero(w) / w.size - 0.25) < 0.02
+    assert max(len(np.unique(r)) for r in w.reshape(len(w), -1)) <= 16
+    engine = generate_engine(model, "m")
+    # 27 nonzeros of 108 per channel: int8 values (27 B) cost less than 4-bit indices and a codebook
+    assert engine.layers[0].format == "sparse"
+    assert engine.layers[0].stored_bytes == 9 * (14 + 27)  # mask + values per channel
