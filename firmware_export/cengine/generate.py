@@ -2,6 +2,7 @@
 
 The passes, in order:
   lower   (lower.lower_model)   TFLite operators -> typed engine ops, all parameters precomputed
+  pack    (packing.pack_and_plan) each MAC op's weights: dense int8, or packed (storage.py)
   plan    (planner.plan_memory) activation buffers -> arena offsets (aliases, in-place overlaps)
   emit    (emit.*)              ops + plan -> <name>.c, <name>.h and the kernel files they use
 """
@@ -15,8 +16,8 @@ from toolchain.tflite_reader import TfliteModel
 from . import emit
 from .lower import lower_model
 from .ops import EngineGraph, const_arrays
-from .planner import MemoryPlan, plan_memory
-from .packing import MAC_OPS, pack_graph
+from .planner import MemoryPlan
+from .packing import MAC_OPS, pack_and_plan
 from .storage import LayerStorage, check_mode, layer_storage
 
 _C_TYPES = {"int8": "int8_t", "float32": "float"}
@@ -78,8 +79,7 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
     indices + codebooks, sparse, or both), "dense" keeps int8 everywhere (see storage.py)."""
     check_mode(weights)
     name = emit.c_identifier(name)
-    graph = pack_graph(lower_model(model, source), weights)
-    plan = plan_memory(graph)
+    graph, plan = pack_and_plan(lower_model(model, source), weights)
     scratch_bytes = max((getattr(op, "scratch_bytes", 0) for op in graph.ops), default=0)
     packed_bytes = max((op.scratch_bytes for op in graph.ops if getattr(op, "packed", None) is not None), default=0)
     ptr = emit._Pointers(graph, plan, f"{name.upper()}_SCRATCH", f"{name.upper()}_PACKED_SCRATCH")

@@ -339,11 +339,11 @@ def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
     runs = op.kernel_hw[0] * op.kernel_hw[1]
     cin = op.in_hwc[2] // op.groups
     taps = runs * cin
-    fixed = 8 * tile + 4 * runs + 4 * runs + 4 * tile + 4 * tile + _a4(tile) + _a4(op.kernel_hw[1] * cin)
+    fixed = 8 * tile + 4 * runs + 4 * runs + 4 * tile + 4 * tile + 2 * _a4(tile) + _a4(op.kernel_hw[1] * cin)
     if packed.format == "clustered":
-        return fixed + 2 * _a4(taps)
+        return fixed + 2 * 2 * _a4(taps)  # two rows, unpacked to int16 on the DSP path
     nz = packed.max_nonzeros
-    return fixed + _a4(2 * runs) + 2 * 2 * _a4(nz) + _a4(nz)
+    return fixed + _a4(2 * runs) + 4 * nz
 
 
 def const_arrays(op) -> list[np.ndarray]:

@@ -1,8 +1,9 @@
 """The storage pass: each conv / depthwise / fully-connected op's weights, dense or packed.
 
-Runs between lowering and memory planning. In "auto" mode every MAC layer takes the format with
+Runs with memory planning, after lowering. In "auto" mode every MAC layer takes the format with
 the fewest bytes (storage.choose: flash first); a packed conv or depthwise op also gets its tile
-(output pixels per decoding of its weights), the largest whose scratch keeps the engine's SRAM
+(output pixels per decoding of its weights: larger tiles decode less often but need more scratch
+and overlap their input less in place), the largest that keeps the engine's SRAM (arena + scratch)
 within the dense engine's + 1 KiB.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from .ops import Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, packed_conv_scratch
+from .planner import MemoryPlan, plan_memory
 from .storage import choose
 
 MAC_OPS = (Conv2D, DepthwiseConv2D, FullyConnected)
@@ -28,7 +30,7 @@ def _window_extent(op: Conv2D) -> int:
     return ((kh - 1) * dh * iw + (kw - 1) * dw) * ic + ic // op.groups
 
 
-def _pack_op(op, budget: int):
+def _pack_op(op, budget: int, max_tile: int):
     formats = ("clustered", "sparse", "sparse_clustered")
     if isinstance(op, Conv2D) and op.kernel_hw[0] * op.kernel_hw[1] > 64:
         return op  # the kernel keeps a 64-bit mask of a window's taps inside the input
@@ -40,7 +42,7 @@ def _pack_op(op, budget: int):
     if isinstance(op, FullyConnected):
         return dataclasses.replace(op, packed=packed)
     pixels = op.out_hwc[0] * op.out_hwc[1]
-    for tile in TILES:
+    for tile in (t for t in TILES if t <= max_tile):
         tile = min(tile, -(-pixels // 4) * 4)
         candidate = dataclasses.replace(op, packed=packed, tile=tile)
         if isinstance(op, DepthwiseConv2D) or packed_conv_scratch(op, packed, tile) <= budget:
@@ -48,10 +50,38 @@ def _pack_op(op, budget: int):
     return op
 
 
-def pack_graph(graph: EngineGraph, mode: str) -> EngineGraph:
+def scratch_bytes(graph: EngineGraph) -> int:
+    return max((getattr(op, "scratch_bytes", 0) for op in graph.ops), default=0)
+
+
+def pack_graph(graph: EngineGraph, mode: str, max_tile: int = TILES[0]) -> EngineGraph:
     """The graph with each MAC op's weights stored as `mode` ("auto" or "dense") decides."""
     if mode == "dense":
         return graph
-    budget = max((getattr(op, "scratch_bytes", 0) for op in graph.ops), default=0) + EXTRA_SCRATCH
-    ops = tuple(_pack_op(op, budget) if isinstance(op, MAC_OPS) else op for op in graph.ops)
+    budget = scratch_bytes(graph) + EXTRA_SCRATCH
+    ops = tuple(_pack_op(op, budget, max_tile) if isinstance(op, MAC_OPS) else op for op in graph.ops)
     return dataclasses.replace(graph, ops=ops)
+
+
+def pack_and_plan(graph: EngineGraph, mode: str) -> tuple[EngineGraph, MemoryPlan]:
+    """pack_graph and plan_memory, with the tiles as large as the SRAM limit allows; if even the
+    smallest tiles exceed it, the tiled layers that save the fewest bytes go back to dense."""
+    dense_plan = plan_memory(graph)
+    if mode == "dense":
+        return graph, dense_plan
+    limit = dense_plan.arena_bytes + scratch_bytes(graph) + EXTRA_SCRATCH
+    for max_tile in TILES:
+        packed = pack_graph(graph, mode, max_tile)
+        plan = plan_memory(packed)
+        if plan.arena_bytes + scratch_bytes(packed) <= limit:
+            return packed, plan
+    ops = list(packed.ops)
+    tiled = sorted((i for i, op in enumerate(ops) if getattr(op, "tile", 0)),
+                   key=lambda i: (_dense_bytes(ops[i]) - ops[i].packed.nbytes, i))
+    for i in tiled:
+        ops[i] = graph.ops[i]
+        packed = dataclasses.replace(graph, ops=tuple(ops))
+        plan = plan_memory(packed)
+        if plan.arena_bytes + scratch_bytes(packed) <= limit:
+            return packed, plan
+    return graph, dense_plan

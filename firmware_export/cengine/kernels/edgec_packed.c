@@ -97,13 +97,11 @@ static void edgec_unpack_dense(const edgec_packed *w, int32_t row, uint32_t *cur
     }
 }
 
-/* Row `row` of a sparse format as its nonzeros: value val[j] of tap k = r * seg_len + c, at window
- * offset off[j] = seg_off[r] + c and segment offset coff[j] = c; seg_end[r] = number of nonzeros in
- * segments 0..r, seg_sum[r] the sum of their values. Walks the set bits of the mask. Returns the
- * number of nonzeros. */
+/* Row `row` of a sparse format as its nonzeros: entry ent[j] of tap k = r * seg_len + c holds the
+ * window offset seg_off[r] + c (low 16 bits) and the value (high 16 bits, signed); seg_end[r] = number of nonzeros in segments 0..r, seg_sum[r] the
+ * sum of the segment's values. Walks the set bits of the mask. Returns the number of nonzeros. */
 static int32_t edgec_unpack_list(const edgec_packed *w, int32_t row, uint32_t *cursor, const int32_t *seg_off,
-                                 int32_t seg_len, uint16_t *off, uint16_t *coff, int8_t *val, uint16_t *seg_end,
-                                 int32_t *seg_sum)
+                                 int32_t seg_len, uint32_t *ent, uint16_t *seg_end, int32_t *seg_sum)
 {
     const int32_t taps = w->taps, bits = w->index_bits, runs = taps / seg_len;
     const uint8_t *mask = w->mask + row * ((taps + 7) >> 3);
@@ -111,7 +109,7 @@ static int32_t edgec_unpack_list(const edgec_packed *w, int32_t row, uint32_t *c
     const int8_t *cb = edgec_codebook(w, row);
     const int8_t *values = (const int8_t *)w->values + *cursor;
     edgec_bitreader r = {NULL, 0, 0};
-    int32_t n = 0, seg = 0, seg_start = 0, k0, i;
+    int32_t n = 0, seg = 0, seg_next = seg_len, delta = seg_off[0], sum = 0, k0;
     if (clustered) {
         edgec_br_init(&r, w->values, *cursor);
     }
@@ -119,26 +117,26 @@ static int32_t edgec_unpack_list(const edgec_packed *w, int32_t row, uint32_t *c
         uint32_t m = mask[k0 >> 3];
         while (m) {
             const int32_t k = k0 + edgec_ctz(m);
+            int32_t v;
             m &= m - 1u;
-            while (k >= seg_start + seg_len) {
-                seg_end[seg++] = (uint16_t)n;
-                seg_start += seg_len;
+            while (k >= seg_next) { /* the segments before tap k are complete */
+                seg_end[seg] = (uint16_t)n;
+                seg_sum[seg] = sum;
+                sum = 0;
+                seg++;
+                delta = seg_off[seg] - seg * seg_len;
+                seg_next += seg_len;
             }
-            coff[n] = (uint16_t)(k - seg_start);
-            off[n] = (uint16_t)(seg_off[seg] + k - seg_start);
-            val[n] = clustered ? cb[edgec_br_get(&r, bits)] : values[n];
+            v = clustered ? cb[edgec_br_get(&r, bits)] : values[n];
+            ent[n] = (uint32_t)(uint16_t)(delta + k) | ((uint32_t)v << 16);
+            sum += v;
             n++;
         }
     }
-    for (i = seg; i < runs; i++) {
-        seg_end[i] = (uint16_t)n;
-    }
-    for (i = 0, k0 = 0; i < runs; i++) {
-        int32_t sum = 0;
-        for (; k0 < seg_end[i]; k0++) {
-            sum += val[k0];
-        }
-        seg_sum[i] = sum;
+    for (; seg < runs; seg++) {
+        seg_end[seg] = (uint16_t)n;
+        seg_sum[seg] = sum;
+        sum = 0;
     }
     *cursor += clustered ? (uint32_t)(n * bits) : (uint32_t)n;
     return n;
@@ -184,24 +182,139 @@ EDGEC_FORCE_INLINE void edgec_pk_mac2x2(const int8_t *w0, const int8_t *w1, cons
     acc[3] = a11;
 }
 
-/* acc[p] += sum val[j] * x[p][off[j]] for the 4 pixels p, over j < n. */
-EDGEC_FORCE_INLINE void edgec_pk_sparse4(const uint16_t *off, const int8_t *val, int32_t n, const int8_t *const *x,
-                             int32_t *acc)
+/* acc[p] += sum of value * x[p][offset] over the n entries, for the 4 pixels p. */
+/* acc + value * x for an entry e (the value in its high half): SMLATB on the DSP extension. */
+static inline int32_t edgec_pk_mla_top(uint32_t e, int32_t x, int32_t acc)
+{
+#if !defined(EDGEC_NO_DSP) && defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    int32_t r;
+    __asm__("smlatb %0, %1, %2, %3" : "=r"(r) : "r"(e), "r"(x), "r"(acc));
+    return r;
+#else
+    return acc + ((int32_t)e >> 16) * x;
+#endif
+}
+
+#define EDGEC_PK_SPARSE_STEP(e)                                                                    \
+    do {                                                                                           \
+        const uint32_t o_ = (e) & 0xffffu;                                                         \
+        s0 = edgec_pk_mla_top((e), x0[o_], s0);                                                    \
+        s1 = edgec_pk_mla_top((e), x1[o_], s1);                                                    \
+        s2 = edgec_pk_mla_top((e), x2[o_], s2);                                                    \
+        s3 = edgec_pk_mla_top((e), x3[o_], s3);                                                    \
+    } while (0)
+
+EDGEC_FORCE_INLINE void edgec_pk_sparse4(const uint32_t *ent, int32_t n, const int8_t *const *x, int32_t *acc)
 {
     const int8_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
     int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
-    int32_t j;
-    for (j = 0; j < n; j++) {
-        const int32_t o = off[j], v = val[j];
-        s0 += v * x0[o];
-        s1 += v * x1[o];
-        s2 += v * x2[o];
-        s3 += v * x3[o];
+    const uint32_t *end = ent + n;
+    for (; ent < end; ent++) {
+        const uint32_t e0 = *ent;
+        EDGEC_PK_SPARSE_STEP(e0);
     }
     acc[0] = s0;
     acc[1] = s1;
     acc[2] = s2;
     acc[3] = s3;
+}
+
+#if defined(EDGEC_DSP)
+/* edgec_pk_mac2x2 with the weights already unpacked: per 4 taps the words (w0, w2) and (w1, w3),
+ * int16 pairs (n a multiple of 4). */
+#define EDGEC_PK_W16_STEP(t)                                                                       \
+    do {                                                                                           \
+        int32_t xa, xb, wa_lo, wa_hi, wb_lo, wb_hi, xa_lo, xa_hi, xb_lo, xb_hi;                    \
+        memcpy(&xa, x0 + (t), 4);                                                                  \
+        memcpy(&xb, x1 + (t), 4);                                                                  \
+        memcpy(&wa_lo, w0 + 2 * (t), 4);                                                           \
+        memcpy(&wa_hi, w0 + 2 * (t) + 4, 4);                                                       \
+        memcpy(&wb_lo, w1 + 2 * (t), 4);                                                           \
+        memcpy(&wb_hi, w1 + 2 * (t) + 4, 4);                                                       \
+        xa_lo = edgec_sxtb16(xa);                                                                  \
+        xa_hi = edgec_sxtb16_ror8(xa);                                                             \
+        xb_lo = edgec_sxtb16(xb);                                                                  \
+        xb_hi = edgec_sxtb16_ror8(xb);                                                             \
+        a00 = edgec_smlad(wa_hi, xa_hi, edgec_smlad(wa_lo, xa_lo, a00));                           \
+        a01 = edgec_smlad(wa_hi, xb_hi, edgec_smlad(wa_lo, xb_lo, a01));                           \
+        a10 = edgec_smlad(wb_hi, xa_hi, edgec_smlad(wb_lo, xa_lo, a10));                           \
+        a11 = edgec_smlad(wb_hi, xb_hi, edgec_smlad(wb_lo, xb_lo, a11));                           \
+    } while (0)
+
+EDGEC_FORCE_INLINE void edgec_pk_mac2x2_w16(const int8_t *w0, const int8_t *w1, const int8_t *x0, const int8_t *x1,
+                                            int32_t n, int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t i = 0;
+    for (; i + 16 <= n; i += 16, x0 += 16, x1 += 16, w0 += 32, w1 += 32) {
+        EDGEC_PK_W16_STEP(0);
+        EDGEC_PK_W16_STEP(4);
+        EDGEC_PK_W16_STEP(8);
+        EDGEC_PK_W16_STEP(12);
+    }
+    for (; i < n; i += 4, x0 += 4, x1 += 4, w0 += 8, w1 += 8) {
+        EDGEC_PK_W16_STEP(0);
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+#endif
+
+/* Taps t .. t + n - 1 of the decoded rows w0, w1 (unpacked to int16 pairs when w16) over x0, x1. */
+EDGEC_FORCE_INLINE void edgec_pk_mac(int w16, const int8_t *w0, const int8_t *w1, int32_t t, const int8_t *x0,
+                                     const int8_t *x1, int32_t n, int32_t *acc)
+{
+#if defined(EDGEC_DSP)
+    if (w16) {
+        edgec_pk_mac2x2_w16(w0 + 2 * t, w1 + 2 * t, x0, x1, n, acc);
+        return;
+    }
+#endif
+    (void)w16;
+    edgec_pk_mac2x2(w0 + t, w1 + t, x0, x1, n, acc);
+}
+
+/* Row `row` decoded into dst: int8 taps, or with w16 (DSP path, taps a multiple of 4) each group of
+ * 4 taps as the int16 pairs (w0, w2), (w1, w3). dst holds 2 * taps bytes: the int8 taps are decoded
+ * into its second half, then unpacked front to back, which never overtakes them. */
+static void edgec_pk_decode_row(const edgec_packed *w, int32_t row, uint32_t *cursor, int8_t *dst, int w16)
+{
+#if defined(EDGEC_DSP)
+    if (w16 && w->format == EDGEC_CLUSTERED && w->index_bits == 4) {
+        /* 4 taps = 16 bits of indices (taps a multiple of 4: rows start on a halfword) */
+        const int32_t taps = w->taps;
+        const int8_t *cb = edgec_codebook(w, row);
+        const uint8_t *s = w->values + (uint32_t)row * (uint32_t)taps / 2u;
+        int32_t k;
+        for (k = 0; k < taps; k += 4, s += 2) {
+            const uint32_t idx = (uint32_t)s[0] | ((uint32_t)s[1] << 8);
+            const uint32_t lo = (uint16_t)cb[idx & 15u] | ((uint32_t)(uint16_t)cb[(idx >> 8) & 15u] << 16);
+            const uint32_t hi = (uint16_t)cb[(idx >> 4) & 15u] | ((uint32_t)(uint16_t)cb[idx >> 12] << 16);
+            memcpy(dst + 2 * k, &lo, 4);
+            memcpy(dst + 2 * k + 4, &hi, 4);
+        }
+        return;
+    }
+    if (w16) {
+        const int32_t taps = w->taps;
+        int8_t *const bytes = dst + taps;
+        int32_t k;
+        edgec_unpack_dense(w, row, cursor, bytes);
+        for (k = 0; k < taps; k += 4) {
+            int32_t x, lo, hi;
+            memcpy(&x, bytes + k, 4);
+            lo = edgec_sxtb16(x);
+            hi = edgec_sxtb16_ror8(x);
+            memcpy(dst + 2 * k, &lo, 4);
+            memcpy(dst + 2 * k + 4, &hi, 4);
+        }
+        return;
+    }
+#endif
+    (void)w16;
+    edgec_unpack_dense(w, row, cursor, dst);
 }
 
 typedef struct {
@@ -225,20 +338,19 @@ static inline int edgec_pk_inside(const edgec_conv_params *p, int32_t iy0, int32
     return iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
 }
 
-/* The tile's output pixels t0 .. t0 + n - 1: window origin, offset of the window's first tap,
- * which taps (ky, kx) lie inside the input (bit ky * kernel_w + kx of inside[]), and an order of the
- * tile's pixels in which pixels with the same inside taps are adjacent (whole windows first). */
+/* The tile's output pixels t0 .. t0 + n - 1, in an order where pixels whose windows have the same
+ * taps inside the input are adjacent (whole windows first): order[i] is the pixel (from t0), with
+ * its window origin (py, px), the offset of its window's first tap (base), which taps (ky, kx) lie
+ * inside (bit ky * kernel_w + kx of inside) and group[i], how many of pixels i, i+1, i+2, i+3
+ * (at most 4) share pixel i's inside taps. */
 static void edgec_pk_tile(const edgec_conv_params *p, int32_t t0, int32_t n, int32_t *base, int16_t *py,
-                          int16_t *px, uint64_t *inside, uint8_t *order)
+                          int16_t *px, uint64_t *inside, uint8_t *order, uint8_t *group)
 {
     int32_t i, j, ky, kx;
     for (i = 0; i < n; i++) {
         const int32_t oy = (t0 + i) / p->out_w, ox = (t0 + i) % p->out_w;
         const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
         uint64_t m = 0;
-        py[i] = (int16_t)iy0;
-        px[i] = (int16_t)ix0;
-        base[i] = (iy0 * p->in_w + ix0) * p->in_c;
         for (ky = 0; ky < p->kernel_h; ky++) {
             for (kx = 0; kx < p->kernel_w; kx++) {
                 if (edgec_pk_inside(p, iy0, ix0, ky, kx)) {
@@ -246,12 +358,24 @@ static void edgec_pk_tile(const edgec_conv_params *p, int32_t t0, int32_t n, int
                 }
             }
         }
-        inside[i] = m;
-        /* insertion by mask, descending (the whole window, all ones, first); stable */
-        for (j = i; j > 0 && inside[order[j - 1]] < m; j--) {
+        /* insertion by mask, descending; stable */
+        for (j = i; j > 0 && inside[j - 1] < m; j--) {
+            inside[j] = inside[j - 1];
+            base[j] = base[j - 1];
+            py[j] = py[j - 1];
+            px[j] = px[j - 1];
             order[j] = order[j - 1];
         }
+        inside[j] = m;
+        base[j] = (iy0 * p->in_w + ix0) * p->in_c;
+        py[j] = (int16_t)iy0;
+        px[j] = (int16_t)ix0;
         order[j] = (uint8_t)i;
+    }
+    for (i = 0; i < n; i++) {
+        for (j = 1; j < 4 && i + j < n && inside[i + j] == inside[i]; j++) {
+        }
+        group[i] = (uint8_t)j;
     }
 }
 
@@ -266,22 +390,17 @@ static inline int edgec_pk_row(const edgec_conv_params *p, int32_t iy0, int32_t 
     return ix0 >= 0 && ix0 + (p->kernel_w - 1) * p->dilation_w < p->in_w ? 1 : 2;
 }
 
-/* Sparse rows: one channel of four pixels whose windows have the same taps inside (mask),
- * segment by segment; segments outside count input_zp. */
-static void edgec_pk_sparse_border4(const edgec_conv_params *p, const int8_t *in_g, const int32_t *base4,
-                                    uint64_t mask, const int32_t *seg_off, const uint16_t *coff, const int8_t *val,
-                                    const uint16_t *seg_end, const int32_t *seg_sum, int32_t *acc)
+/* Sparse rows: one channel of four pixels whose windows have the same taps inside (mask), at
+ * window origins x[0..3], segment by segment; segments outside count input_zp (and are not read). */
+static void edgec_pk_sparse_border4(const edgec_conv_params *p, const int8_t *const *x, uint64_t mask,
+                                    const uint32_t *ent, const uint16_t *seg_end, const int32_t *seg_sum, int32_t *acc)
 {
     const int32_t runs = p->kernel_h * p->kernel_w;
     int32_t start = 0, r, j;
     for (r = 0; r < runs; r++) {
         const int32_t end = seg_end[r];
         if ((mask >> r) & 1u) {
-            const int8_t *x[4];
-            for (j = 0; j < 4; j++) {
-                x[j] = in_g + base4[j] + seg_off[r];
-            }
-            edgec_pk_sparse4(coff + start, val + start, end - start, x, acc);
+            edgec_pk_sparse4(ent + start, end - start, x, acc);
         } else {
             for (j = 0; j < 4; j++) {
                 acc[j] += seg_sum[r] * p->input_zp;
@@ -303,8 +422,8 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
     const int sparse = w->format != EDGEC_CLUSTERED;
     const edgec_pk_out q = {p->bias, p->multiplier, p->shift, p->output_zp, p->act_min, p->act_max, p->narrow};
     /* scratch: inside[tile] (uint64), seg_off[runs], seg_sum[runs], base[tile] (int32); iy0[tile],
-     * ix0[tile] (int16); order[tile]; zp[kernel_w * cin]; then the decoded row(s): two dense rows, or
-     * one row's nonzeros (seg_end[runs], off[], coff[], val[]). */
+     * ix0[tile] (int16); order[tile], group[tile]; zp[kernel_w * cin]; then the decoded row(s): two
+     * dense rows (int16 pairs on the DSP path), or one row's nonzeros (seg_end[runs], ent[]). */
     uint64_t *const inside = (uint64_t *)(void *)scratch;
     int32_t *const seg_off = (int32_t *)(inside + tile);
     int32_t *const seg_sum = seg_off + runs;
@@ -312,14 +431,14 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
     int16_t *const py = (int16_t *)(base + tile);
     int16_t *const px = py + tile;
     uint8_t *const order = (uint8_t *)(px + tile);
+    uint8_t *const group = order + edgec_align4(tile);
     const uint64_t all = runs == 64 ? ~(uint64_t)0 : (((uint64_t)1 << runs) - 1u);
-    int8_t *const zp = (int8_t *)order + edgec_align4(tile);
+    int8_t *const zp = (int8_t *)group + edgec_align4(tile);
     int8_t *const dec = zp + edgec_align4(len);
-    int8_t *const row0 = dec, *const row1 = dec + edgec_align4(taps);
+    int8_t *const row0 = dec, *const row1 = dec + 2 * edgec_align4(taps);
+    const int w16 = (cin & 3) == 0;
     uint16_t *const seg_end = (uint16_t *)dec;
-    uint16_t *const off = (uint16_t *)(dec + edgec_align4(2 * runs));
-    uint16_t *const coff = off + edgec_align4(w->max_nonzeros);
-    int8_t *const val = (int8_t *)(coff + edgec_align4(w->max_nonzeros));
+    uint32_t *const ent = (uint32_t *)(void *)(dec + edgec_align4(2 * runs));
     int32_t b, t0, i, ky, kx, oc;
 
     for (ky = 0; ky < kh; ky++) {
@@ -335,46 +454,38 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
             const int32_t n = edgec_min(tile, pixels - t0);
             int8_t *const out_t = out_b + t0 * p->out_c;
             uint32_t cursor = 0;
-            edgec_pk_tile(p, t0, n, base, py, px, inside, order);
+            edgec_pk_tile(p, t0, n, base, py, px, inside, order, group);
             for (oc = 0; oc < p->out_c;) {
                 const int32_t g = oc / cpg;
                 const int8_t *in_g = in_b + g * cin;
                 if (sparse) {
-                    /* one channel, four pixels at a time: pixels in `order`, a group of four padded with
-                     * its first pixel when the next pixels' windows have other taps inside */
-                    const int32_t nz = edgec_unpack_list(w, oc, &cursor, seg_off, cin, off, coff, val, seg_end,
-                                                         seg_sum);
-                    for (i = 0; i < n;) {
-                        const uint64_t mask = inside[order[i]];
-                        int32_t acc[4] = {0, 0, 0, 0}, base4[4], count = 1, j;
-                        while (count < 4 && i + count < n && inside[order[i + count]] == mask) {
-                            count++;
-                        }
+                    /* one channel, four pixels at a time (a group of fewer padded with its first) */
+                    const int32_t nz = edgec_unpack_list(w, oc, &cursor, seg_off, cin, ent, seg_end, seg_sum);
+                    for (i = 0; i < n; i += group[i]) {
+                        const int32_t count = group[i];
+                        int32_t acc[4] = {0, 0, 0, 0}, j;
+                        const int8_t *x[4];
                         for (j = 0; j < 4; j++) {
-                            base4[j] = base[order[i + (j < count ? j : 0)]];
+                            /* the window origin; for a window partly outside, only taps inside are read */
+                            x[j] = (const int8_t *)((uintptr_t)in_g + (uintptr_t)(intptr_t)base[i + (j < count ? j : 0)]);
                         }
-                        if (mask == all) {
-                            const int8_t *x[4];
-                            for (j = 0; j < 4; j++) {
-                                x[j] = in_g + base4[j];
-                            }
-                            edgec_pk_sparse4(off, val, nz, x, acc);
+                        if (inside[i] == all) {
+                            edgec_pk_sparse4(ent, nz, x, acc);
                         } else {
-                            edgec_pk_sparse_border4(p, in_g, base4, mask, seg_off, coff, val, seg_end, seg_sum, acc);
+                            edgec_pk_sparse_border4(p, x, inside[i], ent, seg_end, seg_sum, acc);
                         }
                         for (j = 0; j < count; j++) {
                             out_t[order[i + j] * p->out_c + oc] = edgec_pk_requant(&q, oc, acc[j]);
                         }
-                        i += count;
                     }
                     oc++;
                 } else {
                     /* two channels (when in the same group), two pixels at a time */
                     const int pair = oc + 1 < p->out_c && (oc + 1) / cpg == g;
                     const int8_t *w1 = pair ? row1 : row0;
-                    edgec_unpack_dense(w, oc, &cursor, row0);
+                    edgec_pk_decode_row(w, oc, &cursor, row0, w16);
                     if (pair) {
-                        edgec_unpack_dense(w, oc + 1, &cursor, row1);
+                        edgec_pk_decode_row(w, oc + 1, &cursor, row1, w16);
                     }
                     for (i = 0; i < n; i += 2) {
                         const int two = i + 1 < n;
@@ -388,8 +499,8 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
                                 const int rj = both ? 1 : edgec_pk_row(p, py[j], px[j], ky);
                                 const int32_t o = seg_off[ky * kw];
                                 if (ri != 2 && rj != 2) {
-                                    edgec_pk_mac2x2(row0 + ky * len, w1 + ky * len, ri ? in_g + base[i] + o : zp,
-                                                    rj ? in_g + base[j] + o : zp, len, acc);
+                                    edgec_pk_mac(w16, row0, w1, ky * len, ri ? in_g + base[i] + o : zp,
+                                                 rj ? in_g + base[j] + o : zp, len, acc);
                                     continue;
                                 }
                                 for (kx = 0; kx < kw; kx++) {
@@ -398,7 +509,7 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
                                                            ? in_g + base[i] + seg_off[r] : zp;
                                     const int8_t *x1 = edgec_pk_inside(p, py[j], px[j], ky, kx)
                                                            ? in_g + base[j] + seg_off[r] : zp;
-                                    edgec_pk_mac2x2(row0 + r * cin, w1 + r * cin, x0, x1, cin, acc);
+                                    edgec_pk_mac(w16, row0, w1, r * cin, x0, x1, cin, acc);
                                 }
                             }
                         } else {
@@ -409,18 +520,18 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
                                                            ? in_g + base[i] + seg_off[r] : zp;
                                     const int8_t *x1 = edgec_pk_inside(p, py[j], px[j], ky, kx)
                                                            ? in_g + base[j] + seg_off[r] : zp;
-                                    edgec_pk_mac2x2(row0 + r * cin, w1 + r * cin, x0, x1, cin, acc);
+                                    edgec_pk_mac(w16, row0, w1, r * cin, x0, x1, cin, acc);
                                 }
                             }
                         }
-                        out_t[i * p->out_c + oc] = edgec_pk_requant(&q, oc, acc[0]);
+                        out_t[order[i] * p->out_c + oc] = edgec_pk_requant(&q, oc, acc[0]);
                         if (two) {
-                            out_t[j * p->out_c + oc] = edgec_pk_requant(&q, oc, acc[1]);
+                            out_t[order[j] * p->out_c + oc] = edgec_pk_requant(&q, oc, acc[1]);
                         }
                         if (pair) {
-                            out_t[i * p->out_c + oc + 1] = edgec_pk_requant(&q, oc + 1, acc[2]);
+                            out_t[order[i] * p->out_c + oc + 1] = edgec_pk_requant(&q, oc + 1, acc[2]);
                             if (two) {
-                                out_t[j * p->out_c + oc + 1] = edgec_pk_requant(&q, oc + 1, acc[3]);
+                                out_t[order[j] * p->out_c + oc + 1] = edgec_pk_requant(&q, oc + 1, acc[3]);
                             }
                         }
                     }
