@@ -151,34 +151,10 @@ def ensure_tfmot_venv() -> Path:
     return python
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true",
-                        help="1 epoch, 300 training and 200 test images, no tfmot, no results file: proves it runs")
-    parser.add_argument("--json", type=Path, default=None,
-                        help="results file (default bench/results/compress_fmnist.json; none with --smoke)")
-    parser.add_argument("--no-tfmot", action="store_true", help="skip the tfmot comparison")
-    args = parser.parse_args(argv)
-    config = SMOKE if args.smoke else CONFIG
-    if args.json is None and not args.smoke:
-        args.json = REPO / "bench" / "results" / "compress_fmnist.json"
-
+def train_base(config: dict, x_train: np.ndarray, y_train: np.ndarray):
+    """The reference CNN trained from scratch with the configuration's seed, epochs and cosine schedule."""
     import keras
-    from rich.console import Console
 
-    from toolchain.compress.data import Dataset
-    from toolchain.compress.pipeline import compress
-    from toolchain.compress.recipe import (ClusterOptions, DistillOptions, FactorizeOptions, PruneOptions, Recipe,
-                                           StructuredOptions, TrainOptions)
-    from toolchain.compress.train import evaluate
-    from toolchain.progress import progress_for
-
-    x_train, y_train, x_test, y_test = load_fmnist(config)
-    train, test = Dataset(x_train, y_train, "fmnist-train"), Dataset(x_test, y_test, "fmnist-test")
-    calib = x_train[np.random.default_rng(0).choice(len(x_train), 200, replace=False)]
-    print(f"Fashion-MNIST: {len(train)} training, {len(test)} test images; config {config}", flush=True)
-
-    started = time.time()
     keras.utils.set_random_seed(config["seed"])
     base = build_keras3()
     steps = config["base_epochs"] * -(-len(x_train) // config["batch_size"])
@@ -186,13 +162,16 @@ def main(argv=None) -> int:
     base.compile(keras.optimizers.Adam(schedule),
                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     base.fit(x_train, y_train, batch_size=config["batch_size"], epochs=config["base_epochs"], verbose=2)
-    float_acc = evaluate(base, test)
-    print(f"float baseline: {float_acc:.4f} ({base.count_params()} parameters)", flush=True)
-    rows = [measure_row("ptq", "int8 PTQ", base, float_acc, calib, test, None, started)]
-    print(rows[-1], flush=True)
+    return base
+
+
+def technique_recipes(config: dict) -> dict:
+    """(key, row name) -> the compression recipe of each technique, fine-tuning included."""
+    from toolchain.compress.recipe import (ClusterOptions, DistillOptions, FactorizeOptions, PruneOptions, Recipe,
+                                           StructuredOptions, TrainOptions)
 
     tune = TrainOptions(epochs=0, batch_size=config["batch_size"], learning_rate=config["finetune_learning_rate"])
-    recipes = {
+    return {
         ("prune", f"prune {config['prune_sparsity']:.0%} + int8"): Recipe(
             train=tune, prune=PruneOptions(sparsity=config["prune_sparsity"], epochs=config["prune_epochs"])),
         ("cluster", f"cluster {config['clusters']} + int8 + LUT"): Recipe(
@@ -207,6 +186,40 @@ def main(argv=None) -> int:
                                                    epochs=config["factorize_epochs"]),
             distill=DistillOptions()),
     }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true",
+                        help="1 epoch, 300 training and 200 test images, no tfmot, no results file: proves it runs")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="results file (default bench/results/compress_fmnist.json; none with --smoke)")
+    parser.add_argument("--no-tfmot", action="store_true", help="skip the tfmot comparison")
+    args = parser.parse_args(argv)
+    config = SMOKE if args.smoke else CONFIG
+    if args.json is None and not args.smoke:
+        args.json = REPO / "bench" / "results" / "compress_fmnist.json"
+
+    from rich.console import Console
+
+    from toolchain.compress.data import Dataset
+    from toolchain.compress.pipeline import compress
+    from toolchain.compress.train import evaluate
+    from toolchain.progress import progress_for
+
+    x_train, y_train, x_test, y_test = load_fmnist(config)
+    train, test = Dataset(x_train, y_train, "fmnist-train"), Dataset(x_test, y_test, "fmnist-test")
+    calib = x_train[np.random.default_rng(0).choice(len(x_train), 200, replace=False)]
+    print(f"Fashion-MNIST: {len(train)} training, {len(test)} test images; config {config}", flush=True)
+
+    started = time.time()
+    base = train_base(config, x_train, y_train)
+    float_acc = evaluate(base, test)
+    print(f"float baseline: {float_acc:.4f} ({base.count_params()} parameters)", flush=True)
+    rows = [measure_row("ptq", "int8 PTQ", base, float_acc, calib, test, None, started)]
+    print(rows[-1], flush=True)
+
+    recipes = technique_recipes(config)
     for (key, name), recipe in recipes.items():
         started = time.time()
         print(f"--- {name}", flush=True)

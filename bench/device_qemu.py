@@ -45,25 +45,37 @@ MAX_PER_MAC = 2.0
 MAX_WALL_S = 60.0
 
 
-def measure(model_path: Path, out: Path, core: str = "M7") -> dict:
-    """One row: the model's engine built into firmware for the core's profile and run on its QEMU
-    machine; a model that does not fit (the link, or the machine's memory) gives a row saying why."""
+def build_and_bench(model_path: Path, out: Path, weights: str = "auto", runs: int = 2, eval_data: Path | None = None,
+                    core: str = "M7"):
+    """(engine, firmware, bench result): the C engine of `model_path` (weights stored as `weights`
+    says) built into firmware for the core's profile and run on its QEMU machine (-icount) over
+    serial, its outputs compared with tflite-micro on the host. DoesNotFitError when it does not fit."""
     import targets
     from firmware_export.cengine.generate import generate_engine
     from firmware_export.firmware import FirmwareOptions, build_firmware
-    from toolchain.base.errors import DoesNotFitError
     from toolchain.benchmark import BenchOptions, run_bench
     from toolchain.base.tflite_reader import read_tflite_file
 
     target = targets.load_target(dict(CORES)[core])
     model = read_tflite_file(model_path)
-    engine = generate_engine(model, model_path.stem.lower().replace("-", "_"), source=str(model_path))
+    engine = generate_engine(model, model_path.stem.lower().replace("-", "_"), source=str(model_path), weights=weights)
     folder = out / core / model_path.stem
+    fw = build_firmware(engine, target, folder, FirmwareOptions(model_label=model_path.name))
+    result = run_bench(BenchOptions(target=target, emulate=True, model=model_path, firmware=fw.elf.parent,
+                                    eval_data=eval_data, runs=runs, warmup=0, limit=runs, out_dir=folder))
+    return engine, fw, result
+
+
+def measure(model_path: Path, out: Path, core: str = "M7") -> dict:
+    """One row: the model's engine built into firmware for the core's profile and run on its QEMU
+    machine; a model that does not fit (the link, or the machine's memory) gives a row saying why."""
+    import targets
+    from toolchain.base.errors import DoesNotFitError
+
+    target = targets.load_target(dict(CORES)[core])
     row = {"core": core, "target": target.name, "machine": target.emulator.machine, "model": model_path.name}
     try:
-        fw = build_firmware(engine, target, folder, FirmwareOptions(model_label=model_path.name))
-        result = run_bench(BenchOptions(target=target, emulate=True, model=model_path, firmware=fw.elf.parent,
-                                        runs=2, warmup=0, limit=2, out_dir=folder))
+        engine, fw, result = build_and_bench(model_path, out, core=core)
     except DoesNotFitError as exc:
         return {**row, "does_not_fit": str(exc)}
     return {**row, "instructions": result.per_inference.median, "macs": result.macs,

@@ -1,0 +1,118 @@
+"""Pruning and clustering of int8 .tflite weights without training: exact counts, values, and bytes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toolchain.compress.tflite_weights import (WEIGHT_INPUTS, cluster_channels, compress_weights, prune_channels)
+from toolchain.base.tflite_reader import read_tflite
+
+
+def test_prune_zeroes_the_smallest_magnitudes_of_each_channel_exactly():
+    w = np.array([[5, -1, 3, 0, -7, 2, 1, -4],
+                  [1, 1, 1, 1, -1, -1, -1, 9]], np.int8)
+    pruned = prune_channels(w, axis=0, sparsity=0.75)
+    # 6 of 8 per channel; ties broken by position (the first of equal magnitudes goes first)
+    assert pruned.tolist() == [[5, 0, 0, 0, -7, 0, 0, 0],
+                               [0, 0, 0, 0, 0, 0, -1, 9]]
+    assert w.tolist()[0][0] == 5  # the input is not modified
+
+
+def test_prune_along_the_last_axis_and_rounding_of_the_count():
+    w = np.arange(1, 25, dtype=np.int8).reshape(2, 3, 4)  # 4 channels on the last axis, 6 weights each
+    pruned = prune_channels(w, axis=2, sparsity=0.75)  # round(4.5) = 4 zeros a channel
+    for c in range(4):
+        channel = pruned[..., c].ravel()
+        assert np.count_nonzero(channel == 0) == 4
+        assert sorted(channel[channel != 0].tolist()) == sorted(w[..., c].ravel().tolist())[-2:]
+    assert np.array_equal(prune_channels(w, 2, 0.0), w)
+    assert not prune_channels(w, 2, 1.0).any()
+    with pytest.raises(ValueError):
+        prune_channels(w, 2, 1.5)
+
+
+def test_cluster_finds_obvious_groups_exactly():
+    w = np.array([[-100, -98, -102, 10, 12, 14, 60, 60, 61, 59]], np.int8)
+    assert cluster_channels(w, 0, 3).tolist() == [[-100, -100, -100, 12, 12, 12, 60, 60, 60, 60]]
+
+
+def test_cluster_leaves_channels_with_few_values_alone():
+    w = np.array([[3, -3, 3, 7], [1, 2, 3, 4]], np.int8)
+    assert np.array_equal(cluster_channels(w, 0, 4), w)
+
+
+def test_cluster_bounds_the_values_of_every_channel():
+    rng = np.random.default_rng(0)
+    w = np.clip(np.rint(rng.normal(0, 40, (5, 3, 3, 7))), -128, 127).astype(np.int8)
+    for clusters in (2, 4, 16):
+        out = cluster_channels(w, 0, clusters)
+        for c in range(5):
+            assert 1 < len(np.unique(out[c])) <= clusters
+            # each weight moved to a centroid no farther than the channel's own spread
+            assert np.abs(out[c].astype(int) - w[c]).max() < np.ptp(w[c].astype(int))
+
+
+def test_sparsity_preserving_cluster_keeps_zeros_and_nonzeros():
+    rng = np.random.default_rng(1)
+    w = prune_channels(np.clip(np.rint(rng.normal(0, 3, (4, 64))), -128, 127).astype(np.int8), 0, 0.75)
+    out = cluster_channels(w, 0, 2, preserve_zeros=True)
+    assert np.array_equal(out == 0, w == 0)  # small values near 0 never round to the pruned zero
+    for c in range(4):
+        assert len(np.unique(out[c][out[c] != 0])) <= 2
+
+
+@pytest.fixture(scope="module")
+def small_tflite() -> bytes:
+    """A conv -> depthwise -> dense int8 model from the real converter."""
+    from tests.firmware_export.single_op_models import Case, convert
+
+    def build(keras, x):
+        x = keras.layers.Conv2D(12, 3, activation="relu")(x)
+        x = keras.layers.DepthwiseConv2D(3)(x)
+        return keras.layers.Dense(5)(keras.layers.Flatten()(x))
+
+    return convert(Case("conv_dw_dense", (9, 9, 3), build))
+
+
+def _weights(model):
+    return {op.op: model.main.tensors[op.inputs[WEIGHT_INPUTS[op.op]]]
+            for op in model.main.operators if op.op in WEIGHT_INPUTS}
+
+
+@pytest.mark.parametrize("sparsity, clusters", [(0.75, None), (None, 16), (0.75, 16)])
+def test_compress_weights_edits_only_the_weight_bytes(small_tflite, sparsity, clusters):
+    edited = compress_weights(small_tflite, sparsity, clusters)
+    before, after = read_tflite(small_tflite), read_tflite(edited.model)
+    assert len(edited.model) == len(small_tflite)
+    assert [t.tensor for t in edited.tensors] == [w.name for w in _weights(before).values()]
+    assert edited.skipped == ()
+    changed = set()
+    for op, t in _weights(after).items():
+        axis = 3 if op == "DEPTHWISE_CONV_2D" else 0
+        channels = np.moveaxis(t.data, axis, 0).reshape(t.shape[axis], -1)
+        original = np.moveaxis(_weights(before)[op].data, axis, 0).reshape(t.shape[axis], -1)
+        for row, old in zip(channels, original):
+            if sparsity is not None:
+                assert np.count_nonzero(row == 0) == round(0.75 * row.size)
+            if clusters is not None:
+                assert len(np.unique(row[row != 0] if sparsity else row)) <= clusters
+            if sparsity is not None and clusters is None:  # the kept weights are unchanged
+                assert np.array_equal(row[row != 0], old[row != 0])
+        changed.add(t.buffer)
+    for a, b in zip(before.main.tensors, after.main.tensors):  # biases, scales, shapes: unchanged
+        assert (a.name, a.shape, a.quant) == (b.name, b.shape, b.quant)
+        if a.buffer not in changed and a.data is not None:
+            assert np.array_equal(a.data, b.data)
+    diff = [i for i, (x, y) in enumerate(zip(small_tflite, edited.model)) if x != y]
+    assert diff and len(diff) <= sum(t.size for t in edited.tensors)
+
+
+def test_compressed_model_runs_in_tflm(small_tflite):
+    from tflite_micro.python.tflite_micro import runtime
+
+    edited = compress_weights(small_tflite, 0.75, 16).model
+    interpreter = runtime.Interpreter.from_bytes(edited)
+    x = np.random.default_rng(0).integers(-128, 128, (1, 9, 9, 3), dtype=np.int8)
+    interpreter.set_input(x, 0)
+    interpreter.invoke()
+    assert np.asarray(interpreter.get_output(0)).shape == (1, 5)
