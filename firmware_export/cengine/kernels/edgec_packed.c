@@ -494,24 +494,30 @@ static inline int edgec_pk_row(const edgec_conv_params *p, int32_t iy0, int32_t 
     return ix0 >= 0 && ix0 + (p->kernel_w - 1) * p->dilation_w < p->in_w ? 1 : 2;
 }
 
-/* Sparse rows: one channel of four pixels whose windows have the same taps inside (mask), at
- * window origins x[0..3], segment by segment; segments outside count input_zp (and are not read). */
+/* Sparse rows: one channel of a group of `count` pixels whose windows have the same taps inside
+ * (mask), at window origins x[0..count-1]. The entries of consecutive segments inside are
+ * contiguous in the list: each run of them is one pass; the segments outside count input_zp
+ * times the sum of their values (and are not read). */
 static void edgec_pk_sparse_border(const edgec_conv_params *p, const int8_t *const *x, uint64_t mask,
                                    const uint32_t *ent, const uint16_t *seg_end, const int32_t *seg_sum, int32_t *acc,
                                    int32_t count)
 {
     const int32_t runs = p->kernel_h * p->kernel_w;
-    int32_t start = 0, r, j;
-    for (r = 0; r < runs; r++) {
-        const int32_t end = seg_end[r];
+    int32_t start = 0, outside = 0, r = 0, j;
+    while (r < runs) {
         if ((mask >> r) & 1u) {
-            edgec_pk_sparse_n(ent + start, end - start, x, acc, count);
-        } else {
-            for (j = 0; j < count; j++) {
-                acc[j] += seg_sum[r] * p->input_zp;
+            while (r + 1 < runs && ((mask >> (r + 1)) & 1u)) {
+                r++;
             }
+            edgec_pk_sparse_n(ent + start, seg_end[r] - start, x, acc, count);
+        } else {
+            outside += seg_sum[r];
         }
-        start = end;
+        start = seg_end[r];
+        r++;
+    }
+    for (j = 0; j < count; j++) {
+        acc[j] += outside * p->input_zp;
     }
 }
 
