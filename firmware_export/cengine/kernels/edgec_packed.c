@@ -321,6 +321,7 @@ EDGEC_FORCE_INLINE void edgec_pk_mac2x2_w16(const int8_t *w0, const int8_t *w1, 
     acc[2] = a10;
     acc[3] = a11;
 }
+
 /* The whole windows of two pixels (every kernel row inside the input): `rows` kernel rows of len
  * taps (a multiple of 4), `stride` bytes apart in the input, over the decoded rows w0, w1 as int16
  * pairs; the accumulators stay in registers across the kernel rows. */
