@@ -135,11 +135,12 @@ class DepthwiseConv2D:
 
     @property
     def scratch_bytes(self) -> int:
-        """Packed weights: a block of 16 decoded channels and one decoded channel."""
+        """Packed weights: a block of 16 decoded channels, one decoded channel, and per tap the list
+        of the block's nonzero channels (16 bytes) and its length."""
         if self.packed is None:
             return 0
         taps = self.kernel_hw[0] * self.kernel_hw[1]
-        return _a4(taps * 16 + taps)
+        return _a4(taps * 16 + taps + taps * 16 + taps)
 
 
 @dataclass(frozen=True)

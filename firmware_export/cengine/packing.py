@@ -63,19 +63,49 @@ def pack_graph(graph: EngineGraph, mode: str, max_tile: int = TILES[0]) -> Engin
     return dataclasses.replace(graph, ops=ops)
 
 
+def _smaller_tile(op):
+    """op with the next smaller tile of TILES, or None when its tile is already the smallest."""
+    smaller = [t for t in TILES if t < op.tile]
+    return dataclasses.replace(op, tile=smaller[0]) if smaller else None
+
+
+def _shrink_tiles(packed: EngineGraph, limit: int) -> tuple[EngineGraph, MemoryPlan] | None:
+    """Each tiled layer starts at its largest tile; while the arena and scratch exceed `limit`, the
+    layer whose next smaller tile lowers their sum the most (the earliest on ties) takes it. None
+    when every tile is the smallest and the limit is still exceeded."""
+    ops = list(packed.ops)
+    plan = plan_memory(packed)
+    total = plan.arena_bytes + scratch_bytes(packed)
+    while total > limit:
+        best = None
+        for i, op in enumerate(ops):
+            smaller = _smaller_tile(op) if getattr(op, "tile", 0) else None
+            if smaller is None:
+                continue
+            trial = dataclasses.replace(packed, ops=tuple(ops[:i] + [smaller] + ops[i + 1:]))
+            trial_plan = plan_memory(trial)
+            trial_total = trial_plan.arena_bytes + scratch_bytes(trial)
+            if best is None or trial_total < best[0]:
+                best = (trial_total, i, smaller, trial_plan)
+        if best is None:
+            return None
+        total, i, ops[i], plan = best
+        packed = dataclasses.replace(packed, ops=tuple(ops))
+    return packed, plan
+
+
 def pack_and_plan(graph: EngineGraph, mode: str) -> tuple[EngineGraph, MemoryPlan]:
-    """pack_graph and plan_memory, with the tiles as large as the SRAM limit allows; if even the
-    smallest tiles exceed it, the tiled layers that save the fewest bytes go back to dense."""
+    """pack_graph and plan_memory, with each layer's tile as large as the SRAM limit allows; if even
+    the smallest tiles exceed it, the tiled layers that save the fewest bytes go back to dense."""
     dense_plan = plan_memory(graph)
     if mode == "dense":
         return graph, dense_plan
     limit = dense_plan.arena_bytes + scratch_bytes(graph) + EXTRA_SCRATCH
-    for max_tile in TILES:
-        packed = pack_graph(graph, mode, max_tile)
-        plan = plan_memory(packed)
-        if plan.arena_bytes + scratch_bytes(packed) <= limit:
-            return packed, plan
-    ops = list(packed.ops)
+    packed = pack_graph(graph, mode)
+    shrunk = _shrink_tiles(packed, limit)
+    if shrunk is not None:
+        return shrunk
+    ops = list(pack_graph(graph, mode, TILES[-1]).ops)
     tiled = sorted((i for i, op in enumerate(ops) if getattr(op, "tile", 0)),
                    key=lambda i: (_dense_bytes(ops[i]) - ops[i].packed.nbytes, i))
     for i in tiled:

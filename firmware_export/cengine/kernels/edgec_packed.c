@@ -8,6 +8,13 @@
  */
 #include "edgec_packed.h"
 
+/* The hot loops stay out of line: inlined into the large conv kernel they lose registers to it. */
+#if defined(__GNUC__)
+#define EDGEC_PK_LOOP static __attribute__((noinline))
+#else
+#define EDGEC_PK_LOOP static
+#endif
+
 /* Little-endian bit stream, LSB first. The generator pads every stream with 4 bytes so that the
  * reader may load one byte past the last value. */
 typedef struct {
@@ -182,7 +189,6 @@ EDGEC_FORCE_INLINE void edgec_pk_mac2x2(const int8_t *w0, const int8_t *w1, cons
     acc[3] = a11;
 }
 
-/* acc[p] += sum of value * x[p][offset] over the n entries, for the 4 pixels p. */
 /* acc + value * x for an entry e (the value in its high half): SMLATB on the DSP extension. */
 static inline int32_t edgec_pk_mla_top(uint32_t e, int32_t x, int32_t acc)
 {
@@ -204,12 +210,13 @@ static inline int32_t edgec_pk_mla_top(uint32_t e, int32_t x, int32_t acc)
         s3 = edgec_pk_mla_top((e), x3[o_], s3);                                                    \
     } while (0)
 
-EDGEC_FORCE_INLINE void edgec_pk_sparse4(const uint32_t *ent, int32_t n, const int8_t *const *x, int32_t *acc)
+/* acc[p] += sum of value * x[p][offset] over the n entries, for the 4 pixels p. */
+EDGEC_PK_LOOP void edgec_pk_sparse4(const uint32_t *ent, int32_t n, const int8_t *const *x, int32_t *acc)
 {
     const int8_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
     int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
     const uint32_t *end = ent + n;
-    for (; ent < end; ent++) {
+    for (; ent < end; ent++) { /* not unrolled: 4 pointers and 4 sums leave too few registers */
         const uint32_t e0 = *ent;
         EDGEC_PK_SPARSE_STEP(e0);
     }
@@ -217,6 +224,60 @@ EDGEC_FORCE_INLINE void edgec_pk_sparse4(const uint32_t *ent, int32_t n, const i
     acc[1] = s1;
     acc[2] = s2;
     acc[3] = s3;
+}
+
+/* edgec_pk_sparse4 for groups of 2 pixels, and of 1. */
+EDGEC_PK_LOOP void edgec_pk_sparse2(const uint32_t *ent, int32_t n, const int8_t *const *x, int32_t *acc)
+{
+    const int8_t *x0 = x[0], *x1 = x[1];
+    int32_t s0 = acc[0], s1 = acc[1];
+    const uint32_t *end = ent + n;
+    if (n & 1) {
+        const uint32_t e0 = *ent++;
+        s0 = edgec_pk_mla_top(e0, x0[e0 & 0xffffu], s0);
+        s1 = edgec_pk_mla_top(e0, x1[e0 & 0xffffu], s1);
+    }
+    for (; ent < end; ent += 2) {
+        const uint32_t e0 = ent[0], e1 = ent[1];
+        s0 = edgec_pk_mla_top(e0, x0[e0 & 0xffffu], s0);
+        s1 = edgec_pk_mla_top(e0, x1[e0 & 0xffffu], s1);
+        s0 = edgec_pk_mla_top(e1, x0[e1 & 0xffffu], s0);
+        s1 = edgec_pk_mla_top(e1, x1[e1 & 0xffffu], s1);
+    }
+    acc[0] = s0;
+    acc[1] = s1;
+}
+
+EDGEC_PK_LOOP void edgec_pk_sparse1(const uint32_t *ent, int32_t n, const int8_t *const *x, int32_t *acc)
+{
+    const int8_t *x0 = x[0];
+    int32_t s0 = acc[0];
+    const uint32_t *end = ent + n;
+    if (n & 1) {
+        const uint32_t e0 = *ent++;
+        s0 = edgec_pk_mla_top(e0, x0[e0 & 0xffffu], s0);
+    }
+    for (; ent < end; ent += 2) {
+        const uint32_t e0 = ent[0], e1 = ent[1];
+        s0 = edgec_pk_mla_top(e0, x0[e0 & 0xffffu], s0);
+        s0 = edgec_pk_mla_top(e1, x0[e1 & 0xffffu], s0);
+    }
+    acc[0] = s0;
+}
+
+/* The first `count` (1 .. 4) pixels of x: a group of 3 runs as 2 + 1. */
+static void edgec_pk_sparse_n(const uint32_t *ent, int32_t n, const int8_t *const *x, int32_t *acc, int32_t count)
+{
+    if (count == 4) {
+        edgec_pk_sparse4(ent, n, x, acc);
+    } else if (count == 1) {
+        edgec_pk_sparse1(ent, n, x, acc);
+    } else {
+        edgec_pk_sparse2(ent, n, x, acc);
+        if (count == 3) {
+            edgec_pk_sparse1(ent, n, x + 2, acc + 2);
+        }
+    }
 }
 
 #if defined(EDGEC_DSP)
@@ -260,6 +321,34 @@ EDGEC_FORCE_INLINE void edgec_pk_mac2x2_w16(const int8_t *w0, const int8_t *w1, 
     acc[2] = a10;
     acc[3] = a11;
 }
+
+/* The whole windows of two pixels (every kernel row inside the input): `rows` kernel rows of len
+ * taps (a multiple of 4), `stride` bytes apart in the input, over the decoded rows w0, w1 as int16
+ * pairs; the accumulators stay in registers across the kernel rows. */
+EDGEC_FORCE_INLINE void edgec_pk_window_w16(const int8_t *w0_, const int8_t *w1_, const int8_t *x0_,
+                                            const int8_t *x1_, int32_t stride, int32_t rows, int32_t len,
+                                            int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t r;
+    for (r = 0; r < rows; r++, x0_ += stride, x1_ += stride, w0_ += 2 * len, w1_ += 2 * len) {
+        const int8_t *x0 = x0_, *x1 = x1_, *w0 = w0_, *w1 = w1_;
+        int32_t i = 0;
+        for (; i + 16 <= len; i += 16, x0 += 16, x1 += 16, w0 += 32, w1 += 32) {
+            EDGEC_PK_W16_STEP(0);
+            EDGEC_PK_W16_STEP(4);
+            EDGEC_PK_W16_STEP(8);
+            EDGEC_PK_W16_STEP(12);
+        }
+        for (; i < len; i += 4, x0 += 4, x1 += 4, w0 += 8, w1 += 8) {
+            EDGEC_PK_W16_STEP(0);
+        }
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
 #endif
 
 /* Taps t .. t + n - 1 of the decoded rows w0, w1 (unpacked to int16 pairs when w16) over x0, x1. */
@@ -274,6 +363,22 @@ EDGEC_FORCE_INLINE void edgec_pk_mac(int w16, const int8_t *w0, const int8_t *w1
 #endif
     (void)w16;
     edgec_pk_mac2x2(w0 + t, w1 + t, x0, x1, n, acc);
+}
+
+/* The whole windows of two pixels at x0, x1: `rows` kernel rows of len taps, `stride` bytes apart. */
+EDGEC_FORCE_INLINE void edgec_pk_window(int w16, const int8_t *w0, const int8_t *w1, const int8_t *x0,
+                                        const int8_t *x1, int32_t stride, int32_t rows, int32_t len, int32_t *acc)
+{
+    int32_t r;
+#if defined(EDGEC_DSP)
+    if (w16) {
+        edgec_pk_window_w16(w0, w1, x0, x1, stride, rows, len, acc);
+        return;
+    }
+#endif
+    for (r = 0; r < rows; r++) {
+        edgec_pk_mac(w16, w0, w1, r * len, x0 + r * stride, x1 + r * stride, len, acc);
+    }
 }
 
 /* Row `row` decoded into dst: int8 taps, or with w16 (DSP path, taps a multiple of 4) each group of
@@ -390,23 +495,30 @@ static inline int edgec_pk_row(const edgec_conv_params *p, int32_t iy0, int32_t 
     return ix0 >= 0 && ix0 + (p->kernel_w - 1) * p->dilation_w < p->in_w ? 1 : 2;
 }
 
-/* Sparse rows: one channel of four pixels whose windows have the same taps inside (mask), at
- * window origins x[0..3], segment by segment; segments outside count input_zp (and are not read). */
-static void edgec_pk_sparse_border4(const edgec_conv_params *p, const int8_t *const *x, uint64_t mask,
-                                    const uint32_t *ent, const uint16_t *seg_end, const int32_t *seg_sum, int32_t *acc)
+/* Sparse rows: one channel of a group of `count` pixels whose windows have the same taps inside
+ * (mask), at window origins x[0..count-1]. The entries of consecutive segments inside are
+ * contiguous in the list: each run of them is one pass; the segments outside count input_zp
+ * times the sum of their values (and are not read). */
+static void edgec_pk_sparse_border(const edgec_conv_params *p, const int8_t *const *x, uint64_t mask,
+                                   const uint32_t *ent, const uint16_t *seg_end, const int32_t *seg_sum, int32_t *acc,
+                                   int32_t count)
 {
     const int32_t runs = p->kernel_h * p->kernel_w;
-    int32_t start = 0, r, j;
-    for (r = 0; r < runs; r++) {
-        const int32_t end = seg_end[r];
+    int32_t start = 0, outside = 0, r = 0, j;
+    while (r < runs) {
         if ((mask >> r) & 1u) {
-            edgec_pk_sparse4(ent + start, end - start, x, acc);
-        } else {
-            for (j = 0; j < 4; j++) {
-                acc[j] += seg_sum[r] * p->input_zp;
+            while (r + 1 < runs && ((mask >> (r + 1)) & 1u)) {
+                r++;
             }
+            edgec_pk_sparse_n(ent + start, seg_end[r] - start, x, acc, count);
+        } else {
+            outside += seg_sum[r];
         }
-        start = end;
+        start = seg_end[r];
+        r++;
+    }
+    for (j = 0; j < count; j++) {
+        acc[j] += outside * p->input_zp;
     }
 }
 
@@ -459,7 +571,8 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
                 const int32_t g = oc / cpg;
                 const int8_t *in_g = in_b + g * cin;
                 if (sparse) {
-                    /* one channel, four pixels at a time (a group of fewer padded with its first) */
+                    /* one channel, a group of up to four pixels at a time (x of a smaller group padded with its
+                     * first pixel's; only its `count` pixels are computed) */
                     const int32_t nz = edgec_unpack_list(w, oc, &cursor, seg_off, cin, ent, seg_end, seg_sum);
                     for (i = 0; i < n; i += group[i]) {
                         const int32_t count = group[i];
@@ -469,10 +582,12 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
                             /* the window origin; for a window partly outside, only taps inside are read */
                             x[j] = (const int8_t *)((uintptr_t)in_g + (uintptr_t)(intptr_t)base[i + (j < count ? j : 0)]);
                         }
-                        if (inside[i] == all) {
+                        if (inside[i] != all) {
+                            edgec_pk_sparse_border(p, x, inside[i], ent, seg_end, seg_sum, acc, count);
+                        } else if (count == 4) {
                             edgec_pk_sparse4(ent, nz, x, acc);
                         } else {
-                            edgec_pk_sparse_border4(p, x, inside[i], ent, seg_end, seg_sum, acc);
+                            edgec_pk_sparse_n(ent, nz, x, acc, count);
                         }
                         for (j = 0; j < count; j++) {
                             out_t[order[i + j] * p->out_c + oc] = edgec_pk_requant(&q, oc, acc[j]);
@@ -494,9 +609,13 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
                         if (merge_rows) {
                             /* row by row; a row partly inside segment by segment */
                             const int both = inside[i] == all && inside[j] == all;
-                            for (ky = 0; ky < kh; ky++) {
-                                const int ri = both ? 1 : edgec_pk_row(p, py[i], px[i], ky);
-                                const int rj = both ? 1 : edgec_pk_row(p, py[j], px[j], ky);
+                            if (both) {
+                                edgec_pk_window(w16, row0, w1, in_g + base[i], in_g + base[j],
+                                                p->dilation_h * p->in_w * p->in_c, kh, len, acc);
+                            }
+                            for (ky = 0; ky < kh && !both; ky++) {
+                                const int ri = edgec_pk_row(p, py[i], px[i], ky);
+                                const int rj = edgec_pk_row(p, py[j], px[j], ky);
                                 const int32_t o = seg_off[ky * kw];
                                 if (ri != 2 && rj != 2) {
                                     edgec_pk_mac(w16, row0, w1, ky * len, ri ? in_g + base[i] + o : zp,
@@ -552,8 +671,10 @@ void edgec_dwconv2d_packed_s8(const edgec_dwconv_params *p, const edgec_packed *
     const int32_t pixels = p->out_h * p->out_w;
     int8_t *const wblock = (int8_t *)scratch;          /* [taps][16] */
     int8_t *const row = wblock + taps * EDGEC_PK_DW_BLOCK; /* one decoded channel */
+    uint8_t *const nz = (uint8_t *)row + taps;         /* [taps][16]: the block's channels whose tap is nonzero */
+    uint8_t *const nz_count = nz + taps * EDGEC_PK_DW_BLOCK; /* [taps] */
     int32_t acc[EDGEC_PK_DW_BLOCK];
-    int32_t b, t0, t, c0, ky, kx, j, k;
+    int32_t b, t0, t, c0, ky, kx, j, k, m;
 
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
@@ -563,10 +684,16 @@ void edgec_dwconv2d_packed_s8(const edgec_dwconv_params *p, const edgec_packed *
             uint32_t cursor = 0;
             for (c0 = 0; c0 < p->out_c; c0 += EDGEC_PK_DW_BLOCK) {
                 const int32_t n = edgec_min(EDGEC_PK_DW_BLOCK, p->out_c - c0);
+                for (k = 0; k < taps; k++) {
+                    nz_count[k] = 0;
+                }
                 for (j = 0; j < n; j++) {
                     edgec_unpack_dense(w, c0 + j, &cursor, row);
                     for (k = 0; k < taps; k++) {
                         wblock[k * EDGEC_PK_DW_BLOCK + j] = row[k];
+                        if (row[k] != 0) {
+                            nz[k * EDGEC_PK_DW_BLOCK + nz_count[k]++] = (uint8_t)j;
+                        }
                     }
                 }
                 for (t = t0; t < t0 + n_px; t++) {
@@ -580,10 +707,18 @@ void edgec_dwconv2d_packed_s8(const edgec_dwconv_params *p, const edgec_packed *
                         const int32_t iy = iy0 + ky * p->dilation_h;
                         for (kx = 0; kx < p->kernel_w; kx++) {
                             const int32_t ix = ix0 + kx * p->dilation_w;
-                            const int8_t *wk = wblock + (ky * p->kernel_w + kx) * EDGEC_PK_DW_BLOCK;
+                            const int32_t r = ky * p->kernel_w + kx;
+                            const int8_t *wk = wblock + r * EDGEC_PK_DW_BLOCK;
+                            const uint8_t *nzk = nz + r * EDGEC_PK_DW_BLOCK;
                             if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
                                 const int8_t *src = in_b + (iy * p->in_w + ix) * p->in_c;
-                                if (dm == 1) {
+                                if (dm == 1 && nz_count[r] < n) { /* the nonzero taps only */
+                                    src += c0;
+                                    for (m = 0; m < nz_count[r]; m++) {
+                                        j = nzk[m];
+                                        acc[j] += (int32_t)wk[j] * (int32_t)src[j];
+                                    }
+                                } else if (dm == 1) {
                                     src += c0;
                                     for (j = 0; j < n; j++) {
                                         acc[j] += (int32_t)wk[j] * (int32_t)src[j];

@@ -1,0 +1,48 @@
+"""The storage pass gives each packed conv layer its own tile: as large as the SRAM limit allows.
+
+On MLPerf Tiny models clustered or pruned as the bench does: the engine's arena and scratch stay
+within the dense engine's + 1 KiB, layers may end with different tiles, and no layer could take
+its next larger tile without exceeding the limit (or its scratch budget).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from firmware_export.cengine.lower import lower_model
+from firmware_export.cengine.ops import Conv2D
+from firmware_export.cengine.packing import EXTRA_SCRATCH, TILES, pack_and_plan, scratch_bytes
+from firmware_export.cengine.planner import plan_memory
+from firmware_export.cengine.tflite_weights import compress_tflite_weights
+from tests.conftest import MLPERF_TINY
+from toolchain.base.tflite_reader import read_tflite
+
+
+def _larger(op):
+    pixels = op.out_hwc[0] * op.out_hwc[1]
+    for tile in sorted(TILES):
+        tile = min(tile, -(-pixels // 4) * 4)
+        if tile > op.tile:
+            return dataclasses.replace(op, tile=tile)
+    return None
+
+
+@pytest.mark.parametrize("stem, sparsity, clusters", [("pretrainedResnet_quant", 0.0, 16),
+                                                      ("vww_96_int8", 0.75, 0)])
+def test_each_layer_takes_the_largest_tile_the_limit_allows(stem, sparsity, clusters):
+    data = compress_tflite_weights((MLPERF_TINY / f"{stem}.tflite").read_bytes(), sparsity, clusters)
+    graph = lower_model(read_tflite(data, stem))
+    dense = plan_memory(graph)
+    limit = dense.arena_bytes + scratch_bytes(graph) + EXTRA_SCRATCH
+    packed, plan = pack_and_plan(graph, "auto")
+    assert plan.arena_bytes + scratch_bytes(packed) <= limit
+    tiles = {op.index: op.tile for op in packed.ops if getattr(op, "tile", 0)}
+    assert len(tiles) >= 6 and len(set(tiles.values())) > 1  # per layer, not one tile for all
+    ops = list(packed.ops)
+    for i, op in enumerate(ops):
+        larger = _larger(op) if getattr(op, "tile", 0) else None
+        if larger is None or (isinstance(op, Conv2D) and larger.scratch_bytes > scratch_bytes(graph) + EXTRA_SCRATCH):
+            continue
+        trial = dataclasses.replace(packed, ops=tuple(ops[:i] + [larger] + ops[i + 1:]))
+        assert plan_memory(trial).arena_bytes + scratch_bytes(trial) > limit, (stem, op.index, op.tile)
