@@ -12,7 +12,7 @@ import pytest
 
 from firmware_export.cengine import compile_host, generate_engine
 from firmware_export.cengine.storage import decode, encode
-from firmware_export.cengine.tflite_weights import compress_tflite_weights, map_weights
+from tests.firmware_export.weight_variants import compress_tflite_weights, map_weights
 from tests.firmware_export.single_op_models import Case, convert
 from toolchain.oracle import run_tflm
 from toolchain.base.tflite_reader import read_tflite

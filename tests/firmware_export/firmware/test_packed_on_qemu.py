@@ -7,7 +7,7 @@ import pytest
 
 import targets
 from firmware_export.cengine import generate_engine
-from firmware_export.cengine.tflite_weights import compress_weights, map_weights
+from tests.firmware_export.weight_variants import compress_weights, map_weights
 from tests.conftest import require_tool
 from tests.firmware_export.single_op_models import Case, convert
 from toolchain.benchmark import BenchOptions, run_bench

@@ -1,7 +1,7 @@
-"""Rewrite the int8 weights of a .tflite's conv / depthwise / fully-connected ops in place.
+"""Test models for the engine's packed storage: the int8 weights of a .tflite's conv / depthwise /
+fully-connected ops rewritten to exact patterns (clustered, sparse, all-zero channels).
 
-For measuring what compressed storage buys without retraining: magnitude pruning and clustering
-applied to a converted model (same quantization scales, biases untouched, so the model stays a
+Each variant is applied to a converted model (same quantization scales, biases untouched, so the model stays a
 valid int8 model that tflite-micro and the engine both run).
 
     data = compress_tflite_weights(Path("m.tflite").read_bytes(), sparsity=0.75, clusters=16)
