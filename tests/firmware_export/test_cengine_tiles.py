@@ -14,7 +14,7 @@ from firmware_export.cengine.lower import lower_model
 from firmware_export.cengine.ops import Conv2D
 from firmware_export.cengine.packing import EXTRA_SCRATCH, TILES, pack_and_plan, scratch_bytes
 from firmware_export.cengine.planner import plan_memory
-from firmware_export.cengine.tflite_weights import compress_tflite_weights
+from tests.firmware_export.weight_variants import compress_tflite_weights
 from tests.conftest import MLPERF_TINY
 from toolchain.base.tflite_reader import read_tflite
 
