@@ -51,14 +51,15 @@ def build_and_bench(model_path: Path, out: Path, weights: str = "auto", runs: in
     says) built into firmware for the core's profile and run on its QEMU machine (-icount) over
     serial, its outputs compared with tflite-micro on the host. DoesNotFitError when it does not fit."""
     import targets
-    from firmware_export.cengine.generate import generate_engine
     from firmware_export.firmware import FirmwareOptions, build_firmware
-    from toolchain.benchmark import BenchOptions, run_bench
     from toolchain.base.tflite_reader import read_tflite_file
+    from toolchain.benchmark import BenchOptions, run_bench
+    from toolchain.build import generate
 
     target = targets.load_target(dict(CORES)[core])
     model = read_tflite_file(model_path)
-    engine = generate_engine(model, model_path.stem.lower().replace("-", "_"), source=str(model_path), weights=weights)
+    # the engine pass of `edgec build` (packed storage kept only where the compiled engine is smaller)
+    engine = generate(model, model_path.stem.lower().replace("-", "_"), str(model_path), target, weights).engine
     folder = out / core / model_path.stem
     fw = build_firmware(engine, target, folder, FirmwareOptions(model_label=model_path.name))
     result = run_bench(BenchOptions(target=target, emulate=True, model=model_path, firmware=fw.elf.parent,
