@@ -5,9 +5,11 @@
     load:        load_model          model path                -> LoadedModel
     calibrate:   calibrate           LoadedModel               -> Calibration       (none for a .tflite)
     quantize:    quantize            LoadedModel, Calibration  -> Quantized         (int8; compressed first if asked)
-    store:       store_weights       Quantized                 -> Stored            (clustered weights found;
-                                                                                    TFLM: LUT-compressed where it pays)
-    inspect:     inspect_graph       Stored                    -> Graph             (analysis; float ops refused)
+    inspect:     inspect_graph       Quantized                 -> Graph             (analysis; float ops refused)
+    store:       store_weights       Quantized, Graph          -> Stored            (clustered weights found;
+                                                                                    TFLM: LUT-compressed where it
+                                                                                    pays, the graph shipped
+                                                                                    analysed again)
     measure:     measure             Graph                     -> ArenaMeasurement  (the TFLM arena, and one
                                                                                     test inference: a model
                                                                                     that crashes TFLM is refused)
@@ -185,9 +187,13 @@ def build(model_path: str | Path, options: BuildOptions,
     if not model.is_tflite:
         on_pass("compress" if options.compresses else "convert")
     quantized = quantize(model, calibration, options, progress)
-    stored = store_weights(model, quantized, calibration, options, on_pass)
     on_pass("analyse")
-    graph = inspect_graph(model, stored, quantized.converted is not None, calibration)
+    plain = (model.tflite if quantized.tflite_bytes is model.tflite_bytes
+             else read_tflite(quantized.tflite_bytes, str(model.path)))
+    graph = inspect_graph(model, plain, quantized.converted is not None, calibration)
+    stored = store_weights(plain, quantized, calibration, options, on_pass)
+    if stored.lut is not None:  # the graph shipped holds TFLM's DECODE ops: its figures are its own
+        graph = Graph(stored.tflite, analyse(stored.tflite, model.layer_names), graph.warnings)
     on_pass("measure")
     arena = measure(stored.tflite_bytes, graph.analysis, progress, graph.tflite, str(model_path))
     tflm = tflm_fit(target, len(stored.tflite_bytes), arena.recommended_bytes, graph.analysis.peak.tensors)
@@ -287,7 +293,7 @@ def compress_and_convert(model: LoadedModel, calibration: Calibration, options: 
     return Quantized(deployed.int8, deployed_conversion[-1], report, deployed.lut)
 
 
-def store_weights(model: LoadedModel, quantized: Quantized, calibration: Calibration | None,
+def store_weights(plain: TfliteModel, quantized: Quantized, calibration: Calibration | None,
                   options: BuildOptions, on_pass: Callable[[str], None] = lambda name: None) -> Stored:
     """Find clustered weights; for TFLM, LUT-compress them where the model gets smaller.
 
@@ -296,7 +302,6 @@ def store_weights(model: LoadedModel, quantized: Quantized, calibration: Calibra
     from toolchain.weights import WeightStorage, clustered_tensors, lut_for_tflm, model_inputs
 
     data = quantized.tflite_bytes
-    plain = model.tflite if data is model.tflite_bytes else read_tflite(data, str(model.path))
     clustered = clustered_tensors(plain)
     if not clustered or options.weights != "auto" or options.needs_engine or calibration is None:
         return Stored(plain, data, plain, data, WeightStorage(options.weights, clustered))
@@ -305,12 +310,11 @@ def store_weights(model: LoadedModel, quantized: Quantized, calibration: Calibra
     storage = WeightStorage(options.weights, clustered, lut_refused=refused)
     if lut is None:
         return Stored(plain, data, plain, data, storage)
-    return Stored(plain, data, read_tflite(lut.model, str(model.path)), lut.model, storage, lut)
+    return Stored(plain, data, read_tflite(lut.model, "the LUT-compressed model"), lut.model, storage, lut)
 
 
-def inspect_graph(model: LoadedModel, stored: Stored, converted: bool, calibration: Calibration | None) -> Graph:
-    """Read and analyse the deployed graph; refuse float ops left by a conversion."""
-    tflite = stored.tflite
+def inspect_graph(model: LoadedModel, tflite: TfliteModel, converted: bool, calibration: Calibration | None) -> Graph:
+    """Analyse the int8 graph; refuse float ops left by a conversion."""
     analysis = analyse(tflite, model.layer_names)
     warnings = check_graph(tflite, analysis, converted, model.layer_names)
     if calibration is not None and calibration.random:
