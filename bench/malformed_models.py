@@ -48,16 +48,15 @@ def _schema():
 
 
 def _unpack(data: bytes):
-    schema = _schema()
-    return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    from toolchain.base.tflite_reader import unpack_model
+
+    return unpack_model(data)
 
 
 def _pack(model_t) -> bytes:
-    import flatbuffers
+    from toolchain.base.tflite_reader import pack_model
 
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model_t.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return pack_model(model_t)
 
 
 def _edit_fields(data: bytes, rng: random.Random) -> bytes:

@@ -35,6 +35,21 @@ def _schema():
     return schema_py_generated
 
 
+def unpack_model(data: bytes):
+    """The flatbuffer as the schema's object tree (ModelT), unchecked: to edit a model and `pack_model` it."""
+    schema = _schema()
+    return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+
+
+def pack_model(model_t) -> bytes:
+    """.tflite bytes of an object tree (with its 'TFL3' identifier)."""
+    import flatbuffers
+
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model_t.Pack(builder), file_identifier=_TFLITE_IDENTIFIER)
+    return bytes(builder.Output())
+
+
 def _op_names() -> dict[int, str]:
     ops = _schema().BuiltinOperator
     return {value: name for name, value in vars(ops).items() if not name.startswith("_")}
@@ -176,7 +191,7 @@ def read_tflite(data: bytes, source: str = "<bytes>") -> TfliteModel:
         raise ModelLoadError(source, "not a TFLite flatbuffer (no 'TFL3' identifier)")
     schema = _schema()
     try:
-        model_t = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+        model_t = unpack_model(data)
         verify_model(data, model_t, source, _DTYPES)  # every field checked before any is used
         names = _op_names()
         codes = []

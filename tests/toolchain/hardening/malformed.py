@@ -6,21 +6,9 @@ from __future__ import annotations
 import math
 import struct
 
-import flatbuffers
 import numpy as np
 
-from toolchain.base.tflite_reader import _schema
-
-
-def unpack(data: bytes):
-    schema = _schema()
-    return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
-
-
-def pack(model_t) -> bytes:
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model_t.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+from toolchain.base.tflite_reader import _schema, pack_model as pack, unpack_model as unpack
 
 
 def _first_constant(model_t):
