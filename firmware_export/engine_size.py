@@ -28,6 +28,7 @@ class EngineSize:
     data_bytes: int
     bss_bytes: int
     compiler: str  # what the objects were compiled with, e.g. "arm-none-eabi-gcc -mcpu=cortex-m7 ..."
+    commands: tuple[tuple[str, ...], ...] = ()  # each compile command exactly, run in the engine's folder
 
     @property
     def flash_bytes(self) -> int:
@@ -73,14 +74,16 @@ def measure_engine(engine, target) -> EngineSize:
     """Compile every .c file of `engine` for `target` and sum the objects' sections."""
     cmd = compiler_for(target)
     totals = [0, 0, 0, 0]
+    commands = []
     with tempfile.TemporaryDirectory(prefix="edgec-size-") as tmp:
         folder = Path(tmp)
         engine.write(folder)
         for source in sorted(folder.glob("*.c")):
             obj = source.with_suffix(".o")
-            proc = subprocess.run([*cmd, "-c", source.name, "-o", obj.name], cwd=folder,
-                                  capture_output=True, text=True)
+            args = [*cmd, "-c", source.name, "-o", obj.name]
+            commands.append((CROSS_CC, *args[1:]))
+            proc = subprocess.run(args, cwd=folder, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise ToolchainError(CROSS_CC, f"cannot compile the generated {source.name}", proc.stderr)
             totals = [a + b for a, b in zip(totals, _section_sizes(obj))]
-    return EngineSize(*totals, compiler=" ".join([CROSS_CC, *cmd[1:]]))
+    return EngineSize(*totals, compiler=" ".join([CROSS_CC, *cmd[1:]]), commands=tuple(commands))

@@ -19,10 +19,13 @@
                                                                                     C engine beside)  [TFLM + LUT]
     firmware:    build_firmware      EngineBuild, folder       -> FirmwareBuild     (fit from the ELF; the MLPerf
                                                                                     Tiny benchmark id)   [--firmware]
+    project:     plan_projects       EngineBuild or the model  -> ProjectSources    (a CMake / make / Arduino project
+                                                                                    of the engine, or of TFLM's C
+                                                                                    array)  [--project]
                                                                => BuildResult (the target, each value, the final fit)
 
-and `export(result, stage)` then writes the model, its C array and the engine into the staged
-output folder (toolchain.outputs) in which the firmware pass built the firmware.
+and `export(result, stage)` then writes the model, its C array, the engine and the projects into the
+staged output folder (toolchain.outputs) in which the firmware pass built the firmware.
 
 What the hardware is comes from the target profile; how to build for it comes from BuildOptions.
 """
@@ -65,9 +68,18 @@ class BuildOptions:
     train: Path | None = None  # training data for fine-tuning and distillation
     eval: Path | None = None  # labelled evaluation data for the accuracy columns
     mlperf: str | None = None  # MLPerf Tiny benchmark id the firmware answers and decodes inputs for
+    projects: tuple[str, ...] = ()  # projects to write: "cmake", "make", "arduino" (firmware_export.project)
 
     def __post_init__(self):
+        from firmware_export.project import PROJECT_KINDS
         from toolchain.mlperf import BENCHMARK_IDS
+
+        for kind in self.projects:
+            if kind not in PROJECT_KINDS:
+                raise OptionError("--project", kind, "one of " + ", ".join(PROJECT_KINDS))
+            if not self.target.is_cortex_m:
+                raise OptionError("--project", kind, "a Cortex-M target: the projects build with arm-none-eabi-gcc "
+                                  f"({self.target.name} has a {self.target.core} core)")
 
         if self.mlperf is not None and self.mlperf not in BENCHMARK_IDS:
             raise OptionError("--mlperf", self.mlperf, "one of " + ", ".join(BENCHMARK_IDS))
@@ -155,6 +167,7 @@ class BuildResult:
     compression: object = None  # toolchain.compress.report.CompressReport
     weights: object = None  # toolchain.weights.WeightStorage: clustered weights found, how they are shipped
     mlperf: object = None  # MlperfBuild: the benchmark id built in, and the reference model recognised
+    projects: tuple = ()  # firmware_export.project.ProjectSources, one per --project
     warnings: tuple[str, ...] = ()
 
 
@@ -216,10 +229,16 @@ def build(model_path: str | Path, options: BuildOptions,
         else:
             firmware_warnings = ("the firmware was not built: the C engine does not fit the target",)
     mlperf_build, mlperf_warnings = mlperf_identity(model, graph.tflite, options)
+    projects = ()
+    if options.projects:
+        on_pass("project")
+        projects = plan_projects(options.projects, engine, stored.tflite_bytes, arena, calibration, name,
+                                 model.path.name, target)
     return BuildResult(target=target, model=model, name=name, tflite=graph.tflite,
                        tflite_bytes=stored.tflite_bytes, calibration=calibration, converted=quantized.converted,
                        analysis=graph.analysis, arena=arena, fit=fit, tflm_fit=tflm, engine=engine,
                        firmware=firmware, compression=quantized.compression, weights=storage, mlperf=mlperf_build,
+                       projects=projects,
                        warnings=graph.warnings + engine_warnings + firmware_warnings + mlperf_warnings)
 
 
@@ -460,6 +479,27 @@ def mlperf_identity(model: LoadedModel, tflite: TfliteModel,
     return found, tuple(warnings)
 
 
+def plan_projects(kinds: tuple[str, ...], engine: EngineBuild | None, tflite_bytes: bytes, arena: ArenaMeasurement,
+                  calibration: Calibration | None, name: str, source: str, target: TargetProfile) -> tuple:
+    """The projects asked for: of the C engine when the build has one, else of TFLM's C array (with
+    the tflite-micro version that measured the arena). The example's input is the first calibration
+    sample, else seeded random values."""
+    from firmware_export.project import ProjectModel, render_project, sample_input
+    from toolchain.oracle import tflm_version
+
+    if engine is not None:
+        sample, note = sample_input(engine.engine, calibration.samples if calibration is not None else None)
+        model = ProjectModel(name, source, engine=engine.engine, sample=sample, sample_note=note)
+    else:
+        model = ProjectModel(name, source, tflite_bytes=tflite_bytes, arena_bytes=arena.total_bytes,
+                             arena_note=arena_note(arena), tflm_version=tflm_version())
+    return tuple(render_project(kind, model, target) for kind in kinds)
+
+
+def arena_note(arena: ArenaMeasurement) -> str:
+    return f"{arena.total_bytes:,} B on a 64-bit host, {arena.total_32bit_bytes:,} B for a 32-bit MCU"
+
+
 def firmware_fit(target: TargetProfile, firmware, engine) -> FitResult:
     """The fit read from the linked firmware ELF (it replaces every estimate)."""
     return check_fit(target, "c", flash_items=[("firmware (from the ELF)", firmware.flash_used_bytes)],
@@ -478,9 +518,11 @@ def export(result: BuildResult, stage) -> None:
     if result.engine is not None:
         for name, text in result.engine.engine.files.items():
             stage.write_text(f"engine/{name}", text)
-    note = (f"{result.arena.total_bytes:,} B on a 64-bit host, "
-            f"{result.arena.total_32bit_bytes:,} B for a 32-bit MCU")
+    note = arena_note(result.arena)
     for name, text in render_c_array(result.tflite_bytes, result.name, result.arena.total_bytes, note).items():
         stage.write_text(name, text)
+    for project in result.projects:
+        for name, text in project.files.items():
+            stage.write_text(f"{project.folder}/{name}", text)
     if result.firmware is not None:
         stage.adopt(FIRMWARE_FOLDER)

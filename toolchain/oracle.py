@@ -14,6 +14,16 @@ DEFAULT_ARENA_BYTES = 4 * 1024 * 1024
 _INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "int32": (-1000, 1000)}
 
 
+def tflm_version() -> str:
+    """The tflite-micro build installed (the one every arena and reference output here comes from)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"tflite-micro {version('tflite-micro')}"
+    except PackageNotFoundError:
+        return "tflite-micro (version unknown)"
+
+
 def _run(model_bytes: bytes, inputs: np.ndarray, arena_bytes: int) -> np.ndarray:
     """In the child: one TFLM inference per row of `inputs`."""
     from tflite_micro.python.tflite_micro import runtime

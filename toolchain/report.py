@@ -3,6 +3,7 @@ both rendered from the same result values."""
 from __future__ import annotations
 
 import json
+import posixpath
 from dataclasses import asdict
 
 from targets import cores
@@ -68,6 +69,7 @@ def _engine_dict(build, analysis, mode: str, layer_names: tuple[str, ...] = ()) 
             "weight_bytes": e.weight_bytes, "code_bytes": size.code_bytes, "const_bytes": size.const_bytes,
             "data_bytes": size.data_bytes, "bss_bytes": size.bss_bytes, "flash_bytes": size.flash_bytes,
             "sram_bytes": size.sram_bytes, "compiler": size.compiler,
+            "commands": [{"cwd": "engine", "args": list(c)} for c in size.commands],
             "weights_mode": mode,
             "weights_dense_bytes": sum(la["dense_bytes"] for la in layers),
             "weights_stored_bytes": sum(la["stored_bytes"] for la in layers),
@@ -119,7 +121,17 @@ def firmware_dict(firmware) -> dict | None:
             "core_clock_hz": firmware.core_clock_hz, "uf2": firmware.uf2.name if firmware.uf2 else None,
             "regions": [{"name": r.name, "kind": r.kind, "size_bytes": r.size_bytes, "used_bytes": r.used_bytes}
                         for r in firmware.regions],
-            **split_dict(firmware.split)}
+            **split_dict(firmware.split),
+            "commands": [{"cwd": posixpath.normpath(posixpath.join(firmware.elf.parent.name, c.cwd)),
+                          "args": list(c.args)} for c in firmware.commands]}
+
+
+def projects_dict(result: BuildResult) -> list[dict]:
+    """The projects written (--project): where, what they hold, and the commands that build them."""
+    return [{"kind": p.kind, "folder": p.folder, "runtime": p.runtime, "core_flags": list(p.core_flags),
+             "tflm_version": p.tflm_version,
+             "build_commands": list(p.commands), "how_to_use": p.usage,
+             "files": [f"{p.folder}/{name}" for name in p.files]} for p in result.projects]
 
 
 def split_dict(split) -> dict:
@@ -216,6 +228,7 @@ def build_dict(result: BuildResult, target, files: list[str], command: str = "bu
         "weights": weights_dict(result),
         "firmware": firmware_dict(firmware),
         "mlperf": mlperf_dict(result),
+        "projects": projects_dict(result),
         "compression": result.compression.to_dict() if result.compression is not None else None,
         "timeline": timeline_dict(result),
         "latency_estimate_s": estimated_latency_s(a.macs, target.clock_hz, target.core),

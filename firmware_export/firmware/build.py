@@ -33,6 +33,14 @@ LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,--no
 
 
 @dataclass(frozen=True)
+class Command:
+    """One tool run: its arguments (the tool by name, paths relative to `cwd`) and the folder it ran
+    in, relative to the firmware folder ("." or "src")."""
+    cwd: str
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class FirmwareSources:
     """Everything compiled: fw/ (ours) and engine/ (the generated engine), plus the linker script."""
     files: dict[str, str]  # relative path -> text
@@ -62,6 +70,7 @@ class FirmwareResult:
     uf2: Path | None = None  # for targets flashed as UF2 (RP2040)
     warnings: tuple[str, ...] = ()  # what the compiler and linker said (nothing, when all is well)
     split: MemorySplit | None = None  # flash and SRAM bytes per category, from the map (firmware.mapfile)
+    commands: tuple[Command, ...] = ()  # every compile, link and objcopy command, exactly as run
 
 
 def plan_sources(engine, target: TargetProfile, options: ctx.FirmwareOptions) -> FirmwareSources:
@@ -87,12 +96,15 @@ def plan_sources(engine, target: TargetProfile, options: ctx.FirmwareOptions) ->
                            boot2=f"fw/{boot2}" if boot2 else "")
 
 
-def _run(args: list[str], cwd: Path, tool: str) -> str:
-    """Run a tool; return what it printed on stderr (its warnings) when it succeeds."""
+def _run(args: list[str], cwd: Path, tool: str, log: list | None = None) -> str:
+    """Run a tool; return what it printed on stderr (its warnings) when it succeeds. Each command
+    is appended to `log` as it is run."""
     exe = shutil.which(args[0])
     if exe is None:
         raise ToolchainError(args[0], "not found on PATH (install the Debian packages "
                              "gcc-arm-none-eabi and libnewlib-arm-none-eabi)")
+    if log is not None:
+        log.append((cwd, tuple(args)))
     proc = subprocess.run([exe] + args[1:], cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
         _raise_overflow(proc.stderr)
@@ -110,21 +122,22 @@ def _raise_overflow(stderr: str) -> None:
         raise DoesNotFitError(f"the firmware does not fit the target's memory: {detail}")
 
 
-def assemble_boot2(sources: FirmwareSources, src_dir: Path) -> tuple[bytes, str]:
+def assemble_boot2(sources: FirmwareSources, src_dir: Path, log: list | None = None) -> tuple[bytes, str]:
     """Assemble the second stage on its own at the address the bootrom runs it from; return its
     code (at most 252 bytes) and the tools' warnings."""
     cpu = [f for f in sources.cflags if f.startswith(("-mcpu=", "-mthumb"))]
     args = [CC, *cpu, "-nostdlib", "-nostartfiles", f"-Wl,-Ttext=0x{BOOT2_RUN_ADDRESS:08X}",
             "-Wl,-e,edgec_boot2_entry", "-Wl,--no-warn-rwx-segments", sources.boot2, "-o", "../boot2.elf"]
-    warnings = _run(args, src_dir, "arm-none-eabi-gcc (boot2)")
+    warnings = _run(args, src_dir, "arm-none-eabi-gcc (boot2)", log)
     warnings += _run([OBJCOPY, "-O", "binary", "-j", ".text", "../boot2.elf", "../boot2.bin"], src_dir,
-                     "arm-none-eabi-objcopy (boot2)")
+                     "arm-none-eabi-objcopy (boot2)", log)
     return (src_dir.parent / "boot2.bin").read_bytes(), warnings
 
 
-def compile_firmware(sources: FirmwareSources, out_dir: Path) -> tuple[Path, tuple[str, ...]]:
+def compile_firmware(sources: FirmwareSources, out_dir: Path,
+                     log: list | None = None) -> tuple[Path, tuple[str, ...]]:
     """Write the sources under out_dir/src and link out_dir/firmware.elf (+ firmware.map); return
-    the ELF and the compiler's and linker's warnings."""
+    the ELF and the compiler's and linker's warnings. Each command run is appended to `log`."""
     src_dir = out_dir / "src"
     if src_dir.exists():
         shutil.rmtree(src_dir)
@@ -135,7 +148,7 @@ def compile_firmware(sources: FirmwareSources, out_dir: Path) -> tuple[Path, tup
         path.write_text(text)
     warnings = ""
     if sources.boot2:
-        code, warnings = assemble_boot2(sources, src_dir)
+        code, warnings = assemble_boot2(sources, src_dir, log)
         try:
             files[BOOT2_FILE] = render_boot2_c(boot2_block(code))
         except ValueError as exc:
@@ -145,10 +158,10 @@ def compile_firmware(sources: FirmwareSources, out_dir: Path) -> tuple[Path, tup
     objects = [rel[:-2] + ".o" for rel in c_files]  # named objects: the map says whose bytes are whose
     for rel, obj in zip(c_files, objects):
         warnings += _run([CC, *sources.cflags, "-Ifw", "-Iengine", "-c", rel, "-o", obj], src_dir,
-                         "arm-none-eabi-gcc")
+                         "arm-none-eabi-gcc", log)
     args = [CC, *sources.cflags, *objects, "-Tfirmware.ld", *LDFLAGS,
             "-Wl,-Map=../firmware.map", "-o", "../firmware.elf", "-lm"]
-    warnings += _run(args, src_dir, "arm-none-eabi-gcc")
+    warnings += _run(args, src_dir, "arm-none-eabi-gcc", log)
     return out_dir / "firmware.elf", tuple(line for line in warnings.splitlines() if line.strip())
 
 
@@ -159,10 +172,11 @@ def build_firmware(engine, target: TargetProfile, out_dir: Path,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sources = plan_sources(engine, target, options)
-    elf, warnings = compile_firmware(sources, out_dir)
+    log: list = []
+    elf, warnings = compile_firmware(sources, out_dir, log)
     bin_path, hex_path = out_dir / "firmware.bin", out_dir / "firmware.hex"
-    _run([OBJCOPY, "-O", "binary", str(elf), str(bin_path)], out_dir, "arm-none-eabi-objcopy")
-    _run([OBJCOPY, "-O", "ihex", str(elf), str(hex_path)], out_dir, "arm-none-eabi-objcopy")
+    _run([OBJCOPY, "-O", "binary", elf.name, bin_path.name], out_dir, "arm-none-eabi-objcopy", log)
+    _run([OBJCOPY, "-O", "ihex", elf.name, hex_path.name], out_dir, "arm-none-eabi-objcopy", log)
     uf2_path = None
     if wants_uf2(target):
         uf2_path = out_dir / "firmware.uf2"
@@ -178,4 +192,6 @@ def build_firmware(engine, target: TargetProfile, out_dir: Path,
                           stack_bytes=usage.stack_bytes, timer=sources.timer,
                           timer_hz=sources.timer_hz, engine_name=engine.name,
                           core_clock_hz=sources.core_clock_hz, uf2=uf2_path, warnings=warnings,
-                          split=read_split(out_dir / "firmware.map", elf, target))
+                          split=read_split(out_dir / "firmware.map", elf, target),
+                          commands=tuple(Command(Path(cwd).relative_to(out_dir).as_posix(), args)
+                                         for cwd, args in log))

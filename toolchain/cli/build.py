@@ -14,7 +14,9 @@ PASS_LABELS = {"load": "loading the model", "convert": "converting to int8 (TFLi
                "analyse": "analysing the graph", "measure": "measuring the TFLM arena",
                "engine": "generating and sizing the C engine", "firmware": "building the firmware",
                "compress": "compressing, fine-tuning and converting",
-               "store": "LUT-compressing the clustered weights for TFLM"}
+               "store": "LUT-compressing the clustered weights for TFLM",
+               "project": "writing the projects"}
+PROJECT_KINDS = ("cmake", "make", "arduino")  # firmware_export.project.PROJECT_KINDS (checked by a test)
 
 
 def summarize_files(files: list[str]) -> str:
@@ -50,12 +52,16 @@ def summarize_files(files: list[str]) -> str:
 @click.option("--mlperf", type=click.Choice(BENCHMARK_IDS),
               help="MLPerf Tiny benchmark id the firmware answers (m-model-[...]), decoding the official "
                    "runner's inputs as that benchmark's reference firmware does (with --firmware).")
+@click.option("--project", "projects", type=click.Choice(PROJECT_KINDS), multiple=True,
+              help="Also write a project a person compiles, with an example that runs the model: a CMake "
+                   "library (cmake/), a plain Makefile (make/) or an Arduino library (arduino/); repeatable. "
+                   "Of the C engine with --runtime c, else of TFLM's C array.")
 @weights_option
 @compression_options
 @output_options
 def build(model, target, target_file, out_dir, calib, calib_random, image_range, io_type, mode, runtime,
-          custom_objects, trust_lambda, firmware, name, mlperf, weights, as_json, quiet, train_path, eval_path,
-          **compression):
+          custom_objects, trust_lambda, firmware, name, mlperf, projects, weights, as_json, quiet, train_path,
+          eval_path, **compression):
     """Quantize MODEL to int8, check it fits the target, export it into --out.
 
     MODEL is a Keras 3 .keras file, a Keras 2 .h5 file, a SavedModel folder or a .tflite file
@@ -81,7 +87,8 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
                            convert=ConvertOptions(mode=mode, io=io_type), runtime=runtime,
                            custom_objects=custom_objects, trust_lambda=trust_lambda, name=name,
                            firmware=firmware, recipe=recipe, weights=recipe.storage.weights,
-                           train=train_path, eval=eval_path, mlperf=mlperf)
+                           train=train_path, eval=eval_path, mlperf=mlperf,
+                           projects=tuple(dict.fromkeys(projects)))
     console = make_console(as_json, quiet)
     with progress_for(console, quiet) as progress, staged_output(out_dir) as stage:
         result = run_build(model, options, progress.passes(PASS_LABELS), progress,
@@ -96,5 +103,9 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
     else:
         render_build(console, report)
         console.print(f"  outputs: {out_dir}/ ({summarize_files(report['files'])})")
+        for project in report["projects"]:
+            how = " && ".join(project["build_commands"]) or project["how_to_use"]
+            console.print(f"  project ({project['kind']}, {project['runtime']} runtime): {out_dir}/{project['folder']}/: "
+                          f"{how}", soft_wrap=True)
         console.print(f"  report: {out_dir / 'report.html'}")
     require_fit(result)
