@@ -104,8 +104,10 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
         render_build(console, report)
         console.print(f"  outputs: {out_dir}/ ({summarize_files(report['files'])})")
         for project in report["projects"]:
-            how = " && ".join(project["build_commands"]) or project["how_to_use"]
-            console.print(f"  project ({project['kind']}, {project['runtime']} runtime): {out_dir}/{project['folder']}/: "
-                          f"{how}", soft_wrap=True)
+            what = "C engine" if project["runtime"] == "c" else "TFLM C array"
+            where = f"{out_dir}/{project['folder']}"
+            how = (" && ".join([f"cd {where}"] + project["build_commands"]) if project["build_commands"]
+                   else f"{project['how_to_use']}")
+            console.print(f"  project {project['folder']}/ ({what}): {how}", soft_wrap=True)
         console.print(f"  report: {out_dir / 'report.html'}")
     require_fit(result)

@@ -21,13 +21,14 @@ def example_report(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def engine_report(tmp_path_factory):
-    """A real build of the bundled example with the C engine: (output folder, report dict)."""
+    """A real build of the bundled example with the C engine and its CMake project: (output folder, report dict)."""
     from tests.conftest import require_tool
 
     require_tool("arm-none-eabi-gcc")
     out = tmp_path_factory.mktemp("report") / "engine"
     result = CliRunner().invoke(cli, ["build", str(EXAMPLE_MODEL), "-t", "cortex-m7", "--calib", str(EXAMPLE_CALIB),
-                                      "--runtime", "c", "-o", str(out)], catch_exceptions=False)
+                                      "--runtime", "c", "--project", "cmake", "-o", str(out)],
+                                catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return out, json.loads((out / "report.json").read_text())
 

@@ -53,6 +53,14 @@ def test_engine_build_report_keeps_every_pinned_key(engine_report):
     assert [la["layer"] for la in report["engine"]["layers"]] == ["conv1", "conv2", "fc1", "logits"]
 
 
+def test_firmware_build_report_keeps_every_pinned_key(firmware_report):
+    """With --firmware, the commands that built it."""
+    _, report = firmware_report
+    for path, kind in PINNED["firmware_keys"].items():
+        for value in _lookup(report, path):
+            assert _kind(value) == kind, path
+
+
 def test_check_report_has_the_same_contract(overflow_report):
     _, report = overflow_report
     missing = [p for p in PINNED["keys"] if not p.startswith(".conversion.calibration")
