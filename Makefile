@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dataset-fashion-mnist \
-                chromium chromium-driver valgrind
+                chromium chromium-driver valgrind cmake
 
 .PHONY: demo test bench fuzz venv system-deps clean
 

@@ -73,6 +73,25 @@ def write(project, folder: Path) -> Path:
     return folder
 
 
+def build_folder(where: str) -> str:
+    return "build-host" if where == "host" else "build"
+
+
+@pytest.fixture(scope="module")
+def reference(model, inputs) -> np.ndarray:
+    """tflite-micro's outputs for `inputs`, then for the sample input, one row each."""
+    from toolchain.oracle import run_tflm
+
+    outputs = run_tflm(MODEL.read_bytes(), np.concatenate([inputs, model.sample.reshape(1, 1, 49, 10, 1)]))
+    return outputs.reshape(len(outputs), -1).astype(int)
+
+
+def printed_outputs(program: Path, inputs: np.ndarray, folder: Path) -> list[list[int]]:
+    batch = folder / "inputs.bin"
+    batch.write_bytes(inputs.tobytes())
+    return [[int(v) for v in line.split()] for line in _run([str(program), str(batch)], folder).splitlines()]
+
+
 @pytest.fixture(scope="module")
 def built(model, tmp_path_factory):
     """(kind, target name or "host") -> the built project folder, each built once."""
@@ -88,8 +107,8 @@ def built(model, tmp_path_factory):
             if kind == "cmake":
                 require_tool("cmake")
                 cross = [] if where == "host" else ["-DCMAKE_TOOLCHAIN_FILE=arm-none-eabi.cmake"]
-                _run(["cmake", "-S", ".", "-B", "build", *cross], folder)
-                _run(["cmake", "--build", "build", "-j2"], folder)
+                _run(["cmake", "-S", ".", "-B", build_folder(where), *cross], folder)
+                _run(["cmake", "--build", build_folder(where), "-j2"], folder)
             else:
                 require_tool("make")
                 _run(["make", "-j2"] + (["HOST=1"] if where == "host" else []), folder)
@@ -106,7 +125,7 @@ def test_cross_build_for_each_core(built, kind, core):
     from targets import cores
 
     require_tool("arm-none-eabi-gcc")
-    folder = built(kind, core) / "build"
+    folder = built(kind, core) / build_folder(core)
     library, example = folder / f"lib{NAME}_model.a", folder / f"{NAME}_example"
     assert library.is_file() and example.is_file()
     attributes = _run(["arm-none-eabi-readelf", "-A", str(library)], folder)
@@ -118,22 +137,74 @@ def test_cross_build_for_each_core(built, kind, core):
 
 
 @pytest.mark.parametrize("kind", ["cmake", "make"])
-def test_host_build_outputs_equal_tflite_micro(built, model, inputs, kind, tmp_path):
+def test_host_build_outputs_equal_tflite_micro(built, inputs, reference, kind, tmp_path):
     """The example program built with the host's compiler prints, for each input, what tflite-micro
     computes, value for value; without an argument, the outputs of its built-in sample."""
-    from toolchain.oracle import run_tflm
-
-    program = built(kind, "host") / "build" / f"{NAME}_example"
-    batch = tmp_path / "inputs.bin"
-    batch.write_bytes(inputs.tobytes())
-    printed = np.array([[int(v) for v in line.split()] for line in _run([str(program), str(batch)], tmp_path)
-                        .splitlines()])
-    reference = run_tflm(MODEL.read_bytes(), np.concatenate([inputs, model.sample.reshape(1, 1, 49, 10, 1)]))
-    expected = reference.reshape(len(reference), -1).astype(int)
-    assert printed.tolist() == expected[:-1].tolist()
-    assert len({tuple(row) for row in expected[:-1]}) > 8  # the inputs give different outputs
+    program = built(kind, "host") / "build-host" / f"{NAME}_example"
+    assert printed_outputs(program, inputs, tmp_path) == reference[:-1].tolist()
+    assert len({tuple(row) for row in reference[:-1]}) > 8  # the inputs give different outputs
     sample_line = _run([str(program)], tmp_path).split()
-    assert [int(v) for v in sample_line] == expected[-1].tolist()
+    assert [int(v) for v in sample_line] == reference[-1].tolist()
+
+
+FIRMWARE_MAIN = """\
+/* A firmware of the test's own: it calls the engine through its header only. */
+#include <stdio.h>
+#include "kws_ref_model.h"
+
+int main(int argc, char **argv)
+{
+    static kws_ref_model_input_t input[KWS_REF_MODEL_INPUT_COUNT];
+    static kws_ref_model_output_t output[KWS_REF_MODEL_OUTPUT_COUNT];
+    FILE *f = fopen(argv[argc - 1], "rb");
+    int i;
+    while (f != NULL && fread(input, 1, sizeof input, f) == sizeof input) {
+        if (kws_ref_model_invoke(input, output) != 0) return 1;
+        for (i = 0; i < KWS_REF_MODEL_OUTPUT_COUNT; i++) printf(i ? " %d" : "%d", output[i]);
+        printf("\\n");
+    }
+    return f == NULL;
+}
+"""
+
+
+def test_a_cmake_firmware_takes_the_library_by_add_subdirectory(model, inputs, reference, tmp_path):
+    """Another CMake project adds the project's folder with add_subdirectory and links <name>_model:
+    it builds (without the example, which is only built top-level) and computes what TFLM does."""
+    from firmware_export.project import render_project
+    from targets import load_target
+
+    require_tool("cmake")
+    write(render_project("cmake", model, load_target("cortex-m4")), tmp_path / "models" / "kws")
+    firmware = tmp_path / "firmware"
+    firmware.mkdir()
+    (firmware / "main.c").write_text(FIRMWARE_MAIN)
+    (firmware / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.13)\nproject(firmware LANGUAGES C)\n"
+        f"add_subdirectory(../models/kws {NAME}_model)\nadd_executable(firmware main.c)\n"
+        f"target_link_libraries(firmware PRIVATE {NAME}_model)\n")
+    _run(["cmake", "-S", ".", "-B", "build"], firmware)
+    _run(["cmake", "--build", "build", "-j2"], firmware)
+    assert not list((firmware / "build").rglob(f"{NAME}_example*"))
+    assert printed_outputs(firmware / "build" / "firmware", inputs, tmp_path) == reference[:-1].tolist()
+
+
+def test_a_make_firmware_takes_the_sources_by_include(model, inputs, reference, tmp_path):
+    """Another Makefile includes <name>_model.mk from elsewhere and compiles its sources."""
+    from firmware_export.project import render_project
+    from targets import load_target
+
+    require_tool("make")
+    write(render_project("make", model, load_target("cortex-m4")), tmp_path / "models" / "kws")
+    firmware = tmp_path / "firmware"
+    firmware.mkdir()
+    (firmware / "main.c").write_text(FIRMWARE_MAIN)
+    (firmware / "Makefile").write_text(
+        f"include ../models/kws/{NAME}_model.mk\n"
+        f"firmware: main.c $(KWS_REF_MODEL_MODEL_SRCS)\n"
+        f"\tcc -O2 -std=c99 -I$(KWS_REF_MODEL_MODEL_INC) $^ -o $@\n")
+    _run(["make"], firmware)
+    assert printed_outputs(firmware / "firmware", inputs, tmp_path) == reference[:-1].tolist()
 
 
 def test_arduino_library_compiles_for_a_cortex_m4_board(model, tmp_path):
