@@ -237,7 +237,8 @@ def test_arduino_library_compiles_for_a_cortex_m4_board(model, tmp_path):
     assert f"U {NAME}_example_run" in symbols and f"U {NAME}_example_input" in symbols
 
 
-def test_tflm_project_holds_the_c_array_and_the_tflm_version(tmp_path):
+@pytest.mark.parametrize("kind", ["cmake", "make"])
+def test_tflm_project_holds_the_c_array_and_the_tflm_version(kind, tmp_path):
     """Without the engine, the library is TFLM's C array (it compiles with arm-none-eabi-g++), with
     the tflite-micro version that measured the arena."""
     from importlib.metadata import version
@@ -248,14 +249,23 @@ def test_tflm_project_holds_the_c_array_and_the_tflm_version(tmp_path):
     require_tool("arm-none-eabi-g++")
     model = ProjectModel(NAME, MODEL.name, tflite_bytes=MODEL.read_bytes(), arena_bytes=12345,
                          arena_note="a note", tflm_version=f"tflite-micro {version('tflite-micro')}")
-    project = render_project("make", model, load_target("cortex-m7"))
+    project = render_project(kind, model, load_target("cortex-m7"))
     assert project.runtime == "tflm"
-    assert sorted(project.files) == ["Makefile", f"model/{NAME}_tflm.h", "model/model_data.cc", "model/model_data.h"]
+    build_files = ["Makefile"] if kind == "make" else ["CMakeLists.txt", "arm-none-eabi.cmake"]
+    assert sorted(project.files) == build_files + [f"model/{NAME}_tflm.h", "model/model_data.cc", "model/model_data.h"]
     assert f'#define KWS_REF_MODEL_TFLM_VERSION "tflite-micro {version("tflite-micro")}"' in \
         project.files[f"model/{NAME}_tflm.h"]
     folder = write(project, tmp_path)
-    _run(["make"], folder)
-    objects = _run(["arm-none-eabi-size", "-A", "build/model_data.o"], folder)
+    if kind == "make":
+        _run(["make"], folder)
+        obj = "build/model_data.o"
+    else:
+        require_tool("cmake")
+        _run(["cmake", "-S", ".", "-B", "build", "-DCMAKE_TOOLCHAIN_FILE=arm-none-eabi.cmake"], folder)
+        _run(["cmake", "--build", "build"], folder)
+        obj = f"build/lib{NAME}_model.a"
+    assert "Tag_CPU_arch: v7E-M" in _run(["arm-none-eabi-readelf", "-A", obj], folder)
+    objects = _run(["arm-none-eabi-size", "-A", obj], folder)
     rodata = [line.split() for line in objects.splitlines() if line.startswith(".rodata")]
     assert sum(int(r[1]) for r in rodata) >= len(MODEL.read_bytes())
 
@@ -304,6 +314,17 @@ def test_cli_writes_the_projects_and_records_the_commands(model, tmp_path):
         assert command["cwd"] == "engine" and command["args"][0] == "arm-none-eabi-gcc"
         _run(command["args"], out / command["cwd"])
     assert all((out / "engine" / (Path(c["args"][-3]).stem + ".o")).is_file() for c in commands)
+
+
+def test_projects_need_a_cortex_m_target():
+    from targets import load_target
+    from toolchain.base.errors import OptionError
+    from toolchain.build import BuildOptions
+
+    with pytest.raises(OptionError, match="a Cortex-M target"):
+        BuildOptions(target=load_target("esp32-s3-devkitc"), projects=("cmake",))
+    with pytest.raises(OptionError, match="one of cmake, make, arduino"):
+        BuildOptions(target=load_target("cortex-m4"), projects=("meson",))
 
 
 def test_cli_offers_every_project_kind():
