@@ -29,8 +29,11 @@ demo: $(STAMP)
 	$(VENV)/bin/edgec build examples/fashion_cnn.keras --target cortex-m7 \
 	    --calib examples/fashion_calib.npz -o out/demo
 
+# Two workers (the machine CI runs on has two cores); a test file stays on one worker, so its
+# module-scoped builds are made once.
+TEST_WORKERS ?= 2
 test: system-deps $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: system-deps $(STAMP)
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
