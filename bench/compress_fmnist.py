@@ -57,10 +57,13 @@ CONFIG = {
     "structured_learning_rate": 1e-3,
     "factorize_rank": 64,
     "factorize_epochs": 3,
+    "filter_epochs": 6,  # separable and bottleneck filters, recovered by distillation
+    "bottleneck_ratio": 0.25,
     "train_samples": 60_000,  # the first ones of each set (all of them)
     "test_samples": 10_000,
 }
 SMOKE = dict(CONFIG, base_epochs=1, prune_epochs=1, cluster_epochs=1, structured_epochs=1, factorize_epochs=1,
+             filter_epochs=1,
              train_samples=300, test_samples=200)
 
 
@@ -167,8 +170,8 @@ def train_base(config: dict, x_train: np.ndarray, y_train: np.ndarray):
 
 def technique_recipes(config: dict) -> dict:
     """(key, row name) -> the compression recipe of each technique, fine-tuning included."""
-    from toolchain.compress.recipe import (ClusterOptions, DistillOptions, FactorizeOptions, PruneOptions, Recipe,
-                                           StructuredOptions, TrainOptions)
+    from toolchain.compress.recipe import (BottleneckOptions, ClusterOptions, DistillOptions, FactorizeOptions,
+                                           PruneOptions, Recipe, SeparableOptions, StructuredOptions, TrainOptions)
 
     tune = TrainOptions(epochs=0, batch_size=config["batch_size"], learning_rate=config["finetune_learning_rate"])
     return {
@@ -185,6 +188,18 @@ def technique_recipes(config: dict) -> dict:
             train=tune, factorize=FactorizeOptions(energy=None, rank=config["factorize_rank"], layers=("dense1",),
                                                    epochs=config["factorize_epochs"]),
             distill=DistillOptions()),
+        ("separable", "separable conv2/conv3 + distill + int8"): Recipe(
+            train=TrainOptions(0, config["batch_size"], config["structured_learning_rate"]),
+            separable=SeparableOptions(epochs=config["filter_epochs"]), distill=DistillOptions()),
+        ("separable_lowrank", f"separable + low-rank dense1 (rank {config['factorize_rank']}) + distill + int8"):
+            Recipe(train=TrainOptions(0, config["batch_size"], config["structured_learning_rate"]),
+                   factorize=FactorizeOptions(energy=None, rank=config["factorize_rank"], layers=("dense1",),
+                                              epochs=0),
+                   separable=SeparableOptions(epochs=config["filter_epochs"]), distill=DistillOptions()),
+        ("bottleneck", f"bottleneck {config['bottleneck_ratio']:.0%} conv2/conv3 + distill + int8"): Recipe(
+            train=TrainOptions(0, config["batch_size"], config["structured_learning_rate"]),
+            bottleneck=BottleneckOptions(ratio=config["bottleneck_ratio"], epochs=config["filter_epochs"]),
+            distill=DistillOptions()),
     }
 
 
@@ -195,6 +210,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, default=None,
                         help="results file (default bench/results/compress_fmnist.json; none with --smoke)")
     parser.add_argument("--no-tfmot", action="store_true", help="skip the tfmot comparison")
+    parser.add_argument("--only", default=None, metavar="KEYS",
+                        help="comma-separated row keys to run (e.g. separable,bottleneck); int8 PTQ always runs")
     args = parser.parse_args(argv)
     config = SMOKE if args.smoke else CONFIG
     if args.json is None and not args.smoke:
@@ -220,6 +237,13 @@ def main(argv=None) -> int:
     print(rows[-1], flush=True)
 
     recipes = technique_recipes(config)
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = wanted - {key for key, _ in recipes} - {"tfmot"}
+        if unknown:
+            parser.error(f"--only: unknown keys {sorted(unknown)}; known: {sorted(k for k, _ in recipes)}, tfmot")
+        recipes = {k: r for k, r in recipes.items() if k[0] in wanted}
+        args.no_tfmot = args.no_tfmot or "tfmot" not in wanted
     for (key, name), recipe in recipes.items():
         started = time.time()
         print(f"--- {name}", flush=True)
@@ -295,22 +319,40 @@ def targets(rows: list[Row], float_acc: float) -> list[tuple[bool, str]]:
     def add(ok, text):
         result.append((bool(ok), text))
 
+    def have(*keys):
+        return all(k in by for k in keys)
+
     add(drop("ptq") <= 0.5, f"int8 PTQ within 0.5 points of float: {-drop('ptq'):+.2f}")
-    add(drop("prune") <= 1.0, f"75% pruning + int8 within 1 point: {-drop('prune'):+.2f}")
-    c = by["cluster"]
-    add(drop("cluster") <= 1.0 and c.flash_bytes <= 0.6 * plain.flash_bytes,
-        f"16 clusters + int8 + LUT within 1 point ({-drop('cluster'):+.2f}) and flash <= 0.6x "
-        f"({c.flash_bytes / plain.flash_bytes:.3f}x)")
-    s = by["structured"]
-    add(drop("structured") <= 1.5 and s.macs <= 0.55 * plain.macs and s.flash_bytes <= 0.6 * plain.flash_bytes,
-        f"50% structured + distill within 1.5 points ({-drop('structured'):+.2f}), MACs <= 0.55x "
-        f"({s.macs / plain.macs:.3f}x), flash <= 0.6x ({s.flash_bytes / plain.flash_bytes:.3f}x)")
-    f = by["factorize"]
-    add(drop("factorize") <= 1.0 and f.params < plain.params,
-        f"low-rank + distill within 1 point ({-drop('factorize'):+.2f}) with fewer parameters "
-        f"({f.params:,} vs {plain.params:,})")
+    if have("prune"):
+        add(drop("prune") <= 1.0, f"75% pruning + int8 within 1 point: {-drop('prune'):+.2f}")
+    if have("cluster"):
+        c = by["cluster"]
+        add(drop("cluster") <= 1.0 and c.flash_bytes <= 0.6 * plain.flash_bytes,
+            f"16 clusters + int8 + LUT within 1 point ({-drop('cluster'):+.2f}) and flash <= 0.6x "
+            f"({c.flash_bytes / plain.flash_bytes:.3f}x)")
+    if have("structured"):
+        s = by["structured"]
+        add(drop("structured") <= 1.5 and s.macs <= 0.55 * plain.macs and s.flash_bytes <= 0.6 * plain.flash_bytes,
+            f"50% structured + distill within 1.5 points ({-drop('structured'):+.2f}), MACs <= 0.55x "
+            f"({s.macs / plain.macs:.3f}x), flash <= 0.6x ({s.flash_bytes / plain.flash_bytes:.3f}x)")
+    if have("factorize"):
+        f = by["factorize"]
+        add(drop("factorize") <= 1.0 and f.params < plain.params,
+            f"low-rank + distill within 1 point ({-drop('factorize'):+.2f}) with fewer parameters "
+            f"({f.params:,} vs {plain.params:,})")
+    for key, what in (("separable", "separable"), ("separable_lowrank", "separable + low-rank dense1")):
+        if have(key):
+            r = by[key]
+            add(drop(key) <= 1.0 and r.params <= 0.35 * plain.params and r.macs <= 0.35 * plain.macs,
+                f"{what} + distill within 1 point ({-drop(key):+.2f}), params <= 0.35x "
+                f"({r.params / plain.params:.3f}x), MACs <= 0.35x ({r.macs / plain.macs:.3f}x)")
+    if have("bottleneck"):
+        b = by["bottleneck"]
+        add(drop("bottleneck") <= 1.0 and b.params < plain.params and b.macs < plain.macs,
+            f"bottleneck + distill within 1 point ({-drop('bottleneck'):+.2f}) with fewer parameters "
+            f"({b.params / plain.params:.3f}x) and MACs ({b.macs / plain.macs:.3f}x)")
     for ours, theirs in (("prune", "tfmot_prune"), ("cluster", "tfmot_cluster")):
-        if theirs in by:
+        if have(ours, theirs):
             gap = 100 * (by[ours].int8_accuracy - by[theirs].int8_accuracy)
             add(gap >= -0.5, f"{ours} no worse than 0.5 points below tfmot: ours minus tfmot {gap:+.2f} points")
     return result

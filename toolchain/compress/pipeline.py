@@ -3,7 +3,8 @@
 Techniques run in a fixed order, each followed by fine-tuning on the training data (distillation
 from the original model when the recipe asks for it):
 
-    structured pruning -> low-rank factorization -> magnitude pruning -> clustering
+    structured pruning -> low-rank factorization -> separable filters -> bottleneck filters
+    -> magnitude pruning -> clustering
 
 Structure-changing techniques come first, so the weights that pruning zeroes and clustering shares
 are those of the final architecture. Clustering preserves pruned zeros by default. Without
@@ -22,7 +23,7 @@ import keras
 import numpy as np
 
 from toolchain.base.errors import DataError
-from toolchain.compress import clustering, factorize, pruning, structured
+from toolchain.compress import clustering, factorize, filters, pruning, structured
 from toolchain.compress.data import Dataset, fit_to_input
 from toolchain.compress.measure import keras_macs
 from toolchain.compress.recipe import PruneOptions, Recipe, TrainOptions
@@ -127,6 +128,17 @@ def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, e
         split = [p for p in plans if p.pays]
         detail = ", ".join(f"{p.layer}: rank {p.rank} ({p.kept_energy:.1%} energy)" for p in split) or "no split pays"
         stages.append(_stage("factorize", current, eval_data, detail, tune(current, o.epochs)))
+
+    for family in ("separable", "bottleneck"):
+        o = getattr(recipe, family)
+        if o is None:
+            continue
+        say(f"{family} filters" + (f": squeeze to {o.ratio:.0%} of the input channels" if family == "bottleneck"
+                                   else ": depthwise k x k + pointwise 1 x 1"))
+        plans = filters.plan_filters(current, family, getattr(o, "ratio", None), o.layers, o.exclude,
+                                     o.min_in_channels)
+        current = filters.replace_filters(current, plans)
+        stages.append(_stage(family, current, eval_data, filters.describe(plans), tune(current, o.epochs)))
 
     if recipe.prune is not None:
         o = recipe.prune

@@ -23,6 +23,13 @@ Example (every table and key optional):
     energy = 0.9               # or: rank = 32
     per_layer = { dense1 = 16 }
 
+    [separable]                # k x k conv -> depthwise k x k + pointwise 1 x 1 (MobileNet)
+    layers = ["conv2", "conv3"]  # default: every k x k Conv2D with >= min_in_channels inputs
+    min_in_channels = 4
+
+    [bottleneck]               # 1 x 1 squeeze before a k x k conv (SqueezeNet's fire module)
+    ratio = 0.25               # squeeze channels: this share of the input channels
+
     [prune]                    # magnitude pruning
     sparsity = 0.75
     schedule = "polynomial"    # or "constant"
@@ -114,6 +121,23 @@ class FactorizeOptions:
 
 
 @dataclass(frozen=True)
+class SeparableOptions:
+    layers: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    min_in_channels: int = 4  # without `layers`: convs reading fewer channels (the image) stay whole
+    epochs: int | None = None
+
+
+@dataclass(frozen=True)
+class BottleneckOptions:
+    ratio: float = 0.25
+    layers: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    min_in_channels: int = 4
+    epochs: int | None = None
+
+
+@dataclass(frozen=True)
 class DistillOptions:
     temperature: float = 4.0
     alpha: float = 0.1
@@ -132,6 +156,8 @@ class Recipe:
     train: TrainOptions = TrainOptions()
     prune_structured: StructuredOptions | None = None
     factorize: FactorizeOptions | None = None
+    separable: SeparableOptions | None = None
+    bottleneck: BottleneckOptions | None = None
     prune: PruneOptions | None = None
     cluster: ClusterOptions | None = None
     distill: DistillOptions | None = None
@@ -140,7 +166,7 @@ class Recipe:
     @property
     def techniques(self) -> list[str]:
         """The techniques in the order the pipeline applies them."""
-        order = ("prune_structured", "factorize", "prune", "cluster")
+        order = ("prune_structured", "factorize", "separable", "bottleneck", "prune", "cluster")
         return [name for name in order if getattr(self, name) is not None]
 
     @property
@@ -247,6 +273,24 @@ def _factorize(t: Table) -> FactorizeOptions:
     )
 
 
+def _separable(t: Table) -> SeparableOptions:
+    return SeparableOptions(layers=_layers(t), exclude=_exclude(t),
+                            min_in_channels=t.integer("min_in_channels", SeparableOptions.min_in_channels, 1),
+                            epochs=_epochs(t))
+
+
+def _ratio(c: Checker, key, value):
+    return c.number(key, value, 0.0, 1.0, lo_open=True, hi_open=True)
+
+
+def _bottleneck(t: Table) -> BottleneckOptions:
+    c = t.checker
+    return BottleneckOptions(ratio=_ratio(c, "bottleneck.ratio", t.raw("ratio", BottleneckOptions.ratio)),
+                             layers=_layers(t), exclude=_exclude(t),
+                             min_in_channels=t.integer("min_in_channels", BottleneckOptions.min_in_channels, 1),
+                             epochs=_epochs(t))
+
+
 def _distill(t: Table) -> DistillOptions:
     base = DistillOptions()
     return DistillOptions(
@@ -261,7 +305,7 @@ def _storage(t: Table) -> StorageOptions:
 
 _SECTIONS = {
     "train": _train, "prune_structured": _structured, "factorize": _factorize,
-    "prune": _prune, "cluster": _cluster, "distill": _distill, "storage": _storage,
+    "separable": _separable, "bottleneck": _bottleneck, "prune": _prune, "cluster": _cluster, "distill": _distill, "storage": _storage,
 }
 
 
@@ -283,7 +327,8 @@ def load_recipe(path) -> Recipe:
 
 
 def with_options(recipe: Recipe | None, *, prune: float | None = None, prune_structured: float | None = None,
-                 cluster: int | None = None, factorize: float | None = None, distill: bool = False,
+                 cluster: int | None = None, factorize: float | None = None, separable: bool = False,
+                 bottleneck: float | None = None, distill: bool = False,
                  epochs: int | None = None, weights: str | None = None) -> Recipe:
     """`recipe` (or an empty one) with the command-line options laid over it."""
     recipe = recipe or Recipe()
@@ -299,6 +344,11 @@ def with_options(recipe: Recipe | None, *, prune: float | None = None, prune_str
     if factorize is not None:
         energy = c.number("--factorize", factorize, 0, 1, lo_open=True, hi_open=True)
         recipe = replace(recipe, factorize=replace(recipe.factorize or FactorizeOptions(), energy=energy, rank=None))
+    if separable and recipe.separable is None:
+        recipe = replace(recipe, separable=SeparableOptions())
+    if bottleneck is not None:
+        recipe = replace(recipe, bottleneck=replace(recipe.bottleneck or BottleneckOptions(),
+                                                    ratio=_ratio(c, "--bottleneck", bottleneck)))
     if distill and recipe.distill is None:
         recipe = replace(recipe, distill=DistillOptions())
     if epochs is not None:

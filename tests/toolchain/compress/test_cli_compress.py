@@ -33,7 +33,7 @@ def _help_examples():
 
 def test_every_help_example_runs(workdir):
     examples = _help_examples()
-    assert len(examples) == 3
+    assert len(examples) == 4
     for args in examples:
         result = _run(args + ["--quiet"])
         assert result.exit_code == 0, result.output

@@ -13,7 +13,9 @@ def test_the_documented_example_recipe_parses(tmp_path):
     path = tmp_path / "recipe.toml"
     path.write_text(example)
     r = load_recipe(path)
-    assert r.techniques == ["prune_structured", "factorize", "prune", "cluster"]
+    assert r.techniques == ["prune_structured", "factorize", "separable", "bottleneck", "prune", "cluster"]
+    assert r.separable.layers == ("conv2", "conv3") and r.separable.min_in_channels == 4
+    assert r.bottleneck.ratio == 0.25 and r.bottleneck.layers is None
     assert r.prune.m_by_n == (2, 4) and r.prune.per_layer == {"dense1": 0.9} and r.prune.epochs == 3
     assert r.cluster.per_layer == {"dense1": 8} and r.cluster.init == "kmeans_plus_plus"
     assert r.factorize.energy == 0.9 and r.factorize.per_layer == {"dense1": 16}
@@ -35,6 +37,8 @@ def test_the_documented_example_recipe_parses(tmp_path):
     ("[train]\nepochs = -1", "train.epochs", ">= 0"),
     ("[prune]\nlayers = \"conv\"", "prune.layers", "a list of layer names"),
     ("[storage]\nweights = \"sparse\"", "storage.weights", "one of 'auto', 'dense'"),
+    ("[bottleneck]\nratio = 1.0", "bottleneck.ratio", "< 1.0"),
+    ("[separable]\nmin_in_channels = 0", "separable.min_in_channels", ">= 1"),
 ])
 def test_bad_recipes_name_the_field_and_what_was_expected(text, field, expected):
     with pytest.raises(FieldError) as info:
@@ -49,7 +53,7 @@ def test_unknown_tables_and_keys_are_refused_by_the_one_toml_checker(tmp_path):
     with pytest.raises(UnknownKeyError) as info:
         parse_recipe({"prunes": {}}, "r.toml")
     assert str(info.value) == ("r.toml: recipe field 'prunes': unknown key; did you mean 'prune', 'prune_structured'? "
-                               "known here: cluster, distill, factorize, prune, prune_structured, storage, train")
+                               "known here: bottleneck, cluster, distill, factorize, prune, prune_structured, separable, storage, train")
     path = tmp_path / "recipe.toml"
     path.write_text("[cluster]\ncluster = 16\n")
     with pytest.raises(UnknownKeyError) as info:
@@ -75,6 +79,10 @@ def test_command_line_options_override_the_recipe():
     assert r.prune.sparsity == 0.8 and r.prune.frequency == 10
     assert r.cluster.clusters == 8 and r.distill is not None and r.train.epochs == 1
     assert with_options(None).is_empty and Recipe().techniques == []
+    filters = with_options(parse_recipe({"bottleneck": {"ratio": 0.5, "layers": ["c"]}}), separable=True,
+                           bottleneck=0.25)
+    assert filters.techniques == ["separable", "bottleneck"] and filters.separable.layers is None
+    assert filters.bottleneck.ratio == 0.25 and filters.bottleneck.layers == ("c",)
 
 
 def test_weights_storage_comes_from_the_recipe_or_the_option_and_is_no_technique():

@@ -1,0 +1,112 @@
+"""Compact filters: separable (depthwise + pointwise) and bottleneck (1 x 1 squeeze) convolutions."""
+import numpy as np
+import pytest
+
+from tests.toolchain.compress.conftest import L, keras
+from toolchain.base.errors import OptionError, UnknownNameError
+from toolchain.compress.filters import plan_filters, rank1_split, replace_filters, squeeze_split
+
+
+def _cnn(strides=1, padding="same", dilation=1):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((12, 12, 1))
+    x = L.Conv2D(8, 3, padding="same", activation="relu", name="stem")(inputs)
+    x = L.Conv2D(16, 3, strides=strides, padding=padding, dilation_rate=dilation, activation="relu",
+                 name="body")(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    outputs = L.Dense(3, name="head")(x)
+    return keras.Model(inputs, outputs)
+
+
+def _set_kernel(model, name, kernel):
+    layer = model.get_layer(name)
+    layer.set_weights([kernel.astype(np.float32), layer.bias.numpy()])
+
+
+def _x(n=6):
+    return np.random.default_rng(1).normal(size=(n, 12, 12, 1)).astype(np.float32)
+
+
+@pytest.mark.parametrize("strides,padding,dilation", [(1, "same", 1), (2, "same", 1), (1, "valid", 1),
+                                                      (1, "same", 2)])
+def test_a_kernel_of_rank_one_per_input_channel_becomes_separable_exactly(strides, padding, dilation):
+    model = _cnn(strides, padding, dilation)
+    rng = np.random.default_rng(2)
+    spatial, channel = rng.normal(size=(3, 3, 8)), rng.normal(size=(8, 16))
+    _set_kernel(model, "body", np.einsum("hwc,co->hwco", spatial, channel) / 10)
+    plans = plan_filters(model, "separable")
+    assert [p.layer for p in plans] == ["body"]  # the stem reads 1 channel: it keeps its full conv
+    plan = plans[0]
+    assert plan.pays and plan.kept_energy == pytest.approx(1.0, abs=1e-9)
+    assert (plan.params_before, plan.params_after) == (3 * 3 * 8 * 16, 3 * 3 * 8 + 8 * 16)
+    out = replace_filters(model, plans)
+    assert [type(l).__name__ for l in out.layers][2:4] == ["DepthwiseConv2D", "Conv2D"]
+    assert out.get_layer("body_pw").get_config()["activation"] == "relu"
+    np.testing.assert_allclose(out.predict(_x(), verbose=0), model.predict(_x(), verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_the_rank_one_split_keeps_the_energy_it_reports():
+    w = np.random.default_rng(3).normal(size=(3, 3, 5, 7))
+    depthwise, pointwise, kept = rank1_split(w)
+    approx = depthwise[:, :, :, 0, None] * pointwise[0, 0][None, None]
+    # Per channel, the truncated SVD's error is the energy it drops.
+    assert np.linalg.norm(w - approx) ** 2 / np.linalg.norm(w) ** 2 == pytest.approx(1 - kept, abs=1e-5)
+    assert 0 < kept < 1
+
+
+@pytest.mark.parametrize("strides,padding", [(1, "same"), (2, "valid")])
+def test_a_kernel_of_low_input_rank_becomes_a_bottleneck_exactly(strides, padding):
+    model = _cnn(strides, padding)
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(8, 2)), rng.normal(size=(2, 3, 3, 16))
+    _set_kernel(model, "body", np.einsum("cj,jhwo->hwco", a, b) / 10)
+    plans = plan_filters(model, "bottleneck", ratio=0.25)
+    plan = plans[0]
+    assert (plan.layer, plan.inner) == ("body", 2)
+    assert plan.kept_energy == pytest.approx(1.0, abs=1e-9)
+    assert plan.params_after == 8 * 2 + 3 * 3 * 2 * 16
+    out = replace_filters(model, plans)
+    assert out.get_layer("body_squeeze").get_config()["use_bias"] is False
+    np.testing.assert_allclose(out.predict(_x(), verbose=0), model.predict(_x(), verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_the_squeeze_split_error_is_the_energy_it_drops():
+    w = np.random.default_rng(5).normal(size=(3, 3, 6, 4))
+    squeeze, expand, kept = squeeze_split(w, 3)
+    approx = np.einsum("cj,hwjo->hwco", squeeze[0, 0], expand)
+    assert np.linalg.norm(w - approx) ** 2 / np.linalg.norm(w) ** 2 == pytest.approx(1 - kept, abs=1e-5)
+
+
+def test_a_replacement_that_does_not_save_weights_is_not_made():
+    model = _cnn()
+    plans = plan_filters(model, "bottleneck", ratio=0.9, layers=["stem"])  # 1 input channel: squeeze to 1
+    assert not plans[0].pays
+    assert [l.name for l in replace_filters(model, plans).layers] == [l.name for l in model.layers]
+
+
+def test_wrong_layers_and_ratios_are_refused_by_name():
+    model = _cnn()
+    with pytest.raises(UnknownNameError):
+        plan_filters(model, "separable", layers=["nope"])
+    with pytest.raises(OptionError, match="head"):
+        plan_filters(model, "separable", layers=["head"])
+    with pytest.raises(OptionError, match="ratio"):
+        plan_filters(model, "bottleneck", ratio=1.5)
+
+
+def test_separable_through_the_pipeline_and_the_recipe():
+    from toolchain.compress.data import Dataset
+    from toolchain.compress.pipeline import compress
+    from toolchain.compress.recipe import parse_recipe
+
+    model = _cnn()
+    recipe = parse_recipe({"separable": {"layers": ["body"]}, "bottleneck": {"ratio": 0.5, "layers": ["stem"]},
+                           "train": {"epochs": 1}, "distill": {}})
+    assert recipe.techniques == ["separable", "bottleneck"]
+    y = np.arange(6) % 3
+    result = compress(model, recipe, Dataset(_x(), y, "t"), Dataset(_x(), y, "e"))
+    assert [s.technique for s in result.stages] == ["original", "separable", "bottleneck"]
+    assert "body: 1,152 -> 200 weights" in result.stages[1].detail
+    assert result.stages[2].detail == "no replacement pays"  # 1 input channel cannot be squeezed
+    assert result.final.params < result.original.params
+    assert result.final.macs < result.original.macs
