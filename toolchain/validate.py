@@ -72,7 +72,14 @@ def load_inputs(path: str | Path, shape: tuple[int, ...], dtype: str, quant: tup
     size = int(np.prod(shape))
     if batch.ndim == 0 or batch[0].size != size:
         raise DataError(path, f"each row must hold one input of shape {shape}, got rows of shape {batch.shape[1:]}")
-    batch = batch.reshape((len(batch),) + shape)
+    return quantize_inputs(batch.reshape((len(batch),) + shape), dtype, quant, path)
+
+
+def quantize_inputs(batch: np.ndarray, dtype: str, quant: tuple[float, int], path) -> np.ndarray:
+    """Model inputs from an array: float values quantized with the input's scale and zero point for an
+    int8 model; integer values must already be int8."""
+    if np.issubdtype(batch.dtype, np.floating) and not np.isfinite(batch).all():
+        raise DataError(path, "the inputs hold NaN or infinite values")
     if dtype == "float32":
         return batch.astype(np.float32)
     if np.issubdtype(batch.dtype, np.floating):
@@ -100,28 +107,53 @@ def validate_c_engine(model_path: str | Path, inputs_path: str | Path | None = N
 
     The engine is the one `edgec build MODEL --runtime c --weights WEIGHTS` ships (same generator,
     same storage choice per layer)."""
-    from firmware_export.cengine import compile_host, generate_engine
-    from toolchain.oracle import run_tflm
+    from firmware_export.cengine import generate_engine
 
     model_path = Path(model_path)
     model = read_tflite_file(model_path)
     engine = generate_engine(model, model_path.stem, str(model_path), weights=weights)
-    shape = tuple(engine.input_shape[1:]) if engine.input_shape and engine.input_shape[0] == 1 else tuple(engine.input_shape)
+    shape = input_shape(engine)
     if inputs_path is not None:
         batch = load_inputs(inputs_path, shape, engine.input_dtype, engine.input_quant)
         source = str(inputs_path)
     else:
         batch = random_inputs(shape, engine.input_dtype, count, seed)
         source = f"random, seed {seed}"
+    return check_engine(engine, read_tflite_bytes(model_path), str(model_path), batch, source, weights, work_dir)
+
+
+def input_shape(engine) -> tuple[int, ...]:
+    """The engine's input shape without its batch dimension of 1."""
+    shape = tuple(engine.input_shape)
+    return shape[1:] if shape and shape[0] == 1 else shape
+
+
+def run_host(engine, batch: np.ndarray, work_dir=None) -> np.ndarray:
+    """The engine's outputs on `batch`, compiled and run on the host."""
+    from firmware_export.cengine import compile_host
+
     with tempfile.TemporaryDirectory(prefix="edgec_validate_") as tmp:
-        host = compile_host(engine, work_dir or tmp)
-        outputs = host.run(batch)
-    reference = run_tflm(read_tflite_bytes(model_path), batch, source=str(model_path))
+        return compile_host(engine, work_dir or tmp).run(batch)
+
+
+def check_engine(engine, model_bytes: bytes, model_name: str, batch: np.ndarray, source: str, weights: str = "auto",
+                 work_dir=None) -> tuple[ValidationResult, np.ndarray]:
+    """Run a generated engine (compiled for the host) and TFLM on `batch`: the comparison and the
+    engine's outputs."""
+    from toolchain.oracle import run_tflm
+
+    outputs = run_host(engine, batch, work_dir)
+    reference = run_tflm(model_bytes, batch, source=model_name)
+    return engine_comparison(engine, model_name, batch, source, weights, outputs, reference), outputs
+
+
+def engine_comparison(engine, model_name: str, batch: np.ndarray, source: str, weights: str, outputs: np.ndarray,
+                      reference: np.ndarray) -> ValidationResult:
     exact, max_diff, mismatched = compare(outputs, reference)
-    result = ValidationResult(model=str(model_path), runtime="c", inputs=source, count=len(batch), exact=exact,
-                              max_abs_diff=max_diff, mismatched_values=mismatched, arena_bytes=engine.activation_bytes,
-                              weights=weights, weights_dense_bytes=sum(s.dense_bytes for s in engine.layers),
-                              weights_stored_bytes=sum(s.stored_bytes for s in engine.layers),
-                              storage={fmt: sum(s.format == fmt for s in engine.layers)
-                                       for fmt in dict.fromkeys(s.format for s in engine.layers)})
-    return result, outputs
+    return ValidationResult(model=model_name, runtime="c", inputs=source, count=len(batch), exact=exact,
+                            max_abs_diff=max_diff, mismatched_values=mismatched,
+                            arena_bytes=engine.activation_bytes, weights=weights,
+                            weights_dense_bytes=sum(s.dense_bytes for s in engine.layers),
+                            weights_stored_bytes=sum(s.stored_bytes for s in engine.layers),
+                            storage={fmt: sum(s.format == fmt for s in engine.layers)
+                                     for fmt in dict.fromkeys(s.format for s in engine.layers)})

@@ -1,0 +1,137 @@
+"""`edgec validate --eval`: float / int8 TFLM / C engine accuracy, per-layer error, regression scores."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from toolchain.accuracy import check_labels, score
+from toolchain.base.errors import DataError, EXIT_BAD_INPUT
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A small trained-ish classifier (random weights, fixed seed), its int8 .tflite and labelled data."""
+    from toolchain.quiet import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(6, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.Flatten(name="flat")(x)
+    outputs = keras.layers.Dense(4, name="logits")(x)
+    model = keras.Model(inputs, outputs)
+    folder = tmp_path_factory.mktemp("evaluate")
+    model.save(folder / "m.keras")
+    rng = np.random.default_rng(0)
+    x = rng.random((60, 8, 8, 1)).astype(np.float32)
+    float_out = model.predict(x, verbose=0)
+    y = float_out.argmax(axis=1)
+    y[:15] = (y[:15] + 1) % 4  # a quarter wrong: the float model scores 75 % exactly
+    np.savez(folder / "eval.npz", x=x, y=y)
+    np.savez(folder / "targets.npz", x=x, y=float_out + 0.5)
+    return folder, model, x, y, float_out
+
+
+def _run(args):
+    from toolchain.cli.validate import validate
+
+    return CliRunner().invoke(validate, args)
+
+
+def test_a_keras_model_is_scored_float_int8_and_engine_with_the_engine_exact(tiny):
+    folder, _model, x, y, _ = tiny
+    result = _run([str(folder / "m.keras"), "--eval", str(folder / "eval.npz"), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    scores = {s["runtime"]: s for s in doc["accuracy"]["scores"]}
+    assert doc["accuracy"]["task"] == "classification" and doc["accuracy"]["samples"] == 60
+    assert scores["float"]["accuracy_percent"] == 75.0
+    assert scores["int8 tflite-micro"]["accuracy_percent"] == scores["int8 C engine"]["accuracy_percent"]
+    assert doc["engine"]["exact"] == doc["engine"]["count"] == 60 and doc["passed"]
+    assert "200 samples" not in doc["calibration"] and "60 samples of the evaluation set" in doc["calibration"]
+    layers = doc["accuracy"]["layers"]
+    assert [(e["op"], e["layer"]) for e in layers[:2]] == [("CONV_2D", "conv"), ("RESHAPE", "flat")]
+    assert all(e["rmse"] >= 0 and -1 <= e["cosine"] <= 1.0000001 for e in layers)
+    assert doc["accuracy"]["layer_samples"] == 60
+
+
+def test_int8_accuracy_is_the_top1_of_the_dequantized_tflm_outputs(tiny):
+    from toolchain.evaluate import evaluate
+    from toolchain.oracle import run_tflm
+    from toolchain.validate import quantize_inputs
+
+    folder, _model, x, y, _ = tiny
+    result = evaluate(folder / "m.keras", folder / "eval.npz", layer_samples=0)
+    # the same figure, computed here from the int8 model the evaluation converted
+    from toolchain.convert import convert_int8
+    from toolchain.loader import load_model
+
+    loaded = load_model(folder / "m.keras")
+    pick = np.sort(np.random.default_rng(0).choice(60, size=60, replace=False))
+    int8 = convert_int8(loaded, x[pick]).tflite_bytes
+    from toolchain.base.tflite_reader import read_tflite
+
+    sg = read_tflite(int8).main
+    qin = sg.tensors[sg.inputs[0]].quant
+    out = run_tflm(int8, quantize_inputs(x, "int8", (qin.scales[0], qin.zero_points[0]), "x"))
+    hits = (out.reshape(60, -1).argmax(axis=1) == y).sum()
+    tflm = next(s for s in result.accuracy.scores if s.runtime == "int8 tflite-micro")
+    assert tflm.accuracy_percent == round(100 * hits / 60, 4)
+    assert result.accuracy.layers == ()
+
+
+def test_float_targets_give_rmse_and_no_top1(tiny):
+    from toolchain.evaluate import evaluate
+
+    folder, *_ = tiny
+    result = evaluate(folder / "m.keras", folder / "targets.npz", layer_samples=0)
+    assert result.accuracy.task == "regression"
+    floating = result.accuracy.scores[0]
+    assert floating.accuracy_percent is None and floating.against == "targets"
+    assert floating.rmse == pytest.approx(0.5, abs=1e-5) and floating.max_abs_error == pytest.approx(0.5, abs=1e-5)
+
+
+def test_a_tflite_model_without_reference_has_no_float_figures(tiny, tmp_path):
+    from toolchain.evaluate import evaluate
+
+    folder, *_ = tiny
+    np.savez(tmp_path / "nolabels.npz", x=np.random.default_rng(1).random((8, 8, 8, 1)).astype(np.float32))
+    # a .tflite MODEL: the int8 model evaluated as it is
+    from toolchain.convert import convert_int8
+    from toolchain.loader import load_model
+
+    data = np.load(folder / "eval.npz")
+    (tmp_path / "m.tflite").write_bytes(convert_int8(load_model(folder / "m.keras"), data["x"][:20]).tflite_bytes)
+    result = evaluate(tmp_path / "m.tflite", folder / "eval.npz")
+    assert [s.runtime for s in result.accuracy.scores] == ["int8 tflite-micro", "int8 C engine"]
+    assert "--reference" in result.accuracy.layer_note and result.passed
+    with_ref = evaluate(tmp_path / "m.tflite", tmp_path / "nolabels.npz", reference_path=folder / "m.keras",
+                        layer_samples=4)
+    assert with_ref.accuracy.task == "regression" and with_ref.accuracy.scores[1].against == "float model outputs"
+    assert with_ref.accuracy.layer_samples == 4 and with_ref.accuracy.layers
+
+
+def test_bad_labels_are_refused_with_the_sample_named(tiny, tmp_path):
+    folder, _model, x, y, _ = tiny
+    bad = y.copy()
+    bad[7] = 4
+    np.savez(tmp_path / "bad.npz", x=x, y=bad)
+    result = _run([str(folder / "m.keras"), "--eval", str(tmp_path / "bad.npz")])
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "label 4 of sample 7 is outside the model's 4 classes (0..3)" in result.output
+
+
+def test_label_checks():
+    with pytest.raises(DataError, match="3 labels 'y' for 4 samples"):
+        check_labels(np.zeros(3, int), 4, 10, "d")
+    with pytest.raises(DataError, match="label -1 of sample 0"):
+        check_labels(np.array([-1, 0]), 2, 10, "d")
+    with pytest.raises(DataError, match="NaN"):
+        check_labels(np.array([np.nan, 0.0]), 2, 1, "d")
+    with pytest.raises(DataError, match="2 values per sample, the model outputs 3"):
+        check_labels(np.zeros((2, 2)), 2, 3, "d")
+    s = score("x", np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]), np.array([1, 0, 0]), None)
+    assert s.accuracy_percent == pytest.approx(66.6667) and s.rmse is None
