@@ -121,6 +121,7 @@ def search_dict(state, options, targets, builds: dict, files: list[str]) -> dict
         "max_accuracy_drop": options.max_accuracy_drop, "max_latency_ms": options.max_latency_ms,
         "runtimes": list(options.runtimes), "where": state.where, "wall_seconds": state.wall_seconds,
         "stopped_by": state.stopped_by, "interrupted": state.interrupted, "resumed_trials": state.resumed,
+        "submitted": state.submitted,
         "counts": counts, "sensitivity": state.sensitivity.to_dict(),
         "targets": per_target,
         "trials": [_trial_row(r, targets, state.baseline) for r in records],

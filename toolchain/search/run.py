@@ -83,15 +83,17 @@ def build_best(model_path, record: dict, target, out_dir: Path, train_path, eval
             "int8_accuracy": None if final is None or final.int8_metric is None else round(100 * final.int8_metric, 4)}
 
 
-def fit_model(model_path, train_path, eval_path, options: SearchOptions, out_dir: Path,
-              progress: Progress = SILENT, runner=None) -> FitOutcome:
+def workload_for(model_path, train_path, eval_path, options: SearchOptions, out_dir: Path,
+                 progress: Progress = SILENT):
+    """(the Workload the trials receive, the SearchState to run): the model and data loaded, the
+    output folder checked against the search stored there, the calibration samples written, the
+    float baseline and the sensitivity analysis done."""
     from toolchain.compress.data import fit_to_input, load_dataset
     from toolchain.compress.layers import load_compressible
     from toolchain.compress.pipeline import calibration_samples
     from toolchain.compress.recipe import TrainOptions
     from toolchain.compress.train import is_classifier
     from toolchain.quiet import import_tensorflow
-    from toolchain.search.result import render_html, search_dict
     from toolchain.search.trial import Workload
 
     import_tensorflow()
@@ -130,11 +132,21 @@ def fit_model(model_path, train_path, eval_path, options: SearchOptions, out_dir
     work = Workload(model_bytes, Path(model_path).stem, train.x, train.y, evaluation.x, evaluation.y, calib,
                     tuple(options.targets), tuple(options.runtimes),
                     TrainOptions(options.epochs, options.batch_size, options.learning_rate), options.max_latency_ms)
+    return work, state
+
+
+def fit_model(model_path, train_path, eval_path, options: SearchOptions, out_dir: Path,
+              progress: Progress = SILENT, runner=None, build: bool = True) -> FitOutcome:
+    """Search, then (`build`, unless interrupted) build the best fit per target; write the reports."""
+    from toolchain.search.result import render_html, search_dict
+
+    out_dir = Path(out_dir)
+    work, state = workload_for(model_path, train_path, eval_path, options, out_dir, progress)
     state = run_search(work, options, out_dir, state, progress, runner)
     records = list(state.records.values())
     builds = {}
     report = search_dict(state, options, options.targets, builds, [])
-    if not state.interrupted:
+    if build and not state.interrupted:
         for target in options.targets:
             best = report["targets"][target.name]["best"]
             if best is not None:

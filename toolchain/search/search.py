@@ -51,6 +51,7 @@ class SearchState:
     order: list[Config]
     records: dict[str, dict] = field(default_factory=dict)  # key -> trial record, in finishing order
     resumed: int = 0
+    submitted: int = 0  # configurations sent to a worker in this run (each comes back as a trial)
     interrupted: bool = False
     stopped_by: str = ""
     wall_seconds: float = 0.0
@@ -188,6 +189,7 @@ def run_search(work, options: SearchOptions, out_dir: Path, state: SearchState, 
                     store.save(record)
                     continue
                 runner.submit(config)
+                state.submitted += 1
             if runner.pending == 0:
                 state.stopped_by = ("time budget" if out_of_time else f"{options.trials} trials"
                                     if trained >= options.trials else "search space exhausted")
