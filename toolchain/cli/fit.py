@@ -48,9 +48,10 @@ def parse_duration(text: str) -> float:
 @click.option("--no-16x8", "no_16x8", is_flag=True, help="Do not search int16 activations.")
 @click.option("--no-distill", is_flag=True, help="Do not search distillation.")
 @click.option("--out", "-o", "out_dir", type=OutputFolder(), required=True, help="Output folder (resumable).")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout, nothing else.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def fit(model, targets, target_files, train_path, eval_path, max_accuracy_drop, max_latency_ms, trials, time_budget, workers,
-        ray_address, runtime, epochs, no_16x8, no_distill, out_dir, quiet):
+        ray_address, runtime, epochs, no_16x8, no_distill, out_dir, as_json, quiet):
     """Search the compressions of MODEL (a Keras model) for the most accurate one that fits each
     --target; build it as `edgec build` would, with the recipe that reproduces it.
 
@@ -80,10 +81,14 @@ def fit(model, targets, target_files, train_path, eval_path, max_accuracy_drop, 
         max_accuracy_drop=max_accuracy_drop, max_latency_ms=max_latency_ms, trials=trials,
         time_budget_s=parse_duration(time_budget), workers=workers, ray_address=ray_address, epochs=epochs,
         modes=("int8",) if no_16x8 else ("int8", "16x8"), distill=not no_distill)
-    console = make_console(False, quiet)
+    console = make_console(as_json, quiet)
     with progress_for(console, quiet) as progress:
         outcome = fit_model(model, train_path, eval_path, options, out_dir, progress)
     report = outcome.report
+    if as_json:
+        import json
+
+        click.echo(json.dumps(report, indent=1, default=str))
     render_terminal(console, report)
     for name, t in report["targets"].items():
         if t["build"]:
