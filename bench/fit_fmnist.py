@@ -150,7 +150,8 @@ def main() -> int:
         b = t["best"]
         if b:
             print(f"{name}: fit {b['key']} ({_techniques(b['config'])}), int8 {b['accuracy']:.2f} %, "
-                  f"{b['drop']:.2f} points lost vs float, {b['runtime']}, flash {b['flash']:,} B, SRAM {b['sram']:,} B, "
+                  f"{b['drop']:.2f} points lost vs float, {b['runtime']}, flash {b['flash']:,} B, "
+                  f"SRAM {b['sram']:,} B, "
                   f"~{b['latency_ms']:.1f} ms (estimate)")
         else:
             c = t["closest"]

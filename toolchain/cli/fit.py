@@ -37,6 +37,9 @@ def parse_duration(text: str) -> float:
               help="Latency limit (estimate from MACs and the core's cycles per MAC).")
 @click.option("--trials", type=click.IntRange(1), default=20, show_default=True,
               help="Fine-tuned trials at most (configurations measured not to fit are not counted).")
+@click.option("--fits", type=click.IntRange(1), default=3, show_default=True,
+              help="Fitting trials per target after which configurations that fit only that target are "
+                   "measured but not trained (the order is by predicted loss: later ones are expected to lose more).")
 @click.option("--time-budget", default="30m", show_default=True, help="Stop starting trials after this long.")
 @click.option("--workers", type=click.IntRange(1),
               help="Parallel trials on a local Ray runtime (default: one per core); 1: in this process, no Ray.")
@@ -50,8 +53,8 @@ def parse_duration(text: str) -> float:
 @click.option("--out", "-o", "out_dir", type=OutputFolder(), required=True, help="Output folder (resumable).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout, nothing else.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def fit(model, targets, target_files, train_path, eval_path, max_accuracy_drop, max_latency_ms, trials, time_budget, workers,
-        ray_address, runtime, epochs, no_16x8, no_distill, out_dir, as_json, quiet):
+def fit(model, targets, target_files, train_path, eval_path, max_accuracy_drop, max_latency_ms, trials, fits,
+        time_budget, workers, ray_address, runtime, epochs, no_16x8, no_distill, out_dir, as_json, quiet):
     """Search the compressions of MODEL (a Keras model) for the most accurate one that fits each
     --target; build it as `edgec build` would, with the recipe that reproduces it.
 
@@ -78,7 +81,7 @@ def fit(model, targets, target_files, train_path, eval_path, max_accuracy_drop, 
         raise click.UsageError("give --workers (local) or --ray-address (a cluster), not both")
     options = SearchOptions(
         targets=tuple(targets), runtimes=("tflm", "c") if runtime == "both" else (runtime,),
-        max_accuracy_drop=max_accuracy_drop, max_latency_ms=max_latency_ms, trials=trials,
+        max_accuracy_drop=max_accuracy_drop, max_latency_ms=max_latency_ms, trials=trials, fits_per_target=fits,
         time_budget_s=parse_duration(time_budget), workers=workers, ray_address=ray_address, epochs=epochs,
         modes=("int8",) if no_16x8 else ("int8", "16x8"), distill=not no_distill)
     console = make_console(as_json, quiet)

@@ -265,7 +265,8 @@ def render_html(report: dict, records: list[dict]) -> str:
             (f" ({row['error']})" if row.get("error") else "")
         acc = "-" if row["accuracy"] is None else f"{row['accuracy']:.2f}"
         rows.append(f"<tr><td>{e(row['key'])}</td><td>{e(status)}</td><td>{acc}</td>"
-                    + "".join(f"<td>{e(c)}</td>" for c in cells) + f"<td>{e(str(row.get('node') or ''))[:12]}</td></tr>")
+                    + "".join(f"<td>{e(c)}</td>" for c in cells)
+                    + f"<td>{e(str(row.get('node') or ''))[:12]}</td></tr>")
     parts.append(f"<h2>Trials</h2><table>{head}{''.join(rows)}</table>"
                  "<p>Latency: estimate from MACs and the core's cycles per MAC (no emulated run per trial).</p>")
     css = ("body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"

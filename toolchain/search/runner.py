@@ -36,14 +36,14 @@ class InProcessRunner:
     def pending(self) -> int:
         return len(self.queue)
 
-    def submit(self, config: Config) -> None:
-        self.queue.append(config)
+    def submit(self, config: Config, need: tuple[str, ...] | None = None) -> None:
+        self.queue.append((config, need))
 
     def wait(self) -> list[tuple[Config, dict]]:
-        config = self.queue.pop(0)
+        config, need = self.queue.pop(0)
         started = time.monotonic()
         try:
-            record = run_trial(self.work, config)
+            record = run_trial(self.work, config, need)
         except Exception as exc:  # noqa: BLE001 -- one configuration's failure is that trial's result
             record = _failed(config, f"{type(exc).__name__}: {exc}")
             record["traceback"] = traceback.format_exc(limit=6)
@@ -57,7 +57,7 @@ class InProcessRunner:
         pass
 
 
-def _remote_trial(work: Workload, config: dict) -> dict:
+def _remote_trial(work: Workload, config: dict, need: tuple[str, ...] | None = None) -> dict:
     """A trial on a Ray worker: the workload arrives through the object store."""
     import ray
 
@@ -65,7 +65,7 @@ def _remote_trial(work: Workload, config: dict) -> dict:
     config = Config.from_dict(config)
     started = time.monotonic()
     try:
-        record = run_trial(work, config)
+        record = run_trial(work, config, need)
     except Exception as exc:  # noqa: BLE001 -- the trial's result, not a lost worker
         record = _failed(config, f"{type(exc).__name__}: {exc}")
         record["traceback"] = traceback.format_exc(limit=6)
@@ -108,8 +108,8 @@ class RayRunner:
     def pending(self) -> int:
         return len(self.running)
 
-    def submit(self, config: Config) -> None:
-        self.running[self.task.remote(self.work_ref, config.to_dict())] = config
+    def submit(self, config: Config, need: tuple[str, ...] | None = None) -> None:
+        self.running[self.task.remote(self.work_ref, config.to_dict(), need)] = config
 
     def wait(self) -> list[tuple[Config, dict]]:
         ray = self.ray

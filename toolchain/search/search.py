@@ -10,8 +10,10 @@
      every target's flash or SRAM: skipped ("predicted").
    A configuration sent is measured one-shot first and trained only if it can fit (trial.py).
 4. Every finished trial is stored at once in DIR/trials/KEY.json: running the same command again
-   continues from them. The search stops after --trials fine-tuned trials, at --time-budget, when
-   the space is exhausted, or on Ctrl-C (finished trials kept).
+   continues from them. A configuration is trained only if it fits a target that has fewer than
+   --fits trained fits (within every budget and the accuracy drop). The search stops after
+   --trials fine-tuned trials, when every target has --fits fits, at --time-budget, when the space
+   is exhausted, or on Ctrl-C (finished trials kept).
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ class SearchOptions:
     max_accuracy_drop: float = 1.0
     max_latency_ms: float | None = None
     trials: int = 20
+    fits_per_target: int = 3  # a target with this many fits takes no more training (see run_search)
     time_budget_s: float = 1800.0
     workers: int | None = None  # None: one per core
     ray_address: str | None = None
@@ -73,7 +76,7 @@ class TrialStore:
                 record = json.loads(path.read_text())
             except (OSError, ValueError):
                 continue  # a trial file cut short: that trial runs again
-            if record.get("status") in ("trained", "does-not-fit", "skipped"):
+            if record.get("status") in ("trained", "does-not-fit", "fits-untrained", "skipped"):
                 out[record["key"]] = record
         return out
 
@@ -152,10 +155,26 @@ def skip_reason(config: Config, measured: dict[str, dict]) -> dict | None:
     return None
 
 
+def _fits_within(record: dict, baseline: float, max_drop: float) -> set[str]:
+    """The targets a trained trial fits within every budget and the accuracy drop."""
+    if record.get("status") != "trained" or baseline - record["accuracy"] > max_drop + 1e-9:
+        return set()
+    return {name for name, t in record["targets"].items() if t["memory_fits"] and t["latency_fits"]}
+
+
+def _needed(state: SearchState, options: SearchOptions) -> tuple[str, ...]:
+    """The targets with fewer than `fits_per_target` trained fits: a trial is trained only if it can
+    fit one of them. The order is by predicted loss, so a configuration found after that many fits
+    is expected to lose more accuracy than they do."""
+    count = {t.name: 0 for t in options.targets}
+    for r in state.records.values():
+        for name in _fits_within(r, state.baseline, options.max_accuracy_drop):
+            count[name] = count.get(name, 0) + 1
+    return tuple(name for name, n in count.items() if n < options.fits_per_target)
+
+
 def _is_best(record: dict, baseline: float, max_drop: float) -> bool:
-    return record.get("status") == "trained" and any(
-        t["memory_fits"] and t["latency_fits"] and baseline - record["accuracy"] <= max_drop + 1e-9
-        for t in record["targets"].values())
+    return bool(_fits_within(record, baseline, max_drop))
 
 
 def run_search(work, options: SearchOptions, out_dir: Path, state: SearchState, progress: Progress = SILENT,
@@ -179,7 +198,9 @@ def run_search(work, options: SearchOptions, out_dir: Path, state: SearchState, 
     try:
         while True:
             out_of_time = time.monotonic() - started > options.time_budget_s
-            while queue and runner.pending < runner.workers and trained < options.trials and not out_of_time:
+            need = _needed(state, options)
+            while (queue and need and runner.pending < runner.workers and trained < options.trials
+                   and not out_of_time):
                 config = queue.pop(0)
                 reason = skip_reason(config, state.records)
                 if reason is not None:
@@ -188,11 +209,13 @@ def run_search(work, options: SearchOptions, out_dir: Path, state: SearchState, 
                     state.records[config.key] = record
                     store.save(record)
                     continue
-                runner.submit(config)
+                runner.submit(config, need)
                 state.submitted += 1
             if runner.pending == 0:
                 state.stopped_by = ("time budget" if out_of_time else f"{options.trials} trials"
-                                    if trained >= options.trials else "search space exhausted")
+                                    if trained >= options.trials else
+                                    f"{options.fits_per_target} fits for every target" if not need
+                                    else "search space exhausted")
                 break
             for config, record in runner.wait():
                 record["predicted_loss"] = round(predicted_loss(config, state.sensitivity), 4)

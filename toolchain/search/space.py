@@ -147,6 +147,8 @@ def candidates(sensitivity, tolerance: float, factorizable: bool, modes=MODES, d
         ratios = group_ratios(s, sensitivity, tolerance) if s else ()
         if s and not any(r for _, r in ratios):
             continue  # no group tolerates any pruning: same as s = 0
+        if d and not (s or p or c or e):
+            continue  # distillation from itself: nothing to recover
         configs.append(Config(s, p, c, e, d, m, ratios))
     return sorted(configs, key=lambda c: (round(predicted_loss(c, sensitivity), 6), c.mode != "int8", c.distill, c.key))
 

@@ -140,12 +140,13 @@ def _choose(runtimes: dict) -> str | None:
     return min(measured, key=lambda k: (not measured[k]["fits"], worst(measured[k]), k))
 
 
-def _can_fit(targets: dict) -> bool:
-    return any(t["memory_fits"] and t["latency_fits"] for t in targets.values())
+def _fitting(targets: dict) -> set[str]:
+    return {name for name, t in targets.items() if t["memory_fits"] and t["latency_fits"]}
 
 
-def run_trial(work: Workload, config: Config) -> dict:
-    """Measure `config`'s memory one-shot; if it can fit, fine-tune it, measure it, score it."""
+def run_trial(work: Workload, config: Config, need: tuple[str, ...] | None = None) -> dict:
+    """Measure `config`'s memory one-shot; if it can fit one of the targets in `need` (all by
+    default: the ones still without a fit), fine-tune it, measure it, score it."""
     from toolchain.compress.pipeline import compress
     from toolchain.compress.train import score
     from toolchain.compress.measure import run_tflite
@@ -157,8 +158,11 @@ def run_trial(work: Workload, config: Config) -> dict:
     one_shot = compress(model, config.recipe(work.train_options, one_shot=True), None, None).model
     memory, _ = measure_memory(one_shot, work, config, name)
     record["one_shot"] = memory
-    if not _can_fit(memory):
-        record.update(status="does-not-fit", targets=memory, accuracy=None,
+    fitting = _fitting(memory)
+    if not fitting or not fitting & set(need if need is not None else memory):
+        # Fits nothing, or only targets that have a fit already (a configuration found later is
+        # expected to lose more accuracy: the order is by predicted loss): no training spent.
+        record.update(status="does-not-fit" if not fitting else "fits-untrained", targets=memory, accuracy=None,
                       seconds=round(time.monotonic() - started, 3))
         return record
     labeled = train if train.y is not None else None
