@@ -59,7 +59,9 @@ class Config:
     def techniques(self) -> list[str]:
         used = []
         if self.structured:
-            used.append(f"structured pruning {self.structured:.0%}")
+            ratios = sorted({r for _, r in self.group_ratios} or {self.structured})
+            used.append("structured pruning " + ("/".join(f"{r:.0%}" for r in ratios)
+                                                 + (" by group" if len(ratios) > 1 else "")))
         if self.energy:
             used.append(f"factorization (energy {self.energy:g})")
         if self.sparsity:
@@ -141,7 +143,7 @@ def candidates(sensitivity, tolerance: float, factorizable: bool, modes=MODES, d
     """Every configuration, cheapest first: by predicted loss, then int8 before 16x8 (which needs more
     memory), the plain one before its distilled twin (distillation costs a teacher pass), then by key."""
     levels = [s for s in structured if s == 0 or sensitivity.groups]
-    configs = []
+    configs, seen = [], set()
     for s, p, c, e, m, d in itertools.product(levels, sparsity, clusters, energy if factorizable else (0.0,),
                                               modes, (False, True) if distill else (False,)):
         ratios = group_ratios(s, sensitivity, tolerance) if s else ()
@@ -149,6 +151,10 @@ def candidates(sensitivity, tolerance: float, factorizable: bool, modes=MODES, d
             continue  # no group tolerates any pruning: same as s = 0
         if d and not (s or p or c or e):
             continue  # distillation from itself: nothing to recover
+        effective = (tuple(r for _, r in ratios), p, c, e, m, d)
+        if effective in seen:
+            continue  # a higher level whose groups tolerate no more than a lower one's: the same model
+        seen.add(effective)
         configs.append(Config(s, p, c, e, d, m, ratios))
     return sorted(configs, key=lambda c: (round(predicted_loss(c, sensitivity), 6), c.mode != "int8", c.distill, c.key))
 

@@ -55,3 +55,11 @@ def test_a_configuration_is_skipped_when_dominated_by_a_misfit_or_predicted_over
     assert skip_reason(both, measured)["reason"] == "predicted"
     # A technique alone is measured, never predicted.
     assert predicted_misses(Config(sparsity=0.75), measured) is None
+
+
+def test_a_level_no_group_tolerates_more_of_is_not_a_second_configuration():
+    tight = Sensitivity(90.0, 200, (GroupSensitivity("conv1", 8, {0.25: 0.5, 0.5: 3.0, 0.75: 20.0}),))
+    order = candidates(tight, tolerance=1.0, factorizable=False, modes=("int8",), distill=False)
+    structured = [c for c in order if c.structured and not (c.sparsity or c.clusters)]
+    assert [(c.structured, c.group_ratios) for c in structured] == [(0.25, (("conv1", 0.25),))]
+    assert structured[0].techniques == ["structured pruning 25%"]
