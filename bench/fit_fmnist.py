@@ -104,6 +104,9 @@ def main() -> int:
     parser.add_argument("--throughput-trials", type=int, default=4)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="a folder of an earlier run (fmnist_wide.keras, train.npz, test.npz): no training; "
+                             "with the same --out, the search resumes from its stored trials")
     args = parser.parse_args()
     if args.smoke:
         args.train_samples, args.test_samples, args.base_epochs, args.epochs = 300, 200, 1, 1
@@ -114,34 +117,26 @@ def main() -> int:
     from toolchain.search.space import Config
 
     load = os.getloadavg()[0]
-    folder = Path(tempfile.mkdtemp(prefix="edgec-fit-bench-"))
+    folder = args.reuse or Path(tempfile.mkdtemp(prefix="edgec-fit-bench-"))
     out = args.out or folder / "fit"
     started = time.monotonic()
-    model, train, test, float_accuracy = prepare(folder, args.train_samples, args.test_samples, args.base_epochs)
-    print(f"model: {model} (float accuracy {float_accuracy:.2f} % on {args.test_samples} test images, "
-          f"{args.train_samples} training images); load average at start {load:.1f} on {os.cpu_count()} cores")
+    if args.reuse:
+        model, train, test = (str(folder / n) for n in ("fmnist_wide.keras", "train.npz", "test.npz"))
+        print(f"model: {model} (reused); load average at start {load:.1f} on {os.cpu_count()} cores")
+    else:
+        model, train, test, float_accuracy = prepare(folder, args.train_samples, args.test_samples,
+                                                     args.base_epochs)
+        print(f"model: {model} (float accuracy {float_accuracy:.2f} % on {args.test_samples} test images, "
+              f"{args.train_samples} training images); load average at start {load:.1f} on {os.cpu_count()} cores")
     targets = tuple(profiles.load_target(n) for n in TARGETS)
     search_started = time.monotonic()
     outcome = fit_model(model, train, test, options(targets, args), out)
     search_wall = time.monotonic() - search_started
     report = outcome.report
     records = {r["key"]: r for r in outcome.records}
-    dense = records.get(Config().key)
     m0 = report["targets"]["cortex-m0plus"]
     results = {"float_accuracy": report["baseline_float_accuracy"], "search_wall_seconds": round(search_wall, 1),
                "load_average_at_start": load, "targets": report["targets"], "counts": report["counts"]}
-
-    # 1. the dense model against the M0+
-    if dense is not None:
-        t = dense.get("one_shot", dense.get("targets", {})).get("cortex-m0plus")
-        if t:
-            rt = t["runtime"]
-            f = t["runtimes"][rt]
-            print(f"dense int8 on cortex-m0plus ({rt}): flash {f['flash']['used']:,} of {f['flash']['budget']:,} B, "
-                  f"SRAM {f['sram']['used']:,} of {f['sram']['budget']:,} B: "
-                  + ("fits" if t["memory_fits"] else "does NOT fit"))
-            results["dense_m0plus"] = {"runtime": rt, "flash": f["flash"]["used"], "sram": f["sram"]["used"],
-                                       "fits": t["memory_fits"]}
 
     # 2. the best fit per target
     from toolchain.search.result import _techniques, describe_miss
@@ -163,15 +158,33 @@ def main() -> int:
         singles = {"structured": [Config(structured=0.5)]}
     rows = []
     singles_out = folder / "singles"  # the search's trials, and the single techniques it did not run
-    shutil.copytree(out, singles_out, ignore=shutil.ignore_patterns(*TARGETS))
+    shutil.rmtree(singles_out, ignore_errors=True)
+    shutil.copytree(out, singles_out, ignore=shutil.ignore_patterns(*TARGETS, "search.json"))
+    m0plus = tuple(t for t in targets if t.name == "cortex-m0plus")  # trained only if they fit the M0+
+
+    def measure_alone(config):
+        record = records.get(config.key)
+        if record is None or record["status"] in ("failed", "fits-untrained"):
+            one = fit_model(model, train, test, options(m0plus, args, configs=(config,), trials=10**6,
+                                                        fits_per_target=10**6, workers=1), singles_out, build=False)
+            record = {r["key"]: r for r in one.records}.get(config.key)
+            records[config.key] = record
+        return record
+
+    dense = measure_alone(Config())
+    if dense is not None:
+        t = (dense.get("targets") or dense.get("one_shot") or {}).get("cortex-m0plus")
+        if t:
+            rt = t["runtime"]
+            f = t["runtimes"][rt]
+            print(f"dense int8 on cortex-m0plus (best runtime: {rt}): flash {f['flash']['used']:,} of "
+                  f"{f['flash']['budget']:,} B, SRAM {f['sram']['used']:,} of {f['sram']['budget']:,} B: "
+                  + ("fits" if t["memory_fits"] else "does NOT fit"))
+            results["dense_m0plus"] = {"runtime": rt, "flash": f["flash"]["used"], "sram": f["sram"]["used"],
+                                       "fits": t["memory_fits"]}
     for dim, configs in singles.items():
         for config in configs:
-            record = records.get(config.key)
-            if record is None or record["status"] == "failed":
-                one = fit_model(model, train, test, options(targets, args, configs=(config,), trials=10**6,
-                                                            workers=1), singles_out, build=False)
-                record = {r["key"]: r for r in one.records}.get(config.key)
-                records[config.key] = record
+            record = measure_alone(config)
             if record is None or record["status"] == "skipped":
                 continue
             m0rec = (record.get("targets") or record.get("one_shot") or {}).get("cortex-m0plus")
