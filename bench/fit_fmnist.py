@@ -211,6 +211,7 @@ def main() -> int:
     if trial_list:
         for workers in (1, 2):
             run_out = folder / f"throughput-{workers}"
+            shutil.rmtree(run_out, ignore_errors=True)  # measured afresh, never resumed
             from toolchain.search.runner import RayRunner
             from toolchain.search.search import SearchState, run_search
             from toolchain.search.run import workload_for
