@@ -56,11 +56,11 @@ def _loaded(work: Workload):
         from toolchain.compress.data import Dataset
         from toolchain.compress.layers import load_compressible
 
-        folder = tempfile.mkdtemp(prefix="edgec-fit-")
-        path = os.path.join(folder, f"{work.model_name}.keras")
-        with open(path, "wb") as f:
-            f.write(work.model_bytes)
-        model = load_compressible(path)
+        with tempfile.TemporaryDirectory(prefix="edgec-fit-") as folder:  # read whole: removed after
+            path = os.path.join(folder, f"{work.model_name}.keras")
+            with open(path, "wb") as f:
+                f.write(work.model_bytes)
+            model = load_compressible(path)
         _CACHE.clear()
         _CACHE[work.digest] = (model, Dataset(work.train_x, work.train_y, "training data"),
                                Dataset(work.eval_x, work.eval_y, "evaluation data"))
