@@ -1,0 +1,201 @@
+"""The search space of `edgec fit`: configurations, the recipes they are, and their order.
+
+A configuration is one value per dimension:
+
+    structured   structured pruning level (0: none); each prunable channel group is pruned at the
+                 level, or at the largest lower ratio the sensitivity analysis says it tolerates
+    sparsity     magnitude pruning sparsity (0: none)
+    clusters     weight clusters per kernel (0: none)
+    energy       low-rank factorization kept energy (0: none)
+    distill      fine-tune against the original model's outputs
+    mode         "int8" or "16x8" (int16 activations; TFLM only: the C engine runs int8)
+
+The runtime (TFLM or the C engine, with the compressed storage it supports) is not a dimension:
+accuracy does not depend on it (the engine is bit-exact with TFLM), so every trial is measured
+with each runtime asked for and each target keeps the one that fits with the most room.
+
+Quantization-aware fine-tuning is not in the space (toolchain.compress has no QAT yet).
+This module does not import TensorFlow.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+
+from toolchain.compress.recipe import (ClusterOptions, DistillOptions, FactorizeOptions, PruneOptions, Recipe,
+                                       StructuredOptions, TrainOptions)
+
+STRUCTURED = (0.0, 0.25, 0.5, 0.75)
+SPARSITY = (0.0, 0.5, 0.75, 0.9)
+CLUSTERS = (0, 16, 8)
+ENERGY = (0.0, 0.9)
+MODES = ("int8", "16x8")
+
+# Prior accuracy loss (points) of the techniques the sensitivity analysis does not measure: only
+# used to order the configurations (cheapest first), never reported as a result.
+PRIOR_LOSS = {"sparsity": {0.0: 0.0, 0.5: 0.1, 0.75: 0.4, 0.9: 1.5},
+              "clusters": {0: 0.0, 16: 0.2, 8: 0.6},
+              "energy": {0.0: 0.0, 0.9: 0.5},
+              "mode": {"int8": 0.0, "16x8": 0.0}}
+
+
+@dataclass(frozen=True)
+class Config:
+    structured: float = 0.0
+    sparsity: float = 0.0
+    clusters: int = 0
+    energy: float = 0.0
+    distill: bool = False
+    mode: str = "int8"
+    group_ratios: tuple[tuple[str, float], ...] = field(default=(), compare=False)  # producer -> ratio
+
+    @property
+    def key(self) -> str:
+        """A stable name: the trial's file name in the output folder."""
+        return (f"s{self.structured:.2f}-p{self.sparsity:.2f}-c{self.clusters}-f{self.energy:.2f}"
+                f"-{'d' if self.distill else 'n'}-{self.mode}")
+
+    @property
+    def techniques(self) -> list[str]:
+        used = []
+        if self.structured:
+            ratios = sorted({r for _, r in self.group_ratios} or {self.structured})
+            used.append("structured pruning " + ("/".join(f"{r:.0%}" for r in ratios)
+                                                 + (" by group" if len(ratios) > 1 else "")))
+        if self.energy:
+            used.append(f"factorization (energy {self.energy:g})")
+        if self.sparsity:
+            used.append(f"pruning {self.sparsity:.0%}")
+        if self.clusters:
+            used.append(f"{self.clusters} clusters")
+        if self.distill:
+            used.append("distillation")
+        if self.mode != "int8":
+            used.append(self.mode)
+        return used or ["int8 only"]
+
+    def to_dict(self) -> dict:
+        return {"structured": self.structured, "sparsity": self.sparsity, "clusters": self.clusters,
+                "energy": self.energy, "distill": self.distill, "mode": self.mode,
+                "group_ratios": dict(self.group_ratios)}
+
+    @staticmethod
+    def from_dict(d: dict) -> "Config":
+        return Config(d["structured"], d["sparsity"], d["clusters"], d["energy"], d["distill"], d["mode"],
+                      tuple(sorted(d.get("group_ratios", {}).items())))
+
+    def at_most(self, other: "Config") -> bool:
+        """Every dimension compresses at most as much as `other`'s (so it needs at least its memory)."""
+        def clusters_le(a, b):  # fewer clusters compress more; 0 is none
+            return a == 0 or (b != 0 and a >= b)
+
+        def energy_le(a, b):  # lower energy compresses more; 0 is none
+            return a == 0 or (b != 0 and a >= b)
+
+        return (self.structured <= other.structured and self.sparsity <= other.sparsity
+                and clusters_le(self.clusters, other.clusters) and energy_le(self.energy, other.energy)
+                and MODES.index(self.mode) >= MODES.index(other.mode))
+
+    def recipe(self, train: TrainOptions = TrainOptions(), one_shot: bool = False) -> Recipe:
+        """The compression recipe of this configuration (`one_shot`: no fine-tuning, no distillation:
+        what the memory measurement needs, since flash and SRAM do not depend on the weights' values
+        beyond their count, zeros and distinct values)."""
+        train = replace(train, epochs=0) if one_shot else train
+        recipe = Recipe(train=train)
+        if self.structured:
+            recipe = replace(recipe, prune_structured=StructuredOptions(
+                sparsity=self.structured, per_layer={k: v for k, v in self.group_ratios if v != self.structured}))
+        if self.energy:
+            recipe = replace(recipe, factorize=FactorizeOptions(energy=self.energy))
+        if self.sparsity:
+            recipe = replace(recipe, prune=PruneOptions(sparsity=self.sparsity))
+        if self.clusters:
+            recipe = replace(recipe, cluster=ClusterOptions(clusters=self.clusters))
+        if self.distill and not one_shot:
+            recipe = replace(recipe, distill=DistillOptions())
+        return recipe
+
+
+def group_ratios(level: float, sensitivity, tolerance: float) -> tuple[tuple[str, float], ...]:
+    """Per prunable group (named by its first producer): the level, or the largest lower ratio whose
+    measured loss stays within `tolerance` points (0 when none does)."""
+    out = []
+    for group in sensitivity.groups:
+        ratio = 0.0
+        for r in sorted(group.loss):
+            if r <= level + 1e-9 and group.loss[r] <= tolerance:
+                ratio = r
+        out.append((group.name, ratio))
+    return tuple(out)
+
+
+def predicted_loss(config: Config, sensitivity) -> float:
+    """Points of accuracy the configuration is expected to lose: the sensitivity analysis's measured
+    losses for the structured part (summed over groups), priors for the rest."""
+    ratios = dict(config.group_ratios)
+    loss = sum(g.loss.get(ratios.get(g.name, 0.0), 0.0) for g in sensitivity.groups) if config.structured else 0.0
+    return (loss + PRIOR_LOSS["sparsity"][config.sparsity] + PRIOR_LOSS["clusters"][config.clusters]
+            + PRIOR_LOSS["energy"][config.energy] + PRIOR_LOSS["mode"][config.mode])
+
+
+def candidates(sensitivity, tolerance: float, factorizable: bool, modes=MODES, distill: bool = True,
+               structured=STRUCTURED, sparsity=SPARSITY, clusters=CLUSTERS, energy=ENERGY) -> list[Config]:
+    """Every configuration, cheapest first: by predicted loss, then int8 before 16x8 (which needs more
+    memory), the plain one before its distilled twin (distillation costs a teacher pass), then by key."""
+    levels = [s for s in structured if s == 0 or sensitivity.groups]
+    configs, seen = [], set()
+    for s, p, c, e, m, d in itertools.product(levels, sparsity, clusters, energy if factorizable else (0.0,),
+                                              modes, (False, True) if distill else (False,)):
+        ratios = group_ratios(s, sensitivity, tolerance) if s else ()
+        if s and not any(r for _, r in ratios):
+            continue  # no group tolerates any pruning: same as s = 0
+        if d and not (s or p or c or e):
+            continue  # distillation from itself: nothing to recover
+        effective = (tuple(r for _, r in ratios), p, c, e, m, d)
+        if effective in seen:
+            continue  # a higher level whose groups tolerate no more than a lower one's: the same model
+        seen.add(effective)
+        configs.append(Config(s, p, c, e, d, m, ratios))
+    return sorted(configs, key=lambda c: (round(predicted_loss(c, sensitivity), 6), c.mode != "int8", c.distill, c.key))
+
+
+# --- recipes as TOML (what `edgec build --recipe` reads back) -------------------------------------
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
+
+
+def recipe_toml(recipe: Recipe, header: str = "") -> str:
+    """The recipe as a TOML document `toolchain.compress.recipe.load_recipe` reads back to an equal Recipe."""
+    from dataclasses import fields
+
+    lines = [f"# {line}" for line in header.splitlines()]
+    for name in ("train", "prune_structured", "factorize", "prune", "cluster", "distill", "storage"):
+        section = getattr(recipe, name)
+        if section is None:
+            continue
+        lines += ["", f"[{name}]"]
+        for f in fields(section):
+            value = getattr(section, f.name)
+            if value is None or (f.name == "rank" and value is None):
+                continue
+            if f.name in ("per_layer",) and not value:
+                continue
+            if f.name == "exclude" and not value:
+                continue
+            lines.append(f"{f.name} = {_toml_value(list(value) if isinstance(value, tuple) else value)}")
+    return "\n".join(lines).lstrip("\n") + "\n"
