@@ -28,6 +28,7 @@ class BoardSetup:
     uarts: dict[int, str]  # UART base address -> driver, the instances the code clocks and routes
     core_clock_hz: int  # what the code leaves the core running at
     uart_clock_hz: int  # the UART kernel clock it selects
+    uart_irq: int  # that UART's NVIC interrupt (IRQn), from the reference manual's vector table
     pin_pattern: str  # regular expression of a pin name; groups: port, number
     max_pin: int
     ports: str = ""  # STM32 port letters, in order
@@ -52,23 +53,23 @@ _M7_CACHES = ("edgec_stm32_gpio.h", "edgec_armv7m_cache.h")
 BOARD_SETUPS: dict[str, BoardSetup] = {s.name: s for s in (
     BoardSetup("stm32l4plus", "board_stm32l4plus.c",
                "STM32L4+ (RM0432): SYSCLK from HSI16, VDDIO2 on for port G, LPUART1 on PCLK1",
-               ("cortex-m4",), {0x4000_8000: "stm32-lpuart"}, 16_000_000, 16_000_000,
+               ("cortex-m4",), {0x4000_8000: "stm32-lpuart"}, 16_000_000, 16_000_000, uart_irq=70,  # LPUART1
                headers=("edgec_stm32_gpio.h",), **_STM32),
     BoardSetup("stm32h7", "board_stm32h7.c",
                "STM32H743 (RM0433): HSI 64 MHz as reset, USART3 on rcc_pclk1, L1 caches on",
-               ("cortex-m7",), {0x4000_4800: "stm32-usart-v2"}, 64_000_000, 64_000_000,
+               ("cortex-m7",), {0x4000_4800: "stm32-usart-v2"}, 64_000_000, 64_000_000, uart_irq=39,  # USART3
                headers=_M7_CACHES, **_STM32),
     BoardSetup("stm32f7", "board_stm32f7.c",
                "STM32F746 (RM0385): HSI 16 MHz as reset, USART1 on PCLK2, L1 caches on",
-               ("cortex-m7",), {0x4001_1000: "stm32-usart-v2"}, 16_000_000, 16_000_000,
+               ("cortex-m7",), {0x4001_1000: "stm32-usart-v2"}, 16_000_000, 16_000_000, uart_irq=37,  # USART1
                headers=_M7_CACHES, **_STM32),
     BoardSetup("nrf52840", "board_nrf52840.c",
                "nRF52840: HFXO crystal started, CPU at 64 MHz, UARTE0 pins in GPIO as the PS asks",
-               ("cortex-m4",), {0x4000_2000: "nrf-uarte"}, 64_000_000, 16_000_000,
+               ("cortex-m4",), {0x4000_2000: "nrf-uarte"}, 64_000_000, 16_000_000, uart_irq=2,  # UARTE0_UART0
                pin_pattern=r"P([01])\.(\d{2})", max_pin=31),
     BoardSetup("rp2040", "board_rp2040.c",
                "RP2040: XOSC 12 MHz to clk_ref, clk_sys and clk_peri, UART0 and IO out of reset",
-               ("cortex-m0plus",), {0x4003_4000: "pl011"}, 12_000_000, 12_000_000,
+               ("cortex-m0plus",), {0x4003_4000: "pl011"}, 12_000_000, 12_000_000, uart_irq=20,  # UART0_IRQ
                pin_pattern=r"GP()(\d{1,2})", max_pin=29, pin_function=(0, 31), boot2="boot2_rp2040.S"),
 )}
 

@@ -538,6 +538,7 @@ int main(void)
     edgec_board_init();
     edgec_uart_init(EDGEC_UART_BASE, EDGEC_UART_DIVISOR);
     edgec_timer_init();
+    edgec_uart_rx_start();
     put_str("m-timestamp-mode-performance");
     end_line();
     put_str("m-init-done");
@@ -545,8 +546,8 @@ int main(void)
     put_str("m-ready");
     end_line();
     for (;;) {
-        int c = edgec_uart_getc();
-        if (c < 0 || c == '\r' || c == '\n') {
+        int c = edgec_uart_getc(); /* sleeps until a byte comes */
+        if (c == '\r' || c == '\n') {
             continue;
         }
         if (c == '%') {
