@@ -88,6 +88,7 @@ class ConfigContext:
     uart_base: str
     uart_clock_hz: int
     uart_irq: int
+    emulated: int
     baud: int
     uart_divisor: int
     uart_divisor_note: str
@@ -221,6 +222,10 @@ def _board_defines(board: BoardConfig | None, target: TargetProfile) -> str:
              f"#define EDGEC_UART_RX_PORT {board.rx.port}u /* {b.uart_rx_pin} */",
              f"#define EDGEC_UART_RX_PIN {board.rx.number}u",
              f"#define EDGEC_UART_PIN_FUNCTION {board.pin_function}u"]
+    if board.clock is not None:
+        lines.append(f"/* Clock: {board.clock.summary}; the reset clock if the PLL does not lock. */")
+        lines.append(f"#define EDGEC_RESET_CLOCK_HZ {board.clock.reset_clock_hz}u")
+        lines += [f"#define EDGEC_CLK_{name} {value}u /* {why} */" for name, value, why in board.clock.defines]
     return "\n".join(lines) + "\n"
 
 
@@ -269,7 +274,7 @@ def config_context(target: TargetProfile, options: FirmwareOptions) -> ConfigCon
             f"{div.error(target.serial.baud):+.2%}")
     return ConfigContext(target=target.name, fw_version=FW_VERSION, core_clock_hz=where.core_clock_hz,
                          uart_base=f"0x{target.uart_base:08X}", uart_clock_hz=where.uart_clock_hz,
-                         uart_irq=where.uart_irq, baud=target.serial.baud, uart_divisor=div.value, uart_divisor_note=note,
+                         uart_irq=where.uart_irq, emulated=int(where.emulated), baud=target.serial.baud, uart_divisor=div.value, uart_divisor_note=note,
                          timer=timer, timer_hz=timer_hz, profile=lap.profile, lap_us_num=lap.num,
                          lap_us_den=lap.den, lap_us_note=lap.note, board=_board_defines(where.board, target))
 

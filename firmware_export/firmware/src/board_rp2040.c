@@ -63,7 +63,7 @@
 #error "board_rp2040.c sets up UART0 only"
 #endif
 
-void edgec_board_init(void)
+uint32_t edgec_board_init(void)
 {
     if (!(XOSC_STATUS & XOSC_STATUS_STABLE)) {
         XOSC_CTRL = XOSC_CTRL_FREQ_RANGE_1_15MHZ;
@@ -97,4 +97,5 @@ void edgec_board_init(void)
     PADS_GPIO(EDGEC_UART_RX_PIN) = PADS_IE | PADS_PUE | PADS_SCHMITT;
     GPIO_CTRL(EDGEC_UART_TX_PIN) = EDGEC_UART_PIN_FUNCTION;
     GPIO_CTRL(EDGEC_UART_RX_PIN) = EDGEC_UART_PIN_FUNCTION;
+    return EDGEC_CORE_CLOCK_HZ;
 }
