@@ -73,9 +73,11 @@ BOARD_SETUPS: dict[str, BoardSetup] = {s.name: s for s in (
                ("cortex-m4",), {0x4000_2000: "nrf-uarte"}, 64_000_000, 16_000_000, uart_irq=2,  # UARTE0_UART0
                pin_pattern=r"P([01])\.(\d{2})", max_pin=31),
     BoardSetup("rp2040", "board_rp2040.c",
-               "RP2040: XOSC 12 MHz to clk_ref, clk_sys and clk_peri, UART0 and IO out of reset",
+               "RP2040: XOSC 12 MHz to clk_ref and clk_peri, clk_sys from PLL_SYS (XOSC if it does not "
+               "lock), UART0 and IO out of reset",
                ("cortex-m0plus",), {0x4003_4000: "pl011"}, 12_000_000, 12_000_000, uart_irq=20,  # UART0_IRQ
-               pin_pattern=r"GP()(\d{1,2})", max_pin=29, pin_function=(0, 31), boot2="boot2_rp2040.S"),
+               pin_pattern=r"GP()(\d{1,2})", max_pin=29, pin_function=(0, 31), boot2="boot2_rp2040.S",
+               headers=("edgec_clock_wait.h",)),
 )}
 
 

@@ -131,7 +131,37 @@ def stm32f7(clock_hz: int) -> ClockPlan:
     raise ClockError(f"the STM32F7 PLL cannot make {clock_hz:,} Hz from HSI")
 
 
-PLANNERS = {"stm32l4plus": stm32l4plus, "stm32f7": stm32f7}
+# ---- RP2040 (RP2040 datasheet, "PLL") ---------------------------------------------------------
+
+RP2040_XOSC_HZ = 12_000_000  # the Pico's crystal; REFDIV = 1
+RP2040_VCO_HZ = (750_000_000, 1_600_000_000)
+RP2040_FBDIV = (16, 320)
+RP2040_POSTDIV = (1, 7)
+
+
+def rp2040(clock_hz: int) -> ClockPlan:
+    """clk_sys = XOSC * FBDIV / (POSTDIV1 * POSTDIV2) from PLL_SYS: of the settings that make the
+    clock exactly, the highest VCO (less jitter), then the larger POSTDIV1 (the datasheet's advice)."""
+    found = []
+    for pd1 in range(RP2040_POSTDIV[0], RP2040_POSTDIV[1] + 1):
+        for pd2 in range(RP2040_POSTDIV[0], pd1 + 1):
+            vco = clock_hz * pd1 * pd2
+            if vco % RP2040_XOSC_HZ or not RP2040_VCO_HZ[0] <= vco <= RP2040_VCO_HZ[1]:
+                continue
+            fbdiv = vco // RP2040_XOSC_HZ
+            if RP2040_FBDIV[0] <= fbdiv <= RP2040_FBDIV[1]:
+                found.append((vco, pd1, pd2, fbdiv))
+    if not found:
+        raise ClockError(f"PLL_SYS cannot make {clock_hz:,} Hz from the 12 MHz crystal")
+    vco, pd1, pd2, fbdiv = max(found)
+    return ClockPlan(clock_hz, RP2040_XOSC_HZ, (
+        ("PLL_FBDIV", fbdiv, f"x{fbdiv}: VCO {vco:,} Hz"),
+        ("PLL_POSTDIV1", pd1, f"/{pd1}"),
+        ("PLL_POSTDIV2", pd2, f"/{pd2}"),
+    ), f"XOSC x {fbdiv} / {pd1} / {pd2} = {clock_hz:,} Hz")
+
+
+PLANNERS = {"stm32l4plus": stm32l4plus, "stm32f7": stm32f7, "rp2040": rp2040}
 
 
 def clock_plan(setup: str, clock_hz: int) -> ClockPlan | None:

@@ -73,7 +73,7 @@ def test_pins_reach_the_start_up_code():
     nrf = _config("nrf52840-dk")
     assert "#define EDGEC_UART_TX_PIN 6u" in nrf and "#define EDGEC_UART_RX_PIN 8u" in nrf
     pico = _config("rp2040-pico")
-    assert "#define EDGEC_UART_PIN_FUNCTION 2u" in pico and "#define EDGEC_CORE_CLOCK_HZ 12000000u" in pico
+    assert "#define EDGEC_UART_PIN_FUNCTION 2u" in pico and "#define EDGEC_CORE_CLOCK_HZ 133000000u" in pico
 
 
 def test_the_rp2040_build_plans_its_second_stage_and_the_stm32_ones_their_drivers():

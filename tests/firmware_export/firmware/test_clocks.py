@@ -7,7 +7,8 @@ import pytest
 
 import targets
 from firmware_export.firmware import FirmwareOptions, plan_sources
-from firmware_export.firmware.clocks import ClockError, stm32f7, stm32f7_flash, stm32l4plus, stm32l4plus_flash
+from firmware_export.firmware.clocks import (ClockError, rp2040, stm32f7, stm32f7_flash, stm32l4plus,
+                                             stm32l4plus_flash)
 from tests.firmware_export.firmware.conftest import tiny_model
 
 M = 1_000_000
@@ -52,6 +53,17 @@ def test_stm32f7_at_216_mhz_the_disco_s_clock():
         stm32f7(240_000_000)
 
 
+def test_rp2040_at_133_mhz_the_pico_s_clock():
+    # RP2040 datasheet, "PLL": 12 MHz x 133 = 1596 MHz (VCO 750..1600 MHz, FBDIV 16..320), / 6 / 2
+    plan = rp2040(133_000_000)
+    assert {n: v for n, v, _ in plan.defines} == {"PLL_FBDIV": 133, "PLL_POSTDIV1": 6, "PLL_POSTDIV2": 2}
+    assert {n: v for n, v, _ in rp2040(125_000_000).defines} == {"PLL_FBDIV": 125, "PLL_POSTDIV1": 6,
+                                                                 "PLL_POSTDIV2": 2}  # VCO 1500 MHz
+    assert plan.reset_clock_hz == 12_000_000
+    with pytest.raises(ClockError):
+        rp2040(133_333_333)
+
+
 @pytest.mark.parametrize("name, defines", [
     ("nucleo-l4r5zi", ("#define EDGEC_CORE_CLOCK_HZ 120000000u", "#define EDGEC_RESET_CLOCK_HZ 16000000u",
                        "#define EDGEC_CLK_PLLN 15u", "#define EDGEC_CLK_FLASH_LATENCY 5u", "#define EDGEC_CLK_BOOST 1u",
@@ -59,6 +71,8 @@ def test_stm32f7_at_216_mhz_the_disco_s_clock():
     ("stm32f746g-disco", ("#define EDGEC_CORE_CLOCK_HZ 216000000u", "#define EDGEC_RESET_CLOCK_HZ 16000000u",
                           "#define EDGEC_CLK_PLLN 216u", "#define EDGEC_CLK_OVERDRIVE 1u",
                           "#define EDGEC_UART_DIVISOR 139u")),  # USART1 on HSI
+    ("rp2040-pico", ("#define EDGEC_CORE_CLOCK_HZ 133000000u", "#define EDGEC_RESET_CLOCK_HZ 12000000u",
+                     "#define EDGEC_CLK_PLL_FBDIV 133u", "#define EDGEC_UART_DIVISOR 417u")),  # UART0 on XOSC
 ])
 def test_the_start_up_code_gets_the_plan(name, defines):
     cfg = plan_sources(tiny_model().engine, targets.load_target(name), FirmwareOptions()).files["fw/edgec_config.h"]
