@@ -67,6 +67,7 @@ class QemuMachine:
     uart: str  # the firmware's driver of serial0
     uart_base: int
     uart_clock_hz: int
+    uart_irq: int  # the NVIC interrupt (IRQn) its receive interrupt raises
     memory: tuple[MachineMemory, ...]  # where the machine has memory: what a firmware may occupy
 
     def memory_at(self, address: int) -> MachineMemory | None:
@@ -111,6 +112,7 @@ def read_qemu_machines(path: Path) -> dict[str, QemuMachine]:
                                 uart=t.text("uart", what="a UART driver name"),
                                 uart_base=t.integer("uart_base", lo=0, what="an address"),
                                 uart_clock_hz=t.integer("uart_clock_hz", lo=1, what="a clock in Hz"),
+                                uart_irq=t.integer("uart_irq", lo=0, hi=479, what="an NVIC interrupt number"),
                                 memory=_machine_memory(t.tables("memory", what="a list of [[machine.memory]] ranges")))
         t.done()
     return out

@@ -24,7 +24,7 @@ from toolchain.base.errors import DoesNotFitError, ToolchainError
 SRC = Path(__file__).resolve().parent / "src"
 CC = "arm-none-eabi-gcc"
 OBJCOPY = "arm-none-eabi-objcopy"
-COMMON_SOURCES = ("startup.c", "harness.c")
+COMMON_SOURCES = ("startup.c", "harness.c", "uart_rx.c")
 COMMON_HEADERS = ("edgec_uart.h", "edgec_timer.h", "edgec_cortexm.h", "edgec_board.h")
 BOOT2_FILE = "fw/boot2_image.c"
 CFLAGS = ("-std=c11", "-ffunction-sections", "-fdata-sections", "-fno-common",

@@ -77,6 +77,7 @@ class LinkerContext:
     const_region: str
     ram_region: str
     stack_bytes: int
+    vector_align: int  # VTOR's rule: a power of two at least the table's size (and 256 here)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ class ConfigContext:
     core_clock_hz: int
     uart_base: str
     uart_clock_hz: int
+    uart_irq: int
+    emulated: int
     baud: int
     uart_divisor: int
     uart_divisor_note: str
@@ -104,6 +107,7 @@ class Platform:
     emulated: bool
     core_clock_hz: int  # what the core (and so SysTick with CLKSOURCE = 1, and the DWT) counts
     uart_clock_hz: int
+    uart_irq: int  # the NVIC interrupt of the UART's receive
     board: BoardConfig | None  # None on an emulator: its reset state routes the UART
 
 
@@ -150,6 +154,11 @@ def const_region(target: TargetProfile) -> MemoryRegion:
     return max(target.flash_regions, key=lambda r: (r.size_bytes, -r.start))
 
 
+def vector_table_bytes(uart_irq: int) -> int:
+    """The vector table startup.c makes: 16 system entries, then the external ones up to the UART's."""
+    return 4 * (16 + uart_irq + 1)
+
+
 def linker_context(target: TargetProfile, stack_bytes: int) -> LinkerContext:
     lines = []
     for r in target.memory:
@@ -158,7 +167,8 @@ def linker_context(target: TargetProfile, stack_bytes: int) -> LinkerContext:
     return LinkerContext(target=target.name, memory="".join(lines),
                          code_region=c_ident(code_region(target).name),
                          const_region=c_ident(const_region(target).name),
-                         ram_region=c_ident(target.arena_region.name), stack_bytes=stack_bytes)
+                         ram_region=c_ident(target.arena_region.name), stack_bytes=stack_bytes,
+                         vector_align=max(256, 1 << (vector_table_bytes(platform(target).uart_irq) - 1).bit_length()))
 
 
 def platform(target: TargetProfile) -> Platform:
@@ -178,13 +188,14 @@ def platform(target: TargetProfile) -> Platform:
                                      f"(drivers: {', '.join(sorted(UART_DRIVERS))})")
     if emulated:  # the clocks QEMU's machine model runs (targets/qemu_machines.toml)
         m = target.emulator
-        return Platform(emulated=True, core_clock_hz=m.sysclk_hz, uart_clock_hz=m.uart_clock_hz, board=None)
+        return Platform(emulated=True, core_clock_hz=m.sysclk_hz, uart_clock_hz=m.uart_clock_hz,
+                        uart_irq=m.uart_irq, board=None)
     try:
         board = check_board(target)
     except BoardMismatch as exc:
         raise UnsupportedTargetError(target.name, str(exc)) from None
     return Platform(emulated=False, core_clock_hz=target.board.core_clock_hz,
-                    uart_clock_hz=target.board.uart_clock_hz, board=board)
+                    uart_clock_hz=target.board.uart_clock_hz, uart_irq=board.setup.uart_irq, board=board)
 
 
 def choose_timer(target: TargetProfile, options: FirmwareOptions) -> tuple[str, int]:
@@ -211,6 +222,10 @@ def _board_defines(board: BoardConfig | None, target: TargetProfile) -> str:
              f"#define EDGEC_UART_RX_PORT {board.rx.port}u /* {b.uart_rx_pin} */",
              f"#define EDGEC_UART_RX_PIN {board.rx.number}u",
              f"#define EDGEC_UART_PIN_FUNCTION {board.pin_function}u"]
+    if board.clock is not None:
+        lines.append(f"/* Clock: {board.clock.summary}; the reset clock if the PLL does not lock. */")
+        lines.append(f"#define EDGEC_RESET_CLOCK_HZ {board.clock.reset_clock_hz}u")
+        lines += [f"#define EDGEC_CLK_{name} {value}u /* {why} */" for name, value, why in board.clock.defines]
     return "\n".join(lines) + "\n"
 
 
@@ -259,7 +274,7 @@ def config_context(target: TargetProfile, options: FirmwareOptions) -> ConfigCon
             f"{div.error(target.serial.baud):+.2%}")
     return ConfigContext(target=target.name, fw_version=FW_VERSION, core_clock_hz=where.core_clock_hz,
                          uart_base=f"0x{target.uart_base:08X}", uart_clock_hz=where.uart_clock_hz,
-                         baud=target.serial.baud, uart_divisor=div.value, uart_divisor_note=note,
+                         uart_irq=where.uart_irq, emulated=int(where.emulated), baud=target.serial.baud, uart_divisor=div.value, uart_divisor_note=note,
                          timer=timer, timer_hz=timer_hz, profile=lap.profile, lap_us_num=lap.num,
                          lap_us_den=lap.den, lap_us_note=lap.note, board=_board_defines(where.board, target))
 

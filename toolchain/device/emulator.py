@@ -2,7 +2,9 @@
 
 The command line is built by a pure function (`qemu_args`) so it can be checked without QEMU.
 With `-icount shift=0` QEMU's virtual clock advances 1 ns per guest instruction, so a timer read
-by the firmware counts instructions, deterministically.
+by the firmware counts instructions, deterministically. `sleep=on`: while the guest sleeps (WFI,
+waiting for its UART's interrupt) QEMU sleeps too, and the virtual clock follows real time; while
+it runs -- an inference, where the firmware never sleeps -- the clock counts instructions as before.
 """
 from __future__ import annotations
 
@@ -68,7 +70,7 @@ def qemu_args(machine_name: str, elf: Path | str, serial: str, *, icount_shift: 
     else:
         raise ValueError(f"serial must be 'pty' or 'tcp:HOST:PORT', got {serial!r}")
     return [qemu, "-machine", m.machine, "-cpu", m.cpu, "-nodefaults", "-display", "none",
-            "-monitor", "none", "-icount", f"shift={icount_shift},align=off,sleep=off",
+            "-monitor", "none", "-icount", f"shift={icount_shift},align=off,sleep=on",
             "-serial", serial_arg, "-kernel", str(elf)]
 
 
@@ -195,6 +197,13 @@ class QemuRunner:
     def _died(self):
         out = self.proc.stdout.read() if self.proc.stdout else ""
         raise ToolchainError(self.qemu, f"exited with status {self.proc.returncode}", out or "")
+
+    def cpu_seconds(self) -> float:
+        """Host CPU time (user + system) QEMU has used so far, from /proc (Linux)."""
+        if self.proc is None:
+            raise DeviceError("QEMU is not running")
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

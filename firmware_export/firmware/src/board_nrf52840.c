@@ -27,7 +27,7 @@
 #error "board_nrf52840.c sets up UARTE0 only"
 #endif
 
-void edgec_board_init(void)
+uint32_t edgec_board_init(void)
 {
     CLOCK_EVENTS_HFCLKSTARTED = 0u;
     CLOCK_TASKS_HFCLKSTART = 1u;
@@ -38,4 +38,5 @@ void edgec_board_init(void)
     GPIO_OUTSET(GPIO_PORT_BASE(EDGEC_UART_TX_PORT)) = 1u << EDGEC_UART_TX_PIN;
     GPIO_PIN_CNF(GPIO_PORT_BASE(EDGEC_UART_TX_PORT), EDGEC_UART_TX_PIN) = PIN_CNF_DIR_OUTPUT | PIN_CNF_INPUT_DISCONNECT;
     GPIO_PIN_CNF(GPIO_PORT_BASE(EDGEC_UART_RX_PORT), EDGEC_UART_RX_PIN) = PIN_CNF_PULL_UP; /* input, connected */
+    return EDGEC_CORE_CLOCK_HZ;
 }

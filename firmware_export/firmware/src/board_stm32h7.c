@@ -29,7 +29,7 @@
 #error "board_stm32h7.c clocks USART3 only"
 #endif
 
-void edgec_board_init(void)
+uint32_t edgec_board_init(void)
 {
     /* HSI is on and the system clock after reset; make sure of its divider (may change on the fly). */
     RCC_CR = (RCC_CR & ~RCC_CR_HSIDIV_MASK) | RCC_CR_HSION;
@@ -48,4 +48,5 @@ void edgec_board_init(void)
     (void)RCC_APB1LENR;
 
     edgec_caches_enable();
+    return EDGEC_CORE_CLOCK_HZ;
 }

@@ -3,9 +3,9 @@
  * The bootrom copies the first 252 bytes of flash (+ their CRC32) to 0x20041F00 and runs them
  * there, with the flash not yet readable through XIP. This uses the bootrom's own flash routines
  * (datasheet, "Bootrom Contents", "Flash Access") to put the SSI in plain 03h serial-read XIP
- * mode, which every flash chip supports, then speeds SCK up from the routines' clk_sys / 6 to
- * clk_sys / 2 (at most 6 MHz while clk_sys runs from the ROSC or the 12 MHz XOSC, far below a
- * 03h read's limit), and enters the firmware through its vector table at 0x10000100.
+ * mode, which every flash chip supports, then sets SCK to clk_sys / 4 (from the routines' clk_sys / 6):
+ * 33 MHz once the firmware runs clk_sys at 133 MHz, within a 03h read's 50 MHz limit (W25Q16JV),
+ * and enters the firmware through its vector table at 0x10000100.
  * Assembled on its own for 0x20041F00; edgec pads it and appends the CRC (boot2.py). */
     .syntax unified
     .cpu cortex-m0plus
@@ -21,7 +21,7 @@
     .equ XIP_SSI_BASE, 0x18000000       /* datasheet "SSI" registers */
     .equ SSI_SSIENR, 0x08
     .equ SSI_BAUDR, 0x14
-    .equ SCK_DIVIDER, 2                 /* even, at least 2 */
+    .equ SCK_DIVIDER, 4                 /* even, at least 2: clk_sys / 4 */
     .equ FLASH_VECTORS, 0x10000100      /* the firmware's vector table, after these 256 bytes */
     .equ PPB_VTOR, 0xE000ED08
 

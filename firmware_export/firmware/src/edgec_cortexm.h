@@ -22,7 +22,14 @@
 #define DWT_LAR (*(volatile uint32_t *)0xE0001FB0u)
 #define DWT_CTRL_CYCCNTENA (1u << 0)
 
+/* NVIC: set-enable and clear-enable registers, one bit per external interrupt (IRQn) */
+#define NVIC_ISER(n) (*(volatile uint32_t *)(0xE000E100u + 4u * ((uint32_t)(n) >> 5)))
+#define NVIC_ICER(n) (*(volatile uint32_t *)(0xE000E180u + 4u * ((uint32_t)(n) >> 5)))
+#define NVIC_BIT(n) (1u << ((uint32_t)(n) & 31u))
+
 static inline void edgec_irq_disable(void) { __asm volatile("cpsid i" ::: "memory"); }
 static inline void edgec_irq_enable(void) { __asm volatile("cpsie i" ::: "memory"); }
+/* Sleep until an interrupt is pending (also with PRIMASK set, which then defers its handler). */
+static inline void edgec_wait_for_interrupt(void) { __asm volatile("dsb\n\twfi" ::: "memory"); }
 
 #endif /* EDGEC_CORTEXM_H */

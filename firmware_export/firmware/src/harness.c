@@ -33,6 +33,7 @@ static uint8_t output_buf[EDGEC_OUTPUT_BYTES] __attribute__((aligned(16)));
 static size_t load_expected;
 static size_t load_pos;
 
+static uint32_t core_hz; /* the core clock edgec_board_init reached: what both timers count */
 static uint64_t timed_ticks;
 static uint32_t timed_runs;
 static uint64_t layer_ticks[EDGEC_NUM_OPS];
@@ -125,12 +126,17 @@ void edgec_layer_hook(int op_index)
     layer_mark = now;
 }
 
-/* floor(ticks * NUM / DEN) without overflow: (DEN - 1) * NUM fits 64 bits (checked by the generator).
- * On a board, real microseconds; on QEMU, the instruction count at the profile's clock. */
+/* floor(ticks * num / den) without overflow: (den - 1) * num fits 64 bits (checked by the generator).
+ * On QEMU, the instruction count at the profile's clock; on a board, real microseconds of the core
+ * clock it reached. */
 static uint64_t ticks_to_us(uint64_t ticks)
 {
-    return (ticks / EDGEC_LAP_US_DEN) * EDGEC_LAP_US_NUM +
-           ((ticks % EDGEC_LAP_US_DEN) * EDGEC_LAP_US_NUM) / EDGEC_LAP_US_DEN;
+#if EDGEC_EMULATED
+    const uint64_t num = EDGEC_LAP_US_NUM, den = EDGEC_LAP_US_DEN;
+#else
+    const uint64_t num = 1000000u, den = core_hz;
+#endif
+    return (ticks / den) * num + ((ticks % den) * num) / den;
 }
 
 static void lap(uint64_t ticks)
@@ -418,9 +424,9 @@ static void cmd_edgec_timing(void)
     put_str(",runs=");
     put_u64(timed_runs);
     put_str(",timer_hz=");
-    put_u64(EDGEC_TIMER_HZ);
+    put_u64(core_hz);
     put_str(",timer=" EDGEC_TIMER_NAME ",core_hz=");
-    put_u64(EDGEC_CORE_CLOCK_HZ);
+    put_u64(core_hz);
     put_str("]");
     end_line();
 }
@@ -498,7 +504,13 @@ static void dispatch(char *line)
         put_str("m-name-dut-[edgec " EDGEC_MODEL_NAME "]");
         end_line();
     } else if (str_eq(cmd, "profile")) {
-        put_str("m-profile-[" EDGEC_PROFILE "]");
+        put_str("m-profile-[" EDGEC_PROFILE);
+#if !EDGEC_EMULATED
+        put_str(", core clock ");
+        put_u64(core_hz);
+        put_str(core_hz == EDGEC_CORE_CLOCK_HZ ? " Hz" : " Hz (the reset clock: the PLL did not lock)");
+#endif
+        put_str("]");
         end_line();
         put_str("m-model-[" EDGEC_MODEL_ID "]");
         end_line();
@@ -535,9 +547,10 @@ int main(void)
     size_t len = 0u;
     int overflow = 0;
 
-    edgec_board_init();
+    core_hz = edgec_board_init();
     edgec_uart_init(EDGEC_UART_BASE, EDGEC_UART_DIVISOR);
     edgec_timer_init();
+    edgec_uart_rx_start();
     put_str("m-timestamp-mode-performance");
     end_line();
     put_str("m-init-done");
@@ -545,8 +558,8 @@ int main(void)
     put_str("m-ready");
     end_line();
     for (;;) {
-        int c = edgec_uart_getc();
-        if (c < 0 || c == '\r' || c == '\n') {
+        int c = edgec_uart_getc(); /* sleeps until a byte comes */
+        if (c == '\r' || c == '\n') {
             continue;
         }
         if (c == '%') {

@@ -1,8 +1,10 @@
-/* Vector table and reset handler: copy .data, zero .bss, paint the stack, enable the FPU. */
+/* Vector table and reset handler: copy .data, zero .bss, paint the stack, enable the FPU.
+ * The table runs up to the UART's interrupt (EDGEC_UART_IRQ), the one external interrupt enabled. */
 #include <stdint.h>
 
 #include "edgec_cortexm.h"
 #include "edgec_config.h"
+#include "edgec_uart.h"
 
 #define STACK_PAINT 0xA5A5A5A5u
 
@@ -18,7 +20,9 @@ void edgec_fault(uint32_t ipsr);
 
 typedef void (*vector_t)(void);
 
-__attribute__((section(".vectors"), used)) const vector_t edgec_vectors[16] = {
+#define VECTORS (16u + EDGEC_UART_IRQ + 1u)
+
+__attribute__((section(".vectors"), used)) const vector_t edgec_vectors[VECTORS] = {
     (vector_t)(uintptr_t)__stack_top,
     Reset_Handler,
     Fault_Handler, /* NMI */
@@ -35,6 +39,10 @@ __attribute__((section(".vectors"), used)) const vector_t edgec_vectors[16] = {
     0,
     Fault_Handler, /* PendSV */
     SysTick_Handler,
+#if EDGEC_UART_IRQ > 0
+    [16 ... 15u + EDGEC_UART_IRQ] = Fault_Handler, /* never enabled */
+#endif
+    [16u + EDGEC_UART_IRQ] = edgec_uart_irq_handler,
 };
 
 void Fault_Handler(void)

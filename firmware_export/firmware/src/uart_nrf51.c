@@ -1,8 +1,9 @@
 /* nRF51 UART (the legacy peripheral: one byte at a time through the TXD and RXD registers, no
- * EasyDMA), polled: nRF51 Series Reference Manual v3.0, "UART - Universal Asynchronous
+ * EasyDMA): nRF51 Series Reference Manual v3.0, "UART - Universal Asynchronous
  * Receiver/Transmitter". STARTTX and STARTRX start both halves once; each written TXD byte ends
  * with a TXDRDY event, each received byte waits in RXD (with up to five more in the RX FIFO) behind
  * an RXDRDY event, which is cleared before RXD is read so that the next byte's event is not lost.
+ * The RXDRDY event raises the UART's interrupt (INTENSET.RXDRDY) until it is cleared.
  * The divisor is the BAUDRATE register value from the manual's table. Pins come from
  * edgec_config.h on a real board; on the emulator (no board set-up) they are left at reset. */
 #include "edgec_config.h"
@@ -13,6 +14,7 @@
 #define UART_EVENTS_RXDRDY(b) (*(volatile uint32_t *)((b) + 0x108u))
 #define UART_EVENTS_TXDRDY(b) (*(volatile uint32_t *)((b) + 0x11Cu))
 #define UART_EVENTS_ERROR(b) (*(volatile uint32_t *)((b) + 0x124u))
+#define UART_INTENSET(b) (*(volatile uint32_t *)((b) + 0x304u))
 #define UART_INTENCLR(b) (*(volatile uint32_t *)((b) + 0x308u))
 #define UART_ERRORSRC(b) (*(volatile uint32_t *)((b) + 0x480u)) /* write 1 to clear */
 #define UART_ENABLE(b) (*(volatile uint32_t *)((b) + 0x500u))
@@ -26,6 +28,7 @@
 #define UART_CONFIG(b) (*(volatile uint32_t *)((b) + 0x56Cu))
 
 #define ENABLE_UART 4u
+#define INT_RXDRDY (1u << 2)
 #define PSEL_DISCONNECTED 0xFFFFFFFFu
 #define CONFIG_8N1 0u /* HWFC = 0, PARITY = 0 (excluded); the nRF51 UART always sends one stop bit */
 
@@ -50,6 +53,7 @@ void edgec_uart_init(uint32_t base, uint32_t divisor)
     UART_EVENTS_RXDRDY(base) = 0u;
     UART_EVENTS_TXDRDY(base) = 0u;
     UART_TASKS_STARTTX(base) = 1u;
+    UART_INTENSET(base) = INT_RXDRDY;
     UART_TASKS_STARTRX(base) = 1u;
 }
 
@@ -61,15 +65,18 @@ void edgec_uart_putc(char c)
     UART_EVENTS_TXDRDY(uart_base) = 0u;
 }
 
-int edgec_uart_getc(void)
+int edgec_uart_rx_drain(void)
 {
     if (UART_EVENTS_ERROR(uart_base)) {
         UART_EVENTS_ERROR(uart_base) = 0u;
         UART_ERRORSRC(uart_base) = UART_ERRORSRC(uart_base); /* clear what is set */
     }
-    if (!UART_EVENTS_RXDRDY(uart_base)) {
-        return -1;
+    while (UART_EVENTS_RXDRDY(uart_base)) {
+        if (!edgec_uart_rx_room()) {
+            return 1;
+        }
+        UART_EVENTS_RXDRDY(uart_base) = 0u;
+        edgec_uart_rx_push((uint8_t)(UART_RXD(uart_base) & 0xFFu)); /* a byte left in the FIFO: RXDRDY again */
     }
-    UART_EVENTS_RXDRDY(uart_base) = 0u;
-    return (int)(UART_RXD(uart_base) & 0xFFu);
+    return 0;
 }

@@ -1,9 +1,10 @@
-/* nRF52 UARTE (UART with EasyDMA), polled: nRF52840 Product Specification, "UARTE - Universal
+/* nRF52 UARTE (UART with EasyDMA): nRF52840 Product Specification, "UARTE - Universal
  * asynchronous receiver/transmitter with EasyDMA". EasyDMA moves bytes between the UARTE and RAM
  * (it cannot read flash), so each byte goes through a one-byte buffer in RAM: TX starts a one-byte
  * transfer and the next one waits for its ENDTX; RX keeps a one-byte transfer armed and re-arms it
  * after each ENDRX (bytes arriving meanwhile wait in the UARTE's RX FIFO). The divisor is the
- * BAUDRATE register value from the PS's table. Pins come from edgec_config.h. */
+ * BAUDRATE register value from the PS's table. Pins come from edgec_config.h. The ENDRX event
+ * raises the UARTE's interrupt (INTENSET.ENDRX) until it is cleared. */
 #include "edgec_config.h"
 #include "edgec_uart.h"
 
@@ -13,6 +14,7 @@
 #define UARTE_EVENTS_ENDTX(b) (*(volatile uint32_t *)((b) + 0x120u))
 #define UARTE_EVENTS_ERROR(b) (*(volatile uint32_t *)((b) + 0x124u))
 #define UARTE_SHORTS(b) (*(volatile uint32_t *)((b) + 0x200u))
+#define UARTE_INTENSET(b) (*(volatile uint32_t *)((b) + 0x304u))
 #define UARTE_INTENCLR(b) (*(volatile uint32_t *)((b) + 0x308u))
 #define UARTE_ERRORSRC(b) (*(volatile uint32_t *)((b) + 0x480u)) /* write 1 to clear */
 #define UARTE_ENABLE(b) (*(volatile uint32_t *)((b) + 0x500u))
@@ -28,6 +30,7 @@
 #define UARTE_CONFIG(b) (*(volatile uint32_t *)((b) + 0x56Cu))
 
 #define ENABLE_UARTE 8u
+#define INT_ENDRX (1u << 4)
 #define PSEL_DISCONNECTED (1u << 31)
 #define PSEL(port, pin) (((uint32_t)(port) << 5) | (uint32_t)(pin)) /* CONNECT (bit 31) = 0 */
 #define CONFIG_8N1 0u /* HWFC = 0, PARITY = 0 (excluded), STOP = 0 (one stop bit) */
@@ -62,6 +65,7 @@ void edgec_uart_init(uint32_t base, uint32_t divisor)
     UARTE_RXD_PTR(base) = (uint32_t)(uintptr_t)&rx_byte;
     UARTE_RXD_MAXCNT(base) = 1u;
     tx_started = 0;
+    UARTE_INTENSET(base) = INT_ENDRX;
     dma_barrier();
     UARTE_TASKS_STARTRX(base) = 1u;
 }
@@ -81,18 +85,21 @@ void edgec_uart_putc(char c)
     tx_started = 1;
 }
 
-int edgec_uart_getc(void)
+int edgec_uart_rx_drain(void)
 {
     if (UARTE_EVENTS_ERROR(uart_base)) {
         UARTE_EVENTS_ERROR(uart_base) = 0u;
         UARTE_ERRORSRC(uart_base) = UARTE_ERRORSRC(uart_base); /* clear what is set */
     }
     if (!UARTE_EVENTS_ENDRX(uart_base)) {
-        return -1;
+        return 0;
+    }
+    if (!edgec_uart_rx_room()) {
+        return 1;
     }
     UARTE_EVENTS_ENDRX(uart_base) = 0u;
     dma_barrier();
-    int c = rx_byte; /* ENDRX: EasyDMA has written it */
+    edgec_uart_rx_push(rx_byte); /* ENDRX: EasyDMA has written it */
     UARTE_TASKS_STARTRX(uart_base) = 1u; /* RXD.PTR and MAXCNT are kept: re-arm for the next byte */
-    return c;
+    return 0;
 }

@@ -1,6 +1,8 @@
 /* Arm PrimeCell UART PL011 (RP2040 UART0/1: RP2040 datasheet, "UART"; TI Stellaris UARTs; PL011
  * TRM r1p5, "Register descriptions"). The divisor is IBRD << 6 | FBRD as edgec computed it from
- * UARTCLK (round(4 * UARTCLK / baud)). The board set-up has clocked the UART and routed its pins. */
+ * UARTCLK (round(4 * UARTCLK / baud)). The board set-up has clocked the UART and routed its pins.
+ * The receive (RXIM: the FIFO reached its trigger level) and receive-timeout (RTIM: bytes below
+ * that level, the line idle) interrupts both end when the FIFO has been read empty. */
 #include "edgec_uart.h"
 
 #define UART_DR(b) (*(volatile uint32_t *)((b) + 0x000u))
@@ -10,7 +12,9 @@
 #define UART_FBRD(b) (*(volatile uint32_t *)((b) + 0x028u))
 #define UART_LCR_H(b) (*(volatile uint32_t *)((b) + 0x02Cu))
 #define UART_CR(b) (*(volatile uint32_t *)((b) + 0x030u))
+#define UART_IFLS(b) (*(volatile uint32_t *)((b) + 0x034u))
 #define UART_IMSC(b) (*(volatile uint32_t *)((b) + 0x038u))
+#define UART_ICR(b) (*(volatile uint32_t *)((b) + 0x044u))
 
 #define DR_FE (1u << 8) /* framing error */
 #define DR_PE (1u << 9) /* parity error */
@@ -22,6 +26,9 @@
 #define CR_UARTEN (1u << 0)
 #define CR_TXE (1u << 8)
 #define CR_RXE (1u << 9)
+#define INT_RX (1u << 4)
+#define INT_RT (1u << 6)
+#define IFLS_RX_HALF (2u << 3) /* receive interrupt at 1/2 full; the timeout takes the rest */
 
 static uint32_t uart_base;
 
@@ -29,11 +36,14 @@ void edgec_uart_init(uint32_t base, uint32_t divisor)
 {
     uart_base = base;
     UART_CR(base) = 0u; /* disabled while it is programmed */
-    UART_IMSC(base) = 0u; /* no interrupts: polled */
+    UART_IMSC(base) = 0u;
     UART_IBRD(base) = divisor >> 6;
     UART_FBRD(base) = divisor & 0x3Fu;
     UART_LCR_H(base) = LCR_H_WLEN_8 | LCR_H_FEN; /* this write latches IBRD and FBRD */
     UART_RSR_ECR(base) = 0u;
+    UART_IFLS(base) = IFLS_RX_HALF;
+    UART_ICR(base) = 0x7FFu;
+    UART_IMSC(base) = INT_RX | INT_RT;
     UART_CR(base) = CR_UARTEN | CR_TXE | CR_RXE;
 }
 
@@ -44,15 +54,19 @@ void edgec_uart_putc(char c)
     UART_DR(uart_base) = (uint8_t)c;
 }
 
-int edgec_uart_getc(void)
+int edgec_uart_rx_drain(void)
 {
-    if (UART_FR(uart_base) & FR_RXFE) {
-        return -1;
+    while (!(UART_FR(uart_base) & FR_RXFE)) {
+        if (!edgec_uart_rx_room()) {
+            return 1;
+        }
+        uint32_t dr = UART_DR(uart_base);
+        if (dr & (DR_FE | DR_PE | DR_BE)) {
+            UART_RSR_ECR(uart_base) = 0u; /* a damaged byte is dropped; an overrun (OE) keeps this one */
+        } else {
+            edgec_uart_rx_push((uint8_t)(dr & 0xFFu));
+        }
     }
-    uint32_t dr = UART_DR(uart_base);
-    if (dr & (DR_FE | DR_PE | DR_BE)) {
-        UART_RSR_ECR(uart_base) = 0u;
-        return -1; /* a damaged byte is dropped; an overrun (OE) keeps this one */
-    }
-    return (int)(dr & 0xFFu);
+    UART_ICR(uart_base) = INT_RT; /* read empty: the timeout ends too */
+    return 0;
 }

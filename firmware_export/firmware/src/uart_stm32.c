@@ -1,4 +1,5 @@
-/* STM32 USART, the F1/F2/F4 register layout (SR, DR, BRR, CR1 at 0x00..0x0C).
+/* STM32 USART, the F1/F2/F4 register layout (SR, DR, BRR, CR1 at 0x00..0x0C). RXNEIE raises the
+ * interrupt while RXNE (or ORE) is set; reading SR then DR clears both.
  * Clocks and pins are the board's: the reset configuration must already route them. */
 #include "edgec_uart.h"
 
@@ -13,6 +14,7 @@
 #define SR_TXE (1u << 7)
 #define SR_ORE (1u << 3)
 #define CR1_RE (1u << 2)
+#define CR1_RXNEIE (1u << 5)
 #define CR1_TE (1u << 3)
 #define CR1_UE (1u << 13)
 
@@ -26,7 +28,7 @@ void edgec_uart_init(uint32_t base, uint32_t divisor)
     USART_CR3(base) = 0u; /* no flow control */
     /* 16x oversampling: BRR holds the divider fck / baud as 12.4 fixed point, rounded. */
     USART_BRR(base) = divisor;
-    USART_CR1(base) = CR1_UE | CR1_TE | CR1_RE; /* 8 data bits, no parity */
+    USART_CR1(base) = CR1_UE | CR1_TE | CR1_RE | CR1_RXNEIE; /* 8 data bits, no parity */
 }
 
 void edgec_uart_putc(char c)
@@ -36,14 +38,19 @@ void edgec_uart_putc(char c)
     USART_DR(uart_base) = (uint8_t)c;
 }
 
-int edgec_uart_getc(void)
+int edgec_uart_rx_drain(void)
 {
-    uint32_t sr = USART_SR(uart_base);
-    if (sr & SR_ORE) {
-        (void)USART_DR(uart_base); /* reading SR then DR clears an overrun */
+    for (;;) {
+        uint32_t sr = USART_SR(uart_base);
+        if (!(sr & (SR_RXNE | SR_ORE))) {
+            return 0;
+        }
+        if (!edgec_uart_rx_room()) {
+            return 1;
+        }
+        uint8_t c = (uint8_t)(USART_DR(uart_base) & 0xFFu); /* SR then DR: clears RXNE and ORE */
+        if (sr & SR_RXNE) {
+            edgec_uart_rx_push(c);
+        }
     }
-    if (!(sr & SR_RXNE)) {
-        return -1;
-    }
-    return (int)(USART_DR(uart_base) & 0xFFu);
 }

@@ -2,7 +2,8 @@
  * RDR and TDR. RM0385 (F7) "USART registers", RM0433 (H7) "USART registers", RM0432 (L4+)
  * "USART registers" and "LPUART registers": the offsets and bits used here are the same in all.
  * The divisor is BRR as edgec computed it: fck / baud for a USART (16x oversampling, OVER8 = 0),
- * 256 * fck / baud for an LPUART. The board set-up has clocked the UART and routed its pins. */
+ * 256 * fck / baud for an LPUART. The board set-up has clocked the UART and routed its pins.
+ * RXNEIE raises the interrupt while RXNE or ORE is set: reading RDR clears RXNE, ICR the errors. */
 #include "edgec_uart.h"
 
 #define USART_CR1(b) (*(volatile uint32_t *)((b) + 0x00u))
@@ -18,6 +19,7 @@
 #define CR1_UE (1u << 0)
 #define CR1_RE (1u << 2)
 #define CR1_TE (1u << 3)
+#define CR1_RXNEIE (1u << 5)
 /* ISR (named RXNE_RXFNE and TXE_TXFNF on the H7: the same bits with the FIFO off) */
 #define ISR_FE (1u << 1)
 #define ISR_NF (1u << 2)
@@ -39,7 +41,7 @@ void edgec_uart_init(uint32_t base, uint32_t divisor)
     USART_CR3(base) = 0u; /* no flow control, no DMA */
     USART_BRR(base) = divisor;
     USART_ICR(base) = ICR_FECF | ICR_NECF | ICR_ORECF;
-    USART_CR1(base) = CR1_UE | CR1_TE | CR1_RE;
+    USART_CR1(base) = CR1_UE | CR1_TE | CR1_RE | CR1_RXNEIE;
 }
 
 void edgec_uart_putc(char c)
@@ -49,16 +51,21 @@ void edgec_uart_putc(char c)
     USART_TDR(uart_base) = (uint8_t)c;
 }
 
-int edgec_uart_getc(void)
+int edgec_uart_rx_drain(void)
 {
-    uint32_t isr = USART_ISR(uart_base);
-    if (isr & (ISR_FE | ISR_NF | ISR_ORE)) {
-        /* an overrun lost a byte; a framing error or noise marks one: the protocol's resync
-         * handles the damage, the flags only need clearing */
-        USART_ICR(uart_base) = ICR_FECF | ICR_NECF | ICR_ORECF;
+    for (;;) {
+        uint32_t isr = USART_ISR(uart_base);
+        if (isr & (ISR_FE | ISR_NF | ISR_ORE)) {
+            /* an overrun lost a byte; a framing error or noise marks one: the protocol's resync
+             * handles the damage, the flags only need clearing */
+            USART_ICR(uart_base) = ICR_FECF | ICR_NECF | ICR_ORECF;
+        }
+        if (!(isr & ISR_RXNE)) {
+            return 0;
+        }
+        if (!edgec_uart_rx_room()) {
+            return 1;
+        }
+        edgec_uart_rx_push((uint8_t)(USART_RDR(uart_base) & 0xFFu));
     }
-    if (!(isr & ISR_RXNE)) {
-        return -1;
-    }
-    return (int)(USART_RDR(uart_base) & 0xFFu);
 }

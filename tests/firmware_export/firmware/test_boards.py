@@ -73,7 +73,7 @@ def test_pins_reach_the_start_up_code():
     nrf = _config("nrf52840-dk")
     assert "#define EDGEC_UART_TX_PIN 6u" in nrf and "#define EDGEC_UART_RX_PIN 8u" in nrf
     pico = _config("rp2040-pico")
-    assert "#define EDGEC_UART_PIN_FUNCTION 2u" in pico and "#define EDGEC_CORE_CLOCK_HZ 12000000u" in pico
+    assert "#define EDGEC_UART_PIN_FUNCTION 2u" in pico and "#define EDGEC_CORE_CLOCK_HZ 133000000u" in pico
 
 
 def test_the_rp2040_build_plans_its_second_stage_and_the_stm32_ones_their_drivers():
@@ -90,10 +90,18 @@ def _variant(name: str, **board_fields):
 
 
 def test_a_profile_cannot_claim_a_clock_the_start_up_code_does_not_set():
-    fast = _variant("nucleo-l4r5zi", core_clock_hz=120_000_000)
-    with pytest.raises(UnsupportedTargetError, match="board.core_clock_hz is 120,000,000 Hz, but the "
-                       "stm32l4plus set-up code leaves it at 16,000,000 Hz"):
+    slow = _variant("nucleo-l4r5zi", core_clock_hz=16_000_000)  # its PLL brings it to clock_hz
+    with pytest.raises(UnsupportedTargetError, match="board.core_clock_hz is 16,000,000 Hz, but the "
+                       "stm32l4plus set-up code leaves it at 120,000,000 Hz"):
+        plan_sources(_engine(), slow, FirmwareOptions())
+    fast = _variant("nucleo-h743zi", core_clock_hz=480_000_000)  # no PLL started on the H7
+    with pytest.raises(UnsupportedTargetError, match="board.core_clock_hz is 480,000,000 Hz, but the "
+                       "stm32h7 set-up code leaves it at 64,000,000 Hz"):
         plan_sources(_engine(), fast, FirmwareOptions())
+    too_fast = replace(targets.load_target("nucleo-l4r5zi"), clock_hz=130_000_000)
+    with pytest.raises(UnsupportedTargetError, match="clock_hz 130,000,000 Hz: .* above Range 1 boost mode's "
+                       "120,000,000 Hz"):
+        plan_sources(_engine(), too_fast, FirmwareOptions())
 
 
 def test_a_uart_the_set_up_does_not_clock_is_refused():
@@ -151,7 +159,7 @@ def test_the_board_table_is_read_from_the_profile(tmp_path):
         targets.load_target_file(path)
     board = targets.load_target("nucleo-l4r5zi").board
     assert (board.setup, board.core_clock_hz, board.uart_tx_pin, board.uart_pin_function) == \
-        ("stm32l4plus", 16_000_000, "PG7", 8)
+        ("stm32l4plus", 120_000_000, "PG7", 8)
 
 
 # ---- built firmware (arm-none-eabi-gcc) -------------------------------------------------------

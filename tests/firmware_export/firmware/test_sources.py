@@ -23,6 +23,13 @@ def test_linker_script_for_the_m55_places_code_weights_and_data():
     assert "$" not in text
 
 
+def test_the_vector_table_is_aligned_as_vtor_requires():
+    # 16 + 71 entries (LPUART1 is IRQ 70 on the L4R5): 348 bytes, so VTOR needs 512-byte alignment;
+    # RP2040's UART0 is IRQ 20 (148 bytes): 256, where its boot2 expects the table (0x10000100)
+    assert ".vectors : ALIGN(512)" in render_linker(linker_context(targets.load_target("nucleo-l4r5zi"), 4096))
+    assert ".vectors : ALIGN(256)" in render_linker(linker_context(targets.load_target("rp2040-pico"), 4096))
+
+
 def test_netduino_data_goes_to_the_arena_region_not_ccm():
     text = render_linker(linker_context(targets.load_target("netduinoplus2"), 2048))
     assert "    ccm (rwx) : ORIGIN = 0x10000000, LENGTH = 65536\n" in text
@@ -40,9 +47,10 @@ def test_sources_are_deterministic_and_complete(tiny):
         "engine/edgec_fc.h", "engine/edgec_pool.c", "engine/edgec_pool.h", "engine/tiny.c", "engine/tiny.h",
         "firmware.ld", "fw/board_none.c", "fw/edgec_board.h",
         "fw/edgec_config.h", "fw/edgec_cortexm.h", "fw/edgec_model.h", "fw/edgec_timer.h", "fw/edgec_uart.h",
-        "fw/harness.c", "fw/startup.c", "fw/timer_systick.c", "fw/uart_stm32.c"]
+        "fw/harness.c", "fw/startup.c", "fw/timer_systick.c", "fw/uart_rx.c", "fw/uart_stm32.c"]
     cfg = a.files["fw/edgec_config.h"]
     assert "#define EDGEC_UART_BASE 0x40011000u\n" in cfg
+    assert "#define EDGEC_UART_IRQ 37u /* the NVIC interrupt its receive raises */\n" in cfg  # USART1
     assert "#define EDGEC_UART_DIVISOR 1458u /* stm32-usart: 115,226 baud, +0.02% */\n" in cfg  # 168 MHz / 115200
     assert "#define EDGEC_CORE_CLOCK_HZ 168000000u" in cfg
     assert "#define EDGEC_TIMER_HZ 168000000u\n" in cfg
@@ -53,10 +61,11 @@ def test_sources_are_deterministic_and_complete(tiny):
 
 
 def test_real_boards_use_the_dwt_cycle_counter_at_the_clock_the_firmware_runs_them_at():
-    # the H743 stays on its 64 MHz reset clock (the profile's 480 MHz needs PLL1, not started)
+    # the H743 stays on its 64 MHz reset clock (the profile's 480 MHz needs PLL1, not started); the
+    # L4R5's PLL brings it to the profile's 120 MHz
     assert choose_timer(targets.load_target("nucleo-h743zi"), FirmwareOptions()) == ("dwt", 64_000_000)
-    assert choose_timer(targets.load_target("nucleo-l4r5zi"), FirmwareOptions()) == ("dwt", 16_000_000)
-    assert choose_timer(targets.load_target("rp2040-pico"), FirmwareOptions()) == ("systick", 12_000_000)
+    assert choose_timer(targets.load_target("nucleo-l4r5zi"), FirmwareOptions()) == ("dwt", 120_000_000)
+    assert choose_timer(targets.load_target("rp2040-pico"), FirmwareOptions()) == ("systick", 133_000_000)
     assert choose_timer(targets.load_target("cortex-m7"), FirmwareOptions()) == ("systick", 25_000_000)
     with pytest.raises(OptionError, match="has no DWT cycle counter"):
         choose_timer(targets.load_target("rp2040-pico"), FirmwareOptions(timer="dwt"))

@@ -15,7 +15,7 @@ def _run(ticks, timer, timer_hz, core_hz):
 
 
 def test_dwt_cycles_at_the_devices_clock_not_the_profiles():
-    target = targets.load_target("nucleo-l4r5zi")  # 120 MHz part, firmware on HSI16
+    target = targets.load_target("nucleo-l4r5zi")  # 120 MHz part; its PLL did not lock: HSI16
     t = _timing(_run([1_600_000, 3_200_000], "dwt", 16_000_000, 16_000_000), BenchOptions(target=target, port="x"))
     assert t.unit == "cycles" and t.counts == [1_600_000, 3_200_000]
     assert t.latency_ms == [100.0, 200.0] and t.clock_hz == 16_000_000 and not t.estimate

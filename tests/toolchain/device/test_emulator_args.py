@@ -12,7 +12,7 @@ from toolchain.base.errors import UnknownNameError
 def test_tcp_serial_waits_for_the_client_and_counts_instructions():
     assert qemu_args("mps2-an500", "out/firmware.elf", "tcp:127.0.0.1:5555") == [
         "qemu-system-arm", "-machine", "mps2-an500", "-cpu", "cortex-m7", "-nodefaults", "-display", "none",
-        "-monitor", "none", "-icount", "shift=0,align=off,sleep=off",
+        "-monitor", "none", "-icount", "shift=0,align=off,sleep=on",
         "-serial", "tcp:127.0.0.1:5555,server=on,wait=on,nodelay=on", "-kernel", "out/firmware.elf"]
 
 
@@ -20,7 +20,7 @@ def test_pty_serial_and_shift():
     args = qemu_args("netduinoplus2", "fw.elf", "pty", icount_shift=3, qemu="/usr/bin/qemu-system-arm")
     assert args[0] == "/usr/bin/qemu-system-arm"
     assert args[args.index("-serial") + 1] == "pty"
-    assert args[args.index("-icount") + 1] == "shift=3,align=off,sleep=off"
+    assert args[args.index("-icount") + 1] == "shift=3,align=off,sleep=on"
     assert args[args.index("-cpu") + 1] == "cortex-m4"
 
 
