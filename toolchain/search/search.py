@@ -95,7 +95,7 @@ def _fits_nowhere(record: dict) -> bool:
 
 def _anchor(config: Config, **dims) -> Config:
     return Config(**{"structured": 0.0, "sparsity": 0.0, "clusters": 0, "energy": 0.0, "distill": False,
-                     "mode": "int8", **dims},
+                     "mode": "int8", "filters": "", **dims},
                   group_ratios=config.group_ratios if dims.get("structured") else ())
 
 
@@ -107,6 +107,7 @@ def predicted_misses(config: Config, measured: dict[str, dict]) -> dict | None:
     parts += [_anchor(config, sparsity=config.sparsity)] if config.sparsity else []
     parts += [_anchor(config, clusters=config.clusters)] if config.clusters else []
     parts += [_anchor(config, energy=config.energy)] if config.energy else []
+    parts += [_anchor(config, filters=config.filters)] if config.filters else []
     parts += [_anchor(config, mode=config.mode)] if config.mode != "int8" else []
     records = [measured.get(p.key) for p in parts]
     if base is None or len(parts) < 2 or any(r is None for r in records):
@@ -243,7 +244,7 @@ def _describe(trained: int, total: int, best: float | None) -> str:
 
 def prepare(model, evaluation, out_dir: Path, options: SearchOptions, progress: Progress = SILENT) -> SearchState:
     """The float baseline, the sensitivity analysis (stored, reused on resume) and the order."""
-    from toolchain.compress import factorize
+    from toolchain.compress import factorize, filters
     from toolchain.compress.train import evaluate
     from toolchain.search.sensitivity import Sensitivity, analyse_sensitivity
 
@@ -264,7 +265,9 @@ def prepare(model, evaluation, out_dir: Path, options: SearchOptions, progress: 
         order = list(options.configs)
     else:
         factorizable = any(p.pays for p in factorize.low_rank_plan(model, 0.9))
+        compact = tuple(f for f in ("bottleneck", "separable")
+                        if any(p.pays for p in filters.plan_filters(model, f, 0.25)))
         order = candidates(sensitivity, tolerance=max(options.max_accuracy_drop, 0.5), factorizable=factorizable,
                            modes=options.modes if "tflm" in options.runtimes else ("int8",),
-                           distill=options.distill)
+                           distill=options.distill, filters=("",) + compact)
     return SearchState(baseline, sensitivity, order)

@@ -7,6 +7,8 @@ A configuration is one value per dimension:
     sparsity     magnitude pruning sparsity (0: none)
     clusters     weight clusters per kernel (0: none)
     energy       low-rank factorization kept energy (0: none)
+    filters      compact convolutional filters: "" (none), "separable" (depthwise + pointwise) or
+                 "bottleneck" (a 1x1 squeeze to a quarter of the input channels before each k x k conv)
     distill      fine-tune against the original model's outputs
     mode         "int8" or "16x8" (int16 activations; TFLM only: the C engine runs int8)
 
@@ -22,20 +24,22 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 
-from toolchain.compress.recipe import (ClusterOptions, DistillOptions, FactorizeOptions, PruneOptions, Recipe,
-                                       StructuredOptions, TrainOptions)
+from toolchain.compress.recipe import (BottleneckOptions, ClusterOptions, DistillOptions, FactorizeOptions,
+                                       PruneOptions, Recipe, SeparableOptions, StructuredOptions, TrainOptions)
 
 STRUCTURED = (0.0, 0.25, 0.5, 0.75)
 SPARSITY = (0.0, 0.5, 0.75, 0.9)
 CLUSTERS = (0, 16, 8)
 ENERGY = (0.0, 0.9)
 MODES = ("int8", "16x8")
+FILTERS = ("", "bottleneck", "separable")
 
 # Prior accuracy loss (points) of the techniques the sensitivity analysis does not measure: only
 # used to order the configurations (cheapest first), never reported as a result.
 PRIOR_LOSS = {"sparsity": {0.0: 0.0, 0.5: 0.1, 0.75: 0.4, 0.9: 1.5},
               "clusters": {0: 0.0, 16: 0.2, 8: 0.6},
               "energy": {0.0: 0.0, 0.9: 0.5},
+              "filters": {"": 0.0, "bottleneck": 0.8, "separable": 1.0},
               "mode": {"int8": 0.0, "16x8": 0.0}}
 
 
@@ -47,13 +51,14 @@ class Config:
     energy: float = 0.0
     distill: bool = False
     mode: str = "int8"
+    filters: str = ""
     group_ratios: tuple[tuple[str, float], ...] = field(default=(), compare=False)  # producer -> ratio
 
     @property
     def key(self) -> str:
         """A stable name: the trial's file name in the output folder."""
         return (f"s{self.structured:.2f}-p{self.sparsity:.2f}-c{self.clusters}-f{self.energy:.2f}"
-                f"-{'d' if self.distill else 'n'}-{self.mode}")
+                f"-{'d' if self.distill else 'n'}-{self.mode}" + (f"-{self.filters[:3]}" if self.filters else ""))
 
     @property
     def techniques(self) -> list[str]:
@@ -64,6 +69,8 @@ class Config:
                                                  + (" by group" if len(ratios) > 1 else "")))
         if self.energy:
             used.append(f"factorization (energy {self.energy:g})")
+        if self.filters:
+            used.append(f"{self.filters} filters")
         if self.sparsity:
             used.append(f"pruning {self.sparsity:.0%}")
         if self.clusters:
@@ -77,12 +84,12 @@ class Config:
     def to_dict(self) -> dict:
         return {"structured": self.structured, "sparsity": self.sparsity, "clusters": self.clusters,
                 "energy": self.energy, "distill": self.distill, "mode": self.mode,
-                "group_ratios": dict(self.group_ratios)}
+                "filters": self.filters, "group_ratios": dict(self.group_ratios)}
 
     @staticmethod
     def from_dict(d: dict) -> "Config":
         return Config(d["structured"], d["sparsity"], d["clusters"], d["energy"], d["distill"], d["mode"],
-                      tuple(sorted(d.get("group_ratios", {}).items())))
+                      d.get("filters", ""), tuple(sorted(d.get("group_ratios", {}).items())))
 
     def at_most(self, other: "Config") -> bool:
         """Every dimension compresses at most as much as `other`'s (so it needs at least its memory)."""
@@ -94,7 +101,8 @@ class Config:
 
         return (self.structured <= other.structured and self.sparsity <= other.sparsity
                 and clusters_le(self.clusters, other.clusters) and energy_le(self.energy, other.energy)
-                and MODES.index(self.mode) >= MODES.index(other.mode))
+                and MODES.index(self.mode) >= MODES.index(other.mode)
+                and self.filters in ("", other.filters))
 
     def recipe(self, train: TrainOptions = TrainOptions(), one_shot: bool = False) -> Recipe:
         """The compression recipe of this configuration (`one_shot`: no fine-tuning, no distillation:
@@ -107,6 +115,10 @@ class Config:
                 sparsity=self.structured, per_layer={k: v for k, v in self.group_ratios if v != self.structured}))
         if self.energy:
             recipe = replace(recipe, factorize=FactorizeOptions(energy=self.energy))
+        if self.filters == "separable":
+            recipe = replace(recipe, separable=SeparableOptions())
+        elif self.filters == "bottleneck":
+            recipe = replace(recipe, bottleneck=BottleneckOptions())
         if self.sparsity:
             recipe = replace(recipe, prune=PruneOptions(sparsity=self.sparsity))
         if self.clusters:
@@ -135,27 +147,29 @@ def predicted_loss(config: Config, sensitivity) -> float:
     ratios = dict(config.group_ratios)
     loss = sum(g.loss.get(ratios.get(g.name, 0.0), 0.0) for g in sensitivity.groups) if config.structured else 0.0
     return (loss + PRIOR_LOSS["sparsity"][config.sparsity] + PRIOR_LOSS["clusters"][config.clusters]
-            + PRIOR_LOSS["energy"][config.energy] + PRIOR_LOSS["mode"][config.mode])
+            + PRIOR_LOSS["energy"][config.energy] + PRIOR_LOSS["mode"][config.mode]
+            + PRIOR_LOSS["filters"][config.filters])
 
 
 def candidates(sensitivity, tolerance: float, factorizable: bool, modes=MODES, distill: bool = True,
-               structured=STRUCTURED, sparsity=SPARSITY, clusters=CLUSTERS, energy=ENERGY) -> list[Config]:
+               structured=STRUCTURED, sparsity=SPARSITY, clusters=CLUSTERS, energy=ENERGY,
+               filters=("",)) -> list[Config]:
     """Every configuration, cheapest first: by predicted loss, then int8 before 16x8 (which needs more
     memory), the plain one before its distilled twin (distillation costs a teacher pass), then by key."""
     levels = [s for s in structured if s == 0 or sensitivity.groups]
     configs, seen = [], set()
-    for s, p, c, e, m, d in itertools.product(levels, sparsity, clusters, energy if factorizable else (0.0,),
-                                              modes, (False, True) if distill else (False,)):
+    for s, p, c, e, m, d, f in itertools.product(levels, sparsity, clusters, energy if factorizable else (0.0,),
+                                                 modes, (False, True) if distill else (False,), filters):
         ratios = group_ratios(s, sensitivity, tolerance) if s else ()
         if s and not any(r for _, r in ratios):
             continue  # no group tolerates any pruning: same as s = 0
-        if d and not (s or p or c or e):
+        if d and not (s or p or c or e or f):
             continue  # distillation from itself: nothing to recover
-        effective = (tuple(r for _, r in ratios), p, c, e, m, d)
+        effective = (tuple(r for _, r in ratios), p, c, e, m, d, f)
         if effective in seen:
             continue  # a higher level whose groups tolerate no more than a lower one's: the same model
         seen.add(effective)
-        configs.append(Config(s, p, c, e, d, m, ratios))
+        configs.append(Config(s, p, c, e, d, m, f, ratios))
     return sorted(configs, key=lambda c: (round(predicted_loss(c, sensitivity), 6), c.mode != "int8", c.distill, c.key))
 
 
@@ -184,7 +198,8 @@ def recipe_toml(recipe: Recipe, header: str = "") -> str:
     from dataclasses import fields
 
     lines = [f"# {line}" for line in header.splitlines()]
-    for name in ("train", "prune_structured", "factorize", "prune", "cluster", "distill", "storage"):
+    for name in ("train", "prune_structured", "factorize", "separable", "bottleneck", "prune", "cluster", "distill",
+                 "storage"):
         section = getattr(recipe, name)
         if section is None:
             continue

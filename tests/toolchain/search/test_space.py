@@ -14,9 +14,24 @@ SENSITIVITY = Sensitivity(90.0, 200, (GroupSensitivity("conv1", 8, {0.25: 0.5, 0
 
 def test_every_configuration_s_recipe_reads_back_equal_from_its_toml():
     train = TrainOptions(epochs=3, batch_size=32, learning_rate=5e-4)
-    for config in candidates(SENSITIVITY, tolerance=1.0, factorizable=True):
+    for config in candidates(SENSITIVITY, tolerance=1.0, factorizable=True, filters=("", "bottleneck", "separable")):
         recipe = config.recipe(train)
         assert parse_recipe(tomllib.loads(recipe_toml(recipe, "header\nlines")), "t") == recipe
+        assert Config.from_dict(config.to_dict()) == config
+
+
+def test_compact_filters_are_a_dimension_of_the_search():
+    order = candidates(SENSITIVITY, tolerance=1.0, factorizable=False, modes=("int8",), distill=False,
+                       filters=("", "separable"))
+    separable = [c for c in order if c.filters == "separable"]
+    assert separable and Config(filters="separable") in separable
+    assert Config(filters="separable").recipe().separable is not None
+    assert Config(filters="separable").key.endswith("-sep") and Config().key == "s0.00-p0.00-c0-f0.00-n-int8"
+    assert "separable filters" in Config(filters="separable").techniques
+    assert Config().at_most(Config(filters="separable")) and not Config(filters="bottleneck").at_most(
+        Config(filters="separable"))
+    # filters are expected to cost accuracy: the plain configuration comes before its compact twin
+    assert order.index(Config()) < order.index(Config(filters="separable"))
 
 
 def test_groups_are_pruned_at_most_at_the_ratio_they_tolerate_and_the_cheapest_come_first():
