@@ -198,7 +198,10 @@ def render_html(report: dict) -> str:
         figures = [("flash", _b(fit["flash"]["used_bytes"]) + f" of {_b(fit['flash']['budget_bytes'])}"),
                    ("SRAM", _b(fit["sram"]["used_bytes"]) + f" of {_b(fit['sram']['budget_bytes'])}")]
         if latency is not None:
-            figures.append(("latency (estimate)", f"{latency * 1000:.1f} ms at "
+            basis = report.get("latency") or {}
+            what = ("estimated: engine cost model of " + basis["core"] if basis.get("basis") == "engine cost model"
+                    else "estimated: TFLM reference, x86 figure" if basis.get("runtime") == "tflm" else "estimate")
+            figures.append((f"latency ({what})", f"{latency * 1000:.1f} ms at "
                                                   f"{report['target']['clock_hz'] / 1e6:g} MHz"))
         boxes = "".join(f'<div class="figure">{_esc(k)}<b>{_esc(v)}</b></div>' for k, v in figures)
         problems = "".join(f'<p class="bad">{_esc(p)}</p>' for p in fit.get("problems", []))
