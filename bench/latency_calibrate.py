@@ -21,7 +21,7 @@ Run: PYTHONPATH=. python bench/latency_calibrate.py [--cores M4 M7 ...] [--out D
      [--work DIR [--reuse]]   (--reuse: refit from the models and measurements of an earlier run in DIR)
 
 --smoke calibrates the M7 from one small model into a temporary folder (the data files are not
-touched) and estimates str_ww_ref_model.tflite with it.
+touched) and prints the estimate of that model beside its measurement (the same run: no target).
 """
 from __future__ import annotations
 
@@ -401,7 +401,6 @@ def main(argv=None) -> int:
     names = SMOKE_MODELS if args.smoke else tuple(c.name for c in CAL_MODELS)
     out = args.out or (work / "latency" if args.smoke else ROOT / "targets" / "latency")
     out.mkdir(parents=True, exist_ok=True)
-    validate = (MODELS[4],) if args.smoke else MODELS
 
     cal_paths = []
     for cal in CAL_MODELS:
@@ -413,6 +412,8 @@ def main(argv=None) -> int:
             cal_paths.append(path)
     counts_of = lambda m: model_counts(read_tflite_file(work / "models" / m.model), m.storage)  # noqa: E731
 
+    validate = cal_paths if args.smoke else [MLPERF / name for name in MODELS]
+    seen: dict[tuple[str, Path], Measured] = {}
     written = {}
     for label in cores:
         profile = dict(CORES)[label]
@@ -424,6 +425,7 @@ def main(argv=None) -> int:
                 print(f"{label} {path.stem}: left out ({m})")
                 continue
             runs.append(m)
+            seen[(label, path)] = m
         if not runs:
             print(f"{label}: no calibration model fits {target.emulator.machine}")
             continue
@@ -449,12 +451,13 @@ def main(argv=None) -> int:
     verdicts = []
     for label, data in written.items():
         target = targets.load_target(dict(CORES)[label])
-        for name in validate:
-            m = measure(MLPERF / name, label, work / "val", args.reuse)
+        for path in validate:
+            name = path.name
+            m = seen.get((label, path)) or measure(path, label, work / "val", args.reuse)
             if isinstance(m, str):
                 print(f"{label:4} {name:30} does not fit {target.emulator.machine}")
                 continue
-            est = estimate_with(read_tflite_file(MLPERF / name), data, target.clock_hz, m.storage)
+            est = estimate_with(read_tflite_file(path), data, target.clock_hz, m.storage)
             err = est.instructions / m.instructions - 1.0
             print(f"{label:4} {name:30} {est.instructions:>12,.0f} {m.instructions:>12,.0f} {err:>+7.1%}")
             if label in JUDGED and not args.smoke:

@@ -106,6 +106,11 @@ def bench_rows(bench: dict) -> list[list[str]]:
               f"{per['median']:,.0f} / {per['min']:,.0f} / {per['max']:,.0f}"],
              ["latency ms, median" + (f" (ESTIMATE{clock}, 1 instruction per cycle)" if bench.get("latency_is_estimate")
                                       else clock), f"{lat['median']:.3f}"]]
+    est = bench.get("latency_estimate")
+    if est:
+        error = f", {est['error']:+.1%} against the measured" if est.get("error") is not None else ""
+        rows.append([f"ESTIMATED {est['unit']} per inference ({est['basis']}, {est['source'].split(' (')[0]}{error})",
+                     f"{est['instructions']:,.0f} ({est['seconds'] * 1e3:.3f} ms)"])
     if bench.get("macs"):
         rows.append(["MACs per inference", f"{bench['macs']:,}"])
         if bench.get("per_mac") is not None:
