@@ -52,7 +52,7 @@ class LayerEstimate:
 class LatencyEstimate:
     """An estimated latency: what it is from (`basis`), per layer where the model gives it."""
     runtime: str  # "c" or "tflm"
-    basis: str  # "engine cost model", "TFLM reference (x86 callgrind)", "cycles per MAC"
+    basis: str  # "engine cost model", "cycles per MAC", or TFLM's "TFLM reference kernels, x86-64 ..."
     source: str  # the data it came from (file and how that was made)
     core: str  # the core of the data used (may differ from the profile's: the same instructions)
     instructions: float

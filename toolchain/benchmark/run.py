@@ -255,5 +255,6 @@ def _latency_estimate(model, built, target, unit: str, measured: float) -> dict 
     est = estimate_engine(built.tflite if built is not None else model, target.core, target.clock_hz, storage)
     # QEMU counts instructions; a board's timer counts cycles (the estimate is one instruction a cycle)
     comparable = unit in ("instructions", "cycles") and measured > 0
-    return {**est.to_dict(), "unit": "instructions" if est.basis == "engine cost model" else "cycles",
-            "measured": False, "error": est.instructions / measured - 1.0 if comparable else None}
+    d = est.to_dict()
+    return {**d, "unit": "instructions" if est.basis == "engine cost model" else "cycles",
+            "measured": False, "error": d["instructions"] / measured - 1.0 if comparable else None}
