@@ -6,10 +6,10 @@ import json
 import posixpath
 from dataclasses import asdict
 
-from targets import cores
 from toolchain import __version__
 from toolchain.build import BuildResult
 from toolchain.fit import Budget, FitResult
+from toolchain.latency import build_estimates
 
 SCHEMA_VERSION = 1
 
@@ -36,13 +36,19 @@ def fit_dict(fit: FitResult) -> dict:
             "peak_tensors": [{"name": n, "bytes": b} for n, b in fit.peak_tensors]}
 
 
-def estimated_latency_s(macs: int, clock_hz: int, core: str) -> float:
-    """A rough latency estimate from MACs and clock: labelled an estimate wherever it is shown.
-
-    Cycles per MAC for int8 kernels are the core's `cycles_per_mac_estimate` (targets/cores.toml):
-    ~1 with SIMD (DSP/Helium cores), ~4 without.
-    """
-    return macs * cores()[core].cycles_per_mac_estimate / clock_hz
+def latency_label(latency: dict, macs: int, long: bool = False) -> str:
+    """What a latency figure of the report is: estimated (from which data) or measured; `long`
+    names TFLM's data file and says it is a host figure."""
+    if not latency:
+        return f"estimate from {macs:,} MACs, not measured"
+    what = "measured" if latency.get("measured") else "estimated"
+    data = latency["source"].split(" (")[0]
+    if latency["runtime"] == "tflm":
+        return (f"{what} from x86-64 instructions per MAC ({data}: a host figure, not an Arm one)" if long
+                else f"{what}: TFLM reference kernels, x86-64 instr/MAC (not Arm)")
+    if latency["basis"] == "engine cost model":
+        return f"{what}: engine cost model, {data}"
+    return f"{what}: {data}"
 
 
 def storage_dicts(engine, analysis, layer_names: tuple[str, ...] = ()) -> list[dict]:
@@ -187,6 +193,8 @@ def build_dict(result: BuildResult, target, files: list[str], command: str = "bu
     a, arena = result.analysis, result.arena
     conv = result.converted
     cal = result.calibration
+    latency, tflm_latency = build_estimates(result.tflite, a.macs, result.fit.runtime, target.core, target.clock_hz,
+                                            result.engine.engine if result.engine is not None else None)
     return {
         "schema_version": SCHEMA_VERSION,
         "command": command,
@@ -231,7 +239,9 @@ def build_dict(result: BuildResult, target, files: list[str], command: str = "bu
         "projects": projects_dict(result),
         "compression": result.compression.to_dict() if result.compression is not None else None,
         "timeline": timeline_dict(result),
-        "latency_estimate_s": estimated_latency_s(a.macs, target.clock_hz, target.core),
+        "latency_estimate_s": latency.seconds,
+        "latency": {**latency.to_dict(), "measured": False},
+        "latency_tflm": {**tflm_latency.to_dict(), "measured": False},
         "warnings": list(result.warnings),
         "files": sorted(files),
     }
@@ -331,9 +341,14 @@ def render_build(console, report: dict) -> None:
         b = fit[key]
         grid.add_row(f"  [bold]{name}[/]", f"[bold]{b['used_bytes']:,} B[/]", "of", f"{b['budget_bytes']:,} B",
                      _status(b))
+    latency = report.get("latency") or {}
     grid.add_row("  [bold]latency[/]", f"[bold]~{report['latency_estimate_s'] * 1000:.1f} ms[/]", "at",
-                 f"{target['clock_hz'] / 1e6:g} MHz", f"estimate from {a['macs']:,} MACs, not measured")
+                 f"{target['clock_hz'] / 1e6:g} MHz", escape(latency_label(latency, a["macs"])))
     console.print(grid)
+    tflm = report.get("latency_tflm")
+    if tflm and latency.get("runtime") == "c":
+        console.print(f"  [dim]with TFLM's reference kernels instead: ~{tflm['seconds'] * 1000:.1f} ms, "
+                      f"{escape(latency_label(tflm, a['macs'], long=True))}[/]")
     firmware = report.get("firmware") or {}
     for key, name in (("flash", "flash"), ("sram", "SRAM")):
         items = " + ".join(f"{i['label']} {i['bytes']:,} B" for i in fit[key]["items"])

@@ -106,6 +106,11 @@ def bench_rows(bench: dict) -> list[list[str]]:
               f"{per['median']:,.0f} / {per['min']:,.0f} / {per['max']:,.0f}"],
              ["latency ms, median" + (f" (ESTIMATE{clock}, 1 instruction per cycle)" if bench.get("latency_is_estimate")
                                       else clock), f"{lat['median']:.3f}"]]
+    est = bench.get("latency_estimate")
+    if est:
+        error = f", {est['error']:+.1%} against the measured" if est.get("error") is not None else ""
+        rows.append([f"ESTIMATED {est['unit']} per inference ({est['basis']}, {est['source'].split(' (')[0]}{error})",
+                     f"{est['instructions']:,.0f} ({est['seconds'] * 1e3:.3f} ms)"])
     if bench.get("macs"):
         rows.append(["MACs per inference", f"{bench['macs']:,}"])
         if bench.get("per_mac") is not None:
@@ -198,7 +203,10 @@ def render_html(report: dict) -> str:
         figures = [("flash", _b(fit["flash"]["used_bytes"]) + f" of {_b(fit['flash']['budget_bytes'])}"),
                    ("SRAM", _b(fit["sram"]["used_bytes"]) + f" of {_b(fit['sram']['budget_bytes'])}")]
         if latency is not None:
-            figures.append(("latency (estimate)", f"{latency * 1000:.1f} ms at "
+            basis = report.get("latency") or {}
+            what = ("estimated: engine cost model of " + basis["core"] if basis.get("basis") == "engine cost model"
+                    else "estimated: TFLM reference, x86 figure" if basis.get("runtime") == "tflm" else "estimate")
+            figures.append((f"latency ({what})", f"{latency * 1000:.1f} ms at "
                                                   f"{report['target']['clock_hz'] / 1e6:g} MHz"))
         boxes = "".join(f'<div class="figure">{_esc(k)}<b>{_esc(v)}</b></div>' for k, v in figures)
         problems = "".join(f'<p class="bad">{_esc(p)}</p>' for p in fit.get("problems", []))

@@ -35,6 +35,7 @@ class LayerStorage:
     index_bits: int  # bits per packed codebook index (0 unless clustered)
     clusters: int  # codebook entries per channel (0 unless clustered)
     density: float  # nonzero fraction of the weights
+    tile: int = 0  # packed conv / depthwise: output pixels per decoding of the weights (0: dense, or FC)
 
 
 @dataclass(frozen=True)
@@ -178,4 +179,5 @@ def layer_storage(op) -> LayerStorage:
     return LayerStorage(op_index=op.index, op=op.op, tensor=op.weights_name,
                         format=pk.format if pk else "dense", dense_bytes=dense,
                         stored_bytes=pk.nbytes if pk else dense, index_bits=pk.index_bits if pk else 0,
-                        clusters=pk.clusters if pk else 0, density=density(op.weights))
+                        clusters=pk.clusters if pk else 0, density=density(op.weights),
+                        tile=getattr(op, "tile", 0) if pk else 0)

@@ -54,6 +54,9 @@ class BenchResult:
     arena_bytes: int | None
     split: MemorySplit | None = None  # the firmware's flash and SRAM per category, from its linker map
     host_error: str = ""  # why the host reference could not be computed (the device results stand)
+    # the latency model's estimate for the model on the target's core (toolchain.latency), beside the
+    # measurement: LatencyEstimate.to_dict() + measured false + error (estimate / measured - 1); None without a model
+    latency_estimate: dict | None = None
 
     def to_dict(self) -> dict:
         from toolchain.report import split_dict
@@ -105,6 +108,12 @@ def render(result: BenchResult, console) -> None:
     if unit == "cycles" and result.clock_hz != result.profile_clock_hz:
         head.add_row("core clock", f"{mhz} as the firmware runs it (the part's full speed: "
                      f"{result.profile_clock_hz / 1e6:g} MHz)")
+    est = result.latency_estimate
+    if est is not None:
+        what = (f"engine cost model of {est['core']}" if est["basis"] == "engine cost model" else est["basis"])
+        error = f", {est['error']:+.1%} against the measured" if est.get("error") is not None else ""
+        head.add_row(f"ESTIMATED {est['unit']} per inference ({what}{error})",
+                     f"{_num(est['instructions'])} ({est['seconds'] * 1e3:.3f} ms at {est['clock_hz'] / 1e6:g} MHz)")
     if result.macs:
         head.add_row("MACs per inference", _num(result.macs))
         if result.per_mac is not None:

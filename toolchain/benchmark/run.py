@@ -193,7 +193,7 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
     model = read_tflite_file(options.model) if options.model else None
     model_bytes = read_tflite_bytes(options.model) if options.model else None
     in_spec, out_spec = io_specs(model) if model is not None else (None, None)
-    elf, flash_used, sram_used = None, None, None
+    elf, flash_used, sram_used, built = None, None, None, None
     if options.firmware is not None:
         elf, flash_used, sram_used = _given_firmware(options)
     elif options.emulate:
@@ -227,6 +227,7 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
         comparison = _compare(run, samples, model_bytes, in_spec, out_spec, benchmark, str(options.model))
     except ModelLoadError as exc:
         host_error = exc.message
+    estimate = _latency_estimate(model, built, target, timing.unit, per.median)
     total_layer = sum(t for _, _, t in run.layers) or 1
     layers = tuple(LayerRow(i, op, int(timing.convert(t)), t / total_layer, names.get(i, ""))
                    for i, op, t in run.layers)
@@ -239,4 +240,21 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
         comparison=comparison, host_error=host_error, layers=layers,
         flash_used_bytes=flash_used, sram_used_bytes=sram_used, stack_used_bytes=run.stack_used_bytes,
         stack_size_bytes=run.stack_size_bytes, arena_bytes=run.arena_bytes,
-        split=_memory_split(elf, target) if elf is not None else None)
+        split=_memory_split(elf, target) if elf is not None else None, latency_estimate=estimate)
+
+
+def _latency_estimate(model, built, target, unit: str, measured: float) -> dict | None:
+    """The latency model's figure for the model on the target's core, beside the measured one: the
+    engine's layers as the build stored their weights (dense assumed for a given --firmware)."""
+    if model is None:
+        return None
+    from toolchain.latency import estimate_engine, storage_of
+
+    engine = built.engine.engine if built is not None and built.engine is not None else None
+    storage = storage_of(engine) if engine is not None else None
+    est = estimate_engine(built.tflite if built is not None else model, target.core, target.clock_hz, storage)
+    # QEMU counts instructions; a board's timer counts cycles (the estimate is one instruction a cycle)
+    comparable = unit in ("instructions", "cycles") and measured > 0
+    d = est.to_dict()
+    return {**d, "unit": "instructions" if est.basis == "engine cost model" else "cycles",
+            "measured": False, "error": d["instructions"] / measured - 1.0 if comparable else None}

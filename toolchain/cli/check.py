@@ -14,13 +14,17 @@ from toolchain.base.errors import InputFileError
 @target_options
 @click.option("--out", "-o", "out_dir", type=OutputFolder(),
               help="Also write report.json and report.html into this folder.")
+@click.option("--runtime", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
+              help="Deployment runtime the fit check (and the latency estimate) uses.")
 @output_options
-def check(model, target, target_file, out_dir, as_json, quiet):
-    """Check that MODEL (.tflite) fits the target: flash, SRAM and the measured TFLM arena.
+def check(model, target, target_file, out_dir, runtime, as_json, quiet):
+    """Check that MODEL (.tflite) fits the target: flash, SRAM and the measured TFLM arena (with
+    --runtime c, the generated C engine compiled for the target); and estimate its latency.
 
     \b
     Example:
       edgec check model.tflite --target nucleo-l4r5zi
+      edgec check model.tflite --target cortex-m7 --runtime c
     """
     from toolchain.build import BuildOptions, build as run_build, require_fit
     from toolchain.outputs import staged_output
@@ -32,7 +36,7 @@ def check(model, target, target_file, out_dir, as_json, quiet):
         raise InputFileError(model, "edgec check takes a .tflite file", "use `edgec build` for Keras models")
     console = make_console(as_json, quiet)
     with progress_for(console, quiet) as progress:
-        result = run_build(model, BuildOptions(target=profile), progress=progress)
+        result = run_build(model, BuildOptions(target=profile, runtime=runtime), progress=progress)
         report = build_dict(result, profile, ["report.json", "report.html"] if out_dir else [], command="check")
         if out_dir is not None:
             from toolchain.report_html import write_reports

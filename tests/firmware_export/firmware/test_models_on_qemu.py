@@ -50,6 +50,9 @@ def test_mlperf_models_on_the_emulated_m7_equal_the_host_byte_for_byte(name, tmp
     _assert_byte_exact(result, 3)
     assert result.timing_unit == "instructions" and result.latency_is_estimate
     assert result.per_inference.min > result.macs  # at least one instruction per MAC
+    est = result.latency_estimate  # the latency model beside the measurement (issue 15: within 15 %)
+    assert (est["basis"], est["core"], est["measured"]) == ("engine cost model", "cortex-m7", False)
+    assert est["error"] == est["instructions"] / result.per_inference.median - 1 and abs(est["error"]) <= 0.15
     assert [row.index for row in result.layers] == list(range(len(result.layers)))
     assert result.flash_used_bytes < 2 * 1024 * 1024 and result.sram_used_bytes < 512 * 1024
 

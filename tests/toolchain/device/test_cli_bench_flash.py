@@ -22,7 +22,7 @@ def test_bench_json_on_the_emulator(tiny, tiny_firmware, tmp_path):
     assert report == json.loads((tmp_path / "report.json").read_text())
     assert report["device"] == "edgec tiny" and report["runs"] == 3 and report["emulated"] is True
     assert report["timing_unit"] == "instructions" and report["latency_is_estimate"] is True
-    assert report["comparison"] is None  # no --model: nothing to compare with
+    assert report["comparison"] is None and report["latency_estimate"] is None  # no --model: nothing to compare
     assert [row["op"] for row in report["layers"]] == ["CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED"]
     assert tuple(row["op"] for row in report["layers"]) == tiny.engine.op_names
     assert report["flash_used_bytes"] == tiny_firmware["cortex-m7"].flash_used_bytes
