@@ -1,8 +1,10 @@
-"""One result object for `edgec bench`, rendered to a terminal table and to JSON."""
+"""One result object for `edgec bench`, rendered to a terminal table, to JSON and (by
+toolchain.report_html) to HTML."""
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 from pathlib import Path
 
 from firmware_export.firmware.mapfile import MemorySplit
@@ -28,6 +30,7 @@ class LayerRow:
 
 @dataclass(frozen=True)
 class BenchResult:
+    command: ClassVar[str] = "bench"
     target: str
     model: str
     device: str  # m-name-dut-[...]
@@ -56,9 +59,9 @@ class BenchResult:
     host_error: str = ""  # why the host reference could not be computed (the device results stand)
 
     def to_dict(self) -> dict:
-        from toolchain.report import split_dict
+        from toolchain.report.build_json import split_dict
 
-        out = {"schema_version": 1, "command": "bench", **asdict(self)}
+        out = {"schema_version": 1, "command": self.command, **asdict(self)}
         del out["split"]
         return {**out, **split_dict(self.split)}
 

@@ -70,8 +70,8 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
     from toolchain.convert import ConvertOptions
     from toolchain.outputs import staged_output
     from toolchain.progress import progress_for
-    from toolchain.report import build_dict, render_build, to_json
-    from toolchain.report_html import write_reports
+    from toolchain.report import build_report, render_build
+    from toolchain.report_html import REPORT_FILES, write_reports
 
     profile = resolve_target(target, target_file)
     if calib is not None and calib_random:
@@ -88,13 +88,12 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
                            firmware_dir=stage.folder(FIRMWARE_FOLDER) if firmware else None)
         export(result, stage)
         progress.stage("writing report.json and report.html")
-        report = build_dict(result, result.target, stage.files + ["report.json", "report.html"],
-                            firmware=result.firmware)
+        report = build_report(result, stage.files + list(REPORT_FILES))
         write_reports(stage, report)
     if as_json:
-        click.echo(to_json(report), nl=False)
+        click.echo(report.to_json(), nl=False)
     else:
         render_build(console, report)
-        console.print(f"  outputs: {out_dir}/ ({summarize_files(report['files'])})")
+        console.print(f"  outputs: {out_dir}/ ({summarize_files(report.files)})")
         console.print(f"  report: {out_dir / 'report.html'}")
     require_fit(result)

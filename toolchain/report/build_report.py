@@ -1,0 +1,226 @@
+"""The result of `edgec build` and `edgec check`: one typed value, made from the build's passes
+(toolchain.build.BuildResult), that the terminal summary, report.json and report.html all render.
+
+Parts the library already types (the fit, the analysis, the arena, the firmware, the timeline,
+the compression table) are held as they are; the rest is typed here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from targets import cores
+from toolchain import __version__
+from toolchain.analysis import ModelAnalysis
+from toolchain.arena import ArenaMeasurement
+from toolchain.build import BuildResult
+from toolchain.fit import FitResult
+from toolchain.timeline import Timeline
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scale: float | None
+    zero_point: int | None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: str
+    name: str
+    format: str  # keras, h5, savedmodel, tflite
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+
+
+@dataclass(frozen=True)
+class CalibrationInfo:
+    source: str
+    samples: int
+    random: bool
+
+
+@dataclass(frozen=True)
+class ConversionInfo:
+    performed: bool
+    mode: str | None
+    io: str | None
+    per_channel: bool | None
+    calibration: CalibrationInfo | None
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    name: str
+    core: str
+    clock_hz: int
+    flash_bytes: int
+    sram_bytes: int
+
+
+@dataclass(frozen=True)
+class LayerStorage:
+    """How the engine stores one conv / depthwise / fully-connected op's weights."""
+    index: int
+    op: str
+    layer: str
+    tensor: str
+    format: str  # dense, clustered, sparse, sparse_clustered
+    dense_bytes: int
+    stored_bytes: int
+    index_bits: int
+    clusters: int
+    density: float
+
+
+@dataclass(frozen=True)
+class EngineReport:
+    """The generated C engine: its buffers, its compiled size, its weight storage and its fit."""
+    name: str
+    activation_bytes: int
+    scratch_bytes: int
+    caller_input_bytes: int
+    weight_bytes: int
+    size: object  # firmware_export.engine_size.EngineSize
+    weights_mode: str
+    layers: tuple[LayerStorage, ...]
+    packed_refused: object  # the packed engine's EngineSize when dense was kept, else None
+    fit: FitResult
+
+    @property
+    def weights_dense_bytes(self) -> int:
+        return sum(la.dense_bytes for la in self.layers)
+
+    @property
+    def weights_stored_bytes(self) -> int:
+        return sum(la.stored_bytes for la in self.layers)
+
+
+@dataclass(frozen=True)
+class WeightsReport:
+    """What the build found in the weights and how TFLM ships them (see toolchain.weights)."""
+    mode: str
+    clustered_tensors: tuple = ()  # toolchain.weights.ClusteredTensor
+    lut: object = None  # toolchain.weights.LutStorage
+    lut_refused: tuple[tuple[str, str], ...] = ()  # (tensor, why)
+    engine_instead: EngineReport | None = None  # the C engine for the same model (TFLM builds with a LUT)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    command: str  # "build" or "check"
+    edgec_version: str
+    model: ModelInfo
+    conversion: ConversionInfo
+    analysis: ModelAnalysis
+    arena: ArenaMeasurement
+    target: TargetInfo
+    fit: FitResult
+    tflm_fit: FitResult
+    engine: EngineReport | None
+    weights: WeightsReport
+    firmware: object  # firmware_export.firmware.FirmwareResult, with --firmware
+    mlperf: object  # toolchain.build.MlperfBuild
+    compression: object  # toolchain.compress.report.CompressReport
+    timeline: Timeline
+    latency_estimate_s: float
+    warnings: tuple[str, ...]
+    files: tuple[str, ...]
+
+    @property
+    def fits(self) -> bool:
+        return self.fit.fits
+
+    def to_dict(self) -> dict:
+        from toolchain.report.build_json import build_dict
+
+        return build_dict(self)
+
+    def to_json(self) -> str:
+        from toolchain.report.build_json import to_json
+
+        return to_json(self.to_dict())
+
+
+def estimated_latency_s(macs: int, clock_hz: int, core: str) -> float:
+    """A rough latency estimate from MACs and clock: labelled an estimate wherever it is shown.
+
+    Cycles per MAC for int8 kernels are the core's `cycles_per_mac_estimate` (targets/cores.toml):
+    ~1 with SIMD (DSP/Helium cores), ~4 without.
+    """
+    return macs * cores()[core].cycles_per_mac_estimate / clock_hz
+
+
+def _tensors(tflite, indices) -> tuple[TensorInfo, ...]:
+    out = []
+    for i in indices:
+        t = tflite.main.tensors[i]
+        q = t.quant
+        out.append(TensorInfo(t.name, tuple(t.shape), t.dtype, q.scales[0] if q else None,
+                              q.zero_points[0] if q else None))
+    return tuple(out)
+
+
+def storage_layers(engine, analysis, layer_names: tuple[str, ...] = ()) -> tuple[LayerStorage, ...]:
+    """Per conv / depthwise / fully-connected op, how the engine stores its weights."""
+    from toolchain.analysis import layer_of
+
+    ops = {o.index: o for o in analysis.ops} if analysis is not None else {}  # None: not the same graph
+
+    def layer(s) -> str:  # the op's Keras layer; its weights' when the output is a graph output
+        op = ops.get(s.op_index)
+        return op.layer if op is not None and op.layer != op.output_name else layer_of(s.tensor, layer_names)
+
+    return tuple(LayerStorage(s.op_index, s.op, layer(s), s.tensor, s.format, s.dense_bytes, s.stored_bytes,
+                              s.index_bits, s.clusters, s.density) for s in engine.layers)
+
+
+def engine_report(build, analysis, mode: str, layer_names: tuple[str, ...] = ()) -> EngineReport:
+    """The report of a toolchain.build.EngineBuild."""
+    e = build.engine
+    return EngineReport(e.name, e.activation_bytes, e.scratch_bytes, e.caller_input_bytes, e.weight_bytes,
+                        build.size, mode, storage_layers(e, analysis, layer_names), build.packed_refused, build.fit)
+
+
+def weights_report(result: BuildResult) -> WeightsReport:
+    w = result.weights
+    if w is None:
+        return WeightsReport("auto")
+    instead = (engine_report(w.engine, None, w.mode, result.model.layer_names) if w.engine is not None
+               else None)
+    return WeightsReport(w.mode, tuple(w.clustered), w.lut, tuple(w.lut_refused), instead)
+
+
+def _timeline(result: BuildResult) -> Timeline:
+    """Per op in execution order, the live activations at their planned offsets (toolchain.timeline)."""
+    from toolchain.timeline import engine_timeline, tflm_timeline
+
+    if result.engine is not None:
+        return engine_timeline(result.engine.engine.plan, result.analysis)
+    return tflm_timeline(result.tflite, result.analysis, result.arena.head_bytes)
+
+
+def build_report(result: BuildResult, files: list[str] | tuple[str, ...] = (), command: str = "build") -> BuildReport:
+    """The report of a build (or a check): `files` are those written into the output folder."""
+    conv, cal, target = result.converted, result.calibration, result.target
+    conversion = ConversionInfo(
+        conv is not None, conv.options.mode if conv else None, conv.options.io if conv else None,
+        conv.options.per_channel if conv else None,
+        None if cal is None else CalibrationInfo(cal.source, cal.count, cal.random))
+    model = ModelInfo(str(result.model.path), result.name, result.model.format,
+                      _tensors(result.tflite, result.tflite.main.inputs),
+                      _tensors(result.tflite, result.tflite.main.outputs))
+    mode = result.weights.mode if result.weights else "auto"
+    engine = (engine_report(result.engine, result.analysis, mode, result.model.layer_names)
+              if result.engine is not None else None)
+    mlperf = result.mlperf if result.mlperf is not None else None
+    return BuildReport(
+        command=command, edgec_version=__version__, model=model, conversion=conversion,
+        analysis=result.analysis, arena=result.arena,
+        target=TargetInfo(target.name, target.core, target.clock_hz, target.flash_bytes, target.sram_bytes),
+        fit=result.fit, tflm_fit=result.tflm_fit, engine=engine, weights=weights_report(result),
+        firmware=result.firmware, mlperf=mlperf, compression=result.compression, timeline=_timeline(result),
+        latency_estimate_s=estimated_latency_s(result.analysis.macs, target.clock_hz, target.core),
+        warnings=tuple(result.warnings), files=tuple(sorted(files)))
