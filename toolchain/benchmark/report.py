@@ -2,7 +2,6 @@
 toolchain.report_html) to HTML."""
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from typing import ClassVar
 from pathlib import Path
@@ -66,12 +65,14 @@ class BenchResult:
         return {**out, **split_dict(self.split)}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+        from toolchain.report.build_json import to_json
+
+        return to_json(self.to_dict())
 
     def write_json(self, path: Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json() + "\n")
+        path.write_text(self.to_json())
         return path
 
 

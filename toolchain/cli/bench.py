@@ -73,7 +73,7 @@ def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, 
         write_reports(stage, result)
     report = out_dir / "report.html"
     if as_json:
-        click.echo(result.to_json())
+        click.echo(result.to_json(), nl=False)
     else:
         render(result, console)
         console.print(f"  report: {report}")

@@ -1,15 +1,15 @@
 """Reports: one typed result per command, rendered three ways from the same object.
 
-    build, check   BuildReport (build_report.py)   text: build_text.render_build   JSON: .to_json()
-    compress       CompressCommandReport (compress_report.py)
-    bench          toolchain.benchmark.BenchResult
-    HTML           toolchain.report_html.render_html(result), for build, check, compress and bench
+    build, check    build_report.BuildReport         text: build_text.render_build
+    compress        compress_report.CompressCommandReport
+    bench           toolchain.benchmark.BenchResult (device layer; rendered by the same HTML page)
+    validate        toolchain.validate.ValidationResult
+    inspect         inspect_report.InspectReport
+    targets         targets_report.TargetList, TargetShow
+    flash           flash_report.FlashReport
 
-The JSON rendering is the contract of docs/report-json.md (schema_version 1; keys only added).
+Each has `to_dict()` / `to_json()` (the JSON rendering: the contract of docs/report-json.md,
+schema_version 1, keys only ever added) and a terminal rendering; build, check, compress and bench
+also have an HTML page (toolchain.report_html.render_html). The modules are imported one by one so
+that a light command (`edgec targets`) loads only its own.
 """
-from toolchain.report.build_json import SCHEMA_VERSION, to_json
-from toolchain.report.compress_report import CompressCommandReport
-from toolchain.report.build_report import BuildReport, build_report, estimated_latency_s
-from toolchain.report.build_text import render_build
-
-__all__ = ["SCHEMA_VERSION", "BuildReport", "CompressCommandReport", "build_report", "estimated_latency_s", "render_build", "to_json"]
