@@ -14,6 +14,7 @@ from toolchain.analysis import ModelAnalysis
 from toolchain.arena import ArenaMeasurement
 from toolchain.build import BuildResult
 from toolchain.fit import FitResult
+from toolchain.report.build_json import build_dict, to_json
 from toolchain.timeline import Timeline
 
 
@@ -134,13 +135,9 @@ class BuildReport:
         return self.fit.fits
 
     def to_dict(self) -> dict:
-        from toolchain.report.build_json import build_dict
-
         return build_dict(self)
 
     def to_json(self) -> str:
-        from toolchain.report.build_json import to_json
-
         return to_json(self.to_dict())
 
 
