@@ -7,15 +7,22 @@ the compression table) are held as they are; the rest is typed here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from targets import cores
 from toolchain import __version__
 from toolchain.analysis import ModelAnalysis
 from toolchain.arena import ArenaMeasurement
-from toolchain.build import BuildResult
+from toolchain.build import BuildResult, MlperfBuild
 from toolchain.fit import FitResult
 from toolchain.report.build_json import build_dict, to_json
 from toolchain.timeline import Timeline
+
+if TYPE_CHECKING:  # for the annotations only: each is imported where it is made
+    from firmware_export.engine_size import EngineSize
+    from firmware_export.firmware.build import FirmwareResult
+    from toolchain.compress.report import CompressReport
+    from toolchain.weights import ClusteredTensor, LutStorage
 
 
 @dataclass(frozen=True)
@@ -84,10 +91,10 @@ class EngineReport:
     scratch_bytes: int
     caller_input_bytes: int
     weight_bytes: int
-    size: object  # firmware_export.engine_size.EngineSize
+    size: EngineSize  # as compiled for the target
     weights_mode: str
     layers: tuple[LayerStorage, ...]
-    packed_refused: object  # the packed engine's EngineSize when dense was kept, else None
+    packed_refused: EngineSize | None  # the packed engine's size when dense was kept
     fit: FitResult
 
     @property
@@ -103,8 +110,8 @@ class EngineReport:
 class WeightsReport:
     """What the build found in the weights and how TFLM ships them (see toolchain.weights)."""
     mode: str
-    clustered_tensors: tuple = ()  # toolchain.weights.ClusteredTensor
-    lut: object = None  # toolchain.weights.LutStorage
+    clustered_tensors: tuple[ClusteredTensor, ...] = ()
+    lut: LutStorage | None = None  # TFLM's LUT compression as shipped
     lut_refused: tuple[tuple[str, str], ...] = ()  # (tensor, why)
     engine_instead: EngineReport | None = None  # the C engine for the same model (TFLM builds with a LUT)
 
@@ -122,9 +129,9 @@ class BuildReport:
     tflm_fit: FitResult
     engine: EngineReport | None
     weights: WeightsReport
-    firmware: object  # firmware_export.firmware.FirmwareResult, with --firmware
-    mlperf: object  # toolchain.build.MlperfBuild
-    compression: object  # toolchain.compress.report.CompressReport
+    firmware: FirmwareResult | None  # with --firmware
+    mlperf: MlperfBuild | None
+    compression: CompressReport | None  # with compression options
     timeline: Timeline
     latency_estimate_s: float
     warnings: tuple[str, ...]
@@ -212,12 +219,11 @@ def build_report(result: BuildResult, files: list[str] | tuple[str, ...] = (), c
     mode = result.weights.mode if result.weights else "auto"
     engine = (engine_report(result.engine, result.analysis, mode, result.model.layer_names)
               if result.engine is not None else None)
-    mlperf = result.mlperf if result.mlperf is not None else None
     return BuildReport(
         command=command, edgec_version=__version__, model=model, conversion=conversion,
         analysis=result.analysis, arena=result.arena,
         target=TargetInfo(target.name, target.core, target.clock_hz, target.flash_bytes, target.sram_bytes),
         fit=result.fit, tflm_fit=result.tflm_fit, engine=engine, weights=weights_report(result),
-        firmware=result.firmware, mlperf=mlperf, compression=result.compression, timeline=_timeline(result),
+        firmware=result.firmware, mlperf=result.mlperf, compression=result.compression, timeline=_timeline(result),
         latency_estimate_s=estimated_latency_s(result.analysis.macs, target.clock_hz, target.core),
         warnings=tuple(result.warnings), files=tuple(sorted(files)))

@@ -3,7 +3,10 @@ with the model it was made from and the file written; rendered as text, JSON and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from toolchain.compress.report import CompressReport
 
 
 @dataclass(frozen=True)
@@ -12,7 +15,7 @@ class CompressCommandReport:
     model_name: str
     model_path: str
     output: str  # the compressed .keras file
-    compression: object  # toolchain.compress.report.CompressReport
+    compression: CompressReport
 
     def to_dict(self) -> dict:
         return {"schema_version": 1, "command": self.command,
