@@ -2,8 +2,9 @@
 result: a toolchain.report.BuildReport (`build`, `check`), a CompressCommandReport (`compress`) or
 a toolchain.benchmark.BenchResult (`bench`), the same objects the terminal and JSON renderings take.
 
-Every section is drawn only when its data is in the result. The figures (toolchain.report_figures) are matplotlib SVG with text
-kept as text; the tables say in words what each figure counts. No script, no remote resource.
+Every section is drawn only when its data is in the result. The figures (toolchain.report_figures)
+are matplotlib SVG with text kept as text; the tables say in words what each figure counts. No
+script, no remote resource.
 """
 from __future__ import annotations
 
