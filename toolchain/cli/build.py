@@ -70,7 +70,7 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
     from toolchain.convert import ConvertOptions
     from toolchain.outputs import staged_output
     from toolchain.progress import progress_for
-    from toolchain.report.build_report import build_report
+    from toolchain.report.build_result import build_report
     from toolchain.report.build_text import render_build
     from toolchain.report_html import REPORT_FILES, write_reports
 

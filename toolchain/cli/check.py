@@ -25,7 +25,7 @@ def check(model, target, target_file, out_dir, as_json, quiet):
     from toolchain.build import BuildOptions, build as run_build, require_fit
     from toolchain.outputs import staged_output
     from toolchain.progress import progress_for
-    from toolchain.report.build_report import build_report
+    from toolchain.report.build_result import build_report
     from toolchain.report.build_text import render_build
     from toolchain.report_html import REPORT_FILES, write_reports
 

@@ -15,7 +15,7 @@ def _library_report(model, target: str, out, command: str, **options):
     import targets
     from toolchain.build import BuildOptions, build, export
     from toolchain.outputs import staged_output
-    from toolchain.report.build_report import build_report
+    from toolchain.report.build_result import build_report
     from toolchain.report_html import REPORT_FILES, write_reports
 
     result = build(model, BuildOptions(target=targets.load_target(target), **options))
