@@ -52,12 +52,10 @@ def flash(target, target_file, firmware, port, probe, drive, dry_run, as_json):
 
 def _serve_emulator(profile, plan, report, as_json: bool):
     """Run the plan's QEMU command until Ctrl-C; its serial port is told (as JSON with --json)."""
-    from dataclasses import replace
-
     from toolchain.device.emulator import QemuRunner
 
     with QemuRunner.from_command(plan.command) as runner:
-        report = replace(report, emulator=profile.emulator.machine, port=runner.url)
+        report = report.running_on(profile.emulator.machine, runner.url)
         if as_json:
             click.echo(report.to_json(), nl=False)
         else:

@@ -1,7 +1,7 @@
 """The result of `edgec flash`: what was (or would be) done to the board, as terminal text and JSON."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 
@@ -22,6 +22,10 @@ class FlashReport:
         """From the flasher (toolchain.device.flashers), the image and the FlashResult."""
         return cls(profile.name, flasher.caps.name, dry_run, result.plan.describe(), tuple(result.plan.checks),
                    image.flash_used_bytes)
+
+    def running_on(self, emulator: str, port: str) -> FlashReport:
+        """The report once QEMU runs the firmware: its machine and serial port."""
+        return replace(self, emulator=emulator, port=port)
 
     def to_dict(self) -> dict:
         out = {"schema_version": 1, "command": self.command, "target": self.target, "flasher": self.flasher,

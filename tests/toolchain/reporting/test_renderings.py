@@ -157,6 +157,6 @@ def test_flash(firmware_report):
     _keeps_pinned(document, PINNED["other_commands"]["flash"])
     assert document["action"].startswith("qemu-system-arm -machine mps2-an500 ") and "emulator" not in document
     assert report.lines()[0] == f"would run: {document['action']}"
-    running = replace(report, dry_run=False, emulator="mps2-an500", port="/dev/pts/7")
+    running = replace(report, dry_run=False).running_on("mps2-an500", "/dev/pts/7")
     assert (_json(running)["emulator"], _json(running)["port"]) == ("mps2-an500", "/dev/pts/7")
     assert running.lines()[0] == "QEMU mps2-an500 is running the firmware; its UART is /dev/pts/7"
