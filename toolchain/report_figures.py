@@ -1,6 +1,6 @@
 """The figures of report.html: matplotlib drawings returned as inline SVG, text kept as text (so the
 numbers in their labels can be read, searched and tested in the page). Each takes parts of a
-report dict and returns one <svg> string; toolchain.report_html places them in the page.
+typed result (toolchain.report) and returns one <svg> string; toolchain.report_html places them in the page.
 """
 from __future__ import annotations
 
@@ -40,33 +40,34 @@ def _plt():
     return plt
 
 
-def split_items(split: list[dict] | None) -> list[tuple[str, int]] | None:
-    """The firmware's bytes per part (firmware.flash_split / sram_split), as bar segments."""
-    return [(i["label"], i["bytes"]) for i in split] if split else None
+def split_items(split, memory: str) -> list[tuple[str, int]] | None:
+    """The firmware's bytes per part (a firmware_export MemorySplit; memory "flash" or "sram"), as
+    bar segments."""
+    from toolchain.report.build_json import split_parts
+
+    return [(label, n) for _, label, n in split_parts(split, memory)] or None
 
 
-def bar_items(name: str, budget: dict, arena: dict | None, firmware: dict | None = None,
-                  engine: dict | None = None) -> list[tuple[str, int]]:
-    """The bar's segments: the firmware's bytes per category (from its linker map) where the budget
-    is the ELF's figure; the arena split into what it counts; else the budget's items."""
-    items = [(i["label"], i["bytes"]) for i in budget["items"]]
-    firmware = firmware or {}
-    split = split_items(firmware.get({"flash": "flash_split", "SRAM": "sram_split"}.get(name, "")))
-    if split and len(items) == 1 and sum(n for _, n in split) == budget["used_bytes"]:  # the ELF's one figure
-        return split
-    if name == "arena" and engine and "activation_bytes" in engine:
-        parts = [("activations: the plan's peak (the engine's arena)", engine["activation_bytes"]),
-                 ("im2col scratch", engine["scratch_bytes"]),
-                 ("input, read in place from the caller's buffer", engine["caller_input_bytes"])]
-        if sum(n for _, n in parts) == budget["used_bytes"]:
+def bar_items(name: str, budget, arena=None, split=None, engine=None) -> list[tuple[str, int]]:
+    """The bar's segments: the firmware's bytes per category (from its linker map, `split`) where the
+    budget is the ELF's figure; the arena split into what it counts; else the budget's items."""
+    items = list(budget.items)
+    parts = split_items(split, {"flash": "flash", "SRAM": "sram"}.get(name, "")) if name != "arena" else None
+    if parts and len(items) == 1 and sum(n for _, n in parts) == budget.used_bytes:  # the ELF's one figure
+        return parts
+    if name == "arena" and engine is not None:
+        parts = [("activations: the plan's peak (the engine's arena)", engine.activation_bytes),
+                 ("im2col scratch", engine.scratch_bytes),
+                 ("input, read in place from the caller's buffer", engine.caller_input_bytes)]
+        if sum(n for _, n in parts) == budget.used_bytes:
             return [(label, n) for label, n in parts if n]
-    if name == "arena" and arena and len(items) == 1 and 0 < arena["head_bytes"] <= budget["used_bytes"]:
-        return [("arena: activations", arena["head_bytes"]),
-                ("arena: persistent data", budget["used_bytes"] - arena["head_bytes"])]
+    head = arena.head_bytes if arena is not None else 0
+    if name == "arena" and arena is not None and len(items) == 1 and 0 < head <= budget.used_bytes:
+        return [("arena: activations", head), ("arena: persistent data", budget.used_bytes - head)]
     out = []
     for label, n in items:
-        if name == "SRAM" and label == "tensor arena" and arena and 0 < arena["head_bytes"] <= n:
-            out += [("arena: activations", arena["head_bytes"]), ("arena: persistent data", n - arena["head_bytes"])]
+        if name == "SRAM" and label == "tensor arena" and arena is not None and 0 < head <= n:
+            out += [("arena: activations", head), ("arena: persistent data", n - head)]
         else:
             out.append((label, n))
     return out
@@ -87,19 +88,19 @@ def _what_it_counts(name: str, runtime: str, firmware: bool) -> str:
             "activations (planned, the head) and persistent data (the tail)")
 
 
-def memory_map_figure(fit: dict, arena: dict | None = None, firmware: dict | None = None,
-                      engine: dict | None = None) -> str:
-    """One bar per memory (flash, SRAM, arena): items stacked against the budget, red past it."""
+def memory_map_figure(fit, arena=None, firmware=None, engine=None) -> str:
+    """One bar per memory (flash, SRAM, arena) of a FitResult: items stacked against the budget, red
+    past it. `arena` the TFLM ArenaMeasurement, `firmware` the FirmwareResult, `engine` the EngineReport."""
     plt = _plt()
-    budgets = [(name, fit[key]) for key, name in (("flash", "flash"), ("sram", "SRAM"), ("arena", "arena"))
-               if fit.get(key)]
+    budgets = [("flash", fit.flash), ("SRAM", fit.sram), ("arena", fit.arena)]
+    split = firmware.split if firmware is not None else None
     fig, axes = plt.subplots(len(budgets), 1, figsize=(11, 2.0 * len(budgets)), squeeze=False)
     for ax, (name, b) in zip(axes[:, 0], budgets):
-        budget, used = b["budget_bytes"], b["used_bytes"]
+        budget, used = b.budget_bytes, b.used_bytes
         colors = FLASH_COLORS if name == "flash" else SRAM_COLORS
         span = max(budget, used)
         left = 0
-        for i, (label, width) in enumerate(bar_items(name, b, arena, firmware, engine)):
+        for i, (label, width) in enumerate(bar_items(name, b, arena, split, engine)):
             color = colors[i % len(colors)]
             inside = max(0, min(width, budget - left))
             ax.barh(0, inside, left=left, color=color, edgecolor="white", label=f"{label}: {_b(width)}")
@@ -117,7 +118,7 @@ def memory_map_figure(fit: dict, arena: dict | None = None, firmware: dict | Non
         _bytes_axis(ax, span)
         status = f"over by {_b(used - budget)}" if used > budget else f"{_b(budget - used)} free"
         ax.set_title(f"{name}: {_b(used)} of {_b(budget)} ({status})\n"
-                     f"{_what_it_counts(name, fit['runtime'], bool(firmware))}", loc="left", fontsize=10,
+                     f"{_what_it_counts(name, fit.runtime, firmware is not None)}", loc="left", fontsize=10,
                      color="#cf222e" if used > budget else "#1b1f24")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
         ax.tick_params(axis="x", labelsize=8.5)
@@ -125,13 +126,13 @@ def memory_map_figure(fit: dict, arena: dict | None = None, firmware: dict | Non
     return _svg(fig)
 
 
-def firmware_parts_figure(firmware: dict) -> str:
+def firmware_parts_figure(split, flash_used_bytes: int, sram_used_bytes: int) -> str:
     """The firmware's flash and SRAM, each as 100 % of what it uses, split by part (from the linker map):
     the memory map's bars are drawn against the budget, where small parts do not show."""
     plt = _plt()
-    rows = [(name, split_items(firmware.get(key)), firmware[used])
-            for name, key, used in (("flash", "flash_split", "flash_used_bytes"),
-                                    ("SRAM", "sram_split", "sram_used_bytes")) if firmware.get(key)]
+    rows = [(name, split_items(split, key), used)
+            for name, key, used in (("flash", "flash", flash_used_bytes), ("SRAM", "sram", sram_used_bytes))
+            if split_items(split, key)]
     fig, axes = plt.subplots(len(rows), 1, figsize=(11, 1.9 * len(rows)), squeeze=False)
     for ax, (name, items, used) in zip(axes[:, 0], rows):
         colors = FLASH_COLORS if name == "flash" else SRAM_COLORS
@@ -177,50 +178,50 @@ def _bytes_axis(ax, span: int) -> None:
     ax.xaxis.set_major_formatter(FuncFormatter(fmt))
 
 
-def timeline_title(timeline: dict) -> str:
+def timeline_title(timeline) -> str:
     """The figure's caption: the peak, where it is, and whether the plan is TFLM's measured one."""
-    ops, peak, k = timeline["ops"], timeline["peak_bytes"], timeline["peak_op"]
-    op = ops[k] if 0 <= k < len(ops) else {"op": "", "layer": ""}
-    head = f"peak {_b(peak)} at op {k} ({op['op']} {op['layer'][:40]})"
-    measured = timeline.get("measured_head_bytes")
+    ops, peak, k = timeline.ops, timeline.peak_bytes, timeline.peak_op
+    _, op, layer = ops[k] if 0 <= k < len(ops) else (0, "", "")
+    head = f"peak {_b(peak)} at op {k} ({op} {layer[:40]})"
+    measured = timeline.measured_head_bytes
     if measured is None:
-        return f"{timeline['planner']}: the activations alive at each op, at their arena offsets:\n{head}"
-    if timeline.get("matches_measured"):
-        return f"{timeline['planner']}, equal to the arena head TFLM measured:\n{head}"
-    return (f"{timeline['planner']}, APPROXIMATE (TFLM measured {_b(measured)}; offsets may differ "
+        return f"{timeline.planner}: the activations alive at each op, at their arena offsets:\n{head}"
+    if timeline.matches_measured:
+        return f"{timeline.planner}, equal to the arena head TFLM measured:\n{head}"
+    return (f"{timeline.planner}, APPROXIMATE (TFLM measured {_b(measured)}; offsets may differ "
             f"from the device's):\n{head}")
 
 
-def timeline_figure(timeline: dict) -> str:
+def timeline_figure(timeline) -> str:
     """Rows = ops in execution order; each live tensor a block at its planned offset; peak marked."""
     plt = _plt()
-    ops, tensors = timeline["ops"], timeline["tensors"]
+    ops, tensors = timeline.ops, timeline.blocks
     n = len(ops)
-    peak, peak_op = timeline["peak_bytes"], timeline["peak_op"]
+    peak, peak_op = timeline.peak_bytes, timeline.peak_op
     fig, ax = plt.subplots(figsize=(10.5, max(2.6, 0.27 * n + 1.2)))
     palette = ("#0969da", "#54aeff", "#218bff", "#80ccff", "#0550ae", "#b6e3ff")
     ax.axhspan(peak_op - 0.5, peak_op + 0.5, color="#ffebe9", zorder=0)
     for i, t in enumerate(tensors):
-        if t["first"] < 0:
+        if t.first < 0:
             continue
-        scratch = t.get("kind") == "scratch"
-        ax.add_patch(plt.Rectangle((t["offset"], t["first"] - 0.42), t["bytes"], t["last"] - t["first"] + 0.84,
+        scratch = t.kind == "scratch"
+        ax.add_patch(plt.Rectangle((t.offset, t.first - 0.42), t.bytes, t.last - t.first + 0.84,
                                    facecolor="#fb8f44" if scratch else palette[i % len(palette)],
                                    edgecolor="white", lw=0.6, hatch="xx" if scratch else None, zorder=2))
-        if t["bytes"] > 0.14 * peak:
-            ax.text(t["offset"] + t["bytes"] / 2, (t["first"] + t["last"]) / 2, _b(t["bytes"]),
+        if t.bytes > 0.14 * peak:
+            ax.text(t.offset + t.bytes / 2, (t.first + t.last) / 2, _b(t.bytes),
                     ha="center", va="center", fontsize=8, color="white", zorder=3)
     ax.axvline(peak, color="#cf222e", ls="--", lw=1, zorder=3)
     ax.set_title(timeline_title(timeline), loc="left", fontsize=10)
     ax.set_xlim(0, max(peak, 1) * 1.04)
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_yticks(range(n))
-    ax.set_yticklabels([f"{o['index']} {o['op']} {o['layer'][:24]}" for o in ops], fontsize=8.5)
+    ax.set_yticklabels([f"{index} {op} {layer[:24]}" for index, op, layer in ops], fontsize=8.5)
     if 0 <= peak_op < n:
         ax.get_yticklabels()[peak_op].set_color("#cf222e")
     _bytes_axis(ax, peak)
     ax.set_xlabel("arena offset")
-    if any(t.get("kind") == "scratch" for t in tensors):
+    if any(t.kind == "scratch" for t in tensors):
         from matplotlib.patches import Patch
 
         ax.legend(handles=[Patch(facecolor="#fb8f44", hatch="xx", label="kernel scratch buffer")],
@@ -244,20 +245,21 @@ def _bar_values(ax, values: list[int], texts: list[str] | None = None) -> None:
     ax.set_xlim(0, top * 1.6)
 
 
-def layers_figure(layers: list[dict], times: list[dict] | None, unit: str = "") -> str:
-    """Per layer: parameters, MACs, weight bytes and, after a bench, measured time; values on the bars."""
+def layers_figure(layers, times=None, unit: str = "") -> str:
+    """Per layer (analysis OpInfo): parameters, MACs, weight bytes and, after a bench, measured time
+    (bench LayerRow); values on the bars."""
     from matplotlib.ticker import EngFormatter, MaxNLocator
 
     plt = _plt()
-    panels = [("parameters", [l["params"] for l in layers]), ("MACs", [l["macs"] for l in layers]),
-              ("weight bytes", [l["weight_bytes"] for l in layers])]
+    panels = [("parameters", [o.params for o in layers]), ("MACs", [o.macs for o in layers]),
+              ("weight bytes", [o.weight_bytes for o in layers])]
     if times:
-        by_index = {t["index"]: t["count"] for t in times}
-        panels.append((f"measured ({unit})" if unit else "measured", [by_index.get(l["index"], 0) for l in layers]))
+        by_index = {t.index: t.count for t in times}
+        panels.append((f"measured ({unit})" if unit else "measured", [by_index.get(o.index, 0) for o in layers]))
     n = len(layers)
     fig, axes = plt.subplots(1, len(panels), figsize=(min(11.5, 3.2 + 2.7 * len(panels)), max(2.8, 0.3 * n + 1.2)),
                              sharey=True, squeeze=False)
-    labels = [_layer_label(l["index"], l["op"], l.get("layer", "")) for l in layers]
+    labels = [_layer_label(o.index, o.op, o.layer) for o in layers]
     for ax, (title, values) in zip(axes[0], panels):
         ax.barh(range(n), values, color="#cf222e" if title.startswith("measured") else "#0969da")
         _bar_values(ax, values)
@@ -279,15 +281,15 @@ def _count_axis(axis) -> None:
     axis.set_major_formatter(EngFormatter(sep=""))
 
 
-def measured_layers_figure(times: list[dict], unit: str) -> str:
+def measured_layers_figure(times, unit: str) -> str:
     plt = _plt()
     n = len(times)
-    counts = [t["count"] for t in times]
+    counts = [t.count for t in times]
     fig, ax = plt.subplots(figsize=(10, max(2.8, 0.3 * n + 1.2)))
     ax.barh(range(n), counts, color="#cf222e")
-    _bar_values(ax, counts, [f"{t['count']:,} ({100 * t['share']:.1f}%)" for t in times])
+    _bar_values(ax, counts, [f"{t.count:,} ({100 * t.share:.1f}%)" for t in times])
     ax.set_yticks(range(n))
-    ax.set_yticklabels([_layer_label(t["index"], t["op"], t.get("layer", "")) for t in times], fontsize=8.5)
+    ax.set_yticklabels([_layer_label(t.index, t.op, t.layer) for t in times], fontsize=8.5)
     ax.set_ylim(n - 0.5, -0.5)
     _count_axis(ax.xaxis)
     ax.tick_params(axis="x", labelsize=8)
@@ -296,20 +298,20 @@ def measured_layers_figure(times: list[dict], unit: str) -> str:
     return _svg(fig)
 
 
-def plotted_rows(compression: dict) -> list[dict]:
+def plotted_rows(compression) -> list:
     """Techniques with a flash figure and at least one accuracy (no eval data: none)."""
-    return [r for r in compression["rows"] if r.get("flash_bytes")
-            and (r.get("float_metric") is not None or r.get("int8_metric") is not None)]
+    return [r for r in compression.rows if r.flash_bytes
+            and (r.float_metric is not None or r.int8_metric is not None)]
 
 
-def compression_figure(compression: dict) -> str:
+def compression_figure(compression) -> str:
     """Accuracy against flash, per technique: float (hollow) and int8 (filled), joined."""
     plt = _plt()
     rows = plotted_rows(compression)
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    scale = 100 if compression["metric"] == "accuracy" else 1  # accuracy in percent, as in the tables
+    scale = 100 if compression.metric == "accuracy" else 1  # accuracy in percent, as in the tables
     for r in rows:
-        x, f, q = r["flash_bytes"], r.get("float_metric"), r.get("int8_metric")
+        x, f, q = r.flash_bytes, r.float_metric, r.int8_metric
         f, q = (None if f is None else scale * f), (None if q is None else scale * q)
         if f is not None and q is not None:
             ax.plot([x, x], [f, q], color="#8c959f", lw=0.8, zorder=1)
@@ -317,43 +319,43 @@ def compression_figure(compression: dict) -> str:
             ax.scatter(x, f, marker="o", s=70, facecolors="none", edgecolors="#57606a", zorder=2)
         if q is not None:
             ax.scatter(x, q, marker="s", s=28, color="#0969da", zorder=3)
-        ax.annotate(f"{r['technique']} ({_b(x)})", (x, q if q is not None else f), fontsize=8.5,
+        ax.annotate(f"{r.technique} ({_b(x)})", (x, q if q is not None else f), fontsize=8.5,
                     xytext=(6, -3), textcoords="offset points")
     ax.scatter([], [], marker="o", s=70, facecolors="none", edgecolors="#57606a", label="float")
     ax.scatter([], [], marker="s", s=28, color="#0969da", label="int8")
     ax.legend(fontsize=9, loc="best")
-    span = max((r["flash_bytes"] for r in rows), default=1)
+    span = max((r.flash_bytes for r in rows), default=1)
     ax.set_xlim(0, span * 1.35)
     _bytes_axis(ax, int(span * 1.35))
     ax.set_xlabel("flash as deployed")
-    ax.set_ylabel(compression["metric"] + (" (%)" if scale == 100 else ""))
-    ax.set_title(f"{compression['metric']} against flash, per technique", loc="left", fontsize=9)
+    ax.set_ylabel(compression.metric + (" (%)" if scale == 100 else ""))
+    ax.set_title(f"{compression.metric} against flash, per technique", loc="left", fontsize=9)
     fig.tight_layout()
     return _svg(fig)
 
 
-def bench_figures(bench: dict) -> list[str]:
+def bench_figures(bench) -> list[str]:
     """The latency distribution, and the device's outputs against the host's (tflite-micro)."""
     from matplotlib.ticker import MaxNLocator
 
     plt = _plt()
     out = []
-    per = bench.get("per_inference") or {}
-    values = per.get("values") or []
+    per = bench.per_inference
+    values = per.values
     if values:
         fig, ax = plt.subplots(figsize=(6.5, 2.8))
         ax.hist(values, bins=min(20, max(3, len(values))), color="#0969da")
-        ax.axvline(per["median"], color="#cf222e", ls="--", lw=1)
-        ax.set_xlabel(f"{bench['timing_unit']} per inference")
+        ax.axvline(per.median, color="#cf222e", ls="--", lw=1)
+        ax.set_xlabel(f"{bench.timing_unit} per inference")
         _count_axis(ax.xaxis)
         ax.set_ylabel("runs")
-        ax.set_title(f"{len(values)} runs: median {per['median']:,.0f}, min {per['min']:,.0f}, max {per['max']:,.0f} "
-                     f"{bench['timing_unit']}\nmedian latency {bench['latency_ms']['median']:.3f} ms"
-                     + (" (estimate)" if bench.get("latency_is_estimate") else ""), loc="left", fontsize=8.5)
+        ax.set_title(f"{len(values)} runs: median {per.median:,.0f}, min {per.min:,.0f}, max {per.max:,.0f} "
+                     f"{bench.timing_unit}\nmedian latency {bench.latency_ms.median:.3f} ms"
+                     + (" (estimate)" if bench.latency_is_estimate else ""), loc="left", fontsize=8.5)
         fig.tight_layout()
         out.append(_svg(fig))
-    comp = bench.get("comparison") or {}
-    diffs = comp.get("per_sample_max_diff") or []
+    comp = bench.comparison
+    diffs = comp.per_sample_max_diff if comp is not None else ()
     if diffs:
         fig, axes = plt.subplots(1, 2, figsize=(9, 2.8))
         exact = max(diffs) == 0
@@ -366,10 +368,10 @@ def bench_figures(bench: dict) -> list[str]:
         if exact:
             axes[0].text(0.5, 0.5, f"bit-exact on all {len(diffs)} samples", transform=axes[0].transAxes,
                          ha="center", va="center", color="#1a7f37", fontsize=10)
-        cos = comp.get("per_sample_cosine") or []
+        cos = comp.per_sample_cosine
         axes[1].bar(range(len(cos)), cos, color="#0969da")
         axes[1].set_ylim(min(0.9, min(cos, default=1.0)), 1.0005)
-        axes[1].set_title(f"cosine similarity (exact match {100 * comp['exact_match_rate']:.1f}%)",
+        axes[1].set_title(f"cosine similarity (exact match {100 * comp.exact_match_rate:.1f}%)",
                           loc="left", fontsize=10)
         axes[1].set_xlabel("sample")
         fig.tight_layout()

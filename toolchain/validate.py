@@ -40,6 +40,18 @@ class ValidationResult:
     def passed(self) -> bool:
         return self.count > 0 and self.exact == self.count
 
+    def to_dict(self) -> dict:
+        """The JSON rendering (docs/report-json.md, `validate`)."""
+        from dataclasses import asdict
+
+        return {"schema_version": 1, "command": "validate", **asdict(self), "exact_rate": self.exact_rate,
+                "passed": self.passed}
+
+    def to_json(self) -> str:
+        from toolchain.report.build_json import to_json
+
+        return to_json(self.to_dict())
+
     def lines(self) -> list[str]:
         return [
             f"model: {self.model}",

@@ -51,11 +51,15 @@ def test_build_json_prints_only_json(tmp_path):
 
 
 def test_does_not_fit_exit_code_and_explanation(tmp_path, mlperf_models):
-    result = run("check", mlperf_models / "vww_96_int8.tflite", "--target", "cortex-m0plus")
+    result = run("check", mlperf_models / "vww_96_int8.tflite", "--target", "cortex-m0plus", "-o", tmp_path)
     assert result.exit_code == EXIT_DOES_NOT_FIT
     assert "DOES NOT FIT" in result.output
     assert "flash: needs 390,632 B of 262,144 B (over by 128,488 B)" in result.output
     assert "largest tensors alive at the peak: model/activation_2/Relu (36,864 B)" in result.output
+    # the reports are written all the same (tests/toolchain/reporting reads them from the library)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (report["command"], report["fits"], report["files"]) == ("check", False, ["report.html", "report.json"])
+    assert 'class="verdict nofit"' in (tmp_path / "report.html").read_text()
 
 
 def test_check_fits(mlperf_models):

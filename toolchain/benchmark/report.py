@@ -1,8 +1,9 @@
-"""One result object for `edgec bench`, rendered to a terminal table and to JSON."""
+"""One result object for `edgec bench`, rendered to a terminal table, to JSON and (by
+toolchain.report_html) to HTML."""
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 from pathlib import Path
 
 from firmware_export.firmware.mapfile import MemorySplit
@@ -28,6 +29,7 @@ class LayerRow:
 
 @dataclass(frozen=True)
 class BenchResult:
+    command: ClassVar[str] = "bench"
     target: str
     model: str
     device: str  # m-name-dut-[...]
@@ -59,19 +61,21 @@ class BenchResult:
     latency_estimate: dict | None = None
 
     def to_dict(self) -> dict:
-        from toolchain.report import split_dict
+        from toolchain.report.build_json import split_dict
 
-        out = {"schema_version": 1, "command": "bench", **asdict(self)}
+        out = {"schema_version": 1, "command": self.command, **asdict(self)}
         del out["split"]
         return {**out, **split_dict(self.split)}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+        from toolchain.report.build_json import to_json
+
+        return to_json(self.to_dict())
 
     def write_json(self, path: Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json() + "\n")
+        path.write_text(self.to_json())
         return path
 
 

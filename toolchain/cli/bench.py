@@ -70,10 +70,10 @@ def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, 
 
         result = run_bench(options, on_run, firmware_dir=stage.folder(FIRMWARE_FOLDER))
         stage.adopt(FIRMWARE_FOLDER)  # the firmware built from --model, if one was
-        write_reports(stage, result.to_dict())
+        write_reports(stage, result)
     report = out_dir / "report.html"
     if as_json:
-        click.echo(result.to_json())
+        click.echo(result.to_json(), nl=False)
     else:
         render(result, console)
         console.print(f"  report: {report}")

@@ -76,8 +76,9 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
     from toolchain.convert import ConvertOptions
     from toolchain.outputs import staged_output
     from toolchain.progress import progress_for
-    from toolchain.report import build_dict, render_build, to_json
-    from toolchain.report_html import write_reports
+    from toolchain.report.build_result import build_report
+    from toolchain.report.build_text import render_build
+    from toolchain.report_html import REPORT_FILES, write_reports
 
     profile = resolve_target(target, target_file)
     if calib is not None and calib_random:
@@ -95,19 +96,17 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
                            firmware_dir=stage.folder(FIRMWARE_FOLDER) if firmware else None)
         export(result, stage)
         progress.stage("writing report.json and report.html")
-        report = build_dict(result, result.target, stage.files + ["report.json", "report.html"],
-                            firmware=result.firmware)
+        report = build_report(result, stage.files + list(REPORT_FILES))
         write_reports(stage, report)
     if as_json:
-        click.echo(to_json(report), nl=False)
+        click.echo(report.to_json(), nl=False)
     else:
         render_build(console, report)
-        console.print(f"  outputs: {out_dir}/ ({summarize_files(report['files'])})")
-        for project in report["projects"]:
-            what = "C engine" if project["runtime"] == "c" else "TFLM C array"
-            where = f"{out_dir}/{project['folder']}"
-            how = (" && ".join([f"cd {where}"] + project["build_commands"]) if project["build_commands"]
-                   else f"{project['how_to_use']}")
-            console.print(f"  project {project['folder']}/ ({what}): {how}", soft_wrap=True)
+        console.print(f"  outputs: {out_dir}/ ({summarize_files(report.files)})")
+        for project in report.projects:
+            what = "C engine" if project.runtime == "c" else "TFLM C array"
+            where = f"{out_dir}/{project.folder}"
+            how = " && ".join([f"cd {where}", *project.commands]) if project.commands else project.usage
+            console.print(f"  project {project.folder}/ ({what}): {how}", soft_wrap=True)
         console.print(f"  report: {out_dir / 'report.html'}")
     require_fit(result)

@@ -29,7 +29,9 @@ def check(model, target, target_file, out_dir, runtime, as_json, quiet):
     from toolchain.build import BuildOptions, build as run_build, require_fit
     from toolchain.outputs import staged_output
     from toolchain.progress import progress_for
-    from toolchain.report import build_dict, render_build, to_json
+    from toolchain.report.build_result import build_report
+    from toolchain.report.build_text import render_build
+    from toolchain.report_html import REPORT_FILES, write_reports
 
     profile = resolve_target(target, target_file)
     if model.suffix.lower() != ".tflite":
@@ -37,15 +39,13 @@ def check(model, target, target_file, out_dir, runtime, as_json, quiet):
     console = make_console(as_json, quiet)
     with progress_for(console, quiet) as progress:
         result = run_build(model, BuildOptions(target=profile, runtime=runtime), progress=progress)
-        report = build_dict(result, profile, ["report.json", "report.html"] if out_dir else [], command="check")
+        report = build_report(result, list(REPORT_FILES) if out_dir else [], command="check")
         if out_dir is not None:
-            from toolchain.report_html import write_reports
-
             progress.stage("writing report.json and report.html")
             with staged_output(out_dir) as stage:
                 write_reports(stage, report)
     if as_json:
-        click.echo(to_json(report), nl=False)
+        click.echo(report.to_json(), nl=False)
     else:
         render_build(console, report)
         if out_dir is not None:

@@ -15,7 +15,7 @@ from toolchain.base.errors import EXIT_INTERRUPTED, OptionError
 from toolchain.cli.options import keras_loading_options
 from toolchain.compress.recipe import Recipe, load_recipe, with_options
 from toolchain.outputs import staged_output
-from toolchain.report import to_json
+from toolchain.report.compress_report import CompressCommandReport
 from toolchain.report_html import write_reports
 
 SPARSITY = click.FloatRange(0.0, 1.0, max_open=True)
@@ -136,8 +136,7 @@ def compress(ctx, model_path, output, as_json, no_int8, quiet, custom_objects, t
             say("converting the original and the compressed model to int8 for the report")
         mode = recipe.storage.weights  # a recipe's [storage] table: dense storage is measured as such
         report = measured_report(result, model, calib, evaluation, lut=mode == "auto", weights=mode)
-        document = {"schema_version": 1, "command": "compress", "model": {"name": Path(model_path).stem,
-                    "path": str(model_path)}, "output": str(output), "compression": report.to_dict()}
+        document = CompressCommandReport(Path(model_path).stem, str(model_path), str(output), report)
         write_atomically(output, lambda temp: save_for_inference(result.model, temp))
         reports = output.with_name(output.stem + ".report")
         with staged_output(reports) as stage:
@@ -146,9 +145,9 @@ def compress(ctx, model_path, output, as_json, no_int8, quiet, custom_objects, t
         click.echo("interrupted: nothing written", err=True)
         ctx.exit(EXIT_INTERRUPTED)
     if as_json:
-        click.echo(to_json(document), nl=False)
+        click.echo(document.to_json(), nl=False)
         return
-    click.echo(report.to_text())
+    click.echo(document.to_text())
     click.echo(f"saved {output}; report: {reports / 'report.html'}")
 
 

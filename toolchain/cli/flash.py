@@ -33,46 +33,35 @@ def flash(target, target_file, firmware, port, probe, drive, dry_run, as_json):
       edgec flash --target cortex-m7 out/firmware      # QEMU; Ctrl-C stops it
     """
     from toolchain.device.flashers import FirmwareImage, FlashOptions, flasher_for
+    from toolchain.report.flash_report import FlashReport
 
     profile = resolve_target(target, target_file)
     image = FirmwareImage.from_dir(firmware, profile)
     options = FlashOptions(port=port, probe=probe, drive=str(drive or ""), dry_run=dry_run)
     flasher = flasher_for(profile, options)
     result = flasher.flash(image)
-    plan = result.plan
-    what = plan.describe()
-    document = {"schema_version": 1, "command": "flash", "target": profile.name, "flasher": flasher.caps.name,
-                "dry_run": dry_run, "action": what, "checks": list(plan.checks),
-                "flash_used_bytes": image.flash_used_bytes}
-    if as_json and (profile.flasher != "qemu" or dry_run):
-        import json
-
-        click.echo(json.dumps(document, indent=2))
-        return
-    if dry_run:
-        click.echo(f"would run: {what}")
-        for check in plan.checks:
-            click.echo(f"  checked: {check}")
-        return
-    if profile.flasher == "qemu":
-        _serve_emulator(profile, plan, document if as_json else None)
-        return
-    click.echo(f"flashed {image.flash_used_bytes:,} bytes to {profile.name} ({flasher.caps.name}): {what}")
+    report = FlashReport.of(profile, flasher, image, result, dry_run)
+    if profile.flasher == "qemu" and not dry_run:
+        _serve_emulator(profile, result.plan, report, as_json)
+    elif as_json:
+        click.echo(report.to_json(), nl=False)
+    else:
+        for line in report.lines():
+            click.echo(line)
 
 
-def _serve_emulator(profile, plan, document: dict | None = None):
-    """Run the plan's QEMU command until Ctrl-C; with --json, its serial port is told as JSON."""
+def _serve_emulator(profile, plan, report, as_json: bool):
+    """Run the plan's QEMU command until Ctrl-C; its serial port is told (as JSON with --json)."""
     from toolchain.device.emulator import QemuRunner
 
     with QemuRunner.from_command(plan.command) as runner:
-        if document is not None:
-            import json
-
-            click.echo(json.dumps({**document, "emulator": profile.emulator.machine, "port": runner.url}, indent=2))
-            sys.stdout.flush()
+        report = report.running_on(profile.emulator.machine, runner.url)
+        if as_json:
+            click.echo(report.to_json(), nl=False)
         else:
-            click.echo(f"QEMU {profile.emulator.machine} is running the firmware; its UART is {runner.url}")
-            click.echo(f"  edgec bench --target {profile.name} --port {runner.url} ...   (Ctrl-C stops QEMU)")
+            for line in report.lines():
+                click.echo(line)
+        sys.stdout.flush()
         try:
             runner.proc.wait()
         except KeyboardInterrupt:

@@ -64,11 +64,7 @@ def validate(ctx, model, runtime, inputs_path, count, seed, weights, save_output
     if save_outputs is not None:
         np.savez(save_outputs, outputs=outputs)
     if as_json:
-        import dataclasses
-        import json
-
-        click.echo(json.dumps({"schema_version": 1, "command": "validate", **dataclasses.asdict(result),
-                               "exact_rate": result.exact_rate, "passed": result.passed}, indent=2))
+        click.echo(result.to_json(), nl=False)
     else:
         for line in result.lines():
             click.echo(line)

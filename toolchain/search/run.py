@@ -57,7 +57,7 @@ def build_best(model_path, record: dict, target, out_dir: Path, train_path, eval
     from toolchain.compress.recipe import TrainOptions
     from toolchain.convert import ConvertOptions
     from toolchain.outputs import staged_output
-    from toolchain.report import build_dict
+    from toolchain.report.build_result import build_report
     from toolchain.report_html import write_reports
     from toolchain.search.space import Config, recipe_toml
 
@@ -75,7 +75,7 @@ def build_best(model_path, record: dict, target, out_dir: Path, train_path, eval
         export(result, stage)
         stage.write_text("recipe.toml", text)
         files = stage.files + ["report.json", "report.html"]
-        write_reports(stage, build_dict(result, target, files))
+        write_reports(stage, build_report(result, files))
     final = result.compression.rows[-1] if result.compression is not None else None
     return {"folder": str(out_dir / target.name), "recipe": str(out_dir / target.name / "recipe.toml"),
             "command": command, "fits": result.fit.fits, "flash": result.fit.flash.used_bytes,
