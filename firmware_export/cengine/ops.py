@@ -336,7 +336,10 @@ def op_inputs(op) -> tuple[int, ...]:
 
 
 def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
-    """Bytes of scratch edgec_conv2d_packed_s8 uses (its layout, in order)."""
+    """Bytes of scratch edgec_conv2d_packed_s8 uses (its layout, in order; none for the pointwise
+    kernel of the delta layout)."""
+    if packed.layout == "delta":
+        return 0
     runs = op.kernel_hw[0] * op.kernel_hw[1]
     cin = op.in_hwc[2] // op.groups
     taps = runs * cin

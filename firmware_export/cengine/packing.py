@@ -23,6 +23,15 @@ def _dense_bytes(op) -> int:
     return int(op.weights_in_flash.nbytes) if isinstance(op, Conv2D) else int(op.weights.nbytes)
 
 
+POINTWISE_TILE = 4  # edgec_conv1x1_delta_s8's pixels per walk of the rows
+
+
+def is_pointwise(op: Conv2D) -> bool:
+    """A 1x1 convolution that is an FC per pixel: stride 1, one group (edgec_conv1x1_delta_s8)."""
+    return (op.kernel_hw == (1, 1) and op.stride_hw == (1, 1) and op.groups == 1 and op.pad_tl == (0, 0)
+            and op.in_hwc[:2] == op.out_hwc[:2])
+
+
 def _window_extent(op: Conv2D) -> int:
     """One past the largest input offset a window reads, from its first tap (uint16 in the kernel)."""
     (kh, kw), (dh, dw) = op.kernel_hw, op.dilation_hw
@@ -36,11 +45,16 @@ def _pack_op(op, budget: int, max_tile: int):
         return op  # the kernel keeps a 64-bit mask of a window's taps inside the input
     if isinstance(op, Conv2D) and _window_extent(op) > 0xFFFF:
         formats = ("clustered",)
+    if isinstance(op, FullyConnected):  # sparse rows in the delta layout (no tile, no scratch)
+        packed = choose(op.weight_rows, _dense_bytes(op), formats, sparse_layout="delta")
+        return op if packed is None else dataclasses.replace(op, packed=packed)
+    if isinstance(op, Conv2D) and is_pointwise(op):
+        packed = choose(op.weight_rows, _dense_bytes(op), formats, sparse_layout="delta")
+        if packed is not None and packed.layout == "delta":  # tiles of 4 pixels, no scratch
+            return dataclasses.replace(op, packed=packed, tile=POINTWISE_TILE)
     packed = choose(op.weight_rows, _dense_bytes(op), formats)
     if packed is None:
         return op
-    if isinstance(op, FullyConnected):
-        return dataclasses.replace(op, packed=packed)
     pixels = op.out_hwc[0] * op.out_hwc[1]
     for tile in (t for t in TILES if t <= max_tile):
         tile = min(tile, -(-pixels // 4) * 4)
@@ -65,6 +79,8 @@ def pack_graph(graph: EngineGraph, mode: str, max_tile: int = TILES[0]) -> Engin
 
 def _smaller_tile(op):
     """op with the next smaller tile of TILES, or None when its tile is already the smallest."""
+    if op.packed is not None and op.packed.layout == "delta":
+        return None  # the pointwise kernel's tile is fixed
     smaller = [t for t in TILES if t < op.tile]
     return dataclasses.replace(op, tile=smaller[0]) if smaller else None
 
