@@ -67,7 +67,7 @@ class OpCode:
 
 # each packed kernel's files: what all share (edgec_packed), its own, and its dense kernel's params
 _PACKED_CONV = ("edgec_conv", "edgec_packed", "edgec_packed_conv")
-_PACKED_POINTWISE = ("edgec_conv", "edgec_packed", "edgec_packed_pw")
+_PACKED_DELTA = ("edgec_conv", "edgec_packed", "edgec_packed_pw")
 _PACKED_DW = ("edgec_dwconv", "edgec_packed", "edgec_packed_dw")
 _PACKED_FC = ("edgec_fc", "edgec_packed", "edgec_packed_fc")
 
@@ -142,9 +142,10 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
         _ints(op.groups, op.input_zp, rq.output_zp, rq.act_min, rq.act_max), _ints(rq.narrow)]))
     scratch = ptr.scratch if op.scratch_bytes else "NULL"
     if op.packed is not None:
-        if op.packed.layout == "delta":  # pointwise: tiles of 4 pixels, no scratch
-            return OpCode("\n".join(decls), f"edgec_conv1x1_packed_s8(&{p}_params, &{p}_packed, "
-                          f"{ptr(op.input)}, {ptr(op.output)});", _PACKED_POINTWISE)
+        if op.packed.layout == "delta":  # tiles of 4 pixels; 4 windows of scratch (none if pointwise)
+            windows = f"(int8_t *)(void *){ptr.packed_scratch}" if op.scratch_bytes else "NULL"
+            return OpCode("\n".join(decls), f"edgec_conv2d_delta_s8(&{p}_params, &{p}_packed, "
+                          f"{ptr(op.input)}, {ptr(op.output)}, {windows});", _PACKED_DELTA)
         return OpCode("\n".join(decls), f"edgec_conv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_CONV)
     return OpCode("\n".join(decls),

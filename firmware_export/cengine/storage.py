@@ -6,9 +6,10 @@ kernel reads them (kernels/edgec_packed.h describes the formats bit for bit):
   clustered         per row a codebook of its distinct int8 values (<= 16) and packed indices
   sparse            per row a bitmask of the nonzero taps and the nonzero int8 values
   sparse_clustered  the bitmask and packed codebook indices of the nonzeros only
-A fully-connected layer's sparse rows take the "delta" layout instead of the bitmask: per row the
-count of entries, then each nonzero as the 4-bit distance from the previous one and its int8 value
-(a gap over 15 taps is bridged by entries of value 0), which the kernel walks without a branch.
+The sparse rows of fully-connected layers and one-group convolutions take the "delta" layout
+instead of the bitmask: per row the count of entry pairs, then each nonzero as the 4-bit distance
+from the previous one and its int8 value (a gap over 15 taps is bridged by entries of value 0),
+which their kernels walk as stored, without a branch per tap.
 Clustering is detected from the weights themselves (a row with at most 16 distinct values), so any
 .tflite whose weights were clustered (then quantized per channel) benefits. `choose` takes, per
 layer, the format with the fewest bytes (flash first); "dense" mode keeps int8 everywhere.

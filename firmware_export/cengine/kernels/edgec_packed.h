@@ -18,7 +18,7 @@
  *
  * This header and edgec_packed.c hold what the packed kernels share; each kernel has its own file,
  * so that an engine compiles only the ones its layers use: edgec_packed_conv (convolution, decoded
- * per tile), edgec_packed_pw (pointwise convolution over SPARSE_DELTA rows), edgec_packed_dw
+ * per tile), edgec_packed_pw (convolution over SPARSE_DELTA rows, tiles of 4 pixels), edgec_packed_dw
  * (depthwise), edgec_packed_fc (fully connected).
  */
 #ifndef EDGEC_PACKED_H
@@ -92,10 +92,6 @@ static inline const int8_t *edgec_codebook(const edgec_packed *w, int32_t row)
  * *cursor advances past the row (sparse formats). */
 void edgec_unpack_dense(const edgec_packed *w, int32_t row, uint32_t *cursor, int8_t *dst);
 
-/* acc + one SPARSE_DELTA row's dot product with x; *stream advances past the row (count_bytes:
- * index_bits / 8). */
-int32_t edgec_pk_fc_delta(const uint8_t **stream, int32_t count_bytes, const int8_t *x, int32_t acc);
-
 typedef struct {
     const int32_t *bias, *multiplier;
     const int8_t *shift;
@@ -109,5 +105,70 @@ static inline int8_t edgec_pk_requant(const edgec_pk_out *q, int32_t oc, int32_t
 }
 
 static inline int32_t edgec_align4(int32_t n) { return (n + 3) & ~3; }
+
+/* One entry pair at s (see SPARSE_DELTA): x advances to each entry in turn. */
+#define EDGEC_PK_DELTA_PAIR(s)                                                                     \
+    do {                                                                                           \
+        const uint32_t d_ = (s)[0];                                                                \
+        x += d_ & 15u;                                                                             \
+        acc += (int32_t)(int8_t)(s)[1] * (int32_t)x[0];                                            \
+        x += d_ >> 4;                                                                              \
+        acc += (int32_t)(int8_t)(s)[2] * (int32_t)x[0];                                            \
+    } while (0)
+
+/* acc + one SPARSE_DELTA row's dot product with x; *stream advances past the row (count_bytes:
+ * index_bits / 8). */
+static inline int32_t edgec_pk_fc_delta(const uint8_t **stream, int32_t count_bytes, const int8_t *x, int32_t acc)
+{
+    const uint8_t *s = *stream;
+    const uint32_t pairs = count_bytes == 1 ? s[0] : (uint32_t)s[0] | ((uint32_t)s[1] << 8);
+    const uint8_t *const end = s + count_bytes + 3u * pairs;
+    s += count_bytes;
+#if defined(__GNUC__) && defined(__thumb2__)
+    {
+        uint32_t d, v, t;
+/* one entry pair: 10 instructions for 2 MACs */
+#define EDGEC_PK_FC_PAIR                                                                           \
+    "ldrb %[d], [%[s]], #3\n\t"                                                                    \
+    "ldrsb %[v], [%[s], #-2]\n\t"                                                                  \
+    "and %[t], %[d], #15\n\t"                                                                      \
+    "add %[x], %[x], %[t]\n\t"                                                                     \
+    "ldrsb %[t], [%[x]]\n\t"                                                                       \
+    "mla %[acc], %[v], %[t], %[acc]\n\t"                                                           \
+    "ldrsb %[v], [%[s], #-1]\n\t"                                                                  \
+    "add %[x], %[x], %[d], lsr #4\n\t"                                                             \
+    "ldrsb %[t], [%[x]]\n\t"                                                                       \
+    "mla %[acc], %[v], %[t], %[acc]\n\t"
+#define EDGEC_PK_FC_OPERANDS                                                                       \
+    : [s] "+r"(s), [x] "+r"(x), [acc] "+r"(acc), [d] "=&r"(d), [v] "=&r"(v), [t] "=&r"(t)           \
+    : [end] "r"(end)                                                                               \
+    : "cc", "memory"
+        if (pairs & 1u) {
+            __asm__(EDGEC_PK_FC_PAIR EDGEC_PK_FC_OPERANDS);
+        }
+        if (pairs & 2u) {
+            __asm__(EDGEC_PK_FC_PAIR EDGEC_PK_FC_PAIR EDGEC_PK_FC_OPERANDS);
+        }
+        if (s < end) { /* four pairs a turn */
+            __asm__("1:\n\t" EDGEC_PK_FC_PAIR EDGEC_PK_FC_PAIR EDGEC_PK_FC_PAIR EDGEC_PK_FC_PAIR
+                    "cmp %[s], %[end]\n\t"
+                    "blo 1b" EDGEC_PK_FC_OPERANDS);
+        }
+#undef EDGEC_PK_FC_PAIR
+#undef EDGEC_PK_FC_OPERANDS
+    }
+#else
+    if (pairs & 1u) {
+        EDGEC_PK_DELTA_PAIR(s);
+        s += 3;
+    }
+    for (; s < end; s += 6) { /* two pairs a turn */
+        EDGEC_PK_DELTA_PAIR(s);
+        EDGEC_PK_DELTA_PAIR(s + 3);
+    }
+#endif
+    *stream = end;
+    return acc;
+}
 
 #endif /* EDGEC_PACKED_H */

@@ -57,24 +57,31 @@ static int32_t edgec_pk_fc_sparse_clustered(const edgec_packed *w, int32_t row, 
 void edgec_fully_connected_packed_s8(const edgec_fc_params *p, const edgec_packed *w, const int8_t *input,
                                      int8_t *output)
 {
+    const int32_t zp = p->output_zp, lo = p->act_min, hi = p->act_max, count_bytes = w->index_bits / 8;
+    const int narrow = p->narrow;
     int32_t b, o;
     for (b = 0; b < p->batches; b++) {
         const int8_t *x = input + b * p->in_features;
         int8_t *y = output + b * p->out_features;
-        const uint8_t *stream = w->values;
         uint32_t cursor = 0;
+        if (w->format == EDGEC_SPARSE_DELTA) {
+            const uint8_t *stream = w->values;
+            for (o = 0; o < p->out_features; o++) {
+                const int32_t q = p->per_channel ? o : 0;
+                y[o] = edgec_requantize(narrow, edgec_pk_fc_delta(&stream, count_bytes, x, p->bias[o]),
+                                        p->multiplier[q], p->shift[q], zp, lo, hi);
+            }
+            continue;
+        }
         for (o = 0; o < p->out_features; o++) {
             const int32_t q = p->per_channel ? o : 0;
-            int32_t acc = p->bias[o];
-            if (w->format == EDGEC_SPARSE_DELTA) {
-                acc = edgec_pk_fc_delta(&stream, w->index_bits / 8, x, acc);
-            } else if (w->format == EDGEC_CLUSTERED) {
-                acc = edgec_pk_fc_clustered(w, o, x, acc);
+            int32_t acc;
+            if (w->format == EDGEC_CLUSTERED) {
+                acc = edgec_pk_fc_clustered(w, o, x, p->bias[o]);
             } else {
-                acc = edgec_pk_fc_sparse_clustered(w, o, &cursor, x, acc);
+                acc = edgec_pk_fc_sparse_clustered(w, o, &cursor, x, p->bias[o]);
             }
-            y[o] = edgec_requantize(p->narrow, acc, p->multiplier[q], p->shift[q], p->output_zp, p->act_min,
-                                    p->act_max);
+            y[o] = edgec_requantize(narrow, acc, p->multiplier[q], p->shift[q], zp, lo, hi);
         }
     }
 }
