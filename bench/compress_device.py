@@ -15,7 +15,7 @@ tflite-micro interpreter (the engine compiled for the host, and the emulated M7 
 the int8 accuracy on the Fashion-MNIST test set where there are labels. Then the issue's targets,
 each against the dense engine of the same model: MET or MISSED.
 
-    PYTHONPATH=. python bench/compress_device.py [--smoke] [--json FILE] [--models DIR]
+    PYTHONPATH=. python bench/compress_device.py [--smoke] [--json FILE] [--models DIR] [--only MODEL ...]
 
 --smoke: bench/compress_fmnist.py's smoke configuration (one epoch, 300 training and 200 test
 images) and one MLPerf model (kws_ref_model.tflite), fewer comparisons: proves that every step
@@ -308,20 +308,30 @@ def main(argv=None) -> int:
                              "smoke run)")
     parser.add_argument("--retrain", action="store_true", help="train the Fashion-MNIST variants even if cached")
     parser.add_argument("--out", type=Path, default=None, help="build folder (default: a new temporary one)")
+    parser.add_argument("--only", action="append", default=None, metavar="MODEL",
+                        help=f"measure only this model ({FASHION} or an MLPerf stem such as ad01_int8); "
+                             "repeatable; writes no results file unless --json is given")
     args = parser.parse_args(argv)
     import compress_fmnist
     import device_qemu
 
     config, sizes = (compress_fmnist.SMOKE, SMOKE) if args.smoke else (compress_fmnist.CONFIG, FULL)
     names = device_qemu.SMOKE_MODELS if args.smoke else device_qemu.MODELS
+    if args.only:
+        known = {FASHION} | {Path(n).stem for n in names}
+        unknown = sorted(set(args.only) - known)
+        if unknown:
+            raise SystemExit(f"--only: unknown model {', '.join(unknown)} (one of {', '.join(sorted(known))})")
+        names = tuple(n for n in names if Path(n).stem in args.only)
     missing = [n for n in names if not (args.models / n).is_file()]
     if missing:
         raise SystemExit(f"MLPerf Tiny models missing in {args.models}: {', '.join(missing)} (--models DIR)")
     out = (args.out or Path(tempfile.mkdtemp(prefix="edgec-compress-device-"))).resolve()
-    results = args.json or (None if args.smoke else REPO / "out" / "bench" / "compress_device.json")
+    results = args.json or (None if args.smoke or args.only else REPO / "out" / "bench" / "compress_device.json")
     cache = args.cache or (out / "trained" if args.smoke else REPO / "out" / "bench" / "compress_device_cache")
     started = time.monotonic()
-    candidates = fashion_candidates(config, sizes, cache, args.retrain, out)
+    fashion = not args.only or FASHION in args.only
+    candidates = fashion_candidates(config, sizes, cache, args.retrain, out) if fashion else []
     candidates += mlperf_candidates(args.models, names, sizes)
     rows = []
     for c in candidates:

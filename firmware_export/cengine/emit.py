@@ -15,7 +15,6 @@ import numpy as np
 from .ops import (Alias, Binary, Concatenation, Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected,
                   Lookup, Mean, Operand, Pad, Pool2D, QuantizeFloat, Softmax)
 from .planner import MemoryPlan
-from .storage import FORMAT_CODES
 
 VALUES_PER_LINE = {"int8_t": 16, "uint8_t": 16, "int32_t": 8, "float": 4}
 
@@ -66,8 +65,11 @@ class OpCode:
     kernels: tuple[str, ...]
 
 
-# edgec_packed.h includes the three MAC kernels' headers (unused code is dropped at link time)
-_PACKED_KERNELS = ("edgec_conv", "edgec_dwconv", "edgec_fc", "edgec_packed")
+# each packed kernel's files: what all share (edgec_packed), its own, and its dense kernel's params
+_PACKED_CONV = ("edgec_conv", "edgec_packed", "edgec_packed_conv")
+_PACKED_DELTA = ("edgec_conv", "edgec_packed", "edgec_packed_pw")
+_PACKED_DW = ("edgec_dwconv", "edgec_packed", "edgec_packed_dw")
+_PACKED_FC = ("edgec_fc", "edgec_packed", "edgec_packed_fc")
 
 
 def _weights_name(p: str, op) -> str:
@@ -114,7 +116,7 @@ def _packed_decls(p: str, op, decls: list[str]) -> None:
         else:
             names.append("NULL")
     decls.append(_struct("edgec_packed", f"{p}_packed", [
-        _ints(FORMAT_CODES[pk.format], pk.rows, pk.taps), ", ".join(names),
+        _ints(pk.code, pk.rows, pk.taps), ", ".join(names),
         _ints(pk.index_bits, pk.clusters, pk.shared, pk.max_nonzeros)]))
 
 
@@ -140,8 +142,12 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
         _ints(op.groups, op.input_zp, rq.output_zp, rq.act_min, rq.act_max), _ints(rq.narrow)]))
     scratch = ptr.scratch if op.scratch_bytes else "NULL"
     if op.packed is not None:
+        if op.packed.layout == "delta":  # tiles of 4 pixels; 4 windows of scratch (none if pointwise)
+            windows = f"(int8_t *)(void *){ptr.packed_scratch}" if op.scratch_bytes else "NULL"
+            return OpCode("\n".join(decls), f"edgec_conv2d_delta_s8(&{p}_params, &{p}_packed, "
+                          f"{ptr(op.input)}, {ptr(op.output)}, {windows});", _PACKED_DELTA)
         return OpCode("\n".join(decls), f"edgec_conv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
-                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_KERNELS)
+                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_CONV)
     return OpCode("\n".join(decls),
                   f"edgec_conv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)}, {scratch});",
                   ("edgec_conv",))
@@ -158,7 +164,7 @@ def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
         _ints(op.depth_multiplier, op.input_zp, rq.output_zp, rq.act_min, rq.act_max), _ints(rq.narrow)]))
     if op.packed is not None:
         return OpCode("\n".join(decls), f"edgec_dwconv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
-                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_KERNELS)
+                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_DW)
     return OpCode("\n".join(decls), f"edgec_dwconv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)});",
                   ("edgec_dwconv",))
 
@@ -173,7 +179,7 @@ def emit_fully_connected(op: FullyConnected, ptr: _Pointers) -> OpCode:
         _ints(rq.output_zp, rq.act_min, rq.act_max, rq.narrow)]))
     if op.packed is not None:
         return OpCode("\n".join(decls), f"edgec_fully_connected_packed_s8(&{p}_params, &{p}_packed, "
-                      f"{ptr(op.input)}, {ptr(op.output)});", _PACKED_KERNELS)
+                      f"{ptr(op.input)}, {ptr(op.output)});", _PACKED_FC)
     return OpCode("\n".join(decls),
                   f"edgec_fully_connected_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)});", ("edgec_fc",))
 

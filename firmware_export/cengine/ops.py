@@ -335,8 +335,18 @@ def op_inputs(op) -> tuple[int, ...]:
     return (op.input,)
 
 
+def is_pointwise(op: Conv2D) -> bool:
+    """A 1x1 convolution that is an FC per pixel (stride 1, no padding, one group): its input is
+    already each pixel's taps, in place."""
+    return (op.kernel_hw == (1, 1) and op.stride_hw == (1, 1) and op.groups == 1 and op.pad_tl == (0, 0)
+            and op.in_hwc[:2] == op.out_hwc[:2])
+
+
 def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
-    """Bytes of scratch edgec_conv2d_packed_s8 uses (its layout, in order)."""
+    """Bytes of scratch edgec_conv2d_packed_s8 uses (its layout, in order); for the delta layout,
+    edgec_conv2d_delta_s8's: 4 windows of int8 taps, none when pointwise."""
+    if packed.layout == "delta":
+        return 0 if is_pointwise(op) else 4 * packed.taps
     runs = op.kernel_hw[0] * op.kernel_hw[1]
     cin = op.in_hwc[2] // op.groups
     taps = runs * cin

@@ -4,7 +4,9 @@ Runs with memory planning, after lowering. In "auto" mode every MAC layer takes 
 the fewest bytes (storage.choose: flash first); a packed conv or depthwise op also gets its tile
 (output pixels per decoding of its weights: larger tiles decode less often but need more scratch
 and overlap their input less in place), the largest that keeps the engine's SRAM (arena + scratch)
-within the dense engine's + 1 KiB.
+within the dense engine's + 1 KiB. Sparse rows of fully-connected layers and of one-group
+convolutions take the delta layout (storage.py), read as stored: the FC kernel walks them, the
+convolution runs tiles of 4 pixels (their windows copied to scratch unless pointwise).
 """
 from __future__ import annotations
 
@@ -23,6 +25,9 @@ def _dense_bytes(op) -> int:
     return int(op.weights_in_flash.nbytes) if isinstance(op, Conv2D) else int(op.weights.nbytes)
 
 
+DELTA_TILE = 4  # edgec_conv2d_delta_s8's pixels per walk of the rows
+
+
 def _window_extent(op: Conv2D) -> int:
     """One past the largest input offset a window reads, from its first tap (uint16 in the kernel)."""
     (kh, kw), (dh, dw) = op.kernel_hw, op.dilation_hw
@@ -32,15 +37,29 @@ def _window_extent(op: Conv2D) -> int:
 
 def _pack_op(op, budget: int, max_tile: int):
     formats = ("clustered", "sparse", "sparse_clustered")
+    if isinstance(op, FullyConnected):  # sparse rows in the delta layout (no tile, no scratch)
+        packed = choose(op.weight_rows, _dense_bytes(op), formats, sparse_layout="delta")
+        return op if packed is None else dataclasses.replace(op, packed=packed)
+    packed = None
+    if isinstance(op, Conv2D) and op.groups == 1:
+        # sparse rows in the delta layout: tiles of 4 pixels, 4 windows of scratch (none if pointwise);
+        # the mask layout only where those windows would exceed the scratch budget
+        packed = choose(op.weight_rows, _dense_bytes(op), formats, sparse_layout="delta")
+        if packed is None:
+            return op
+        if packed.layout == "delta":
+            candidate = dataclasses.replace(op, packed=packed, tile=DELTA_TILE)
+            if candidate.scratch_bytes <= budget:
+                return candidate
+            packed = None
     if isinstance(op, Conv2D) and op.kernel_hw[0] * op.kernel_hw[1] > 64:
         return op  # the kernel keeps a 64-bit mask of a window's taps inside the input
     if isinstance(op, Conv2D) and _window_extent(op) > 0xFFFF:
         formats = ("clustered",)
-    packed = choose(op.weight_rows, _dense_bytes(op), formats)
+        packed = None
+    packed = packed or choose(op.weight_rows, _dense_bytes(op), formats)
     if packed is None:
         return op
-    if isinstance(op, FullyConnected):
-        return dataclasses.replace(op, packed=packed)
     pixels = op.out_hwc[0] * op.out_hwc[1]
     for tile in (t for t in TILES if t <= max_tile):
         tile = min(tile, -(-pixels // 4) * 4)
@@ -65,6 +84,8 @@ def pack_graph(graph: EngineGraph, mode: str, max_tile: int = TILES[0]) -> Engin
 
 def _smaller_tile(op):
     """op with the next smaller tile of TILES, or None when its tile is already the smallest."""
+    if op.packed is not None and op.packed.layout == "delta":
+        return None  # the delta kernel's tile is fixed
     smaller = [t for t in TILES if t < op.tile]
     return dataclasses.replace(op, tile=smaller[0]) if smaller else None
 

@@ -6,6 +6,10 @@ kernel reads them (kernels/edgec_packed.h describes the formats bit for bit):
   clustered         per row a codebook of its distinct int8 values (<= 16) and packed indices
   sparse            per row a bitmask of the nonzero taps and the nonzero int8 values
   sparse_clustered  the bitmask and packed codebook indices of the nonzeros only
+The sparse rows of fully-connected layers and one-group convolutions take the "delta" layout
+instead of the bitmask: per row the count of entry pairs, then each nonzero as the 4-bit distance
+from the previous one and its int8 value (a gap over 15 taps is bridged by entries of value 0),
+which their kernels walk as stored, without a branch per tap.
 Clustering is detected from the weights themselves (a row with at most 16 distinct values), so any
 .tflite whose weights were clustered (then quantized per channel) benefits. `choose` takes, per
 layer, the format with the fewest bytes (flash first); "dense" mode keeps int8 everywhere.
@@ -21,7 +25,10 @@ from toolchain.base.errors import OptionError
 WEIGHT_MODES = ("auto", "dense")
 FORMATS = ("dense", "clustered", "sparse", "sparse_clustered")
 FORMAT_CODES = {"clustered": 1, "sparse": 2, "sparse_clustered": 3}  # EDGEC_CLUSTERED...
+DELTA_CODE = 4  # EDGEC_SPARSE_DELTA: "sparse" in the delta layout
+LAYOUTS = ("mask", "delta")
 MAX_CLUSTERS = 16
+MAX_DELTA = 15
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,8 @@ class LayerStorage:
     format: str  # one of FORMATS
     dense_bytes: int  # the int8 weights as the dense engine stores them
     stored_bytes: int  # every array holding the weights as stored (indices, codebooks, masks, values)
-    index_bits: int  # bits per packed codebook index (0 unless clustered)
+    index_bits: int  # bits per packed codebook index (0 unless clustered; 8 or 16 for sparse "delta": bits of
+    # each row's count)
     clusters: int  # codebook entries per channel (0 unless clustered)
     density: float  # nonzero fraction of the weights
     tile: int = 0  # packed conv / depthwise: output pixels per decoding of the weights (0: dense, or FC)
@@ -52,6 +60,12 @@ class PackedWeights:
     clusters: int
     shared: bool
     max_nonzeros: int
+    layout: str = "mask"  # "delta": sparse rows as (4-bit distance, int8 value) entries, no mask
+
+    @property
+    def code(self) -> int:
+        """The format's code in edgec_packed (EDGEC_CLUSTERED ... EDGEC_SPARSE_DELTA)."""
+        return DELTA_CODE if self.layout == "delta" else FORMAT_CODES[self.format]
 
     @property
     def arrays(self) -> list[np.ndarray]:
@@ -104,9 +118,37 @@ def _mask(matrix: np.ndarray) -> np.ndarray:
     return np.packbits(matrix != 0, axis=1, bitorder="little").reshape(-1)
 
 
-def encode(matrix: np.ndarray, fmt: str) -> PackedWeights | None:
-    """`matrix` [rows, taps] int8 in format `fmt` (not dense), or None when it does not apply."""
+def _delta_row(row: np.ndarray) -> tuple[int, bytes]:
+    """One row in the delta layout: (count of entry pairs, per pair a byte of the two distances
+    (low nibble first) and the two int8 values)."""
+    entries, at = [], 0
+    for k in np.flatnonzero(row):
+        while k - at > MAX_DELTA:
+            entries.append((MAX_DELTA, 0))
+            at += MAX_DELTA
+        entries.append((int(k - at), int(row[k])))
+        at = int(k)
+    if len(entries) % 2:
+        entries.append((0, 0))
+    body = bytes(b for (d0, v0), (d1, v1) in zip(entries[::2], entries[1::2])
+                 for b in (d0 | d1 << 4, v0 & 0xFF, v1 & 0xFF))
+    return len(entries) // 2, body
+
+
+def encode(matrix: np.ndarray, fmt: str, layout: str = "mask") -> PackedWeights | None:
+    """`matrix` [rows, taps] int8 in format `fmt` (not dense), or None when it does not apply.
+    layout "delta" applies to "sparse" only (the fully-connected kernel's layout)."""
     rows, taps = matrix.shape
+    if fmt == "sparse" and layout == "delta":
+        coded = [_delta_row(r) for r in matrix]
+        most = max((pairs for pairs, _ in coded), default=0)
+        if most > 0xFFFF:
+            return None
+        count = 1 if most <= 0xFF else 2  # bytes of each row's count: index_bits = 8 * count
+        stream = np.frombuffer(b"".join(pairs.to_bytes(count, "little") + body for pairs, body in coded), np.uint8)
+        max_nz = max((int(np.count_nonzero(r)) for r in matrix), default=0)
+        return PackedWeights(fmt, rows, taps, np.zeros(0, np.uint8), stream, np.zeros(0, np.int8), 8 * count, 0,
+                             False, max_nz, "delta")
     nonzeros = [r[r != 0] for r in matrix]
     max_nz = max((len(n) for n in nonzeros), default=0)
     empty8 = np.zeros(0, np.uint8)
@@ -141,6 +183,18 @@ def decode(packed: PackedWeights) -> np.ndarray:
     """The int8 matrix a PackedWeights holds (the reference the C decoder must agree with)."""
     rows, taps, bits = packed.rows, packed.taps, packed.index_bits
     out = np.zeros((rows, taps), np.int8)
+    if packed.layout == "delta":
+        stream, at, count = packed.values, 0, bits // 8
+        for r in range(rows):
+            pairs, k = int.from_bytes(stream[at:at + count].tobytes(), "little"), 0
+            body = stream[at + count:at + count + 3 * pairs].reshape(pairs, 3)
+            for d, v0, v1 in body:
+                k += int(d) & 15
+                out[r, k] += np.uint8(v0).view(np.int8)
+                k += int(d) >> 4
+                out[r, k] += np.uint8(v1).view(np.int8)
+            at += count + 3 * pairs
+        return out
     if packed.format != "sparse":
         stream = np.unpackbits(packed.values, bitorder="little")
         nidx = (len(stream) - 8) // bits
@@ -162,11 +216,11 @@ def decode(packed: PackedWeights) -> np.ndarray:
 
 
 def choose(matrix: np.ndarray, dense_bytes: int, formats=("clustered", "sparse", "sparse_clustered"),
-           ) -> PackedWeights | None:
+           sparse_layout: str = "mask") -> PackedWeights | None:
     """The packed format with the fewest bytes, if it beats dense_bytes (None: stay dense)."""
     best = None
     for fmt in formats:
-        packed = encode(matrix, fmt)
+        packed = encode(matrix, fmt, sparse_layout if fmt == "sparse" else "mask")
         if packed is not None and packed.nbytes < dense_bytes and (best is None or packed.nbytes < best.nbytes):
             best = packed
     return best

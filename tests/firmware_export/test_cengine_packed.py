@@ -36,13 +36,16 @@ CASES = {
     "conv_5x5_padded": Case("conv_5x5_padded", (13, 12, 4), _conv(filters=5, kernel_size=5, strides=3,
                                                                   padding="same")),
     "conv_valid": Case("conv_valid", (9, 8, 12), _conv(filters=5, kernel_size=(3, 2), strides=(2, 1))),
-    "conv_1x1": Case("conv_1x1", (6, 6, 40), _conv(filters=17, kernel_size=1)),
+    # 35 pixels: the pointwise kernel's tiles of 4 and 3 pixels one at a time
+    "conv_1x1": Case("conv_1x1", (5, 7, 40), _conv(filters=17, kernel_size=1)),
     "dw_same": Case("dw_same", (9, 9, 20), _dw(kernel_size=3, padding="same", activation="relu6")),
     "dw_multiplier": Case("dw_multiplier", (8, 8, 3), _dw(kernel_size=(3, 2), depth_multiplier=2)),
     "dw_dilated_stride": Case("dw_dilated_stride", (12, 12, 17), _dw(kernel_size=3, dilation_rate=2,
                                                                      padding="same")),
     "fc": Case("fc", (64,), lambda k, x: k.layers.Dense(13, activation="relu")(x)),
     "fc_rows": Case("fc_rows", (3, 40), lambda k, x: k.layers.Dense(7)(x)),
+    # 550 nonzeros a row at 50 %: the delta layout's two-byte row counts
+    "fc_long": Case("fc_long", (1100,), lambda k, x: k.layers.Dense(5)(x)),
 }
 
 
@@ -138,7 +141,8 @@ def _inputs(engine, seed: int) -> np.ndarray:
 FULL_CASES = ("conv_same", "dw_same", "fc", "fc_rows")
 GEOMETRY_VARIANTS = ("clustered5", "sparse_zero_channels", "sparse_clustered_zero_channels")
 PAIRS = sorted([(c, v) for c in FULL_CASES for v in VARIANTS]
-               + [(c, v) for c in CASES if c not in FULL_CASES for v in GEOMETRY_VARIANTS])
+               + [(c, v) for c in CASES if c not in FULL_CASES + ("fc_long",) for v in GEOMETRY_VARIANTS]
+               + [("fc_long", "sparse50"), ("fc_long", "clustered16"), ("conv_1x1", "sparse90")])
 
 
 @pytest.mark.parametrize("case,variant", PAIRS)
@@ -147,6 +151,10 @@ def test_packed_storage_matches_tflm_exactly_on_both_paths(case, variant, conver
     engine = generate_engine(read_tflite(data, case), case, f"{case}.tflite")
     (layer,) = engine.layers
     assert layer.format == _expected(case, variant)
+    if case == "fc_long" and variant == "sparse50":
+        assert layer.index_bits == 16  # rows of more than 255 entry pairs
+    if layer.format == "sparse" and case != "conv_grouped" and not case.startswith("dw"):
+        assert layer.index_bits in (8, 16)  # the delta layout (count bytes of 1 or 2)
     assert layer.stored_bytes < layer.dense_bytes or layer.format == "dense"
     x = _inputs(engine, 5)
     reference = run_tflm(data, x).tobytes()
@@ -172,18 +180,27 @@ def test_dense_mode_stores_int8_and_computes_the_same_bytes(case, converted, tmp
     assert a.tobytes() == b.tobytes() == run_tflm(data, x).tobytes()
 
 
-@pytest.mark.parametrize("fmt", ["clustered", "sparse", "sparse_clustered"])
-def test_encoding_round_trips(fmt):
+@pytest.mark.parametrize("fmt,layout", [("clustered", "mask"), ("sparse", "mask"), ("sparse_clustered", "mask"),
+                                        ("sparse", "delta")])
+def test_encoding_round_trips(fmt, layout):
     rng = np.random.default_rng(3)
     books = rng.integers(-128, 128, (7, 5))
     matrix = np.take_along_axis(books, rng.integers(0, 5, (7, 33)), 1).astype(np.int8)
     matrix[rng.random(matrix.shape) < 0.6] = 0
     matrix[2] = 0  # a channel with every weight zero
-    packed = encode(matrix, fmt)
-    assert packed is not None and packed.format == fmt
+    matrix[3, :] = 0
+    matrix[3, [0, 16, 32]] = (-128, 127, 1)  # gaps of 16: bridged by entries of value 0
+    packed = encode(matrix, fmt, layout)
+    assert packed is not None and packed.format == fmt and packed.layout == layout
     assert np.array_equal(decode(packed), matrix)
     if fmt != "sparse":
         assert packed.index_bits == 3  # 5 values (6 with zero: still 3 bits)
+    if layout == "delta":
+        assert packed.index_bits == 8  # one byte per row's count
+        wide = np.zeros((2, 2000), np.int8)
+        wide[0, ::3] = 7
+        assert encode(wide, "sparse", "delta").index_bits == 16
+        assert np.array_equal(decode(encode(wide, "sparse", "delta")), wide)
     if fmt != "clustered":
         assert packed.max_nonzeros == max(np.count_nonzero(r) for r in matrix)
 
@@ -201,6 +218,9 @@ def test_compress_tflite_weights_prunes_and_clusters(converted):
     assert abs(np.count_nonzero(w) / w.size - 0.25) < 0.02
     assert max(len(np.unique(r)) for r in w.reshape(len(w), -1)) <= 16
     engine = generate_engine(model, "m")
-    # 27 nonzeros of 108 per channel: int8 values (27 B) cost less than 4-bit indices and a codebook
-    assert engine.layers[0].format == "sparse"
-    assert engine.layers[0].stored_bytes == 9 * (14 + 27)  # mask + values per channel
+    # 27 nonzeros of 108 per channel, at most 16 values: a mask and 4-bit indices into a codebook
+    # cost less than int8 values with their 4-bit distances (the delta layout of sparse convolutions)
+    rows = w.reshape(len(w), -1)
+    assert engine.layers[0].format == "sparse_clustered"
+    assert engine.layers[0].stored_bytes == encode(rows, "sparse_clustered").nbytes
+    assert engine.layers[0].stored_bytes < encode(rows, "sparse", "delta").nbytes
