@@ -6,6 +6,13 @@
  * On Armv6-M (EDGEC_V6M: no SIMD; a sum on the stack is a load and a store per MAC), a pixel whose
  * window lies inside the input, with depth multiplier 1, is computed four channels at a time with
  * the sums in registers, the parameters read into locals once (the output stores may alias them).
+ *
+ * With the DSP extension (EDGEC_DSP), every pixel with depth multiplier 1 is computed four channels
+ * at a time with the sums in registers: per tap, one word of input and one of weights, each split by
+ * SXTB16 into the int16 pairs (c, c + 2) and (c + 1, c + 3), then SMLABB / SMLATT per channel. The
+ * window is clipped to the input; a clipped tap adds weight * input_zp, from a word of input_zp bytes.
+ * Kernels three taps wide run their rows unrolled. Channels past the last multiple of four, depth
+ * multipliers above 1 and the other cores take the generic code.
  */
 #include "edgec_dwconv.h"
 
@@ -103,6 +110,107 @@ static void edgec_dwconv_pixel_inside(const edgec_dwconv_params *p, const int8_t
 }
 #endif
 
+#if defined(EDGEC_DSP)
+/* S0..S3 += the products of four channels of one tap: the words at X (input) and W (weights). */
+#define EDGEC_DW4_TAP(S0, S1, S2, S3, X, W)                                                                  \
+    do {                                                                                                 \
+        int32_t xv_, wv_, x02_, x13_, w02_, w13_;                                                        \
+        memcpy(&xv_, (X), 4);                                                                            \
+        memcpy(&wv_, (W), 4);                                                                            \
+        x02_ = edgec_sxtb16(xv_);                                                                        \
+        x13_ = edgec_sxtb16_ror8(xv_);                                                                   \
+        w02_ = edgec_sxtb16(wv_);                                                                        \
+        w13_ = edgec_sxtb16_ror8(wv_);                                                                   \
+        S0 = edgec_smlabb(x02_, w02_, S0);                                                               \
+        S2 = edgec_smlatt(x02_, w02_, S2);                                                               \
+        S1 = edgec_smlabb(x13_, w13_, S1);                                                               \
+        S3 = edgec_smlatt(x13_, w13_, S3);                                                               \
+    } while (0)
+
+/* The sums of four channels over rows x cols taps: input taps x_row / x_col bytes apart, weights
+ * w_row / w_col; cols is a constant at the call sites that unroll it. */
+EDGEC_FORCE_INLINE void edgec_dw4_window(int32_t *sums, const int8_t *x, int32_t x_row, int32_t x_col,
+                                         const int8_t *w, int32_t w_row, int32_t w_col, int32_t rows,
+                                         int32_t cols)
+{
+    int32_t s0 = sums[0], s1 = sums[1], s2 = sums[2], s3 = sums[3], r, k;
+    for (r = 0; r < rows; r++, x += x_row, w += w_row) {
+        for (k = 0; k < cols; k++) {
+            EDGEC_DW4_TAP(s0, s1, s2, s3, x + k * x_col, w + k * w_col);
+        }
+    }
+    sums[0] = s0;
+    sums[1] = s1;
+    sums[2] = s2;
+    sums[3] = s3;
+}
+
+/* Every channel of the output pixel whose window starts at input row iy0, column ix0; dm == 1. */
+static void edgec_dwconv_pixel_dsp(const edgec_dwconv_params *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
+                                   int8_t *out)
+{
+    const int32_t out_c = p->out_c, kernel_h = p->kernel_h, kernel_w = p->kernel_w;
+    const int32_t dil_h = p->dilation_h, dil_w = p->dilation_w, in_h = p->in_h, in_w = p->in_w;
+    /* the taps inside the input: ky in [ky0, ky1), kx in [kx0, kx1) */
+    const int32_t ky0 = iy0 >= 0 ? 0 : (-iy0 + dil_h - 1) / dil_h;
+    const int32_t kx0 = ix0 >= 0 ? 0 : (-ix0 + dil_w - 1) / dil_w;
+    const int32_t ky1 = edgec_min(kernel_h, (in_h - iy0 + dil_h - 1) / dil_h);
+    const int32_t kx1 = edgec_min(kernel_w, (in_w - ix0 + dil_w - 1) / dil_w);
+    const int32_t rows = edgec_max(ky1 - ky0, 0), cols = edgec_max(kx1 - kx0, 0);
+    const int clipped = rows != kernel_h || cols != kernel_w;
+    const int32_t x_col = dil_w * p->in_c, x_row = dil_h * in_w * p->in_c;
+    const int32_t w_col = out_c, w_row = kernel_w * out_c;
+    const int8_t *const x = in_b + ((iy0 + ky0 * dil_h) * in_w + ix0 + kx0 * dil_w) * p->in_c;
+    const int8_t *const weights = p->weights;
+    const int8_t *const w = weights + (ky0 * kernel_w + kx0) * out_c;
+    const int32_t *const bias = p->bias, *const multiplier = p->multiplier;
+    const int8_t *const shift = p->shift;
+    const int32_t narrow = p->narrow, zp = p->output_zp, lo = p->act_min, hi = p->act_max;
+    const int32_t input_zp = p->input_zp;
+    const uint32_t zp_word = ((uint32_t)input_zp & 0xffu) * 0x01010101u;
+    int32_t c = 0, ky, kx;
+    for (; c + 4 <= out_c; c += 4) {
+        int32_t sums[4];
+        sums[0] = bias[c];
+        sums[1] = bias[c + 1];
+        sums[2] = bias[c + 2];
+        sums[3] = bias[c + 3];
+        if (cols == 3) {
+            edgec_dw4_window(sums, x + c, x_row, x_col, w + c, w_row, w_col, rows, 3);
+        } else {
+            edgec_dw4_window(sums, x + c, x_row, x_col, w + c, w_row, w_col, rows, cols);
+        }
+        if (clipped) {
+            for (ky = 0; ky < kernel_h; ky++) {
+                for (kx = 0; kx < kernel_w; kx++) {
+                    if (ky < ky0 || ky >= ky1 || kx < kx0 || kx >= kx1) {
+                        EDGEC_DW4_TAP(sums[0], sums[1], sums[2], sums[3], &zp_word,
+                                      weights + (ky * kernel_w + kx) * out_c + c);
+                    }
+                }
+            }
+        }
+        out[c] = edgec_requantize(narrow, sums[0], multiplier[c], shift[c], zp, lo, hi);
+        out[c + 1] = edgec_requantize(narrow, sums[1], multiplier[c + 1], shift[c + 1], zp, lo, hi);
+        out[c + 2] = edgec_requantize(narrow, sums[2], multiplier[c + 2], shift[c + 2], zp, lo, hi);
+        out[c + 3] = edgec_requantize(narrow, sums[3], multiplier[c + 3], shift[c + 3], zp, lo, hi);
+    }
+    for (; c < out_c; c++) {
+        int32_t acc = bias[c];
+        for (ky = 0; ky < kernel_h; ky++) {
+            for (kx = 0; kx < kernel_w; kx++) {
+                const int32_t iy = iy0 + ky * dil_h, ix = ix0 + kx * dil_w;
+                const int32_t v = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w
+                                      ? (int32_t)in_b[(iy * in_w + ix) * p->in_c + c]
+                                      : input_zp;
+                acc += (int32_t)weights[(ky * kernel_w + kx) * out_c + c] * v;
+            }
+        }
+        out[c] = edgec_requantize(narrow, acc, multiplier[c], shift[c], zp, lo, hi);
+    }
+}
+#endif
+
 void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)
 {
     const int32_t dm = p->depth_multiplier;
@@ -116,6 +224,12 @@ void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t
             for (ox = 0; ox < p->out_w; ox++) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
+#if defined(EDGEC_DSP)
+                if (dm == 1) {
+                    edgec_dwconv_pixel_dsp(p, in_b, iy0, ix0, out);
+                    continue;
+                }
+#endif
 #if defined(EDGEC_V6M)
                 if (dm == 1 && iy0 >= 0 && iy0 + (p->kernel_h - 1) * p->dilation_h < p->in_h && ix0 >= 0 &&
                     ix0 + (p->kernel_w - 1) * p->dilation_w < p->in_w) {
