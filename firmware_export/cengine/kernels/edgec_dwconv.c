@@ -17,6 +17,8 @@
 #include "edgec_dwconv.h"
 
 #define EDGEC_DW_BLOCK 16
+/* The DSP path keeps one pixel's sums on the stack: up to this many channels (more take the generic code). */
+#define EDGEC_DW_DSP_MAX_C 256
 
 #if defined(EDGEC_V6M)
 /* S_k += sum over t < N of W[t * WS + C + k] * X[t * XS + C + k], k < 4, N >= 1: four channels over
@@ -111,6 +113,12 @@ static void edgec_dwconv_pixel_inside(const edgec_dwconv_params *p, const int8_t
 #endif
 
 #if defined(EDGEC_DSP)
+/* Each loop apart: inlined into one body, gcc spills the sums of the inner loop. */
+#if defined(__GNUC__)
+#define EDGEC_DW_NOINLINE __attribute__((noinline))
+#else
+#define EDGEC_DW_NOINLINE
+#endif
 /* S0..S3 += the products of four channels of one tap: the words at X (input) and W (weights). */
 #define EDGEC_DW4_TAP(S0, S1, S2, S3, X, W)                                                                  \
     do {                                                                                                 \
@@ -127,27 +135,98 @@ static void edgec_dwconv_pixel_inside(const edgec_dwconv_params *p, const int8_t
         S3 = edgec_smlatt(x13_, w13_, S3);                                                               \
     } while (0)
 
-/* The sums of four channels over rows x cols taps: input taps x_row / x_col bytes apart, weights
- * w_row / w_col; cols is a constant at the call sites that unroll it. */
-EDGEC_FORCE_INLINE void edgec_dw4_window(int32_t *sums, const int8_t *x, int32_t x_row, int32_t x_col,
-                                         const int8_t *w, int32_t w_row, int32_t w_col, int32_t rows,
-                                         int32_t cols)
+/* sums[c] = bias[c] + the products of channel c over rows x cols taps, c < n4 (a multiple of 4):
+ * input taps x_row / x_col bytes apart, weights w_row / w_col. rows and cols are constants at the
+ * call sites that unroll them. */
+EDGEC_FORCE_INLINE void edgec_dw_sums(int32_t *sums, const int32_t *bias, int32_t n4, const int8_t *x, int32_t x_row,
+                                      int32_t x_col, const int8_t *w, int32_t w_row, int32_t w_col, int32_t rows,
+                                      int32_t cols)
 {
-    int32_t s0 = sums[0], s1 = sums[1], s2 = sums[2], s3 = sums[3], r, k;
-    for (r = 0; r < rows; r++, x += x_row, w += w_row) {
-        for (k = 0; k < cols; k++) {
-            EDGEC_DW4_TAP(s0, s1, s2, s3, x + k * x_col, w + k * w_col);
+    int32_t c, r, k;
+    for (c = 0; c < n4; c += 4) {
+        int32_t s0 = bias[c], s1 = bias[c + 1], s2 = bias[c + 2], s3 = bias[c + 3];
+        const int8_t *xr = x + c, *wr = w + c;
+        for (r = 0; r < rows; r++, xr += x_row, wr += w_row) {
+            for (k = 0; k < cols; k++) {
+                EDGEC_DW4_TAP(s0, s1, s2, s3, xr + k * x_col, wr + k * w_col);
+            }
         }
+        sums[c] = s0;
+        sums[c + 1] = s1;
+        sums[c + 2] = s2;
+        sums[c + 3] = s3;
     }
-    sums[0] = s0;
-    sums[1] = s1;
-    sums[2] = s2;
-    sums[3] = s3;
 }
 
-/* Every channel of the output pixel whose window starts at input row iy0, column ix0; dm == 1. */
-static void edgec_dwconv_pixel_dsp(const edgec_dwconv_params *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
-                                   int8_t *out)
+/* 3 x 3 windows inside the input with the column step of the input equal to the weights' (dilation 1). */
+EDGEC_DW_NOINLINE static void edgec_dw_sums_3x3(int32_t *sums, const int32_t *bias, int32_t n4, const int8_t *x, int32_t x_row,
+                              const int8_t *w, int32_t step)
+{
+    const int32_t step2 = 2 * step, w_row = 3 * step;
+    int32_t c, r;
+    for (c = 0; c < n4; c += 4) {
+        int32_t s0 = bias[c], s1 = bias[c + 1], s2 = bias[c + 2], s3 = bias[c + 3];
+        const int8_t *xr = x + c, *wr = w + c;
+        for (r = 0; r < 3; r++, xr += x_row, wr += w_row) {
+            EDGEC_DW4_TAP(s0, s1, s2, s3, xr, wr);
+            EDGEC_DW4_TAP(s0, s1, s2, s3, xr + step, wr + step);
+            EDGEC_DW4_TAP(s0, s1, s2, s3, xr + step2, wr + step2);
+        }
+        sums[c] = s0;
+        sums[c + 1] = s1;
+        sums[c + 2] = s2;
+        sums[c + 3] = s3;
+    }
+}
+
+/* Any window (rows x cols taps of it inside the input). */
+EDGEC_DW_NOINLINE static void edgec_dw_sums_any(int32_t *sums, const int32_t *bias, int32_t n4, const int8_t *x, int32_t x_row,
+                              int32_t x_col, const int8_t *w, int32_t w_row, int32_t w_col, int32_t rows, int32_t cols)
+{
+    if (cols == 3) {
+        edgec_dw_sums(sums, bias, n4, x, x_row, x_col, w, w_row, w_col, rows, 3);
+    } else {
+        edgec_dw_sums(sums, bias, n4, x, x_row, x_col, w, w_row, w_col, rows, cols);
+    }
+}
+
+/* sums[c] += input_zp * weights[tap][c], c < n4: one tap outside the input. */
+EDGEC_DW_NOINLINE static void edgec_dw_sums_padded(int32_t *sums, int32_t n4, const int8_t *w, int32_t input_zp)
+{
+    const uint32_t zp_word = ((uint32_t)input_zp & 0xffu) * 0x01010101u;
+    int32_t c;
+    for (c = 0; c < n4; c += 4) {
+        int32_t s0 = sums[c], s1 = sums[c + 1], s2 = sums[c + 2], s3 = sums[c + 3];
+        EDGEC_DW4_TAP(s0, s1, s2, s3, &zp_word, w + c);
+        sums[c] = s0;
+        sums[c + 1] = s1;
+        sums[c + 2] = s2;
+        sums[c + 3] = s3;
+    }
+}
+
+/* out[c] = the requantized sums[c], c < n. */
+EDGEC_DW_NOINLINE static void edgec_dw_requantize(const edgec_dwconv_params *p, const int32_t *sums, int32_t n, int8_t *out)
+{
+    const int32_t *const multiplier = p->multiplier;
+    const int8_t *const shift = p->shift;
+    const int32_t zp = p->output_zp, lo = p->act_min, hi = p->act_max;
+    int32_t c;
+    if (p->narrow) {
+        for (c = 0; c < n; c++) {
+            out[c] = edgec_clamp_s8(edgec_mbqm_narrow(sums[c], multiplier[c], shift[c]) + zp, lo, hi);
+        }
+    } else {
+        for (c = 0; c < n; c++) {
+            out[c] = edgec_clamp_s8(edgec_mbqm(sums[c], multiplier[c], shift[c]) + zp, lo, hi);
+        }
+    }
+}
+
+/* Every channel of the output pixel whose window starts at input row iy0, column ix0; dm == 1. The
+ * sums of the channels below the last multiple of four pass through `sums` (out_c entries). */
+EDGEC_DW_NOINLINE static void edgec_dwconv_pixel_dsp(const edgec_dwconv_params *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
+                                   int32_t *sums, int8_t *out)
 {
     const int32_t out_c = p->out_c, kernel_h = p->kernel_h, kernel_w = p->kernel_w;
     const int32_t dil_h = p->dilation_h, dil_w = p->dilation_w, in_h = p->in_h, in_w = p->in_w;
@@ -157,46 +236,35 @@ static void edgec_dwconv_pixel_dsp(const edgec_dwconv_params *p, const int8_t *i
     const int32_t ky1 = edgec_min(kernel_h, (in_h - iy0 + dil_h - 1) / dil_h);
     const int32_t kx1 = edgec_min(kernel_w, (in_w - ix0 + dil_w - 1) / dil_w);
     const int32_t rows = edgec_max(ky1 - ky0, 0), cols = edgec_max(kx1 - kx0, 0);
-    const int clipped = rows != kernel_h || cols != kernel_w;
     const int32_t x_col = dil_w * p->in_c, x_row = dil_h * in_w * p->in_c;
-    const int32_t w_col = out_c, w_row = kernel_w * out_c;
-    const int8_t *const x = in_b + ((iy0 + ky0 * dil_h) * in_w + ix0 + kx0 * dil_w) * p->in_c;
+    const int32_t n4 = out_c & ~3;
     const int8_t *const weights = p->weights;
-    const int8_t *const w = weights + (ky0 * kernel_w + kx0) * out_c;
-    const int32_t *const bias = p->bias, *const multiplier = p->multiplier;
-    const int8_t *const shift = p->shift;
-    const int32_t narrow = p->narrow, zp = p->output_zp, lo = p->act_min, hi = p->act_max;
     const int32_t input_zp = p->input_zp;
-    const uint32_t zp_word = ((uint32_t)input_zp & 0xffu) * 0x01010101u;
-    int32_t c = 0, ky, kx;
-    for (; c + 4 <= out_c; c += 4) {
-        int32_t sums[4];
-        sums[0] = bias[c];
-        sums[1] = bias[c + 1];
-        sums[2] = bias[c + 2];
-        sums[3] = bias[c + 3];
-        if (cols == 3) {
-            edgec_dw4_window(sums, x + c, x_row, x_col, w + c, w_row, w_col, rows, 3);
+    int32_t c, ky, kx;
+    if (n4 > 0) {
+        if (rows > 0 && cols > 0) {
+            const int8_t *const x = in_b + ((iy0 + ky0 * dil_h) * in_w + ix0 + kx0 * dil_w) * p->in_c;
+            const int8_t *const w = weights + (ky0 * kernel_w + kx0) * out_c;
+            if (rows == 3 && cols == 3 && kernel_w == 3 && x_col == out_c) {
+                edgec_dw_sums_3x3(sums, p->bias, n4, x, x_row, w, out_c);
+            } else {
+                edgec_dw_sums_any(sums, p->bias, n4, x, x_row, x_col, w, kernel_w * out_c, out_c, rows, cols);
+            }
         } else {
-            edgec_dw4_window(sums, x + c, x_row, x_col, w + c, w_row, w_col, rows, cols);
+            memcpy(sums, p->bias, (size_t)n4 * sizeof(int32_t));
         }
-        if (clipped) {
+        if (rows != kernel_h || cols != kernel_w) {
             for (ky = 0; ky < kernel_h; ky++) {
                 for (kx = 0; kx < kernel_w; kx++) {
                     if (ky < ky0 || ky >= ky1 || kx < kx0 || kx >= kx1) {
-                        EDGEC_DW4_TAP(sums[0], sums[1], sums[2], sums[3], &zp_word,
-                                      weights + (ky * kernel_w + kx) * out_c + c);
+                        edgec_dw_sums_padded(sums, n4, weights + (ky * kernel_w + kx) * out_c, input_zp);
                     }
                 }
             }
         }
-        out[c] = edgec_requantize(narrow, sums[0], multiplier[c], shift[c], zp, lo, hi);
-        out[c + 1] = edgec_requantize(narrow, sums[1], multiplier[c + 1], shift[c + 1], zp, lo, hi);
-        out[c + 2] = edgec_requantize(narrow, sums[2], multiplier[c + 2], shift[c + 2], zp, lo, hi);
-        out[c + 3] = edgec_requantize(narrow, sums[3], multiplier[c + 3], shift[c + 3], zp, lo, hi);
     }
-    for (; c < out_c; c++) {
-        int32_t acc = bias[c];
+    for (c = n4; c < out_c; c++) {
+        int32_t acc = p->bias[c];
         for (ky = 0; ky < kernel_h; ky++) {
             for (kx = 0; kx < kernel_w; kx++) {
                 const int32_t iy = iy0 + ky * dil_h, ix = ix0 + kx * dil_w;
@@ -206,8 +274,9 @@ static void edgec_dwconv_pixel_dsp(const edgec_dwconv_params *p, const int8_t *i
                 acc += (int32_t)weights[(ky * kernel_w + kx) * out_c + c] * v;
             }
         }
-        out[c] = edgec_requantize(narrow, acc, multiplier[c], shift[c], zp, lo, hi);
+        sums[c] = acc;
     }
+    edgec_dw_requantize(p, sums, out_c, out);
 }
 #endif
 
@@ -215,6 +284,9 @@ void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t
 {
     const int32_t dm = p->depth_multiplier;
     int32_t acc[EDGEC_DW_BLOCK];
+#if defined(EDGEC_DSP)
+    int32_t sums[EDGEC_DW_DSP_MAX_C];
+#endif
     int32_t b, oy, ox, c0, ky, kx, j;
 
     for (b = 0; b < p->batches; b++) {
@@ -225,8 +297,8 @@ void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
 #if defined(EDGEC_DSP)
-                if (dm == 1) {
-                    edgec_dwconv_pixel_dsp(p, in_b, iy0, ix0, out);
+                if (dm == 1 && p->out_c <= EDGEC_DW_DSP_MAX_C) {
+                    edgec_dwconv_pixel_dsp(p, in_b, iy0, ix0, sums, out);
                     continue;
                 }
 #endif
