@@ -19,6 +19,8 @@
 #define EDGEC_DW_BLOCK 16
 /* The DSP path keeps one pixel's sums on the stack: up to this many channels (more take the generic code). */
 #define EDGEC_DW_DSP_MAX_C 256
+/* ... and windows of up to this many taps. */
+#define EDGEC_DW_DSP_MAX_TAPS 25
 
 #if defined(EDGEC_V6M)
 /* S_k += sum over t < N of W[t * WS + C + k] * X[t * XS + C + k], k < 4, N >= 1: four channels over
@@ -135,32 +137,10 @@ static void edgec_dwconv_pixel_inside(const edgec_dwconv_params *p, const int8_t
         S3 = edgec_smlatt(x13_, w13_, S3);                                                               \
     } while (0)
 
-/* sums[c] = bias[c] + the products of channel c over rows x cols taps, c < n4 (a multiple of 4):
- * input taps x_row / x_col bytes apart, weights w_row / w_col. rows and cols are constants at the
- * call sites that unroll them. */
-EDGEC_FORCE_INLINE void edgec_dw_sums(int32_t *sums, const int32_t *bias, int32_t n4, const int8_t *x, int32_t x_row,
-                                      int32_t x_col, const int8_t *w, int32_t w_row, int32_t w_col, int32_t rows,
-                                      int32_t cols)
-{
-    int32_t c, r, k;
-    for (c = 0; c < n4; c += 4) {
-        int32_t s0 = bias[c], s1 = bias[c + 1], s2 = bias[c + 2], s3 = bias[c + 3];
-        const int8_t *xr = x + c, *wr = w + c;
-        for (r = 0; r < rows; r++, xr += x_row, wr += w_row) {
-            for (k = 0; k < cols; k++) {
-                EDGEC_DW4_TAP(s0, s1, s2, s3, xr + k * x_col, wr + k * w_col);
-            }
-        }
-        sums[c] = s0;
-        sums[c + 1] = s1;
-        sums[c + 2] = s2;
-        sums[c + 3] = s3;
-    }
-}
-
-/* 3 x 3 windows inside the input with the column step of the input equal to the weights' (dilation 1). */
-EDGEC_DW_NOINLINE static void edgec_dw_sums_3x3(int32_t *sums, const int32_t *bias, int32_t n4, const int8_t *x, int32_t x_row,
-                              const int8_t *w, int32_t step)
+/* sums[c] = bias[c] + the products of channel c over a 3 x 3 window inside the input whose
+ * column step in the input equals the weights' (dilation 1), c < n4 (a multiple of 4). */
+EDGEC_DW_NOINLINE static void edgec_dw_sums_3x3(int32_t *sums, const int32_t *bias, int32_t n4, const int8_t *x,
+                                                int32_t x_row, const int8_t *w, int32_t step)
 {
     const int32_t step2 = 2 * step, w_row = 3 * step;
     int32_t c, r;
@@ -179,25 +159,19 @@ EDGEC_DW_NOINLINE static void edgec_dw_sums_3x3(int32_t *sums, const int32_t *bi
     }
 }
 
-/* Any window (rows x cols taps of it inside the input). */
-EDGEC_DW_NOINLINE static void edgec_dw_sums_any(int32_t *sums, const int32_t *bias, int32_t n4, const int8_t *x, int32_t x_row,
-                              int32_t x_col, const int8_t *w, int32_t w_row, int32_t w_col, int32_t rows, int32_t cols)
+/* The same over any window of n_taps taps: tap t reads the input at taps[t] (a row of input_zp
+ * bytes for a tap outside the input) and its weights at w + t * step. */
+EDGEC_DW_NOINLINE static void edgec_dw_sums_taps(int32_t *sums, const int32_t *bias, int32_t n4,
+                                                 const int8_t *const *taps, int32_t n_taps, const int8_t *w,
+                                                 int32_t step)
 {
-    if (cols == 3) {
-        edgec_dw_sums(sums, bias, n4, x, x_row, x_col, w, w_row, w_col, rows, 3);
-    } else {
-        edgec_dw_sums(sums, bias, n4, x, x_row, x_col, w, w_row, w_col, rows, cols);
-    }
-}
-
-/* sums[c] += input_zp * weights[tap][c], c < n4: one tap outside the input. */
-EDGEC_DW_NOINLINE static void edgec_dw_sums_padded(int32_t *sums, int32_t n4, const int8_t *w, int32_t input_zp)
-{
-    const uint32_t zp_word = ((uint32_t)input_zp & 0xffu) * 0x01010101u;
-    int32_t c;
+    int32_t c, t;
     for (c = 0; c < n4; c += 4) {
-        int32_t s0 = sums[c], s1 = sums[c + 1], s2 = sums[c + 2], s3 = sums[c + 3];
-        EDGEC_DW4_TAP(s0, s1, s2, s3, &zp_word, w + c);
+        int32_t s0 = bias[c], s1 = bias[c + 1], s2 = bias[c + 2], s3 = bias[c + 3];
+        const int8_t *wr = w + c;
+        for (t = 0; t < n_taps; t++, wr += step) {
+            EDGEC_DW4_TAP(s0, s1, s2, s3, taps[t] + c, wr);
+        }
         sums[c] = s0;
         sums[c + 1] = s1;
         sums[c + 2] = s2;
@@ -205,14 +179,20 @@ EDGEC_DW_NOINLINE static void edgec_dw_sums_padded(int32_t *sums, int32_t n4, co
     }
 }
 
-/* out[c] = the requantized sums[c], c < n. */
-EDGEC_DW_NOINLINE static void edgec_dw_requantize(const edgec_dwconv_params *p, const int32_t *sums, int32_t n, int8_t *out)
+/* out[c] = the requantized sums[c], c < n; the clamp to int8 alone when the activation range
+ * is all of int8. */
+EDGEC_DW_NOINLINE static void edgec_dw_requantize(const edgec_dwconv_params *p, const int32_t *sums, int32_t n,
+                                                  int8_t *out)
 {
     const int32_t *const multiplier = p->multiplier;
     const int8_t *const shift = p->shift;
     const int32_t zp = p->output_zp, lo = p->act_min, hi = p->act_max;
     int32_t c;
-    if (p->narrow) {
+    if (p->narrow && lo <= -128 && hi >= 127) {
+        for (c = 0; c < n; c++) {
+            out[c] = (int8_t)edgec_ssat8(edgec_mbqm_narrow(sums[c], multiplier[c], shift[c]) + zp);
+        }
+    } else if (p->narrow) {
         for (c = 0; c < n; c++) {
             out[c] = edgec_clamp_s8(edgec_mbqm_narrow(sums[c], multiplier[c], shift[c]) + zp, lo, hi);
         }
@@ -223,44 +203,34 @@ EDGEC_DW_NOINLINE static void edgec_dw_requantize(const edgec_dwconv_params *p, 
     }
 }
 
-/* Every channel of the output pixel whose window starts at input row iy0, column ix0; dm == 1. The
- * sums of the channels below the last multiple of four pass through `sums` (out_c entries). */
-EDGEC_DW_NOINLINE static void edgec_dwconv_pixel_dsp(const edgec_dwconv_params *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
-                                   int32_t *sums, int8_t *out)
+/* Every channel of the output pixel whose window starts at input row iy0, column ix0; dm == 1,
+ * kernel_h * kernel_w <= EDGEC_DW_DSP_MAX_TAPS, out_c <= EDGEC_DW_DSP_MAX_C. The sums pass through
+ * `sums`; zp_row holds out_c bytes of input_zp. */
+EDGEC_DW_NOINLINE static void edgec_dwconv_pixel_dsp(const edgec_dwconv_params *p, const int8_t *in_b, int32_t iy0,
+                                                     int32_t ix0, const int8_t *zp_row, int32_t *sums, int8_t *out)
 {
-    const int32_t out_c = p->out_c, kernel_h = p->kernel_h, kernel_w = p->kernel_w;
+    const int32_t out_c = p->out_c, in_c = p->in_c, kernel_h = p->kernel_h, kernel_w = p->kernel_w;
     const int32_t dil_h = p->dilation_h, dil_w = p->dilation_w, in_h = p->in_h, in_w = p->in_w;
-    /* the taps inside the input: ky in [ky0, ky1), kx in [kx0, kx1) */
-    const int32_t ky0 = iy0 >= 0 ? 0 : (-iy0 + dil_h - 1) / dil_h;
-    const int32_t kx0 = ix0 >= 0 ? 0 : (-ix0 + dil_w - 1) / dil_w;
-    const int32_t ky1 = edgec_min(kernel_h, (in_h - iy0 + dil_h - 1) / dil_h);
-    const int32_t kx1 = edgec_min(kernel_w, (in_w - ix0 + dil_w - 1) / dil_w);
-    const int32_t rows = edgec_max(ky1 - ky0, 0), cols = edgec_max(kx1 - kx0, 0);
-    const int32_t x_col = dil_w * p->in_c, x_row = dil_h * in_w * p->in_c;
     const int32_t n4 = out_c & ~3;
     const int8_t *const weights = p->weights;
     const int32_t input_zp = p->input_zp;
     int32_t c, ky, kx;
     if (n4 > 0) {
-        if (rows > 0 && cols > 0) {
-            const int8_t *const x = in_b + ((iy0 + ky0 * dil_h) * in_w + ix0 + kx0 * dil_w) * p->in_c;
-            const int8_t *const w = weights + (ky0 * kernel_w + kx0) * out_c;
-            if (rows == 3 && cols == 3 && kernel_w == 3 && x_col == out_c) {
-                edgec_dw_sums_3x3(sums, p->bias, n4, x, x_row, w, out_c);
-            } else {
-                edgec_dw_sums_any(sums, p->bias, n4, x, x_row, x_col, w, kernel_w * out_c, out_c, rows, cols);
-            }
+        if (kernel_h == 3 && kernel_w == 3 && dil_w == 1 && iy0 >= 0 && iy0 + 2 * dil_h < in_h && ix0 >= 0 &&
+            ix0 + 2 < in_w) {
+            edgec_dw_sums_3x3(sums, p->bias, n4, in_b + (iy0 * in_w + ix0) * in_c, dil_h * in_w * in_c, weights,
+                              out_c);
         } else {
-            memcpy(sums, p->bias, (size_t)n4 * sizeof(int32_t));
-        }
-        if (rows != kernel_h || cols != kernel_w) {
+            const int8_t *taps[EDGEC_DW_DSP_MAX_TAPS];
+            int32_t t = 0;
             for (ky = 0; ky < kernel_h; ky++) {
-                for (kx = 0; kx < kernel_w; kx++) {
-                    if (ky < ky0 || ky >= ky1 || kx < kx0 || kx >= kx1) {
-                        edgec_dw_sums_padded(sums, n4, weights + (ky * kernel_w + kx) * out_c, input_zp);
-                    }
+                const int32_t iy = iy0 + ky * dil_h;
+                for (kx = 0; kx < kernel_w; kx++, t++) {
+                    const int32_t ix = ix0 + kx * dil_w;
+                    taps[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? in_b + (iy * in_w + ix) * in_c : zp_row;
                 }
             }
+            edgec_dw_sums_taps(sums, p->bias, n4, taps, t, weights, out_c);
         }
     }
     for (c = n4; c < out_c; c++) {
@@ -269,7 +239,7 @@ EDGEC_DW_NOINLINE static void edgec_dwconv_pixel_dsp(const edgec_dwconv_params *
             for (kx = 0; kx < kernel_w; kx++) {
                 const int32_t iy = iy0 + ky * dil_h, ix = ix0 + kx * dil_w;
                 const int32_t v = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w
-                                      ? (int32_t)in_b[(iy * in_w + ix) * p->in_c + c]
+                                      ? (int32_t)in_b[(iy * in_w + ix) * in_c + c]
                                       : input_zp;
                 acc += (int32_t)weights[(ky * kernel_w + kx) * out_c + c] * v;
             }
@@ -285,7 +255,10 @@ void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t
     const int32_t dm = p->depth_multiplier;
     int32_t acc[EDGEC_DW_BLOCK];
 #if defined(EDGEC_DSP)
+    const int dsp = dm == 1 && p->out_c <= EDGEC_DW_DSP_MAX_C && p->kernel_h * p->kernel_w <= EDGEC_DW_DSP_MAX_TAPS;
     int32_t sums[EDGEC_DW_DSP_MAX_C];
+    int8_t zp_row[EDGEC_DW_DSP_MAX_C];
+    memset(zp_row, (int)(int8_t)p->input_zp, sizeof(zp_row));
 #endif
     int32_t b, oy, ox, c0, ky, kx, j;
 
@@ -297,8 +270,8 @@ void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
 #if defined(EDGEC_DSP)
-                if (dm == 1 && p->out_c <= EDGEC_DW_DSP_MAX_C) {
-                    edgec_dwconv_pixel_dsp(p, in_b, iy0, ix0, sums, out);
+                if (dsp) {
+                    edgec_dwconv_pixel_dsp(p, in_b, iy0, ix0, zp_row, sums, out);
                     continue;
                 }
 #endif
