@@ -43,6 +43,11 @@ static inline int32_t edgec_sxtb16_ror8(int32_t x)
 #endif
 /* acc + lo(a) * lo(b) + hi(a) * hi(b), int16 lanes. */
 #define edgec_smlad(a, b, acc) ((int32_t)__smlad((int16x2_t)(a), (int16x2_t)(b), (int32_t)(acc)))
+/* acc + lo(a) * lo(b), resp. acc + hi(a) * hi(b), int16 lanes. */
+#define edgec_smlabb(a, b, acc) ((int32_t)__smlabb((int32_t)(a), (int32_t)(b), (int32_t)(acc)))
+#define edgec_smlatt(a, b, acc) ((int32_t)__smlatt((int32_t)(a), (int32_t)(b), (int32_t)(acc)))
+/* x saturated to int8 (SSAT #8). */
+#define edgec_ssat8(x) ((int32_t)__ssat((int32_t)(x), 8))
 #elif defined(EDGEC_EMULATE_DSP)
 #define EDGEC_DSP 1
 static inline int32_t edgec_sxtb16(int32_t x)
@@ -60,6 +65,19 @@ static inline int32_t edgec_smlad(int32_t a, int32_t b, int32_t acc)
     int32_t a_lo = (int16_t)(a & 0xffff), a_hi = (int16_t)(((uint32_t)a >> 16) & 0xffff);
     int32_t b_lo = (int16_t)(b & 0xffff), b_hi = (int16_t)(((uint32_t)b >> 16) & 0xffff);
     return (int32_t)((uint32_t)acc + (uint32_t)(a_lo * b_lo) + (uint32_t)(a_hi * b_hi));
+}
+static inline int32_t edgec_ssat8(int32_t x)
+{
+    return x < -128 ? -128 : (x > 127 ? 127 : x);
+}
+static inline int32_t edgec_smlabb(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)((int32_t)(int16_t)(a & 0xffff) * (int16_t)(b & 0xffff)));
+}
+static inline int32_t edgec_smlatt(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)((int32_t)(int16_t)(((uint32_t)a >> 16) & 0xffff) *
+                                                (int16_t)(((uint32_t)b >> 16) & 0xffff)));
 }
 #endif
 

@@ -6,10 +6,21 @@
  * On Armv6-M (EDGEC_V6M: no SIMD; a sum on the stack is a load and a store per MAC), a pixel whose
  * window lies inside the input, with depth multiplier 1, is computed four channels at a time with
  * the sums in registers, the parameters read into locals once (the output stores may alias them).
+ *
+ * With the DSP extension (EDGEC_DSP), every pixel with depth multiplier 1 is computed four channels
+ * at a time with the sums in registers: per tap, one word of input and one of weights, each split by
+ * SXTB16 into the int16 pairs (c, c + 2) and (c + 1, c + 3), then SMLABB / SMLATT per channel. The
+ * window is clipped to the input; a clipped tap adds weight * input_zp, from a word of input_zp bytes.
+ * Kernels three taps wide run their rows unrolled. Channels past the last multiple of four, depth
+ * multipliers above 1 and the other cores take the generic code.
  */
 #include "edgec_dwconv.h"
 
 #define EDGEC_DW_BLOCK 16
+/* The DSP path keeps one pixel's sums on the stack: up to this many channels (more take the generic code). */
+#define EDGEC_DW_DSP_MAX_C 256
+/* ... and windows of up to this many taps. */
+#define EDGEC_DW_DSP_MAX_TAPS 25
 
 #if defined(EDGEC_V6M)
 /* S_k += sum over t < N of W[t * WS + C + k] * X[t * XS + C + k], k < 4, N >= 1: four channels over
@@ -103,10 +114,206 @@ static void edgec_dwconv_pixel_inside(const edgec_dwconv_params *p, const int8_t
 }
 #endif
 
+#if defined(EDGEC_DSP)
+/* Each loop apart: inlined into one body, gcc spills the sums of the inner loop. */
+#if defined(__GNUC__)
+#define EDGEC_DW_NOINLINE __attribute__((noinline))
+#else
+#define EDGEC_DW_NOINLINE
+#endif
+/* S0..S3 += the products of four channels of one tap: the words at X (input) and W (weights). */
+#define EDGEC_DW4_TAP(S0, S1, S2, S3, X, W)                                                                  \
+    do {                                                                                                 \
+        int32_t xv_, wv_, x02_, x13_, w02_, w13_;                                                        \
+        memcpy(&xv_, (X), 4);                                                                            \
+        memcpy(&wv_, (W), 4);                                                                            \
+        x02_ = edgec_sxtb16(xv_);                                                                        \
+        x13_ = edgec_sxtb16_ror8(xv_);                                                                   \
+        w02_ = edgec_sxtb16(wv_);                                                                        \
+        w13_ = edgec_sxtb16_ror8(wv_);                                                                   \
+        S0 = edgec_smlabb(x02_, w02_, S0);                                                               \
+        S2 = edgec_smlatt(x02_, w02_, S2);                                                               \
+        S1 = edgec_smlabb(x13_, w13_, S1);                                                               \
+        S3 = edgec_smlatt(x13_, w13_, S3);                                                               \
+    } while (0)
+
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(EDGEC_NO_DSP)
+/* Three taps STEP bytes apart in the input (from XR) and in the weights (from WR), in registers:
+ * gcc, given the nine loads of a window in C, keeps their offsets on the stack. 30 instructions,
+ * 12 MACs. */
+#define EDGEC_DW4_ROW3(S0, S1, S2, S3, XR, WR, STEP, STEP2)                                                  \
+    do {                                                                                                 \
+        int32_t xv_, wv_, a_, b_;                                                                        \
+        __asm__("ldr %[xv], [%[x]]\n\t"                                                                   \
+                "ldr %[wv], [%[w]]\n\t"                                                                   \
+                "sxtb16 %[a], %[xv]\n\t"                                                                  \
+                "sxtb16 %[b], %[wv]\n\t"                                                                  \
+                "sxtb16 %[xv], %[xv], ror #8\n\t"                                                         \
+                "sxtb16 %[wv], %[wv], ror #8\n\t"                                                         \
+                "smlabb %[s0], %[a], %[b], %[s0]\n\t"                                                     \
+                "smlatt %[s2], %[a], %[b], %[s2]\n\t"                                                     \
+                "smlabb %[s1], %[xv], %[wv], %[s1]\n\t"                                                   \
+                "smlatt %[s3], %[xv], %[wv], %[s3]\n\t"                                                   \
+                "ldr %[xv], [%[x], %[st]]\n\t"                                                            \
+                "ldr %[wv], [%[w], %[st]]\n\t"                                                            \
+                "sxtb16 %[a], %[xv]\n\t"                                                                  \
+                "sxtb16 %[b], %[wv]\n\t"                                                                  \
+                "sxtb16 %[xv], %[xv], ror #8\n\t"                                                         \
+                "sxtb16 %[wv], %[wv], ror #8\n\t"                                                         \
+                "smlabb %[s0], %[a], %[b], %[s0]\n\t"                                                     \
+                "smlatt %[s2], %[a], %[b], %[s2]\n\t"                                                     \
+                "smlabb %[s1], %[xv], %[wv], %[s1]\n\t"                                                   \
+                "smlatt %[s3], %[xv], %[wv], %[s3]\n\t"                                                   \
+                "ldr %[xv], [%[x], %[st], lsl #1]\n\t"                                                    \
+                "ldr %[wv], [%[w], %[st], lsl #1]\n\t"                                                    \
+                "sxtb16 %[a], %[xv]\n\t"                                                                  \
+                "sxtb16 %[b], %[wv]\n\t"                                                                  \
+                "sxtb16 %[xv], %[xv], ror #8\n\t"                                                         \
+                "sxtb16 %[wv], %[wv], ror #8\n\t"                                                         \
+                "smlabb %[s0], %[a], %[b], %[s0]\n\t"                                                     \
+                "smlatt %[s2], %[a], %[b], %[s2]\n\t"                                                     \
+                "smlabb %[s1], %[xv], %[wv], %[s1]\n\t"                                                   \
+                "smlatt %[s3], %[xv], %[wv], %[s3]"                                                       \
+                : [s0] "+r"(S0), [s1] "+r"(S1), [s2] "+r"(S2), [s3] "+r"(S3), [xv] "=&r"(xv_),            \
+                  [wv] "=&r"(wv_), [a] "=&r"(a_), [b] "=&r"(b_)                                            \
+                : [x] "r"(XR), [w] "r"(WR), [st] "r"(STEP)                                                \
+                : "memory");                                                                             \
+        (void)(STEP2);                                                                                   \
+    } while (0)
+#else
+#define EDGEC_DW4_ROW3(S0, S1, S2, S3, XR, WR, STEP, STEP2)                                                  \
+    do {                                                                                                 \
+        EDGEC_DW4_TAP(S0, S1, S2, S3, (XR), (WR));                                                       \
+        EDGEC_DW4_TAP(S0, S1, S2, S3, (XR) + (STEP), (WR) + (STEP));                                     \
+        EDGEC_DW4_TAP(S0, S1, S2, S3, (XR) + (STEP2), (WR) + (STEP2));                                   \
+    } while (0)
+#endif
+
+/* sums[c] = bias[c] + the products of channel c over a 3 x 3 window inside the input whose
+ * column step in the input equals the weights' (dilation 1), c < n4 (a multiple of 4). */
+EDGEC_DW_NOINLINE static void edgec_dw_sums_3x3(int32_t *sums, const int32_t *bias, int32_t n4, const int8_t *x,
+                                                int32_t x_row, const int8_t *w, int32_t step)
+{
+    const int32_t step2 = 2 * step, w_row = 3 * step;
+    int32_t c;
+    for (c = 0; c < n4; c += 4) {
+        int32_t s0 = bias[c], s1 = bias[c + 1], s2 = bias[c + 2], s3 = bias[c + 3];
+        const int8_t *xr = x + c, *wr = w + c;
+        EDGEC_DW4_ROW3(s0, s1, s2, s3, xr, wr, step, step2);
+        xr += x_row;
+        wr += w_row;
+        EDGEC_DW4_ROW3(s0, s1, s2, s3, xr, wr, step, step2);
+        xr += x_row;
+        wr += w_row;
+        EDGEC_DW4_ROW3(s0, s1, s2, s3, xr, wr, step, step2);
+        sums[c] = s0;
+        sums[c + 1] = s1;
+        sums[c + 2] = s2;
+        sums[c + 3] = s3;
+    }
+}
+
+/* The same over any window of n_taps taps: tap t reads the input at taps[t] (a row of input_zp
+ * bytes for a tap outside the input) and its weights at w + t * step. */
+EDGEC_DW_NOINLINE static void edgec_dw_sums_taps(int32_t *sums, const int32_t *bias, int32_t n4,
+                                                 const int8_t *const *taps, int32_t n_taps, const int8_t *w,
+                                                 int32_t step)
+{
+    int32_t c, t;
+    for (c = 0; c < n4; c += 4) {
+        int32_t s0 = bias[c], s1 = bias[c + 1], s2 = bias[c + 2], s3 = bias[c + 3];
+        const int8_t *wr = w + c;
+        for (t = 0; t < n_taps; t++, wr += step) {
+            EDGEC_DW4_TAP(s0, s1, s2, s3, taps[t] + c, wr);
+        }
+        sums[c] = s0;
+        sums[c + 1] = s1;
+        sums[c + 2] = s2;
+        sums[c + 3] = s3;
+    }
+}
+
+/* out[c] = the requantized sums[c], c < n; the clamp to int8 alone when the activation range
+ * is all of int8. */
+EDGEC_DW_NOINLINE static void edgec_dw_requantize(const edgec_dwconv_params *p, const int32_t *sums, int32_t n,
+                                                  int8_t *out)
+{
+    const int32_t *const multiplier = p->multiplier;
+    const int8_t *const shift = p->shift;
+    const int32_t zp = p->output_zp, lo = p->act_min, hi = p->act_max;
+    int32_t c;
+    if (p->narrow && lo <= -128 && hi >= 127) {
+        for (c = 0; c < n; c++) {
+            out[c] = (int8_t)edgec_ssat8(edgec_mbqm_narrow(sums[c], multiplier[c], shift[c]) + zp);
+        }
+    } else if (p->narrow) {
+        for (c = 0; c < n; c++) {
+            out[c] = edgec_clamp_s8(edgec_mbqm_narrow(sums[c], multiplier[c], shift[c]) + zp, lo, hi);
+        }
+    } else {
+        for (c = 0; c < n; c++) {
+            out[c] = edgec_clamp_s8(edgec_mbqm(sums[c], multiplier[c], shift[c]) + zp, lo, hi);
+        }
+    }
+}
+
+/* Every channel of the output pixel whose window starts at input row iy0, column ix0; dm == 1,
+ * kernel_h * kernel_w <= EDGEC_DW_DSP_MAX_TAPS, out_c <= EDGEC_DW_DSP_MAX_C. The sums pass through
+ * `sums`; zp_row holds out_c bytes of input_zp. */
+EDGEC_DW_NOINLINE static void edgec_dwconv_pixel_dsp(const edgec_dwconv_params *p, const int8_t *in_b, int32_t iy0,
+                                                     int32_t ix0, const int8_t *zp_row, int32_t *sums, int8_t *out)
+{
+    const int32_t out_c = p->out_c, in_c = p->in_c, kernel_h = p->kernel_h, kernel_w = p->kernel_w;
+    const int32_t dil_h = p->dilation_h, dil_w = p->dilation_w, in_h = p->in_h, in_w = p->in_w;
+    const int32_t n4 = out_c & ~3;
+    const int8_t *const weights = p->weights;
+    const int32_t input_zp = p->input_zp;
+    int32_t c, ky, kx;
+    if (n4 > 0) {
+        if (kernel_h == 3 && kernel_w == 3 && dil_w == 1 && iy0 >= 0 && iy0 + 2 * dil_h < in_h && ix0 >= 0 &&
+            ix0 + 2 < in_w) {
+            edgec_dw_sums_3x3(sums, p->bias, n4, in_b + (iy0 * in_w + ix0) * in_c, dil_h * in_w * in_c, weights,
+                              out_c);
+        } else {
+            const int8_t *taps[EDGEC_DW_DSP_MAX_TAPS];
+            int32_t t = 0;
+            for (ky = 0; ky < kernel_h; ky++) {
+                const int32_t iy = iy0 + ky * dil_h;
+                for (kx = 0; kx < kernel_w; kx++, t++) {
+                    const int32_t ix = ix0 + kx * dil_w;
+                    taps[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? in_b + (iy * in_w + ix) * in_c : zp_row;
+                }
+            }
+            edgec_dw_sums_taps(sums, p->bias, n4, taps, t, weights, out_c);
+        }
+    }
+    for (c = n4; c < out_c; c++) {
+        int32_t acc = p->bias[c];
+        for (ky = 0; ky < kernel_h; ky++) {
+            for (kx = 0; kx < kernel_w; kx++) {
+                const int32_t iy = iy0 + ky * dil_h, ix = ix0 + kx * dil_w;
+                const int32_t v = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w
+                                      ? (int32_t)in_b[(iy * in_w + ix) * in_c + c]
+                                      : input_zp;
+                acc += (int32_t)weights[(ky * kernel_w + kx) * out_c + c] * v;
+            }
+        }
+        sums[c] = acc;
+    }
+    edgec_dw_requantize(p, sums, out_c, out);
+}
+#endif
+
 void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)
 {
     const int32_t dm = p->depth_multiplier;
     int32_t acc[EDGEC_DW_BLOCK];
+#if defined(EDGEC_DSP)
+    const int dsp = dm == 1 && p->out_c <= EDGEC_DW_DSP_MAX_C && p->kernel_h * p->kernel_w <= EDGEC_DW_DSP_MAX_TAPS;
+    int32_t sums[EDGEC_DW_DSP_MAX_C];
+    int8_t zp_row[EDGEC_DW_DSP_MAX_C];
+    memset(zp_row, (int)(int8_t)p->input_zp, sizeof(zp_row));
+#endif
     int32_t b, oy, ox, c0, ky, kx, j;
 
     for (b = 0; b < p->batches; b++) {
@@ -116,6 +323,12 @@ void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t
             for (ox = 0; ox < p->out_w; ox++) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
+#if defined(EDGEC_DSP)
+                if (dsp) {
+                    edgec_dwconv_pixel_dsp(p, in_b, iy0, ix0, zp_row, sums, out);
+                    continue;
+                }
+#endif
 #if defined(EDGEC_V6M)
                 if (dm == 1 && iy0 >= 0 && iy0 + (p->kernel_h - 1) * p->dilation_h < p->in_h && ix0 >= 0 &&
                     ix0 + (p->kernel_w - 1) * p->dilation_w < p->in_w) {
