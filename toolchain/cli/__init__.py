@@ -31,7 +31,7 @@ COMMANDS = {
 HELP = {
     "build": "Quantize a model to int8, check it fits a target, export it.",
     "check": "Check that a .tflite model fits a target (no conversion).",
-    "compress": "Prune, cluster, factorize or distill a Keras model; save it as a Keras 3 model.",
+    "compress": "Prune, cluster, factorize, distill or quantization-aware train a Keras model; save it as Keras 3.",
     "inspect": "Print a model's ops, tensors, parameters, MACs and sizes.",
     "targets": "List the target profiles, or show one.",
     "validate": "Check the generated C engine against the tflite-micro interpreter, byte for byte.",

@@ -32,6 +32,8 @@ def compression_options(command):
                      help="Share N values per kernel (k-means); LUT-compressed after int8 conversion."),
         click.option("--factorize", type=ENERGY, metavar="E",
                      help="Split Dense/1x1-conv kernels by SVD, keeping energy fraction E (e.g. 0.9)."),
+        click.option("--qat", is_flag=True,
+                     help="Quantization-aware training last: int8 as the converter makes it (keeps zeros, clusters)."),
         click.option("--distill", is_flag=True, help="Fine-tune against the original model's soft outputs."),
         click.option("--train", "train_path", type=click.Path(exists=True), metavar="DATA",
                      help="Training data: .npz with x (and y), or a folder of class subfolders of images."),
@@ -47,10 +49,10 @@ def compression_options(command):
 
 
 def recipe_from_options(prune=None, prune_structured=None, cluster=None, factorize=None, distill=False,
-                        recipe_path=None, epochs=None, weights=None, **_unused) -> Recipe:
+                        recipe_path=None, epochs=None, weights=None, qat=False, **_unused) -> Recipe:
     base = load_recipe(recipe_path) if recipe_path else None
     return with_options(base, prune=prune, prune_structured=prune_structured, cluster=cluster,
-                        factorize=factorize, distill=distill, epochs=epochs, weights=weights)
+                        factorize=factorize, distill=distill, qat=qat, epochs=epochs, weights=weights)
 
 
 def load_data(model, path):
@@ -91,12 +93,13 @@ def write_atomically(path: Path, write) -> None:
 @keras_loading_options
 @click.pass_context
 def compress(ctx, model_path, output, as_json, no_int8, quiet, custom_objects, trust_lambda, **options):
-    """Compress MODEL (prune, structured prune, cluster, factorize, distill) and save it to OUTPUT.
+    """Compress MODEL (prune, structured prune, cluster, factorize, distill, QAT) and save it to OUTPUT.
 
     \b
     Examples:
       edgec compress model.keras --prune 0.75 --train train.npz --eval test.npz -o pruned.keras
       edgec compress model.keras --prune-structured 0.5 --distill --train train.npz -o small.keras
+      edgec compress model.keras --prune 0.75 --qat --train train.npz -o pruned_qat.keras
       edgec compress model.keras --recipe recipe.toml --train train.npz -o out.keras
     """
     output = Path(output)
@@ -105,7 +108,7 @@ def compress(ctx, model_path, output, as_json, no_int8, quiet, custom_objects, t
     recipe = recipe_from_options(**options)
     if recipe.is_empty:
         raise OptionError("compress", "no technique",
-                          "at least one of --prune, --prune-structured, --cluster, --factorize or a --recipe with one")
+                          "at least one of --prune, --prune-structured, --cluster, --factorize, --qat or a --recipe with one")
     from toolchain.cli.options import make_console
     from toolchain.progress import progress_for
 
