@@ -13,7 +13,8 @@ def test_the_documented_example_recipe_parses(tmp_path):
     path = tmp_path / "recipe.toml"
     path.write_text(example)
     r = load_recipe(path)
-    assert r.techniques == ["prune_structured", "factorize", "prune", "cluster"]
+    assert r.techniques == ["prune_structured", "factorize", "prune", "cluster", "qat"]
+    assert r.qat.preserve_sparsity and r.qat.preserve_clusters and r.qat.epochs == 1
     assert r.prune.m_by_n == (2, 4) and r.prune.per_layer == {"dense1": 0.9} and r.prune.epochs == 3
     assert r.cluster.per_layer == {"dense1": 8} and r.cluster.init == "kmeans_plus_plus"
     assert r.factorize.energy == 0.9 and r.factorize.per_layer == {"dense1": 16}
@@ -35,6 +36,7 @@ def test_the_documented_example_recipe_parses(tmp_path):
     ("[train]\nepochs = -1", "train.epochs", ">= 0"),
     ("[prune]\nlayers = \"conv\"", "prune.layers", "a list of layer names"),
     ("[storage]\nweights = \"sparse\"", "storage.weights", "one of 'auto', 'dense'"),
+    ("[qat]\nepochs = -2", "qat.epochs", ">= 0"),
 ])
 def test_bad_recipes_name_the_field_and_what_was_expected(text, field, expected):
     with pytest.raises(FieldError) as info:
@@ -49,7 +51,7 @@ def test_unknown_tables_and_keys_are_refused_by_the_one_toml_checker(tmp_path):
     with pytest.raises(UnknownKeyError) as info:
         parse_recipe({"prunes": {}}, "r.toml")
     assert str(info.value) == ("r.toml: recipe field 'prunes': unknown key; did you mean 'prune', 'prune_structured'? "
-                               "known here: cluster, distill, factorize, prune, prune_structured, storage, train")
+                               "known here: cluster, distill, factorize, prune, prune_structured, qat, storage, train")
     path = tmp_path / "recipe.toml"
     path.write_text("[cluster]\ncluster = 16\n")
     with pytest.raises(UnknownKeyError) as info:
@@ -75,6 +77,9 @@ def test_command_line_options_override_the_recipe():
     assert r.prune.sparsity == 0.8 and r.prune.frequency == 10
     assert r.cluster.clusters == 8 and r.distill is not None and r.train.epochs == 1
     assert with_options(None).is_empty and Recipe().techniques == []
+    assert with_options(base, qat=True).techniques == ["prune", "qat"]
+    kept = parse_recipe({"qat": {"preserve_clusters": False, "epochs": 3}})
+    assert with_options(kept, qat=True).qat == kept.qat  # the option keeps the recipe's settings
 
 
 def test_weights_storage_comes_from_the_recipe_or_the_option_and_is_no_technique():
