@@ -16,7 +16,9 @@ converter makes of it computes in integers, so that fine-tuning it learns to liv
   quantization would use); the gradient passes straight through inside the range, zero outside;
 - the model input is fake-quantized the same way; max pooling, average pooling, flatten, reshape,
   dropout and padding keep their input's scale (as int8 kernels do); softmax, sigmoid and tanh
-  outputs get the fixed ranges of TFLite's int8 kernels.
+  outputs get the fixed ranges of TFLite's int8 kernels; any other layer's output gets a learned
+  range (the weights of layers other than Conv1D/Conv2D/DepthwiseConv2D/Dense, e.g.
+  SeparableConv2D, are left to the converter's post-training quantization).
 
 The activations are fake-quantized with TensorFlow's FakeQuantWithMinMaxVars op, which the TFLite
 converter reads as the tensor's quantization: the QAT model converts through the build's own
