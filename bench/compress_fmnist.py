@@ -3,8 +3,10 @@
 Trains a reference CNN (~210k parameters) on the 60k training images, then applies each
 technique with edgec's compression pass, converts to int8 and measures: int8 test accuracy (10k
 test images, ai-edge-litert), parameters, MACs, flash as deployed, zip size and the TFLM arena.
-The same magnitude pruning and clustering are run with tfmot (tf_keras) from the same trained
-weights, same layers, data and epochs, in a separate virtual environment, for comparison.
+Quantization-aware training is run from the float model and, keeping zeros and shared values
+(PQAT, CQAT), from the pruned and clustered models. The same magnitude pruning, clustering and
+QAT are run with tfmot (tf_keras) from the same trained weights, same layers, data and epochs, in
+a separate virtual environment, for comparison.
 
     python bench/compress_fmnist.py [--smoke] [--no-tfmot] [--json bench/results/compress_fmnist.json]
 
