@@ -1,4 +1,4 @@
-"""tfmot's magnitude pruning and clustering on the reference CNN, for comparison with edgec's.
+"""tfmot's magnitude pruning, clustering and QAT on the reference CNN, for comparison with edgec's.
 
 Run by compress_fmnist.py inside the tfmot environment (tf_keras + tensorflow-model-optimization),
 starting from the same trained weights, on the same layers, data, schedule and epochs. Converted
@@ -104,6 +104,19 @@ def main() -> int:
     batch = config["batch_size"]
     rows = []
 
+    # Quantization-aware training: tfmot's default 8-bit scheme on the whole model, same epochs and
+    # learning rate as edgec's QAT row; converted with the same calibration samples.
+    started = time.time()
+    tf.keras.utils.set_random_seed(config["seed"])
+    base = build_tf_keras(weights)
+    quantized = tfmot.quantization.keras.quantize_model(base)
+    steps = config["qat_epochs"] * -(-len(x_train) // batch)
+    rate = tf_keras.optimizers.schedules.CosineDecay(config["qat_learning_rate"], decay_steps=steps)
+    quantized.compile(tf_keras.optimizers.Adam(rate), loss)
+    quantized.fit(x_train, y_train, batch_size=batch, epochs=config["qat_epochs"], verbose=2)
+    rows.append(measure("tfmot_qat", "tfmot QAT int8", quantized, calib, x_test, y_test, None, started))
+    print(rows[-1], flush=True)
+
     # Magnitude pruning: PolynomialDecay 0 -> sparsity over the first two thirds of the steps, as edgec does.
     started = time.time()
     tf.keras.utils.set_random_seed(config["seed"])
@@ -148,6 +161,7 @@ def main() -> int:
     rows.append(measure("tfmot_cluster", f"tfmot cluster {config['clusters']} + int8 + LUT", stripped, calib, x_test, y_test, bits,
                         started))
     print(rows[-1], flush=True)
+
     args.out.write_text(json.dumps(rows))
     return 0
 

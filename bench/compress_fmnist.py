@@ -3,8 +3,10 @@
 Trains a reference CNN (~210k parameters) on the 60k training images, then applies each
 technique with edgec's compression pass, converts to int8 and measures: int8 test accuracy (10k
 test images, ai-edge-litert), parameters, MACs, flash as deployed, zip size and the TFLM arena.
-The same magnitude pruning and clustering are run with tfmot (tf_keras) from the same trained
-weights, same layers, data and epochs, in a separate virtual environment, for comparison.
+Quantization-aware training is run from the float model and, keeping zeros and shared values
+(PQAT, CQAT), from the pruned and clustered models. The same magnitude pruning, clustering and
+QAT are run with tfmot (tf_keras) from the same trained weights, same layers, data and epochs, in
+a separate virtual environment, for comparison.
 
     python bench/compress_fmnist.py [--smoke] [--no-tfmot] [--json bench/results/compress_fmnist.json]
 
@@ -59,11 +61,13 @@ CONFIG = {
     "factorize_epochs": 3,
     "filter_epochs": 6,  # separable and bottleneck filters, recovered by distillation
     "bottleneck_ratio": 0.25,
+    "qat_epochs": 2,
+    "qat_learning_rate": 2e-5,
     "train_samples": 60_000,  # the first ones of each set (all of them)
     "test_samples": 10_000,
 }
 SMOKE = dict(CONFIG, base_epochs=1, prune_epochs=1, cluster_epochs=1, structured_epochs=1, factorize_epochs=1,
-             filter_epochs=1,
+             filter_epochs=1, qat_epochs=1,
              train_samples=300, test_samples=200)
 
 
@@ -203,6 +207,36 @@ def technique_recipes(config: dict) -> dict:
     }
 
 
+ROW_ORDER = ("ptq", "prune", "cluster", "structured", "factorize", "separable", "separable_lowrank", "bottleneck",
+             "qat", "pqat", "cqat", "tfmot_prune", "tfmot_cluster", "tfmot_qat")
+
+
+def qat_recipe(config: dict):
+    from toolchain.compress.recipe import QatOptions, Recipe, TrainOptions
+
+    return Recipe(train=TrainOptions(0, config["batch_size"], config["qat_learning_rate"]),
+                  qat=QatOptions(epochs=config["qat_epochs"]))
+
+
+def kept(before, after) -> str:
+    """Zeros and distinct values per output channel of the kernels before and after QAT (int8)."""
+    from toolchain.compress import qat
+
+    kernels = qat.float_kernels(after)
+    zeros_before = sum(int((before.get_layer(n).kernel.numpy() == 0).sum()) for n in kernels)
+    zeros_after = sum(int((k == 0).sum()) for k in kernels.values())
+
+    def most_distinct(kernel, layer):
+        channels = qat.channel_count(layer)
+        flat = kernel.reshape(-1, channels)
+        return max(np.unique(flat[:, c]).size for c in range(channels))
+
+    distinct = {n: (most_distinct(before.get_layer(n).kernel.numpy(), before.get_layer(n)),
+                    most_distinct(k, before.get_layer(n))) for n, k in kernels.items()}
+    return (f"; zeros {zeros_before:,} before, {zeros_after:,} after; most distinct values in a channel, "
+            "before/after: " + ", ".join(f"{n} {a}/{b}" for n, (a, b) in distinct.items()))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true",
@@ -236,26 +270,46 @@ def main(argv=None) -> int:
     rows = [measure_row("ptq", "int8 PTQ", base, float_acc, calib, test, None, started)]
     print(rows[-1], flush=True)
 
-    recipes = technique_recipes(config)
-    if args.only:
-        wanted = set(args.only.split(","))
-        unknown = wanted - {key for key, _ in recipes} - {"tfmot"}
-        if unknown:
-            parser.error(f"--only: unknown keys {sorted(unknown)}; known: {sorted(k for k, _ in recipes)}, tfmot")
-        recipes = {k: r for k, r in recipes.items() if k[0] in wanted}
-        args.no_tfmot = args.no_tfmot or "tfmot" not in wanted
-    for (key, name), recipe in recipes.items():
+    def run(key, name, model, recipe, lut_from=None, note=lambda result: ""):
         started = time.time()
         print(f"--- {name}", flush=True)
         with progress_for(Console(stderr=True), quiet=False) as progress:  # a bar on a terminal, else nothing
-            result = compress(base, recipe, train, None, log=lambda m: print(m, flush=True), progress=progress)
+            result = compress(model, recipe, train, None, log=lambda m: print(m, flush=True), progress=progress)
         acc = evaluate(result.model, test)
-        rows.append(measure_row(key, name, result.model, acc, calib, test, result.lut_bits, started,
-                                result.final.detail))
+        lut_bits = result.lut_bits if lut_from is None else lut_from.lut_bits
+        rows.append(measure_row(key, name, result.model, acc, calib, test, lut_bits, started,
+                                result.final.detail + note(result)))
         print(rows[-1], flush=True)
+        return result
 
+    # The new rows first (the run is long on a loaded machine): pruning and clustering, QAT from the
+    # float model and from the pruned and clustered models (PQAT, CQAT: zeros and shared values
+    # kept, a QAT-only recipe on that model), tfmot; then structured pruning and factorization.
+    recipes = {key: (name, recipe) for (key, name), recipe in technique_recipes(config).items()}
+    wanted = set(args.only.split(",")) if args.only else None
+    if wanted is not None:
+        unknown = wanted - set(ROW_ORDER) - {"tfmot"}
+        if unknown:
+            parser.error(f"--only: unknown keys {sorted(unknown)}; known: {', '.join(ROW_ORDER[1:])}, tfmot")
+        args.no_tfmot = args.no_tfmot or "tfmot" not in wanted
+
+    def asked(*keys):
+        return wanted is None or bool(wanted & set(keys))
+
+    if asked("prune", "cluster", "qat", "pqat", "cqat"):  # QAT rows start from the pruned and clustered models
+        results = {key: run(key, recipes[key][0], base, recipes[key][1]) for key in ("prune", "cluster")}
+        for key, name, source in (("qat", "QAT int8", None),
+                                  ("pqat", f"PQAT (prune {config['prune_sparsity']:.0%}) int8", "prune"),
+                                  ("cqat", f"CQAT (cluster {config['clusters']}) int8 + LUT", "cluster")):
+            start = base if source is None else results[source].model
+            run(key, name, start, qat_recipe(config), None if source is None else results[source],
+                lambda result, start=start: kept(start, result.model))
     if not (args.no_tfmot or args.smoke):
         rows += run_tfmot(base, config)
+    for key in ("structured", "factorize", "separable", "separable_lowrank", "bottleneck"):
+        if asked(key):
+            run(key, recipes[key][0], base, recipes[key][1])
+    rows.sort(key=lambda r: ROW_ORDER.index(r.key))
 
     report = render(rows, float_acc)
     print(report)
@@ -351,10 +405,20 @@ def targets(rows: list[Row], float_acc: float) -> list[tuple[bool, str]]:
         add(drop("bottleneck") <= 1.0 and b.params < plain.params and b.macs < plain.macs,
             f"bottleneck + distill within 1 point ({-drop('bottleneck'):+.2f}) with fewer parameters "
             f"({b.params / plain.params:.3f}x) and MACs ({b.macs / plain.macs:.3f}x)")
+    if have("qat"):
+        add(drop("qat") <= min(drop("ptq"), 0.3),
+            f"QAT int8 at least PTQ's ({-drop('qat'):+.2f} vs {-drop('ptq'):+.2f}) and within 0.3 points of float")
+    for qat_key, ptq_key in (("pqat", "prune"), ("cqat", "cluster")):
+        if have(qat_key, ptq_key):
+            gain = 100 * (by[qat_key].int8_accuracy - by[ptq_key].int8_accuracy)
+            add(gain >= -0.3, f"{qat_key} within 0.3 points of {ptq_key} + int8 or better: {gain:+.2f} points")
     for ours, theirs in (("prune", "tfmot_prune"), ("cluster", "tfmot_cluster")):
         if have(ours, theirs):
             gap = 100 * (by[ours].int8_accuracy - by[theirs].int8_accuracy)
             add(gap >= -0.5, f"{ours} no worse than 0.5 points below tfmot: ours minus tfmot {gap:+.2f} points")
+    if have("qat", "tfmot_qat"):
+        gap = 100 * (by["qat"].int8_accuracy - by["tfmot_qat"].int8_accuracy)
+        add(gap >= -0.3, f"qat no worse than 0.3 points below tfmot: ours minus tfmot {gap:+.2f} points")
     return result
 
 

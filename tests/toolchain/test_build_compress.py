@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from tests.toolchain.conftest import EXAMPLE_CALIB, EXAMPLE_EVAL, EXAMPLE_MODEL
@@ -38,3 +39,17 @@ def test_compressing_a_tflite_is_refused(tmp_path, mlperf_models):
                  "-o", tmp_path / "o")
     assert result.exit_code == 2 and "cannot be compressed" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_qat_model_builds_full_integer_with_its_learned_ranges(tmp_path):
+    from toolchain.analysis import float_ops
+
+    result = run("build", EXAMPLE_MODEL, "-t", "cortex-m7", "--calib", EXAMPLE_CALIB, "--qat",
+                 "--train", EXAMPLE_EVAL, "--eval", EXAMPLE_EVAL, "--epochs", "1", "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "report.json").read_text())["compression"]["rows"]
+    assert [r["technique"] for r in rows] == ["original", "qat"]
+    assert "activation ranges learned" in rows[1]["detail"]
+    model = read_tflite_file(tmp_path / "model.tflite")
+    assert float_ops(model, analyse(model)) == []
+    assert rows[1]["int8_metric"] == pytest.approx(rows[1]["float_metric"], abs=0.02)  # fake int8 is int8

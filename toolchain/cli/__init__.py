@@ -32,7 +32,7 @@ COMMANDS = {
 HELP = {
     "build": "Quantize a model to int8, check it fits a target, export it.",
     "check": "Check that a .tflite model fits a target (no conversion).",
-    "compress": "Prune, cluster, factorize, compact filters or distill a Keras model; save it as Keras 3.",
+    "compress": "Prune, cluster, factorize, compact filters, distill or QAT-train a Keras model; save it as Keras 3.",
     "fit": "Search the compressions of a model for the most accurate one that fits a target.",
     "inspect": "Print a model's ops, tensors, parameters, MACs and sizes.",
     "targets": "List the target profiles, or show one.",

@@ -36,6 +36,8 @@ def compression_options(command):
                      help="Each k x k Conv2D (4+ input channels) becomes depthwise k x k + pointwise 1 x 1."),
         click.option("--bottleneck", type=ENERGY, metavar="R",
                      help="A 1 x 1 squeeze to a share R of the input channels before each k x k Conv2D."),
+        click.option("--qat", is_flag=True,
+                     help="Quantization-aware training last: int8 as the converter makes it (keeps zeros, clusters)."),
         click.option("--distill", is_flag=True, help="Fine-tune against the original model's soft outputs."),
         click.option("--train", "train_path", type=click.Path(exists=True), metavar="DATA",
                      help="Training data: .npz with x (and y), or a folder of class subfolders of images."),
@@ -51,11 +53,11 @@ def compression_options(command):
 
 
 def recipe_from_options(prune=None, prune_structured=None, cluster=None, factorize=None, separable=False,
-                        bottleneck=None, distill=False, recipe_path=None, epochs=None, weights=None,
+                        bottleneck=None, distill=False, recipe_path=None, epochs=None, weights=None, qat=False,
                         **_unused) -> Recipe:
     base = load_recipe(recipe_path) if recipe_path else None
     return with_options(base, prune=prune, prune_structured=prune_structured, cluster=cluster,
-                        factorize=factorize, separable=separable, bottleneck=bottleneck, distill=distill,
+                        factorize=factorize, separable=separable, bottleneck=bottleneck, distill=distill, qat=qat,
                         epochs=epochs, weights=weights)
 
 
@@ -97,13 +99,14 @@ def write_atomically(path: Path, write) -> None:
 @keras_loading_options
 @click.pass_context
 def compress(ctx, model_path, output, as_json, no_int8, quiet, custom_objects, trust_lambda, **options):
-    """Compress MODEL (prune, structured prune, cluster, factorize, compact filters, distill); save it to OUTPUT.
+    """Compress MODEL (prune, structured prune, cluster, factorize, compact filters, distill, QAT); save it to OUTPUT.
 
     \b
     Examples:
       edgec compress model.keras --prune 0.75 --train train.npz --eval test.npz -o pruned.keras
       edgec compress model.keras --prune-structured 0.5 --distill --train train.npz -o small.keras
       edgec compress model.keras --separable --distill --train train.npz -o separable.keras
+      edgec compress model.keras --prune 0.75 --qat --train train.npz -o pruned_qat.keras
       edgec compress model.keras --recipe recipe.toml --train train.npz -o out.keras
     """
     output = Path(output)
@@ -113,7 +116,7 @@ def compress(ctx, model_path, output, as_json, no_int8, quiet, custom_objects, t
     if recipe.is_empty:
         raise OptionError("compress", "no technique",
                           "at least one of --prune, --prune-structured, --cluster, --factorize, --separable, "
-                          "--bottleneck or a --recipe with one")
+                          "--bottleneck, --qat or a --recipe with one")
     from toolchain.cli.options import make_console
     from toolchain.progress import progress_for
 

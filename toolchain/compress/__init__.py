@@ -23,6 +23,8 @@ _EXPORTS = {
     # clustering
     "cluster_weights": "clustering", "strip_clustering": "clustering", "ClusterWeights": "clustering",
     "CentroidInitialization": "clustering", "unique_values": "clustering",
+    # quantization-aware training
+    "quantize_model": "qat", "calibrate_ranges": "qat", "FakeQuant": "qat", "QuantizeWeights": "qat",
     # low-rank factorization
     "factorize_low_rank": "factorize", "low_rank_plan": "factorize",
     # distillation

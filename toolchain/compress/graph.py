@@ -102,8 +102,9 @@ def layer_graph(model: keras.Model) -> LayerGraph:
 class Replacement:
     """What stands in a rebuilt model where one layer stood.
 
-    `layers` are applied in sequence to the inputs of the original call; `weights[i]` (or None to
-    keep a freshly initialised layer) is set on `layers[i]` once the new model is built.
+    `layers` are applied in sequence to the inputs of the original call (none: the layer is
+    removed and its single input passes through); `weights[i]` (or None to keep a freshly
+    initialised layer) is set on `layers[i]` once the new model is built.
     """
 
     layers: list[keras.Layer]
@@ -153,7 +154,12 @@ def rebuild(
 
         args = keras.tree.map_structure(swap, node.arguments.args)
         kwargs = keras.tree.map_structure(swap, node.arguments.kwargs)
-        out = replacement.layers[0](*args, **kwargs)
+        if replacement.layers:
+            out = replacement.layers[0](*args, **kwargs)
+        elif len(node.input_tensors) == 1:  # removed: its input passes through
+            out = new_tensors[id(node.input_tensors[0])]
+        else:
+            raise UnsupportedModelError("rebuild", f"layer '{layer.name}' with several inputs cannot be removed")
         for extra in replacement.layers[1:]:
             out = extra(out)
         for old, new in zip(keras.tree.flatten(node.outputs), keras.tree.flatten(out)):

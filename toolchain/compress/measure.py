@@ -32,6 +32,20 @@ def _prod(values) -> int:
     return int(np.prod([int(v) for v in values])) if len(values) else 1
 
 
+def count_params(model) -> int:
+    """The parameters of a Keras model as it deploys: a QAT model's masks, shared-value indices and
+    activation ranges are not parameters (its layers' kernels and biases are)."""
+    from toolchain.compress.qat import FakeQuant, QuantizeWeights
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, QuantizeWeights):
+            total += int(layer.layer.count_params())
+        elif not isinstance(layer, FakeQuant):
+            total += int(layer.count_params()) if layer.built else 0
+    return total
+
+
 def keras_macs(model) -> int:
     """Multiply-accumulates of one inference (batch 1) of a Keras model's Dense/Conv layers."""
     import keras
@@ -168,7 +182,7 @@ def deploy(model, calib: np.ndarray, eval_data: Dataset | None = None, lut_bits:
         deployed = lut.model
     engine_weights, engine_sram = engine_figures(tflite, weights)
     return Deployed(
-        flash_bytes=len(deployed), zip_bytes=zip_size(deployed), params=int(model.count_params()),
+        flash_bytes=len(deployed), zip_bytes=zip_size(deployed), params=count_params(model),
         macs=tflite_macs(deployed), arena_bytes=measure_arena_bytes(deployed), int8_metric=metric,
         lut=lut, tflite=deployed, int8=tflite, engine_weight_bytes=engine_weights, engine_sram_bytes=engine_sram,
     )

@@ -4,10 +4,11 @@ Techniques run in a fixed order, each followed by fine-tuning on the training da
 from the original model when the recipe asks for it):
 
     structured pruning -> low-rank factorization -> separable filters -> bottleneck filters
-    -> magnitude pruning -> clustering
+    -> magnitude pruning -> clustering -> quantization-aware training
 
 Structure-changing techniques come first, so the weights that pruning zeroes and clustering shares
-are those of the final architecture. Clustering preserves pruned zeros by default. Without
+are those of the final architecture. Clustering preserves pruned zeros by default, and QAT
+(last, so that it fine-tunes the final weights) keeps zeros and shared values by default. Without
 training data (or with 0 epochs) the techniques are applied one-shot, without fine-tuning.
 
 The int8 conversion and the LUT rewrite of clustered weights come after this pass (see
@@ -23,9 +24,9 @@ import keras
 import numpy as np
 
 from toolchain.base.errors import DataError
-from toolchain.compress import clustering, factorize, filters, pruning, structured
+from toolchain.compress import clustering, factorize, filters, pruning, qat, structured
 from toolchain.compress.data import Dataset, fit_to_input
-from toolchain.compress.measure import keras_macs
+from toolchain.compress.measure import count_params, keras_macs
 from toolchain.compress.recipe import PruneOptions, Recipe, TrainOptions
 from toolchain.compress.train import evaluate, fine_tune, metric_name, teacher_logits
 from toolchain.progress import SILENT, Progress
@@ -70,7 +71,7 @@ class CompressResult:
 
 
 def _stage(name: str, model: keras.Model, eval_data: Dataset | None, detail: str = "", epochs: int = 0):
-    return StageResult(name, int(model.count_params()), keras_macs(model), evaluate(model, eval_data), detail, epochs,
+    return StageResult(name, count_params(model), keras_macs(model), evaluate(model, eval_data), detail, epochs,
                        model)
 
 
@@ -170,6 +171,17 @@ def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, e
         detail = ", ".join(f"{name}: {counts[name]} values" for name in clustered)
         stages.append(_stage("cluster", current, eval_data, detail, epochs))
         lut_bits = max(1, math.ceil(math.log2(max([o.clusters, *o.per_layer.values()]))))
+
+    if recipe.qat is not None:
+        o = recipe.qat
+        say("quantization-aware training: int8 weights per channel, int8 activation ranges learned"
+            + (", zeros kept" if o.preserve_sparsity else "") + (", shared values kept" if o.preserve_clusters else ""))
+        current = qat.quantize_model(current, o.preserve_sparsity, o.preserve_clusters)
+        samples = calibration_samples(train, eval_data)
+        if samples is not None:  # the ranges start where post-training quantization's are
+            qat.calibrate_ranges(current, samples)
+        epochs = tune(current, o.epochs)
+        stages.append(_stage("qat", current, eval_data, qat.describe(current), epochs))
 
     return CompressResult(current, recipe, metric_name(model, eval_data), stages, lut_bits)
 

@@ -47,6 +47,11 @@ Example (every table and key optional):
     preserve_sparsity = true
     per_layer = { dense1 = 8 }
 
+    [qat]                      # quantization-aware training (last: fake int8 as the converter makes it)
+    preserve_sparsity = true   # a kernel's zeros stay exactly zero (PQAT)
+    preserve_clusters = true   # a clustered kernel keeps its shared values per channel (CQAT)
+    epochs = 1
+
     [distill]                  # fine-tune against the original model's soft outputs
     temperature = 4.0
     alpha = 0.1                # weight of the hard labels (0: soft targets only)
@@ -138,6 +143,13 @@ class BottleneckOptions:
 
 
 @dataclass(frozen=True)
+class QatOptions:
+    preserve_sparsity: bool = True
+    preserve_clusters: bool = True
+    epochs: int | None = None
+
+
+@dataclass(frozen=True)
 class DistillOptions:
     temperature: float = 4.0
     alpha: float = 0.1
@@ -160,13 +172,14 @@ class Recipe:
     bottleneck: BottleneckOptions | None = None
     prune: PruneOptions | None = None
     cluster: ClusterOptions | None = None
+    qat: QatOptions | None = None
     distill: DistillOptions | None = None
     storage: StorageOptions = StorageOptions()  # not a technique: it applies to every build
 
     @property
     def techniques(self) -> list[str]:
         """The techniques in the order the pipeline applies them."""
-        order = ("prune_structured", "factorize", "separable", "bottleneck", "prune", "cluster")
+        order = ("prune_structured", "factorize", "separable", "bottleneck", "prune", "cluster", "qat")
         return [name for name in order if getattr(self, name) is not None]
 
     @property
@@ -289,6 +302,13 @@ def _bottleneck(t: Table) -> BottleneckOptions:
                              layers=_layers(t), exclude=_exclude(t),
                              min_in_channels=t.integer("min_in_channels", BottleneckOptions.min_in_channels, 1),
                              epochs=_epochs(t))
+def _qat(t: Table) -> QatOptions:
+    base = QatOptions()
+    return QatOptions(
+        preserve_sparsity=t.boolean("preserve_sparsity", base.preserve_sparsity),
+        preserve_clusters=t.boolean("preserve_clusters", base.preserve_clusters),
+        epochs=_epochs(t),
+    )
 
 
 def _distill(t: Table) -> DistillOptions:
@@ -305,7 +325,8 @@ def _storage(t: Table) -> StorageOptions:
 
 _SECTIONS = {
     "train": _train, "prune_structured": _structured, "factorize": _factorize,
-    "separable": _separable, "bottleneck": _bottleneck, "prune": _prune, "cluster": _cluster, "distill": _distill, "storage": _storage,
+    "separable": _separable, "bottleneck": _bottleneck, "prune": _prune, "cluster": _cluster, "qat": _qat,
+    "distill": _distill, "storage": _storage,
 }
 
 
@@ -328,7 +349,7 @@ def load_recipe(path) -> Recipe:
 
 def with_options(recipe: Recipe | None, *, prune: float | None = None, prune_structured: float | None = None,
                  cluster: int | None = None, factorize: float | None = None, separable: bool = False,
-                 bottleneck: float | None = None, distill: bool = False,
+                 bottleneck: float | None = None, distill: bool = False, qat: bool = False,
                  epochs: int | None = None, weights: str | None = None) -> Recipe:
     """`recipe` (or an empty one) with the command-line options laid over it."""
     recipe = recipe or Recipe()
@@ -349,6 +370,8 @@ def with_options(recipe: Recipe | None, *, prune: float | None = None, prune_str
     if bottleneck is not None:
         recipe = replace(recipe, bottleneck=replace(recipe.bottleneck or BottleneckOptions(),
                                                     ratio=_ratio(c, "--bottleneck", bottleneck)))
+    if qat and recipe.qat is None:
+        recipe = replace(recipe, qat=QatOptions())
     if distill and recipe.distill is None:
         recipe = replace(recipe, distill=DistillOptions())
     if epochs is not None:

@@ -12,6 +12,7 @@ def saved_objects() -> dict[str, type]:
     from toolchain.compress.clustering import ClusterWeights
     from toolchain.compress.distill import DistillationLoss
     from toolchain.compress.pruning import PruneLowMagnitude
+    from toolchain.compress.qat import FakeQuant, QuantizeWeights
 
-    classes = (ClusterWeights, PruneLowMagnitude, DistillationLoss)
+    classes = (ClusterWeights, PruneLowMagnitude, DistillationLoss, FakeQuant, QuantizeWeights)
     return {**{c.__name__: c for c in classes}, **{f"edgec>{c.__name__}": c for c in classes}}

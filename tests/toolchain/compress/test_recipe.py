@@ -13,9 +13,10 @@ def test_the_documented_example_recipe_parses(tmp_path):
     path = tmp_path / "recipe.toml"
     path.write_text(example)
     r = load_recipe(path)
-    assert r.techniques == ["prune_structured", "factorize", "separable", "bottleneck", "prune", "cluster"]
+    assert r.techniques == ["prune_structured", "factorize", "separable", "bottleneck", "prune", "cluster", "qat"]
     assert r.separable.layers == ("conv2", "conv3") and r.separable.min_in_channels == 4
     assert r.bottleneck.ratio == 0.25 and r.bottleneck.layers is None
+    assert r.qat.preserve_sparsity and r.qat.preserve_clusters and r.qat.epochs == 1
     assert r.prune.m_by_n == (2, 4) and r.prune.per_layer == {"dense1": 0.9} and r.prune.epochs == 3
     assert r.cluster.per_layer == {"dense1": 8} and r.cluster.init == "kmeans_plus_plus"
     assert r.factorize.energy == 0.9 and r.factorize.per_layer == {"dense1": 16}
@@ -39,6 +40,7 @@ def test_the_documented_example_recipe_parses(tmp_path):
     ("[storage]\nweights = \"sparse\"", "storage.weights", "one of 'auto', 'dense'"),
     ("[bottleneck]\nratio = 1.0", "bottleneck.ratio", "< 1.0"),
     ("[separable]\nmin_in_channels = 0", "separable.min_in_channels", ">= 1"),
+    ("[qat]\nepochs = -2", "qat.epochs", ">= 0"),
 ])
 def test_bad_recipes_name_the_field_and_what_was_expected(text, field, expected):
     with pytest.raises(FieldError) as info:
@@ -53,7 +55,8 @@ def test_unknown_tables_and_keys_are_refused_by_the_one_toml_checker(tmp_path):
     with pytest.raises(UnknownKeyError) as info:
         parse_recipe({"prunes": {}}, "r.toml")
     assert str(info.value) == ("r.toml: recipe field 'prunes': unknown key; did you mean 'prune', 'prune_structured'? "
-                               "known here: bottleneck, cluster, distill, factorize, prune, prune_structured, separable, storage, train")
+                               "known here: bottleneck, cluster, distill, factorize, prune, prune_structured, qat, separable, storage, "
+                               "train")
     path = tmp_path / "recipe.toml"
     path.write_text("[cluster]\ncluster = 16\n")
     with pytest.raises(UnknownKeyError) as info:
@@ -83,6 +86,9 @@ def test_command_line_options_override_the_recipe():
                            bottleneck=0.25)
     assert filters.techniques == ["separable", "bottleneck"] and filters.separable.layers is None
     assert filters.bottleneck.ratio == 0.25 and filters.bottleneck.layers == ("c",)
+    assert with_options(base, qat=True).techniques == ["prune", "qat"]
+    kept = parse_recipe({"qat": {"preserve_clusters": False, "epochs": 3}})
+    assert with_options(kept, qat=True).qat == kept.qat  # the option keeps the recipe's settings
 
 
 def test_weights_storage_comes_from_the_recipe_or_the_option_and_is_no_technique():
