@@ -199,6 +199,67 @@ def _explain_keras_error(path: Path, fmt: str, exc: Exception, custom: dict) -> 
     return ModelLoadError(path, f"cannot be loaded: {first[:300]}")
 
 
+def _references(nodes) -> list[list]:
+    """The [layer name, node index, tensor index, ...] entries of a Keras 2 inbound_nodes or
+    output_layers value (a list of them, or of lists of them)."""
+    if isinstance(nodes, list) and len(nodes) >= 3 and isinstance(nodes[0], str) and isinstance(nodes[1], int):
+        return [nodes]
+    if isinstance(nodes, list):
+        return [ref for item in nodes for ref in _references(item)]
+    return []
+
+
+def map_keras2_nested_nodes(config) -> bool:
+    """Map a Keras 2 functional config's references to nested Sequential models to Keras 3's node
+    numbering; True when something changed.
+
+    In Keras 2 a Sequential built on an Input owns node 0, so the layers after a nested Sequential
+    read its node 1 (and the next call's node 2...); Keras 3 gives a Sequential no node of its own,
+    the first call makes node 0, and the config is refused ("Invalid Functional model
+    configuration"). A nested Functional keeps its own node 0 in Keras 3 too: unchanged.
+    """
+    changed = False
+    if isinstance(config, dict):
+        inner = config.get("config")
+        layers = inner.get("layers") if isinstance(inner, dict) else None
+        if isinstance(layers, list) and all(isinstance(layer, dict) for layer in layers):
+            refs = [ref for layer in layers for ref in _references(layer.get("inbound_nodes"))]
+            refs += _references(inner.get("output_layers"))
+            for layer in layers:
+                name = layer.get("name") or (layer.get("config") or {}).get("name")
+                if layer.get("class_name") != "Sequential" or "inbound_nodes" not in layer:
+                    continue
+                mine = [ref for ref in refs if ref[0] == name]
+                if mine and min(ref[1] for ref in mine) >= 1:
+                    for ref in mine:
+                        ref[1] -= 1
+                    changed = True
+        for value in config.values():
+            changed |= map_keras2_nested_nodes(value)
+    elif isinstance(config, list):
+        for value in config:
+            changed |= map_keras2_nested_nodes(value)
+    return changed
+
+
+def _load_h5_with_config(path: Path, config: dict, objects: dict, trust_lambda: bool):
+    """Keras' legacy HDF5 loader on a copy of the file, in memory, with `config` as its architecture."""
+    import io
+    import json
+
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    with h5py.File(path, "r") as src, h5py.File(io.BytesIO(), "w") as copy:
+        for key, value in src.attrs.items():
+            copy.attrs[key] = value
+        copy.attrs["model_config"] = json.dumps(config)
+        if "model_weights" in src:
+            src.copy(src["model_weights"], copy, "model_weights")
+        return legacy_h5_format.load_model_from_hdf5(copy, custom_objects=objects, compile=False,
+                                                     safe_mode=not trust_lambda)
+
+
 def _load_keras(path: Path, fmt: str, custom: dict, trust_lambda: bool) -> LoadedModel:
     import keras
 
@@ -207,9 +268,13 @@ def _load_keras(path: Path, fmt: str, custom: dict, trust_lambda: bool) -> Loade
     objects = {**saved_objects(), **(_legacy_objects() if fmt == "h5" else {}), **custom}
     if fmt == "keras" and not zipfile.is_zipfile(path):
         raise ModelLoadError(path, "corrupted or truncated .keras file (not a valid zip archive)")
+    config = _model_config(path, fmt) if fmt == "h5" else None
     try:
-        model = keras.models.load_model(path, compile=False, custom_objects=objects,
-                                        safe_mode=not trust_lambda)
+        if config is not None and map_keras2_nested_nodes(config):
+            model = _load_h5_with_config(path, config, objects, trust_lambda)
+        else:
+            model = keras.models.load_model(path, compile=False, custom_objects=objects,
+                                            safe_mode=not trust_lambda)
     except Exception as exc:  # Keras raises many types for bad files; each gets one clear line
         raise _explain_keras_error(path, fmt, exc, objects) from None
     if not isinstance(model, keras.Model):
