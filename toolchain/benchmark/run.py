@@ -85,7 +85,8 @@ def _memory_split(elf: Path, target: TargetProfile):
         return None
 
 
-def _samples(options: BenchOptions, in_spec: TensorSpec | None, device_input_bytes: int | None) -> Samples:
+def _samples(options: BenchOptions, in_spec: TensorSpec | None, device_input_bytes: int | None,
+             out_spec: TensorSpec | None = None) -> Samples:
     count = max(options.runs, 1)
     if in_spec is None:
         if options.eval_data is not None:
@@ -94,7 +95,8 @@ def _samples(options: BenchOptions, in_spec: TensorSpec | None, device_input_byt
             raise OptionError("--model", "(none)", "a .tflite model: this firmware does not report its input size")
         in_spec = TensorSpec(shape=(device_input_bytes,), dtype="int8", scale=None, zero_point=0)
     if options.eval_data is not None:
-        return load_samples(options.eval_data, in_spec, options.limit)
+        classes = int(out_spec.shape[-1]) if out_spec is not None and out_spec.shape else None
+        return load_samples(options.eval_data, in_spec, options.limit, classes)
     return random_samples(in_spec, count)
 
 
@@ -231,7 +233,7 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
         info = client.connect()
         device_input = (client.int_field("edgec-arena", client.arena(), "input")
                         if in_spec is None and client.supports_edgec() else None)
-        samples = _samples(options, in_spec, device_input)
+        samples = _samples(options, in_spec, device_input, out_spec)
         benchmark = info.model if info.model in BENCHMARKS else None
         infer_timeout = options.infer_timeout_s or inference_timeout_s(
             analyse(model).macs if model is not None else None, target, options.emulate, options.timeout_s,
