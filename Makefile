@@ -38,13 +38,13 @@ test: system-deps $(STAMP)
 bench: system-deps $(STAMP)
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
-# Each fuzz target (fuzz/*.py) for FUZZ_SECONDS, on a scratch copy of the shipped models; a crash
-# leaves its input in out/fuzz/<target>/ (add it to tests/data/fuzz-regressions/<target>/).
+# Each fuzz target (fuzz/*.py) for FUZZ_SECONDS, from its seeds (`--write-seeds`: the shipped models,
+# profiles...); a crash leaves its input in out/fuzz/<target>/ (add it to tests/data/fuzz-regressions/<target>/).
 FUZZ_SECONDS ?= 60
 fuzz: $(STAMP)
 	@for target in fuzz/[!_]*.py; do name=$$(basename $$target .py); echo "== $$name ($(FUZZ_SECONDS) s)"; \
-	  rm -rf out/fuzz/$$name && mkdir -p out/fuzz/$$name/corpus && cp tests/data/mlperf-tiny/*.tflite out/fuzz/$$name/corpus/ && \
-	  $(PY) $$target out/fuzz/$$name/corpus -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=out/fuzz/$$name/ || exit 1; done
+	  rm -rf out/fuzz/$$name && $(PY) $$target --write-seeds out/fuzz/$$name/corpus && \
+	  $(PY) $$target out/fuzz/$$name/corpus -max_total_time=$(FUZZ_SECONDS) -timeout=60 -artifact_prefix=out/fuzz/$$name/ || exit 1; done
 
 clean:
 	rm -rf out build .pytest_cache

@@ -6,13 +6,12 @@ a model whose analysis completes; never another exception, never a signal, never
 
     python fuzz/tflite_reader.py CORPUS_DIR [libFuzzer flags, e.g. -runs=2000 -max_total_time=60]
 
-Seeds: tests/data/mlperf-tiny/*.tflite (copy them into a scratch corpus folder: libFuzzer adds
-the inputs it finds to the first folder it is given). Inputs that once broke the property live in
-tests/data/fuzz-regressions/tflite_reader/ and are replayed by the tests.
+Seeds (`--write-seeds DIR`): tests/data/mlperf-tiny/*.tflite. Inputs that once broke the property
+live in tests/data/fuzz-regressions/tflite_reader/ and are replayed by the tests.
 """
 from __future__ import annotations
 
-import sys
+INSTRUMENT = ("toolchain.analysis", "toolchain.base.tflite_reader")
 
 
 def check(data: bytes) -> None:
@@ -27,16 +26,17 @@ def check(data: bytes) -> None:
     analyse(model)
 
 
-def main(argv: list[str]) -> None:
-    import atheris
+def seeds() -> dict[str, bytes]:
+    from fuzz._harness import REPO
 
-    with atheris.instrument_imports():  # the code under test, imported here to be instrumented
-        import toolchain.analysis  # noqa: F401
-        import toolchain.base.tflite_reader  # noqa: F401
-    atheris.Setup(argv, check)
-    atheris.Fuzz()
+    return {p.name: p.read_bytes() for p in sorted((REPO / "tests/data/mlperf-tiny").glob("*.tflite"))}
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
-    main(sys.argv)
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from fuzz._harness import run_as_script
+
+    run_as_script("fuzz.tflite_reader")

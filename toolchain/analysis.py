@@ -145,15 +145,47 @@ def _peak(lifetimes, n_ops: int) -> LiveSet:
     return best
 
 
+_SHAPE_OPS = frozenset({"RESHAPE", "PAD", "MEAN", "STRIDED_SLICE", "TRANSPOSE", "SUM", "PADV2", "SQUEEZE",
+                        "SPLIT", "GATHER"})
+
+
+def _op_weights(op: Operator, sg: Subgraph, in_loop: bool = False) -> list:
+    """The constant inputs of an op that are parameters (shape constants of RESHAPE and the like are
+    not; nor, in a called subgraph, scalars: loop counters, axes, the 1 of a GRU's 1 - z)."""
+    if op.op in _SHAPE_OPS:
+        return []
+    return [t for t in (sg.tensors[i] for i in op.inputs if i >= 0) if t.is_constant
+            and not (in_loop and t.size <= 1)]
+
+
+def _called_subgraphs(model: TfliteModel, op: Operator, seen: set[int]) -> list[Subgraph]:
+    """The subgraphs an op runs (WHILE's cond and body, IF's branches, CALL_ONCE...), and those they
+    call in turn; each subgraph once (`seen`), the main one never."""
+    found = []
+    for key, value in op.options.items():
+        if not key.endswith(("subgraph_index", "subgraph_indices")):
+            continue
+        for index in (value if isinstance(value, tuple) else (value,)):
+            if isinstance(index, int) and 0 < index < len(model.subgraphs) and index not in seen:
+                seen.add(index)
+                sub = model.subgraphs[index]
+                found.append(sub)
+                for inner in sub.operators:
+                    found.extend(_called_subgraphs(model, inner, seen))
+    return found
+
+
 def analyse(model: TfliteModel, layer_names: tuple[str, ...] = ()) -> ModelAnalysis:
     sg = model.main
     ops = []
+    seen: set[int] = set()
     for op in sg.operators:
-        consts = [sg.tensors[i] for i in op.inputs if i >= 0 and sg.tensors[i].is_constant]
         out = sg.tensors[op.outputs[0]] if op.outputs else None
-        # shape constants of RESHAPE and the like are not parameters
-        weights = [c for c in consts if op.op not in ("RESHAPE", "PAD", "MEAN", "STRIDED_SLICE",
-                                                        "TRANSPOSE", "SUM", "PADV2", "SQUEEZE")]
+        called = _called_subgraphs(model, op, seen)
+        # a control-flow op owns the weights of the subgraphs it runs (a recurrent layer's WHILE
+        # body); its own constant inputs are the loop's initial state, not parameters
+        weights = [w for sub in called for inner in sub.operators for w in _op_weights(inner, sub, True)] \
+            if called else _op_weights(op, sg)
         params = sum(c.size for c in weights)
         if op.op in DECODE_OPS:  # LUT-compressed weights: the parameters are what it decodes
             params = sum(sg.tensors[i].size for i in op.outputs)

@@ -295,7 +295,8 @@ def compress_and_convert(model: LoadedModel, calibration: Calibration, options: 
     channels = shape[-1] if len(shape) == 3 else None
 
     def dataset(path):
-        return None if path is None else fit_to_input(load_dataset(path, image_size, channels), shape)
+        return None if path is None else fit_to_input(load_dataset(path, image_size, channels), shape,
+                                                      tuple(keras_model.outputs[0].shape[1:]))
 
     result = compress(keras_model, options.recipe, dataset(options.train), dataset(options.eval),
                       progress=progress)

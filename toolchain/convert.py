@@ -84,6 +84,7 @@ def convert_int8(model: LoadedModel, calibration: np.ndarray | list[np.ndarray],
     calib = calibration if isinstance(calibration, list) else [calibration]
     count = min(len(calib[0]), options.max_calibration_samples)
     concrete, trackable = _batch1_function(model)
+    refuse_loops(concrete, model)
 
     def representative():
         for i in range(count):
@@ -117,6 +118,59 @@ def convert_int8(model: LoadedModel, calibration: np.ndarray | list[np.ndarray],
     del log
     return ConvertedModel(tflite_bytes=bytes(data), options=options, calibration_samples=count,
                           layer_names=model.layer_names)
+
+
+LOOP_OPS = frozenset({"While", "StatelessWhile"})
+
+
+def _loop_scopes(concrete) -> list[str]:
+    """The name scopes of the TensorFlow loops in a traced function (its own graph and the
+    functions it calls, e.g. a SavedModel's), in order, each once."""
+    graph_def = concrete.graph.as_graph_def()
+    nodes = list(graph_def.node) + [n for f in graph_def.library.function for n in f.node_def]
+    return list(dict.fromkeys(n.name.rsplit("/", 1)[0] if "/" in n.name else n.name
+                              for n in nodes if n.op in LOOP_OPS))
+
+
+def _keras_layer_classes(model: LoadedModel) -> dict[str, str]:
+    """Layer name -> class name, nested models and wrapped layers (Bidirectional) included."""
+    found: dict[str, str] = {}
+    pending = [model.keras_model] if model.keras_model is not None else []
+    while pending:
+        layer = pending.pop()
+        found.setdefault(layer.name, type(layer).__name__)
+        pending.extend(getattr(layer, "layers", None) or ())
+        pending.extend(x for x in (getattr(layer, "forward_layer", None), getattr(layer, "backward_layer", None))
+                       if x is not None)
+    return found
+
+
+def _loop_layer(scope: str, classes: dict[str, str]) -> str:
+    """The innermost layer whose name scope holds a loop ("functional_1/gru_1/while" -> "gru")."""
+    import re
+
+    for part in reversed(scope.split("/")):
+        for name in (part, re.sub(r"_\d+$", "", part)):
+            if name in classes and classes[name] not in ("Functional", "Sequential", "Model"):
+                return name
+    return scope
+
+
+def refuse_loops(concrete, model: LoadedModel) -> None:
+    """Recurrent layers (LSTM, GRU, SimpleRNN...) trace to a TensorFlow While loop: TensorFlow's
+    int8 calibrator dies with a segmentation fault on it, so it is refused here, before the
+    converter runs, naming each layer. Unrolled (unroll=True, a fixed sequence length), the same
+    layers convert to plain ops that TFLM runs."""
+    scopes = _loop_scopes(concrete)
+    if not scopes:
+        return
+    classes = _keras_layer_classes(model)
+    layers = list(dict.fromkeys(_loop_layer(scope, classes) for scope in scopes))
+    named = ", ".join(f"'{name}' (class {classes[name]})" if name in classes else f"'{name}'" for name in layers)
+    raise ConversionError(
+        f"{'layers' if len(layers) > 1 else 'layer'} {named} {'run' if len(layers) > 1 else 'runs'} "
+        "a TensorFlow loop (a recurrent layer), on which TensorFlow's int8 calibrator crashes; build "
+        "it with unroll=True (a fixed sequence length) and it converts to plain ops that TFLM runs")
 
 
 def _ops_in_error(text: str) -> list[str]:

@@ -1,7 +1,10 @@
 """Read sample arrays (calibration, evaluation) from .npy / .npz files or a folder of images."""
 from __future__ import annotations
 
+import struct
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +61,11 @@ def read_array_file(path: Path, key: str | None = None) -> dict[str, np.ndarray]
             check_npz_headers(path)
             with np.load(path, allow_pickle=False) as npz:
                 return {k: npz[k] for k in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(path, f"not a readable NumPy file ({type(exc).__name__}: {exc})") from None
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError,
+            SyntaxError, tokenize.TokenError, KeyError, struct.error) as exc:
+        # what a corrupted header (TokenError, SyntaxError), deflate stream (zlib.error) or zip
+        # directory (an unknown compression method, an encrypted member) raises in NumPy or zipfile
+        raise DataError(path, f"not a readable NumPy file ({type(exc).__name__}: {str(exc)[:200]})") from None
     except MemoryError:
         raise DataError(path, "its arrays do not fit in memory") from None
     raise InputFileError(path, f"unknown data format '{path.suffix}'", "expected .npy, .npz or a folder of images")

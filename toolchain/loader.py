@@ -7,14 +7,17 @@ DepthwiseConv2D config carries `groups`), TensorFlow SavedModel folders, and `.t
 from __future__ import annotations
 
 import importlib.util
+import lzma
 import shutil
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from toolchain.base.errors import InputFileError, ModelLoadError, UnsupportedLayerError
+from toolchain.base.files import MODEL_LIMIT_BYTES
 
 FORMATS = ("keras", "h5", "savedmodel", "tflite")
 
@@ -135,21 +138,152 @@ def _legacy_objects() -> dict[str, Any]:
     return {"DepthwiseConv2D": DepthwiseConv2D}
 
 
-def _model_config(path: Path, fmt: str) -> dict | None:
-    """The saved architecture (JSON) of a .keras or .h5 file, read without building the model."""
+_ARCHIVE_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError,
+                   RuntimeError, zlib.error, lzma.LZMAError)  # RuntimeError: an encrypted member
+CONFIG_LIMIT_BYTES = 64 << 20  # a model's architecture JSON; more is no model edgec can build
+CONFIG_DEPTH_LIMIT = 200  # nesting of the JSON (Keras writes ~10 per nested model)
+
+
+def _json_depth(value) -> int:
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            pending.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            pending.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _parse_config(path: Path, text: bytes | str):
     import json
 
     try:
-        if fmt == "keras":
-            with zipfile.ZipFile(path) as archive:
-                return json.loads(archive.read("config.json"))
-        import h5py
+        config = json.loads(text)
+    except RecursionError:
+        raise ModelLoadError(path, "the model config (JSON) is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(path, f"the model config is not valid JSON ({str(exc)[:120]})") from None
+    if not isinstance(config, dict):
+        raise ModelLoadError(path, f"the model config is a JSON {type(config).__name__}, not an object")
+    if _json_depth(config) > CONFIG_DEPTH_LIMIT:
+        raise ModelLoadError(path, f"the model config (JSON) is nested more than {CONFIG_DEPTH_LIMIT} deep")
+    return config
 
-        with h5py.File(path, "r") as f:
-            raw = f.attrs.get("model_config")
-            return json.loads(raw) if raw is not None else None
-    except Exception:  # unreadable config: the caller reports the original error instead
-        return None
+
+def _read_keras_config(path: Path) -> dict:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            try:
+                info = archive.getinfo("config.json")
+            except KeyError:
+                raise ModelLoadError(path, "not a Keras 3 model archive (no config.json)") from None
+            if info.file_size > CONFIG_LIMIT_BYTES:
+                raise ModelLoadError(path, f"its config.json declares {info.file_size:,} B "
+                                           f"(more than {CONFIG_LIMIT_BYTES:,} B)")
+            with archive.open(info) as f:
+                text = f.read(CONFIG_LIMIT_BYTES + 1)
+    except ModelLoadError:
+        raise
+    except _ARCHIVE_ERRORS as exc:
+        raise ModelLoadError(path, f"corrupted or truncated .keras file ({type(exc).__name__})") from None
+    if len(text) > CONFIG_LIMIT_BYTES:
+        raise ModelLoadError(path, f"its config.json holds more than {CONFIG_LIMIT_BYTES:,} B")
+    config = _parse_config(path, text)
+    _check_keras_weights(path)
+    return config
+
+
+def _check_keras_weights(path: Path) -> None:
+    """Keras reads a .keras file's weights (model.weights.h5) with the HDF5 library: read them
+    first in a forked child, where a crash on a corrupted file is caught."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [i for i in archive.infolist() if i.filename.endswith(".h5")]
+            if not names:
+                return
+            if sum(i.file_size for i in names) > MODEL_LIMIT_BYTES:
+                raise ModelLoadError(path, f"its weights declare more than {MODEL_LIMIT_BYTES:,} B")
+            members = [archive.read(i) for i in names]
+    except ModelLoadError:
+        raise
+    except _ARCHIVE_ERRORS as exc:
+        raise ModelLoadError(path, f"corrupted or truncated .keras file ({type(exc).__name__})") from None
+
+    def child() -> int:
+        import io
+
+        for data in members:
+            _walk_h5(io.BytesIO(data))
+        return 0
+
+    _in_child(path, child, "the weights (model.weights.h5)", sum(len(m) for m in members))
+
+
+def _walk_h5(source):
+    """Read every attribute and dataset of an HDF5 file as Keras will; return the file's model_config."""
+    import h5py
+
+    with h5py.File(source, "r") as f:
+        def visit(_, obj):
+            for key in obj.attrs:
+                obj.attrs[key]
+            if isinstance(obj, h5py.Dataset):
+                obj[()]
+        for key in f.attrs:
+            f.attrs[key]
+        f.visititems(visit)
+        return f.attrs.get("model_config")
+
+
+def _in_child(path: Path, body, what: str, size: int) -> None:
+    """`body` (HDF5 reads of `size` bytes) in a forked child; its crash or failure is a
+    ModelLoadError. The deadline (5 s, and 1 s per 10 MB) is far above what reading takes: the
+    HDF5 library loops on some corrupted files."""
+    from toolchain.probe import run_in_child
+
+    timeout_s = 5.0 + size / 10e6
+    exit_ = run_in_child(body, timeout_s=timeout_s)
+    if exit_.timed_out:  # killed at the deadline: before any signal
+        raise ModelLoadError(path, f"corrupted HDF5 data in {what} (reading it did not finish within "
+                                   f"{timeout_s:.0f} s)")
+    if exit_.signal is not None:
+        raise ModelLoadError(path, f"corrupted HDF5 data in {what} (the HDF5 library crashed reading it: "
+                                   f"{exit_.signal_name})")
+    if exit_.code == 4:
+        raise ModelLoadError(path, "the HDF5 file holds no model (no model_config: a weights-only file?)")
+    if not exit_.ok:
+        raise ModelLoadError(path, f"corrupted or truncated HDF5 data in {what}")
+
+
+def _read_h5_config(path: Path) -> dict:
+    """The HDF5 C library trusts the file: a corrupted one can crash it (SIGSEGV). The whole file is
+    first read in a forked child; a child that dies is a corrupted file, and the reads Keras makes
+    after are the ones that succeeded there."""
+    if path.stat().st_size > MODEL_LIMIT_BYTES:
+        raise ModelLoadError(path, f"the file is larger than {MODEL_LIMIT_BYTES:,} B")
+    with tempfile.TemporaryDirectory(prefix="edgec-h5-") as folder:
+        out = Path(folder) / "config.json"
+
+        def child() -> int:
+            raw = _walk_h5(path)
+            if raw is None:
+                return 4
+            out.write_bytes(raw if isinstance(raw, bytes) else str(raw).encode("utf-8", "surrogatepass"))
+            return 0
+
+        _in_child(path, child, "the file", path.stat().st_size)
+        if out.stat().st_size > CONFIG_LIMIT_BYTES:
+            raise ModelLoadError(path, f"its model config holds more than {CONFIG_LIMIT_BYTES:,} B")
+        text = out.read_bytes()
+    return _parse_config(path, text)
+
+
+def read_model_config(path: Path, fmt: str) -> dict:
+    """The saved architecture (JSON) of a .keras or .h5 file, read without building the model and
+    without running anything from it; ModelLoadError for a file that holds none readable."""
+    return _read_keras_config(path) if fmt == "keras" else _read_h5_config(path)
 
 
 def _layers_in(config) -> list[tuple[str, str, str]]:
@@ -171,7 +305,10 @@ def _unloadable_layers(path: Path, fmt: str, custom: dict) -> tuple[list[tuple[s
     """(custom layers Keras does not know, Lambda layers) named in the file's config."""
     import keras
 
-    config = _model_config(path, fmt)
+    try:
+        config = read_model_config(path, fmt)
+    except ModelLoadError:
+        config = None
     unknown, lambdas = [], []
     for name, cls, module in _layers_in(config):
         if cls == "Lambda":
@@ -199,6 +336,68 @@ def _explain_keras_error(path: Path, fmt: str, exc: Exception, custom: dict) -> 
     return ModelLoadError(path, f"cannot be loaded: {first[:300]}")
 
 
+def _references(nodes) -> list[list]:
+    """The [layer name, node index, tensor index, ...] entries of a Keras 2 inbound_nodes or
+    output_layers value (a list of them, or of lists of them)."""
+    if isinstance(nodes, list) and len(nodes) >= 3 and isinstance(nodes[0], str) and isinstance(nodes[1], int):
+        return [nodes]
+    if isinstance(nodes, list):
+        return [ref for item in nodes for ref in _references(item)]
+    return []
+
+
+def map_keras2_nested_nodes(config) -> bool:
+    """Map a Keras 2 functional config's references to nested Sequential models to Keras 3's node
+    numbering; True when something changed.
+
+    In Keras 2 a Sequential built on an Input owns node 0, so the layers after a nested Sequential
+    read its node 1 (and the next call's node 2...); Keras 3 gives a Sequential no node of its own,
+    the first call makes node 0, and the config is refused ("Invalid Functional model
+    configuration"). A nested Functional keeps its own node 0 in Keras 3 too: unchanged.
+    """
+    changed = False
+    if isinstance(config, dict):
+        inner = config.get("config")
+        layers = inner.get("layers") if isinstance(inner, dict) else None
+        if isinstance(layers, list) and all(isinstance(layer, dict) for layer in layers):
+            refs = [ref for layer in layers for ref in _references(layer.get("inbound_nodes"))]
+            refs += _references(inner.get("output_layers"))
+            for layer in layers:
+                inner_config = layer.get("config")
+                name = layer.get("name") or (inner_config.get("name") if isinstance(inner_config, dict) else None)
+                if layer.get("class_name") != "Sequential" or "inbound_nodes" not in layer:
+                    continue
+                mine = [ref for ref in refs if ref[0] == name]
+                if mine and min(ref[1] for ref in mine) >= 1:
+                    for ref in mine:
+                        ref[1] -= 1
+                    changed = True
+        for value in config.values():
+            changed |= map_keras2_nested_nodes(value)
+    elif isinstance(config, list):
+        for value in config:
+            changed |= map_keras2_nested_nodes(value)
+    return changed
+
+
+def _load_h5_with_config(path: Path, config: dict, objects: dict, trust_lambda: bool):
+    """Keras' legacy HDF5 loader on a copy of the file, in memory, with `config` as its architecture."""
+    import io
+    import json
+
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    with h5py.File(path, "r") as src, h5py.File(io.BytesIO(), "w") as copy:
+        for key, value in src.attrs.items():
+            copy.attrs[key] = value
+        copy.attrs["model_config"] = json.dumps(config)
+        if "model_weights" in src:
+            src.copy(src["model_weights"], copy, "model_weights")
+        return legacy_h5_format.load_model_from_hdf5(copy, custom_objects=objects, compile=False,
+                                                     safe_mode=not trust_lambda)
+
+
 def _load_keras(path: Path, fmt: str, custom: dict, trust_lambda: bool) -> LoadedModel:
     import keras
 
@@ -207,9 +406,13 @@ def _load_keras(path: Path, fmt: str, custom: dict, trust_lambda: bool) -> Loade
     objects = {**saved_objects(), **(_legacy_objects() if fmt == "h5" else {}), **custom}
     if fmt == "keras" and not zipfile.is_zipfile(path):
         raise ModelLoadError(path, "corrupted or truncated .keras file (not a valid zip archive)")
+    config = read_model_config(path, fmt)  # a clean error for a file Keras would crash on, or choke on
     try:
-        model = keras.models.load_model(path, compile=False, custom_objects=objects,
-                                        safe_mode=not trust_lambda)
+        if fmt == "h5" and map_keras2_nested_nodes(config):
+            model = _load_h5_with_config(path, config, objects, trust_lambda)
+        else:
+            model = keras.models.load_model(path, compile=False, custom_objects=objects,
+                                            safe_mode=not trust_lambda)
     except Exception as exc:  # Keras raises many types for bad files; each gets one clear line
         raise _explain_keras_error(path, fmt, exc, objects) from None
     if not isinstance(model, keras.Model):

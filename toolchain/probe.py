@@ -87,6 +87,8 @@ def run_in_child(body: Callable[[], int], timeout_s: float | None = DEFAULT_TIME
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's clean-up handlers are not ours
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 faulthandler.disable()  # a crash is the parent's to report, not a traceback's
+                for crash in (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGABRT):
+                    signal.signal(crash, signal.SIG_DFL)  # nor a fuzzer's (libFuzzer's handlers are inherited)
                 os.dup2(log.fileno(), 1)
                 os.dup2(log.fileno(), 2)
                 status = int(body())

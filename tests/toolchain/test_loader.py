@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +130,41 @@ def test_lambda_layer_needs_trust(tmp_path):
         load_model(path)
     assert "double" in err.value.message and "--trust-lambda" in err.value.message
     assert load_model(path, trust_lambda=True).keras_model is not None
+
+
+KERAS2_NESTED = Path(__file__).resolve().parents[1] / "data" / "keras2" / "nested_sequential_keras28.h5"
+
+
+def test_keras2_functional_nesting_two_sequentials_loads_with_its_weights():
+    import h5py
+
+    model = load_model(KERAS2_NESTED)
+    assert [type(layer).__name__ for layer in model.keras_model.layers] == ["InputLayer", "Sequential", "Sequential"]
+    assert (model.input_shapes, model.output_shapes) == (((None, 8),), ((None, 3),))
+    with h5py.File(KERAS2_NESTED) as f:
+        w = f["model_weights"]
+        k1, b1 = w["encoder"]["dense"]["kernel:0"][()], w["encoder"]["dense"]["bias:0"][()]
+        k2, b2 = w["head"]["dense_1"]["kernel:0"][()], w["head"]["dense_1"]["bias:0"][()]
+    x = np.random.default_rng(0).normal(size=(5, 8)).astype(np.float32)
+    expected = np.maximum(x @ k1 + b1, 0) @ k2 + b2
+    np.testing.assert_allclose(model.keras_model(x, training=False).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_keras2_nested_node_mapping():
+    """Only nested Sequentials move (a shared one keeps its calls apart); a nested Functional keeps
+    its own node 0 in Keras 3 too; a Keras 3 config (first call is node 0) is unchanged."""
+    from toolchain.loader import map_keras2_nested_nodes
+
+    def config(first):
+        layers = [{"class_name": "InputLayer", "name": "in", "inbound_nodes": []},
+                  {"class_name": "Sequential", "name": "seq", "config": {"name": "seq", "layers": []},
+                   "inbound_nodes": [[["in", 0, 0, {}]], [["seq", first, 0, {}]]]},
+                  {"class_name": "Functional", "name": "sub", "config": {"name": "sub", "layers": []},
+                   "inbound_nodes": [[["seq", first + 1, 0, {}]]]},
+                  {"class_name": "Dense", "name": "d", "inbound_nodes": [[["sub", 1, 0, {}]]]}]
+        return {"class_name": "Functional", "config": {"layers": layers, "output_layers": [["d", 0, 0]]}}
+
+    keras2 = config(1)
+    assert map_keras2_nested_nodes(keras2)
+    assert keras2 == config(0)
+    assert not map_keras2_nested_nodes(keras2)

@@ -31,6 +31,8 @@ def read_toml(path, what: str) -> dict:
         raise InputFileError(path, f"not valid TOML: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputFileError(path, f"not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise InputFileError(path, "not valid TOML here: arrays or tables nested too deeply") from None
 
 
 def _bounds(lo, hi, lo_open: bool, hi_open: bool) -> str:

@@ -66,9 +66,10 @@ def _pick(arrays: dict, names: tuple[str, ...]):
     return None
 
 
-def load_samples(path: Path, spec: TensorSpec, limit: int) -> Samples:
+def load_samples(path: Path, spec: TensorSpec, limit: int, classes: int | None = None) -> Samples:
     """Read x (and y) from an .npz: keys x/inputs/data (and y/labels), else the first two arrays.
-    Real-valued inputs are quantized with the model's input scale and zero point."""
+    Real-valued inputs are quantized with the model's input scale and zero point; labels must be
+    class indices below `classes` (the model's outputs), or one-hot rows."""
     from toolchain.data import read_array_file
 
     arrays = read_array_file(Path(path))
@@ -95,11 +96,24 @@ def load_samples(path: Path, spec: TensorSpec, limit: int) -> Samples:
         raise DataError(path, f"inputs are {x.dtype}, the model takes {spec.dtype}")
     if y is not None:
         y = np.asarray(y)
-        if y.ndim > 1:  # one-hot
+        if y.dtype.kind not in "biuf" or y.ndim == 0 or y.shape[0] == 0:
+            raise DataError(path, f"labels must be class indices or one-hot rows, got {y.dtype} of shape {y.shape}")
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            raise DataError(path, "the labels hold NaN or infinite values")
+        if y.ndim > 1 and int(np.prod(y.shape[1:])) > 1:  # one-hot
             y = np.argmax(y.reshape(y.shape[0], -1), axis=1)
+        y = y.reshape(len(y))
+        if y.dtype.kind == "f":
+            if (y != np.round(y)).any():
+                raise DataError(path, "the labels are not whole numbers: expected class indices or one-hot rows")
+            y = y.astype(np.int64)
         y = y[:len(x)]
         if len(y) != len(x):
             raise DataError(path, f"{len(x)} inputs but {len(y)} labels")
+        if y.min() < 0 or (classes is not None and y.max() >= classes):
+            bad = int(y.min()) if y.min() < 0 else int(y.max())
+            raise DataError(path, f"label {bad} is not a class index of this model"
+                                  + (f" (0 to {classes - 1}: it has {classes} outputs)" if classes else ""))
     return Samples(inputs=x, labels=y, source=str(path))
 
 

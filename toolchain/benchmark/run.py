@@ -40,8 +40,9 @@ class BenchOptions:
     warmup: int = 1
     limit: int = 100  # at most this many evaluation samples
     out_dir: Path = Path("edgec-bench")
-    timeout_s: float = 5.0  # per command
-    infer_timeout_s: float = 120.0  # per inference command
+    timeout_s: float = 5.0  # per answer
+    infer_timeout_s: float | None = None  # per inference command; None: inference_timeout_s()
+    deadline_s: float | None = None  # the whole device session; None: no limit besides each answer's
     weights: str = "auto"  # the engine's weight storage (as `edgec build --weights`)
     mlperf: str | None = None  # the MLPerf Tiny benchmark id of the firmware built here (as `edgec build --mlperf`)
 
@@ -84,7 +85,8 @@ def _memory_split(elf: Path, target: TargetProfile):
         return None
 
 
-def _samples(options: BenchOptions, in_spec: TensorSpec | None, device_input_bytes: int | None) -> Samples:
+def _samples(options: BenchOptions, in_spec: TensorSpec | None, device_input_bytes: int | None,
+             out_spec: TensorSpec | None = None) -> Samples:
     count = max(options.runs, 1)
     if in_spec is None:
         if options.eval_data is not None:
@@ -93,7 +95,8 @@ def _samples(options: BenchOptions, in_spec: TensorSpec | None, device_input_byt
             raise OptionError("--model", "(none)", "a .tflite model: this firmware does not report its input size")
         in_spec = TensorSpec(shape=(device_input_bytes,), dtype="int8", scale=None, zero_point=0)
     if options.eval_data is not None:
-        return load_samples(options.eval_data, in_spec, options.limit)
+        classes = int(out_spec.shape[-1]) if out_spec is not None and out_spec.shape else None
+        return load_samples(options.eval_data, in_spec, options.limit, classes)
     return random_samples(in_spec, count)
 
 
@@ -133,6 +136,24 @@ def _timing(run: DeviceRun, options: BenchOptions) -> Timing:
     if not laps:
         raise DeviceError("the device reported no timestamps (m-lap-us) around its inferences")
     return Timing("us", laps, [c / 1e3 for c in laps], False, target.clock_hz, lambda t: float(t))
+
+
+UNKNOWN_MODEL_INFER_TIMEOUT_S = 60.0  # --firmware without --model: no MAC count to estimate from
+DEVICE_SLACK = 10.0  # a device may be 10x slower than the rough MAC estimate (packed layers, no SIMD)
+EMULATOR_S_PER_MAC = 2e-6  # QEMU on a loaded host: >= 5 M instructions/s, <= 10 instructions/MAC
+
+
+def inference_timeout_s(macs: int | None, target: TargetProfile, emulate: bool, timeout_s: float,
+                        inferences: int = 1) -> float:
+    """How long to wait for the answer to one `infer` of `inferences` inferences (warm-up ones
+    included): the estimated latency with slack (and, emulated, QEMU's wall-clock pace), never
+    less than the per-answer timeout."""
+    if macs is None:
+        return max(timeout_s, UNKNOWN_MODEL_INFER_TIMEOUT_S)
+    estimate = macs * target.core_spec.cycles_per_mac_estimate / target.clock_hz * DEVICE_SLACK
+    if emulate:
+        estimate = max(estimate, macs * EMULATOR_S_PER_MAC)
+    return max(timeout_s, estimate * inferences)
 
 
 def _encoder(benchmark: str | None, in_spec: TensorSpec | None):
@@ -207,13 +228,17 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
             url, where = runner.url, target.emulator.machine
         else:
             url, where = options.port, options.port
-        client = stack.enter_context(EembcClient(open_port(url, target.serial.baud), timeout_s=options.timeout_s))
+        client = stack.enter_context(EembcClient(open_port(url, target.serial.baud), timeout_s=options.timeout_s,
+                                                 deadline_s=options.deadline_s))
         info = client.connect()
         device_input = (client.int_field("edgec-arena", client.arena(), "input")
                         if in_spec is None and client.supports_edgec() else None)
-        samples = _samples(options, in_spec, device_input)
+        samples = _samples(options, in_spec, device_input, out_spec)
         benchmark = info.model if info.model in BENCHMARKS else None
-        run = run_samples(client, info, samples.inputs, options.runs, options.warmup, options.infer_timeout_s,
+        infer_timeout = options.infer_timeout_s or inference_timeout_s(
+            analyse(model).macs if model is not None else None, target, options.emulate, options.timeout_s,
+            1 + options.warmup)
+        run = run_samples(client, info, samples.inputs, options.runs, options.warmup, infer_timeout,
                           on_run, _encoder(benchmark, in_spec))
     timing = _timing(run, options)
     per = _stats(timing.counts)

@@ -5,11 +5,15 @@ importing TensorFlow. Errors a user can cause are EdgecError; they are printed i
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import os
+import shutil
 import signal
 import sys
+import tempfile
+from pathlib import Path
 
 import click
 
@@ -133,8 +137,32 @@ def main(argv=None):
     sys.exit(code)
 
 
+@contextlib.contextmanager
+def private_tempdir():
+    """A temporary folder of the command's own, for Python (TensorFlow's autograph files) and, by
+    TMPDIR, for the compilers and tools it starts; removed when the command ends, however it ends
+    (an error, SIGINT, SIGTERM)."""
+    folder = tempfile.mkdtemp(prefix="edgec-tmp-")
+    saved_env, saved_dir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = folder, folder
+    try:
+        yield Path(folder)
+    finally:
+        tempfile.tempdir = saved_dir
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def run(argv=None) -> int:
     """Run one command; return its exit code. Errors a user can cause print one line."""
+    with private_tempdir():
+        return _run(argv)
+
+
+def _run(argv=None) -> int:
     try:
         rv = cli.main(args=argv, prog_name="edgec", standalone_mode=False)
     except click.ClickException as exc:  # every EdgecError, and click's usage errors

@@ -27,7 +27,11 @@ from toolchain.mlperf import BENCHMARK_IDS
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
               help="At most this many evaluation samples.")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
-              help="Seconds to wait for each answer (an inference may take up to 120 s).")
+              help="Seconds to wait for each answer; an inference waits for its estimated latency "
+                   "(from the model's MACs) with slack, at least this. A timed-out inference is retried once.")
+@click.option("--deadline", "deadline_s", type=click.FloatRange(min=0.1),
+              help="Seconds the whole device session may take, retries included (default: no limit "
+                   "besides each answer's timeout).")
 @click.option("--out", "-o", "out_dir", type=OutputFolder(),
               default=Path("edgec-bench"), show_default=True, help="Folder for report.json (and the firmware built).")
 @click.option("--mlperf", type=click.Choice(BENCHMARK_IDS),
@@ -36,7 +40,7 @@ from toolchain.mlperf import BENCHMARK_IDS
 @weights_option
 @output_options
 def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, warmup, limit, timeout_s,
-          out_dir, mlperf, weights, as_json, quiet):
+          deadline_s, out_dir, mlperf, weights, as_json, quiet):
     """Benchmark a model on a device speaking the MLPerf Tiny protocol, or on QEMU.
 
     Connects, identifies the device, loads inputs, runs the inferences, reads the outputs back
@@ -60,7 +64,7 @@ def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, 
         raise click.UsageError("give --port PORT (a board) or --emulate (QEMU)")
     options = BenchOptions(target=profile, emulate=emulate, port=port, model=model, firmware=firmware,
                            eval_data=eval_data, runs=runs, warmup=warmup, limit=limit, out_dir=out_dir,
-                           timeout_s=timeout_s, weights=weights or "auto", mlperf=mlperf)
+                           timeout_s=timeout_s, deadline_s=deadline_s, weights=weights or "auto", mlperf=mlperf)
     console = make_console(as_json, quiet)
     with progress_for(console, quiet) as progress, staged_output(out_dir) as stage:
         progress.stage("connecting, building or loading the firmware")

@@ -70,7 +70,7 @@ def load_data(model, path):
     shape = tuple(model.inputs[0].shape[1:])
     image_size = tuple(shape[:2]) if len(shape) == 3 else None
     channels = shape[-1] if len(shape) == 3 else None
-    return fit_to_input(load_dataset(path, image_size, channels), shape)
+    return fit_to_input(load_dataset(path, image_size, channels), shape, tuple(model.outputs[0].shape[1:]))
 
 
 def write_atomically(path: Path, write) -> None:

@@ -109,11 +109,44 @@ def load_dataset(path, image_size: tuple[int, int] | None = None, channels: int 
     return _load_npz(path)
 
 
-def fit_to_input(data: Dataset, input_shape: tuple) -> Dataset:
-    """`data` with `x` as float32 shaped for a model input of `input_shape` (batch dim excluded).
+def check_labels(data: Dataset, output_shape: tuple) -> None:
+    """Refuse labels a model with outputs of `output_shape` (batch dim excluded) cannot train or
+    be scored on: not numbers, class indices outside 0..classes-1, one-hot rows of another width.
+    Real-valued targets (a regression model's) pass as they are."""
+    y = data.y
+    if y is None:
+        return
+    if y.dtype.kind not in "biuf":
+        raise DataError(data.source, f"'y' must hold numbers (class indices, one-hot rows or targets), got dtype {y.dtype}")
+    classes = int(output_shape[-1]) if output_shape and output_shape[-1] else None
+    if classes is None or y.dtype.kind == "f":
+        return
+    if y.ndim == 2 and y.shape[1] > 1:  # one-hot rows
+        if y.shape[1] != classes:
+            raise DataError(data.source, f"'y' holds one-hot rows of {y.shape[1]} classes, the model has {classes} outputs")
+        return
+    labels = y.reshape(len(y), -1)
+    if labels.shape[1] != 1:
+        raise DataError(data.source, f"'y' of shape {tuple(y.shape)}: expected one class index per sample")
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0:
+        raise DataError(data.source, f"'y' holds a negative label ({low}): labels are class indices from 0")
+    if high >= classes:
+        count = int((labels >= classes).sum())
+        raise DataError(data.source, f"'y' holds label {high} ({count:,} sample{'s' if count > 1 else ''} out of range), "
+                                     f"but the model has {classes} output{'s' if classes > 1 else ''}: labels are class "
+                                     f"indices 0 to {classes - 1}" + (" (for one sigmoid output give float 0/1 targets)"
+                                                                      if classes == 1 else ""))
+
+
+def fit_to_input(data: Dataset, input_shape: tuple, output_shape: tuple | None = None) -> Dataset:
+    """`data` with `x` as float32 shaped for a model input of `input_shape` (batch dim excluded);
+    with `output_shape`, its labels checked against the model's outputs (check_labels).
 
     A missing trailing channel axis of size 1 is added (e.g. 28x28 images for a 28x28x1 input).
     """
+    if output_shape is not None:
+        check_labels(data, output_shape)
     x = data.x
     want = tuple(input_shape)
     if x.ndim == len(want) and want[-1] == 1:

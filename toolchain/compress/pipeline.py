@@ -88,9 +88,9 @@ def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, e
     """Apply `recipe` to `model` (which is not modified) and record each technique's effect."""
     say = log or (lambda message: None)
     keras.utils.set_random_seed(seed)
-    input_shape = tuple(model.inputs[0].shape[1:])
-    train = fit_to_input(train, input_shape) if train is not None else None
-    eval_data = fit_to_input(eval_data, input_shape) if eval_data is not None else None
+    input_shape, output_shape = tuple(model.inputs[0].shape[1:]), tuple(model.outputs[0].shape[1:])
+    train = fit_to_input(train, input_shape, output_shape) if train is not None else None
+    eval_data = fit_to_input(eval_data, input_shape, output_shape) if eval_data is not None else None
     if eval_data is not None and eval_data.y is None:
         raise DataError(eval_data.source, "evaluation data needs labels 'y'")
     if recipe.distill is not None and train is None:
@@ -149,14 +149,19 @@ def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, e
         per_layer = {name: _pruning_schedule(PruneOptions(**{**asdict(o), "sparsity": s}), steps)
                      for name, s in o.per_layer.items()}
         wrapped = pruning.prune_low_magnitude(current, schedule, o.m_by_n, o.layers, o.exclude, per_layer)
-        epochs = tune(wrapped, o.epochs, [pruning.UpdatePruningStep()]) if steps else 0
-        if epochs == 0:  # one-shot: the schedule's final sparsity at once
-            for layer in pruning.pruned_wrappers(wrapped):
-                layer.prune_now()
-        current = pruning.strip_pruning(wrapped)
-        sparsity = pruning.kernel_sparsity(current)
-        detail = ", ".join(f"{k}: {v:.1%}" for k, v in sparsity.items() if v > 0) or "no weights pruned"
-        stages.append(_stage("prune", current, eval_data, detail, epochs))
+        if not pruning.pruned_wrappers(wrapped):  # nothing to prune: no fine-tuning for it either
+            say("magnitude pruning: no prunable layer (Dense or Conv kernels besides the first convolution "
+                "and the last Dense)")
+            stages.append(_stage("prune", current, eval_data, "no prunable layer", 0))
+        else:
+            epochs = tune(wrapped, o.epochs, [pruning.UpdatePruningStep()]) if steps else 0
+            if epochs == 0:  # one-shot: the schedule's final sparsity at once
+                for layer in pruning.pruned_wrappers(wrapped):
+                    layer.prune_now()
+            current = pruning.strip_pruning(wrapped)
+            sparsity = pruning.kernel_sparsity(current)
+            detail = ", ".join(f"{k}: {v:.1%}" for k, v in sparsity.items() if v > 0) or "no weights pruned"
+            stages.append(_stage("prune", current, eval_data, detail, epochs))
 
     if recipe.cluster is not None:
         o = recipe.cluster

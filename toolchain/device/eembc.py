@@ -6,6 +6,10 @@ reset the client re-synchronises (terminates any half-received command with '%',
 quiet, then `name` until it answers) and retries the command; a device that stays silent, keeps
 failing or answers `e-[...]` raises DeviceError with the last lines it said.
 
+Time: each answer has its own timeout; an inference that timed out is retried once at most (a
+device stuck in one will be stuck in the next); and the whole session may have one deadline
+(`deadline_s`), which no retry outlives.
+
 This module moves bytes and lines: it knows nothing of models.
 """
 from __future__ import annotations
@@ -34,6 +38,15 @@ class DeviceTimeout(DeviceError):
     def __init__(self, command: str, timeout_s: float, last_lines):
         self.command, self.timeout_s = command, timeout_s
         super().__init__(f"the device did not answer '{command}' within {timeout_s:g} s", last_lines)
+
+
+class SessionDeadline(DeviceError):
+    """The session's deadline passed: nothing is retried after it."""
+
+    def __init__(self, command: str, deadline_s: float, last_lines):
+        self.command, self.deadline_s = command, deadline_s
+        super().__init__(f"the session's deadline of {deadline_s:g} s passed while waiting for the answer to "
+                         f"'{command}'", last_lines)
 
 
 class DeviceReset(DeviceError):
@@ -110,16 +123,21 @@ def _lap(line: str) -> int:
 class EembcClient:
     """Drives one device through a pyserial-like port (read(n), write(b), close())."""
 
-    def __init__(self, port, *, timeout_s: float = 5.0, retries: int = 3, history: int = 20):
+    def __init__(self, port, *, timeout_s: float = 5.0, retries: int = 3, history: int = 20,
+                 deadline_s: float | None = None):
         self.port = port
         self.timeout_s = timeout_s
         self.retries = retries
+        self.deadline_s = deadline_s
+        self._session_end = time.monotonic() + deadline_s if deadline_s else None
         self.lines: deque[str] = deque(maxlen=history)
         self._buf = b""
 
     # ---- lines ----
 
     def _read_line(self, deadline: float) -> str | None:
+        if self._session_end is not None:
+            deadline = min(deadline, self._session_end)
         while b"\n" not in self._buf:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -139,6 +157,8 @@ class EembcClient:
     def _drain(self, quiet_s: float = 0.1, limit_s: float = 2.0) -> None:
         """Read and drop everything until the line has been quiet for quiet_s."""
         end = time.monotonic() + limit_s
+        if self._session_end is not None:
+            end = min(end, self._session_end)
         self.port.timeout = quiet_s
         while time.monotonic() < end:
             chunk = self._read_port()
@@ -182,6 +202,8 @@ class EembcClient:
         while True:
             line = self._read_line(deadline)
             if line is None:
+                if self._session_end is not None and time.monotonic() >= self._session_end:
+                    raise SessionDeadline(command, self.deadline_s, self.lines)
                 raise DeviceTimeout(command, timeout_s, self.lines)
             if line.startswith(INIT_DONE):
                 raise DeviceReset(command, self.lines)
@@ -198,10 +220,12 @@ class EembcClient:
             # anything else is noise on the line
 
     def command(self, command: str, *, expect: str | None = None, timeout_s: float | None = None,
-                retry: bool = True) -> list[str]:
-        """Send `command`, return the m- lines of its answer (without m-ready)."""
+                retry: bool = True, timeout_retries: int | None = None) -> list[str]:
+        """Send `command`, return the m- lines of its answer (without m-ready). A timed-out
+        answer is retried at most `timeout_retries` times (default: `retries`)."""
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
         attempts = self.retries + 1 if retry else 1
+        timeouts_left = self.retries if timeout_retries is None else timeout_retries
         for attempt in range(attempts):
             try:
                 return self._exchange(command, expect, timeout_s)
@@ -211,7 +235,11 @@ class EembcClient:
                     or "too long" in exc.answer
                 if not garbled or attempt + 1 == attempts:
                     raise
-            except (DeviceTimeout, DeviceReset):
+            except DeviceTimeout:
+                if attempt + 1 == attempts or timeouts_left <= 0:
+                    raise
+                timeouts_left -= 1
+            except DeviceReset:
                 if attempt + 1 == attempts:
                     raise
             self.resync()
@@ -225,7 +253,7 @@ class EembcClient:
                 self._drain()
                 self._exchange("name", "m-name-", self.timeout_s)
                 return
-            except PortClosedError:
+            except (PortClosedError, SessionDeadline):
                 raise
             except DeviceError:
                 continue
@@ -245,6 +273,8 @@ class EembcClient:
                 break
         try:
             self._exchange("name", "m-name-", max(0.5, deadline - time.monotonic()))
+        except (PortClosedError, SessionDeadline):
+            raise
         except DeviceError:
             self.resync()
         return self.identify()
@@ -286,8 +316,9 @@ class EembcClient:
         return bytes.fromhex("".join(hexes))
 
     def infer(self, runs: int, warmup: int, timeout_s: float) -> InferAnswer:
+        """`runs` timed inferences after `warmup` untimed ones; a timeout is retried once at most."""
         command = f"infer {runs} {warmup}"
-        lines = self.command(command, expect="m-results-", timeout_s=timeout_s)
+        lines = self.command(command, expect="m-results-", timeout_s=timeout_s, timeout_retries=1)
         laps = tuple(self._parse(command, [ln], "m-lap-us-", _lap) for ln in lines if ln.startswith("m-lap-us-"))
         if "m-infer-done" not in lines:
             raise DeviceError(f"the device did not finish '{command}'", self.lines)

@@ -27,6 +27,8 @@ class Faults:
     results_line: str = ""  # sent instead of the m-results-[...] line computed from the input
     lap_line: str = ""  # sent instead of the second m-lap-us- line of an infer
     close_on: str = ""  # close the line (as an unplugged board) at this command
+    hang_on: str = ""  # from this command on, never answer again (still reading: a device stuck in it)
+    ignore: str = ""  # never answer this command, answer the others
 
 
 class FakeDut:
@@ -49,6 +51,7 @@ class FakeDut:
         self.lines_out = 0
         self.commands: list[str] = []
         self.resets = 0
+        self.hung = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -124,6 +127,11 @@ class FakeDut:
     def _command(self, cmd: str) -> bool:
         self.commands.append(cmd)
         word = cmd.split(" ")[0] if cmd else ""
+        if self.faults.hang_on and (word == self.faults.hang_on or self.hung):
+            self.hung = True
+            return True
+        if self.faults.ignore and word == self.faults.ignore:
+            return True
         if self.faults.close_on and word == self.faults.close_on:
             os.close(self.master)
             self.master = -1
@@ -170,6 +178,8 @@ class FakeDut:
     def _db(self, args: list[str]) -> bool:
         if args[:1] == ["load"]:
             self.expect, self.pos = int(args[1]), 0
+            if self.expect > len(self.buffer):  # a real model's input: more than the 16 bytes by default
+                self.buffer = bytearray(self.expect)
             self._send_line(f"m-[Expecting {self.expect} bytes]")
             return True
         if args[:1] == ["print"]:

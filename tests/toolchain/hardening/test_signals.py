@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import MLPERF_TINY, REPO, running
+from tests.conftest import MLPERF_TINY, REPO, running  # noqa: F401
 
 
 def test_sigterm_during_a_build_leaves_nothing(tmp_path):
@@ -28,3 +28,31 @@ def test_sigterm_during_a_build_leaves_nothing(tmp_path):
     assert proc.returncode == 143, err
     assert err.strip().endswith("terminated; nothing was written")
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_command_leaves_no_temporary_file(tmp_path, monkeypatch, tiny_keras):
+    """TensorFlow's autograph files (three per Keras build) and the tools' temporary files go to the
+    command's own temporary folder, removed when it ends."""
+    import tempfile
+
+    from toolchain.cli import run
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert run(["inspect", str(tiny_keras)]) == 0  # converts the Keras model: autograph writes its files
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pruning_a_model_without_prunable_layers_is_no_error(tmp_path):
+    import keras
+    import numpy as np
+    from click.testing import CliRunner
+
+    from toolchain.cli import cli
+
+    inputs = keras.Input((4, 4, 1))
+    keras.Model(inputs, keras.layers.Softmax()(keras.layers.Flatten()(inputs))).save(tmp_path / "m.keras")
+    np.savez(tmp_path / "train.npz", x=np.zeros((8, 4, 4, 1), np.float32), y=np.arange(8) % 16)
+    result = CliRunner().invoke(cli, ["compress", str(tmp_path / "m.keras"), "--prune", "0.5", "--no-int8",
+                                      "--train", str(tmp_path / "train.npz"), "-o", str(tmp_path / "out.keras")])
+    assert result.exit_code == 0, result.output
+    assert "prune: no prunable layer" in result.output

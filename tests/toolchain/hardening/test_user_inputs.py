@@ -152,3 +152,55 @@ def test_every_keras_command_accepts_the_loading_options(command):
 
     help_text = CliRunner().invoke(cli, [command, "--help"]).output
     assert "--custom-objects" in help_text and "--trust-lambda" in help_text
+
+
+def test_out_of_range_labels_are_refused_before_training(tmp_path, tiny_keras):
+    """A label >= the model's outputs (3) made TensorFlow print 61 lines of frames; now exit 2 with the label."""
+    from click.testing import CliRunner
+
+    from toolchain.cli import cli
+
+    x = np.zeros((4, 12, 12, 1), np.float32)
+    np.savez(tmp_path / "train.npz", x=x, y=np.array([0, 1, 3, 2]))
+    result = CliRunner().invoke(cli, ["compress", str(tiny_keras), "--prune", "0.5", "--train",
+                                      str(tmp_path / "train.npz"), "-o", str(tmp_path / "out.keras")])
+    assert result.exit_code == 2, result.output
+    assert (f"{tmp_path / 'train.npz'}: 'y' holds label 3 (1 sample out of range), but the model has 3 outputs: "
+            "labels are class indices 0 to 2") in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out.keras").exists()
+
+
+def test_labels_are_checked_against_the_model_outputs():
+    from toolchain.compress.data import Dataset, check_labels
+
+    def data(y):
+        return Dataset(np.zeros((len(y), 2), np.float32), np.asarray(y), "d.npz")
+
+    check_labels(data([0, 1, 2]), (3,))
+    check_labels(data(np.eye(3, dtype=np.float32)), (3,))  # one-hot rows
+    check_labels(data([[0.5], [7.25], [-3.0]]), (1,))  # a regression model's targets
+    with pytest.raises(DataError, match=r"'y' holds a negative label \(-1\)"):
+        check_labels(data([[0], [-1]]), (3,))
+    with pytest.raises(DataError, match="'y' holds one-hot rows of 4 classes, the model has 3 outputs"):
+        check_labels(data(np.eye(4, dtype=np.int64)), (3,))
+    with pytest.raises(DataError, match=r"label 1 .* the model has 1 output: .* give float 0/1 targets"):
+        check_labels(data([0, 1]), (1,))
+    with pytest.raises(DataError, match="'y' must hold numbers"):
+        check_labels(data(np.array(["cat", "dog"])), (2,))
+
+
+def test_bench_evaluation_labels_outside_the_classes_are_refused(tmp_path):
+    from toolchain.benchmark.reference import TensorSpec, load_samples
+
+    spec = TensorSpec(shape=(4,), dtype="int8", scale=0.5, zero_point=0)
+    x = np.zeros((3, 4), np.int8)
+    np.savez(tmp_path / "ok.npz", x=x, y=np.array([0, 9, 1]))
+    assert load_samples(tmp_path / "ok.npz", spec, 10, classes=10).labels.tolist() == [0, 9, 1]
+    with pytest.raises(DataError, match=r"label 9 is not a class index of this model \(0 to 5: it has 6 outputs\)"):
+        load_samples(tmp_path / "ok.npz", spec, 10, classes=6)
+    np.savez(tmp_path / "nan.npz", x=x, y=np.array([0.0, np.nan, 1.0]))
+    with pytest.raises(DataError, match="the labels hold NaN or infinite values"):
+        load_samples(tmp_path / "nan.npz", spec, 10, classes=6)
+    np.savez(tmp_path / "neg.npz", x=x, y=np.array([0, -2, 1]))
+    with pytest.raises(DataError, match="label -2 is not a class index"):
+        load_samples(tmp_path / "neg.npz", spec, 10, classes=6)
