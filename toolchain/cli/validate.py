@@ -56,7 +56,7 @@ def validate(ctx, model, runtime, inputs_path, count, seed, weights, save_output
     for name, value in (("--reference", reference_path), ("--calib", calib_path)):
         if value is not None:
             raise OptionError(name, str(value), "only with --eval")
-    if model.is_dir() or model.suffix.lower() != ".tflite":
+    if model.is_dir() or (model.is_file() and model.suffix.lower() != ".tflite"):  # a device: refused on reading
         raise OptionError("MODEL", str(model), "a .tflite file (or give --eval to convert a Keras model here)")
     from toolchain.validate import validate_c_engine
 
