@@ -510,9 +510,10 @@ static void dispatch(char *line)
         put_u64(core_hz);
         put_str(" Hz");
 #ifdef EDGEC_RESET_CLOCK_HZ
-        if (core_hz != EDGEC_CORE_CLOCK_HZ) {
-            put_str(core_hz == EDGEC_RESET_CLOCK_HZ ? " (the reset clock: the PLL did not lock)"
-                                                    : " (below the profile's clock: this silicon revision's limit)");
+        if (core_hz == EDGEC_RESET_CLOCK_HZ && core_hz != EDGEC_CORE_CLOCK_HZ) {
+            put_str(" (the reset clock: the PLL did not lock)");
+        } else if (core_hz != EDGEC_CORE_CLOCK_HZ) {
+            put_str(" (below the profile's clock: the silicon revision's or voltage scale's limit)");
         }
 #endif
 #endif
