@@ -51,7 +51,7 @@ class BoardSetup:
 
 _STM32 = dict(pin_pattern=r"P([A-K])(\d{1,2})", max_pin=15, ports="ABCDEFGHIJK", pin_function=(0, 15))
 _M7_CACHES = ("edgec_stm32_gpio.h", "edgec_armv7m_cache.h")
-_F7_HEADERS = _M7_CACHES + ("edgec_clock_wait.h",)
+_M7_PLL_HEADERS = _M7_CACHES + ("edgec_clock_wait.h",)
 
 BOARD_SETUPS: dict[str, BoardSetup] = {s.name: s for s in (
     BoardSetup("stm32l4plus", "board_stm32l4plus.c",
@@ -60,14 +60,16 @@ BOARD_SETUPS: dict[str, BoardSetup] = {s.name: s for s in (
                ("cortex-m4",), {0x4000_8000: "stm32-lpuart"}, 16_000_000, 16_000_000, uart_irq=70,  # LPUART1
                headers=("edgec_stm32_gpio.h", "edgec_clock_wait.h"), **_STM32),
     BoardSetup("stm32h7", "board_stm32h7.c",
-               "STM32H743 (RM0433): HSI 64 MHz as reset, USART3 on rcc_pclk1, L1 caches on",
+               "STM32H743 (RM0433): LDO supply, VOS1 (VOS0 above 400 MHz on revision V), sys_ck from "
+               "PLL1 on HSI (at most 400 MHz on revision Y; HSI 64 MHz if it does not lock), USART3 on "
+               "hsi_ker_ck, L1 caches on",
                ("cortex-m7",), {0x4000_4800: "stm32-usart-v2"}, 64_000_000, 64_000_000, uart_irq=39,  # USART3
-               headers=_M7_CACHES, **_STM32),
+               headers=_M7_PLL_HEADERS, **_STM32),
     BoardSetup("stm32f7", "board_stm32f7.c",
                "STM32F746 (RM0385): SYSCLK from the PLL on HSI (HSI if it does not lock), USART1 on HSI, "
                "L1 caches on",
                ("cortex-m7",), {0x4001_1000: "stm32-usart-v2"}, 16_000_000, 16_000_000, uart_irq=37,  # USART1
-               headers=_F7_HEADERS, **_STM32),
+               headers=_M7_PLL_HEADERS, **_STM32),
     BoardSetup("nrf52840", "board_nrf52840.c",
                "nRF52840: HFXO crystal started, CPU at 64 MHz, UARTE0 pins in GPIO as the PS asks",
                ("cortex-m4",), {0x4000_2000: "nrf-uarte"}, 64_000_000, 16_000_000, uart_irq=2,  # UARTE0_UART0

@@ -131,6 +131,92 @@ def stm32f7(clock_hz: int) -> ClockPlan:
     raise ClockError(f"the STM32F7 PLL cannot make {clock_hz:,} Hz from HSI")
 
 
+# ---- STM32H743 (RM0433 rev 8, datasheet DS12110) ----------------------------------------------
+
+H7_HSI_HZ = 64_000_000  # HSI at HSIDIV /1: the reset clock, and PLL1's source here
+H7_REV_V = 0x2003  # DBGMCU_IDC.REV_ID of revision V, the one that runs 480 MHz at VOS0
+H7_REV_Y_MAX_HZ = 400_000_000  # revision Y (0x1003), or a revision not known here: VOS1 at most
+# DS12110 "General operating conditions": the highest CPU (sys_d1cpre_ck), AXI/AHB (rcc_hclk) and
+# APB clocks at each voltage scale (VOS0: revision V only)
+H7_VOS_LIMITS = {0: (480_000_000, 240_000_000, 120_000_000), 1: (400_000_000, 200_000_000, 100_000_000),
+                 2: (300_000_000, 150_000_000, 75_000_000), 3: (200_000_000, 100_000_000, 50_000_000)}
+# RM0433 "FLASH recommended number of wait states and programming delay": at each voltage scale,
+# rows of (the highest AXI clock, LATENCY, WRHIGHFREQ)
+H7_FLASH = {
+    0: ((70_000_000, 0, 0), (140_000_000, 1, 1), (185_000_000, 2, 1), (210_000_000, 2, 2), (225_000_000, 3, 2),
+        (240_000_000, 4, 2)),
+    1: ((70_000_000, 0, 0), (140_000_000, 1, 1), (185_000_000, 2, 1), (210_000_000, 2, 2), (225_000_000, 3, 2)),
+    2: ((55_000_000, 0, 0), (110_000_000, 1, 1), (165_000_000, 2, 1), (225_000_000, 3, 2)),
+    3: ((45_000_000, 0, 0), (90_000_000, 1, 1), (135_000_000, 2, 1), (180_000_000, 3, 2), (225_000_000, 4, 2)),
+}
+# RM0433 "PLL" and "RCC PLLs configuration register": ref1_ck = HSI / DIVM1 (1..63), for the wide
+# VCO (PLL1VCOSEL = 0) 2..16 MHz in the PLL1RGE range it lies in; DIVN1 4..512; PLL1's DIVP even
+H7_PLL1RGE = ((8_000_000, 16_000_000, 3), (4_000_000, 8_000_000, 2), (2_000_000, 4_000_000, 1))
+H7_DIVM1 = (1, 63)
+H7_DIVN1 = (4, 512)
+H7_DIVP1 = tuple(range(2, 129, 2))
+# DS12110 "PLL characteristics", wide VCO: 192..836 MHz, up to 960 MHz on revision V at VOS0
+H7_VCO_HZ = {0: (192_000_000, 960_000_000), 1: (192_000_000, 836_000_000)}
+H7_HPRE = {1: 0, 2: 8, 4: 9, 8: 10, 16: 11, 64: 12, 128: 13, 256: 14, 512: 15}  # HPRE field values
+# D1PPRE (APB3), D2PPRE1 (APB1), D2PPRE2 (APB2), D3PPRE (APB4) field values: those of APB_DIVIDERS
+
+
+def stm32h7_flash(axi_hz: int, vos: int) -> tuple[int, int]:
+    """(LATENCY, WRHIGHFREQ) for this AXI clock at this voltage scale."""
+    for top, latency, wrhighfreq in H7_FLASH[vos]:
+        if axi_hz <= top:
+            return latency, wrhighfreq
+    raise ClockError(f"{axi_hz:,} Hz is above the {H7_FLASH[vos][-1][0]:,} Hz AXI clock of VOS{vos}")
+
+
+def _stm32h7_setting(clock_hz: int, vos: int) -> tuple[tuple[tuple[str, int, str], ...], str]:
+    """The PLL1, prescalers and flash settings for sys_ck = clock_hz at this voltage scale."""
+    cpu_max, axi_max, apb_max = H7_VOS_LIMITS[vos]
+    if clock_hz > cpu_max:
+        raise ClockError(f"{clock_hz:,} Hz is above the STM32H743's {cpu_max:,} Hz at VOS{vos}")
+    hpre = next(d for d in sorted(H7_HPRE) if clock_hz // d <= axi_max)
+    axi = clock_hz // hpre
+    ppre = _apb_divider(axi, apb_max)
+    latency, wrhighfreq = stm32h7_flash(axi, vos)
+    vco_lo, vco_hi = H7_VCO_HZ[vos]
+    for p in H7_DIVP1:
+        vco = clock_hz * p
+        if not vco_lo <= vco <= vco_hi:
+            continue
+        for m in range(H7_DIVM1[0], H7_DIVM1[1] + 1):
+            ref = H7_HSI_HZ // m
+            rng = next(((lo, hi, r) for lo, hi, r in H7_PLL1RGE if lo <= ref <= hi), None)
+            if H7_HSI_HZ % m or rng is None or vco % ref or not H7_DIVN1[0] <= vco // ref <= H7_DIVN1[1]:
+                continue
+            n, (lo, hi, rge) = vco // ref, rng
+            return (
+                ("VOS0", int(vos == 0), "VOS0 (SYSCFG_PWRCR.ODEN) on VOS1" if vos == 0 else "VOS1"),
+                ("PLLM", m, f"DIVM1 /{m}: ref1_ck {ref:,} Hz"),
+                ("PLLRGE", rge, f"PLL1RGE: ref1_ck in {lo:,}..{hi:,} Hz"),
+                ("PLLN", n - 1, f"DIVN1 field: x{n}, VCO {vco:,} Hz (wide range, PLL1VCOSEL = 0)"),
+                ("PLLP", p - 1, f"DIVP1 field: /{p}"),
+                ("HPRE", H7_HPRE[hpre], f"HPRE /{hpre}: AXI and AHB {axi:,} Hz"),
+                ("PPRE", APB_DIVIDERS[ppre], f"D1PPRE, D2PPRE1, D2PPRE2, D3PPRE /{ppre}: APB {axi // ppre:,} Hz"),
+                ("FLASH_LATENCY", latency, f"{latency} wait states at AXI {axi:,} Hz, VOS{vos}"),
+                ("WRHIGHFREQ", wrhighfreq, f"programming delay {wrhighfreq}"),
+            ), (f"HSI / {m} x {n} / {p} = {clock_hz:,} Hz at VOS{vos}, AXI /{hpre}, APB /{ppre}, "
+                f"{latency} flash wait states")
+    raise ClockError(f"PLL1 cannot make {clock_hz:,} Hz from HSI at VOS{vos}")
+
+
+def stm32h7(clock_hz: int) -> ClockPlan:
+    """sys_ck = HSI / DIVM1 * DIVN1 / DIVP1 from PLL1, the CPU at sys_ck (D1CPRE /1), AXI/AHB and
+    the APBs divided to their limits: at VOS1 up to 400 MHz, above at VOS0 (revision V). A second
+    setting (REVY_*) is what revision Y, or a revision the firmware does not know, runs instead:
+    the clock capped at 400 MHz, at VOS1."""
+    main, summary = _stm32h7_setting(clock_hz, 1 if clock_hz <= H7_REV_Y_MAX_HZ else 0)
+    revy_hz = min(clock_hz, H7_REV_Y_MAX_HZ)
+    revy, revy_summary = _stm32h7_setting(revy_hz, 1)
+    return ClockPlan(clock_hz, H7_HSI_HZ, main + (("REVY_HZ", revy_hz, "the clock on revision Y (or unknown)"),) +
+                     tuple((f"REVY_{n}", v, why) for n, v, why in revy),
+                     f"{summary} (revision V; other revisions {revy_summary})")
+
+
 # ---- RP2040 (RP2040 datasheet, "PLL") ---------------------------------------------------------
 
 RP2040_XOSC_HZ = 12_000_000  # the Pico's crystal; REFDIV = 1
@@ -161,7 +247,7 @@ def rp2040(clock_hz: int) -> ClockPlan:
     ), f"XOSC x {fbdiv} / {pd1} / {pd2} = {clock_hz:,} Hz")
 
 
-PLANNERS = {"stm32l4plus": stm32l4plus, "stm32f7": stm32f7, "rp2040": rp2040}
+PLANNERS = {"stm32l4plus": stm32l4plus, "stm32f7": stm32f7, "stm32h7": stm32h7, "rp2040": rp2040}
 
 
 def clock_plan(setup: str, clock_hz: int) -> ClockPlan | None:

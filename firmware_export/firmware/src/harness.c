@@ -508,7 +508,14 @@ static void dispatch(char *line)
 #if !EDGEC_EMULATED
         put_str(", core clock ");
         put_u64(core_hz);
-        put_str(core_hz == EDGEC_CORE_CLOCK_HZ ? " Hz" : " Hz (the reset clock: the PLL did not lock)");
+        put_str(" Hz");
+#ifdef EDGEC_RESET_CLOCK_HZ
+        if (core_hz == EDGEC_RESET_CLOCK_HZ && core_hz != EDGEC_CORE_CLOCK_HZ) {
+            put_str(" (the reset clock: the PLL did not lock)");
+        } else if (core_hz != EDGEC_CORE_CLOCK_HZ) {
+            put_str(" (below the profile's clock: the silicon revision's or voltage scale's limit)");
+        }
+#endif
 #endif
         put_str("]");
         end_line();

@@ -17,7 +17,9 @@ from elftools.elf.elffile import ELFFile
 
 import targets
 from firmware_export.firmware import FirmwareOptions, UnsupportedTargetError, build_firmware, plan_sources
+from firmware_export.firmware.boards import check_board
 from firmware_export.firmware.boot2 import BOOT2_RUN_ADDRESS
+from firmware_export.firmware.build import SRC
 from firmware_export.firmware.elfsize import read_usage
 from tests.conftest import require_tool
 from tests.firmware_export.firmware.conftest import EMULATED_TARGETS, tiny_model
@@ -27,7 +29,7 @@ from toolchain.base.errors import FieldError
 # name -> (where the chip takes its vector table at reset, the board set-up's BRR/BAUDRATE/divisor)
 REAL_BOARDS = {
     "nucleo-l4r5zi": (0x0800_0000, 35556),  # LPUART: 256 * 16 MHz / 115200 = 35555.6
-    "nucleo-h743zi": (0x0800_0000, 556),  # USART: 64 MHz / 115200 = 555.6
+    "nucleo-h743zi": (0x0800_0000, 556),  # USART on hsi_ker_ck: 64 MHz / 115200 = 555.6
     "stm32f746g-disco": (0x0800_0000, 139),  # USART: 16 MHz / 115200 = 138.9
     "nrf52840-dk": (0x0000_0000, 0x01D6_0000),  # the PS's UARTE value for 115200
     "rp2040-pico": (0x1000_0100, 417),  # PL011: 4 * 12 MHz / 115200 = 416.7: IBRD 6, FBRD 33
@@ -94,9 +96,13 @@ def test_a_profile_cannot_claim_a_clock_the_start_up_code_does_not_set():
     with pytest.raises(UnsupportedTargetError, match="board.core_clock_hz is 16,000,000 Hz, but the "
                        "stm32l4plus set-up code leaves it at 120,000,000 Hz"):
         plan_sources(_engine(), slow, FirmwareOptions())
-    fast = _variant("nucleo-h743zi", core_clock_hz=480_000_000)  # no PLL started on the H7
-    with pytest.raises(UnsupportedTargetError, match="board.core_clock_hz is 480,000,000 Hz, but the "
-                       "stm32h7 set-up code leaves it at 64,000,000 Hz"):
+    slow_h7 = _variant("nucleo-h743zi", core_clock_hz=64_000_000)  # PLL1 brings it to 480 MHz
+    with pytest.raises(UnsupportedTargetError, match="board.core_clock_hz is 64,000,000 Hz, but the "
+                       "stm32h7 set-up code leaves it at 480,000,000 Hz"):
+        plan_sources(_engine(), slow_h7, FirmwareOptions())
+    fast = _variant("nrf52840-dk", core_clock_hz=128_000_000)  # 64 MHz is the nRF52840's only clock
+    with pytest.raises(UnsupportedTargetError, match="board.core_clock_hz is 128,000,000 Hz, but the "
+                       "nrf52840 set-up code leaves it at 64,000,000 Hz"):
         plan_sources(_engine(), fast, FirmwareOptions())
     too_fast = replace(targets.load_target("nucleo-l4r5zi"), clock_hz=130_000_000)
     with pytest.raises(UnsupportedTargetError, match="clock_hz 130,000,000 Hz: .* above Range 1 boost mode's "
@@ -233,3 +239,20 @@ def test_rp2040_uf2_holds_the_image_at_its_flash_addresses(boards):
 
 def test_boards_without_uf2_get_none(boards):
     assert boards["nucleo-h743zi"].uf2 is None and not (boards["nucleo-h743zi"].elf.parent / "firmware.uf2").exists()
+
+
+def test_the_h743_firmware_carries_both_clock_settings_and_waits_only_boundedly(boards):
+    """The start-up code's two ways to the clock (revision V, and Y or unknown), as compiled, are the
+    plan's register fields; no wait in it can hang (an emulator or a chip whose PLL never locks falls
+    back to HSI, EDGEC_RESET_CLOCK_HZ)."""
+    fw, target = boards["nucleo-h743zi"], targets.load_target("nucleo-h743zi")
+    fields = {n: v for n, v, _ in check_board(target).clock.defines}
+    sym = _symbols(fw.elf)
+    image, flash_start = fw.bin.read_bytes(), min(r.start for r in target.flash_regions)
+    order = ("VOS0", "PLLM", "PLLRGE", "PLLN", "PLLP", "HPRE", "PPRE", "FLASH_LATENCY", "WRHIGHFREQ")
+    for name, hz, prefix in (("rev_v", 480_000_000, ""), ("rev_y", 400_000_000, "REVY_")):
+        words = struct.unpack_from("<10I", image, sym[name] - flash_start)
+        assert words == (hz,) + tuple(fields[prefix + n] for n in order), name
+    source = (SRC / "board_stm32h7.c").read_text()
+    assert "while" not in source and "for (" not in source  # every wait is edgec_clock_wait's bounded one
+    assert "return start_pll1(c) ? c->hz : EDGEC_RESET_CLOCK_HZ;" in source

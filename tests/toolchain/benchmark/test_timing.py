@@ -22,6 +22,13 @@ def test_dwt_cycles_at_the_devices_clock_not_the_profiles():
     assert t.convert(16) == 16
 
 
+def test_an_h743_of_revision_y_is_timed_at_the_400_mhz_it_reports_not_the_profiles_480():
+    target = targets.load_target("nucleo-h743zi")  # 480 MHz on revision V; revision Y stops at 400 MHz
+    t = _timing(_run([400_000_000], "dwt", 400_000_000, 400_000_000), BenchOptions(target=target, port="x"))
+    assert (t.counts, t.latency_ms, t.clock_hz) == ([400_000_000], [1000.0], 400_000_000)
+    assert target.clock_hz == 480_000_000
+
+
 def test_firmware_that_does_not_report_core_hz_is_taken_at_its_timer_rate():
     target = targets.load_target("nucleo-h743zi")
     t = _timing(_run([64_000_000], "dwt", 64_000_000, None), BenchOptions(target=target, port="x"))
