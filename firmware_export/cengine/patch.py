@@ -33,6 +33,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from toolchain.base.errors import OptionError
+
 from .emit import OpCode, _Pointers, _mac_decls, c_array, conv_params_struct, depthwise_params_struct, \
     emit_op, pool_params_struct
 from .inplace import inplace_lag
@@ -45,20 +47,16 @@ PATCH_COUNTS = (2, 3, 4, 6, 8, 12, 16, 24)
 SHORTLIST = 16  # auto: candidates planned in full (ranked by their live-tensor peak first)
 
 
-class PatchOptionError(ValueError):
-    pass
-
-
 def parse_patch(value) -> str | int:
-    """'auto', 'off' or a patch count >= 2 (as int)."""
+    """'auto', 'off' or a patch count >= 2 (as int); OptionError otherwise."""
     if value in (None, "off", "auto"):
         return value or "off"
     try:
         n = int(value)
     except (TypeError, ValueError):
-        raise PatchOptionError(f"patch: 'auto', 'off' or a patch count >= 2, not {value!r}") from None
+        n = 0
     if n < 2:
-        raise PatchOptionError(f"patch: a patch count must be at least 2, not {n}")
+        raise OptionError("--patch", value, "'auto', 'off' or a number of patches, at least 2")
     return n
 
 

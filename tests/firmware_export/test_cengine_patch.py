@@ -118,9 +118,10 @@ def test_vww_patched_arena_and_exact(tmp_path):
 
 
 def test_patch_option_values():
-    from firmware_export.cengine.patch import PatchOptionError, parse_patch
+    from firmware_export.cengine.patch import parse_patch
+    from toolchain.base.errors import OptionError
 
     assert [parse_patch(v) for v in ("auto", "off", None, "4", 6)] == ["auto", "off", "off", 4, 6]
     for bad in ("1", "0", "many"):
-        with pytest.raises(PatchOptionError):
+        with pytest.raises(OptionError):
             parse_patch(bad)

@@ -57,10 +57,14 @@ def summarize_files(files: list[str]) -> str:
                    "library (cmake/), a plain Makefile (make/) or an Arduino library (arduino/); repeatable. "
                    "Of the C engine with --runtime c, else of TFLM's C array.")
 @weights_option
+@click.option("--patch", default="off", show_default=True, metavar="auto|off|N",
+              help="C engine: compute the first, high-resolution stage patch by patch (bands of the stage's "
+                   "output, halos recomputed) for a smaller arena: 'auto' picks the stage and patch count "
+                   "with the smallest arena within +20 % MACs, N forces N patches.")
 @compression_options
 @output_options
 def build(model, target, target_file, out_dir, calib, calib_random, image_range, io_type, mode, runtime,
-          custom_objects, trust_lambda, firmware, name, mlperf, projects, weights, as_json, quiet, train_path,
+          custom_objects, trust_lambda, firmware, name, mlperf, projects, weights, patch, as_json, quiet, train_path,
           eval_path, **compression):
     """Quantize MODEL to int8, check it fits the target, export it into --out.
 
@@ -87,7 +91,7 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
     options = BuildOptions(target=profile, calib=calib, calib_random=calib_random, image_range=image_range,
                            convert=ConvertOptions(mode=mode, io=io_type), runtime=runtime,
                            custom_objects=custom_objects, trust_lambda=trust_lambda, name=name,
-                           firmware=firmware, recipe=recipe, weights=recipe.storage.weights,
+                           firmware=firmware, recipe=recipe, weights=recipe.storage.weights, patch=patch,
                            train=train_path, eval=eval_path, mlperf=mlperf,
                            projects=tuple(dict.fromkeys(projects)))
     console = make_console(as_json, quiet)
