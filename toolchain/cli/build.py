@@ -7,7 +7,8 @@ import click
 
 from toolchain.cli.compress import compression_options, recipe_from_options
 from toolchain.cli.options import (OutputFolder, SymbolName, keras_loading_options, make_console,
-                                   output_options, resolve_target, target_options, weights_option)
+                                   output_options, patch_option, resolve_target, target_options,
+                                   weights_option)
 from toolchain.mlperf import BENCHMARK_IDS
 
 PASS_LABELS = {"load": "loading the model", "convert": "converting to int8 (TFLite converter)",
@@ -57,10 +58,7 @@ def summarize_files(files: list[str]) -> str:
                    "library (cmake/), a plain Makefile (make/) or an Arduino library (arduino/); repeatable. "
                    "Of the C engine with --runtime c, else of TFLM's C array.")
 @weights_option
-@click.option("--patch", default="off", show_default=True, metavar="auto|off|N",
-              help="C engine: compute the first, high-resolution stage patch by patch (bands of the stage's "
-                   "output, halos recomputed) for a smaller arena: 'auto' picks the stage and patch count "
-                   "with the smallest arena within +20 % MACs, N forces N patches.")
+@patch_option
 @compression_options
 @output_options
 def build(model, target, target_file, out_dir, calib, calib_random, image_range, io_type, mode, runtime,
