@@ -22,7 +22,7 @@ largest patch, live from the op that writes them to the op that reads them; the 
 live to the stage's last op and the split tensor from its first. The planner packs them like every
 other buffer, in-place overlaps included (each op's lag is the largest over its patches).
 
-`auto` tries every stage that starts a chain and ends inside it and a range of patch counts,
+`auto` tries every stage that starts where a chain starts and ends inside it, and a range of patch counts,
 and keeps the smallest arena whose added MACs stay within MAX_MAC_OVERHEAD of the model's MACs
 (ties: fewer MACs added); it keeps the unpatched plan unless the arena drops by at least
 MIN_SAVING of it. A number N forces N patches (the stage chosen as in auto, without the MAC
@@ -72,6 +72,8 @@ class PatchStage:
     macs: int  # MACs of the stage's ops, unpatched
     patched_macs: int  # MACs of the stage computed patch by patch
     model_macs: int
+    op_indices: tuple[int, ...] = ()  # the stage ops' model op indices
+    scales: tuple[float, ...] = ()  # per stage op: output elements computed patched / unpatched
 
     @property
     def patches(self) -> int:
@@ -207,8 +209,11 @@ def make_stage(graph: EngineGraph, a: int, b: int, n: int) -> PatchStage | None:
         return None
     patched = sum(_macs(patch_op(op, axis, band[i], band[i + 1], graph))
                   for band in bands for i, op in enumerate(ops))
+    scales = tuple(sum(band[i + 1][1] - band[i + 1][0] for band in bands) / graph.tensors[t].shape[1 + axis]
+                   for i, t in enumerate(tensors[1:]))
     return PatchStage(first=a, last=b, tensors=tensors, axis=axis, bands=bands,
-                      macs=sum(_macs(op) for op in ops), patched_macs=patched, model_macs=model_macs(graph))
+                      macs=sum(_macs(op) for op in ops), patched_macs=patched, model_macs=model_macs(graph),
+                      op_indices=tuple(op.index for op in ops), scales=scales)
 
 
 def planning_graph(graph: EngineGraph, stage: PatchStage) -> EngineGraph:
@@ -253,12 +258,11 @@ def _live_peak(graph: EngineGraph, stage: PatchStage) -> int:
 
 def candidates(graph: EngineGraph, counts=PATCH_COUNTS):
     for a, end in _chains(graph):
-        for start in range(a, end):
-            for b in range(start + 1, end + 1):
-                for n in counts:
-                    stage = make_stage(graph, start, b, n)
-                    if stage is not None:
-                        yield stage
+        for b in range(a + 1, end + 1):
+            for n in counts:
+                stage = make_stage(graph, a, b, n)
+                if stage is not None:
+                    yield stage
 
 
 def plan_patches(graph: EngineGraph, patch="auto", base: MemoryPlan | None = None) -> PatchResult:

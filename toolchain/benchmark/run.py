@@ -274,11 +274,12 @@ def _latency_estimate(model, built, target, unit: str, measured: float) -> dict 
     engine's layers as the build stored their weights (dense assumed for a given --firmware)."""
     if model is None:
         return None
-    from toolchain.latency import estimate_engine, storage_of
+    from toolchain.latency import estimate_engine, patch_of, storage_of
 
     engine = built.engine.engine if built is not None and built.engine is not None else None
     storage = storage_of(engine) if engine is not None else None
-    est = estimate_engine(built.tflite if built is not None else model, target.core, target.clock_hz, storage)
+    est = estimate_engine(built.tflite if built is not None else model, target.core, target.clock_hz, storage,
+                          patch_of(engine) if engine is not None else None)
     # QEMU counts instructions; a board's timer counts cycles (the estimate is one instruction a cycle)
     comparable = unit in ("instructions", "cycles") and measured > 0
     d = est.to_dict()

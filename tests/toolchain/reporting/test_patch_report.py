@@ -38,7 +38,7 @@ def test_patch_auto_is_reported(patched):
     engine, patch = document["engine"], document["engine"]["patch"]
     assert patch["first_op"] == 0 and patch["last_op"] > 0 and patch["patches"] >= 2 and patch["bands"] == "rows"
     assert patch["arena_bytes"] == engine["activation_bytes"] < patch["unpatched_arena_bytes"]
-    assert 0 < patch["added_macs"] <= 0.2 * patch["model_macs"]
+    assert 0 <= patch["added_macs"] <= 0.2 * patch["model_macs"]
     assert document["timeline"]["peak_bytes"] == engine["activation_bytes"]
     assert any(c.startswith(f"ops 0-{patch['last_op']} (") for c in document["timeline"]["caveats"])
     text = _text(report)
