@@ -38,8 +38,8 @@ from toolchain.base.errors import OptionError
 from .emit import OpCode, _Pointers, _mac_decls, c_array, conv_params_struct, depthwise_params_struct, \
     emit_op, pool_params_struct
 from .inplace import inplace_lag
-from .ops import Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, Lookup, Pool2D, TensorInfo, op_inputs
-from .planner import MemoryPlan, plan_memory
+from .ops import Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, Lookup, Pool2D, op_inputs
+from .planner import MemoryPlan, build_buffers, plan_memory
 
 MAX_MAC_OVERHEAD = 0.20  # auto: MACs added by recomputed halos, as a fraction of the model's MACs
 MIN_SAVING = 0.05  # auto: patch only when the arena drops by at least this fraction
@@ -229,13 +229,19 @@ def planning_graph(graph: EngineGraph, stage: PatchStage) -> EngineGraph:
     return dataclasses.replace(graph, tensors=tensors)
 
 
+def _widen(stage: PatchStage) -> dict:
+    """The stage input is read until the stage's last op, the split tensor written from its first."""
+    return {stage.tensors[0]: (None, stage.last), stage.tensors[-1]: (stage.first, None)}
+
+
 def _stage_plan(graph: EngineGraph, stage: PatchStage, random_tries: int = 24) -> tuple[EngineGraph, MemoryPlan]:
     pg = planning_graph(graph, stage)
     ops = graph.ops[stage.first:stage.last + 1]
-    widen = {stage.tensors[0]: (None, stage.last), stage.tensors[-1]: (stage.first, None)}
+    op_position = {id(op): k for k, op in enumerate(pg.ops)}
     lags = {}
     for i, op in enumerate(ops[1:-1], start=1):  # patch buffer -> patch buffer: in place where every patch allows
-        per_patch = [inplace_lag(patch_op(op, stage.axis, band[i], band[i + 1], graph), op.input, graph) for band in stage.bands]
+        per_patch = [inplace_lag(patch_op(op, stage.axis, band[i], band[i + 1], graph), op.input, graph)
+                     for band in stage.bands]
         lags[stage.first + i] = None if any(v is None for v in per_patch) else max(per_patch)
 
     def lag(op, tensor, g):
@@ -244,19 +250,16 @@ def _stage_plan(graph: EngineGraph, stage: PatchStage, random_tries: int = 24) -
             return lags.get(k)
         return inplace_lag(op, tensor, g)
 
-    op_position = {id(op): k for k, op in enumerate(pg.ops)}
-    return pg, plan_memory(pg, random_tries=random_tries, widen=widen, lag=lag)
+    return pg, plan_memory(pg, random_tries=random_tries, widen=_widen(stage), lag=lag)
 
 
 def _live_peak(graph: EngineGraph, stage: PatchStage) -> int:
-    from .planner import build_buffers
-
-    pg = planning_graph(graph, stage)
-    buffers, _ = build_buffers(pg, widen={stage.tensors[0]: (None, stage.last), stage.tensors[-1]: (stage.first, None)})
+    buffers, _ = build_buffers(planning_graph(graph, stage), widen=_widen(stage))
     return max(sum(b.size for b in buffers if b.first <= k <= b.last) for k in range(-1, len(graph.ops) + 1))
 
 
 def candidates(graph: EngineGraph, counts=PATCH_COUNTS):
+    """Every stage from a chain's first op to a later op of the chain, in `counts` patches."""
     for a, end in _chains(graph):
         for b in range(a + 1, end + 1):
             for n in counts:

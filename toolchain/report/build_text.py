@@ -118,8 +118,9 @@ def engine_memory_lines(e) -> list[str]:
         return []
     lines = [f"patched stage: {patch_note(e.patch)}"] if e.patch is not None else []
     if e.input_is_largest:
+        own = e.activation_bytes + e.scratch_bytes
         lines.append(f"the model input ({e.caller_input_bytes:,} B) is the largest buffer: it belongs to the "
-                     f"application, which fills it; the engine's own SRAM is {e.activation_bytes + e.scratch_bytes:,} B "
+                     f"application, which fills it; the engine's own SRAM is {own:,} B "
                      f"(arena {e.activation_bytes:,} B + scratch {e.scratch_bytes:,} B)")
     return lines
 
