@@ -17,7 +17,11 @@ Issue 15: <= 3 instructions per MAC in every depthwise convolution layer on the 
 per-layer counts, EDGEC_LAYER_HOOK, over the layer's MACs): printed per layer for the models that
 have them.
 
-Run: PYTHONPATH=. python bench/device_qemu.py [--models DIR] [--out DIR] [--core M7 ...] [--smoke]
+Run: PYTHONPATH=. python bench/device_qemu.py [--models DIR] [--out DIR] [--core M7 ...] [--model NAME ...]
+        [--patch auto|off|N] [--smoke]
+
+--patch builds every engine with that patch setting (as `edgec build --patch`); run it with `off`
+and `auto` to see the instructions a patched stage adds (issue 15).
 
 --smoke measures kws_ref_model.tflite on the M7 and str_ww_ref_model.tflite on the M33 and the M0, and
 times `edgec bench --emulate` on the first.
@@ -51,7 +55,7 @@ MAX_WALL_S = 60.0
 
 
 def build_and_bench(model_path: Path, out: Path, weights: str = "auto", runs: int = 2, eval_data: Path | None = None,
-                    core: str = "M7"):
+                    core: str = "M7", patch="off"):
     """(engine, firmware, bench result): the C engine of `model_path` (weights stored as `weights`
     says) built into firmware for the core's profile and run on its QEMU machine (-icount) over
     serial, its outputs compared with tflite-micro on the host. DoesNotFitError when it does not fit."""
@@ -64,7 +68,7 @@ def build_and_bench(model_path: Path, out: Path, weights: str = "auto", runs: in
     target = targets.load_target(dict(CORES)[core])
     model = read_tflite_file(model_path)
     # the engine pass of `edgec build` (packed storage kept only where the compiled engine is smaller)
-    engine = generate(model, model_path.stem.lower().replace("-", "_"), str(model_path), target, weights).engine
+    engine = generate(model, model_path.stem.lower().replace("-", "_"), str(model_path), target, weights, patch).engine
     folder = out / core / model_path.stem
     fw = build_firmware(engine, target, folder, FirmwareOptions(model_label=model_path.name))
     result = run_bench(BenchOptions(target=target, emulate=True, model=model_path, firmware=fw.elf.parent,
@@ -72,7 +76,7 @@ def build_and_bench(model_path: Path, out: Path, weights: str = "auto", runs: in
     return engine, fw, result
 
 
-def measure(model_path: Path, out: Path, core: str = "M7") -> dict:
+def measure(model_path: Path, out: Path, core: str = "M7", patch="off") -> dict:
     """One row: the model's engine built into firmware for the core's profile and run on its QEMU
     machine; a model that does not fit (the link, or the machine's memory) gives a row saying why."""
     import targets
@@ -81,7 +85,7 @@ def measure(model_path: Path, out: Path, core: str = "M7") -> dict:
     target = targets.load_target(dict(CORES)[core])
     row = {"core": core, "target": target.name, "machine": target.emulator.machine, "model": model_path.name}
     try:
-        engine, fw, result = build_and_bench(model_path, out, core=core)
+        engine, fw, result = build_and_bench(model_path, out, core=core, patch=patch)
     except DoesNotFitError as exc:
         return {**row, "does_not_fit": str(exc)}
     return {**row, "instructions": result.per_inference.median, "macs": result.macs,
@@ -89,7 +93,8 @@ def measure(model_path: Path, out: Path, core: str = "M7") -> dict:
             "per_mac": result.per_mac, "flash": fw.flash_used_bytes, "flash_limit": engine.weight_bytes + FLASH_SLACK,
             "sram": fw.sram_used_bytes, "sram_limit": engine.sram_bytes + SRAM_SLACK,
             "sram_limit_arena_only": engine.activation_bytes + SRAM_SLACK,
-            "exact": result.comparison.exact_match_rate}
+            "exact": result.comparison.exact_match_rate, "arena": engine.activation_bytes,
+            "patch": engine.patch}
 
 
 def depthwise_layers(model_path: Path, result) -> list[tuple[int, tuple[int, ...], int, int]]:
@@ -124,6 +129,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--core", action="append", choices=[c for c, _ in CORES],
                         help="measure on this core only (repeatable; default: all)")
+    parser.add_argument("--model", action="append", help="this model file name only (repeatable; default: all)")
+    parser.add_argument("--patch", default="off", help="engine --patch setting: auto, off or a patch count")
     parser.add_argument("--smoke", action="store_true", help="one small model per core: proves that the measurement "
                         "runs")
     args = parser.parse_args(argv)
@@ -132,11 +139,12 @@ def main(argv=None) -> int:
     if args.smoke:
         plan = list(SMOKE_ROWS)
     else:
-        plan = [(core, name) for core, _ in CORES for name in names if not args.core or core in args.core]
+        plan = [(core, name) for core, _ in CORES for name in names
+                if (not args.core or core in args.core) and (not args.model or name in args.model)]
     missing = sorted({name for _, name in plan if not (args.models / name).is_file()})
     if missing:
         raise SystemExit(f"not found in {args.models}: {', '.join(missing)}")
-    rows = [measure(args.models / name, out, core) for core, name in plan]
+    rows = [measure(args.models / name, out, core, args.patch) for core, name in plan]
     print(f"{'core':4} {'model':32} {'instr/inference':>16} {'MACs':>12} {'instr/MAC':>9} {'flash B':>9} {'limit':>9}"
           f" {'SRAM B':>8} {'limit':>8} {'arena+8K':>9} {'exact':>6}")
     for r in rows:
@@ -147,6 +155,11 @@ def main(argv=None) -> int:
         print(f"{r['core']:4} {r['model']:32} {r['instructions']:>16,.0f} {r['macs']:>12,} {r['per_mac']:>9.3f}"
               f" {r['flash']:>9,} {r['flash_limit']:>9,} {r['sram']:>8,} {r['sram_limit']:>8,}"
               f" {r['sram_limit_arena_only']:>9,} {r['exact']:>6.0%}")
+    for r in rows:
+        if r.get("patch") is not None:
+            st = r["patch"]
+            print(f"{r['core']} {r['model']}: ops {st.first}-{st.last} in {st.patches} patches, arena {r['arena']:,} B, "
+                  f"MACs +{st.added_macs:,} (+{100 * st.overhead:.1f} %)")
     for r in rows:
         if r.get("depthwise"):
             print(f"{r['core']} {r['model']}: depthwise layers (op, output, MACs, instructions, instr/MAC)")

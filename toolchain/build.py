@@ -64,6 +64,7 @@ class BuildOptions:
     name: str | None = None
     firmware: bool = False  # build the benchmark firmware (implies the C engine)
     weights: str = "auto"  # "auto": compressed weight storage where it pays; "dense": int8 everywhere
+    patch: str | int = "off"  # C engine: first stage patch by patch, "off", "auto" or a patch count
     recipe: object = None  # toolchain.compress.recipe.Recipe: compress before converting
     train: Path | None = None  # training data for fine-tuning and distillation
     eval: Path | None = None  # labelled evaluation data for the accuracy columns
@@ -71,8 +72,11 @@ class BuildOptions:
     projects: tuple[str, ...] = ()  # projects to write: "cmake", "make", "arduino" (firmware_export.project)
 
     def __post_init__(self):
+        from firmware_export.cengine.patch import parse_patch
         from firmware_export.project import PROJECT_KINDS
         from toolchain.mlperf import BENCHMARK_IDS
+
+        object.__setattr__(self, "patch", parse_patch(self.patch))
 
         for kind in self.projects:
             if kind not in PROJECT_KINDS:
@@ -389,25 +393,26 @@ def engine_or_fallback(tflite: TfliteModel, name: str, source: str,
     """The C engine, or (for --runtime c without --firmware) none and a warning when it cannot run
     the model: the build falls back to TFLM. A firmware needs the engine: the error stands."""
     try:
-        return generate(tflite, name, source, options.target, options.weights), ()
+        return generate(tflite, name, source, options.target, options.weights, options.patch), ()
     except UnsupportedOpsError as exc:
         if options.firmware:
             raise
         return None, (f"the C engine cannot run this model, falling back to TFLM: {exc.message}",)
 
 
-def generate(tflite: TfliteModel, name: str, source: str, target: TargetProfile, weights: str = "auto") -> EngineBuild:
+def generate(tflite: TfliteModel, name: str, source: str, target: TargetProfile, weights: str = "auto",
+             patch="off") -> EngineBuild:
     """Generate the C engine and size it for the target (UnsupportedOpsError if it cannot)."""
     from firmware_export.cengine.generate import generate_engine
     from firmware_export.engine_size import measure_engine
 
-    engine = generate_engine(tflite, name, source, weights=weights)
+    engine = generate_engine(tflite, name, source, weights=weights, patch=patch)
     size = measure_engine(engine, target)
     refused = None
     if any(layer.format != "dense" for layer in engine.layers):
         # Packed weights need the packed kernels' code: keep them only where the compiled engine
         # really gets smaller (a small model can save fewer weight bytes than that code costs).
-        dense = generate_engine(tflite, name, source, weights="dense")
+        dense = generate_engine(tflite, name, source, weights="dense", patch=patch)
         dense_size = measure_engine(dense, target)
         if dense_size.flash_bytes <= size.flash_bytes:
             engine, size, refused = dense, dense_size, size
@@ -425,7 +430,7 @@ def lut_cost(stored: Stored, arena: ArenaMeasurement, name: str, source: str, op
     cost = LutStorage(stored.lut, len(stored.plain_bytes), len(stored.tflite_bytes),
                       measure_arena(stored.plain_bytes).total_32bit_bytes, arena.total_32bit_bytes)
     try:
-        engine = generate(stored.plain, name, source, options.target, options.weights)
+        engine = generate(stored.plain, name, source, options.target, options.weights, options.patch)
     except (UnsupportedOpsError, ToolchainError):
         engine = None
     return dataclasses.replace(stored.storage, lut=cost, engine=engine)

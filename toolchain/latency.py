@@ -9,7 +9,7 @@ measures too; a real core's cycles per instruction differ, by memory waits above
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from targets.hardware import cores
 from targets.latency import KINDS, CoreLatency, latency_for_core, tflm_reference
@@ -28,6 +28,15 @@ Storage = dict[int, tuple[str, float, int]]  # op index -> (weights format, dens
 def storage_of(engine) -> Storage:
     """How a generated engine (firmware_export.cengine.GeneratedEngine) stores each MAC layer's weights."""
     return {s.op_index: (s.format, s.density, s.tile) for s in engine.layers}
+
+
+def patch_of(engine) -> dict[int, tuple[int, float]]:
+    """A generated engine's patched stage: op index -> (patches, output elements computed patched /
+    unpatched); empty without one (firmware_export/cengine/patch.py)."""
+    stage = getattr(engine, "patch", None)
+    if stage is None:
+        return {}
+    return {i: (stage.patches, scale) for i, scale in zip(stage.op_indices, stage.scales)}
 
 
 @dataclass(frozen=True)
@@ -165,7 +174,7 @@ def layer_instructions(layer: LayerCounts, data: CoreLatency) -> LayerEstimate:
 
 
 def estimate_engine(model: TfliteModel, core: str, clock_hz: int,
-                    storage: Storage | None = None) -> LatencyEstimate:
+                    storage: Storage | None = None, patch: dict | None = None) -> LatencyEstimate:
     """The C engine's latency on `core` at `clock_hz`, from the core's cost model; without one (no
     emulated board runs the core's code), the core's rough cycles per MAC (targets/cores.toml)."""
     data = latency_for_core(core)
@@ -174,13 +183,25 @@ def estimate_engine(model: TfliteModel, core: str, clock_hz: int,
         per_mac = cores()[core].cycles_per_mac_estimate
         return LatencyEstimate("c", "cycles per MAC", f"targets/cores.toml cycles_per_mac_estimate = {per_mac:g} "
                                f"(no latency model for {core})", core, macs * per_mac, clock_hz)
-    return estimate_with(model, data, clock_hz, storage)
+    return estimate_with(model, data, clock_hz, storage, patch)
+
+
+def _patched(layer: LayerCounts, data: CoreLatency, patches: int, scale: float) -> LayerEstimate:
+    """A layer of a patched stage: called once per patch, its counts scaled by the outputs it computes."""
+    scaled = replace(layer, counts={u: round(c * scale) for u, c in layer.counts.items()})
+    est = layer_instructions(scaled, data)
+    kind = data.kinds.get(est.kind)
+    extra = kind.per_call * (patches - 1) if kind is not None else 0.0
+    return replace(est, instructions=est.instructions + extra)
 
 
 def estimate_with(model: TfliteModel, data: CoreLatency, clock_hz: int,
-                  storage: Storage | None = None) -> LatencyEstimate:
-    """The engine's latency from the given cost model: the per-inference overhead plus every layer's."""
-    est = tuple(layer_instructions(la, data) for la in model_counts(model, storage))
+                  storage: Storage | None = None, patch: dict | None = None) -> LatencyEstimate:
+    """The engine's latency from the given cost model: the per-inference overhead plus every layer's
+    (a patched stage's layers as patch_of says they run)."""
+    patch = patch or {}
+    est = tuple(_patched(la, data, *patch[la.index]) if la.index in patch else layer_instructions(la, data)
+                for la in model_counts(model, storage))
     total = data.per_inference + sum(e.instructions for e in est)
     return LatencyEstimate("c", "engine cost model", f"targets/latency/{data.path.name} ({data.source})", data.core,
                            total, clock_hz, est)
@@ -202,5 +223,6 @@ def build_estimates(tflite: TfliteModel, macs: int, runtime: str, core: str, clo
     tflm = estimate_tflm(macs, core, clock_hz)
     if runtime != "c":
         return tflm, tflm
-    return estimate_engine(tflite, core, clock_hz, storage_of(engine) if engine is not None else None), tflm
+    return estimate_engine(tflite, core, clock_hz, storage_of(engine) if engine is not None else None,
+                           patch_of(engine) if engine is not None else None), tflm
 

@@ -77,8 +77,10 @@ def tflm_timeline(tflite, analysis, measured_head_bytes: int | None) -> Timeline
     return Timeline(plan.planner, _ops(analysis), blocks, measured_head_bytes, tuple(caveats))
 
 
-def engine_timeline(plan, analysis) -> Timeline:
-    """The generated C engine's plan (firmware_export.cengine.planner.MemoryPlan)."""
+def engine_timeline(plan, analysis, patch=None) -> Timeline:
+    """The generated C engine's plan (firmware_export.cengine.planner.MemoryPlan); `patch`, the
+    report.build_result.PatchReport of its patched stage: the stage's inner tensors are drawn at the
+    size of one patch, and a note says so."""
     spans: dict = {}
     for k, live in enumerate(plan.timeline):
         for t in live:
@@ -91,7 +93,20 @@ def engine_timeline(plan, analysis) -> Timeline:
     if len(plan.timeline) != len(ops):
         caveats = (f"the engine runs {len(plan.timeline)} steps for the model's {len(ops)} ops; rows are steps",)
         ops = tuple((k, "step", "") for k in range(len(plan.timeline)))
+    if patch is not None:
+        caveats += (patch_note(patch),)
+        blocks = tuple(Block(b.name + " (one patch)", b.offset, b.bytes, b.first, b.last)
+                       if patch.first_op <= b.first and b.last <= patch.last_op else b for b in blocks)
     return Timeline("C engine plan", ops, blocks, None, caveats)
+
+
+def patch_note(patch) -> str:
+    """One line on a patched stage: where, how many patches, its peak, the MACs it adds."""
+    return (f"ops {patch.first_op}-{patch.last_op} ({', '.join(patch.ops)}) run in {patch.patches} patches "
+            f"({patch.bands} of op {patch.last_op}'s output; the tensors inside the stage hold one patch): "
+            f"stage peak {patch.stage_peak_bytes:,} B, arena {patch.arena_bytes:,} B instead of "
+            f"{patch.unpatched_arena_bytes:,} B unpatched; MACs +{patch.added_macs:,} "
+            f"(+{100 * patch.overhead:.1f} % of the model's {patch.model_macs:,})")
 
 
 def _ops(analysis) -> tuple[tuple[int, str, str], ...]:

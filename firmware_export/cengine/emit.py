@@ -63,6 +63,7 @@ class OpCode:
     decls: str
     call: str
     kernels: tuple[str, ...]
+    hooked: bool = False  # the call runs EDGEC_AFTER_OP itself (a patched stage, patch.py)
 
 
 # each packed kernel's files: what all share (edgec_packed), its own, and its dense kernel's params
@@ -131,15 +132,40 @@ def _mac_decls(p: str, op, weights) -> list[str]:
     return decls
 
 
-def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
-    p = f"op{op.index}"
+def _fields(fields: list[str]) -> str:
+    return ",\n".join("    " + f for f in fields)
+
+
+def conv_params_struct(p: str, op: Conv2D) -> str:
+    """The fields of an op's edgec_conv_params (its arrays named `{p}_*`)."""
     rq = op.requant
-    decls = _mac_decls(p, op, op.weights_in_flash if op.packed is None else None)
-    decls.append(_struct("edgec_conv_params", f"{p}_params", [
+    return _fields([
         f"{_weights_name(p, op)}, {p}_bias, {p}_multiplier, {p}_shift",
         _ints(op.batches, *op.in_hwc, *op.out_hwc),
         _ints(*op.kernel_hw, *op.stride_hw, *op.dilation_hw, *op.pad_tl),
-        _ints(op.groups, op.input_zp, rq.output_zp, rq.act_min, rq.act_max), _ints(rq.narrow)]))
+        _ints(op.groups, op.input_zp, rq.output_zp, rq.act_min, rq.act_max), _ints(rq.narrow)])
+
+
+def depthwise_params_struct(p: str, op: DepthwiseConv2D) -> str:
+    rq = op.requant
+    return _fields([
+        f"{_weights_name(p, op)}, {p}_bias, {p}_multiplier, {p}_shift",
+        _ints(op.batches, *op.in_hwc, *op.out_hwc),
+        _ints(*op.kernel_hw, *op.stride_hw, *op.dilation_hw, *op.pad_tl),
+        _ints(op.depth_multiplier, op.input_zp, rq.output_zp, rq.act_min, rq.act_max), _ints(rq.narrow)])
+
+
+def pool_params_struct(op: Pool2D) -> str:
+    return _fields([
+        _ints(op.batches, *op.in_hwc[:2], op.in_hwc[2], *op.out_hwc[:2]),
+        _ints(*op.kernel_hw, *op.stride_hw, *op.pad_tl),
+        _ints(op.act_min, op.act_max)])
+
+
+def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
+    p = f"op{op.index}"
+    decls = _mac_decls(p, op, op.weights_in_flash if op.packed is None else None)
+    decls.append(f"static const edgec_conv_params {p}_params = {{\n{conv_params_struct(p, op)},\n}};")
     scratch = ptr.scratch if op.scratch_bytes else "NULL"
     if op.packed is not None:
         if op.packed.layout == "delta":  # tiles of 4 pixels; 4 windows of scratch (none if pointwise)
@@ -155,13 +181,8 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
 
 def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
     p = f"op{op.index}"
-    rq = op.requant
     decls = _mac_decls(p, op, op.weights)
-    decls.append(_struct("edgec_dwconv_params", f"{p}_params", [
-        f"{_weights_name(p, op)}, {p}_bias, {p}_multiplier, {p}_shift",
-        _ints(op.batches, *op.in_hwc, *op.out_hwc),
-        _ints(*op.kernel_hw, *op.stride_hw, *op.dilation_hw, *op.pad_tl),
-        _ints(op.depth_multiplier, op.input_zp, rq.output_zp, rq.act_min, rq.act_max), _ints(rq.narrow)]))
+    decls.append(f"static const edgec_dwconv_params {p}_params = {{\n{depthwise_params_struct(p, op)},\n}};")
     if op.packed is not None:
         return OpCode("\n".join(decls), f"edgec_dwconv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_DW)
@@ -186,10 +207,7 @@ def emit_fully_connected(op: FullyConnected, ptr: _Pointers) -> OpCode:
 
 def emit_pool(op: Pool2D, ptr: _Pointers) -> OpCode:
     p = f"op{op.index}"
-    decl = _struct("edgec_pool_params", f"{p}_params", [
-        _ints(op.batches, *op.in_hwc[:2], op.in_hwc[2], *op.out_hwc[:2]),
-        _ints(*op.kernel_hw, *op.stride_hw, *op.pad_tl),
-        _ints(op.act_min, op.act_max)])
+    decl = f"static const edgec_pool_params {p}_params = {{\n{pool_params_struct(op)},\n}};"
     fn = "edgec_avgpool_s8" if op.op == "AVERAGE_POOL_2D" else "edgec_maxpool_s8"
     return OpCode(decl, f"{fn}(&{p}_params, {ptr(op.input)}, {ptr(op.output)});", ("edgec_pool",))
 

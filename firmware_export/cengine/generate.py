@@ -4,6 +4,7 @@ The passes, in order:
   lower   (lower.lower_model)   TFLite operators -> typed engine ops, all parameters precomputed
   pack    (packing.pack_and_plan) each MAC op's weights: dense int8, or packed (storage.py)
   plan    (planner.plan_memory) activation buffers -> arena offsets (aliases, in-place overlaps)
+  patch   (patch.plan_patches)  optionally, the first stage computed patch by patch (smaller arena)
   emit    (emit.*)              ops + plan -> <name>.c, <name>.h and the kernel files they use
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .lower import lower_model
 from .ops import EngineGraph, const_arrays
 from .planner import MemoryPlan
 from .packing import MAC_OPS, pack_and_plan
+from .patch import PatchStage, emit_ops, plan_patches
 from .storage import LayerStorage, check_mode, layer_storage
 
 _C_TYPES = {"int8": "int8_t", "float32": "float"}
@@ -42,6 +44,9 @@ class GeneratedEngine:
     op_names: tuple[str, ...]
     plan: MemoryPlan = field(repr=False)
     layers: tuple[LayerStorage, ...] = ()  # how each conv / depthwise / fully-connected op stores its weights
+    patch: PatchStage | None = field(default=None, repr=False)  # the stage computed patch by patch, if any
+    unpatched_arena_bytes: int = 0  # the arena the same engine needs without patches
+    patch_stage_peak_bytes: int = 0  # arena bytes alive during the patched stage
 
     @property
     def sram_bytes(self) -> int:
@@ -72,18 +77,21 @@ def _quant(model: TfliteModel, index: int) -> tuple[float, int]:
 
 
 def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
-                    weights: str = "auto") -> GeneratedEngine:
+                    weights: str = "auto", patch="off") -> GeneratedEngine:
     """Generate the engine; raise UnsupportedOpsError listing every op it cannot compute.
 
     weights: "auto" stores each MAC layer's weights in its cheapest format (dense int8, clustered
-    indices + codebooks, sparse, or both), "dense" keeps int8 everywhere (see storage.py)."""
+    indices + codebooks, sparse, or both), "dense" keeps int8 everywhere (see storage.py).
+    patch: "off", "auto" or a patch count: compute the first stage patch by patch (patch.py)."""
     check_mode(weights)
     name = emit.c_identifier(name)
-    graph, plan = pack_and_plan(lower_model(model, source), weights)
+    full, plan = pack_and_plan(lower_model(model, source), weights)
+    patched = plan_patches(full, patch, plan)
+    graph, plan, stage = patched.graph, patched.plan, patched.stage
     scratch_bytes = max((getattr(op, "scratch_bytes", 0) for op in graph.ops), default=0)
     packed_bytes = max((op.scratch_bytes for op in graph.ops if getattr(op, "packed", None) is not None), default=0)
     ptr = emit._Pointers(graph, plan, f"{name.upper()}_SCRATCH", f"{name.upper()}_PACKED_SCRATCH")
-    codes = [emit.emit_op(op, ptr) for op in graph.ops]
+    codes = emit_ops(graph, stage, ptr, full)
     kernels = sorted({k for code in codes for k in code.kernels})
     tin, tout = graph.tensors[graph.input], graph.tensors[graph.output]
     in_type, out_type = _C_TYPES[tin.dtype], _C_TYPES[tout.dtype]
@@ -91,7 +99,8 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
     op_data = "".join(
         f"/* op {op.index}: {op.op} */\n" + (code.decls + "\n" if code.decls else "") + "\n"
         for op, code in zip(graph.ops, codes))
-    calls = "\n".join(f"    {code.call}\n    EDGEC_AFTER_OP({op.index});" for op, code in zip(graph.ops, codes))
+    calls = "\n".join(f"    {code.call}" + ("" if code.hooked else f"\n    EDGEC_AFTER_OP({op.index});")
+                      for op, code in zip(graph.ops, codes))
     source_name = Path(source).name
     iq, oq = _quant(model, graph.input), _quant(model, graph.output)
     header = emit.HeaderContext(
@@ -103,7 +112,10 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
     body = emit.SourceContext(
         name=name, NAME=upper, source=source_name, num_ops=len(graph.ops), arena_bytes=plan.arena_bytes,
         plan_summary=(f"live-tensor peak {plan.live_peak_bytes} B, lower bound {plan.lower_bound_bytes} B, "
-                      f"{len(plan.inplace)} ops in place"),
+                      f"{len(plan.inplace)} ops in place"
+                      + (f"; ops {graph.ops[stage.first].index}-{graph.ops[stage.last].index} in {stage.patches} "
+                         f"patches, {stage.added_macs} MACs added, {patched.unpatched_arena} B unpatched"
+                         if stage else "")),
         kernel_includes="\n".join(f'#include "{k}.h"' for k in kernels),
         op_data=op_data, op_calls=calls, op_names=",\n".join(f'    "{n}"' for n in graph.op_names),
         input_rank=max(len(tin.shape), 1), input_dims=", ".join(str(d) for d in tin.shape) or "1",
@@ -123,7 +135,8 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
         input_bytes=tin.nbytes, output_bytes=tout.nbytes, input_dtype=tin.dtype, output_dtype=tout.dtype,
         input_shape=tin.shape, output_shape=tout.shape, input_quant=iq, output_quant=oq,
         weight_bytes=_const_bytes(graph), op_names=graph.op_names, plan=plan,
-        layers=tuple(layer_storage(op) for op in graph.ops if isinstance(op, MAC_OPS)))
+        layers=tuple(layer_storage(op) for op in graph.ops if isinstance(op, MAC_OPS)),
+        patch=stage, unpatched_arena_bytes=patched.unpatched_arena, patch_stage_peak_bytes=patched.stage_peak_bytes)
 
 
 def host_main(engine: GeneratedEngine) -> str:

@@ -65,9 +65,10 @@ def _find(parent: dict, x: int) -> int:
     return x
 
 
-def build_buffers(graph: EngineGraph) -> tuple[list[Buffer], dict]:
+def build_buffers(graph: EngineGraph, widen: dict | None = None) -> tuple[list[Buffer], dict]:
     """Merge aliases, compute each buffer's lifetime; return the arena's buffers (every one but
-    the model input's) and tensor -> buffer id."""
+    the model input's) and tensor -> buffer id. `widen`: tensor -> (first, last) op indices its
+    buffer must be live at least from and to (None: as computed), for a patched stage (patch.py)."""
     parent = {t: t for t in graph.tensors}
     for op in graph.ops:
         if isinstance(op, Alias):
@@ -84,6 +85,11 @@ def build_buffers(graph: EngineGraph) -> tuple[list[Buffer], dict]:
         last[b] = max(last.get(b, k), k)
         for t in op_inputs(op):
             last[root[t]] = max(last.get(root[t], k), k)
+    for t, (lo, hi) in (widen or {}).items():
+        if lo is not None and root[t] in first:
+            first[root[t]] = min(first[root[t]], lo)
+        if hi is not None:
+            last[root[t]] = max(last.get(root[t], hi), hi)
     out = root[graph.output]
     last[out] = len(graph.ops)
     first.setdefault(out, -1)
@@ -97,7 +103,7 @@ def build_buffers(graph: EngineGraph) -> tuple[list[Buffer], dict]:
     return buffers, root
 
 
-def _pair_lags(graph: EngineGraph, buffers: list[Buffer], root: dict) -> dict:
+def _pair_lags(graph: EngineGraph, buffers: list[Buffer], root: dict, lag_of=inplace_lag) -> dict:
     """(input buffer, output buffer) -> (op index, lag) for outputs that may overlap a dying input."""
     by_id = {b.id: b for b in buffers}
     lags = {}
@@ -111,7 +117,7 @@ def _pair_lags(graph: EngineGraph, buffers: list[Buffer], root: dict) -> dict:
             inp = root[t]
             if inp == out or inp not in by_id or by_id[inp].last != k:
                 continue
-            lag = inplace_lag(op, t, graph)
+            lag = lag_of(op, t, graph)
             if lag is not None:
                 lags[(inp, out)] = (k, _align_up(lag))
     return lags
@@ -175,10 +181,13 @@ def _live_at(buffers: list[Buffer], k: int) -> list[Buffer]:
     return [b for b in buffers if b.first <= k <= b.last]
 
 
-def plan_memory(graph: EngineGraph, random_tries: int = 24) -> MemoryPlan:
-    buffers, root = build_buffers(graph)
+def plan_memory(graph: EngineGraph, random_tries: int = 24, widen: dict | None = None,
+                lag=inplace_lag) -> MemoryPlan:
+    """`widen` and `lag` (the in-place lag of an op's input, as inplace.inplace_lag) let a patched
+    stage (patch.py) keep its input and split tensor live across it and give its ops' lags."""
+    buffers, root = build_buffers(graph, widen)
     by_id = {b.id: b for b in buffers}
-    lags = _pair_lags(graph, buffers, root)
+    lags = _pair_lags(graph, buffers, root, lag)
     steps = range(-1, len(graph.ops) + 1)
     live_peak = max(sum(b.size for b in _live_at(buffers, k)) for k in steps)
     bound = 0

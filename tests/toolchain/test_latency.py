@@ -102,6 +102,15 @@ def test_the_estimate_is_the_documented_sum_over_the_layers(tmp_path, str_ww):
                                           "instructions": 100 + 143360 + 2 * 3584 + 3 * 1120 + 17 * 28}
 
 
+def test_a_patched_layer_runs_once_per_patch_on_its_scaled_counts(tmp_path, str_ww):
+    """A layer of a patched stage (firmware_export/cengine/patch.py): its call cost once per patch, its
+    other counts scaled by the outputs it computes (here 3 patches, twice the outputs)."""
+    per_unit = 143360 + 2 * 3584 + 3 * 1120 + 17 * 28
+    est = estimate_with(str_ww, _hand(tmp_path), 1, None, {1: (3, 2.0)})
+    assert est.layers[1].instructions == 3 * 100 + 2 * per_unit
+    assert est.instructions == 1_025_290 + 2 * 100 + per_unit
+
+
 def test_packed_layers_use_their_kind_or_the_dense_one(tmp_path, str_ww):
     storage = {1: ("sparse", 0.5, 0)}
     dense_cost = 100 + 143360 + 2 * 3584 + 3 * 1120 + 17 * 28

@@ -45,17 +45,18 @@ class BenchOptions:
     deadline_s: float | None = None  # the whole device session; None: no limit besides each answer's
     weights: str = "auto"  # the engine's weight storage (as `edgec build --weights`)
     mlperf: str | None = None  # the MLPerf Tiny benchmark id of the firmware built here (as `edgec build --mlperf`)
+    patch: str = "off"  # the engine's patched first stage (as `edgec build --patch`)
 
 
 def build_for_model(model_path: Path, target: TargetProfile, folder: Path, weights: str = "auto",
-                    mlperf: str | None = None):
+                    mlperf: str | None = None, patch="off"):
     """The firmware for `model_path`, made by `edgec build --firmware`'s own passes (toolchain.build)
     into `folder`: a model that does not fit is refused as the build refuses it, before any device work.
     Returns the BuildResult (its `firmware` holds the ELF)."""
     from toolchain.build import BuildOptions, build, require_fit
 
     result = build(model_path, BuildOptions(target=target, runtime="c", firmware=True, weights=weights,
-                                            mlperf=mlperf), firmware_dir=folder)
+                                            mlperf=mlperf, patch=patch), firmware_dir=folder)
     require_fit(result)
     return result
 
@@ -219,7 +220,7 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
         elf, flash_used, sram_used = _given_firmware(options)
     elif options.emulate:
         built = build_for_model(options.model, target, firmware_dir or options.out_dir / "firmware", options.weights,
-                                options.mlperf)
+                                options.mlperf, options.patch)
         elf, flash_used, sram_used = (built.firmware.elf, built.firmware.flash_used_bytes,
                                       built.firmware.sram_used_bytes)
     with ExitStack() as stack:
@@ -273,11 +274,12 @@ def _latency_estimate(model, built, target, unit: str, measured: float) -> dict 
     engine's layers as the build stored their weights (dense assumed for a given --firmware)."""
     if model is None:
         return None
-    from toolchain.latency import estimate_engine, storage_of
+    from toolchain.latency import estimate_engine, patch_of, storage_of
 
     engine = built.engine.engine if built is not None and built.engine is not None else None
     storage = storage_of(engine) if engine is not None else None
-    est = estimate_engine(built.tflite if built is not None else model, target.core, target.clock_hz, storage)
+    est = estimate_engine(built.tflite if built is not None else model, target.core, target.clock_hz, storage,
+                          patch_of(engine) if engine is not None else None)
     # QEMU counts instructions; a board's timer counts cycles (the estimate is one instruction a cycle)
     comparable = unit in ("instructions", "cycles") and measured > 0
     d = est.to_dict()

@@ -6,7 +6,8 @@ from pathlib import Path
 import click
 
 from toolchain.cli.options import (OutputFolder, make_console,
-                                   output_options, resolve_target, target_options, weights_option)
+                                   output_options, patch_option, resolve_target, target_options,
+                                   weights_option)
 from toolchain.mlperf import BENCHMARK_IDS
 
 
@@ -38,9 +39,10 @@ from toolchain.mlperf import BENCHMARK_IDS
               help="MLPerf Tiny benchmark id of the firmware built from --model (as `edgec build --mlperf`); "
                    "inputs are then sent in that benchmark's encoding, as to any firmware declaring an id.")
 @weights_option
+@patch_option
 @output_options
 def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, warmup, limit, timeout_s,
-          deadline_s, out_dir, mlperf, weights, as_json, quiet):
+          deadline_s, out_dir, mlperf, weights, patch, as_json, quiet):
     """Benchmark a model on a device speaking the MLPerf Tiny protocol, or on QEMU.
 
     Connects, identifies the device, loads inputs, runs the inferences, reads the outputs back
@@ -64,7 +66,8 @@ def bench(target, target_file, port, emulate, model, firmware, eval_data, runs, 
         raise click.UsageError("give --port PORT (a board) or --emulate (QEMU)")
     options = BenchOptions(target=profile, emulate=emulate, port=port, model=model, firmware=firmware,
                            eval_data=eval_data, runs=runs, warmup=warmup, limit=limit, out_dir=out_dir,
-                           timeout_s=timeout_s, deadline_s=deadline_s, weights=weights or "auto", mlperf=mlperf)
+                           timeout_s=timeout_s, deadline_s=deadline_s, weights=weights or "auto", mlperf=mlperf,
+                           patch=patch)
     console = make_console(as_json, quiet)
     with progress_for(console, quiet) as progress, staged_output(out_dir) as stage:
         progress.stage("connecting, building or loading the firmware")

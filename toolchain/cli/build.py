@@ -7,7 +7,8 @@ import click
 
 from toolchain.cli.compress import compression_options, recipe_from_options
 from toolchain.cli.options import (OutputFolder, SymbolName, keras_loading_options, make_console,
-                                   output_options, resolve_target, target_options, weights_option)
+                                   output_options, patch_option, resolve_target, target_options,
+                                   weights_option)
 from toolchain.mlperf import BENCHMARK_IDS
 
 PASS_LABELS = {"load": "loading the model", "convert": "converting to int8 (TFLite converter)",
@@ -57,10 +58,11 @@ def summarize_files(files: list[str]) -> str:
                    "library (cmake/), a plain Makefile (make/) or an Arduino library (arduino/); repeatable. "
                    "Of the C engine with --runtime c, else of TFLM's C array.")
 @weights_option
+@patch_option
 @compression_options
 @output_options
 def build(model, target, target_file, out_dir, calib, calib_random, image_range, io_type, mode, runtime,
-          custom_objects, trust_lambda, firmware, name, mlperf, projects, weights, as_json, quiet, train_path,
+          custom_objects, trust_lambda, firmware, name, mlperf, projects, weights, patch, as_json, quiet, train_path,
           eval_path, **compression):
     """Quantize MODEL to int8, check it fits the target, export it into --out.
 
@@ -87,7 +89,7 @@ def build(model, target, target_file, out_dir, calib, calib_random, image_range,
     options = BuildOptions(target=profile, calib=calib, calib_random=calib_random, image_range=image_range,
                            convert=ConvertOptions(mode=mode, io=io_type), runtime=runtime,
                            custom_objects=custom_objects, trust_lambda=trust_lambda, name=name,
-                           firmware=firmware, recipe=recipe, weights=recipe.storage.weights,
+                           firmware=firmware, recipe=recipe, weights=recipe.storage.weights, patch=patch,
                            train=train_path, eval=eval_path, mlperf=mlperf,
                            projects=tuple(dict.fromkeys(projects)))
     console = make_console(as_json, quiet)

@@ -82,6 +82,14 @@ def weights_option(f):
                              "plain int8.")(f)
 
 
+def patch_option(f):
+    """--patch: the C engine's first stage computed patch by patch (firmware_export/cengine/patch.py)."""
+    return click.option("--patch", default="off", show_default=True, metavar="auto|off|N",
+                        help="C engine: compute the first, high-resolution stage patch by patch (bands of the "
+                             "stage's output, halos recomputed) for a smaller arena: 'auto' picks the stage and "
+                             "patch count with the smallest arena within +20 % MACs, N forces N patches.")(f)
+
+
 def output_options(f):
     f = click.option("--quiet", "-q", is_flag=True, help="No progress, only the summary or errors.")(f)
     f = click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout, nothing else.")(f)

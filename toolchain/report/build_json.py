@@ -56,6 +56,15 @@ def _layers_dict(engine) -> list[dict]:
              "clusters": s.clusters, "density": s.density} for s in engine.layers]
 
 
+def _patch_dict(p) -> dict | None:
+    if p is None:
+        return None
+    return {"first_op": p.first_op, "last_op": p.last_op, "ops": list(p.ops), "patches": p.patches,
+            "bands": p.bands, "arena_bytes": p.arena_bytes, "unpatched_arena_bytes": p.unpatched_arena_bytes,
+            "stage_peak_bytes": p.stage_peak_bytes, "stage_macs": p.stage_macs, "added_macs": p.added_macs,
+            "model_macs": p.model_macs, "mac_overhead": round(p.overhead, 4)}
+
+
 def engine_dict(e) -> dict | None:
     if e is None:
         return None
@@ -70,6 +79,8 @@ def engine_dict(e) -> dict | None:
             "weights_dense_bytes": e.weights_dense_bytes,
             "weights_stored_bytes": e.weights_stored_bytes,
             "layers": _layers_dict(e),
+            "patch": _patch_dict(e.patch),
+            "input_is_largest": e.input_is_largest,
             "packed_refused": ({"flash_bytes": refused.flash_bytes, "code_bytes": refused.code_bytes}
                                if refused else None),
             "fit": fit_dict(e.fit)}

@@ -85,6 +85,36 @@ class LayerStorage:
 
 
 @dataclass(frozen=True)
+class PatchReport:
+    """The stage the C engine computes patch by patch (firmware_export.cengine.patch)."""
+    first_op: int  # model op indices of the stage's first and last op
+    last_op: int
+    ops: tuple[str, ...]
+    patches: int
+    bands: str  # "rows" or "columns" of the split tensor
+    arena_bytes: int
+    unpatched_arena_bytes: int
+    stage_peak_bytes: int  # the arena's high-water mark during the stage
+    stage_macs: int
+    added_macs: int
+    model_macs: int
+
+    @property
+    def overhead(self) -> float:
+        return self.added_macs / self.model_macs if self.model_macs else 0.0
+
+
+def patch_report(e) -> PatchReport | None:
+    """The report of a GeneratedEngine's patched stage, if it has one."""
+    s = e.patch
+    if s is None:
+        return None
+    return PatchReport(s.first, s.last, tuple(e.op_names[s.first:s.last + 1]), s.patches,
+                       "rows" if s.axis == 0 else "columns", e.activation_bytes, e.unpatched_arena_bytes,
+                       e.patch_stage_peak_bytes, s.macs, s.added_macs, s.model_macs)
+
+
+@dataclass(frozen=True)
 class EngineReport:
     """The generated C engine: its buffers, its compiled size, its weight storage and its fit."""
     name: str
@@ -97,6 +127,13 @@ class EngineReport:
     layers: tuple[LayerStorage, ...]
     packed_refused: EngineSize | None  # the packed engine's size when dense was kept
     fit: FitResult
+    patch: PatchReport | None = None  # the stage computed patch by patch (--patch)
+    largest_buffer_bytes: int = 0  # the largest activation buffer the engine itself holds
+
+    @property
+    def input_is_largest(self) -> bool:
+        """The model input (the application's buffer, read in place) outweighs every engine buffer."""
+        return self.caller_input_bytes > self.largest_buffer_bytes
 
     @property
     def weights_dense_bytes(self) -> int:
@@ -183,7 +220,8 @@ def engine_report(build, analysis, mode: str, layer_names: tuple[str, ...] = ())
     """The report of a toolchain.build.EngineBuild."""
     e = build.engine
     return EngineReport(e.name, e.activation_bytes, e.scratch_bytes, e.caller_input_bytes, e.weight_bytes,
-                        build.size, mode, storage_layers(e, analysis, layer_names), build.packed_refused, build.fit)
+                        build.size, mode, storage_layers(e, analysis, layer_names), build.packed_refused, build.fit,
+                        patch_report(e), max((b.size for b in e.plan.buffers), default=0))
 
 
 def weights_report(result: BuildResult) -> WeightsReport:
@@ -200,7 +238,7 @@ def _timeline(result: BuildResult) -> Timeline:
     from toolchain.timeline import engine_timeline, tflm_timeline
 
     if result.engine is not None:
-        return engine_timeline(result.engine.engine.plan, result.analysis)
+        return engine_timeline(result.engine.engine.plan, result.analysis, patch_report(result.engine.engine))
     return tflm_timeline(result.tflite, result.analysis, result.arena.head_bytes)
 
 

@@ -109,6 +109,22 @@ def compression_lines(compression) -> list[str]:
     return out
 
 
+def engine_memory_lines(e) -> list[str]:
+    """The patched stage, and the engine's own SRAM apart from the input when the input is the
+    largest buffer (it belongs to the application)."""
+    from toolchain.timeline import patch_note
+
+    if e is None:
+        return []
+    lines = [f"patched stage: {patch_note(e.patch)}"] if e.patch is not None else []
+    if e.input_is_largest:
+        own = e.activation_bytes + e.scratch_bytes
+        lines.append(f"the model input ({e.caller_input_bytes:,} B) is the largest buffer: it belongs to the "
+                     f"application, which fills it; the engine's own SRAM is {own:,} B "
+                     f"(arena {e.activation_bytes:,} B + scratch {e.scratch_bytes:,} B)")
+    return lines
+
+
 def latency_label(latency: dict, macs: int, long: bool = False) -> str:
     """What a latency figure of the report is: estimated (from which data) or measured; `long`
     names TFLM's data file and says it is a host figure."""
@@ -165,6 +181,8 @@ def render_build(console, report) -> None:
                  f"place {e.caller_input_bytes:,} B)" if e is not None else "")
         console.print(f"  engine plan {arena_fit.used_bytes:,} B{parts}: {_status(arena_fit)} in "
                       f"{arena_fit.budget_bytes:,} B of contiguous RAM")
+        for line in engine_memory_lines(e):
+            console.print(f"  {escape(line)}")
     console.print(f"  model: {a.params:,} parameters, {len(a.ops)} ops, {a.model_bytes:,} B")
     if fit.runtime != "tflm":
         tflm = report.tflm_fit
