@@ -343,13 +343,16 @@ def is_pointwise(op: Conv2D) -> bool:
 
 
 def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
-    """Bytes of scratch edgec_conv2d_packed_s8 uses (its layout, in order); for the delta layout,
-    edgec_conv2d_delta_s8's: 4 windows of int8 taps, none when pointwise."""
+    """Bytes of scratch edgec_conv2d_packed_s8 uses (its layout, in order; clustered pointwise: the
+    two decoded rows only); for the delta layout, edgec_conv2d_delta_s8's: 4 windows of int8 taps,
+    none when pointwise."""
     if packed.layout == "delta":
         return 0 if is_pointwise(op) else 4 * packed.taps
     runs = op.kernel_hw[0] * op.kernel_hw[1]
     cin = op.in_hwc[2] // op.groups
     taps = runs * cin
+    if packed.format == "clustered" and is_pointwise(op):
+        return 2 * 2 * _a4(taps)  # the two decoded rows only (edgec_pk_pointwise_clustered)
     fixed = 8 * tile + 4 * runs + 4 * runs + 4 * tile + 4 * tile + 2 * _a4(tile) + _a4(op.kernel_hw[1] * cin)
     if packed.format == "clustered":
         return fixed + 2 * 2 * _a4(taps)  # two rows, unpacked to int16 on the DSP path

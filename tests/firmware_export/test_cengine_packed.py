@@ -38,12 +38,18 @@ CASES = {
     "conv_valid": Case("conv_valid", (9, 8, 12), _conv(filters=5, kernel_size=(3, 2), strides=(2, 1))),
     # 35 pixels: the pointwise kernel's tiles of 4 and 3 pixels one at a time
     "conv_1x1": Case("conv_1x1", (5, 7, 40), _conv(filters=17, kernel_size=1)),
+    # clustered pointwise: 10 taps (not a multiple of 4: int8 rows, not int16 pairs), odd channels
+    "conv_1x1_odd": Case("conv_1x1_odd", (5, 7, 10), _conv(filters=9, kernel_size=1)),
     "dw_same": Case("dw_same", (9, 9, 20), _dw(kernel_size=3, padding="same", activation="relu6")),
     "dw_multiplier": Case("dw_multiplier", (8, 8, 3), _dw(kernel_size=(3, 2), depth_multiplier=2)),
     "dw_dilated_stride": Case("dw_dilated_stride", (12, 12, 17), _dw(kernel_size=3, dilation_rate=2,
                                                                      padding="same")),
     "fc": Case("fc", (64,), lambda k, x: k.layers.Dense(13, activation="relu")(x)),
     "fc_rows": Case("fc_rows", (3, 40), lambda k, x: k.layers.Dense(7)(x)),
+    # 60 taps (4-bit rows read a word of 8 indices at a time: 4 taps left), 45 taps (rows not
+    # byte-aligned: the bit reader), odd row counts (the last row without a partner)
+    "fc_tail": Case("fc_tail", (60,), lambda k, x: k.layers.Dense(11)(x)),
+    "fc_odd_taps": Case("fc_odd_taps", (45,), lambda k, x: k.layers.Dense(9)(x)),
     # 550 nonzeros a row at 50 %: the delta layout's two-byte row counts
     "fc_long": Case("fc_long", (1100,), lambda k, x: k.layers.Dense(5)(x)),
 }
@@ -141,8 +147,12 @@ def _inputs(engine, seed: int) -> np.ndarray:
 FULL_CASES = ("conv_same", "dw_same", "fc", "fc_rows")
 GEOMETRY_VARIANTS = ("clustered5", "sparse_zero_channels", "sparse_clustered_zero_channels")
 PAIRS = sorted([(c, v) for c in FULL_CASES for v in VARIANTS]
-               + [(c, v) for c in CASES if c not in FULL_CASES + ("fc_long",) for v in GEOMETRY_VARIANTS]
-               + [("fc_long", "sparse50"), ("fc_long", "clustered16"), ("conv_1x1", "sparse90")])
+               + [(c, v) for c in CASES
+                  if c not in FULL_CASES + ("fc_long", "fc_tail", "fc_odd_taps", "conv_1x1_odd")
+                  for v in GEOMETRY_VARIANTS]
+               + [("fc_long", "sparse50"), ("fc_long", "clustered16"), ("conv_1x1", "sparse90"), ("conv_1x1", "clustered16"),
+                  ("fc_tail", "clustered16"), ("fc_odd_taps", "clustered16"),
+                  ("conv_1x1_odd", "clustered5")])
 
 
 @pytest.mark.parametrize("case,variant", PAIRS)
