@@ -142,9 +142,10 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
         _ints(op.groups, op.input_zp, rq.output_zp, rq.act_min, rq.act_max), _ints(rq.narrow)]))
     scratch = ptr.scratch if op.scratch_bytes else "NULL"
     if op.packed is not None:
-        if op.packed.layout == "delta":  # tiles of 4 pixels; 4 windows of scratch (none if pointwise)
+        if op.packed.layout == "delta":  # tiles of 4 pixels (4 windows of scratch, none if pointwise) or 8
             windows = f"(int8_t *)(void *){ptr.packed_scratch}" if op.scratch_bytes else "NULL"
-            return OpCode("\n".join(decls), f"edgec_conv2d_delta_s8(&{p}_params, &{p}_packed, "
+            kernel = "edgec_conv2d_delta8_s8" if op.tile == 8 else "edgec_conv2d_delta_s8"
+            return OpCode("\n".join(decls), f"{kernel}(&{p}_params, &{p}_packed, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {windows});", _PACKED_DELTA)
         return OpCode("\n".join(decls), f"edgec_conv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_CONV)

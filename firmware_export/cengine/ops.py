@@ -347,6 +347,8 @@ def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
     two decoded rows only); for the delta layout, edgec_conv2d_delta_s8's: 4 windows of int8 taps,
     none when pointwise."""
     if packed.layout == "delta":
+        if tile == 8:  # edgec_conv2d_delta8_s8: 8 windows, interleaved
+            return 8 * packed.taps
         return 0 if is_pointwise(op) else 4 * packed.taps
     runs = op.kernel_hw[0] * op.kernel_hw[1]
     cin = op.in_hwc[2] // op.groups

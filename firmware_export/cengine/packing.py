@@ -6,7 +6,8 @@ the fewest bytes (storage.choose: flash first); a packed conv or depthwise op al
 and overlap their input less in place), the largest that keeps the engine's SRAM (arena + scratch)
 within the dense engine's + 1 KiB. Sparse rows of fully-connected layers and of one-group
 convolutions take the delta layout (storage.py), read as stored: the FC kernel walks them, the
-convolution runs tiles of 4 pixels (their windows copied to scratch unless pointwise).
+convolution runs tiles of 8 pixels (their windows gathered into scratch, interleaved) where the
+scratch budget allows, else of 4 (windows copied to scratch unless pointwise).
 """
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ def _dense_bytes(op) -> int:
     return int(op.weights_in_flash.nbytes) if isinstance(op, Conv2D) else int(op.weights.nbytes)
 
 
-DELTA_TILE = 4  # edgec_conv2d_delta_s8's pixels per walk of the rows
+# pixels per walk of the rows: edgec_conv2d_delta8_s8 (8 windows gathered, interleaved, in scratch),
+# else edgec_conv2d_delta_s8 (4, in place when pointwise)
+DELTA_TILES = (8, 4)
 
 
 def _window_extent(op: Conv2D) -> int:
@@ -48,9 +51,10 @@ def _pack_op(op, budget: int, max_tile: int):
         if packed is None:
             return op
         if packed.layout == "delta":
-            candidate = dataclasses.replace(op, packed=packed, tile=DELTA_TILE)
-            if candidate.scratch_bytes <= budget:
-                return candidate
+            for tile in DELTA_TILES:
+                candidate = dataclasses.replace(op, packed=packed, tile=tile)
+                if candidate.scratch_bytes <= budget:
+                    return candidate
             packed = None
     if isinstance(op, Conv2D) and op.kernel_hw[0] * op.kernel_hw[1] > 64:
         return op  # the kernel keeps a 64-bit mask of a window's taps inside the input
@@ -85,7 +89,8 @@ def pack_graph(graph: EngineGraph, mode: str, max_tile: int = TILES[0]) -> Engin
 def _smaller_tile(op):
     """op with the next smaller tile of TILES, or None when its tile is already the smallest."""
     if op.packed is not None and op.packed.layout == "delta":
-        return None  # the delta kernel's tile is fixed
+        smaller = [t for t in DELTA_TILES if t < op.tile]  # 8 -> 4 (less scratch)
+        return dataclasses.replace(op, tile=smaller[0]) if smaller else None
     smaller = [t for t in TILES if t < op.tile]
     return dataclasses.replace(op, tile=smaller[0]) if smaller else None
 

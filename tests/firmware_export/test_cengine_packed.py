@@ -38,6 +38,9 @@ CASES = {
     "conv_valid": Case("conv_valid", (9, 8, 12), _conv(filters=5, kernel_size=(3, 2), strides=(2, 1))),
     # 35 pixels: the pointwise kernel's tiles of 4 and 3 pixels one at a time
     "conv_1x1": Case("conv_1x1", (5, 7, 40), _conv(filters=17, kernel_size=1)),
+    # 264 taps: 8 interleaved windows (2,112 B) exceed the scratch budget (the dense kernel's 1,056 B
+    # + 1 KiB), so the 4-pixel delta kernel runs in place: tiles of 4, then the last pixel alone
+    "conv_1x1_wide": Case("conv_1x1_wide", (3, 3, 264), _conv(filters=5, kernel_size=1)),
     # clustered pointwise: 10 taps (not a multiple of 4: int8 rows, not int16 pairs), odd channels
     "conv_1x1_odd": Case("conv_1x1_odd", (5, 7, 10), _conv(filters=9, kernel_size=1)),
     "dw_same": Case("dw_same", (9, 9, 20), _dw(kernel_size=3, padding="same", activation="relu6")),
@@ -148,11 +151,11 @@ FULL_CASES = ("conv_same", "dw_same", "fc", "fc_rows")
 GEOMETRY_VARIANTS = ("clustered5", "sparse_zero_channels", "sparse_clustered_zero_channels")
 PAIRS = sorted([(c, v) for c in FULL_CASES for v in VARIANTS]
                + [(c, v) for c in CASES
-                  if c not in FULL_CASES + ("fc_long", "fc_tail", "fc_odd_taps", "conv_1x1_odd")
+                  if c not in FULL_CASES + ("fc_long", "fc_tail", "fc_odd_taps", "conv_1x1_odd", "conv_1x1_wide")
                   for v in GEOMETRY_VARIANTS]
                + [("fc_long", "sparse50"), ("fc_long", "clustered16"), ("conv_1x1", "sparse90"), ("conv_1x1", "clustered16"),
                   ("fc_tail", "clustered16"), ("fc_odd_taps", "clustered16"),
-                  ("conv_1x1_odd", "clustered5")])
+                  ("conv_1x1_odd", "clustered5"), ("conv_1x1_wide", "sparse50")])
 
 
 @pytest.mark.parametrize("case,variant", PAIRS)
@@ -165,6 +168,8 @@ def test_packed_storage_matches_tflm_exactly_on_both_paths(case, variant, conver
         assert layer.index_bits == 16  # rows of more than 255 entry pairs
     if layer.format == "sparse" and case != "conv_grouped" and not case.startswith("dw"):
         assert layer.index_bits in (8, 16)  # the delta layout (count bytes of 1 or 2)
+        if case.startswith("conv"):  # 8 windows interleaved in scratch, unless they exceed its budget
+            assert layer.tile == (4 if case == "conv_1x1_wide" else 8)
     assert layer.stored_bytes < layer.dense_bytes or layer.format == "dense"
     x = _inputs(engine, 5)
     reference = run_tflm(data, x).tobytes()
