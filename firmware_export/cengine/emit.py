@@ -163,6 +163,9 @@ def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
         _ints(op.batches, *op.in_hwc, *op.out_hwc),
         _ints(*op.kernel_hw, *op.stride_hw, *op.dilation_hw, *op.pad_tl),
         _ints(op.depth_multiplier, op.input_zp, rq.output_zp, rq.act_min, rq.act_max), _ints(rq.narrow)]))
+    if op.packed is not None and op.tile == 0:  # decoded once into scratch, run by the dense kernel
+        return OpCode("\n".join(decls), f"edgec_dwconv2d_unpacked_s8(&{p}_params, &{p}_packed, "
+                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_DW)
     if op.packed is not None:
         return OpCode("\n".join(decls), f"edgec_dwconv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_DW)

@@ -135,11 +135,14 @@ class DepthwiseConv2D:
 
     @property
     def scratch_bytes(self) -> int:
-        """Packed weights: a block of 16 decoded channels, one decoded channel, and per tap the list
-        of the block's nonzero channels (16 bytes) and its length."""
+        """Packed weights, tile 0: the whole layer decoded in the dense layout, then one channel; any
+        other tile: a block of 16 decoded channels, one decoded channel, and per tap the list of the
+        block's nonzero channels (16 bytes) and its length."""
         if self.packed is None:
             return 0
         taps = self.kernel_hw[0] * self.kernel_hw[1]
+        if self.tile == 0:  # edgec_dwconv2d_unpacked_s8: every weight decoded, then one channel
+            return _a4(taps * self.out_hwc[2]) + _a4(taps)
         return _a4(taps * 16 + taps + taps * 16 + taps)
 
 

@@ -64,6 +64,10 @@ def _pack_op(op, budget: int, max_tile: int):
     packed = packed or choose(op.weight_rows, _dense_bytes(op), formats)
     if packed is None:
         return op
+    if isinstance(op, DepthwiseConv2D):  # decoded once, run by the dense kernel, where the scratch allows
+        candidate = dataclasses.replace(op, packed=packed, tile=0)
+        if candidate.scratch_bytes <= budget:
+            return candidate
     pixels = op.out_hwc[0] * op.out_hwc[1]
     for tile in (t for t in TILES if t <= max_tile):
         tile = min(tile, -(-pixels // 4) * 4)

@@ -218,7 +218,8 @@ def decode(packed: PackedWeights) -> np.ndarray:
 
 # Formats by how fast their kernels run (fewer instructions first), to break near-ties in bytes.
 SPEED_ORDER = ("sparse_delta", "clustered", "sparse", "sparse_clustered")
-NEAR_TIE = 0.08  # a format at most 8 % larger than the smallest counts as a tie on flash
+NEAR_TIE = 0.08  # a format at most 8 % (or 16 bytes) larger than the smallest counts as a tie on flash
+NEAR_TIE_BYTES = 16
 
 
 def _speed_rank(packed: PackedWeights) -> int:
@@ -229,7 +230,7 @@ def choose(matrix: np.ndarray, dense_bytes: int, formats=("clustered", "sparse",
            sparse_layout: str = "mask") -> PackedWeights | None:
     """The packed format with the fewest bytes, if it beats dense_bytes (None: stay dense); flash first,
     then instructions: a format whose kernel runs faster (SPEED_ORDER) wins if it is at most NEAR_TIE
-    larger than the smallest: on the M7 a fully-connected sparse-clustered row (its mask walked bit by
+    (or NEAR_TIE_BYTES) larger than the smallest: on the M7 a fully-connected sparse-clustered row (its mask walked bit by
     bit) costs about 15 instructions a nonzero, a clustered one about 4 a tap, so a sparse-clustered
     layer 5 % smaller than clustered runs nearly 3x slower."""
     candidates = [p for p in (encode(matrix, fmt, sparse_layout if fmt == "sparse" else "mask") for fmt in formats)
@@ -237,7 +238,7 @@ def choose(matrix: np.ndarray, dense_bytes: int, formats=("clustered", "sparse",
     if not candidates:
         return None
     smallest = min(p.nbytes for p in candidates)
-    near = [p for p in candidates if p.nbytes <= smallest * (1 + NEAR_TIE)]
+    near = [p for p in candidates if p.nbytes <= smallest + max(smallest * NEAR_TIE, NEAR_TIE_BYTES)]
     return min(near, key=lambda p: (_speed_rank(p), p.nbytes))
 
 
