@@ -230,9 +230,9 @@ def choose(matrix: np.ndarray, dense_bytes: int, formats=("clustered", "sparse",
            sparse_layout: str = "mask") -> PackedWeights | None:
     """The packed format with the fewest bytes, if it beats dense_bytes (None: stay dense); flash first,
     then instructions: a format whose kernel runs faster (SPEED_ORDER) wins if it is at most NEAR_TIE
-    (or NEAR_TIE_BYTES) larger than the smallest: on the M7 a fully-connected sparse-clustered row (its mask walked bit by
-    bit) costs about 15 instructions a nonzero, a clustered one about 4 a tap, so a sparse-clustered
-    layer 5 % smaller than clustered runs nearly 3x slower."""
+    (or NEAR_TIE_BYTES) larger than the smallest: on the M7 a fully-connected sparse-clustered row
+    (its mask walked bit by bit) costs about 15 instructions a nonzero, a clustered one about 4 a
+    tap, so a sparse-clustered layer 5 % smaller than clustered runs nearly 3x slower."""
     candidates = [p for p in (encode(matrix, fmt, sparse_layout if fmt == "sparse" else "mask") for fmt in formats)
                   if p is not None and p.nbytes < dense_bytes]
     if not candidates:

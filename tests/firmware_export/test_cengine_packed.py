@@ -126,8 +126,8 @@ def _expected(case: str, variant: str) -> str:
     if case == "dw_multiplier" and variant == "clustered5":  # 6 taps: 3-bit indices + 5 values > 6 B
         return "dense"
     # near ties on flash (storage.NEAR_TIE_BYTES): a few bytes more for the faster kernel's format
-    if (case, variant) in (("dw_multiplier", "sparse_clustered_zero_channels"), ("dw_multiplier", "sparse_zero_channels"),
-                           ("dw_same", "sparse90")):
+    if (case, variant) in (("dw_multiplier", "sparse_clustered_zero_channels"),
+                           ("dw_multiplier", "sparse_zero_channels"), ("dw_same", "sparse90")):
         return "clustered"
     if case == "fc_rows" and variant == "sparse_clustered_zero_channels":
         return "sparse"
@@ -161,8 +161,8 @@ PAIRS = sorted([(c, v) for c in FULL_CASES for v in VARIANTS]
                + [(c, v) for c in CASES
                   if c not in FULL_CASES + ("fc_long", "fc_tail", "fc_odd_taps", "conv_1x1_odd", "conv_1x1_wide")
                   for v in GEOMETRY_VARIANTS]
-               + [("fc_long", "sparse50"), ("fc_long", "clustered16"), ("conv_1x1", "sparse90"), ("conv_1x1", "clustered16"),
-                  ("fc_tail", "clustered16"), ("fc_odd_taps", "clustered16"),
+               + [("fc_long", "sparse50"), ("fc_long", "clustered16"), ("conv_1x1", "sparse90"),
+                  ("conv_1x1", "clustered16"), ("fc_tail", "clustered16"), ("fc_odd_taps", "clustered16"),
                   ("conv_1x1_odd", "clustered5"), ("conv_1x1_wide", "sparse50")])
 
 
