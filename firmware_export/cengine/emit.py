@@ -69,7 +69,9 @@ class OpCode:
 # each packed kernel's files: what all share (edgec_packed), its own, and its dense kernel's params
 _PACKED_CONV = ("edgec_conv", "edgec_packed", "edgec_packed_conv")
 _PACKED_DELTA = ("edgec_conv", "edgec_packed", "edgec_packed_pw")
+_PACKED_DELTA8 = ("edgec_conv", "edgec_packed", "edgec_packed_pw8")
 _PACKED_DW = ("edgec_dwconv", "edgec_packed", "edgec_packed_dw")
+_PACKED_DWU = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwu")
 _PACKED_FC = ("edgec_fc", "edgec_packed", "edgec_packed_fc")
 
 
@@ -168,10 +170,12 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
     decls.append(f"static const edgec_conv_params {p}_params = {{\n{conv_params_struct(p, op)},\n}};")
     scratch = ptr.scratch if op.scratch_bytes else "NULL"
     if op.packed is not None:
-        if op.packed.layout == "delta":  # tiles of 4 pixels; 4 windows of scratch (none if pointwise)
+        if op.packed.layout == "delta":  # tiles of 4 pixels (4 windows of scratch, none if pointwise) or 8
             windows = f"(int8_t *)(void *){ptr.packed_scratch}" if op.scratch_bytes else "NULL"
-            return OpCode("\n".join(decls), f"edgec_conv2d_delta_s8(&{p}_params, &{p}_packed, "
-                          f"{ptr(op.input)}, {ptr(op.output)}, {windows});", _PACKED_DELTA)
+            kernel, files = ("edgec_conv2d_delta8_s8", _PACKED_DELTA8) if op.tile == 8 else \
+                ("edgec_conv2d_delta_s8", _PACKED_DELTA)
+            return OpCode("\n".join(decls), f"{kernel}(&{p}_params, &{p}_packed, "
+                          f"{ptr(op.input)}, {ptr(op.output)}, {windows});", files)
         return OpCode("\n".join(decls), f"edgec_conv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_CONV)
     return OpCode("\n".join(decls),
@@ -183,6 +187,9 @@ def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
     p = f"op{op.index}"
     decls = _mac_decls(p, op, op.weights)
     decls.append(f"static const edgec_dwconv_params {p}_params = {{\n{depthwise_params_struct(p, op)},\n}};")
+    if op.packed is not None and op.tile == 0:  # decoded once into scratch, run by the dense kernel
+        return OpCode("\n".join(decls), f"edgec_dwconv2d_unpacked_s8(&{p}_params, &{p}_packed, "
+                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_DWU)
     if op.packed is not None:
         return OpCode("\n".join(decls), f"edgec_dwconv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_DW)

@@ -135,11 +135,14 @@ class DepthwiseConv2D:
 
     @property
     def scratch_bytes(self) -> int:
-        """Packed weights: a block of 16 decoded channels, one decoded channel, and per tap the list
-        of the block's nonzero channels (16 bytes) and its length."""
+        """Packed weights, tile 0: the whole layer decoded in the dense layout, then one channel; any
+        other tile: a block of 16 decoded channels, one decoded channel, and per tap the list of the
+        block's nonzero channels (16 bytes) and its length."""
         if self.packed is None:
             return 0
         taps = self.kernel_hw[0] * self.kernel_hw[1]
+        if self.tile == 0:  # edgec_dwconv2d_unpacked_s8: every weight decoded, then one channel
+            return _a4(taps * self.out_hwc[2]) + _a4(taps)
         return _a4(taps * 16 + taps + taps * 16 + taps)
 
 
@@ -343,13 +346,18 @@ def is_pointwise(op: Conv2D) -> bool:
 
 
 def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
-    """Bytes of scratch edgec_conv2d_packed_s8 uses (its layout, in order); for the delta layout,
-    edgec_conv2d_delta_s8's: 4 windows of int8 taps, none when pointwise."""
+    """Bytes of scratch edgec_conv2d_packed_s8 uses (its layout, in order; clustered pointwise: the
+    two decoded rows only); for the delta layout, edgec_conv2d_delta_s8's: 4 windows of int8 taps,
+    none when pointwise."""
     if packed.layout == "delta":
+        if tile == 8:  # edgec_conv2d_delta8_s8: 8 windows, interleaved
+            return 8 * packed.taps
         return 0 if is_pointwise(op) else 4 * packed.taps
     runs = op.kernel_hw[0] * op.kernel_hw[1]
     cin = op.in_hwc[2] // op.groups
     taps = runs * cin
+    if packed.format == "clustered" and is_pointwise(op):
+        return 2 * 2 * _a4(taps)  # the two decoded rows only (edgec_pk_pointwise_clustered)
     fixed = 8 * tile + 4 * runs + 4 * runs + 4 * tile + 4 * tile + 2 * _a4(tile) + _a4(op.kernel_hw[1] * cin)
     if packed.format == "clustered":
         return fixed + 2 * 2 * _a4(taps)  # two rows, unpacked to int16 on the DSP path

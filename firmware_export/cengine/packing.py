@@ -6,7 +6,8 @@ the fewest bytes (storage.choose: flash first); a packed conv or depthwise op al
 and overlap their input less in place), the largest that keeps the engine's SRAM (arena + scratch)
 within the dense engine's + 1 KiB. Sparse rows of fully-connected layers and of one-group
 convolutions take the delta layout (storage.py), read as stored: the FC kernel walks them, the
-convolution runs tiles of 4 pixels (their windows copied to scratch unless pointwise).
+convolution runs tiles of 8 pixels (their windows gathered into scratch, interleaved) where the
+scratch budget allows, else of 4 (windows copied to scratch unless pointwise).
 """
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ def _dense_bytes(op) -> int:
     return int(op.weights_in_flash.nbytes) if isinstance(op, Conv2D) else int(op.weights.nbytes)
 
 
-DELTA_TILE = 4  # edgec_conv2d_delta_s8's pixels per walk of the rows
+# pixels per walk of the rows: edgec_conv2d_delta8_s8 (8 windows gathered, interleaved, in scratch),
+# else edgec_conv2d_delta_s8 (4, in place when pointwise)
+DELTA_TILES = (8, 4)
 
 
 def _window_extent(op: Conv2D) -> int:
@@ -48,9 +51,10 @@ def _pack_op(op, budget: int, max_tile: int):
         if packed is None:
             return op
         if packed.layout == "delta":
-            candidate = dataclasses.replace(op, packed=packed, tile=DELTA_TILE)
-            if candidate.scratch_bytes <= budget:
-                return candidate
+            for tile in (t for t in DELTA_TILES if t <= max_tile):
+                candidate = dataclasses.replace(op, packed=packed, tile=tile)
+                if candidate.scratch_bytes <= budget:
+                    return candidate
             packed = None
     if isinstance(op, Conv2D) and op.kernel_hw[0] * op.kernel_hw[1] > 64:
         return op  # the kernel keeps a 64-bit mask of a window's taps inside the input
@@ -60,6 +64,15 @@ def _pack_op(op, budget: int, max_tile: int):
     packed = packed or choose(op.weight_rows, _dense_bytes(op), formats)
     if packed is None:
         return op
+    if isinstance(op, DepthwiseConv2D):
+        # decoded once, run by the dense kernel, where the scratch allows (_smaller_tile: tiles); in
+        # the last resort of pack_and_plan (max_tile: the smallest tile) not on the tiled kernel,
+        # whose small tiles cost 2-3x the dense kernel's instructions for a few hundred bytes
+        candidate = dataclasses.replace(op, packed=packed, tile=0)
+        if candidate.scratch_bytes <= budget:
+            return candidate
+        if max_tile < TILES[0]:
+            return op
     pixels = op.out_hwc[0] * op.out_hwc[1]
     for tile in (t for t in TILES if t <= max_tile):
         tile = min(tile, -(-pixels // 4) * 4)
@@ -83,9 +96,15 @@ def pack_graph(graph: EngineGraph, mode: str, max_tile: int = TILES[0]) -> Engin
 
 
 def _smaller_tile(op):
-    """op with the next smaller tile of TILES, or None when its tile is already the smallest."""
-    if op.packed is not None and op.packed.layout == "delta":
-        return None  # the delta kernel's tile is fixed
+    """op with the next smaller tile of TILES, or None when its tile is already the smallest (or it
+    has none: FC). A depthwise layer decoded once (tile 0) goes to the tiled kernel's largest tile."""
+    if op.packed is None or isinstance(op, FullyConnected):
+        return None
+    if isinstance(op, DepthwiseConv2D) and op.tile == 0:
+        return dataclasses.replace(op, tile=min(TILES[0], -(-(op.out_hwc[0] * op.out_hwc[1]) // 4) * 4))
+    if op.packed.layout == "delta":
+        smaller = [t for t in DELTA_TILES if t < op.tile]  # 8 -> 4 (less scratch)
+        return dataclasses.replace(op, tile=smaller[0]) if smaller else None
     smaller = [t for t in TILES if t < op.tile]
     return dataclasses.replace(op, tile=smaller[0]) if smaller else None
 
@@ -100,7 +119,7 @@ def _shrink_tiles(packed: EngineGraph, limit: int) -> tuple[EngineGraph, MemoryP
     while total > limit:
         best = None
         for i, op in enumerate(ops):
-            smaller = _smaller_tile(op) if getattr(op, "tile", 0) else None
+            smaller = _smaller_tile(op) if getattr(op, "packed", None) is not None else None
             if smaller is None:
                 continue
             trial = dataclasses.replace(packed, ops=tuple(ops[:i] + [smaller] + ops[i + 1:]))
@@ -117,7 +136,8 @@ def _shrink_tiles(packed: EngineGraph, limit: int) -> tuple[EngineGraph, MemoryP
 
 def pack_and_plan(graph: EngineGraph, mode: str) -> tuple[EngineGraph, MemoryPlan]:
     """pack_graph and plan_memory, with each layer's tile as large as the SRAM limit allows; if even
-    the smallest tiles exceed it, the tiled layers that save the fewest bytes go back to dense."""
+    the smallest tiles exceed it, the tiled layers (and depthwise layers decoded once) that save the
+    fewest bytes go back to dense."""
     dense_plan = plan_memory(graph)
     if mode == "dense":
         return graph, dense_plan
@@ -127,7 +147,8 @@ def pack_and_plan(graph: EngineGraph, mode: str) -> tuple[EngineGraph, MemoryPla
     if shrunk is not None:
         return shrunk
     ops = list(pack_graph(graph, mode, TILES[-1]).ops)
-    tiled = sorted((i for i, op in enumerate(ops) if getattr(op, "tile", 0)),
+    tiled = sorted((i for i, op in enumerate(ops) if getattr(op, "tile", 0) or isinstance(op, DepthwiseConv2D)
+                    and op.packed is not None),
                    key=lambda i: (_dense_bytes(ops[i]) - ops[i].packed.nbytes, i))
     for i in tiled:
         ops[i] = graph.ops[i]

@@ -85,4 +85,3 @@ void edgec_dwconv2d_packed_s8(const edgec_dwconv_params *p, const edgec_packed *
         }
     }
 }
-

@@ -1,6 +1,7 @@
 """A model whose layers are stored clustered, sparse and both, on the emulated Cortex-M7 over
 serial: the outputs equal the tflite-micro interpreter's byte for byte (DSP path, real gcc; the
-sparse fully-connected layer runs the kernel's Thumb-2 assembly loop)."""
+sparse and clustered fully-connected layers and the sparse convolutions run the kernels' Thumb-2
+assembly loops)."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,15 +20,22 @@ def _build(keras, x):
     L = keras.layers
     y = L.Conv2D(24, 3, padding="same", activation="relu")(x)
     y = L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu")(y)
-    y = L.Conv2D(32, 1, activation="relu")(y)
-    y = L.Conv2D(20, 3, padding="same", activation="relu")(y)
+    y = L.Conv2D(48, 1, activation="relu")(y)
+    y = L.Conv2D(28, 1, activation="relu")(y)
+    y = L.Conv2D(21, 3, padding="same", activation="relu")(y)
+    y = L.Conv2D(12, 3, padding="same", activation="relu")(y)
     y = L.Flatten()(y)
+    y = L.Dense(31, activation="relu")(y)
     y = L.Dense(24, activation="relu")(y)
     return L.Dense(10)(y)
 
 
-# weight tensor order in the model -> (sparsity, clusters)
-PLAN = [(0.0, 16), (0.5, 0), (0.75, 0), (0.75, 16), (0.75, 0), (0.0, 8)]
+# weight tensor order in the model -> (sparsity, clusters): a clustered convolution; a sparse
+# depthwise layer (decoded once, run by the dense kernel); a sparse pointwise convolution (blocks of
+# 8 pixels, 36 pixels: a last block of 4); a clustered pointwise one; a sparse-clustered and a sparse
+# 3x3 one; a clustered FC of 756 taps and 31 rows (4-bit rows two at a time, 4 taps and a row left
+# over); a sparse FC; a clustered FC of 8 values (3-bit indices)
+PLAN = [(0.0, 16), (0.5, 0), (0.75, 0), (0.0, 16), (0.75, 16), (0.75, 0), (0.0, 16), (0.75, 0), (0.0, 8)]
 
 
 @pytest.mark.slow
@@ -43,11 +51,13 @@ def test_clustered_and_sparse_layers_on_the_emulated_m7_equal_tflm(tmp_path):
         return compress_weights(op, q, scales, sparsity, clusters)
 
     data = map_weights(base, transform)
-    assert seen == ["CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "CONV_2D", "FULLY_CONNECTED", "FULLY_CONNECTED"]
+    assert seen == ["CONV_2D", "DEPTHWISE_CONV_2D"] + ["CONV_2D"] * 4 + ["FULLY_CONNECTED"] * 3
     engine = generate_engine(read_tflite(data, "packed_model"), "packed_model")
     formats = [layer.format for layer in engine.layers]
-    assert formats[0] == "clustered" and formats[2] == "sparse" and formats[3] == "sparse_clustered"
-    assert formats[1] in ("sparse", "dense") and formats[4] == "sparse" and formats[5] == "clustered"
+    assert formats == ["clustered", "sparse", "sparse", "clustered", "sparse_clustered", "sparse", "clustered",
+                       "sparse", "clustered"], formats
+    tiles = [layer.tile for layer in engine.layers]
+    assert tiles[1] == 0 and tiles[2] == 8 and tiles[5] == 8, tiles
     assert sum(layer.stored_bytes for layer in engine.layers) < 0.6 * sum(layer.dense_bytes for layer in engine.layers)
 
     model = tmp_path / "packed_model.tflite"
