@@ -63,6 +63,7 @@ CONFIG = {
     "bottleneck_ratio": 0.25,
     "qat_epochs": 2,
     "qat_learning_rate": 2e-5,
+    "qat_validation": 0.1,  # share of the training images held out to keep QAT's best epoch (start included)
     "train_samples": 60_000,  # the first ones of each set (all of them)
     "test_samples": 10_000,
 }
@@ -215,7 +216,7 @@ def qat_recipe(config: dict):
     from toolchain.compress.recipe import QatOptions, Recipe, TrainOptions
 
     return Recipe(train=TrainOptions(0, config["batch_size"], config["qat_learning_rate"]),
-                  qat=QatOptions(epochs=config["qat_epochs"]))
+                  qat=QatOptions(epochs=config["qat_epochs"], validation=config["qat_validation"]))
 
 
 def kept(before, after) -> str:
@@ -296,11 +297,13 @@ def main(argv=None) -> int:
     def asked(*keys):
         return wanted is None or bool(wanted & set(keys))
 
-    if asked("prune", "cluster", "qat", "pqat", "cqat"):  # QAT rows start from the pruned and clustered models
-        results = {key: run(key, recipes[key][0], base, recipes[key][1]) for key in ("prune", "cluster")}
-        for key, name, source in (("qat", "QAT int8", None),
-                                  ("pqat", f"PQAT (prune {config['prune_sparsity']:.0%}) int8", "prune"),
-                                  ("cqat", f"CQAT (cluster {config['clusters']}) int8 + LUT", "cluster")):
+    # PQAT and CQAT start from the pruned and clustered models: those rows run for them too.
+    results = {key: run(key, recipes[key][0], base, recipes[key][1]) for key, qat_key in
+               (("prune", "pqat"), ("cluster", "cqat")) if asked(key, qat_key)}
+    for key, name, source in (("qat", "QAT int8", None),
+                              ("pqat", f"PQAT (prune {config['prune_sparsity']:.0%}) int8", "prune"),
+                              ("cqat", f"CQAT (cluster {config['clusters']}) int8 + LUT", "cluster")):
+        if asked(key):
             start = base if source is None else results[source].model
             run(key, name, start, qat_recipe(config), None if source is None else results[source],
                 lambda result, start=start: kept(start, result.model))
