@@ -116,7 +116,16 @@ def build_accuracy(int8_bytes: bytes, model, eval_path: Path, floating=None, eng
     sg = model.main
     tensor = sg.tensors[sg.inputs[0]]
     shape = tuple(tensor.shape[1:]) if tensor.shape and tensor.shape[0] == 1 else tuple(tensor.shape)
-    x, y = _eval_data(Path(eval_path), shape)
+    if Path(eval_path).is_dir():  # a folder of class subfolders of images, as --train and compression read it
+        from toolchain.compress.data import load_dataset
+
+        image = len(shape) == 3
+        data = load_dataset(eval_path, shape[:2] if image else None, shape[-1] if image else None)
+        if int(np.prod(data.x.shape[1:])) != int(np.prod(shape)):
+            raise DataError(eval_path, f"images of shape {data.x.shape[1:]}, the model's input is {shape}")
+        x, y = data.x.reshape((len(data.x),) + shape), data.y
+    else:
+        x, y = _eval_data(Path(eval_path), shape)
     quant = (tensor.quant.scales[0], tensor.quant.zero_points[0]) if tensor.quant is not None else (1.0, 0)
     q = quantize_inputs(x, "float32" if tensor.dtype == "float32" else "int8", quant, eval_path)
     if y is not None:

@@ -196,3 +196,24 @@ def test_build_eval_of_a_tflite_scores_the_int8_model_only(built_with_eval, tiny
     assert built.exit_code == 0, built.output
     first = json.loads((out / "report.json").read_text())["accuracy"]["scores"][1]
     assert json.loads(built.stdout)["accuracy"]["scores"] == [first]  # the same int8 model, no float one
+
+
+def test_build_eval_reads_a_folder_of_class_images_as_compression_does(built_with_eval, tmp_path):
+    """--eval DIR (one subfolder per class): the same figures as the .npz of the same pixels / 255."""
+    from PIL import Image
+
+    out, _, _ = built_with_eval
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (8, 8, 8), dtype=np.uint8)
+    labels = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    for i, (image, label) in enumerate(zip(pixels, labels)):
+        (tmp_path / "images" / f"c{label}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image, "L").save(tmp_path / "images" / f"c{label}" / f"{i}.png")
+    np.savez(tmp_path / "same.npz", x=(pixels.astype(np.float32) / 255)[..., None], y=labels)
+    docs = []
+    for data in (tmp_path / "images", tmp_path / "same.npz"):
+        built = _build([str(out / "model.tflite"), "-t", "cortex-m7", "--eval", str(data), "-o",
+                        str(tmp_path / data.stem), "--json"])
+        assert built.exit_code == 0, built.output
+        docs.append(json.loads(built.stdout)["accuracy"])
+    assert docs[0] == docs[1] and docs[0]["samples"] == 8
