@@ -210,10 +210,10 @@ def test_build_eval_reads_a_folder_of_class_images_as_compression_does(built_wit
         (tmp_path / "images" / f"c{label}").mkdir(parents=True, exist_ok=True)
         Image.fromarray(image, "L").save(tmp_path / "images" / f"c{label}" / f"{i}.png")
     np.savez(tmp_path / "same.npz", x=(pixels.astype(np.float32) / 255)[..., None], y=labels)
-    docs = []
-    for data in (tmp_path / "images", tmp_path / "same.npz"):
-        built = _build([str(out / "model.tflite"), "-t", "cortex-m7", "--eval", str(data), "-o",
-                        str(tmp_path / data.stem), "--json"])
-        assert built.exit_code == 0, built.output
-        docs.append(json.loads(built.stdout)["accuracy"])
-    assert docs[0] == docs[1] and docs[0]["samples"] == 8
+    from toolchain.base.tflite_reader import read_tflite
+    from toolchain.evaluate import build_accuracy
+
+    int8 = (out / "model.tflite").read_bytes()
+    folder, same = (build_accuracy(int8, read_tflite(int8), data) for data in (tmp_path / "images",
+                                                                               tmp_path / "same.npz"))
+    assert folder == same and folder.samples == 8 and folder.task == "classification"
