@@ -17,6 +17,11 @@
     engine:      engine_or_fallback  Graph                     -> EngineBuild       (C engine, its fit)  [--runtime c]
     LUT cost:    lut_cost            Stored, ArenaMeasurement  -> WeightStorage     (decoded weights' arena, the
                                                                                     C engine beside)  [TFLM + LUT]
+    evaluate:    evaluate            Stored, EngineBuild, data -> AccuracyReport    (int8 accuracy under
+                                                                                    tflite-micro, the C engine's,
+                                                                                    the float model's; RMSE for a
+                                                                                    regression)  [--eval, no
+                                                                                    compression: its table has it]
     firmware:    build_firmware      EngineBuild, folder       -> FirmwareBuild     (fit from the ELF; the MLPerf
                                                                                     Tiny benchmark id)   [--firmware]
     project:     plan_projects       EngineBuild or the model  -> ProjectSources    (a CMake / make / Arduino project
@@ -173,6 +178,7 @@ class BuildResult:
     mlperf: object = None  # MlperfBuild: the benchmark id built in, and the reference model recognised
     projects: tuple = ()  # firmware_export.project.ProjectSources, one per --project
     warnings: tuple[str, ...] = ()
+    accuracy: object = None  # toolchain.accuracy.AccuracyReport, with --eval (no compression)
 
 
 @dataclass(frozen=True)
@@ -224,6 +230,10 @@ def build(model_path: str | Path, options: BuildOptions,
         on_pass("engine")
         storage = lut_cost(stored, arena, name, str(model_path), options)
     fit = engine.fit if engine is not None else tflm
+    accuracy = None
+    if options.eval is not None and not options.compresses:  # a compression's table holds its accuracy
+        on_pass("evaluate")
+        accuracy = evaluate(model, stored, engine, options.eval)
     firmware, firmware_warnings = None, ()
     if options.firmware:
         if fit.fits:
@@ -242,7 +252,7 @@ def build(model_path: str | Path, options: BuildOptions,
                        tflite_bytes=stored.tflite_bytes, calibration=calibration, converted=quantized.converted,
                        analysis=graph.analysis, arena=arena, fit=fit, tflm_fit=tflm, engine=engine,
                        firmware=firmware, compression=quantized.compression, weights=storage, mlperf=mlperf_build,
-                       projects=projects,
+                       projects=projects, accuracy=accuracy,
                        warnings=graph.warnings + engine_warnings + firmware_warnings + mlperf_warnings)
 
 
@@ -386,6 +396,15 @@ def measure(tflite_bytes: bytes, analysis: ModelAnalysis, progress: Progress = S
         specs = [(tflite.main.tensors[i].shape, tflite.main.tensors[i].dtype) for i in tflite.main.inputs]
         try_inference(tflite_bytes, specs, 2 * arena.total_bytes, source)
     return arena
+
+
+def evaluate(model: LoadedModel, stored: Stored, engine: EngineBuild | None, data: Path):
+    """The accuracy on `data` of the model shipped (tflite-micro), of the C engine when the build
+    generated one, and of the float model when MODEL is not a .tflite (toolchain.evaluate)."""
+    from toolchain.evaluate import build_accuracy
+
+    return build_accuracy(stored.tflite_bytes, stored.plain, data, None if model.is_tflite else model,
+                          engine.engine if engine is not None else None, str(model.path))
 
 
 def engine_or_fallback(tflite: TfliteModel, name: str, source: str,

@@ -84,12 +84,62 @@ def _float_outputs(loaded, x: np.ndarray) -> np.ndarray:
     return np.stack(out)
 
 
+def run_runtimes(int8_bytes: bytes, q: np.ndarray, engine, source: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """(tflite-micro's outputs, the C engine's or None without an engine) on the model inputs `q`:
+    the engine (a compiled host process) runs while tflite-micro runs in its forked child, two cores."""
+    from toolchain.oracle import run_tflm
+
+    if engine is None:
+        return run_tflm(int8_bytes, q, source=source), None
+    with ThreadPoolExecutor(1) as pool:
+        host = pool.submit(run_host, engine, q)
+        tflm = run_tflm(int8_bytes, q, source=source)
+        return tflm, host.result()
+
+
+def runtime_scores(model, y: np.ndarray | None, reference: np.ndarray | None, tflm: np.ndarray,
+                   engine_out: np.ndarray | None) -> list:
+    """The float model's (given its outputs), tflite-micro's and the C engine's (given) Scores."""
+    scores = [] if reference is None else [score("float", reference, y, None)]
+    scores.append(score("int8 tflite-micro", dequantize(tflm, model), y, reference))
+    if engine_out is not None:
+        scores.append(score("int8 C engine", dequantize(engine_out, model), y, reference))
+    return scores
+
+
+def build_accuracy(int8_bytes: bytes, model, eval_path: Path, floating=None, engine=None,
+                   source: str = "model") -> AccuracyReport:
+    """`edgec build --eval` without compression: the accuracy (RMSE and max error for a regression)
+    of the model the build ships under tflite-micro, of its C engine when the build generated one,
+    and of the float model `floating` (a LoadedModel, for a Keras or SavedModel MODEL), on the
+    whole of `eval_path`; no per-layer error (that is `edgec validate --eval`'s)."""
+    sg = model.main
+    tensor = sg.tensors[sg.inputs[0]]
+    shape = tuple(tensor.shape[1:]) if tensor.shape and tensor.shape[0] == 1 else tuple(tensor.shape)
+    if Path(eval_path).is_dir():  # a folder of class subfolders of images, as --train and compression read it
+        from toolchain.compress.data import load_dataset
+
+        image = len(shape) == 3
+        data = load_dataset(eval_path, shape[:2] if image else None, shape[-1] if image else None)
+        if int(np.prod(data.x.shape[1:])) != int(np.prod(shape)):
+            raise DataError(eval_path, f"images of shape {data.x.shape[1:]}, the model's input is {shape}")
+        x, y = data.x.reshape((len(data.x),) + shape), data.y
+    else:
+        x, y = _eval_data(Path(eval_path), shape)
+    quant = (tensor.quant.scales[0], tensor.quant.zero_points[0]) if tensor.quant is not None else (1.0, 0)
+    q = quantize_inputs(x, "float32" if tensor.dtype == "float32" else "int8", quant, eval_path)
+    if y is not None:
+        y = check_labels(y, len(x), int(np.prod(sg.tensors[sg.outputs[0]].shape)), str(eval_path))
+    tflm, engine_out = run_runtimes(int8_bytes, q, engine, source)
+    reference = None if floating is None else _float_outputs(floating, x)
+    return AccuracyReport(task_of(tflm, y), len(x), tuple(runtime_scores(model, y, reference, tflm, engine_out)))
+
+
 def evaluate(model_path: Path, eval_path: Path, reference_path: Path | None = None, calib_path: Path | None = None,
              weights: str = "auto", layer_samples: int = 100, custom_objects=None,
              trust_lambda: bool = False) -> EvaluationResult:
     from firmware_export.cengine import generate_engine
     from toolchain.loader import load_model
-    from toolchain.oracle import run_tflm
 
     seconds: dict[str, float] = {}
     started = time.perf_counter()
@@ -133,24 +183,17 @@ def evaluate(model_path: Path, eval_path: Path, reference_path: Path | None = No
     if y is not None:
         y = check_labels(y, len(x), outputs_per_sample, str(eval_path))
 
-    # The engine (a compiled host process) runs while tflite-micro runs in its forked child: two cores.
     t = time.perf_counter()
-    with ThreadPoolExecutor(1) as pool:
-        host = pool.submit(run_host, engine, q)
-        tflm = run_tflm(int8_bytes, q, source=str(model_path))
-        engine_out = host.result()
+    tflm, engine_out = run_runtimes(int8_bytes, q, engine, str(model_path))
     seconds["tflite-micro and C engine"] = time.perf_counter() - t
     engine_result = engine_comparison(engine, str(model_path), q, str(eval_path), weights, engine_out, tflm)
 
     reference = None
-    scores = []
     if floating is not None:
         t = time.perf_counter()
         reference = _float_outputs(floating, x)
         seconds["float model"] = time.perf_counter() - t
-        scores.append(score("float", reference, y, None))
-    scores.append(score("int8 tflite-micro", dequantize(tflm, model), y, reference))
-    scores.append(score("int8 C engine", dequantize(engine_out, model), y, reference))
+    scores = runtime_scores(model, y, reference, tflm, engine_out)
 
     layers, note, used = (), "", 0
     if floating is not None and layer_samples > 0:

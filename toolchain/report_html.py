@@ -208,6 +208,16 @@ def compression_section(comp) -> str:
     return _section("Compression", "compression", table + fig + notes)
 
 
+def accuracy_section(accuracy) -> str:
+    """`edgec build --eval`: one row per runtime (float, int8 tflite-micro, int8 C engine)."""
+    rows = [[sc.runtime, f"{sc.accuracy_percent:.2f}%" if sc.accuracy_percent is not None else "-",
+             "-" if sc.rmse is None else f"{sc.rmse:.6g}", "-" if sc.max_abs_error is None else f"{sc.max_abs_error:.6g}",
+             sc.against] for sc in accuracy.scores]
+    head = f"<p>{accuracy.samples:,} samples of --eval, {_esc(accuracy.task)}</p>"
+    return _section("Accuracy", "accuracy", head + _table(rows, ["runtime", "accuracy", "RMSE", "max |error|",
+                                                                 "against"]))
+
+
 def _latency_basis(latency) -> str:
     if latency.basis == "engine cost model":
         return "estimated: engine cost model of " + latency.core
@@ -242,6 +252,8 @@ def _build_parts(report) -> list[str]:
     if report.analysis.ops:
         parts.append(_section("Per layer", "layers", f"<figure>{layers_figure(report.analysis.ops)}</figure>"))
     parts.append(weights_section(report))
+    if report.accuracy is not None:
+        parts.append(accuracy_section(report.accuracy))
     if report.compression:
         parts.append(compression_section(report.compression))
     return parts

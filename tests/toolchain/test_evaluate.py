@@ -135,3 +135,85 @@ def test_label_checks():
         check_labels(np.zeros((2, 2)), 2, 3, "d")
     s = score("x", np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]), np.array([1, 0, 0]), None)
     assert s.accuracy_percent == pytest.approx(66.6667) and s.rmse is None
+
+
+def _build(args):
+    from toolchain.cli.build import build
+
+    return CliRunner().invoke(build, args)
+
+
+@pytest.fixture(scope="module")
+def built_with_eval(tiny, tmp_path_factory):
+    """`edgec build m.keras --runtime c --eval eval.npz` (no compression), and `edgec validate --eval`
+    of the same model with the same calibration samples."""
+    from tests.conftest import require_tool
+
+    require_tool("arm-none-eabi-gcc")
+    folder = tiny[0]
+    out = tmp_path_factory.mktemp("build_eval") / "out"
+    built = _build([str(folder / "m.keras"), "-t", "cortex-m7", "--calib", str(folder / "eval.npz"), "--runtime", "c",
+                    "--eval", str(folder / "eval.npz"), "-o", str(out)])
+    assert built.exit_code == 0, built.output
+    validated = _run([str(folder / "m.keras"), "--eval", str(folder / "eval.npz"), "--calib", str(folder / "eval.npz"),
+                      "--layer-samples", "0", "--json"])
+    assert validated.exit_code == 0, validated.output
+    return out, built.output, json.loads(validated.stdout)
+
+
+def test_build_eval_reports_float_int8_and_engine_accuracy_as_validate_does(built_with_eval):
+    out, summary, validated = built_with_eval
+    accuracy = json.loads((out / "report.json").read_text())["accuracy"]
+    assert accuracy == {"task": "classification", "samples": 60, "scores": [
+        {k: s[k] for k in ("runtime", "count", "accuracy_percent", "rmse", "max_abs_error", "against")}
+        for s in validated["accuracy"]["scores"]]}
+    scores = {s["runtime"]: s["accuracy_percent"] for s in accuracy["scores"]}
+    assert scores["float"] == 75.0 and scores["int8 tflite-micro"] == scores["int8 C engine"]
+    line = (f"accuracy on 60 --eval samples: float 75.00%; int8 tflite-micro {scores['int8 tflite-micro']:.2f}%; "
+            f"int8 C engine {scores['int8 C engine']:.2f}%")
+    assert line in summary
+    page = (out / "report.html").read_text()
+    assert '<section id="accuracy">' in page and "<td>int8 C engine</td>" in page
+
+
+def test_build_eval_of_regression_outputs_gives_rmse_and_no_top1(tiny, tmp_path):
+    folder, *_ = tiny
+    built = _build([str(folder / "m.keras"), "-t", "cortex-m7", "--calib", str(folder / "eval.npz"),
+                    "--eval", str(folder / "targets.npz"), "-o", str(tmp_path / "out"), "--json"])
+    assert built.exit_code == 0, built.output
+    accuracy = json.loads(built.stdout)["accuracy"]
+    assert accuracy["task"] == "regression" and [s["runtime"] for s in accuracy["scores"]] == [
+        "float", "int8 tflite-micro"]
+    assert all(s["accuracy_percent"] is None and s["against"] == "targets" for s in accuracy["scores"])
+    assert accuracy["scores"][0]["rmse"] == pytest.approx(0.5, rel=1e-6)  # the targets are the float outputs + 0.5
+    assert accuracy["scores"][1]["max_abs_error"] >= accuracy["scores"][1]["rmse"] > 0
+
+
+def test_build_eval_of_a_tflite_scores_the_int8_model_only(built_with_eval, tiny, tmp_path):
+    out, _, _ = built_with_eval
+    built = _build([str(out / "model.tflite"), "-t", "cortex-m7", "--eval", str(tiny[0] / "eval.npz"),
+                    "-o", str(tmp_path / "out"), "--json"])
+    assert built.exit_code == 0, built.output
+    first = json.loads((out / "report.json").read_text())["accuracy"]["scores"][1]
+    assert json.loads(built.stdout)["accuracy"]["scores"] == [first]  # the same int8 model, no float one
+
+
+def test_build_eval_reads_a_folder_of_class_images_as_compression_does(built_with_eval, tmp_path):
+    """--eval DIR (one subfolder per class): the same figures as the .npz of the same pixels / 255."""
+    from PIL import Image
+
+    out, _, _ = built_with_eval
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (8, 8, 8), dtype=np.uint8)
+    labels = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    for i, (image, label) in enumerate(zip(pixels, labels)):
+        (tmp_path / "images" / f"c{label}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image, "L").save(tmp_path / "images" / f"c{label}" / f"{i}.png")
+    np.savez(tmp_path / "same.npz", x=(pixels.astype(np.float32) / 255)[..., None], y=labels)
+    from toolchain.base.tflite_reader import read_tflite
+    from toolchain.evaluate import build_accuracy
+
+    int8 = (out / "model.tflite").read_bytes()
+    folder, same = (build_accuracy(int8, read_tflite(int8), data) for data in (tmp_path / "images",
+                                                                               tmp_path / "same.npz"))
+    assert folder == same and folder.samples == 8 and folder.task == "classification"

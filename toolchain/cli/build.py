@@ -13,7 +13,8 @@ from toolchain.mlperf import BENCHMARK_IDS
 
 PASS_LABELS = {"load": "loading the model", "convert": "converting to int8 (TFLite converter)",
                "analyse": "analysing the graph", "measure": "measuring the TFLM arena",
-               "engine": "generating and sizing the C engine", "firmware": "building the firmware",
+               "engine": "generating and sizing the C engine",
+               "evaluate": "measuring accuracy on --eval", "firmware": "building the firmware",
                "compress": "compressing, fine-tuning and converting",
                "store": "LUT-compressing the clustered weights for TFLM",
                "project": "writing the projects"}

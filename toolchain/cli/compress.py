@@ -42,7 +42,9 @@ def compression_options(command):
         click.option("--train", "train_path", type=click.Path(exists=True), metavar="DATA",
                      help="Training data: .npz with x (and y), or a folder of class subfolders of images."),
         click.option("--eval", "eval_path", type=click.Path(exists=True), metavar="DATA",
-                     help="Evaluation data (labeled), same formats as --train."),
+                     help="Evaluation data (labeled), same formats as --train; `build` without compression: "
+                          "the accuracy of the float model, of the int8 model under tflite-micro and of the C "
+                          "engine (.npz, RMSE and max error for regression outputs)."),
         click.option("--recipe", "recipe_path", type=click.Path(exists=True, dir_okay=False), metavar="TOML",
                      help="Compression recipe (per-layer settings, schedule, epochs...); options override it."),
         click.option("--epochs", type=click.IntRange(0), help="Fine-tuning epochs after each technique."),

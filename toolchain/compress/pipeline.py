@@ -101,15 +101,17 @@ def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, e
     current = model
     lut_bits = None
 
-    def tune(m: keras.Model, epochs: int | None, callbacks=()) -> int:
+    def tune(m: keras.Model, epochs: int | None, callbacks=(), data: Dataset | None = None) -> int:
         n = recipe.train.epochs if epochs is None else epochs
-        if train is None or n == 0:
+        data = train if data is None else data
+        if data is None or n == 0:
             return 0
-        say(f"  fine-tuning {n} epoch(s) on {len(train)} samples"
+        say(f"  fine-tuning {n} epoch(s) on {len(data)} samples"
             + (" (distillation from the original model)" if recipe.distill else ""))
         bar = progress.keras_callback("fine-tuning")  # a bar on stderr on a terminal, else silent
-        fine_tune(m, train, recipe.train, n, callbacks=(*callbacks, *([bar] if bar else [])), teacher=teacher,
-                  distill=recipe.distill, verbose=0, soft_targets=soft)
+        targets = soft if data is train else (None if soft is None else teacher_logits(teacher, data.x))
+        fine_tune(m, data, recipe.train, n, callbacks=(*callbacks, *([bar] if bar else [])), teacher=teacher,
+                  distill=recipe.distill, verbose=0, soft_targets=targets)
         return n
 
     if recipe.prune_structured is not None:
@@ -185,10 +187,63 @@ def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, e
         samples = calibration_samples(train, eval_data)
         if samples is not None:  # the ranges start where post-training quantization's are
             qat.calibrate_ranges(current, samples)
-        epochs = tune(current, o.epochs)
-        stages.append(_stage("qat", current, eval_data, qat.describe(current), epochs))
+        epochs, kept = _qat_tune(current, train, o.validation, recipe, tune, say)
+        stages.append(_stage("qat", current, eval_data, qat.describe(current) + kept, epochs))
 
     return CompressResult(current, recipe, metric_name(model, eval_data), stages, lut_bits)
+
+
+def split_validation(train: Dataset, share: float, seed: int = 0) -> tuple[Dataset, Dataset]:
+    """(the training data without a seeded random `share` of it, that share): the held-out part
+    chooses among epochs; the test data never does."""
+    order = np.random.default_rng(seed).permutation(len(train))
+    held = min(len(train) - 1, max(1, int(round(share * len(train)))))
+    rest, kept = np.sort(order[held:]), np.sort(order[:held])
+    return (Dataset(train.x[rest], None if train.y is None else train.y[rest], train.source),
+            Dataset(train.x[kept], None if train.y is None else train.y[kept], f"{train.source} (held out)"))
+
+
+class BestEpoch(keras.callbacks.Callback):
+    """Keeps the weights (activation ranges included) of the epoch that scores best on held-out
+    data, the starting point counted as epoch 0; restores them when training ends. A later epoch
+    must do strictly better to be kept: QAT starts at post-training quantization's point and only
+    moves from it when the held-out data says it gains."""
+
+    def __init__(self, held_out: Dataset, lower_is_better: bool):
+        super().__init__()
+        self.held_out, self.lower = held_out, lower_is_better
+        self.scores: list[float] = []
+        self.best, self.best_weights = None, None
+
+    def consider(self, model: keras.Model) -> None:
+        value = evaluate(model, self.held_out)
+        self.scores.append(value)
+        if self.best is None or (value < self.best if self.lower else value > self.best):
+            self.best, self.best_weights = value, model.get_weights()
+            self.best_epoch = len(self.scores) - 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.consider(self.model)
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+def _qat_tune(model: keras.Model, train: Dataset | None, share: float, recipe: Recipe, tune,
+              say: Callable[[str], None]) -> tuple[int, str]:
+    """QAT's fine-tuning, keeping its best epoch on a held-out share of the training data (labels
+    needed); (epochs run, what was kept)."""
+    n = recipe.train.epochs if recipe.qat.epochs is None else recipe.qat.epochs
+    if train is None or n == 0 or share <= 0 or train.y is None or len(train) < 2:
+        return tune(model, recipe.qat.epochs), ""
+    fit_part, held_out = split_validation(train, share)
+    keeper = BestEpoch(held_out, metric_name(model, held_out) != "accuracy")
+    keeper.consider(model)  # epoch 0: the calibrated start, post-training quantization's point
+    say(f"  keeping the best epoch on {len(held_out)} held-out training samples")
+    epochs = tune(model, n, [keeper], fit_part)
+    scores = ", ".join(f"{v:.4f}" for v in keeper.scores)
+    return epochs, f"; epoch {keeper.best_epoch} of {epochs} kept (held-out {len(held_out)} training samples: {scores})"
 
 
 def _steps(train: Dataset | None, options: TrainOptions, epochs: int | None) -> int:

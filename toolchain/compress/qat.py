@@ -12,8 +12,8 @@ converter makes of it computes in integers, so that fine-tuning it learns to liv
   is fake-quantized, as the converter fuses them into the layer;
 - activations are fake-quantized per tensor, asymmetric, to 8 bits over a range [min, max] that
   moving averages of each training batch's min and max learn (decay 0.999; `calibrate_ranges`
-  starts them from the min and max over calibration samples, the range post-training
-  quantization would use); the gradient passes straight through inside the range, zero outside;
+  starts them from the min and max of the float model's tensors over calibration samples, the
+  ranges post-training quantization uses); the gradient passes straight through inside the range, zero outside;
 - the model input is fake-quantized the same way; max pooling, average pooling, flatten, reshape,
   dropout and padding keep their input's scale (as int8 kernels do); softmax, sigmoid and tanh
   outputs get the fixed ranges of TFLite's int8 kernels; any other layer's output gets a learned
@@ -129,6 +129,8 @@ class FakeQuant(keras.layers.Layer):
             self.range_min.assign(low)
             self.range_max.assign(high)
             self.initialized.assign(1.0)
+            if self.calibrating:  # the float model's tensor, as the converter's calibration sees it
+                return inputs
         low = ops.minimum(low, 0.0)
         high = ops.maximum(ops.maximum(high, 0.0), low + 1e-6)
         return tf.quantization.fake_quant_with_min_max_vars(inputs, low, high, num_bits=8, narrow_range=False)
@@ -155,6 +157,7 @@ class QuantizeWeights(keras.layers.Wrapper):
         self.activation = activation
         self.preserve_zeros = bool(preserve_zeros)
         self.centroids = int(centroids)
+        self.calibrating = False  # eager calls only: the float kernel, as the converter calibrates
 
     def build(self, input_shape=None):
         if not self.layer.built:
@@ -191,7 +194,8 @@ class QuantizeWeights(keras.layers.Wrapper):
         return fake_quantize_weights(self.float_kernel(), channel_count(self.layer))
 
     def call(self, inputs, training=None):
-        with keras.StatelessScope(state_mapping=[(self.layer.kernel, self.quantized_kernel())]):
+        kernel = self.float_kernel() if self.calibrating else self.quantized_kernel()
+        with keras.StatelessScope(state_mapping=[(self.layer.kernel, kernel)]):
             outputs = self.layer(inputs)
         if self.activation == "relu":
             return ops.relu(outputs)
@@ -343,16 +347,20 @@ def fake_quant_layers(model: keras.Model) -> list[FakeQuant]:
 
 
 def calibrate_ranges(model: keras.Model, x: np.ndarray, batch_size: int = 64) -> None:
-    """Set every learned activation range to the min and max over `x` (inference mode)."""
+    """Set every learned activation range to the min and max over `x` of the float model's tensor
+    (inference mode, nothing fake-quantized meanwhile): the ranges the converter's post-training
+    calibration finds on the same samples, so that QAT starts at post-training quantization's point."""
     layers = [layer for layer in fake_quant_layers(model) if layer.fixed_range is None]
     for layer in layers:
         layer.initialized.assign(0.0)
+    switched = layers + quantized_wrappers(model)
+    for layer in switched:
         layer.calibrating = True
     try:
         for start in range(0, len(x), batch_size):
             model(np.asarray(x[start:start + batch_size], np.float32), training=False)
     finally:
-        for layer in layers:
+        for layer in switched:
             layer.calibrating = False
 
 

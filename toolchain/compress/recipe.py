@@ -51,6 +51,8 @@ Example (every table and key optional):
     preserve_sparsity = true   # a kernel's zeros stay exactly zero (PQAT)
     preserve_clusters = true   # a clustered kernel keeps its shared values per channel (CQAT)
     epochs = 1
+    validation = 0.1           # share of the training data held out to keep the best epoch (the
+                               # calibrated start included); 0: keep the last epoch
 
     [distill]                  # fine-tune against the original model's soft outputs
     temperature = 4.0
@@ -147,6 +149,7 @@ class QatOptions:
     preserve_sparsity: bool = True
     preserve_clusters: bool = True
     epochs: int | None = None
+    validation: float = 0.1  # share of the training data held out to keep the best epoch; 0: the last
 
 
 @dataclass(frozen=True)
@@ -308,6 +311,7 @@ def _qat(t: Table) -> QatOptions:
         preserve_sparsity=t.boolean("preserve_sparsity", base.preserve_sparsity),
         preserve_clusters=t.boolean("preserve_clusters", base.preserve_clusters),
         epochs=_epochs(t),
+        validation=t.number("validation", base.validation, 0.0, 1.0, hi_open=True),
     )
 
 

@@ -143,6 +143,16 @@ def _tensor_dicts(tensors) -> list[dict]:
              "zero_point": t.zero_point} for t in tensors]
 
 
+def accuracy_dict(a) -> dict | None:
+    """--eval without compression: the task, the samples, one score per runtime."""
+    if a is None:
+        return None
+    return {"task": a.task, "samples": a.samples,
+            "scores": [{"runtime": s.runtime, "count": s.count, "accuracy_percent": s.accuracy_percent,
+                        "rmse": s.rmse, "max_abs_error": s.max_abs_error, "against": s.against}
+                       for s in a.scores]}
+
+
 def build_dict(r) -> dict:
     """The whole report.json of a BuildReport."""
     a, arena, conv = r.analysis, r.arena, r.conversion
@@ -183,6 +193,7 @@ def build_dict(r) -> dict:
         "mlperf": mlperf_dict(r.mlperf),
         "projects": projects_dict(r.projects),
         "compression": r.compression.to_dict() if r.compression is not None else None,
+        "accuracy": accuracy_dict(r.accuracy),
         "timeline": r.timeline.to_dict(),
         "latency_estimate_s": r.latency_estimate_s,
         "latency": {**r.latency.to_dict(), "measured": False},

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # for the annotations only: each is imported where it is made
     from firmware_export.engine_size import EngineSize
     from firmware_export.firmware.build import FirmwareResult
     from firmware_export.project.emit import ProjectSources
+    from toolchain.accuracy import AccuracyReport
     from toolchain.compress.report import CompressReport
     from toolchain.weights import ClusteredTensor, LutStorage
 
@@ -176,6 +177,7 @@ class BuildReport:
     warnings: tuple[str, ...]
     files: tuple[str, ...]
     projects: tuple[ProjectSources, ...] = ()  # --project
+    accuracy: AccuracyReport | None = None  # --eval without compression (a compression's table has it)
 
     @property
     def latency_estimate_s(self) -> float:
@@ -264,4 +266,5 @@ def build_report(result: BuildResult, files: list[str] | tuple[str, ...] = (), c
         fit=result.fit, tflm_fit=result.tflm_fit, engine=engine, weights=weights_report(result),
         firmware=result.firmware, mlperf=result.mlperf, compression=result.compression, timeline=_timeline(result),
         latency=latency, latency_tflm=tflm_latency,
-        warnings=tuple(result.warnings), files=tuple(sorted(files)), projects=tuple(result.projects))
+        warnings=tuple(result.warnings), files=tuple(sorted(files)), projects=tuple(result.projects),
+        accuracy=result.accuracy)

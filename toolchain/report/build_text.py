@@ -125,6 +125,21 @@ def engine_memory_lines(e) -> list[str]:
     return lines
 
 
+def accuracy_lines(accuracy) -> list[str]:
+    """--eval without compression: one line per runtime (accuracy, or RMSE and max error)."""
+    if accuracy is None:
+        return []
+    parts = []
+    for s in accuracy.scores:
+        if s.accuracy_percent is not None:
+            parts.append(f"{s.runtime} {s.accuracy_percent:.2f}%")
+        elif s.rmse is not None:
+            parts.append(f"{s.runtime} RMSE {s.rmse:.4g}, max |error| {s.max_abs_error:.4g} (against {s.against})")
+    parts = parts or ["no labels 'y' and no float model: nothing to compare the outputs with"]
+    what = "accuracy" if accuracy.task == "classification" else "error"
+    return [f"{what} on {accuracy.samples:,} --eval samples: " + "; ".join(parts)]
+
+
 def latency_label(latency: dict, macs: int, long: bool = False) -> str:
     """What a latency figure of the report is: estimated (from which data) or measured; `long`
     names TFLM's data file and says it is a host figure."""
@@ -189,7 +204,7 @@ def render_build(console, report) -> None:
         dense = "; clustered weights as int8, no LUT" if report.weights.clustered_tensors else ""
         console.print(f"  with TFLM instead: flash {tflm.flash.used_bytes:,} B, "
                       f"SRAM {tflm.sram.used_bytes:,} B (runtime code and data estimated{dense})")
-    lines = weights_lines(report) + mlperf_lines(report)
+    lines = weights_lines(report) + mlperf_lines(report) + accuracy_lines(report.accuracy)
     lines += compression_lines(report.compression) if report.compression else []
     for line in lines:
         console.print(f"  {escape(line)}")

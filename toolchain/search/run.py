@@ -77,10 +77,15 @@ def build_best(model_path, record: dict, target, out_dir: Path, train_path, eval
         files = stage.files + ["report.json", "report.html"]
         write_reports(stage, build_report(result, files))
     final = result.compression.rows[-1] if result.compression is not None else None
+    if final is None and result.accuracy is not None:  # no compression: the build measured it (--eval)
+        tflm = next(sc for sc in result.accuracy.scores if sc.runtime == "int8 tflite-micro")
+        final_accuracy = tflm.accuracy_percent
+    else:
+        final_accuracy = None if final is None or final.int8_metric is None else round(100 * final.int8_metric, 4)
     return {"folder": str(out_dir / target.name), "recipe": str(out_dir / target.name / "recipe.toml"),
             "command": command, "fits": result.fit.fits, "flash": result.fit.flash.used_bytes,
             "sram": result.fit.sram.used_bytes,
-            "int8_accuracy": None if final is None or final.int8_metric is None else round(100 * final.int8_metric, 4)}
+            "int8_accuracy": final_accuracy}
 
 
 def workload_for(model_path, train_path, eval_path, options: SearchOptions, out_dir: Path,

@@ -161,3 +161,50 @@ def test_cqat_keeps_the_values_per_channel():
     assert per_channel_distinct(kernel) == before
     assert all(a <= b for a, b in zip(per_channel_distinct(qat.int8_kernels(model)["dense"]), before))
     assert [w.centroids > 0 for w in qat.quantized_wrappers(model)] == [False, False, True, False]
+
+
+def test_calibrated_start_is_post_training_quantization():
+    """Before any training, the QAT model converts to the int8 model post-training quantization
+    makes on the same calibration samples: the same weights, the same scales, the same outputs."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    x, _ = blob_data(96)
+    source = bn_cnn()
+    model = qat.quantize_model(source)
+    qat.calibrate_ranges(model, x[:64])
+    ptq, start = convert_keras_int8(source, x[:64]), convert_keras_int8(model, x[:64])
+    assert all(np.array_equal(a, b) for a, b in zip(weight_arrays(ptq), weight_arrays(start)))
+
+    def scales(tflite):
+        i = Interpreter(model_content=tflite)
+        return [d["quantization"] for d in i.get_input_details() + i.get_output_details()]
+
+    (s_in, z_in), (s_out, z_out) = scales(ptq)
+    ((q_in, y_in), (q_out, y_out)) = scales(start)
+    assert (z_in, z_out) == (y_in, y_out) and q_in == pytest.approx(s_in, rel=1e-6)
+    assert q_out == pytest.approx(s_out, rel=1e-5)
+    assert np.array_equal(run_tflite(ptq, x), run_tflite(start, x))
+
+
+def test_qat_keeps_its_best_epoch_on_held_out_training_data():
+    """A learning rate that wrecks the model: the held-out share of the training data keeps the
+    calibrated start (epoch 0), weights and ranges as they were; never the evaluation data."""
+    from toolchain.compress.data import Dataset
+    from toolchain.compress.pipeline import calibration_samples, compress, split_validation
+    from toolchain.compress.recipe import QatOptions, Recipe, TrainOptions
+
+    x, y = blob_data(160)
+    train = Dataset(x, y, "blobs")
+    fit_part, held = split_validation(train, 0.25)
+    assert (len(fit_part), len(held)) == (120, 40)
+    assert sorted(np.concatenate([fit_part.x, held.x]).sum(axis=(1, 2, 3))) == sorted(x.sum(axis=(1, 2, 3)))
+    model = bn_cnn()
+    model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=32, epochs=3, verbose=0)  # a start worth keeping
+    reference = qat.quantize_model(model)
+    qat.calibrate_ranges(reference, calibration_samples(train, None))
+    result = compress(model, Recipe(train=TrainOptions(2, 32, 50.0, "none"), qat=QatOptions(validation=0.25)),
+                      train)
+    assert "; epoch 0 of 2 kept (held-out 40 training samples: " in result.final.detail
+    for a, b in zip(result.model.get_weights(), reference.get_weights(), strict=True):
+        assert np.array_equal(a, b)

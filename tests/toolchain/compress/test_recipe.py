@@ -16,7 +16,7 @@ def test_the_documented_example_recipe_parses(tmp_path):
     assert r.techniques == ["prune_structured", "factorize", "separable", "bottleneck", "prune", "cluster", "qat"]
     assert r.separable.layers == ("conv2", "conv3") and r.separable.min_in_channels == 4
     assert r.bottleneck.ratio == 0.25 and r.bottleneck.layers is None
-    assert r.qat.preserve_sparsity and r.qat.preserve_clusters and r.qat.epochs == 1
+    assert r.qat.preserve_sparsity and r.qat.preserve_clusters and r.qat.epochs == 1 and r.qat.validation == 0.1
     assert r.prune.m_by_n == (2, 4) and r.prune.per_layer == {"dense1": 0.9} and r.prune.epochs == 3
     assert r.cluster.per_layer == {"dense1": 8} and r.cluster.init == "kmeans_plus_plus"
     assert r.factorize.energy == 0.9 and r.factorize.per_layer == {"dense1": 16}
@@ -41,6 +41,7 @@ def test_the_documented_example_recipe_parses(tmp_path):
     ("[bottleneck]\nratio = 1.0", "bottleneck.ratio", "< 1.0"),
     ("[separable]\nmin_in_channels = 0", "separable.min_in_channels", ">= 1"),
     ("[qat]\nepochs = -2", "qat.epochs", ">= 0"),
+    ("[qat]\nvalidation = 1", "qat.validation", "< 1.0"),
 ])
 def test_bad_recipes_name_the_field_and_what_was_expected(text, field, expected):
     with pytest.raises(FieldError) as info:

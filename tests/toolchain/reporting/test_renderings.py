@@ -66,6 +66,33 @@ def test_build_and_check(fixture, request):
     assert "test item 4,242 B" not in _text(render_build, report)
 
 
+def test_build_accuracy(example_result):
+    """--eval without compression: the AccuracyReport in the summary, report.json (key `accuracy`,
+    pinned) and the page; classification and regression alike."""
+    from toolchain.accuracy import AccuracyReport, Scores
+
+    _, report = example_result
+    assert _json(report)["accuracy"] is None and 'id="accuracy"' not in render_html(report)
+    scores = (Scores("float", 1000, 89.7, None, None, "labels"), Scores("int8 tflite-micro", 1000, 89.6, None, None,
+                                                                        "labels"),
+              Scores("int8 C engine", 1000, 89.6, None, None, "labels"))
+    marked = replace(report, accuracy=AccuracyReport("classification", 1000, scores))
+    document = _json(marked)
+    _keeps_pinned(document, PINNED["keys"])
+    assert document["accuracy"]["samples"] == 1000 and document["accuracy"]["scores"][2] == {
+        "runtime": "int8 C engine", "count": 1000, "accuracy_percent": 89.6, "rmse": None, "max_abs_error": None,
+        "against": "labels"}
+    assert ("accuracy on 1,000 --eval samples: float 89.70%; int8 tflite-micro 89.60%; int8 C engine 89.60%"
+            in _text(render_build, marked))
+    assert "<tr><td>int8 C engine</td><td>89.60%</td><td>-</td><td>-</td><td>labels</td></tr>" in render_html(marked)
+    regression = replace(report, accuracy=AccuracyReport("regression", 50, (
+        Scores("int8 tflite-micro", 50, None, 0.125, 0.5, "targets"),)))
+    assert ("error on 50 --eval samples: int8 tflite-micro RMSE 0.125, max |error| 0.5 (against targets)"
+            in _text(render_build, regression))
+    assert "<tr><td>int8 tflite-micro</td><td>-</td><td>0.125</td><td>0.5</td><td>targets</td></tr>" in render_html(
+        regression)
+
+
 def test_compress():
     rows = [ReportRow("original", 105_866, 1_117_056, 0.897, 0.896, 113_064, 99_552, 19_040),
             ReportRow("cluster", 105_866, 1_117_056, 0.897, 0.897, 63_760, 52_155, 105_760, "conv2: 16 values",
