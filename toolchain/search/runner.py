@@ -128,7 +128,9 @@ class RayRunner:
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise OptionError("--ray-address", address, f"a reachable Ray cluster ({exc})") from None
         else:
-            ray.init(num_cpus=workers or os.cpu_count() or 1, **kwargs)
+            # Ray starts its workers at nice 15 (background work to it); here they are the work asked
+            # for, and on a machine shared with other jobs nice 15 leaves them the CPU no one else wants
+            ray.init(num_cpus=workers or os.cpu_count() or 1, _system_config={"worker_niceness": 0}, **kwargs)
         self.started_here = not address
         self.workers = int(ray.cluster_resources().get("CPU", 1))
         self.where = (f"Ray cluster at {address}" if address else "local Ray runtime") + \
