@@ -12,8 +12,8 @@ Prints:
      run): trials per hour and their ratio;
   5. the whole search's wall time.
 
---smoke: 300 training and 200 test images, 1 epoch, 1 trial, TFLM only: every step runs, fast; its
-figures mean nothing. Wall-clock figures depend on the machine's load: say how loaded it was.
+--smoke: 300 training and 200 test images, 1 epoch, 1 trial, TFLM only, no QAT stage: every step
+runs, fast; its figures mean nothing. --throughput-only: step 4 alone, on a fixed list of 6 trials. Wall-clock figures depend on the machine's load: say how loaded it was.
 """
 from __future__ import annotations
 
@@ -78,7 +78,8 @@ def options(targets, args, **changes):
 
     base = dict(targets=targets, runtimes=("tflm",) if args.smoke else ("tflm", "c"), trials=args.trials,
                 time_budget_s=args.time_budget, epochs=args.epochs, workers=args.workers,
-                modes=("int8",) if args.smoke else ("int8", "16x8"), distill=not args.smoke)
+                modes=("int8",) if args.smoke else ("int8", "16x8"), distill=not args.smoke,
+                qat=not args.smoke)  # the QAT stage is tested in tests/toolchain/search/test_fit.py
     return SearchOptions(**{**base, **changes})
 
 

@@ -114,7 +114,8 @@ def predicted_misses(config: Config, measured: dict[str, dict]) -> dict | None:
     parts += [_anchor(config, filters=config.filters)] if config.filters else []
     parts += [_anchor(config, mode=config.mode)] if config.mode != "int8" else []
     records = [measured.get(p.key) for p in parts]
-    if base is None or len(parts) < 2 or any(r is None for r in records):
+    records = [r if r is not None and r.get("one_shot") else None for r in records]  # skipped: not measured
+    if base is None or not base.get("one_shot") or len(parts) < 2 or any(r is None for r in records):
         return None  # nothing to predict from, or one technique alone: it is measured itself
     predicted = {}
     for target, b in (base.get("one_shot") or {}).items():

@@ -129,7 +129,7 @@ def test_fit_on_a_two_node_ray_cluster_survives_losing_a_node(tiny, tmp_path):
                                   "-o", str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True) as search:
                         # Trials ran on both nodes: then the worker node is killed in the middle of a trial.
-                        wait_for(lambda: len({r["node"] for r in records(out)}) >= 2, 240, "trials on both nodes")
+                        wait_for(lambda: len({r["node"] for r in records(out) if "node" in r}) >= 2, 240, "trials on both nodes")
                         wait_for(lambda: any(cmd.startswith(b"ray::_remote_trial") for _, cmd in
                                              node_workers(worker.pid)), 120, "a trial on the worker node", 0.1)
                         before = {r["key"] for r in records(out)}
@@ -142,7 +142,7 @@ def test_fit_on_a_two_node_ray_cluster_survives_losing_a_node(tiny, tmp_path):
         shutil.rmtree(temp, ignore_errors=True)
     report = json.loads((out / "report.json").read_text())
     done = records(out)
-    nodes = {r["node"] for r in done}
+    nodes = {r["node"] for r in done if r["status"] != "skipped"}  # a skipped configuration ran nowhere
     assert len(nodes) == 2, nodes
     # Every trial accounted for: none lost, none failed, and the search went on after the node died.
     assert {t["status"] for t in report["trials"]} <= {"trained", "does-not-fit", "fits-untrained", "skipped"}

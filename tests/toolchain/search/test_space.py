@@ -135,3 +135,11 @@ def test_a_single_technique_is_trained_only_for_targets_no_lower_level_of_it_fit
     state.records[s50.key] = _trained(s50, 88.0, True)
     assert _single_need(Config(structured=0.75), state, options) == ()
     assert _single_need(Config(sparsity=0.5), state, options) == ("t",)  # another technique: its own walk
+
+
+def test_a_technique_skipped_unmeasured_predicts_nothing():
+    measured = {Config().key: _measured(Config(), 40_000, False),
+                Config(sparsity=0.5).key: _measured(Config(sparsity=0.5), 30_000, False),
+                Config(clusters=8).key: {"key": Config(clusters=8).key, "config": Config(clusters=8).to_dict(),
+                                         "status": "skipped", "skip": {"reason": "reference found"}, "targets": {}}}
+    assert predicted_misses(Config(sparsity=0.5, clusters=8), measured) is None
