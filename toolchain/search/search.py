@@ -253,27 +253,30 @@ def run_search(work, options: SearchOptions, out_dir: Path, state: SearchState, 
     def next_config(need):
         """The first configuration of the queue that may go now (a single technique waits while a
         lower level of it runs), with the targets it is trained for; skipped ones are stored."""
-        for i, config in enumerate(queue):
+        i = 0
+        while i < len(queue):
+            config = queue[i]
             if qat:
                 return queue.pop(i), None
             if config.key in state.references:
                 if any(c.single == config.single for c in in_flight.values() if c.key in state.references):
+                    i += 1
                     continue
                 single_need = _single_need(config, state, options)
                 queue.pop(i)
-                if not single_need:
-                    skip(config, {"reason": "reference found", "detail": f"{config.single} alone at a lower "
-                                  "level already fits every target the dense model does not"})
-                    return next_config(need)
-                return config, single_need
+                if single_need:
+                    return config, single_need
+                skip(config, {"reason": "reference found", "detail": f"{config.single} alone at a lower "
+                              "level already fits every target the dense model does not"})
+                continue
             if not need or trained >= options.trials:
+                i += 1
                 continue
             queue.pop(i)
             reason = skip_reason(config, state.records)
-            if reason is not None:
-                skip(config, reason)
-                return next_config(need)
-            return config, need
+            if reason is None:
+                return config, need
+            skip(config, reason)
         return None, None
 
     def skip(config, reason):
