@@ -12,8 +12,8 @@ Prints:
      run): trials per hour and their ratio;
   5. the whole search's wall time.
 
---smoke: 300 training and 200 test images, 1 epoch, 1 trial, TFLM only: every step runs, fast; its
-figures mean nothing. Wall-clock figures depend on the machine's load: say how loaded it was.
+--smoke: 300 training and 200 test images, 1 epoch, 1 trial, TFLM only, no QAT stage: every step
+runs, fast; its figures mean nothing. --throughput-only: step 4 alone, on a fixed list of 6 trials. Wall-clock figures depend on the machine's load: say how loaded it was.
 """
 from __future__ import annotations
 
@@ -78,17 +78,49 @@ def options(targets, args, **changes):
 
     base = dict(targets=targets, runtimes=("tflm",) if args.smoke else ("tflm", "c"), trials=args.trials,
                 time_budget_s=args.time_budget, epochs=args.epochs, workers=args.workers,
-                modes=("int8",) if args.smoke else ("int8", "16x8"), distill=not args.smoke)
+                modes=("int8",) if args.smoke else ("int8", "16x8"), distill=not args.smoke,
+                qat=not args.smoke)  # the QAT stage is tested in tests/toolchain/search/test_fit.py
     return SearchOptions(**{**base, **changes})
 
 
-def single_techniques() -> dict:
-    """Each technique alone at each level of the space, least compression first."""
-    from toolchain.search.space import CLUSTERS, ENERGY, SPARSITY, STRUCTURED, Config
+THROUGHPUT_LIST = (  # trials that are all trained (each fits nucleo-l4r5zi), of similar cost
+    dict(structured=0.5), dict(sparsity=0.5), dict(structured=0.25), dict(sparsity=0.75),
+    dict(structured=0.75), dict(structured=0.5, sparsity=0.5))
 
-    sensitivity_free = {"structured": STRUCTURED[1:], "sparsity": SPARSITY[1:], "clusters": CLUSTERS[1:],
-                        "energy": ENERGY[1:]}
-    return {dim: [Config(**{dim: v}) for v in values] for dim, values in sensitivity_free.items()}
+
+def measure_throughput(model, train, test, targets, args, trial_list, folder: Path) -> dict:
+    """Trials per hour of the same trial list on 1 and on 2 local Ray workers, in this run.
+
+    Each worker is a Ray task of one CPU whose TensorFlow runs on one thread (toolchain.search.runner
+    THREAD_ENV), in both runs; the workers are started and loaded before the clock starts (RayRunner.warm)."""
+    from toolchain.search.runner import RayRunner
+    from toolchain.search.run import workload_for
+    from toolchain.search.search import run_search
+
+    throughput = {}
+    for workers in (1, 2):
+        run_out = folder / f"throughput-{workers}"
+        shutil.rmtree(run_out, ignore_errors=True)  # measured afresh, never resumed
+        opts = options(targets, args, configs=trial_list, trials=len(trial_list), fits_per_target=10**6,
+                       time_budget_s=10**9, qat=False)
+        work, state = workload_for(model, train, test, opts, run_out)
+        runner = RayRunner(work, workers)
+        load = os.getloadavg()[0]
+        runner.warm()
+        state = run_search(work, opts, run_out, state, runner=runner)
+        done = sum(1 for r in state.records.values() if r["status"] in ("trained", "does-not-fit"))
+        busy = sum(r.get("wall_seconds") or 0 for r in state.records.values())
+        throughput[workers] = {"trials": done, "seconds": state.wall_seconds, "busy_seconds": round(busy, 1),
+                               "per_hour": round(3600 * done / state.wall_seconds, 2), "load_before": load,
+                               "trial_seconds": {k: r.get("wall_seconds") for k, r in state.records.items()}}
+        print(f"  {workers} Ray worker(s): {done} trials in {state.wall_seconds:.1f} s "
+              f"({throughput[workers]['per_hour']:.1f} trials/hour; trials' own time {busy:.0f} s; "
+              f"load average before {load:.1f})", flush=True)
+    ratio = throughput[2]["per_hour"] / throughput[1]["per_hour"]
+    print(f"  throughput 2 workers / 1 worker: {ratio:.2f}x (same {len(trial_list)} trials, this run, "
+          f"load average now {os.getloadavg()[0]:.1f})", flush=True)
+    throughput["ratio"] = round(ratio, 3)
+    return throughput
 
 
 def main() -> int:
@@ -102,6 +134,8 @@ def main() -> int:
     parser.add_argument("--time-budget", type=float, default=1800.0, help="seconds (the product's default, 30 min)")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--throughput-trials", type=int, default=4)
+    parser.add_argument("--throughput-only", action="store_true",
+                        help="only the throughput comparison, on a fixed list of trials (THROUGHPUT_LIST)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--reuse", type=Path, default=None,
@@ -129,8 +163,17 @@ def main() -> int:
         print(f"model: {model} (float accuracy {float_accuracy:.2f} % on {args.test_samples} test images, "
               f"{args.train_samples} training images); load average at start {load:.1f} on {os.cpu_count()} cores")
     targets = tuple(profiles.load_target(n) for n in TARGETS)
+    if args.throughput_only:
+        trial_list = tuple(Config(**c) for c in THROUGHPUT_LIST[:max(2, args.throughput_trials)])
+        results = {"throughput": measure_throughput(model, train, test, targets, args, trial_list, folder),
+                   "load_average_at_start": load}
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
+        return 0
     search_started = time.monotonic()
-    outcome = fit_model(model, train, test, options(targets, args), out)
+    from toolchain.benchmark.emulated_latency import emulated_latency
+
+    outcome = fit_model(model, train, test, options(targets, args), out, latency_probe=emulated_latency)
     search_wall = time.monotonic() - search_started
     report = outcome.report
     records = {r["key"]: r for r in outcome.records}
@@ -146,14 +189,19 @@ def main() -> int:
         if b:
             print(f"{name}: fit {b['key']} ({_techniques(b['config'])}), int8 {b['accuracy']:.2f} %, "
                   f"{b['drop']:.2f} points lost vs float, {b['runtime']}, flash {b['flash']:,} B, "
-                  f"SRAM {b['sram']:,} B, "
-                  f"~{b['latency_ms']:.1f} ms (estimate)")
+                  f"SRAM {b['sram']:,} B, latency {b['latency_ms']:.2f} ms ({b['latency']})"
+                  + (f"; its C engine on the emulated board: {b['c_engine_emulated_ms']:.2f} ms"
+                     if "c_engine_emulated_ms" in b else ""))
         else:
             c = t["closest"]
             print(f"{name}: nothing fits; closest {c and c['key']}: {c and describe_miss(c['misses'])}")
 
-    # 3. each technique alone at the ratio that makes it fit the M0+ (trials of the same search)
-    singles = single_techniques()
+    # 3. each technique alone at the ratio that makes it fit the M0+: trials of the search itself (it
+    # walks each technique alone first, least compression first); measured here only if it did not
+    from toolchain.search.space import single_techniques
+
+    walked = {r.get("reference") for r in records.values()} - {None}
+    singles = {d: v for d, v in single_techniques(True, ("", "bottleneck", "separable")).items() if d in walked}
     if args.smoke:  # one technique at one level proves the step runs
         singles = {"structured": [Config(structured=0.5)]}
     rows = []
@@ -164,9 +212,11 @@ def main() -> int:
 
     def measure_alone(config):
         record = records.get(config.key)
-        if record is None or record["status"] in ("failed", "fits-untrained"):
+        if record is None or record["status"] in ("failed", "fits-untrained") or (
+                record["status"] == "skipped" and record["skip"]["reason"] != "reference found"):
             one = fit_model(model, train, test, options(m0plus, args, configs=(config,), trials=10**6,
-                                                        fits_per_target=10**6, workers=1), singles_out, build=False)
+                                                        fits_per_target=10**6, workers=1, qat=False),
+                            singles_out, build=False)
             record = {r["key"]: r for r in one.records}.get(config.key)
             records[config.key] = record
         return record
@@ -186,7 +236,7 @@ def main() -> int:
         for config in configs:
             record = measure_alone(config)
             if record is None or record["status"] == "skipped":
-                continue
+                continue  # a lower level fits: not reached
             m0rec = (record.get("targets") or record.get("one_shot") or {}).get("cortex-m0plus")
             if m0rec and m0rec["memory_fits"]:
                 acc = record.get("accuracy")
@@ -199,6 +249,7 @@ def main() -> int:
     results["single_techniques"] = [{"technique": d, "key": k, "accuracy": a} for d, k, a in rows]
     if m0["best"] and rows:
         best_single = max((a for _, _, a in rows if a is not None), default=None)
+        results["best_single_accuracy"] = best_single
         if best_single is not None:
             print(f"  search fit {m0['best']['accuracy']:.2f} % vs best single technique {best_single:.2f} %: "
                   + ("at least as accurate" if m0["best"]["accuracy"] >= best_single else "LESS accurate"))
@@ -207,29 +258,7 @@ def main() -> int:
     measured = [Config.from_dict(r["config"]) for r in records.values()
                 if r and r.get("status") in ("trained", "does-not-fit")]
     trial_list = tuple(sorted(measured, key=lambda c: c.key)[:args.throughput_trials])
-    throughput = {}
-    if trial_list:
-        for workers in (1, 2):
-            run_out = folder / f"throughput-{workers}"
-            shutil.rmtree(run_out, ignore_errors=True)  # measured afresh, never resumed
-            from toolchain.search.runner import RayRunner
-            from toolchain.search.search import SearchState, run_search
-            from toolchain.search.run import workload_for
-
-            work, state = workload_for(model, train, test, options(targets, args, configs=trial_list,
-                                                                   trials=len(trial_list)), run_out)
-            runner = RayRunner(work, workers)
-            state = run_search(work, options(targets, args, configs=trial_list, trials=len(trial_list)),
-                               run_out, state, runner=runner)
-            done = sum(1 for r in state.records.values() if r["status"] in ("trained", "does-not-fit"))
-            throughput[workers] = {"trials": done, "seconds": state.wall_seconds,
-                                   "per_hour": round(3600 * done / state.wall_seconds, 2)}
-            print(f"  {workers} Ray worker(s): {done} trials in {state.wall_seconds:.1f} s "
-                  f"({throughput[workers]['per_hour']:.1f} trials/hour)")
-        ratio = throughput[2]["per_hour"] / throughput[1]["per_hour"]
-        print(f"  throughput 2 workers / 1 worker: {ratio:.2f}x (same {len(trial_list)} trials, this run, "
-              f"load average now {os.getloadavg()[0]:.1f})")
-        throughput["ratio"] = round(ratio, 3)
+    throughput = measure_throughput(model, train, test, targets, args, trial_list, folder) if trial_list else {}
     results["throughput"] = throughput
 
     print(f"whole search (both targets, {report['counts']}): {search_wall:.0f} s wall; "

@@ -50,11 +50,14 @@ def parse_duration(text: str) -> float:
               help="Fine-tuning epochs after each technique.")
 @click.option("--no-16x8", "no_16x8", is_flag=True, help="Do not search int16 activations.")
 @click.option("--no-distill", is_flag=True, help="Do not search distillation.")
+@click.option("--no-qat", is_flag=True, help="No final stage of quantization-aware fine-tuning (on the most "
+              "accurate fitting configurations, within the last 20 %% of the time budget).")
 @click.option("--out", "-o", "out_dir", type=OutputFolder(), required=True, help="Output folder (resumable).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout, nothing else.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def fit(model, targets, target_files, train_path, eval_path, max_accuracy_drop, max_latency_ms, trials, fits,
-        time_budget, workers, ray_address, runtime, epochs, no_16x8, no_distill, out_dir, as_json, quiet):
+        time_budget, workers, ray_address, runtime, epochs, no_16x8, no_distill, no_qat, out_dir, as_json,
+        quiet):
     """Search the compressions of MODEL (a Keras model) for the most accurate one that fits each
     --target; build it as `edgec build` would, with the recipe that reproduces it.
 
@@ -65,6 +68,7 @@ def fit(model, targets, target_files, train_path, eval_path, max_accuracy_drop, 
     Exit codes: 0 every target has a fit, 3 one has none (the closest trial and what it misses by
     are printed), 130 interrupted (the report of the trials finished is written).
     """
+    from toolchain.benchmark.emulated_latency import emulated_latency
     from toolchain.progress import progress_for
     from toolchain.search.result import describe_miss, render_terminal
     from toolchain.search.run import fit_model
@@ -83,10 +87,10 @@ def fit(model, targets, target_files, train_path, eval_path, max_accuracy_drop, 
         targets=tuple(targets), runtimes=("tflm", "c") if runtime == "both" else (runtime,),
         max_accuracy_drop=max_accuracy_drop, max_latency_ms=max_latency_ms, trials=trials, fits_per_target=fits,
         time_budget_s=parse_duration(time_budget), workers=workers, ray_address=ray_address, epochs=epochs,
-        modes=("int8",) if no_16x8 else ("int8", "16x8"), distill=not no_distill)
+        modes=("int8",) if no_16x8 else ("int8", "16x8"), distill=not no_distill, qat=not no_qat)
     console = make_console(as_json, quiet)
     with progress_for(console, quiet) as progress:
-        outcome = fit_model(model, train_path, eval_path, options, out_dir, progress)
+        outcome = fit_model(model, train_path, eval_path, options, out_dir, progress, latency_probe=emulated_latency)
     report = outcome.report
     if as_json:
         import json

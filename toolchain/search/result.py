@@ -109,8 +109,10 @@ def search_dict(state, options, targets, builds: dict, files: list[str]) -> dict
                                                   "misses": misses(near, t.name, state.baseline,
                                                                    options.max_accuracy_drop)},
             "pareto": [r["key"] for r in pareto(records, t.name)],
+            "single_techniques": single_rows(records, t.name, state.baseline, options.max_accuracy_drop),
             "build": builds.get(t.name),
         }
+        _measured_latency(per_target[t.name])
     counts = {}
     for r in records:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
@@ -125,9 +127,55 @@ def search_dict(state, options, targets, builds: dict, files: list[str]) -> dict
         "counts": counts, "sensitivity": state.sensitivity.to_dict(),
         "targets": per_target,
         "trials": [_trial_row(r, targets, state.baseline) for r in records],
-        "qat": "not searched: toolchain.compress has no quantization-aware training yet",
+        "qat": ("searched: the final stage fine-tunes each target's most accurate fitting configurations with QAT"
+                if getattr(options, "qat", False) else "not searched (--no-qat)"),
         "files": sorted(files),
     }
+
+
+def single_rows(records: list[dict], target: str, baseline: float, max_drop: float) -> list[dict]:
+    """Per technique alone (the search's reference trials): its first level that fits `target` in
+    memory, with its accuracy and whether it fits every budget and the drop."""
+    out = {}
+    for r in sorted(records, key=lambda r: r["key"]):
+        dim = r.get("reference")
+        if not dim or r.get("status") != "trained":
+            continue
+        c = _chosen(r, target)
+        if c is None or not (c["flash"]["used"] <= c["flash"]["budget"] and c["sram"]["used"] <= c["sram"]["budget"]
+                             and c["arena"]["used"] <= c["arena"]["budget"]):
+            continue
+        level = r["config"][dim]
+        if dim not in out or _level_rank(dim, level) < _level_rank(dim, out[dim]["config"][dim]):
+            out[dim] = {**_row(r, target, baseline), "technique": dim, "fits": fits(r, target, baseline, max_drop)}
+    return [out[d] for d in sorted(out)]
+
+
+def _level_rank(dim: str, level) -> float:
+    """Less compression first: fewer pruned, more clusters, more energy kept."""
+    if dim == "clusters":
+        return -level
+    if dim == "energy":
+        return -level
+    if dim == "filters":
+        return ("bottleneck", "separable").index(level) if level in ("bottleneck", "separable") else 9
+    return level
+
+
+def _measured_latency(t: dict) -> None:
+    """The best fit's latency: the emulated board's when the build measured it with the runtime the
+    fit uses (the C engine), else the estimate, with the emulated C engine's figure beside it."""
+    lat = (t["build"] or {}).get("latency")
+    if not t["best"] or not lat:
+        return
+    if lat["latency"] == "emulated" and t["best"]["runtime"] == "c":
+        t["best"]["latency_estimate_ms"] = t["best"]["latency_ms"]
+        t["best"].update(latency_ms=lat["latency_ms"], latency=f"emulated ({lat['machine']}, "
+                         f"{lat['instructions']:,} instructions at {lat['clock_hz'] / 1e6:g} MHz)")
+    elif lat["latency"] == "emulated":
+        t["best"]["c_engine_emulated_ms"] = lat["latency_ms"]
+    else:
+        t["best"]["latency"] = f"estimate ({lat['why']})"
 
 
 def _row(record: dict, target: str, baseline: float) -> dict:
@@ -177,10 +225,11 @@ def render_terminal(console, report: dict) -> None:
     skipped = [r for r in report["trials"] if r["status"] == "skipped"]
     console.print(f"  {len(skipped)} configurations skipped without measuring (dominated by a measured misfit, "
                   "or predicted from their techniques' measured bytes); P: on the Pareto front; "
-                  "* latency: estimate from MACs x the core's cycles per MAC")
+                  "* trials' latency: estimate from MACs x the core's cycles per MAC; the best fit's is measured "
+                  "on the emulated board where the target has one and the fit runs the C engine")
     compare = Table(title="best fit per target", title_justify="left")
     for col in ("target", "budget flash / SRAM", "fit", "int8 acc %", "lost vs float", "techniques", "runtime",
-                "flash / SRAM used", "latency ms*"):
+                "flash / SRAM used", "latency ms"):
         compare.add_column(col, overflow="fold")
     for n, t in report["targets"].items():
         b = t["best"]
@@ -193,8 +242,16 @@ def render_terminal(console, report: dict) -> None:
                             "misses by: " + ("-" if c is None else describe_miss(c["misses"])))
             continue
         compare.add_row(n, budget, "yes", f"{b['accuracy']:.2f}", f"{b['drop']:.2f}", _techniques(b["config"]),
-                        b["runtime"], f"{b['flash']:,} / {b['sram']:,}", f"{b['latency_ms']:.1f}")
+                        b["runtime"], f"{b['flash']:,} / {b['sram']:,}",
+                        f"{b['latency_ms']:.1f} " + ("measured" if b["latency"].startswith("emulated") else "est."))
     console.print(compare)
+    for n, t in report["targets"].items():
+        singles = t.get("single_techniques") or []
+        if singles:
+            console.print(f"  {n}, each technique alone at its first level that fits (trials of this search): "
+                          + "; ".join(f"{s['technique']} {s['key']} "
+                                      + ("-" if s["accuracy"] is None else f"{s['accuracy']:.2f} %")
+                                      + ("" if s["fits"] else " (over the drop)") for s in singles))
 
 
 # --- HTML ---------------------------------------------------------------------------------------
@@ -268,7 +325,8 @@ def render_html(report: dict, records: list[dict]) -> str:
                     + "".join(f"<td>{e(c)}</td>" for c in cells)
                     + f"<td>{e(str(row.get('node') or ''))[:12]}</td></tr>")
     parts.append(f"<h2>Trials</h2><table>{head}{''.join(rows)}</table>"
-                 "<p>Latency: estimate from MACs and the core's cycles per MAC (no emulated run per trial).</p>")
+                 "<p>Trials' latency: estimate from MACs and the core's cycles per MAC; each best fit's, above, is "
+                 "measured on the emulated board (QEMU -icount) where the target has one, labelled.</p>")
     css = ("body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
            "padding:2px 6px;font-size:13px}svg{max-width:100%;height:auto}")
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>edgec fit</title>"

@@ -141,8 +141,12 @@ def workload_for(model_path, train_path, eval_path, options: SearchOptions, out_
 
 
 def fit_model(model_path, train_path, eval_path, options: SearchOptions, out_dir: Path,
-              progress: Progress = SILENT, runner=None, build: bool = True) -> FitOutcome:
-    """Search, then (`build`, unless interrupted) build the best fit per target; write the reports."""
+              progress: Progress = SILENT, runner=None, build: bool = True, latency_probe=None) -> FitOutcome:
+    """Search, then (`build`, unless interrupted) build the best fit per target; write the reports.
+
+    `latency_probe(model.tflite, target, folder) -> dict` (toolchain.benchmark.emulated_latency, given
+    by the CLI: this layer does not run devices) measures each built fit's latency on the target's
+    emulated board; its figure replaces the estimate of a fit whose runtime is the C engine."""
     from toolchain.search.result import render_html, search_dict
 
     out_dir = Path(out_dir)
@@ -157,6 +161,11 @@ def fit_model(model_path, train_path, eval_path, options: SearchOptions, out_dir
             if best is not None:
                 builds[target.name] = build_best(model_path, state.records[best["key"]], target, out_dir,
                                                  train_path, eval_path, options, progress)
+                if latency_probe is not None:
+                    progress.stage(f"latency of the fit for {target.name} on its emulated board")
+                    with tempfile.TemporaryDirectory(prefix="edgec-fit-emulate-") as folder:
+                        builds[target.name]["latency"] = latency_probe(out_dir / target.name / "model.tflite",
+                                                                       target, Path(folder))
     files = ["report.json", "report.html", "search.json", "sensitivity.json", "calib.npz"] + \
         [f"trials/{p.name}" for p in sorted((out_dir / "trials").glob("*.json"))] + \
         [f"{name}/" for name in builds]

@@ -11,12 +11,19 @@ A configuration is one value per dimension:
                  "bottleneck" (a 1x1 squeeze to a quarter of the input channels before each k x k conv)
     distill      fine-tune against the original model's outputs
     mode         "int8" or "16x8" (int16 activations; TFLM only: the C engine runs int8)
+    qat          quantization-aware fine-tuning last (toolchain.compress.qat; PQAT/CQAT keep the
+                 zeros and clusters the earlier stages made); int8 only. Not in the first order: the
+                 search's final stage gives it to its most accurate fitting configurations.
+
+The single techniques (each alone, uniform, at each of its levels, as `edgec compress --TECHNIQUE`
+makes it) are configurations of the search too (`single_techniques`): the search measures them
+first, least compression first, and trains each technique's first level that fits, so the best fit
+is never less accurate than a technique alone that fits, measured the same way.
 
 The runtime (TFLM or the C engine, with the compressed storage it supports) is not a dimension:
 accuracy does not depend on it (the engine is bit-exact with TFLM), so every trial is measured
 with each runtime asked for and each target keeps the one that fits with the most room.
 
-Quantization-aware fine-tuning is not in the space (toolchain.compress has no QAT yet).
 This module does not import TensorFlow.
 """
 from __future__ import annotations
@@ -25,7 +32,7 @@ import itertools
 from dataclasses import dataclass, field, replace
 
 from toolchain.compress.recipe import (BottleneckOptions, ClusterOptions, DistillOptions, FactorizeOptions,
-                                       PruneOptions, Recipe, SeparableOptions, StructuredOptions, TrainOptions)
+                                       PruneOptions, QatOptions, Recipe, SeparableOptions, StructuredOptions, TrainOptions)
 
 STRUCTURED = (0.0, 0.25, 0.5, 0.75)
 SPARSITY = (0.0, 0.5, 0.75, 0.9)
@@ -53,12 +60,31 @@ class Config:
     mode: str = "int8"
     filters: str = ""
     group_ratios: tuple[tuple[str, float], ...] = field(default=(), compare=False)  # producer -> ratio
+    qat: bool = False
+
+    @property
+    def by_group(self) -> bool:
+        """Structured pruning at per-group ratios (not every group at the level)."""
+        return any(r != self.structured for _, r in self.group_ratios)
 
     @property
     def key(self) -> str:
         """A stable name: the trial's file name in the output folder."""
         return (f"s{self.structured:.2f}-p{self.sparsity:.2f}-c{self.clusters}-f{self.energy:.2f}"
-                f"-{'d' if self.distill else 'n'}-{self.mode}" + (f"-{self.filters[:3]}" if self.filters else ""))
+                f"-{'d' if self.distill else 'n'}-{self.mode}" + (f"-{self.filters[:3]}" if self.filters else "")
+                + ("-g" + "".join(f"{round(100 * r):02d}" for _, r in sorted(self.group_ratios)) if self.by_group else "")
+                + ("-qat" if self.qat else ""))
+
+    @property
+    def single(self) -> str | None:
+        """The technique this configuration applies alone, uniformly (as `edgec compress` applies it),
+        or None."""
+        if self.distill or self.mode != "int8" or self.qat or self.by_group:
+            return None
+        used = [name for name, on in (("structured", self.structured), ("sparsity", self.sparsity),
+                                      ("clusters", self.clusters), ("energy", self.energy),
+                                      ("filters", self.filters)) if on]
+        return used[0] if len(used) == 1 else None
 
     @property
     def techniques(self) -> list[str]:
@@ -79,17 +105,19 @@ class Config:
             used.append("distillation")
         if self.mode != "int8":
             used.append(self.mode)
+        if self.qat:
+            used.append("QAT")
         return used or ["int8 only"]
 
     def to_dict(self) -> dict:
         return {"structured": self.structured, "sparsity": self.sparsity, "clusters": self.clusters,
                 "energy": self.energy, "distill": self.distill, "mode": self.mode,
-                "filters": self.filters, "group_ratios": dict(self.group_ratios)}
+                "filters": self.filters, "group_ratios": dict(self.group_ratios), "qat": self.qat}
 
     @staticmethod
     def from_dict(d: dict) -> "Config":
         return Config(d["structured"], d["sparsity"], d["clusters"], d["energy"], d["distill"], d["mode"],
-                      d.get("filters", ""), tuple(sorted(d.get("group_ratios", {}).items())))
+                      d.get("filters", ""), tuple(sorted(d.get("group_ratios", {}).items())), d.get("qat", False))
 
     def at_most(self, other: "Config") -> bool:
         """Every dimension compresses at most as much as `other`'s (so it needs at least its memory)."""
@@ -99,7 +127,12 @@ class Config:
         def energy_le(a, b):  # lower energy compresses more; 0 is none
             return a == 0 or (b != 0 and a >= b)
 
-        return (self.structured <= other.structured and self.sparsity <= other.sparsity
+        def structured_le(a: Config, b: Config) -> bool:  # per group when either has per-group ratios
+            ra, rb = dict(a.group_ratios), dict(b.group_ratios)
+            return all(ra.get(g, a.structured) <= rb.get(g, b.structured) + 1e-9 for g in set(ra) | set(rb)) \
+                and (bool(ra or rb) or a.structured <= b.structured)
+
+        return (structured_le(self, other) and self.sparsity <= other.sparsity
                 and clusters_le(self.clusters, other.clusters) and energy_le(self.energy, other.energy)
                 and MODES.index(self.mode) >= MODES.index(other.mode)
                 and self.filters in ("", other.filters))
@@ -123,9 +156,14 @@ class Config:
             recipe = replace(recipe, prune=PruneOptions(sparsity=self.sparsity))
         if self.clusters:
             recipe = replace(recipe, cluster=ClusterOptions(clusters=self.clusters))
+        if self.qat and not one_shot:  # the memory does not depend on it: one-shot skips it
+            recipe = replace(recipe, qat=QatOptions())
         if self.distill and not one_shot:
             recipe = replace(recipe, distill=DistillOptions())
         return recipe
+
+    def with_qat(self) -> "Config":
+        return replace(self, qat=True)
 
 
 def group_ratios(level: float, sensitivity, tolerance: float) -> tuple[tuple[str, float], ...]:
@@ -173,6 +211,19 @@ def candidates(sensitivity, tolerance: float, factorizable: bool, modes=MODES, d
     return sorted(configs, key=lambda c: (round(predicted_loss(c, sensitivity), 6), c.mode != "int8", c.distill, c.key))
 
 
+def single_techniques(factorizable: bool, filters=("",)) -> dict[str, list[Config]]:
+    """Each technique alone, uniformly, at each level of the space, least compression first."""
+    out = {"structured": [Config(structured=v) for v in STRUCTURED[1:]],
+           "sparsity": [Config(sparsity=v) for v in SPARSITY[1:]],
+           "clusters": [Config(clusters=v) for v in CLUSTERS[1:]]}
+    if factorizable:
+        out["energy"] = [Config(energy=v) for v in ENERGY[1:]]
+    compact = [Config(filters=f) for f in filters if f]
+    if compact:
+        out["filters"] = compact
+    return out
+
+
 # --- recipes as TOML (what `edgec build --recipe` reads back) -------------------------------------
 
 def _toml_value(value) -> str:
@@ -198,8 +249,8 @@ def recipe_toml(recipe: Recipe, header: str = "") -> str:
     from dataclasses import fields
 
     lines = [f"# {line}" for line in header.splitlines()]
-    for name in ("train", "prune_structured", "factorize", "separable", "bottleneck", "prune", "cluster", "distill",
-                 "storage"):
+    for name in ("train", "prune_structured", "factorize", "separable", "bottleneck", "prune", "cluster", "qat",
+                 "distill", "storage"):
         section = getattr(recipe, name)
         if section is None:
             continue
