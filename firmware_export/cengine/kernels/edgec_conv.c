@@ -180,11 +180,32 @@ static void edgec_im2col_s16(const edgec_conv_params *p, const int8_t *in_b, int
     const int32_t ix0 = ox * p->stride_w - p->pad_left;
     const int32_t zp_pair = (int32_t)(((uint32_t)(uint16_t)p->input_zp << 16) | (uint16_t)p->input_zp);
     const int whole_groups = (cin & 3) == 0;
+    /* the window's columns all inside the input, one run of row_len bytes per kernel row */
+    const int cols_inside = p->dilation_w == 1 && ix0 >= 0 && ix0 + p->kernel_w <= p->in_w;
+    const int32_t row_len = p->kernel_w * cin;
     int32_t ky, kx, c, k = 0;
     col += 2 * slot;
     for (ky = 0; ky < p->kernel_h; ky++) {
         const int32_t iy = iy0 + ky * p->dilation_h;
         const int row_inside = iy >= 0 && iy < p->in_h;
+        if (row_inside && cols_inside) {
+            const int8_t *src = in_b + (iy * p->in_w + ix0) * cin;
+            if (whole_groups) {
+                int32_t *dst = col + k;
+                for (c = 0; c < row_len; c += 4, dst += 4) {
+                    int32_t x;
+                    memcpy(&x, src + c, 4);
+                    dst[0] = edgec_sxtb16(x);
+                    dst[1] = edgec_sxtb16_ror8(x);
+                }
+            } else {
+                for (c = 0; c < row_len; c++) {
+                    bytes[k + c] = src[c];
+                }
+            }
+            k += row_len;
+            continue;
+        }
         for (kx = 0; kx < p->kernel_w; kx++, k += cin) {
             const int32_t ix = ix0 + kx * p->dilation_w;
             const int inside = row_inside && ix >= 0 && ix < p->in_w;
@@ -254,11 +275,13 @@ static void edgec_im2col_s16(const edgec_conv_params *p, const int8_t *in_b, int
 #endif
 
 /* Dot products of the weights of channels w0 and w1 with the column pair c over `groups` groups
- * of 4 taps: *s00 = w0.pixel0, *s01 = w0.pixel1, *s10 = w1.pixel0, *s11 = w1.pixel1. */
+ * of 4 taps, plus b0 (channel w0) or b1 (w1): *s00 = b0 + w0.pixel0, *s01 = b0 + w0.pixel1,
+ * *s10 = b1 + w1.pixel0, *s11 = b1 + w1.pixel1. */
 EDGEC_FORCE_INLINE void edgec_mac_2x2(const int8_t *w0, const int8_t *w1, const int32_t *c, int32_t groups,
-                                 int32_t *s00, int32_t *s01, int32_t *s10, int32_t *s11)
+                                      int32_t b0, int32_t b1, int32_t *s00, int32_t *s01, int32_t *s10,
+                                      int32_t *s11)
 {
-    int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+    int32_t a00 = b0, a01 = b0, a10 = b1, a11 = b1;
     const int32_t *const end = c + 4 * groups, *const end4 = c + 16 * (groups >> 2);
 #if defined(EDGEC_MAC_2X2_ASM)
     int32_t x0, x1, y0, y1, w, t;
@@ -290,96 +313,115 @@ EDGEC_FORCE_INLINE void edgec_mac_2x2(const int8_t *w0, const int8_t *w1, const 
     *s11 = a11;
 }
 
-/* The output stage, copied out of the parameters once: the int8_t output stores may alias them,
- * which would make the compiler reload every field for every output. */
-typedef struct {
-    const int32_t *bias, *multiplier;
-    const int8_t *shift;
-    int32_t output_zp, act_min, act_max;
-} edgec_out_stage;
+/* Channels whose sums (two pixels each) wait on the stack for their rescale: the MAC loop and the
+ * rescale loop each keep their few values in registers (one loop doing both spills them). */
+#define EDGEC_CONV_CHUNK 32
 
-/* Channels oc and oc + 1 (the second only when `pair`) of two output pixels (the second only when
- * `two`), from their accumulators; narrow: the short rescale (a constant at each call site). */
-EDGEC_FORCE_INLINE void edgec_conv_out2x2(const edgec_out_stage *q, int narrow, int32_t oc, int32_t s00, int32_t s01,
-                                          int32_t s10, int32_t s11, int8_t *out0, int8_t *out1, int two, int pair)
+/* sums[2k + j] = bias[k] + the dot product of channel k's weights (w + k * taps) with pixel j of
+ * the column pair, k < n; channels two at a time (an odd last channel with itself). */
+#if defined(__GNUC__)
+__attribute__((noinline)) /* apart from the pixel loop, whose values would spill around the MAC loop */
+#endif
+static void edgec_conv_sums(const int8_t *w, int32_t taps, const int32_t *bias, const int32_t *col, int32_t groups,
+                            int32_t n, int32_t *sums)
 {
-    const int32_t lo = q->act_min, hi = q->act_max, zp = q->output_zp;
-    int32_t b = q->bias[oc], m = q->multiplier[oc], sh = q->shift[oc];
-    if (narrow) {
-        out0[oc] = edgec_clamp_s8(edgec_mbqm_narrow(s00 + b, m, sh) + zp, lo, hi);
-        if (two) {
-            out1[oc] = edgec_clamp_s8(edgec_mbqm_narrow(s01 + b, m, sh) + zp, lo, hi);
-        }
-    } else {
-        out0[oc] = edgec_clamp_s8(edgec_mbqm(s00 + b, m, sh) + zp, lo, hi);
-        if (two) {
-            out1[oc] = edgec_clamp_s8(edgec_mbqm(s01 + b, m, sh) + zp, lo, hi);
-        }
+    int32_t k;
+    for (k = 0; k + 2 <= n; k += 2, w += 2 * taps, sums += 4) {
+        edgec_mac_2x2(w, w + taps, col, groups, bias[k], bias[k + 1], &sums[0], &sums[1], &sums[2], &sums[3]);
     }
-    if (!pair) {
-        return;
-    }
-    b = q->bias[oc + 1];
-    m = q->multiplier[oc + 1];
-    sh = q->shift[oc + 1];
-    if (narrow) {
-        out0[oc + 1] = edgec_clamp_s8(edgec_mbqm_narrow(s10 + b, m, sh) + zp, lo, hi);
-        if (two) {
-            out1[oc + 1] = edgec_clamp_s8(edgec_mbqm_narrow(s11 + b, m, sh) + zp, lo, hi);
-        }
-    } else {
-        out0[oc + 1] = edgec_clamp_s8(edgec_mbqm(s10 + b, m, sh) + zp, lo, hi);
-        if (two) {
-            out1[oc + 1] = edgec_clamp_s8(edgec_mbqm(s11 + b, m, sh) + zp, lo, hi);
-        }
+    if (k < n) {
+        int32_t s10, s11;
+        edgec_mac_2x2(w, w, col, groups, bias[k], 0, &sums[0], &sums[1], &s10, &s11);
     }
 }
 
-/* Every channel of two output pixels (the second only when `two`) from their column pair. */
-EDGEC_FORCE_INLINE void edgec_conv_channels(const edgec_conv_params *p, const edgec_out_stage *q, int narrow,
-                                            const int32_t *col, int32_t groups, int8_t *out0, int8_t *out1,
-                                            int two)
+/* out0[c], out1[c] = the rescaled sums[2c], sums[2c + 1], c < n. narrow: the short
+ * rescale; full: 1 when the activation range is all of int8 (the clamp is one SSAT), 2 when its
+ * top is 127 (SSAT and a conditional move), 0 otherwise; both constants at each call site. out1 may equal out0 (one pixel: its two sums are the same). */
+EDGEC_FORCE_INLINE void edgec_conv_rescale_body(const int32_t *sums, int32_t n, const int32_t *multiplier, const int8_t *shift, int32_t zp,
+                                                int32_t lo, int32_t hi, int8_t *out0, int8_t *out1, int narrow,
+                                                int full)
 {
-    const int32_t out_c = p->out_c, taps = p->kernel_h * p->kernel_w * p->in_c;
-    const int8_t *const weights = p->weights;
-    int32_t oc, s00, s01, s10, s11;
-    for (oc = 0; oc + 2 <= out_c; oc += 2) {
-        const int8_t *w = weights + oc * taps;
-        edgec_mac_2x2(w, w + taps, col, groups, &s00, &s01, &s10, &s11);
-        edgec_conv_out2x2(q, narrow, oc, s00, s01, s10, s11, out0, out1, two, 1);
-    }
-    if (oc < out_c) { /* odd channel count: the last channel with itself */
-        const int8_t *w = weights + oc * taps;
-        edgec_mac_2x2(w, w, col, groups, &s00, &s01, &s10, &s11);
-        edgec_conv_out2x2(q, narrow, oc, s00, s01, s10, s11, out0, out1, two, 0);
+    int32_t c;
+    for (c = 0; c < n; c++, sums += 2) {
+        const int32_t m = multiplier[c];
+        const int sh = shift[c];
+        int32_t y0, y1;
+        if (narrow) {
+            y0 = edgec_mbqm_narrow(sums[0], m, sh) + zp;
+            y1 = edgec_mbqm_narrow(sums[1], m, sh) + zp;
+        } else {
+            y0 = edgec_mbqm(sums[0], m, sh) + zp;
+            y1 = edgec_mbqm(sums[1], m, sh) + zp;
+        }
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(EDGEC_NO_DSP)
+        if (full) {
+            y0 = edgec_ssat8(y0);
+            y1 = edgec_ssat8(y1);
+            if (full == 2) { /* hi is 127: the clamp to lo conditional, not a branch (gcc branches) */
+                __asm__("cmp %0, %2\n\tit lt\n\tmovlt %0, %2\n\t"
+                        "cmp %1, %2\n\tit lt\n\tmovlt %1, %2"
+                        : "+r"(y0), "+r"(y1)
+                        : "r"(lo)
+                        : "cc");
+            }
+        } else
+#endif
+        {
+            (void)full;
+            y0 = y0 < lo ? lo : (y0 > hi ? hi : y0);
+            y1 = y1 < lo ? lo : (y1 > hi ? hi : y1);
+        }
+        out0[c] = (int8_t)y0;
+        out1[c] = (int8_t)y1;
     }
 }
 
-/* groups == 1: output pixels two at a time (raster order), through the scratch column pair. */
+static void edgec_conv_rescale(const edgec_conv_params *p, int32_t oc, int32_t n, const int32_t *sums, int8_t *out0,
+                               int8_t *out1)
+{
+    const int32_t *const multiplier = p->multiplier + oc;
+    const int8_t *const shift = p->shift + oc;
+    const int32_t zp = p->output_zp, lo = p->act_min, hi = p->act_max;
+    out0 += oc;
+    out1 += oc;
+    if (p->narrow && lo <= -128 && hi >= 127) {
+        edgec_conv_rescale_body(sums, n, multiplier, shift, zp, lo, hi, out0, out1, 1, 1);
+    } else if (p->narrow && hi >= 127) {
+        edgec_conv_rescale_body(sums, n, multiplier, shift, zp, lo, hi, out0, out1, 1, 2);
+    } else if (p->narrow) {
+        edgec_conv_rescale_body(sums, n, multiplier, shift, zp, lo, hi, out0, out1, 1, 0);
+    } else {
+        edgec_conv_rescale_body(sums, n, multiplier, shift, zp, lo, hi, out0, out1, 0, 0);
+    }
+}
+
+/* groups == 1: output pixels two at a time (raster order), through the scratch column pair; their
+ * outputs are written once both windows are read (the planner's in-place lag relies on it). */
 static void edgec_conv2d_s8_im2col(const edgec_conv_params *p, const int8_t *input, int8_t *output,
                                    int32_t *scratch)
 {
     const int32_t taps = p->kernel_h * p->kernel_w * p->in_c;
     const int32_t padded = (taps + 3) & ~3;
     const int32_t groups = padded / 4;
-    const int32_t pixels = p->out_h * p->out_w;
+    const int32_t pixels = p->out_h * p->out_w, out_c = p->out_c;
     int8_t *const bytes = (int8_t *)(scratch + padded);
-    const edgec_out_stage q = {p->bias, p->multiplier, p->shift, p->output_zp, p->act_min, p->act_max};
-    int32_t b, px;
+    int32_t sums[2 * EDGEC_CONV_CHUNK];
+    int32_t b, px, oc;
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
-        int8_t *out_b = output + b * pixels * p->out_c;
+        int8_t *out_b = output + b * pixels * out_c;
         for (px = 0; px < pixels; px += 2) {
             const int two = px + 1 < pixels;
-            int8_t *out0 = out_b + px * p->out_c;
-            int8_t *out1 = out0 + p->out_c;
+            int8_t *const out0 = out_b + px * out_c;
+            int8_t *const out1 = two ? out0 + out_c : out0;
             const int32_t px1 = two ? px + 1 : px;
             edgec_im2col_s16(p, in_b, px / p->out_w, px % p->out_w, scratch, 0, bytes);
             edgec_im2col_s16(p, in_b, px1 / p->out_w, px1 % p->out_w, scratch, 1, bytes);
-            if (p->narrow) {
-                edgec_conv_channels(p, &q, 1, scratch, groups, out0, out1, two);
-            } else {
-                edgec_conv_channels(p, &q, 0, scratch, groups, out0, out1, two);
+            for (oc = 0; oc < out_c; oc += EDGEC_CONV_CHUNK) {
+                const int32_t n = edgec_min(EDGEC_CONV_CHUNK, out_c - oc);
+                edgec_conv_sums(p->weights + oc * taps, taps, p->bias + oc, scratch, groups, n, sums);
+                edgec_conv_rescale(p, oc, n, sums, out0, out1);
             }
         }
     }
