@@ -96,14 +96,15 @@ class Conv2D:
 
     @property
     def scratch_bytes(self) -> int:
-        """The DSP kernel's two int16 im2col columns (taps rounded up to 4); none when grouped.
-        Packed weights: the layout of edgec_conv2d_packed_s8 (any path)."""
+        """The DSP kernel's two int16 im2col columns (taps rounded up to 4), and when the input
+        channels are not a multiple of 4 the window's bytes gathered before they are unpacked; none
+        when grouped. Packed weights: the layout of edgec_conv2d_packed_s8 (any path)."""
         if self.packed is not None:
             return packed_conv_scratch(self, self.packed, self.tile)
         if self.groups != 1:
             return 0
-        taps = self.kernel_hw[0] * self.kernel_hw[1] * self.in_hwc[2]
-        return 2 * (-(-taps // 4) * 4) * 2
+        padded = -(-self.kernel_hw[0] * self.kernel_hw[1] * self.in_hwc[2] // 4) * 4
+        return 2 * padded * 2 + (padded if self.in_hwc[2] % 4 else 0)
 
 
 @dataclass(frozen=True)

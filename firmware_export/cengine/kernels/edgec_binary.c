@@ -39,6 +39,20 @@ EDGEC_FORCE_INLINE void edgec_binary_s8(const edgec_binary_params *p, int kind, 
     if (p->elementwise) {
         const int32_t n = p->shape[0] * p->shape[1] * p->shape[2] * p->shape[3];
         int32_t i;
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(EDGEC_NO_DSP)
+        if (q.narrow && kind != EDGEC_MUL && q.act_max >= 127) {
+            /* the tables indexed by the signed value; SSAT and a conditional move for the clamp */
+            const int32_t *const t1 = q.table1 + 128, *const t2 = q.table2 + 128;
+            const int32_t m = q.output_multiplier, sh = q.output_shift, zp = q.output_offset, lo = q.act_min;
+            for (i = 0; i < n; i++) {
+                const int32_t sa = t1[in1[i]], sb = t2[in2[i]];
+                int32_t y = edgec_ssat8(edgec_mbqm_narrow(kind == EDGEC_ADD ? sa + sb : sa - sb, m, sh) + zp);
+                __asm__("cmp %0, %1\n\tit lt\n\tmovlt %0, %1" : "+r"(y) : "r"(lo) : "cc");
+                out[i] = (int8_t)y;
+            }
+            return;
+        }
+#endif
         if (q.narrow) {
             for (i = 0; i < n; i++) {
                 out[i] = edgec_binary_one(q, kind, 1, in1[i], in2[i]);

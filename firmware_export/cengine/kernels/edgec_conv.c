@@ -161,17 +161,17 @@ static void edgec_conv_pixel(const edgec_conv_params *p, const int8_t *in_b, int
 }
 
 #if defined(EDGEC_DSP)
-/* A column is an array of 32-bit words, each two int16 taps (low half first). Taps come in groups
- * of 4 stored in the order (0, 2, 1, 3), the last group padded with zeros: a word of 4 int8 values
- * x unpacks by SXTB16 into (x0, x2) and by SXTB16 ROR 8 into (x1, x3), for inputs and weights alike.
- * The weights of a channel are read in whole words too: past its last tap they run into the next
- * channel (or the zeros the generator appends to the array), against the column's zero taps. */
-/* The window of output pixel (oy, ox) as one column of kernel_h * kernel_w * in_c taps.
+/* The columns of two output pixels, interleaved: taps come in groups of 4, each group four 32-bit
+ * words (two int16 taps each, low half first): the first pixel's taps (x0, x2), (x1, x3), then the
+ * second pixel's. A word of 4 int8 values x unpacks by SXTB16 into (x0, x2) and by SXTB16 ROR 8 into
+ * (x1, x3), for inputs and weights alike; the last group is padded with zero taps. The weights of a
+ * channel are read in whole words too: past its last tap they run into the next channel (or the
+ * zeros the generator appends to the array), against the columns' zero taps. */
+/* The window of output pixel (oy, ox) into the column pair `col` as its pixel `slot` (0 or 1).
  * When in_c is a multiple of 4 every group of 4 taps is 4 consecutive input bytes, unpacked
- * directly; otherwise the window is first gathered as bytes at the end of the column's own space
- * (the column is twice as long), then unpacked front to back, which never overtakes the bytes. */
+ * directly; otherwise the window is first gathered as bytes into `bytes` (padded bytes). */
 static void edgec_im2col_s16(const edgec_conv_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
-                             int32_t *col)
+                             int32_t *col, int32_t slot, int8_t *bytes)
 {
     const int32_t cin = p->in_c;
     const int32_t taps = p->kernel_h * p->kernel_w * cin;
@@ -180,27 +180,49 @@ static void edgec_im2col_s16(const edgec_conv_params *p, const int8_t *in_b, int
     const int32_t ix0 = ox * p->stride_w - p->pad_left;
     const int32_t zp_pair = (int32_t)(((uint32_t)(uint16_t)p->input_zp << 16) | (uint16_t)p->input_zp);
     const int whole_groups = (cin & 3) == 0;
-    int8_t *const bytes = (int8_t *)col + padded;
+    /* the window's columns all inside the input, one run of row_len bytes per kernel row */
+    const int cols_inside = p->dilation_w == 1 && ix0 >= 0 && ix0 + p->kernel_w <= p->in_w;
+    const int32_t row_len = p->kernel_w * cin;
     int32_t ky, kx, c, k = 0;
+    col += 2 * slot;
     for (ky = 0; ky < p->kernel_h; ky++) {
         const int32_t iy = iy0 + ky * p->dilation_h;
         const int row_inside = iy >= 0 && iy < p->in_h;
+        if (row_inside && cols_inside) {
+            const int8_t *src = in_b + (iy * p->in_w + ix0) * cin;
+            if (whole_groups) {
+                int32_t *dst = col + k;
+                for (c = 0; c < row_len; c += 4, dst += 4) {
+                    int32_t x;
+                    memcpy(&x, src + c, 4);
+                    dst[0] = edgec_sxtb16(x);
+                    dst[1] = edgec_sxtb16_ror8(x);
+                }
+            } else {
+                for (c = 0; c < row_len; c++) {
+                    bytes[k + c] = src[c];
+                }
+            }
+            k += row_len;
+            continue;
+        }
         for (kx = 0; kx < p->kernel_w; kx++, k += cin) {
             const int32_t ix = ix0 + kx * p->dilation_w;
             const int inside = row_inside && ix >= 0 && ix < p->in_w;
             const int8_t *src = inside ? in_b + (iy * p->in_w + ix) * cin : in_b;
             if (whole_groups) {
-                int32_t *dst = col + (k >> 1);
+                int32_t *dst = col + k;
                 if (inside) {
-                    for (c = 0; c < cin; c += 4, dst += 2) {
+                    for (c = 0; c < cin; c += 4, dst += 4) {
                         int32_t x;
                         memcpy(&x, src + c, 4);
                         dst[0] = edgec_sxtb16(x);
                         dst[1] = edgec_sxtb16_ror8(x);
                     }
                 } else {
-                    for (c = 0; c < cin; c += 2) {
-                        *dst++ = zp_pair;
+                    for (c = 0; c < cin; c += 4, dst += 4) {
+                        dst[0] = zp_pair;
+                        dst[1] = zp_pair;
                     }
                 }
             } else {
@@ -214,7 +236,7 @@ static void edgec_im2col_s16(const edgec_conv_params *p, const int8_t *in_b, int
         for (k = taps; k < padded; k++) {
             bytes[k] = 0;
         }
-        for (k = 0; k < padded; k += 4, col += 2) {
+        for (k = 0; k < padded; k += 4, col += 4) {
             int32_t x;
             memcpy(&x, bytes + k, 4);
             col[0] = edgec_sxtb16(x);
@@ -223,109 +245,183 @@ static void edgec_im2col_s16(const edgec_conv_params *p, const int8_t *in_b, int
     }
 }
 
-/* 4 taps of channels a and b (4 weights each in one word) over two columns (two words each). */
-#define EDGEC_MAC_2X2_STEP(wa, wb, x0a, x0b, x1a, x1b)                                                  \
-    do {                                                                                             \
-        const int32_t wa_lo = edgec_sxtb16(wa), wa_hi = edgec_sxtb16_ror8(wa);                       \
-        const int32_t wb_lo = edgec_sxtb16(wb), wb_hi = edgec_sxtb16_ror8(wb);                       \
-        a00 = edgec_smlad(wa_hi, (x0b), edgec_smlad(wa_lo, (x0a), a00));                            \
-        a01 = edgec_smlad(wa_hi, (x1b), edgec_smlad(wa_lo, (x1a), a01));                            \
-        a10 = edgec_smlad(wb_hi, (x0b), edgec_smlad(wb_lo, (x0a), a10));                            \
-        a11 = edgec_smlad(wb_hi, (x1b), edgec_smlad(wb_lo, (x1a), a11));                            \
-    } while (0)
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(EDGEC_NO_DSP)
+/* One group of 4 taps of channels W0 and W1 (one word each, pointers advanced) over the two pixels
+ * of the column pair C (advanced by the group's 4 words): 16 instructions, 16 MACs; gcc, given
+ * the C, loads the column words one by one. */
+#define EDGEC_MAC_2X2_GROUP "ldrd %[x0], %[x1], [%[c]], #16\n\t"                                          \
+                            "ldrd %[y0], %[y1], [%[c], #-8]\n\t"                                        \
+                            "ldr %[w], [%[w0]], #4\n\t"                                                 \
+                            "sxtb16 %[t], %[w]\n\t"                                                     \
+                            "sxtb16 %[w], %[w], ror #8\n\t"                                             \
+                            "smlad %[a00], %[t], %[x0], %[a00]\n\t"                                     \
+                            "smlad %[a01], %[t], %[y0], %[a01]\n\t"                                     \
+                            "smlad %[a00], %[w], %[x1], %[a00]\n\t"                                     \
+                            "smlad %[a01], %[w], %[y1], %[a01]\n\t"                                     \
+                            "ldr %[w], [%[w1]], #4\n\t"                                                 \
+                            "sxtb16 %[t], %[w]\n\t"                                                     \
+                            "sxtb16 %[w], %[w], ror #8\n\t"                                             \
+                            "smlad %[a10], %[t], %[x0], %[a10]\n\t"                                     \
+                            "smlad %[a11], %[t], %[y0], %[a11]\n\t"                                     \
+                            "smlad %[a10], %[w], %[x1], %[a10]\n\t"                                     \
+                            "smlad %[a11], %[w], %[y1], %[a11]\n\t"
+#define EDGEC_MAC_2X2_ASM(TEXT)                                                                          \
+    __asm__(TEXT                                                                                         \
+            : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [w0] "+r"(w0),         \
+              [w1] "+r"(w1), [c] "+r"(c), [x0] "=&r"(x0), [x1] "=&r"(x1), [y0] "=&r"(y0), [y1] "=&r"(y1), \
+              [w] "=&r"(w), [t] "=&r"(t)                                                                 \
+            :                                                                                            \
+            : "memory")
+#endif
 
-/* Dot products of the weights of channels w0 and w1 with columns c0 and c1 over `padded` taps
- * (a multiple of 4): acc[0] = w0.c0, acc[1] = w0.c1, acc[2] = w1.c0, acc[3] = w1.c1. */
-static void edgec_mac_2x2(const int8_t *w0, const int8_t *w1, const int32_t *c0, const int32_t *c1,
-                          int32_t padded, int32_t *acc)
+/* Dot products of the weights of channels w0 and w1 with the column pair c over `groups` groups
+ * of 4 taps, plus b0 (channel w0) or b1 (w1): *s00 = b0 + w0.pixel0, *s01 = b0 + w0.pixel1,
+ * *s10 = b1 + w1.pixel0, *s11 = b1 + w1.pixel1. */
+EDGEC_FORCE_INLINE void edgec_mac_2x2(const int8_t *w0, const int8_t *w1, const int32_t *c, int32_t groups,
+                                      int32_t b0, int32_t b1, int32_t *s00, int32_t *s01, int32_t *s10,
+                                      int32_t *s11)
 {
-    int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
-    int32_t i = 0;
-    for (; i + 16 <= padded; i += 16, c0 += 8, c1 += 8) {
-        int32_t wa, wb;
-        memcpy(&wa, w0 + i, 4);
-        memcpy(&wb, w1 + i, 4);
-        EDGEC_MAC_2X2_STEP(wa, wb, c0[0], c0[1], c1[0], c1[1]);
-        memcpy(&wa, w0 + i + 4, 4);
-        memcpy(&wb, w1 + i + 4, 4);
-        EDGEC_MAC_2X2_STEP(wa, wb, c0[2], c0[3], c1[2], c1[3]);
-        memcpy(&wa, w0 + i + 8, 4);
-        memcpy(&wb, w1 + i + 8, 4);
-        EDGEC_MAC_2X2_STEP(wa, wb, c0[4], c0[5], c1[4], c1[5]);
-        memcpy(&wa, w0 + i + 12, 4);
-        memcpy(&wb, w1 + i + 12, 4);
-        EDGEC_MAC_2X2_STEP(wa, wb, c0[6], c0[7], c1[6], c1[7]);
+    int32_t a00 = b0, a01 = b0, a10 = b1, a11 = b1;
+    const int32_t *const end = c + 4 * groups, *const end4 = c + 16 * (groups >> 2);
+#if defined(EDGEC_MAC_2X2_ASM)
+    int32_t x0, x1, y0, y1, w, t;
+    while (c != end4) {
+        EDGEC_MAC_2X2_ASM(EDGEC_MAC_2X2_GROUP EDGEC_MAC_2X2_GROUP EDGEC_MAC_2X2_GROUP EDGEC_MAC_2X2_GROUP);
     }
-    for (; i < padded; i += 4, c0 += 2, c1 += 2) {
-        int32_t wa, wb;
-        memcpy(&wa, w0 + i, 4);
-        memcpy(&wb, w1 + i, 4);
-        EDGEC_MAC_2X2_STEP(wa, wb, c0[0], c0[1], c1[0], c1[1]);
+    while (c != end) {
+        EDGEC_MAC_2X2_ASM(EDGEC_MAC_2X2_GROUP);
     }
-    acc[0] = a00;
-    acc[1] = a01;
-    acc[2] = a10;
-    acc[3] = a11;
+#else
+    (void)end4;
+    for (; c != end; c += 4, w0 += 4, w1 += 4) {
+        int32_t wa, wb, wa_lo, wa_hi, wb_lo, wb_hi;
+        memcpy(&wa, w0, 4);
+        memcpy(&wb, w1, 4);
+        wa_lo = edgec_sxtb16(wa);
+        wa_hi = edgec_sxtb16_ror8(wa);
+        wb_lo = edgec_sxtb16(wb);
+        wb_hi = edgec_sxtb16_ror8(wb);
+        a00 = edgec_smlad(wa_hi, c[1], edgec_smlad(wa_lo, c[0], a00));
+        a01 = edgec_smlad(wa_hi, c[3], edgec_smlad(wa_lo, c[2], a01));
+        a10 = edgec_smlad(wb_hi, c[1], edgec_smlad(wb_lo, c[0], a10));
+        a11 = edgec_smlad(wb_hi, c[3], edgec_smlad(wb_lo, c[2], a11));
+    }
+#endif
+    *s00 = a00;
+    *s01 = a01;
+    *s10 = a10;
+    *s11 = a11;
 }
 
-/* The output stage, copied out of the parameters once: the int8_t output stores may alias them,
- * which would make the compiler reload every field for every output. */
-typedef struct {
-    const int32_t *bias, *multiplier;
-    const int8_t *shift;
-    int32_t output_zp, act_min, act_max, narrow;
-} edgec_out_stage;
+/* Channels whose sums (two pixels each) wait on the stack for their rescale: the MAC loop and the
+ * rescale loop each keep their few values in registers (one loop doing both spills them). */
+#define EDGEC_CONV_CHUNK 32
 
-/* Channel oc of two output pixels (the second only when `two`), from their accumulators. */
-static inline void edgec_conv_out2(const edgec_out_stage q, int32_t oc, int32_t acc0, int32_t acc1, int8_t *out0,
-                                   int8_t *out1, int two)
+/* sums[2k + j] = bias[k] + the dot product of channel k's weights (w + k * taps) with pixel j of
+ * the column pair, k < n; channels two at a time (an odd last channel with itself). */
+#if defined(__GNUC__)
+__attribute__((noinline)) /* apart from the pixel loop, whose values would spill around the MAC loop */
+#endif
+static void edgec_conv_sums(const int8_t *w, int32_t taps, const int32_t *bias, const int32_t *col, int32_t groups,
+                            int32_t n, int32_t *sums)
 {
-    const int32_t bias = q.bias[oc], multiplier = q.multiplier[oc];
-    const int shift = q.shift[oc];
-    const int8_t y0 = edgec_requantize(q.narrow, acc0 + bias, multiplier, shift, q.output_zp, q.act_min, q.act_max);
-    const int8_t y1 = edgec_requantize(q.narrow, acc1 + bias, multiplier, shift, q.output_zp, q.act_min, q.act_max);
-    *out0 = y0;
-    if (two) {
-        *out1 = y1;
+    int32_t k;
+    for (k = 0; k + 2 <= n; k += 2, w += 2 * taps, sums += 4) {
+        edgec_mac_2x2(w, w + taps, col, groups, bias[k], bias[k + 1], &sums[0], &sums[1], &sums[2], &sums[3]);
+    }
+    if (k < n) {
+        int32_t s10, s11;
+        edgec_mac_2x2(w, w, col, groups, bias[k], 0, &sums[0], &sums[1], &s10, &s11);
     }
 }
 
-/* groups == 1: output pixels two at a time (raster order), through the scratch columns. */
+/* out0[c], out1[c] = the rescaled sums[2c], sums[2c + 1], c < n. narrow: the short
+ * rescale; full: 1 when the activation range is all of int8 (the clamp is one SSAT), 2 when its
+ * top is 127 (SSAT and a conditional move), 0 otherwise; both constants at each call site. out1 may equal out0 (one pixel: its two sums are the same). */
+EDGEC_FORCE_INLINE void edgec_conv_rescale_body(const int32_t *sums, int32_t n, const int32_t *multiplier, const int8_t *shift, int32_t zp,
+                                                int32_t lo, int32_t hi, int8_t *out0, int8_t *out1, int narrow,
+                                                int full)
+{
+    int32_t c;
+    for (c = 0; c < n; c++, sums += 2) {
+        const int32_t m = multiplier[c];
+        const int sh = shift[c];
+        int32_t y0, y1;
+        if (narrow) {
+            y0 = edgec_mbqm_narrow(sums[0], m, sh) + zp;
+            y1 = edgec_mbqm_narrow(sums[1], m, sh) + zp;
+        } else {
+            y0 = edgec_mbqm(sums[0], m, sh) + zp;
+            y1 = edgec_mbqm(sums[1], m, sh) + zp;
+        }
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(EDGEC_NO_DSP)
+        if (full) {
+            y0 = edgec_ssat8(y0);
+            y1 = edgec_ssat8(y1);
+            if (full == 2) { /* hi is 127: the clamp to lo conditional, not a branch (gcc branches) */
+                __asm__("cmp %0, %2\n\tit lt\n\tmovlt %0, %2\n\t"
+                        "cmp %1, %2\n\tit lt\n\tmovlt %1, %2"
+                        : "+r"(y0), "+r"(y1)
+                        : "r"(lo)
+                        : "cc");
+            }
+        } else
+#endif
+        {
+            (void)full;
+            y0 = y0 < lo ? lo : (y0 > hi ? hi : y0);
+            y1 = y1 < lo ? lo : (y1 > hi ? hi : y1);
+        }
+        out0[c] = (int8_t)y0;
+        out1[c] = (int8_t)y1;
+    }
+}
+
+static void edgec_conv_rescale(const edgec_conv_params *p, int32_t oc, int32_t n, const int32_t *sums, int8_t *out0,
+                               int8_t *out1)
+{
+    const int32_t *const multiplier = p->multiplier + oc;
+    const int8_t *const shift = p->shift + oc;
+    const int32_t zp = p->output_zp, lo = p->act_min, hi = p->act_max;
+    out0 += oc;
+    out1 += oc;
+    if (p->narrow && lo <= -128 && hi >= 127) {
+        edgec_conv_rescale_body(sums, n, multiplier, shift, zp, lo, hi, out0, out1, 1, 1);
+    } else if (p->narrow && hi >= 127) {
+        edgec_conv_rescale_body(sums, n, multiplier, shift, zp, lo, hi, out0, out1, 1, 2);
+    } else if (p->narrow) {
+        edgec_conv_rescale_body(sums, n, multiplier, shift, zp, lo, hi, out0, out1, 1, 0);
+    } else {
+        edgec_conv_rescale_body(sums, n, multiplier, shift, zp, lo, hi, out0, out1, 0, 0);
+    }
+}
+
+/* groups == 1: output pixels two at a time (raster order), through the scratch column pair; their
+ * outputs are written once both windows are read (the planner's in-place lag relies on it). */
 static void edgec_conv2d_s8_im2col(const edgec_conv_params *p, const int8_t *input, int8_t *output,
                                    int32_t *scratch)
 {
     const int32_t taps = p->kernel_h * p->kernel_w * p->in_c;
     const int32_t padded = (taps + 3) & ~3;
-    const int32_t words = padded / 2;
-    const int32_t pixels = p->out_h * p->out_w;
-    int32_t *const col0 = scratch;
-    int32_t *const col1 = col0 + words;
-    const edgec_out_stage q = {p->bias, p->multiplier, p->shift, p->output_zp, p->act_min, p->act_max, p->narrow};
+    const int32_t groups = padded / 4;
+    const int32_t pixels = p->out_h * p->out_w, out_c = p->out_c;
+    int8_t *const bytes = (int8_t *)(scratch + padded);
+    int32_t sums[2 * EDGEC_CONV_CHUNK];
     int32_t b, px, oc;
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
-        int8_t *out_b = output + b * pixels * p->out_c;
+        int8_t *out_b = output + b * pixels * out_c;
         for (px = 0; px < pixels; px += 2) {
             const int two = px + 1 < pixels;
-            int8_t *out0 = out_b + px * p->out_c;
-            int8_t *out1 = out0 + p->out_c;
-            int32_t acc[4];
-            edgec_im2col_s16(p, in_b, px / p->out_w, px % p->out_w, col0);
-            if (two) {
-                edgec_im2col_s16(p, in_b, (px + 1) / p->out_w, (px + 1) % p->out_w, col1);
-            } else {
-                memcpy(col1, col0, (size_t)words * sizeof(int32_t));
-            }
-            for (oc = 0; oc + 2 <= p->out_c; oc += 2) {
-                const int8_t *w = p->weights + oc * taps;
-                edgec_mac_2x2(w, w + taps, col0, col1, padded, acc);
-                edgec_conv_out2(q, oc, acc[0], acc[1], out0 + oc, out1 + oc, two);
-                edgec_conv_out2(q, oc + 1, acc[2], acc[3], out0 + oc + 1, out1 + oc + 1, two);
-            }
-            if (oc < p->out_c) { /* odd channel count: the last channel with itself */
-                const int8_t *w = p->weights + oc * taps;
-                edgec_mac_2x2(w, w, col0, col1, padded, acc);
-                edgec_conv_out2(q, oc, acc[0], acc[1], out0 + oc, out1 + oc, two);
+            int8_t *const out0 = out_b + px * out_c;
+            int8_t *const out1 = two ? out0 + out_c : out0;
+            const int32_t px1 = two ? px + 1 : px;
+            edgec_im2col_s16(p, in_b, px / p->out_w, px % p->out_w, scratch, 0, bytes);
+            edgec_im2col_s16(p, in_b, px1 / p->out_w, px1 % p->out_w, scratch, 1, bytes);
+            for (oc = 0; oc < out_c; oc += EDGEC_CONV_CHUNK) {
+                const int32_t n = edgec_min(EDGEC_CONV_CHUNK, out_c - oc);
+                edgec_conv_sums(p->weights + oc * taps, taps, p->bias + oc, scratch, groups, n, sums);
+                edgec_conv_rescale(p, oc, n, sums, out0, out1);
             }
         }
     }

@@ -18,7 +18,8 @@ typedef struct {
 /* Output pixels in raster order, one at a time, or (DSP path) two at a time with both windows
  * read before either is written; for each pixel, output channels in order, one or two at a time
  * (the in-place lag of the planner depends on this order).
- * scratch: round_up(kernel_h * kernel_w * in_c, 4) words (two im2col columns of int16 pairs), used
+ * scratch: P = round_up(kernel_h * kernel_w * in_c, 4) words (two im2col columns of int16 pairs,
+ * interleaved), and P bytes more when in_c is not a multiple of 4 (a window's bytes gathered), used
  * on the DSP path when groups == 1; NULL is fine otherwise. */
 void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *output, int32_t *scratch);
 
