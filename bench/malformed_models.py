@@ -361,7 +361,7 @@ def _example_tflite(folder: Path) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=1000, help="mutated models (spread over the seed models)")
+    parser.add_argument("--count", type=int, help="mutated models, spread over the seed models (1000; 5 with --smoke)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--example", action="store_true", help="also mutate the bundled example (needs TensorFlow)")
     parser.add_argument("--commands", default=",".join(COMMANDS), help="comma-separated: " + ", ".join(COMMANDS))
@@ -371,10 +371,12 @@ def main() -> int:
     parser.add_argument("--codes-out", type=Path, help="write each run's exit code here (JSON)")
     parser.add_argument("--smoke", action="store_true", help="5 mutations of one model, check and inspect")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the children killed, the scratch folder removed
     commands = args.commands.split(",")
     seeds = sorted(MODELS.glob("*.tflite"))
     if args.smoke:
-        args.count, seeds, commands = 5, [MODELS / "kws_ref_model.tflite"], ["check", "inspect"]
+        seeds, commands = [MODELS / "kws_ref_model.tflite"], ["check", "inspect"]
+    args.count = args.count if args.count is not None else 5 if args.smoke else 1000
     rng = random.Random(args.seed)
     codes: dict[str, collections.Counter] = {c: collections.Counter() for c in commands}
     problems: list[str] = []
@@ -401,22 +403,26 @@ def main() -> int:
         left = {n: len(commands) for n in range(args.count)}
         crashes: dict[int, bool] = {}
 
+        def missed(line: str) -> None:
+            problems.append(line)
+            print("MISSED:", line, flush=True)
+
         def on_done(run: Run) -> None:
             codes[run.command][run.code] += 1
             text = run.log.read_text(errors="replace")
             label = f"{run.model.name} ({run.kind}) {run.command}"
             per_run.append({"model": run.model.name, "kind": run.kind, "command": run.command, "code": run.code})
             if run.code < 0:
-                problems.append(f"{label}: {'timeout' if run.code == TIMEOUT else f'signal {-run.code}'}")
+                missed(f"{label}: {'timeout' if run.code == TIMEOUT else f'signal {-run.code}'}")
             elif run.code == 1:
-                problems.append(f"{label}: exit 1: {text.strip().splitlines()[-1:]}")
+                missed(f"{label}: exit 1: {text.strip().splitlines()[-1:]}")
             if run.stray:
-                problems.append(f"{label}: files left outside -o: {run.stray}")
+                missed(f"{label}: files left outside -o: {run.stray}")
             if run.command in ("check", "build") and run.code == 0:
                 if run.n not in crashes:
                     crashes[run.n] = _crashes_tflm(run.model)
                 if crashes[run.n]:
-                    problems.append(f"{label}: FITS, but TFLM crashes on the model")
+                    missed(f"{label}: FITS, but TFLM crashes on the model")
             if run.code < 0 or run.code == 1:  # keep the input that broke a target
                 keep = Path.cwd() / "malformed-failures"
                 keep.mkdir(exist_ok=True)
@@ -444,8 +450,6 @@ def main() -> int:
           f"exit 1 {sum(v[1] for v in codes.values())}, FITS on a model TFLM crashes on "
           f"{sum('FITS, but' in p for p in problems)}, runs leaving files outside -o "
           f"{sum('files left outside' in p for p in problems)}")
-    for line in problems:
-        print("MISSED:", line)
     if args.codes_out:
         per_run.sort(key=lambda r: (int(r["model"].rsplit("-m", 1)[1].split(".")[0]), r["command"]))
         args.codes_out.write_text(json.dumps(per_run, indent=0))
