@@ -124,3 +124,14 @@ def zero_point_out_of_range(data: bytes) -> tuple[bytes, int]:
                 and len(t.quantization.zeroPoint))
     t.quantization.zeroPoint = np.full(len(t.quantization.zeroPoint), 1000, dtype=np.int64)
     return pack(m), i
+
+
+def depth_multiplier(data: bytes, value: int) -> tuple[bytes, int]:
+    """The first DEPTHWISE_CONV_2D's depth_multiplier option set to `value`; returns (model, op index)."""
+    m = unpack(data)
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in m.operatorCodes]
+    for i, op in enumerate(m.subgraphs[0].operators):
+        if codes[op.opcodeIndex] == _schema().BuiltinOperator.DEPTHWISE_CONV_2D:
+            op.builtinOptions.depthMultiplier = value
+            return pack(m), i
+    raise AssertionError("no depthwise convolution")
