@@ -222,7 +222,10 @@ def _check_depth_multiplier(source, where: str, op, tensors) -> None:
     below 1 writes no output, one too large writes past the filter and the output."""
     multiplier = op.options.get("depth_multiplier")
     in_channels, filter_channels = tensors[op.inputs[0]].shape[3], tensors[op.inputs[1]].shape[3]
-    if not isinstance(multiplier, int) or multiplier < 1 or in_channels * multiplier != filter_channels:
+    if not isinstance(multiplier, int):
+        raise ModelFieldError(source, where, "builtin_options", "no depth_multiplier: the operator's options "
+                                                                "are not a DEPTHWISE_CONV_2D's")
+    if multiplier < 1 or in_channels * multiplier != filter_channels:
         raise ModelFieldError(source, where, "builtin_options.depth_multiplier",
                               f"{multiplier}: {in_channels} input channels x {multiplier} is not the filter's "
                               f"{filter_channels} channels")

@@ -116,6 +116,15 @@ def test_a_depth_multiplier_that_disagrees_with_the_channels_is_refused(value):
         read_tflite(bad)
 
 
+def test_a_depthwise_operator_without_its_options_is_refused():
+    # kws with a CONV_2D given the depthwise operator code (seed 23): TFLM reads no depth multiplier
+    bad, index = malformed.conv_as_depthwise((MLPERF_TINY / "kws_ref_model.tflite").read_bytes())
+    with pytest.raises(ModelFieldError, match=rf"operator {index} \(DEPTHWISE_CONV_2D\): field 'builtin_options': "
+                                              "no depth_multiplier: the operator's options are not a "
+                                              "DEPTHWISE_CONV_2D's"):
+        read_tflite(bad)
+
+
 # --- TFLM runs where its crashes are caught ------------------------------------------------------
 
 def test_tflm_crash_in_invoke_is_an_error_not_a_dead_process():
