@@ -4,10 +4,19 @@ verdicts on a model that crashes TFLM, 0 files left outside -o).
 Mutates the MLPerf Tiny models (and, with --example, the bundled example converted to int8) with a
 seeded mix of edits: bit flips, truncations, appended bytes, and field edits through the TFLite
 schema's object API (tensor shapes, types and scales, operator indices and window options). Each
-mutated file goes through `edgec check`, `inspect`, `build` and `validate --runtime c` as fresh
-processes under a timeout; the table counts each command's exit codes.
+mutated file goes through `edgec check`, `inspect`, `build` and `validate --runtime c`, each in a
+process of its own under a timeout, in its own folder with a private TMPDIR; the table counts each
+command's exit codes (a death by a signal is a negative code, as the process's wait status says).
 
-    .venv/bin/python bench/malformed_models.py [--count 1000] [--seed 0] [--example] [--smoke]
+Each command runs in a child forked from this process, which has imported what the commands import
+(found by running each once on an unmutated model; never TensorFlow), so a run costs the command's
+work, not Python's start-up: the child changes to its folder, sets TMPDIR, sends its output to a
+file and calls the CLI's `main` with the arguments. `--fresh-processes` execs a new Python process
+in that child instead (`python -m toolchain.cli ...`, about 3 s more per run). `--jobs` children
+run at once.
+
+    .venv/bin/python bench/malformed_models.py [--count 1000] [--seed 0] [--example] [--jobs 2]
+        [--fresh-processes] [--codes-out codes.json] [--smoke]
 
 --smoke: a few mutations of one model, through check and inspect.
 """
@@ -15,22 +24,35 @@ from __future__ import annotations
 
 import argparse
 import collections
+import importlib
+import json
 import math
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+# One thread per BLAS/OpenMP library (for the forked children as for new processes): a pool started
+# at import would be copied into each fork without its threads.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 MODELS = REPO / "tests" / "data" / "mlperf-tiny"
 NEEDS = ()  # what tests/bench/test_smoke.py requires before running --smoke (bench/README.md)
 TIMEOUT_S = 300
+TIMEOUT = -999  # the exit code recorded for a run killed at its deadline
+_NOT_PRELOADED = {"tensorflow", "keras", "tf_keras", "tensorboard", "jax", "torch"}  # no .tflite command needs them
 COMMANDS = {
     "check": ["check", "{model}", "-t", "cortex-m7"],
     "inspect": ["inspect", "{model}"],
@@ -134,24 +156,195 @@ def _crashes_tflm(model: Path) -> bool:
     return False
 
 
-def run_command(name: str, model: Path, work: Path) -> tuple[int, str, list[str]]:
-    """(exit code, negative for a signal; its output; files left in `work` beside the model and -o)."""
-    out = work / "out"
-    tmp = work / "tmp"
-    tmp.mkdir()
-    args = [a.format(model=model, out=out) for a in COMMANDS[name]]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(tmp), "TF_CPP_MIN_LOG_LEVEL": "3"}
+@dataclass
+class Run:
+    """One command on one mutated model, in a folder of its own (`work`: the model, `out` for -o and
+    `tmp` for TMPDIR); its output goes to `log`, outside `work`."""
+    n: int
+    command: str
+    kind: str
+    model: Path
+    log: Path
+    code: int | None = None  # exit status; -N killed by signal N; TIMEOUT past the deadline
+    stray: list[str] = field(default_factory=list)
+
+    @property
+    def work(self) -> Path:
+        return self.model.parent
+
+    def argv(self) -> list[str]:
+        return [a.format(model=self.model, out=self.work / "out") for a in COMMANDS[self.command]]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(self.work / "tmp"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _threads() -> list[str]:
+    names = []
+    for task in sorted(os.listdir("/proc/self/task")):
+        try:
+            names.append(Path(f"/proc/self/task/{task}/comm").read_text().strip())
+        except OSError:
+            pass
+    return names
+
+
+def _exit_code(exc: SystemExit) -> int:
+    return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+
+
+def _child(run: Run, fresh: bool, modules_out: Path | None) -> None:
+    """In the forked child: become the command. Never returns."""
+    code = 1
     try:
-        proc = subprocess.run([sys.executable, "-m", "toolchain.cli", *args], cwd=work, env=env,
-                              capture_output=True, text=True, timeout=TIMEOUT_S, stdin=subprocess.DEVNULL)
-        code, text = proc.returncode, proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired:
-        code, text = -999, "timeout"
-    stray = [p.name for p in work.iterdir() if p.name not in (model.name, "out", "tmp")]
-    stray += [f"$TMPDIR/{p.name}" for p in tmp.iterdir()]
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(out, ignore_errors=True)
-    return code, text, stray
+        os.setpgid(0, 0)  # a timeout kills the command with the compilers and probes it started
+        log = os.open(run.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.chdir(run.work)
+        env = run.env()
+        if fresh:  # today's behaviour: a new Python process
+            os.execve(sys.executable, [sys.executable, "-m", "toolchain.cli", *run.argv()], env)
+        os.environ.clear()
+        os.environ.update(env)
+        tempfile.tempdir = None  # read TMPDIR again, as a fresh process does
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        from toolchain.cli import main as edgec
+
+        try:
+            edgec(run.argv())
+        except SystemExit as exc:
+            code = _exit_code(exc)
+        else:
+            code = 0
+        if modules_out is not None:
+            modules_out.write_text("\n".join(sys.modules))
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    except BaseException:  # noqa: BLE001 - what escapes a fresh process's main is a traceback and exit 1
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _spawn(run: Run, fresh: bool, modules_out: Path | None = None) -> int:
+    if not fresh and len(_threads()) > 1:  # a fork copies one thread: a pool's locks could be held
+        raise SystemExit(f"threads running before fork: {_threads()}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        _child(run, fresh, modules_out)
+    try:
+        os.setpgid(pid, pid)
+    except OSError:  # the child did it first, or has already exec'd
+        pass
+    return pid
+
+
+def _status(status: int) -> int:
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def _finish(run: Run, repo_listing: set[str]) -> None:
+    """The files the run left in its folder, its TMPDIR and the repository; then its folder goes."""
+    tmp = run.work / "tmp"
+    run.stray = [p.name for p in run.work.iterdir() if p.name not in (run.model.name, "out", "tmp")]
+    run.stray += [f"$TMPDIR/{p.name}" for p in tmp.iterdir()] if tmp.is_dir() else ["$TMPDIR removed"]
+    run.stray += [f"{REPO.name}/{name}" for name in sorted(set(os.listdir(REPO)) - repo_listing)]
+
+
+def run_all(runs, jobs: int, fresh: bool, on_done) -> None:
+    """Run each command (`runs` yields (Run, the model's bytes)) as a child (a fork of this process,
+    or with --fresh-processes a new Python process), `jobs` at a time, each under TIMEOUT_S;
+    `on_done(run)` as each one ends."""
+    repo_listing = set(os.listdir(REPO))
+    pending = iter(runs)
+    running: dict[int, tuple[Run, float]] = {}
+    try:
+        while True:
+            while len(running) < jobs:
+                run, data = next(pending, (None, None))
+                if run is None:
+                    break
+                (run.work / "tmp").mkdir(parents=True)
+                run.model.write_bytes(data)
+                running[_spawn(run, fresh)] = (run, time.monotonic() + TIMEOUT_S)
+            if not running:
+                break
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                now = time.monotonic()
+                for pid, (run, deadline) in list(running.items()):
+                    if now > deadline:
+                        _kill(pid)
+                        os.waitpid(pid, 0)
+                        run.code = TIMEOUT
+                        del running[pid]
+                        _done(run, repo_listing, on_done)
+                time.sleep(0.02)
+                continue
+            run, _ = running.pop(pid)
+            run.code = _status(status)
+            _done(run, repo_listing, on_done)
+    finally:
+        for pid in running:
+            _kill(pid)
+            os.waitpid(pid, 0)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        os.kill(pid, signal.SIGKILL)
+
+
+def _done(run: Run, repo_listing: set[str], on_done) -> None:
+    _finish(run, repo_listing)
+    on_done(run)
+    shutil.rmtree(run.work, ignore_errors=True)
+
+
+def preload(commands: list[str], seed: Path, scratch: Path) -> list[str]:
+    """Import here what the commands import, so that each forked child starts with it: each command
+    runs once on an unmutated seed model in a child that lists its modules. TensorFlow is not
+    imported (no .tflite command needs it); returns the modules a command imported that were left out."""
+    data = seed.read_bytes()
+    wanted: list[str] = []
+    for i, command in enumerate(commands):
+        run = Run(-1 - i, command, "none", scratch / f"warm-{command}" / seed.name, scratch / f"warm-{command}.log")
+        (run.work / "tmp").mkdir(parents=True)
+        run.model.write_bytes(data)
+        listing = scratch / f"warm-{command}.modules"
+        pid = _spawn(run, False, listing)
+        code = _status(os.waitpid(pid, 0)[1])
+        if code not in (0, 3) or not listing.exists():
+            raise SystemExit(f"{command} on {seed.name} failed (exit {code}):\n{run.log.read_text()[-3000:]}")
+        wanted += [m for m in listing.read_text().split("\n") if m not in wanted]
+        shutil.rmtree(run.work)
+    skipped = []
+    for name in wanted:
+        if name in sys.modules or name == "__main__":
+            continue
+        if name.split(".")[0] in _NOT_PRELOADED:
+            skipped.append(name)
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a module that only imports inside its package's import
+            pass
+    if len(_threads()) > 1:
+        raise SystemExit(f"importing the commands' modules started threads: {_threads()}")
+    return skipped
 
 
 def _example_tflite(folder: Path) -> Path:
@@ -168,56 +361,98 @@ def _example_tflite(folder: Path) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=1000, help="mutated models (spread over the seed models)")
+    parser.add_argument("--count", type=int, help="mutated models, spread over the seed models (1000; 5 with --smoke)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--example", action="store_true", help="also mutate the bundled example (needs TensorFlow)")
     parser.add_argument("--commands", default=",".join(COMMANDS), help="comma-separated: " + ", ".join(COMMANDS))
+    parser.add_argument("--jobs", type=int, default=2, help="commands running at once")
+    parser.add_argument("--fresh-processes", action="store_true",
+                        help="each command a new Python process (slower) instead of a fork of this one")
+    parser.add_argument("--codes-out", type=Path, help="write each run's exit code here (JSON)")
     parser.add_argument("--smoke", action="store_true", help="5 mutations of one model, check and inspect")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the children killed, the scratch folder removed
     commands = args.commands.split(",")
     seeds = sorted(MODELS.glob("*.tflite"))
     if args.smoke:
-        args.count, seeds, commands = 5, [MODELS / "kws_ref_model.tflite"], ["check", "inspect"]
+        seeds, commands = [MODELS / "kws_ref_model.tflite"], ["check", "inspect"]
+    args.count = args.count if args.count is not None else 5 if args.smoke else 1000
     rng = random.Random(args.seed)
     codes: dict[str, collections.Counter] = {c: collections.Counter() for c in commands}
     problems: list[str] = []
+    per_run: list[dict] = []
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="edgec_malformed_") as scratch:
         scratch = Path(scratch)
         if args.example:
             seeds.append(_example_tflite(scratch))
+        if not args.fresh_processes:
+            skipped = preload(commands, seeds[0], scratch)
+            if skipped:
+                print(f"not preloaded (imported by a command): {sorted({m.split('.')[0] for m in skipped})}")
         sources = {p: p.read_bytes() for p in seeds}
-        for n in range(args.count):
-            seed_path = seeds[n % len(seeds)]
-            kind, data = mutate(sources[seed_path], rng)
-            for command in commands:
-                work = scratch / f"m{n}-{command}"
-                work.mkdir()
-                model = work / f"{seed_path.stem}-m{n}.tflite"
-                model.write_bytes(data)
-                code, text, stray = run_command(command, model, work)
-                codes[command][code] += 1
-                label = f"{model.name} ({kind}) {command}"
-                if code < 0:
-                    problems.append(f"{label}: {'timeout' if code == -999 else f'signal {-code}'}")
-                elif code == 1:
-                    problems.append(f"{label}: exit 1: {text.strip().splitlines()[-1:]}")
-                if stray:
-                    problems.append(f"{label}: files left outside -o: {stray}")
-                if command == "check" and code == 0 and _crashes_tflm(model):
-                    problems.append(f"{label}: FITS, but TFLM crashes on the model")
-                if code < 0 or code == 1:  # keep the input that broke a target
-                    keep = Path.cwd() / "malformed-failures"
-                    keep.mkdir(exist_ok=True)
-                    shutil.copy(model, keep / model.name)
-                shutil.rmtree(work, ignore_errors=True)
-    print(f"{args.count} mutated models from {len(seeds)} seed models (seed {args.seed})")
-    print(f"{'command':<10}" + "".join(f"{'exit ' + str(c):>10}" for c in sorted({c for v in codes.values() for c in v})))
+
+        def runs():  # the mutations in order, one after the other: the models do not depend on --jobs
+            for n in range(args.count):
+                seed_path = seeds[n % len(seeds)]
+                kind, data = mutate(sources[seed_path], rng)
+                for command in commands:
+                    yield Run(n, command, kind, scratch / f"m{n}-{command}" / f"{seed_path.stem}-m{n}.tflite",
+                              scratch / f"m{n}-{command}.log"), data
+
+        left = {n: len(commands) for n in range(args.count)}
+        crashes: dict[int, bool] = {}
+
+        def missed(line: str) -> None:
+            problems.append(line)
+            print("MISSED:", line, flush=True)
+
+        def on_done(run: Run) -> None:
+            codes[run.command][run.code] += 1
+            text = run.log.read_text(errors="replace")
+            label = f"{run.model.name} ({run.kind}) {run.command}"
+            per_run.append({"model": run.model.name, "kind": run.kind, "command": run.command, "code": run.code})
+            if run.code < 0:
+                missed(f"{label}: {'timeout' if run.code == TIMEOUT else f'signal {-run.code}'}")
+            elif run.code == 1:
+                missed(f"{label}: exit 1: {text.strip().splitlines()[-1:]}")
+            if run.stray:
+                missed(f"{label}: files left outside -o: {run.stray}")
+            if run.command in ("check", "build") and run.code == 0:
+                if run.n not in crashes:
+                    crashes[run.n] = _crashes_tflm(run.model)
+                if crashes[run.n]:
+                    missed(f"{label}: FITS, but TFLM crashes on the model")
+            if run.code < 0 or run.code == 1:  # keep the input that broke a target
+                keep = Path.cwd() / "malformed-failures"
+                keep.mkdir(exist_ok=True)
+                shutil.copy(run.model, keep / run.model.name)
+            run.log.unlink()
+            left[run.n] -= 1
+            if not left[run.n]:
+                finished = sum(1 for v in left.values() if not v)
+                if finished % 50 == 0:
+                    print(f"[{time.monotonic() - started:5.0f} s] {finished} models, "
+                          f"{sum(sum(c.values()) for c in codes.values())} runs, {len(problems)} missed", flush=True)
+
+        run_all(runs(), max(1, args.jobs), args.fresh_processes, on_done)
+    wall = time.monotonic() - started
     all_codes = sorted({c for v in codes.values() for c in v})
+    print(f"{args.count} mutated models from {len(seeds)} seed models (seed {args.seed}), "
+          f"{sum(sum(c.values()) for c in codes.values())} runs, {'fresh processes' if args.fresh_processes else 'forked'}, "
+          f"{args.jobs} at a time, {wall:.0f} s")
+    print(f"{'command':<10}" + "".join(f"{'exit ' + str(c):>10}" for c in all_codes))
     for command in commands:
         print(f"{command:<10}" + "".join(f"{codes[command][c]:>10}" for c in all_codes))
-    print("(exit -N: killed by signal N; -999: timeout)")
-    for line in problems:
-        print("MISSED:", line)
+    print(f"(exit -N: killed by signal N; {TIMEOUT}: timeout)")
+    deaths = sum(n for v in codes.values() for c, n in v.items() if c < 0 and c != TIMEOUT)
+    print(f"deaths by signal {deaths}, timeouts {sum(v[TIMEOUT] for v in codes.values())}, "
+          f"exit 1 {sum(v[1] for v in codes.values())}, FITS on a model TFLM crashes on "
+          f"{sum('FITS, but' in p for p in problems)}, runs leaving files outside -o "
+          f"{sum('files left outside' in p for p in problems)}")
+    if args.codes_out:
+        per_run.sort(key=lambda r: (int(r["model"].rsplit("-m", 1)[1].split(".")[0]), r["command"]))
+        args.codes_out.write_text(json.dumps(per_run, indent=0))
     print(f"targets: {'all met' if not problems else f'{len(problems)} missed'}")
     return 1 if problems else 0
 

@@ -193,11 +193,10 @@ def lower_fully_connected(ctx: _Ctx, op: Operator) -> FullyConnected:
     out_scale, _ = _scale_zp(y)
     _require(filt.quant is not None and all(z == 0 for z in filt.quant.zero_points),
              "weights zero point must be 0")
-    if len(filt.quant.scales) > 1:
-        scales = [float(in_scale) * float(s) / float(out_scale) for s in _filter_scales(filt, out_f, 0)]
-    else:  # per-tensor: TFLM multiplies the two scales in float32 first
-        product = float(np.float32(in_scale) * np.float32(filt.quant.scales[0]))
-        scales = [product / float(out_scale)]
+    # Per-tensor as per-channel: TFLM's FULLY_CONNECTED multiplies the two scales as doubles (not as
+    # float32, as TFLite's GetQuantizedConvolutionMultipler does); the two differ by up to ~100 in the
+    # multiplier, which moves an output by one where the accumulator sits near a rounding tie.
+    scales = [float(in_scale) * float(s) / float(out_scale) for s in _filter_scales(filt, out_f, 0)]
     wi = w.astype(np.int64)
     bias, bound = _fold_bias(_bias(ctx, op, out_f), wi.sum(axis=1), in_zp, np.abs(wi).sum(axis=1))
     return FullyConnected(

@@ -35,6 +35,26 @@ def test_mlperf_model_matches_tflm_exactly(stem, engine_cache):
         assert ours.tobytes() == run_tflm(model_bytes, x).tobytes()
 
 
+def test_fully_connected_takes_tflms_per_tensor_multiplier(engine_cache):
+    """TFLM's FULLY_CONNECTED multiplies input and filter scales as doubles. ad01 with one weight of
+    dense_2 changed (4 -> 12; bench/malformed_models.py, seed 23) puts an accumulator of its last layer
+    (-88,337 on the second input) 0.001 from a rounding tie, which the float32 product's multiplier
+    (1,462,485,078 instead of 1,462,485,049) rounds the other way: one output one apart."""
+    from toolchain.base.tflite_reader import pack_model, unpack_model
+    from toolchain.validate import random_inputs
+
+    m = unpack_model(mlperf_path("ad01_int8").read_bytes())
+    dense_2 = next(t for t in m.subgraphs[0].tensors if t.name == b"functional_1/dense_2/MatMul")
+    weights = m.buffers[dense_2.buffer].data.view(np.int8).reshape(128, 128).copy()
+    assert weights[126, 26] == 4
+    weights[126, 26] = 12
+    m.buffers[dense_2.buffer].data = weights.reshape(-1).view(np.uint8)
+    model_bytes = pack_model(m)
+    host = engine_cache("ad01_fc_tie", model_bytes)
+    x = random_inputs(tuple(host.engine.input_shape[1:]), "int8", 2, 0)
+    assert host.run(x).tobytes() == run_tflm(model_bytes, x).tobytes()
+
+
 def test_in_place_plan_is_used_and_exact(engine_cache):
     """KWS runs several ops with the output over the dying input: still exact (above)."""
     host = engine_cache("kws_ref_model", mlperf_path("kws_ref_model").read_bytes())

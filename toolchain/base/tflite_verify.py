@@ -205,6 +205,8 @@ def verify_operators(source, subgraph_index: int, subgraph) -> None:
                 raise ModelFieldError(source, where, "inputs",
                                       f"input {pos} (tensor {t.index} '{t.name}') has rank {len(t.shape)}, "
                                       f"expected {rank}")
+        if op.op == "DEPTHWISE_CONV_2D":
+            _check_depth_multiplier(source, where, op, tensors)
         if op.op in _OUTPUT_RANK or required:
             if not op.outputs:
                 raise ModelFieldError(source, where, "outputs", "the operator has no output")
@@ -213,3 +215,17 @@ def verify_operators(source, subgraph_index: int, subgraph) -> None:
                 raise ModelFieldError(source, where, "outputs",
                                       f"output 0 (tensor {out.index} '{out.name}') has rank {len(out.shape)}, "
                                       f"expected {_OUTPUT_RANK[op.op]}")
+
+
+def _check_depth_multiplier(source, where: str, op, tensors) -> None:
+    """TFLM's depthwise kernels loop over `depth_multiplier` for each input channel and trust it: one
+    below 1 writes no output, one too large writes past the filter and the output."""
+    multiplier = op.options.get("depth_multiplier")
+    in_channels, filter_channels = tensors[op.inputs[0]].shape[3], tensors[op.inputs[1]].shape[3]
+    if not isinstance(multiplier, int):
+        raise ModelFieldError(source, where, "builtin_options", "no depth_multiplier: the operator's options "
+                                                                "are not a DEPTHWISE_CONV_2D's")
+    if multiplier < 1 or in_channels * multiplier != filter_channels:
+        raise ModelFieldError(source, where, "builtin_options.depth_multiplier",
+                              f"{multiplier}: {in_channels} input channels x {multiplier} is not the filter's "
+                              f"{filter_channels} channels")

@@ -124,3 +124,27 @@ def zero_point_out_of_range(data: bytes) -> tuple[bytes, int]:
                 and len(t.quantization.zeroPoint))
     t.quantization.zeroPoint = np.full(len(t.quantization.zeroPoint), 1000, dtype=np.int64)
     return pack(m), i
+
+
+def depth_multiplier(data: bytes, value: int) -> tuple[bytes, int]:
+    """The first DEPTHWISE_CONV_2D's depth_multiplier option set to `value`; returns (model, op index)."""
+    m = unpack(data)
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in m.operatorCodes]
+    for i, op in enumerate(m.subgraphs[0].operators):
+        if codes[op.opcodeIndex] == _schema().BuiltinOperator.DEPTHWISE_CONV_2D:
+            op.builtinOptions.depthMultiplier = value
+            return pack(m), i
+    raise AssertionError("no depthwise convolution")
+
+
+def conv_as_depthwise(data: bytes) -> tuple[bytes, int]:
+    """The first CONV_2D pointed at the DEPTHWISE_CONV_2D operator code (its options stay a CONV_2D's);
+    returns (model, op index)."""
+    m = unpack(data)
+    ops = _schema().BuiltinOperator
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in m.operatorCodes]
+    for i, op in enumerate(m.subgraphs[0].operators):
+        if codes[op.opcodeIndex] == ops.CONV_2D:
+            op.opcodeIndex = codes.index(ops.DEPTHWISE_CONV_2D)
+            return pack(m), i
+    raise AssertionError("no convolution")

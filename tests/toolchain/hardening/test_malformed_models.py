@@ -104,6 +104,27 @@ def test_a_bad_rank_is_refused_with_the_operator_named():
         read_tflite(bad)
 
 
+@pytest.mark.parametrize("value", [-1, 0, 2])
+def test_a_depth_multiplier_that_disagrees_with_the_channels_is_refused(value):
+    # str_ww with depth_multiplier -1 (bench/malformed_models.py, seed 23): TFLM wrote no output and
+    # `validate` called the engine's different outputs an edgec bug (exit 1); 2 would write past them
+    data = (MLPERF_TINY / "str_ww_ref_model.tflite").read_bytes()
+    bad, index = malformed.depth_multiplier(data, value)
+    with pytest.raises(ModelFieldError, match=rf"operator {index} \(DEPTHWISE_CONV_2D\): field "
+                                              rf"'builtin_options.depth_multiplier': {value}: 40 input channels "
+                                              rf"x {value} is not the filter's 40 channels"):
+        read_tflite(bad)
+
+
+def test_a_depthwise_operator_without_its_options_is_refused():
+    # kws with a CONV_2D given the depthwise operator code (seed 23): TFLM reads no depth multiplier
+    bad, index = malformed.conv_as_depthwise((MLPERF_TINY / "kws_ref_model.tflite").read_bytes())
+    with pytest.raises(ModelFieldError, match=rf"operator {index} \(DEPTHWISE_CONV_2D\): field 'builtin_options': "
+                                              "no depth_multiplier: the operator's options are not a "
+                                              "DEPTHWISE_CONV_2D's"):
+        read_tflite(bad)
+
+
 # --- TFLM runs where its crashes are caught ------------------------------------------------------
 
 def test_tflm_crash_in_invoke_is_an_error_not_a_dead_process():
