@@ -146,6 +146,23 @@ def test_arm_cross_compile_is_warning_free(cpu, tmp_path, single_op_models):
         assert "__ARM_FEATURE_DSP 1" in defines
 
 
+@pytest.mark.parametrize("cpu", CORES)
+def test_kernels_compile_at_every_optimisation_level(cpu, tmp_path):
+    """A user's build picks its own -O: the inline assembly must leave gcc registers at each (and the
+    Armv6-M assembly gives way to C where it cannot: -O0, -Os, or EDGEC_NO_ASM with a frame pointer)."""
+    compiler = require_tool("arm-none-eabi-gcc")
+    levels = (["-O0"], ["-Os"], ["-O2", "-fno-omit-frame-pointer", "-DEDGEC_NO_ASM"])  # -O2: the test above
+    with_asm = [p for p in sorted(KERNELS.glob("*.c")) if "__asm__" in p.read_text()
+                or any(h.stem in p.read_text() for h in KERNELS.glob("*.h") if "__asm__" in h.read_text())]
+    assert len(with_asm) >= 8
+    for source in with_asm:
+        for flags in levels:
+            result = subprocess.run([compiler, *flags, f"-mcpu={cpu}", "-mthumb", "-std=c99", "-Wall", "-Werror",
+                                     "-I", str(KERNELS), "-c", str(source), "-o", str(tmp_path / "k.o")],
+                                    capture_output=True, text=True)
+            assert result.returncode == 0, (source.name, flags, result.stderr)
+
+
 def test_layers_report_each_mac_op_and_unknown_weight_mode_is_refused():
     from firmware_export.cengine.storage import WEIGHT_MODES
     from toolchain.base.errors import EdgecError

@@ -44,7 +44,11 @@ static int32_t edgec_conv_border(const edgec_conv_params *p, const int8_t *in, c
 #if defined(EDGEC_V6M)
 /* S_k += sum over i < N of A_k[i] * W[i], k < 4, N >= 1: four windows against one weight row.
  * A macro on the caller's own scalars (the assembly clobbers memory: an array of sums would live there). */
-#if defined(__ARM_ARCH_6M__) && defined(__GNUC__)
+/* The assembly needs every low register: gcc finds them at -O1 to -O3, not at -O0 or -Os (a frame
+ * pointer or its size heuristics take one), where the C loop below computes the same sums; define
+ * EDGEC_NO_ASM for it too when building with -fno-omit-frame-pointer. */
+#if defined(__ARM_ARCH_6M__) && defined(__GNUC__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__) && \
+    !defined(EDGEC_NO_ASM)
 /* LDRSB takes a register offset only: one index, counting up from -n to 0, serves the five rows;
  * the eight low registers hold the pointers, the index and the two operands, the sums sit in high
  * registers (ADD reaches them): 15 instructions for 4 MACs, where gcc's own allocation spills. gcc

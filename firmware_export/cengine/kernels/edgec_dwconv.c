@@ -25,7 +25,11 @@
 #if defined(EDGEC_V6M)
 /* S_k += sum over t < N of W[t * WS + C + k] * X[t * XS + C + k], k < 4, N >= 1: four channels over
  * N taps that lie WS bytes apart in the weights and XS in the input. */
-#if defined(__ARM_ARCH_6M__) && defined(__GNUC__)
+/* The assembly needs every low register: gcc finds them at -O1 to -O3, not at -O0 or -Os (a frame
+ * pointer or its size heuristics take one), where the C loop below computes the same sums; define
+ * EDGEC_NO_ASM for it too when building with -fno-omit-frame-pointer. */
+#if defined(__ARM_ARCH_6M__) && defined(__GNUC__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__) && \
+    !defined(EDGEC_NO_ASM)
 /* LDRSB takes a register offset only: the channel index steps over the four channels and back;
  * the sums and the input step sit in high registers (ADD reaches them). 24 instructions per tap,
  * 4 MACs. gcc emits Thumb-1 inline assembly in the divided syntax: MUL, ADD #imm, SUB #imm set flags. */

@@ -10,7 +10,10 @@ EDGEC_FORCE_INLINE const uint8_t *edgec_pk_delta8(const uint8_t *s, int32_t coun
     const uint8_t *const end = s + count_bytes + 3u * pairs;
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
     s += count_bytes;
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_DSP)
+/* fourteen registers: gcc finds them when it optimises and keeps no frame pointer (else the C loop;
+ * EDGEC_NO_ASM selects it for a build with -fno-omit-frame-pointer) */
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_DSP) && defined(__OPTIMIZE__) && \
+    !defined(EDGEC_NO_ASM)
     {
         uint32_t d, v, t, u;
 /* the 8 pixels of the tap at x times v: 2 words, 4 SXTB16, 8 SMLAxy */
