@@ -225,7 +225,7 @@ def render_terminal(console, report: dict) -> None:
     skipped = [r for r in report["trials"] if r["status"] == "skipped"]
     console.print(f"  {len(skipped)} configurations skipped without measuring (dominated by a measured misfit, "
                   "or predicted from their techniques' measured bytes); P: on the Pareto front; "
-                  "* trials' latency: estimate from MACs x the core's cycles per MAC; the best fit's is measured "
+                  "* trials' latency: estimate of the runtime's cost model for the core; the best fit's is measured "
                   "on the emulated board where the target has one and the fit runs the C engine")
     compare = Table(title="best fit per target", title_justify="left")
     for col in ("target", "budget flash / SRAM", "fit", "int8 acc %", "lost vs float", "techniques", "runtime",

@@ -89,7 +89,7 @@ def measure_memory(keras_model, work: Workload, config: Config, name: str) -> tu
     from toolchain.convert import ConvertOptions
     from toolchain.fit import tflm_fit
     from toolchain.loader import from_keras
-    from targets.hardware import cores
+    from toolchain.latency import build_estimates
 
     loaded = from_keras(keras_model, name)
     calibration = Calibration(work.calib, "training data", len(work.calib), False)
@@ -110,6 +110,7 @@ def measure_memory(keras_model, work: Workload, config: Config, name: str) -> tu
         if tflm is not None:
             fit = tflm_fit(target, tflm[0], tflm[1], tflm[2])
             runtimes["tflm"] = {**_fit_dict(fit), "lut": tflm[3] is not None}
+        engine = None
         if "c" in work.runtimes:
             try:
                 engine = generate(graph.tflite, name, name, target, "auto")
@@ -118,11 +119,14 @@ def measure_memory(keras_model, work: Workload, config: Config, name: str) -> tu
             except UnsupportedOpsError as exc:
                 runtimes["c"] = {"fits": False, "unsupported": exc.message}
         macs = graph.analysis.macs
-        latency_ms = 1000 * macs * cores()[target.core].cycles_per_mac_estimate / target.clock_hz
         chosen = _choose(runtimes)
+        on_engine = chosen == "c" or (chosen is None and engine is not None)
+        estimate, _ = build_estimates(graph.tflite, macs, "c" if on_engine else "tflm", target.core,
+                                      target.clock_hz, engine.engine if on_engine and engine is not None else None)
+        latency_ms = 1000 * estimate.seconds
         fits_latency = work.max_latency_ms is None or latency_ms <= work.max_latency_ms
         out[target.name] = {"runtimes": runtimes, "runtime": chosen, "macs": macs,
-                            "latency_ms": latency_ms, "latency": "estimate",
+                            "latency_ms": latency_ms, "latency": f"estimate ({estimate.basis})",
                             "memory_fits": chosen is not None and runtimes[chosen]["fits"],
                             "latency_fits": fits_latency}
     return out, quantized.tflite_bytes

@@ -7,8 +7,10 @@ import json
 
 import pytest
 
+from targets import load_target_file
 from tests.toolchain.search.conftest import M0PLUS_RESERVES, profile
 from toolchain.cli import run
+from toolchain.latency import estimate_tflm
 
 COMMON = ["--workers", "1", "--runtime", "tflm", "--epochs", "1", "--no-distill", "--no-16x8"]
 BUDGET = M0PLUS_RESERVES + 10_000  # the dense model's TFLM flash is over it, half its channels under
@@ -52,6 +54,11 @@ def test_the_dense_model_is_measured_and_not_trained_and_the_fit_is_built(search
     # Measured one-shot as edgec build measures it, over the budget, never trained.
     assert dense["status"] == "does-not-fit" and dense["accuracy"] is None
     assert dense["one_shot"]["small-part"]["runtimes"]["tflm"]["flash"]["used"] > BUDGET
+    # a trial's latency is the estimate of its runtime's cost model (TFLM's here), labelled so
+    one = dense["one_shot"]["small-part"]
+    target = load_target_file(small)
+    assert one["latency"] == "estimate (TFLM reference kernels, x86-64 instructions per MAC (callgrind))"
+    assert one["latency_ms"] == 1000 * estimate_tflm(one["macs"], target.core, target.clock_hz).seconds
     trained = [json.loads((out / "trials" / f"{k}.json").read_text()) for k, t in trials.items()
                if t["status"] == "trained"]
     for record in trained:  # fine-tuning changes no byte of the memory measured before it
