@@ -9,8 +9,8 @@ compressed again with fine-tuning, measured again, and its int8 model scored on 
 (ai-edge-litert, as `edgec compress` scores).
 
 Latency: the estimate of the runtime's cost model for the core, until measured. With a latency probe
-(`edgec fit` gives toolchain.benchmark.emulated_latency), a trained trial that fits a target's memory
-with the C engine is run on the target's emulated board (or one that runs its core's code): its
+(`edgec fit` gives toolchain.benchmark.emulated_latency), a trial that fits a target's memory with
+the C engine (trained, or measured one-shot and not trained) is run on the target's emulated board (or one that runs its core's code): its
 instruction count replaces the estimate, labelled "measured", and --max-latency-ms is checked against
 it. Before training, a configuration whose estimate misses --max-latency-ms is measured too, so that
 the estimate alone never rules it out.
@@ -207,7 +207,10 @@ def run_trial(work: Workload, config: Config, need: tuple[str, ...] | None = Non
     fitting = _fitting(memory)
     if not fitting or not fitting & set(need if need is not None else memory):
         # Fits nothing, or only targets that have a fit already (a configuration found later is
-        # expected to lose more accuracy: the order is by predicted loss): no training spent.
+        # expected to lose more accuracy: the order is by predicted loss): no training spent. Its
+        # latency is measured all the same where it fits memory (fine-tuning keeps its zeros and
+        # clusters, so the one-shot engine runs the same kernels).
+        measure_latency(memory, one_shot_int8, work, lambda t: t["memory_fits"] and not t["latency_measured"])
         record.update(status="does-not-fit" if not fitting else "fits-untrained", targets=memory, accuracy=None,
                       seconds=round(time.monotonic() - started, 3))
         return record
