@@ -233,8 +233,8 @@ def render_terminal(console, report: dict) -> None:
     console.print(f"  {len(skipped)} configurations skipped without measuring (dominated by a measured misfit, "
                   "or predicted from their techniques' measured bytes); P: on the Pareto front; latency "
                   "meas.: instructions counted on the emulated board (or one running the core's code), one cycle "
-                  "each, for a trained trial that fits memory with the C engine; est.: the runtime's cost model "
-                  "for the core (report.json says which machine, or why not)")
+                  "each, for a trial that fits memory with the C engine; est.: the runtime's cost model for the "
+                  "core (report.json says which machine, or why not)")
     compare = Table(title="best fit per target", title_justify="left")
     for col in ("target", "budget flash / SRAM", "fit", "int8 acc %", "lost vs float", "techniques", "runtime",
                 "flash / SRAM used", "latency ms"):
@@ -336,8 +336,8 @@ def render_html(report: dict, records: list[dict]) -> str:
     parts.append(f"<h2>Trials</h2><table>{head}{''.join(rows)}</table>"
                  "<p>Latency <b>meas.</b>: measured, the instructions of one inference counted by QEMU (-icount) on "
                  "the target's emulated board, an emulated profile of its core, or a machine whose core runs its "
-                 "code (Armv6-M on a Cortex-M3), one cycle each at the target's clock: every trained trial that "
-                 "fits memory with the C engine, and each best fit (above). <b>est.</b>: the estimate of the "
+                 "code (Armv6-M on a Cortex-M3), one cycle each at the target's clock: every trial that fits "
+                 "memory with the C engine, and each best fit (above). <b>est.</b>: the estimate of the "
                  "runtime's cost model for the core (report.json says why it was not measured).</p>")
     css = ("body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
            "padding:2px 6px;font-size:13px}svg{max-width:100%;height:auto}")
