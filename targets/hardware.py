@@ -14,6 +14,9 @@ MACHINES_FILE = HERE / "qemu_machines.toml"
 
 ARCHS = ("armv6-m", "armv7-m", "armv7e-m", "armv8-m.main", "armv8.1-m.main", "xtensa", "riscv32")
 FPUS = ("none", "sp", "dp")
+# The architectures whose code an architecture runs unchanged, instruction for instruction: Armv7-M
+# is Armv6-M's Thumb subset plus Thumb-2, Armv7E-M adds the DSP extension to Armv7-M.
+ARCH_INCLUDES = {"armv7-m": ("armv6-m",), "armv7e-m": ("armv7-m", "armv6-m")}
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,13 @@ class Core:
         and a Cortex-M0+ are both Armv6-M with nothing added; QEMU models only the first)."""
         return self == other or (self.arch, self.dsp, self.fpu, self.helium) == (other.arch, other.dsp, other.fpu,
                                                                                  other.helium)
+
+    def includes(self, other: "Core") -> bool:
+        """True when this core executes every instruction built for `other`, with the same results,
+        and maybe more: `runs_code_for`, or a later architecture whose instruction set contains
+        `other`'s (a Cortex-M3 runs code built for a Cortex-M0+, not the other way round)."""
+        return self.runs_code_for(other) or (other.arch in ARCH_INCLUDES.get(self.arch, ())
+                                             and not other.dsp and other.fpu == "none" and not other.helium)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ def parse_duration(text: str) -> float:
 @click.option("--max-accuracy-drop", type=click.FloatRange(0), default=1.0, show_default=True,
               help="Points of accuracy a fit may lose against the float model.")
 @click.option("--max-latency-ms", type=click.FloatRange(0, min_open=True),
-              help="Latency limit (estimate from MACs and the core's cycles per MAC).")
+              help="Latency limit: against the latency measured on the emulated board where the trial "
+                   "runs the C engine on a core with an emulator, else the runtime's cost-model estimate.")
 @click.option("--trials", type=click.IntRange(1), default=20, show_default=True,
               help="Fine-tuned trials at most (configurations measured not to fit are not counted).")
 @click.option("--fits", type=click.IntRange(1), default=3, show_default=True,

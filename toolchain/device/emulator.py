@@ -120,13 +120,15 @@ class QemuRunner:
 
     caps = QEMU_CAPS
 
-    def __init__(self, machine_name: str, elf: Path, *, serial: str = "tcp", qemu: str = QEMU):
+    def __init__(self, machine_name: str, elf: Path, *, serial: str = "tcp", qemu: str = QEMU,
+                 icount_shift: int = ICOUNT_SHIFT):
         if serial not in self.caps.serial_backends:
             raise ValueError(f"serial back end must be one of {self.caps.serial_backends}")
         self.machine = machine(machine_name)
         self.elf = Path(elf)
         self.serial = serial
         self.qemu = qemu
+        self.icount_shift = icount_shift  # a larger shift: a SysTick tick is less than an instruction
         self.proc: subprocess.Popen | None = None
         self.url = ""
         self.command: list[str] | None = None  # a pty command line given whole (from_command)
@@ -157,12 +159,14 @@ class QemuRunner:
         require_fits(self.machine.machine, self.elf)
         if self.serial == "tcp":
             port = _free_port()
-            args = qemu_args(self.machine.machine, self.elf, f"tcp:127.0.0.1:{port}", qemu=exe)
+            args = qemu_args(self.machine.machine, self.elf, f"tcp:127.0.0.1:{port}", qemu=exe,
+                             icount_shift=self.icount_shift)
             self.proc = _spawn(args)
             self.url = f"socket://127.0.0.1:{port}"
             self._wait_listening(port, timeout_s)
         else:
-            args = self.command or qemu_args(self.machine.machine, self.elf, "pty", qemu=exe)
+            args = self.command or qemu_args(self.machine.machine, self.elf, "pty", qemu=exe,
+                                                   icount_shift=self.icount_shift)
             self.proc = _spawn(args)
             self.url = self._read_pty_path(timeout_s)
         return self.url

@@ -20,7 +20,8 @@ def _chosen(record: dict, target: str) -> dict | None:
     if not t or t.get("runtime") is None:
         return None
     return {**t["runtimes"][t["runtime"]], "runtime": t["runtime"], "latency_ms": t["latency_ms"],
-            "latency": t["latency"], "latency_fits": t["latency_fits"]}
+            "latency": t["latency"], "latency_fits": t["latency_fits"],
+            "latency_measured": t.get("latency_measured", False)}
 
 
 def misses(record: dict, target: str, baseline: float, max_drop: float) -> dict:
@@ -164,18 +165,20 @@ def _level_rank(dim: str, level) -> float:
 
 def _measured_latency(t: dict) -> None:
     """The best fit's latency: the emulated board's when the build measured it with the runtime the
-    fit uses (the C engine), else the estimate, with the emulated C engine's figure beside it."""
+    fit uses (the C engine), else the trial's (measured or estimated), with the emulated C engine's
+    figure beside it."""
     lat = (t["build"] or {}).get("latency")
     if not t["best"] or not lat:
         return
     if lat["latency"] == "emulated" and t["best"]["runtime"] == "c":
         t["best"]["latency_estimate_ms"] = t["best"]["latency_ms"]
-        t["best"].update(latency_ms=lat["latency_ms"], latency=f"emulated ({lat['machine']}, "
-                         f"{lat['instructions']:,} instructions at {lat['clock_hz'] / 1e6:g} MHz)")
+        t["best"].update(latency_ms=lat["latency_ms"], latency_measured=True,
+                         latency=f"measured ({lat.get('basis', lat['machine'])}: "
+                                 f"{lat['instructions']:,} instructions at {lat['clock_hz'] / 1e6:g} MHz)")
     elif lat["latency"] == "emulated":
         t["best"]["c_engine_emulated_ms"] = lat["latency_ms"]
-    else:
-        t["best"]["latency"] = f"estimate ({lat['why']})"
+    elif not t["best"]["latency_measured"]:
+        t["best"]["latency"] += f"; not measured: {lat['why']}"
 
 
 def _row(record: dict, target: str, baseline: float) -> dict:
@@ -184,7 +187,7 @@ def _row(record: dict, target: str, baseline: float) -> dict:
     return {"key": record["key"], "config": record["config"], "accuracy": record.get("accuracy"), "drop": drop,
             "runtime": c["runtime"], "flash": c["flash"]["used"], "sram": c["sram"]["used"],
             "arena": c["arena"]["used"], "latency_ms": round(c["latency_ms"], 4), "latency": c["latency"],
-            "node": record.get("node")}
+            "latency_measured": c["latency_measured"], "node": record.get("node")}
 
 
 def _trial_row(record: dict, targets, baseline: float) -> dict:
@@ -202,12 +205,16 @@ def _techniques(config: dict) -> str:
     return ", ".join(Config.from_dict(config).techniques)
 
 
+def _latency_mark(row: dict) -> str:
+    return "meas." if row.get("latency_measured") else "est."
+
+
 def render_terminal(console, report: dict) -> None:
     from rich.table import Table
 
     names = list(report["targets"])
     table = Table(title=f"trials (float accuracy {report['baseline_float_accuracy']:.2f} %)", title_justify="left")
-    for col in ("trial", "status", "int8 acc %", *[f"{n}: rt / flash / SRAM / ms*" for n in names], "node"):
+    for col in ("trial", "status", "int8 acc %", *[f"{n}: rt / flash / SRAM / ms" for n in names], "node"):
         table.add_column(col, overflow="fold")
     fronts = {n: set(report["targets"][n]["pareto"]) for n in names}
     for row in report["trials"]:
@@ -218,15 +225,16 @@ def render_terminal(console, report: dict) -> None:
             t = row["targets"].get(n)
             mark = " P" if row["key"] in fronts[n] else ""
             cells.append("-" if t is None else f"{t['runtime']} {t['flash']:,} / {t['sram']:,} / "
-                                                f"{t['latency_ms']:.1f}{mark}")
+                                                f"{t['latency_ms']:.1f} {_latency_mark(t)}{mark}")
         acc = "-" if row["accuracy"] is None else f"{row['accuracy']:.2f}"
         table.add_row(row["key"], row["status"], acc, *cells, (row.get("node") or "")[:8])
     console.print(table)
     skipped = [r for r in report["trials"] if r["status"] == "skipped"]
     console.print(f"  {len(skipped)} configurations skipped without measuring (dominated by a measured misfit, "
-                  "or predicted from their techniques' measured bytes); P: on the Pareto front; "
-                  "* trials' latency: estimate of the runtime's cost model for the core; the best fit's is measured "
-                  "on the emulated board where the target has one and the fit runs the C engine")
+                  "or predicted from their techniques' measured bytes); P: on the Pareto front; latency "
+                  "meas.: instructions counted on the emulated board (or one running the core's code), one cycle "
+                  "each, for a trial that fits memory with the C engine; est.: the runtime's cost model for the "
+                  "core (report.json says which machine, or why not)")
     compare = Table(title="best fit per target", title_justify="left")
     for col in ("target", "budget flash / SRAM", "fit", "int8 acc %", "lost vs float", "techniques", "runtime",
                 "flash / SRAM used", "latency ms"):
@@ -243,7 +251,7 @@ def render_terminal(console, report: dict) -> None:
             continue
         compare.add_row(n, budget, "yes", f"{b['accuracy']:.2f}", f"{b['drop']:.2f}", _techniques(b["config"]),
                         b["runtime"], f"{b['flash']:,} / {b['sram']:,}",
-                        f"{b['latency_ms']:.1f} " + ("measured" if b["latency"].startswith("emulated") else "est."))
+                        f"{b['latency_ms']:.1f} " + ("measured" if b["latency_measured"] else "est."))
     console.print(compare)
     for n, t in report["targets"].items():
         singles = t.get("single_techniques") or []
@@ -317,7 +325,8 @@ def render_html(report: dict, records: list[dict]) -> str:
         cells = []
         for n in report["targets"]:
             t = row["targets"].get(n)
-            cells.append("-" if t is None else f"{t['runtime']}, {t['flash']:,}, {t['sram']:,}, {t['latency_ms']:.1f}")
+            cells.append("-" if t is None else f"{t['runtime']}, {t['flash']:,}, {t['sram']:,}, "
+                                                f"{t['latency_ms']:.1f} {_latency_mark(t)}")
         status = row["status"] + (f" ({row['skip']['detail']})" if row.get("skip") else "") + \
             (f" ({row['error']})" if row.get("error") else "")
         acc = "-" if row["accuracy"] is None else f"{row['accuracy']:.2f}"
@@ -325,8 +334,11 @@ def render_html(report: dict, records: list[dict]) -> str:
                     + "".join(f"<td>{e(c)}</td>" for c in cells)
                     + f"<td>{e(str(row.get('node') or ''))[:12]}</td></tr>")
     parts.append(f"<h2>Trials</h2><table>{head}{''.join(rows)}</table>"
-                 "<p>Trials' latency: estimate from MACs and the core's cycles per MAC; each best fit's, above, is "
-                 "measured on the emulated board (QEMU -icount) where the target has one, labelled.</p>")
+                 "<p>Latency <b>meas.</b>: measured, the instructions of one inference counted by QEMU (-icount) on "
+                 "the target's emulated board, an emulated profile of its core, or a machine whose core runs its "
+                 "code (Armv6-M on a Cortex-M3), one cycle each at the target's clock: every trial that fits "
+                 "memory with the C engine, and each best fit (above). <b>est.</b>: the estimate of the "
+                 "runtime's cost model for the core (report.json says why it was not measured).</p>")
     css = ("body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
            "padding:2px 6px;font-size:13px}svg{max-width:100%;height:auto}")
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>edgec fit</title>"

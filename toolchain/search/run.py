@@ -89,7 +89,7 @@ def build_best(model_path, record: dict, target, out_dir: Path, train_path, eval
 
 
 def workload_for(model_path, train_path, eval_path, options: SearchOptions, out_dir: Path,
-                 progress: Progress = SILENT):
+                 progress: Progress = SILENT, latency_probe=None):
     """(the Workload the trials receive, the SearchState to run): the model and data loaded, the
     output folder checked against the search stored there, the calibration samples written, the
     float baseline and the sensitivity analysis done."""
@@ -136,7 +136,8 @@ def workload_for(model_path, train_path, eval_path, options: SearchOptions, out_
     state = prepare(model, evaluation, out_dir, options, progress)
     work = Workload(model_bytes, Path(model_path).stem, train.x, train.y, evaluation.x, evaluation.y, calib,
                     tuple(options.targets), tuple(options.runtimes),
-                    TrainOptions(options.epochs, options.batch_size, options.learning_rate), options.max_latency_ms)
+                    TrainOptions(options.epochs, options.batch_size, options.learning_rate), options.max_latency_ms,
+                    latency_probe)
     return work, state
 
 
@@ -145,12 +146,13 @@ def fit_model(model_path, train_path, eval_path, options: SearchOptions, out_dir
     """Search, then (`build`, unless interrupted) build the best fit per target; write the reports.
 
     `latency_probe(model.tflite, target, folder) -> dict` (toolchain.benchmark.emulated_latency, given
-    by the CLI: this layer does not run devices) measures each built fit's latency on the target's
-    emulated board; its figure replaces the estimate of a fit whose runtime is the C engine."""
+    by the CLI: this layer does not run devices) measures latency on the target's emulated board: of
+    every trained trial that fits a target's memory with the C engine (in the trial, on its worker),
+    and of each built fit; its figure replaces the estimate, labelled measured."""
     from toolchain.search.result import render_html, search_dict
 
     out_dir = Path(out_dir)
-    work, state = workload_for(model_path, train_path, eval_path, options, out_dir, progress)
+    work, state = workload_for(model_path, train_path, eval_path, options, out_dir, progress, latency_probe)
     state = run_search(work, options, out_dir, state, progress, runner)
     records = list(state.records.values())
     builds = {}

@@ -8,14 +8,24 @@ values, not on the values fine-tuning gives them, so a configuration that does n
 compressed again with fine-tuning, measured again, and its int8 model scored on the evaluation data
 (ai-edge-litert, as `edgec compress` scores).
 
+Latency: the estimate of the runtime's cost model for the core, until measured. With a latency probe
+(`edgec fit` gives toolchain.benchmark.emulated_latency), a trial that fits a target's memory with
+the C engine (trained, or measured one-shot and not trained) is run on the target's emulated board (or one that runs its core's code): its
+instruction count replaces the estimate, labelled "measured", and --max-latency-ms is checked against
+it. Before training, a configuration whose estimate misses --max-latency-ms is measured too, so that
+the estimate alone never rules it out.
+
 A trial returns a plain dict (JSON, stored in the output folder), never a Keras object.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -39,6 +49,9 @@ class Workload:
     runtimes: tuple[str, ...] = ("tflm", "c")
     train_options: TrainOptions = TrainOptions()
     max_latency_ms: float | None = None
+    # latency_probe(model.tflite, target, folder) -> dict: the C engine's latency on the target's emulated
+    # board (toolchain.benchmark.emulated_latency, a plain function: it travels to Ray workers by name)
+    latency_probe: Callable | None = None
 
     @property
     def digest(self) -> str:
@@ -127,9 +140,36 @@ def measure_memory(keras_model, work: Workload, config: Config, name: str) -> tu
         fits_latency = work.max_latency_ms is None or latency_ms <= work.max_latency_ms
         out[target.name] = {"runtimes": runtimes, "runtime": chosen, "macs": macs,
                             "latency_ms": latency_ms, "latency": f"estimate ({estimate.basis})",
+                            "latency_measured": False,
                             "memory_fits": chosen is not None and runtimes[chosen]["fits"],
                             "latency_fits": fits_latency}
     return out, quantized.tflite_bytes
+
+
+def measure_latency(targets: dict, tflite: bytes, work: Workload, wanted: Callable[[dict], bool]) -> None:
+    """Per target whose figures `wanted` selects and whose chosen runtime is the C engine: the
+    latency of the int8 model `tflite` measured by `work.latency_probe`, in place of the estimate
+    (kept as latency_estimate_ms), and --max-latency-ms checked against it. A target the probe
+    cannot run (no emulator for its core, a firmware larger than every emulated board) keeps the
+    estimate, with why."""
+    chosen = [t for t in work.targets if t.name in targets and targets[t.name]["runtime"] == "c"
+              and wanted(targets[t.name])]
+    if work.latency_probe is None or not chosen:
+        return
+    with tempfile.TemporaryDirectory(prefix="edgec-fit-latency-") as folder:
+        path = Path(folder) / f"{work.model_name}.tflite"
+        path.write_bytes(tflite)
+        for target in chosen:
+            figures = targets[target.name]
+            result = work.latency_probe(path, target, Path(folder) / target.name)
+            if result["latency"] != "emulated":
+                figures["latency_not_measured"] = result["why"]
+                continue
+            figures.update(latency_estimate_ms=figures["latency_ms"], latency_ms=result["latency_ms"],
+                           latency_measured=True, emulated=result,
+                           latency=f"measured ({result['basis']}: {result['instructions']:,} instructions at "
+                                   f"{result['clock_hz'] / 1e6:g} MHz)",
+                           latency_fits=work.max_latency_ms is None or result["latency_ms"] <= work.max_latency_ms)
 
 
 def _choose(runtimes: dict) -> str | None:
@@ -160,12 +200,17 @@ def run_trial(work: Workload, config: Config, need: tuple[str, ...] | None = Non
     name = work.model_name
     record = {"key": config.key, "config": config.to_dict(), "pid": os.getpid()}
     one_shot = compress(model, config.recipe(work.train_options, one_shot=True), None, None).model
-    memory, _ = measure_memory(one_shot, work, config, name)
+    memory, one_shot_int8 = measure_memory(one_shot, work, config, name)
+    # the estimate misses --max-latency-ms: measured before it rules the configuration out
+    measure_latency(memory, one_shot_int8, work, lambda t: t["memory_fits"] and not t["latency_fits"])
     record["one_shot"] = memory
     fitting = _fitting(memory)
     if not fitting or not fitting & set(need if need is not None else memory):
         # Fits nothing, or only targets that have a fit already (a configuration found later is
-        # expected to lose more accuracy: the order is by predicted loss): no training spent.
+        # expected to lose more accuracy: the order is by predicted loss): no training spent. Its
+        # latency is measured all the same where it fits memory (fine-tuning keeps its zeros and
+        # clusters, so the one-shot engine runs the same kernels).
+        measure_latency(memory, one_shot_int8, work, lambda t: t["memory_fits"] and not t["latency_measured"])
         record.update(status="does-not-fit" if not fitting else "fits-untrained", targets=memory, accuracy=None,
                       seconds=round(time.monotonic() - started, 3))
         return record
@@ -175,6 +220,7 @@ def run_trial(work: Workload, config: Config, need: tuple[str, ...] | None = Non
     else:
         tuned = one_shot  # no labels and no distillation: nothing to fine-tune on
     targets, int8 = measure_memory(tuned, work, config, name)
+    measure_latency(targets, int8, work, lambda t: t["memory_fits"])
     accuracy = score(run_tflite(int8, evaluation.x), evaluation, True)
     record.update(status="trained", targets=targets, accuracy=round(100 * accuracy, 4),
                   seconds=round(time.monotonic() - started, 3))

@@ -72,6 +72,9 @@ def test_the_armv6m_profile_runs_on_the_micro_bit_s_cortex_m0():
     m0, m0plus = targets.cores()["cortex-m0"], targets.cores()["cortex-m0plus"]
     assert m0.runs_code_for(m0plus) and m0plus.runs_code_for(m0)
     assert not targets.cores()["cortex-m7"].runs_code_for(targets.cores()["cortex-m4"])  # a dp FPU is not an sp
+    m3 = targets.cores()["cortex-m3"]  # Armv7-M contains Armv6-M, not the other way round
+    assert m3.includes(m0plus) and not m3.runs_code_for(m0plus) and not m0plus.includes(m3)
+    assert not m3.includes(targets.cores()["cortex-m4"])  # Armv7E-M's DSP instructions are not Armv7-M's
     microbit = MACHINES["microbit"]
     assert (microbit.cpu, microbit.sysclk_hz, microbit.uart, microbit.uart_base) == ("cortex-m0", 16_000_000,
                                                                                    "nrf51-uart", 0x4000_2000)
