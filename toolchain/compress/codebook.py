@@ -77,6 +77,25 @@ def _fit_scales(x: np.ndarray, coded: np.ndarray, active: np.ndarray, t: np.ndar
     return np.where(fit > 0, fit, t)
 
 
+def _refine(x: np.ndarray, active: np.ndarray, codes: np.ndarray, t: np.ndarray,
+            iterations: int = ITERATIONS) -> tuple[np.ndarray, np.ndarray]:
+    """Alternately: each weight's nearest code, each row's scale t (least squares), each code (least
+    squares over the weights it holds, in every row's units); the codes kept at most +-127."""
+    index = None
+    for _ in range(iterations):
+        new_index = _nearest(codes, x / t[:, None])
+        if index is not None and np.array_equal(new_index[active], index[active]):
+            break
+        index = new_index
+        t = _fit_scales(x, codes[index], active, t)
+        weight = np.bincount(index[active], (t[:, None] ** 2 * np.ones_like(x))[active], len(codes))
+        total = np.bincount(index[active], (t[:, None] * x)[active], len(codes))
+        codes = np.sort(np.where(weight > 0, total / np.maximum(weight, 1e-300), codes))
+        scale = 127.0 / np.abs(codes).max()
+        codes, t = codes * scale, t / scale
+    return codes, t
+
+
 def shared_codebook(q: np.ndarray, clusters: int, keep_zeros: bool = False,
                     scales_free: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(int8 [channels, K] with at most `clusters` distinct values shared by every row, besides 0 with
@@ -93,18 +112,8 @@ def shared_codebook(q: np.ndarray, clusters: int, keep_zeros: bool = False,
     free = clusters - 1 if zero_code else clusters
     distinct, counts = np.unique(x[active], return_counts=True)
     codes = distinct if len(distinct) <= free else kmeans_1d(distinct, counts, free)
-    index = None
-    for _ in range(ITERATIONS if scales_free else 0):
-        new_index = _nearest(codes, x / t[:, None])
-        if index is not None and np.array_equal(new_index[active], index[active]):
-            break
-        index = new_index
-        t = _fit_scales(x, codes[index], active, t)
-        weight = np.bincount(index[active], (t[:, None] ** 2 * np.ones_like(x))[active], len(codes))
-        total = np.bincount(index[active], (t[:, None] * x)[active], len(codes))
-        codes = np.sort(np.where(weight > 0, total / np.maximum(weight, 1e-300), codes))
-        scale = 127.0 / np.abs(codes).max()
-        codes, t = codes * scale, t / scale
+    if scales_free:
+        codes, t = _refine(x, active, codes, t)
     rounded = np.clip(np.rint(codes), -127, 127)
     if keep_zeros:  # a code of nonzeros never rounds to the kept zero
         rounded = np.where(rounded == 0, np.where(codes < 0, -1, 1), rounded)
@@ -115,7 +124,7 @@ def shared_codebook(q: np.ndarray, clusters: int, keep_zeros: bool = False,
             t = _fit_scales(x, codes[index], active, t)
     index = _nearest(codes, x / t[:, None])
     out = np.where(active, codes[index], 0).astype(np.int8)
-    return np.where(live, out, 0).astype(np.int8), t
+    return np.where(live, out, 0).astype(np.int8), np.where(live[:, 0], t, 1.0)
 
 
 # --- the .tflite rewrite ---------------------------------------------------------------------------
@@ -206,9 +215,67 @@ def _per_channel_layers(model):
         yield op, w, bias, w.quant.axis, flat
 
 
+def _fit_row(values: np.ndarray, codes: np.ndarray) -> tuple[float, np.ndarray]:
+    """(t, matched): the scale t that puts most of a row's distinct nonzero `values` within a rounding
+    ((1 + t) / 2) of t x a code of `codes` (then the least error), refined in least squares."""
+    best = None
+    for v in values[values != 0]:
+        for r in codes[(codes != 0) & (np.sign(codes) == np.sign(v))]:
+            t = v / r
+            error = np.abs(t * codes[_nearest(codes, values / t)] - values)
+            matched = error <= (1 + t) / 2
+            key = (int(matched.sum()), -float(error[matched].sum()))
+            if best is None or key > best[0]:
+                best = (key, t, matched)
+    if best is None:
+        return 1.0, np.zeros(len(values), bool)
+    _, t, matched = best
+    coded = codes[_nearest(codes, values / t)]
+    den = float(coded[matched] @ coded[matched])
+    if den > 0:
+        t = float(values[matched] @ coded[matched]) / den
+    return t, np.abs(t * coded - values) <= (1 + t) / 2
+
+
 def align_to_reference(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(int8 [channels, K], t [channels]): each channel's values replaced by those of the reference
-    codebook (the channel with the most distinct values) scaled by t_c: t_c maps the channel's
+    """(int8 [channels, K], t [channels]): one set of codes for channels that hold one set of float
+    centroids, each channel scaled by its own factor (per-channel quantization, a folded batch
+    normalization). The channel with the most distinct values starts the set; each other channel, most
+    values first, takes the scale t_c that matches most of its values to the set within a rounding,
+    and adds the values it does not match; then the set is rounded to int8 (its largest at +-127) and
+    every channel refitted. Weights may move farther than a rounding where the channels do not share
+    their centroids: share_codebooks then leaves the tensor."""
+    x = np.asarray(flat, np.float64)
+    rows = x.shape[0]
+    t, out = np.ones(rows), np.zeros(flat.shape, np.int8)
+    live = [r for r in np.argsort([-len(np.unique(row)) for row in flat], kind="stable") if x[r].any()]
+    if not live:
+        return out, t
+    codes = np.unique(x[live[0]])
+    if len(live) < rows:
+        codes = np.unique(np.append(codes, 0.0))  # the zero channels' value
+    for r in live[1:]:
+        values = np.unique(x[r])
+        t[r], matched = _fit_row(values, codes)
+        codes = np.unique(np.concatenate([codes, values[~matched] / t[r]]))
+    scale = 127.0 / np.abs(codes).max()
+    codes, t = codes * scale, t / scale
+    # the codes from every channel's weights, not one channel's roundings (zeros stay zero)
+    active = (x != 0) & (np.arange(rows) == np.array(live)[:, None]).any(0)[:, None]
+    codes, t = _refine(x, active, codes, t)
+    codes = np.unique(np.clip(np.rint(codes), -127, 127))
+    if (x == 0).any():
+        codes = np.unique(np.append(codes, 0.0))
+    for r in live:
+        coded = codes[_nearest(codes, x[r] / t[r])]
+        t[r] = _fit_scales(x[r:r + 1], coded[None], np.ones((1, x.shape[1]), bool), t[r:r + 1])[0]
+        out[r] = codes[_nearest(codes, x[r] / t[r])]
+    return out, np.where([x[r].any() for r in range(rows)], t, 1.0)
+
+
+def align_to_one_channel(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(int8 [channels, K], t [channels]): align_to_reference when one channel holds every centroid:
+    each channel's values replaced by that channel's values scaled by t_c: t_c maps the channel's
     largest-magnitude value onto one reference value of its sign (the one that fits the channel best),
     then is refined in least squares. For channels that hold one set of float centroids, each scaled
     per channel (per-channel quantization, a folded batch normalization)."""
@@ -235,6 +302,26 @@ def align_to_reference(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, t
 
 
+
+def _within_rounding(x: np.ndarray, coded: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Each row's t moved (as little as possible) into the interval where every weight satisfies
+    |t C - x| <= (1 + t) / 2, i.e. t (C - 1/2) <= x + 1/2 and t (C + 1/2) >= x - 1/2; where the
+    interval is empty, t stays."""
+    out = t.copy()
+    for r in range(len(x)):
+        c, v = coded[r].astype(np.float64), x[r].astype(np.float64)
+        lo, hi = 1e-12, np.inf
+        for a, b, upper in ((c - 0.5, v + 0.5, True), (c + 0.5, v - 0.5, False)):
+            # a t <= b (upper) or a t >= b: a bound on t whose side depends on a's sign
+            bound = b / a
+            hi_side = (a > 0) == upper
+            hi = min(hi, bound[hi_side].min(initial=np.inf))
+            lo = max(lo, bound[~hi_side].max(initial=-np.inf))
+        if lo <= hi:
+            out[r] = min(max(t[r], lo), hi)
+    return out
+
+
 def share_codebooks(model_bytes: bytes) -> tuple[bytes, tuple[SharedTensor, ...]]:
     """The model with one codebook per clustered weight tensor where a requantization gives one.
 
@@ -253,8 +340,9 @@ def share_codebooks(model_bytes: bytes) -> tuple[bytes, tuple[SharedTensor, ...]
         per_channel = max(len(np.unique(r)) for r in flat)
         if per_channel > MAX_CODES or before <= MAX_CODES:
             continue
-        for new_q, t in (align_to_reference(flat),):
+        for new_q, t in (align_to_one_channel(flat), align_to_reference(flat)):
             scales = np.asarray(w.quant.scales, np.float64)
+            t = _within_rounding(flat, new_q, t)
             t = (scales * t).astype(np.float32).astype(np.float64) / scales  # as the file will hold it
             moved = np.abs(t[:, None] * new_q - flat) / ((1 + t[:, None]) / 2)
             codes = len(np.unique(new_q))
