@@ -433,6 +433,12 @@ def generate(tflite: TfliteModel, name: str, source: str, target: TargetProfile,
         # really gets smaller (a small model can save fewer weight bytes than that code costs).
         dense = generate_engine(tflite, name, source, weights="dense", patch=patch)
         dense_size = measure_engine(dense, target)
+        if dense_size.flash_bytes <= size.flash_bytes and any(l.format == "sparse_clustered" for l in engine.layers):
+            # the sparse-clustered kernels are the largest code: the engine without them may still win
+            lean = generate_engine(tflite, name, source, weights=weights, patch=patch, formats=("clustered", "sparse"))
+            lean_size = measure_engine(lean, target)
+            if lean_size.flash_bytes < dense_size.flash_bytes:
+                engine, size = lean, lean_size
         if dense_size.flash_bytes <= size.flash_bytes:
             engine, size, refused = dense, dense_size, size
     return EngineBuild(engine=engine, size=size, fit=engine_fit(target, engine, size), packed_refused=refused)

@@ -1,7 +1,10 @@
 """Convert pass: LoadedModel + calibration samples -> ConvertedModel (int8 TFLite, batch 1).
 
 Full-integer post-training quantization with the TFLite converter: per-channel weights, int8
-(or int16 in 16x8 mode) activations, int8 input and output unless `io="float32"`. The graph is
+(or int16 in 16x8 mode) activations, int8 input and output unless `io="float32"`. Weights clustered
+in float (at most 16 values a channel) are requantized so that one int8 codebook serves the whole
+tensor where that only re-rounds them (toolchain.compress.codebook.share_codebooks): the C engine
+then stores 16 bytes of codebook per layer, not 16 per output channel. The graph is
 traced with a batch dimension of 1, so no SHAPE / STRIDED_SLICE / PACK glue is emitted for a
 dynamic batch.
 """
@@ -34,6 +37,7 @@ class ConvertedModel:
     options: ConvertOptions
     calibration_samples: int
     layer_names: tuple[str, ...] = ()
+    shared_codebooks: tuple = ()  # toolchain.compress.codebook.SharedTensor: clustered tensors requantized
 
 
 def _batch1_function(model: LoadedModel):
@@ -116,8 +120,14 @@ def convert_int8(model: LoadedModel, calibration: np.ndarray | list[np.ndarray],
                               + (f" (ops without an int8 kernel: {', '.join(ops)})" if ops else
                                  f": {text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__}")) from None
     del log
+    shared = ()
+    if options.per_channel and options.mode == "int8":
+        # clustered layers: one int8 codebook per tensor where a requantization gives one
+        from toolchain.compress.codebook import share_codebooks
+
+        data, shared = share_codebooks(bytes(data))
     return ConvertedModel(tflite_bytes=bytes(data), options=options, calibration_samples=count,
-                          layer_names=model.layer_names)
+                          layer_names=model.layer_names, shared_codebooks=shared)
 
 
 LOOP_OPS = frozenset({"While", "StatelessWhile"})

@@ -77,15 +77,16 @@ def _quant(model: TfliteModel, index: int) -> tuple[float, int]:
 
 
 def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
-                    weights: str = "auto", patch="off") -> GeneratedEngine:
+                    weights: str = "auto", patch="off", formats: tuple[str, ...] | None = None) -> GeneratedEngine:
     """Generate the engine; raise UnsupportedOpsError listing every op it cannot compute.
 
     weights: "auto" stores each MAC layer's weights in its cheapest format (dense int8, clustered
     indices + codebooks, sparse, or both), "dense" keeps int8 everywhere (see storage.py).
-    patch: "off", "auto" or a patch count: compute the first stage patch by patch (patch.py)."""
+    patch: "off", "auto" or a patch count: compute the first stage patch by patch (patch.py).
+    formats: the packed formats "auto" may choose (default: all of packing.PACKED_FORMATS)."""
     check_mode(weights)
     name = emit.c_identifier(name)
-    full, plan = pack_and_plan(lower_model(model, source), weights)
+    full, plan = pack_and_plan(lower_model(model, source), weights, *(() if formats is None else (formats,)))
     patched = plan_patches(full, patch, plan)
     graph, plan, stage = patched.graph, patched.plan, patched.stage
     scratch_bytes = max((getattr(op, "scratch_bytes", 0) for op in graph.ops), default=0)

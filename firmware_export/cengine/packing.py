@@ -38,8 +38,10 @@ def _window_extent(op: Conv2D) -> int:
     return ((kh - 1) * dh * iw + (kw - 1) * dw) * ic + ic // op.groups
 
 
-def _pack_op(op, budget: int, max_tile: int):
-    formats = ("clustered", "sparse", "sparse_clustered")
+PACKED_FORMATS = ("clustered", "sparse", "sparse_clustered")
+
+
+def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_FORMATS):
     if isinstance(op, FullyConnected):  # sparse rows in the delta layout (no tile, no scratch)
         packed = choose(op.weight_rows, _dense_bytes(op), formats, sparse_layout="delta")
         return op if packed is None else dataclasses.replace(op, packed=packed)
@@ -59,7 +61,7 @@ def _pack_op(op, budget: int, max_tile: int):
     if isinstance(op, Conv2D) and op.kernel_hw[0] * op.kernel_hw[1] > 64:
         return op  # the kernel keeps a 64-bit mask of a window's taps inside the input
     if isinstance(op, Conv2D) and _window_extent(op) > 0xFFFF:
-        formats = ("clustered",)
+        formats = tuple(f for f in formats if f == "clustered")
         packed = None
     packed = packed or choose(op.weight_rows, _dense_bytes(op), formats)
     if packed is None:
@@ -86,12 +88,13 @@ def scratch_bytes(graph: EngineGraph) -> int:
     return max((getattr(op, "scratch_bytes", 0) for op in graph.ops), default=0)
 
 
-def pack_graph(graph: EngineGraph, mode: str, max_tile: int = TILES[0]) -> EngineGraph:
+def pack_graph(graph: EngineGraph, mode: str, max_tile: int = TILES[0],
+               formats: tuple[str, ...] = PACKED_FORMATS) -> EngineGraph:
     """The graph with each MAC op's weights stored as `mode` ("auto" or "dense") decides."""
     if mode == "dense":
         return graph
     budget = scratch_bytes(graph) + EXTRA_SCRATCH
-    ops = tuple(_pack_op(op, budget, max_tile) if isinstance(op, MAC_OPS) else op for op in graph.ops)
+    ops = tuple(_pack_op(op, budget, max_tile, formats) if isinstance(op, MAC_OPS) else op for op in graph.ops)
     return dataclasses.replace(graph, ops=ops)
 
 
@@ -134,7 +137,8 @@ def _shrink_tiles(packed: EngineGraph, limit: int) -> tuple[EngineGraph, MemoryP
     return packed, plan
 
 
-def pack_and_plan(graph: EngineGraph, mode: str) -> tuple[EngineGraph, MemoryPlan]:
+def pack_and_plan(graph: EngineGraph, mode: str,
+                  formats: tuple[str, ...] = PACKED_FORMATS) -> tuple[EngineGraph, MemoryPlan]:
     """pack_graph and plan_memory, with each layer's tile as large as the SRAM limit allows; if even
     the smallest tiles exceed it, the tiled layers (and depthwise layers decoded once) that save the
     fewest bytes go back to dense."""
@@ -142,11 +146,11 @@ def pack_and_plan(graph: EngineGraph, mode: str) -> tuple[EngineGraph, MemoryPla
     if mode == "dense":
         return graph, dense_plan
     limit = dense_plan.arena_bytes + scratch_bytes(graph) + EXTRA_SCRATCH
-    packed = pack_graph(graph, mode)
+    packed = pack_graph(graph, mode, formats=formats)
     shrunk = _shrink_tiles(packed, limit)
     if shrunk is not None:
         return shrunk
-    ops = list(pack_graph(graph, mode, TILES[-1]).ops)
+    ops = list(pack_graph(graph, mode, TILES[-1], formats).ops)
     tiled = sorted((i for i, op in enumerate(ops) if getattr(op, "tile", 0) or isinstance(op, DepthwiseConv2D)
                     and op.packed is not None),
                    key=lambda i: (_dense_bytes(ops[i]) - ops[i].packed.nbytes, i))

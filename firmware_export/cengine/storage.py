@@ -104,9 +104,14 @@ def _codebooks(rows: list[np.ndarray]) -> tuple[np.ndarray, int, int, bool, list
         return None
     bits = max(1, int(np.ceil(np.log2(most))))
     union = np.unique(np.concatenate(distinct))
-    if len(union) <= (1 << bits):  # one codebook serves every row
+    shared_bits = max(1, int(np.ceil(np.log2(len(union)))))
+    taps = sum(len(r) for r in rows)
+    # one codebook for every row, if it fits 16 entries and costs no more than a codebook per row
+    # with fewer bits per index (indices + codebooks, in bytes)
+    if len(union) <= MAX_CLUSTERS and (len(union) <= (1 << bits) or -(-taps * shared_bits // 8) + len(union)
+                                       <= -(-taps * bits // 8) + len(rows) * most):
         indices = [np.searchsorted(union, r) for r in rows]
-        return union.astype(np.int8), len(union), bits, True, indices
+        return union.astype(np.int8), len(union), shared_bits, True, indices
     books = np.zeros((len(rows), most), np.int8)
     indices = []
     for i, (r, d) in enumerate(zip(rows, distinct)):

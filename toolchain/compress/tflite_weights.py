@@ -6,26 +6,31 @@ exactness on the device (not to accuracy, which fine-tuning would recover):
 
 - pruning: in each output channel, the given fraction of the weights with the smallest |w|
   become 0 (ties broken by position, so the count per channel is exact);
-- clustering: in each output channel, the int8 values are grouped by 1-D k-means (Lloyd's
-  iterations from quantile starts, on the channel's histogram) into at most `clusters` values,
-  rounded to int8; with pruning, only the nonzero weights are clustered, zeros stay zero and
-  nonzeros stay nonzero.
+- clustering (`codebook="tensor"`, the default): the whole tensor's int8 weights take at most
+  `clusters` int8 codes shared by every output channel, each channel with its own scale
+  (toolchain.compress.codebook.shared_codebook: least squares in each channel's units), so that
+  the engine stores one codebook per tensor; per-channel scales change with it, and the biases are
+  requantized to them (per-tensor quantized weights keep their scale: codes only);
+  `codebook="channel"`: in each output channel, the int8 values grouped by 1-D k-means (Lloyd's
+  iterations from quantile starts, on the channel's histogram) into at most `clusters` values;
+  with pruning, only the nonzero weights are clustered, zeros stay zero and nonzeros stay nonzero.
 
-The weights of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (int8, zero point 0) are edited in
-place in the flatbuffer: every other byte of the model is unchanged.
+The weights of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (int8, zero point 0), their scales and
+biases are edited in place in the flatbuffer: every other byte of the model is unchanged.
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from toolchain.base.errors import ModelLoadError
 from toolchain.base.tflite_reader import read_tflite
+from toolchain.compress.codebook import buffer_span, kmeans_1d, rewrite_layer, shared_codebook
 
 WEIGHT_INPUTS = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1}
-LLOYD_ITERATIONS = 100
+CODEBOOKS = ("tensor", "channel")
 
 
 def _channels_last(weights: np.ndarray, axis: int) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
@@ -51,30 +56,12 @@ def prune_channels(weights: np.ndarray, axis: int, sparsity: float) -> np.ndarra
     return restore(out)
 
 
-def _kmeans_1d(values: np.ndarray, counts: np.ndarray, clusters: int) -> np.ndarray:
-    """Centroids (sorted, float) of the weighted 1-D points `values` (distinct, sorted) in `clusters` groups."""
-    cumulative = np.cumsum(counts)
-    targets = (np.arange(clusters) + 0.5) / clusters * cumulative[-1]
-    centroids = np.unique(values[np.searchsorted(cumulative, targets, side="right").clip(0, len(values) - 1)]
-                          .astype(np.float64))
-    for _ in range(LLOYD_ITERATIONS):
-        bounds = (centroids[1:] + centroids[:-1]) / 2
-        group = np.searchsorted(bounds, values, side="left")
-        weight = np.bincount(group, counts, len(centroids))
-        total = np.bincount(group, counts * values, len(centroids))
-        updated = np.sort(total[weight > 0] / weight[weight > 0])
-        if updated.shape == centroids.shape and np.array_equal(updated, centroids):
-            break
-        centroids = updated
-    return centroids
-
-
 def _cluster_values(values: np.ndarray, clusters: int, keep_sign: bool) -> np.ndarray:
     """Each of `values` (int8, one channel) replaced by the nearest of at most `clusters` int8 centroids."""
     distinct, counts = np.unique(values.astype(np.int16), return_counts=True)
     if len(distinct) <= clusters:
         return values.copy()
-    exact = _kmeans_1d(distinct, counts, clusters)
+    exact = kmeans_1d(distinct, counts, clusters)
     centroids = np.rint(exact)
     if keep_sign:  # a centroid of nonzero values never rounds to the pruned zero
         centroids = np.where(centroids == 0, np.where(exact < 0, -1, 1), centroids)
@@ -108,6 +95,7 @@ class EditedTensor:
     zeros: int  # weights equal to 0 after the edit
     size: int
     max_values_per_channel: int  # distinct int8 values in the channel that has most (0 included)
+    values: int  # distinct int8 values in the whole tensor (0 included)
 
 
 @dataclass(frozen=True)
@@ -119,18 +107,6 @@ class EditedModel:
     skipped: tuple[tuple[str, str], ...]  # (tensor, why it was left alone)
 
 
-def _buffer_span(model_bytes: bytes, buffer: int) -> tuple[int, int]:
-    """(offset, length) of buffer `buffer`'s data inside the flatbuffer."""
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
-
-    b = schema.Model.GetRootAsModel(model_bytes, 0).Buffers(buffer)
-    if b.DataLength():
-        return b._tab.Vector(b._tab.Offset(4)), b.DataLength()
-    if b.Offset() > 1:  # data stored after the flatbuffer (models over 2 GB)
-        return b.Offset(), b.Size()
-    raise ModelLoadError("<bytes>", f"buffer {buffer} holds no data")
-
-
 def channel_axis(op: str, quant_axis: int | None, ndim: int) -> int:
     """The output-channel axis of a weight tensor: the quantization's, else the op's convention."""
     if quant_axis is not None:
@@ -138,17 +114,23 @@ def channel_axis(op: str, quant_axis: int | None, ndim: int) -> int:
     return ndim - 1 if op == "DEPTHWISE_CONV_2D" else 0
 
 
-def compress_weights(model_bytes: bytes, sparsity: float | None = None, clusters: int | None = None) -> EditedModel:
+def compress_weights(model_bytes: bytes, sparsity: float | None = None, clusters: int | None = None,
+                     codebook: str = "tensor") -> EditedModel:
     """Prune (`sparsity`) and/or cluster (`clusters`) every int8 weight tensor of the model; both:
-    sparsity-preserving clustering of the nonzeros."""
+    sparsity-preserving clustering of the nonzeros. `codebook`: one set of codes per tensor
+    ("tensor", scales and biases rewritten) or per channel ("channel", the weights only)."""
+    if codebook not in CODEBOOKS:
+        raise ValueError(f"codebook {codebook!r}: one of {', '.join(CODEBOOKS)}")
     model = read_tflite(model_bytes)
+    graph = model.main
     out = bytearray(model_bytes)
     edited, skipped, seen = [], [], set()
-    for op in model.main.operators:
+    users = Counter(graph.tensors[i].buffer for op in graph.operators for i in op.inputs if i >= 0)
+    for op in graph.operators:
         position = WEIGHT_INPUTS.get(op.op)
         if position is None or len(op.inputs) <= position or op.inputs[position] < 0:
             continue
-        t = model.main.tensors[op.inputs[position]]
+        t = graph.tensors[op.inputs[position]]
         if t.buffer in seen or t.data is None:
             continue
         seen.add(t.buffer)
@@ -158,19 +140,27 @@ def compress_weights(model_bytes: bytes, sparsity: float | None = None, clusters
         if t.quant is not None and any(t.quant.zero_points):
             skipped.append((t.name, "nonzero weight zero point"))
             continue
-        axis = channel_axis(op.op, t.quant.axis if t.quant is not None and t.quant.per_channel else None,
-                            len(t.shape))
+        per_channel = t.quant is not None and t.quant.per_channel
+        axis = channel_axis(op.op, t.quant.axis if per_channel else None, len(t.shape))
         w = np.asarray(t.data, np.int8).reshape(t.shape)
+        if w.size != buffer_span(model_bytes, t.buffer)[1]:
+            skipped.append((t.name, f"buffer of {buffer_span(model_bytes, t.buffer)[1]} bytes for {w.size} weights"))
+            continue
         if sparsity is not None:
             w = prune_channels(w, axis, sparsity)
-        if clusters is not None:
-            w = cluster_channels(w, axis, clusters, preserve_zeros=sparsity is not None)
-        start, length = _buffer_span(model_bytes, t.buffer)
-        if length != w.size:
-            skipped.append((t.name, f"buffer of {length} bytes for {w.size} weights"))
-            continue
-        out[start:start + length] = np.ascontiguousarray(w).tobytes()
         flat = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
-        edited.append(EditedTensor(t.name, op.op, t.shape, axis, int(np.count_nonzero(w == 0)), int(w.size),
-                                   max(len(np.unique(row)) for row in flat)))
+        scale = np.ones(flat.shape[0])
+        bias = graph.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+        if clusters is not None and codebook == "channel":
+            flat = np.moveaxis(cluster_channels(w, axis, clusters, preserve_zeros=sparsity is not None), axis, 0) \
+                .reshape(flat.shape)
+        elif clusters is not None:
+            # scales per channel move only where this op alone uses the weights and its int32 bias
+            free = (per_channel and users[t.buffer] == 1 and len(t.quant.scales) == flat.shape[0]
+                    and (bias is None or (bias.dtype == "int32" and bias.data is not None
+                                          and users[bias.buffer] == 1)))
+            flat, scale = shared_codebook(flat, clusters, keep_zeros=sparsity is not None, scales_free=free)
+        rewrite_layer(out, model_bytes, t, bias, axis, flat, scale)
+        edited.append(EditedTensor(t.name, op.op, t.shape, axis, int(np.count_nonzero(flat == 0)), int(flat.size),
+                                   max(len(np.unique(row)) for row in flat), len(np.unique(flat))))
     return EditedModel(bytes(out), sparsity, clusters, tuple(edited), tuple(skipped))

@@ -79,14 +79,17 @@ def _weights(model):
             for op in model.main.operators if op.op in WEIGHT_INPUTS}
 
 
-@pytest.mark.parametrize("sparsity, clusters", [(0.75, None), (None, 16), (0.75, 16)])
-def test_compress_weights_edits_only_the_weight_bytes(small_tflite, sparsity, clusters):
-    edited = compress_weights(small_tflite, sparsity, clusters)
+@pytest.mark.parametrize("sparsity, clusters, codebook", [(0.75, None, "tensor"), (None, 16, "tensor"),
+                                                     (0.75, 16, "tensor"), (0.75, 16, "channel")])
+def test_compress_weights_edits_only_the_weight_bytes(small_tflite, sparsity, clusters, codebook):
+    edited = compress_weights(small_tflite, sparsity, clusters, codebook)
     before, after = read_tflite(small_tflite), read_tflite(edited.model)
     assert len(edited.model) == len(small_tflite)
     assert [t.tensor for t in edited.tensors] == [w.name for w in _weights(before).values()]
     assert edited.skipped == ()
     changed = set()
+    pruned = read_tflite(compress_weights(small_tflite, sparsity).model) if sparsity is not None else None
+    rescaled = clusters is not None and codebook == "tensor"
     for op, t in _weights(after).items():
         axis = 3 if op == "DEPTHWISE_CONV_2D" else 0
         channels = np.moveaxis(t.data, axis, 0).reshape(t.shape[axis], -1)
@@ -98,13 +101,28 @@ def test_compress_weights_edits_only_the_weight_bytes(small_tflite, sparsity, cl
                 assert len(np.unique(row[row != 0] if sparsity else row)) <= clusters
             if sparsity is not None and clusters is None:  # the kept weights are unchanged
                 assert np.array_equal(row[row != 0], old[row != 0])
+        if sparsity is not None and clusters is not None:  # clustering kept the pruned zeros, and only them
+            assert np.array_equal(t.data == 0, _weights(pruned)[op].data == 0)
+        if rescaled:  # one set of codes serves every channel of the tensor
+            assert len(np.unique(channels[channels != 0] if sparsity else channels)) <= clusters
         changed.add(t.buffer)
-    for a, b in zip(before.main.tensors, after.main.tensors):  # biases, scales, shapes: unchanged
-        assert (a.name, a.shape, a.quant) == (b.name, b.shape, b.quant)
-        if a.buffer not in changed and a.data is not None:
-            assert np.array_equal(a.data, b.data)
+        if rescaled:  # the bias requantized to the new weight scales: the same real values, rounded
+            o = next(o for o in after.main.operators if o.op == op)
+            b_old, b_new = before.main.tensors[o.inputs[2]], after.main.tensors[o.inputs[2]]
+            s_old = np.asarray(_weights(before)[op].quant.scales, np.float64)
+            s_new = np.asarray(t.quant.scales, np.float64)
+            assert np.abs(b_new.data - b_old.data * s_old / s_new).max() <= 0.5 + 1e-3
+            assert np.allclose(np.asarray(b_new.quant.scales) / s_new, np.asarray(b_old.quant.scales) / s_old,
+                               rtol=1e-6)
+            changed.add(b_new.buffer)
+    for a, b in zip(before.main.tensors, after.main.tensors):  # other tensors and shapes: unchanged
+        assert (a.name, a.shape) == (b.name, b.shape)
+        if a.buffer not in changed:
+            assert a.quant == b.quant
+            if a.data is not None:
+                assert np.array_equal(a.data, b.data)
     diff = [i for i, (x, y) in enumerate(zip(small_tflite, edited.model)) if x != y]
-    assert diff and len(diff) <= sum(t.size for t in edited.tensors)
+    assert diff and len(diff) <= sum(t.size for t in edited.tensors) * (2 if rescaled else 1)
 
 
 def test_compressed_model_runs_in_tflm(small_tflite):
