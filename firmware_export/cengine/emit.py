@@ -228,13 +228,21 @@ def emit_binary(op: Binary, ptr: _Pointers) -> OpCode:
     if len(op.input1_table):
         decls += [c_array("int32_t", f"{p}_table1", op.input1_table), c_array("int32_t", f"{p}_table2", op.input2_table)]
         tables = f"{p}_table1, {p}_table2"
-    decls.append(_struct("edgec_binary_params", f"{p}_params", [
+    decls.append(f"static const edgec_binary_params {p}_params = {{\n{binary_params_struct(op, tables)},\n}};")
+    return OpCode("\n".join(decls), f"{BINARY_FUNCTIONS[op.op]}(&{p}_params, {a}, {b}, {ptr(op.output)});",
+                  ("edgec_binary",))
+
+
+BINARY_FUNCTIONS = {"ADD": "edgec_add_s8", "SUB": "edgec_sub_s8", "MUL": "edgec_mul_s8"}
+
+
+def binary_params_struct(op: Binary, tables: str) -> str:
+    """The fields of an op's edgec_binary_params (`tables`: its two table names, or "NULL, NULL")."""
+    return _fields([
         tables, "{" + _ints(*op.out_shape4) + "}", "{" + _ints(*op.strides1) + "}", "{" + _ints(*op.strides2) + "}",
         _ints(op.elementwise, op.input1_offset, op.input2_offset, op.output_offset),
         _ints(op.left_shift, op.input1_multiplier, op.input1_shift, op.input2_multiplier, op.input2_shift),
-        _ints(op.output_multiplier, op.output_shift, op.act_min, op.act_max, op.narrow)]))
-    fn = {"ADD": "edgec_add_s8", "SUB": "edgec_sub_s8", "MUL": "edgec_mul_s8"}[op.op]
-    return OpCode("\n".join(decls), f"{fn}(&{p}_params, {a}, {b}, {ptr(op.output)});", ("edgec_binary",))
+        _ints(op.output_multiplier, op.output_shift, op.act_min, op.act_max, op.narrow)])
 
 
 def emit_lookup(op: Lookup, ptr: _Pointers) -> OpCode:

@@ -182,19 +182,26 @@ def _live_at(buffers: list[Buffer], k: int) -> list[Buffer]:
 
 
 def plan_memory(graph: EngineGraph, random_tries: int = 24, widen: dict | None = None,
-                lag=inplace_lag) -> MemoryPlan:
+                lag=inplace_lag, extra_lags: dict | None = None) -> MemoryPlan:
     """`widen` and `lag` (the in-place lag of an op's input, as inplace.inplace_lag) let a patched
-    stage (patch.py) keep its input and split tensor live across it and give its ops' lags."""
+    stage (patch.py) keep its input and split tensor live across it and give its ops' lags;
+    `extra_lags` ((input tensor, output tensor) -> (op index, lag)) adds overlaps the stage allows
+    between buffers that no single op links (a residual stage's input and its split tensor)."""
     buffers, root = build_buffers(graph, widen)
     by_id = {b.id: b for b in buffers}
     lags = _pair_lags(graph, buffers, root, lag)
+    for (i, o), (k, extra) in (extra_lags or {}).items():
+        if root[i] in by_id and root[o] in by_id and root[i] != root[o]:
+            lags[(root[i], root[o])] = (k, _align_up(extra))
     steps = range(-1, len(graph.ops) + 1)
     live_peak = max(sum(b.size for b in _live_at(buffers, k)) for k in steps)
     bound = 0
     for k in steps:
         live = sum(b.size for b in _live_at(buffers, k))
-        saving = sum(by_id[i].size + by_id[o].size - max(lag + by_id[i].size, by_id[o].size)
-                     for (i, o), (kk, lag) in lags.items() if kk == k)
+        # the union of the live buffers is at least their sum less every pairwise overlap allowed
+        saving = sum(max(by_id[i].size + by_id[o].size - max(lag + by_id[i].size, by_id[o].size), 0)
+                     for (i, o), (_, lag) in lags.items()
+                     if by_id[i].first <= k <= by_id[i].last and by_id[o].first <= k <= by_id[o].last)
         bound = max(bound, live - saving)
     best = None
     for name, order in _orderings(buffers, random_tries):
