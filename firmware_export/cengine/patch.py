@@ -23,9 +23,9 @@ live to the stage's last op and the split tensor from its first. The planner pac
 other buffer, in-place overlaps included (each op's lag is the largest over its patches).
 
 `auto` tries every stage that starts where a chain starts and ends inside it, and a range of patch counts,
-and keeps the smallest arena whose added MACs stay within MAX_MAC_OVERHEAD of the model's MACs
-(ties: fewer MACs added); it keeps the unpatched plan unless the arena drops by at least
-MIN_SAVING of it. A number N forces N patches (the stage chosen as in auto, without the MAC
+and keeps the smallest arena (with the kernel scratch beside it, if any) whose added MACs stay within
+MAX_MAC_OVERHEAD of the model's MACs (ties: fewer MACs added); it keeps the unpatched plan unless
+that drops by at least MIN_SAVING. A number N forces N patches (the stage chosen as in auto, without the MAC
 bound).
 """
 from __future__ import annotations
@@ -95,7 +95,7 @@ class PatchResult:
     graph: EngineGraph  # stage intermediates resized to their largest patch
     plan: MemoryPlan
     stage: PatchStage | None
-    unpatched_arena: int
+    unpatched_arena: int  # the unpatched arena, and the kernel scratch beside it if any
     stage_peak_bytes: int = 0  # the arena's high-water mark during the stage
 
 
@@ -329,7 +329,7 @@ def plan_patches(graph: EngineGraph, patch="auto", base: MemoryPlan | None = Non
     """The memory plan with the best patched stage `patch` allows ('auto', 'off' or a count)."""
     patch = parse_patch(patch)
     base = base or plan_memory(graph)
-    unpatched = PatchResult(graph=graph, plan=base, stage=None, unpatched_arena=base.arena_bytes)
+    unpatched = PatchResult(graph=graph, plan=base, stage=None, unpatched_arena=base.sram_bytes)
     if patch == "off":
         return unpatched
     counts = PATCH_COUNTS if patch == "auto" else (patch,)
@@ -340,14 +340,14 @@ def plan_patches(graph: EngineGraph, patch="auto", base: MemoryPlan | None = Non
     best = None
     for stage in ranked:
         pg, plan = _stage_plan(graph, stage)
-        key = (plan.arena_bytes, stage.added_macs, stage.first, stage.last, stage.patches)
+        key = (plan.sram_bytes, stage.added_macs, stage.first, stage.last, stage.patches)
         if best is None or key < best[0]:
             best = (key, stage, pg, plan)
     _, stage, pg, plan = best
-    if patch == "auto" and plan.arena_bytes > base.arena_bytes * (1 - MIN_SAVING):
+    if patch == "auto" and plan.sram_bytes > base.sram_bytes * (1 - MIN_SAVING):
         return unpatched
     peak = max((t.offset + t.size for k in range(stage.first, stage.last + 1) for t in plan.timeline[k]), default=0)
-    return PatchResult(graph=pg, plan=plan, stage=stage, unpatched_arena=base.arena_bytes, stage_peak_bytes=peak)
+    return PatchResult(graph=pg, plan=plan, stage=stage, unpatched_arena=base.sram_bytes, stage_peak_bytes=peak)
 
 
 # ---- emission ----------------------------------------------------------------------------------
@@ -420,8 +420,7 @@ def emit_stage(graph: EngineGraph, stage: PatchStage, ptr: _Pointers, full: Engi
                     decls.append(f"static const {ctype} {structs[body]} = {{\n{body},\n}};")
                 name = structs[body]
                 if isinstance(sub, Conv2D):
-                    scratch = ptr.scratch if sub.scratch_bytes else "NULL"
-                    calls.append(f"edgec_conv2d_s8(&{name}, {src}, {dst}, {scratch});")
+                    calls.append(f"edgec_conv2d_s8(&{name}, {src}, {dst}, {ptr.im2col(op)});")
                 elif isinstance(sub, DepthwiseConv2D):
                     calls.append(f"edgec_dwconv2d_s8(&{name}, {src}, {dst});")
                 else:

@@ -93,8 +93,8 @@ class PatchReport:
     ops: tuple[str, ...]
     patches: int
     bands: str  # "rows" or "columns" of the split tensor
-    arena_bytes: int
-    unpatched_arena_bytes: int
+    arena_bytes: int  # the arena, and the kernel scratch beside it if the planner kept it there
+    unpatched_arena_bytes: int  # the same without patches
     stage_peak_bytes: int  # the arena's high-water mark during the stage
     stage_macs: int
     added_macs: int
@@ -111,7 +111,7 @@ def patch_report(e) -> PatchReport | None:
     if s is None:
         return None
     return PatchReport(s.first, s.last, tuple(e.op_names[s.first:s.last + 1]), s.patches,
-                       "rows" if s.axis == 0 else "columns", e.activation_bytes, e.unpatched_arena_bytes,
+                       "rows" if s.axis == 0 else "columns", e.activation_bytes + e.scratch_bytes, e.unpatched_arena_bytes,
                        e.patch_stage_peak_bytes, s.macs, s.added_macs, s.model_macs)
 
 
