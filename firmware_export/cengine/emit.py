@@ -6,6 +6,7 @@ which are exact.
 """
 from __future__ import annotations
 
+import dataclasses
 import string
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -86,6 +87,11 @@ class _Pointers:
         self.prefix = prefix
         self._scratch_at = {id(op): plan.scratch_offsets[k] for k, op in enumerate(graph.ops)
                             if k in plan.scratch_offsets}
+        self._reversed = {id(op) for k, op in enumerate(graph.ops) if k in plan.reversed_ops}
+
+    def reversed(self, op) -> bool:
+        """The op runs row by row from its last row (its output above its input, inplace.reverse_lag)."""
+        return id(op) in self._reversed
 
     def im2col(self, op) -> str:
         """A dense convolution's im2col scratch (used on the DSP path only)."""
@@ -193,6 +199,15 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
                           f"{ptr(op.input)}, {ptr(op.output)}, {windows});", files)
         return OpCode("\n".join(decls), f"edgec_conv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_CONV)
+    if ptr.reversed(op):  # one row per call, last row first: the output sits above its input
+        h, w, cin = op.in_hwc
+        row = dataclasses.replace(op, in_hwc=(1, w, cin), out_hwc=(1, w, op.out_hwc[2]))
+        decls[-1] = f"static const edgec_conv_params {p}_params = {{\n{conv_params_struct(p, row)},\n}};"
+        return OpCode("\n".join(decls),
+                      f"for (int32_t row = {h - 1}; row >= 0; row--) {{ /* output above input: last row first */\n"
+                      f"        edgec_conv2d_s8(&{p}_params, {ptr(op.input)} + row * {w * cin}, "
+                      f"{ptr(op.output)} + row * {w * op.out_hwc[2]}, {ptr.im2col(op)});\n    }}",
+                      ("edgec_conv",))
     return OpCode("\n".join(decls),
                   f"edgec_conv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)}, {ptr.im2col(op)});",
                   ("edgec_conv",))

@@ -47,6 +47,8 @@ class GeneratedEngine:
     patch: PatchStage | None = field(default=None, repr=False)  # the stage computed patch by patch, if any
     unpatched_arena_bytes: int = 0  # the arena (+ scratch beside it) the same engine needs without patches
     patch_stage_peak_bytes: int = 0  # arena bytes alive during the patched stage
+    reversed_ops: tuple[int, ...] = ()  # model op indices run one row at a time from the last row (--patch)
+    scratch_in_arena_ops: int = 0  # ops whose kernel scratch the planner holds inside the arena
 
     @property
     def sram_bytes(self) -> int:
@@ -91,6 +93,7 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
     scratch_bytes = plan.scratch_bytes  # beside the arena; 0 when planned inside it
     packed_bytes = max((op.scratch_bytes for op in graph.ops if getattr(op, "packed", None) is not None),
                        default=0) if scratch_bytes else 0
+    reversed_ops = tuple(sorted(graph.ops[k].index for k in plan.reversed_ops))
     ptr = emit._Pointers(graph, plan, f"{name.upper()}_SCRATCH", f"{name.upper()}_PACKED_SCRATCH", name.upper())
     codes = emit_ops(graph, stage, ptr, full)
     kernels = sorted({k for code in codes for k in code.kernels})
@@ -115,6 +118,7 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
         plan_summary=(f"live-tensor peak {plan.live_peak_bytes} B, lower bound {plan.lower_bound_bytes} B, "
                       f"{len(plan.inplace)} ops in place"
                       + (f", the scratch of {len(plan.scratch_offsets)} ops inside it" if plan.scratch_offsets else "")
+                      + (f", {len(reversed_ops)} pointwise ops from their last row" if reversed_ops else "")
                       + (f"; ops {graph.ops[stage.first].index}-{graph.ops[stage.last].index} in {stage.patches} "
                          f"patches, {stage.added_macs} MACs added, {patched.unpatched_arena} B unpatched"
                          if stage else "")),
@@ -138,7 +142,8 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
         input_shape=tin.shape, output_shape=tout.shape, input_quant=iq, output_quant=oq,
         weight_bytes=_const_bytes(graph), op_names=graph.op_names, plan=plan,
         layers=tuple(layer_storage(op) for op in graph.ops if isinstance(op, MAC_OPS)),
-        patch=stage, unpatched_arena_bytes=patched.unpatched_arena, patch_stage_peak_bytes=patched.stage_peak_bytes)
+        patch=stage, unpatched_arena_bytes=patched.unpatched_arena, patch_stage_peak_bytes=patched.stage_peak_bytes,
+        reversed_ops=reversed_ops, scratch_in_arena_ops=len(plan.scratch_offsets))
 
 
 def host_main(engine: GeneratedEngine) -> str:

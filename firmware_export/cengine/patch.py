@@ -37,7 +37,7 @@ from toolchain.base.errors import OptionError
 
 from .emit import BINARY_FUNCTIONS, OpCode, _Pointers, _mac_decls, binary_params_struct, c_array, \
     conv_params_struct, depthwise_params_struct, emit_op, pool_params_struct
-from .inplace import inplace_lag
+from .inplace import inplace_lag, reverse_lag
 from .ops import Binary, Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, Lookup, Pool2D, \
     _contiguous_strides, op_inputs
 from .planner import MemoryPlan, build_buffers, plan_memory
@@ -305,8 +305,12 @@ def _stage_plan(graph: EngineGraph, stage: PatchStage, random_tries: int = 24) -
             return lags.get(k)
         return inplace_lag(op, tensor, g)
 
+    def rlag(op, tensor, g):  # stage ops run band by band, never from their last row
+        return None if stage.first <= op_position[id(op)] <= stage.last else reverse_lag(op, tensor, g)
+
     residual = _residual_lag(graph, stage) if isinstance(ops[-1], Binary) else None
-    return pg, plan_memory(pg, random_tries=random_tries, widen=_widen(stage), lag=lag, extra_lags=residual)
+    return pg, plan_memory(pg, random_tries=random_tries, widen=_widen(stage), lag=lag, extra_lags=residual,
+                           rlag=rlag)
 
 
 def _live_peak(graph: EngineGraph, stage: PatchStage) -> int:
@@ -329,9 +333,11 @@ def plan_patches(graph: EngineGraph, patch="auto", base: MemoryPlan | None = Non
     """The memory plan with the best patched stage `patch` allows ('auto', 'off' or a count)."""
     patch = parse_patch(patch)
     base = base or plan_memory(graph)
-    unpatched = PatchResult(graph=graph, plan=base, stage=None, unpatched_arena=base.sram_bytes)
     if patch == "off":
-        return unpatched
+        return PatchResult(graph=graph, plan=base, stage=None, unpatched_arena=base.sram_bytes)
+    plain = base
+    base = plan_memory(graph, rlag=reverse_lag)  # pointwise ops from their last row, where that pays
+    unpatched = PatchResult(graph=graph, plan=base, stage=None, unpatched_arena=plain.sram_bytes)
     counts = PATCH_COUNTS if patch == "auto" else (patch,)
     stages = [s for s in candidates(graph, counts) if patch != "auto" or s.overhead <= MAX_MAC_OVERHEAD]
     if not stages:
@@ -347,7 +353,7 @@ def plan_patches(graph: EngineGraph, patch="auto", base: MemoryPlan | None = Non
     if patch == "auto" and plan.sram_bytes > base.sram_bytes * (1 - MIN_SAVING):
         return unpatched
     peak = max((t.offset + t.size for k in range(stage.first, stage.last + 1) for t in plan.timeline[k]), default=0)
-    return PatchResult(graph=pg, plan=plan, stage=stage, unpatched_arena=base.sram_bytes, stage_peak_bytes=peak)
+    return PatchResult(graph=pg, plan=plan, stage=stage, unpatched_arena=plain.sram_bytes, stage_peak_bytes=peak)
 
 
 # ---- emission ----------------------------------------------------------------------------------

@@ -150,11 +150,51 @@ def test_bands_cover_the_split_tensor_and_read_within_each_tensor(models):
 
 
 def test_off_and_auto_without_saving_leave_the_engine_unchanged():
-    """KWS: every tensor of its first stage is as large as the next, nothing to save."""
-    data = mlperf_path("kws_ref_model").read_bytes()
-    off, auto = _engine(data, "kws", "off"), _engine(data, "kws", "auto")
-    assert off.patch is None and auto.patch is None
+    """AD01: no convolution, nothing to patch or to run from its last row."""
+    data = mlperf_path("ad01_int8").read_bytes()
+    off, auto = _engine(data, "ad01", "off"), _engine(data, "ad01", "auto")
+    assert off.patch is None and auto.patch is None and auto.reversed_ops == ()
     assert auto.files == off.files
+
+
+def _pointwise_chain(keras, x):
+    """Depthwise / pointwise pairs (odd sizes; channels kept, widened, narrowed), as in DS-CNN."""
+    L = keras.layers
+    x = L.Conv2D(16, 3, padding="same", activation="relu")(x)
+    x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = L.Conv2D(16, 1, activation="relu")(x)
+    x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = L.Conv2D(24, 1, activation="relu")(x)
+    x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = L.Conv2D(12, 1)(x)
+    x = L.GlobalAveragePooling2D()(x)
+    return L.Dense(4)(x)
+
+
+def test_pointwise_ops_from_their_last_row_match_tflm_exactly(tmp_path):
+    """--patch: a pointwise convolution may run one row per call from its last row, its output above
+    its dying input, where that lowers the arena (KWS: down to its lower bound); `off` never does."""
+    from firmware_export.cengine.inplace import reverse_lag
+
+    data = convert(Case("pointwise", (13, 7, 5), _pointwise_chain), seed=5)
+    off, auto = _engine(data, "pw", "off"), _engine(data, "pw", "auto")
+    assert off.reversed_ops == () and auto.patch is None
+    assert auto.reversed_ops and auto.activation_bytes + auto.scratch_bytes < off.activation_bytes + off.scratch_bytes
+    assert "last row first" in auto.files["pw.c"] and "last row first" not in off.files["pw.c"]
+    _exact(auto, data, tmp_path / "default", count=4)
+    for define in ("EDGEC_EMULATE_DSP", "EDGEC_SCALAR"):
+        _exact(auto, data, tmp_path / define, (define,), count=2)
+    kws = _engine(mlperf_path("kws_ref_model").read_bytes(), "kws", "auto")
+    assert kws.reversed_ops == (2, 4, 6, 8) and kws.activation_bytes == kws.plan.lower_bound_bytes == 8_448
+    pw = next(op for op in _graph(data).ops if getattr(op, "kernel_hw", None) == (1, 1))
+    h, w, cin = pw.in_hwc
+    assert reverse_lag(pw, pw.input, None) == max(cin, h * cin - (h - 1) * pw.out_hwc[2]) * w
+
+
+def _graph(data: bytes):
+    from firmware_export.cengine.lower import lower_model
+
+    return lower_model(read_tflite_model(data), "pw")
 
 
 def test_vww_patched_arena_and_exact(tmp_path):

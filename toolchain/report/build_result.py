@@ -130,6 +130,8 @@ class EngineReport:
     fit: FitResult
     patch: PatchReport | None = None  # the stage computed patch by patch (--patch)
     largest_buffer_bytes: int = 0  # the largest activation buffer the engine itself holds
+    reversed_ops: tuple[int, ...] = ()  # pointwise ops run one row at a time from the last row (--patch)
+    scratch_in_arena_ops: int = 0  # ops whose kernel scratch is planned inside the arena
 
     @property
     def input_is_largest(self) -> bool:
@@ -223,7 +225,8 @@ def engine_report(build, analysis, mode: str, layer_names: tuple[str, ...] = ())
     e = build.engine
     return EngineReport(e.name, e.activation_bytes, e.scratch_bytes, e.caller_input_bytes, e.weight_bytes,
                         build.size, mode, storage_layers(e, analysis, layer_names), build.packed_refused, build.fit,
-                        patch_report(e), max((b.size for b in e.plan.buffers), default=0))
+                        patch_report(e), max((b.size for b in e.plan.buffers), default=0),
+                        e.reversed_ops, e.scratch_in_arena_ops)
 
 
 def weights_report(result: BuildResult) -> WeightsReport:
