@@ -48,6 +48,7 @@ class GeneratedEngine:
     unpatched_arena_bytes: int = 0  # the arena (+ scratch beside it) the same engine needs without patches
     patch_stage_peak_bytes: int = 0  # arena bytes alive during the patched stage
     reversed_ops: tuple[int, ...] = ()  # model op indices run one row at a time from the last row (--patch)
+    reversed_rows: tuple[int, ...] = ()  # their rows: kernel calls per inference, in the same order
     scratch_in_arena_ops: int = 0  # ops whose kernel scratch the planner holds inside the arena
 
     @property
@@ -94,6 +95,8 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
     packed_bytes = max((op.scratch_bytes for op in graph.ops if getattr(op, "packed", None) is not None),
                        default=0) if scratch_bytes else 0
     reversed_ops = tuple(sorted(graph.ops[k].index for k in plan.reversed_ops))
+    reversed_rows = tuple(op.in_hwc[0] for op in sorted((graph.ops[k] for k in plan.reversed_ops),
+                                                         key=lambda op: op.index))
     ptr = emit._Pointers(graph, plan, f"{name.upper()}_SCRATCH", f"{name.upper()}_PACKED_SCRATCH", name.upper())
     codes = emit_ops(graph, stage, ptr, full)
     kernels = sorted({k for code in codes for k in code.kernels})
@@ -143,7 +146,7 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
         weight_bytes=_const_bytes(graph), op_names=graph.op_names, plan=plan,
         layers=tuple(layer_storage(op) for op in graph.ops if isinstance(op, MAC_OPS)),
         patch=stage, unpatched_arena_bytes=patched.unpatched_arena, patch_stage_peak_bytes=patched.stage_peak_bytes,
-        reversed_ops=reversed_ops, scratch_in_arena_ops=len(plan.scratch_offsets))
+        reversed_ops=reversed_ops, reversed_rows=reversed_rows, scratch_in_arena_ops=len(plan.scratch_offsets))
 
 
 def host_main(engine: GeneratedEngine) -> str:
