@@ -32,11 +32,14 @@ def storage_of(engine) -> Storage:
 
 def patch_of(engine) -> dict[int, tuple[int, float]]:
     """A generated engine's patched stage: op index -> (patches, output elements computed patched /
-    unpatched); empty without one (firmware_export/cengine/patch.py)."""
+    unpatched); empty without one (firmware_export/cengine/patch.py). A pointwise op run one row per
+    call from its last row counts as that many patches computing its outputs once."""
+    rows = dict(zip(getattr(engine, "reversed_ops", ()), getattr(engine, "reversed_rows", ())))
+    calls = {i: (n, 1.0) for i, n in rows.items()}
     stage = getattr(engine, "patch", None)
     if stage is None:
-        return {}
-    return {i: (stage.patches, scale) for i, scale in zip(stage.op_indices, stage.scales)}
+        return calls
+    return calls | {i: (stage.patches, scale) for i, scale in zip(stage.op_indices, stage.scales)}
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ which are exact.
 """
 from __future__ import annotations
 
+import dataclasses
 import string
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -80,8 +81,29 @@ def _weights_name(p: str, op) -> str:
 
 
 class _Pointers:
-    def __init__(self, graph: EngineGraph, plan: MemoryPlan, scratch: str = "NULL", packed_scratch: str = "NULL"):
+    def __init__(self, graph: EngineGraph, plan: MemoryPlan, scratch: str = "NULL", packed_scratch: str = "NULL",
+                 prefix: str = "EDGEC"):
         self.graph, self.plan, self.scratch, self.packed_scratch = graph, plan, scratch, packed_scratch
+        self.prefix = prefix
+        self._scratch_at = {id(op): plan.scratch_offsets[k] for k, op in enumerate(graph.ops)
+                            if k in plan.scratch_offsets}
+        self._reversed = {id(op) for k, op in enumerate(graph.ops) if k in plan.reversed_ops}
+
+    def reversed(self, op) -> bool:
+        """The op runs row by row from its last row (its output above its input, inplace.reverse_lag)."""
+        return id(op) in self._reversed
+
+    def im2col(self, op) -> str:
+        """A dense convolution's im2col scratch (used on the DSP path only)."""
+        if not op.scratch_bytes:
+            return "NULL"
+        at = self._scratch_at.get(id(op))
+        return self.scratch if at is None else f"{self.prefix}_IM2COL({at})"
+
+    def packed(self, op) -> str:
+        """A packed layer's scratch (decoded weights, gathered windows), as int32_t *."""
+        at = self._scratch_at.get(id(op))
+        return self.packed_scratch if at is None else f"{self.prefix}_SCRATCH_AT({at})"
 
     def __call__(self, tensor: int, const: bool = False) -> str:
         if tensor in self.plan.caller_tensors:
@@ -168,18 +190,26 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
     p = f"op{op.index}"
     decls = _mac_decls(p, op, op.weights_in_flash if op.packed is None else None)
     decls.append(f"static const edgec_conv_params {p}_params = {{\n{conv_params_struct(p, op)},\n}};")
-    scratch = ptr.scratch if op.scratch_bytes else "NULL"
     if op.packed is not None:
         if op.packed.layout == "delta":  # tiles of 4 pixels (4 windows of scratch, none if pointwise) or 8
-            windows = f"(int8_t *)(void *){ptr.packed_scratch}" if op.scratch_bytes else "NULL"
+            windows = f"(int8_t *)(void *){ptr.packed(op)}" if op.scratch_bytes else "NULL"
             kernel, files = ("edgec_conv2d_delta8_s8", _PACKED_DELTA8) if op.tile == 8 else \
                 ("edgec_conv2d_delta_s8", _PACKED_DELTA)
             return OpCode("\n".join(decls), f"{kernel}(&{p}_params, &{p}_packed, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {windows});", files)
         return OpCode("\n".join(decls), f"edgec_conv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
-                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_CONV)
+                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_CONV)
+    if ptr.reversed(op):  # one row per call, last row first: the output sits above its input
+        h, w, cin = op.in_hwc
+        row = dataclasses.replace(op, in_hwc=(1, w, cin), out_hwc=(1, w, op.out_hwc[2]))
+        decls[-1] = f"static const edgec_conv_params {p}_params = {{\n{conv_params_struct(p, row)},\n}};"
+        return OpCode("\n".join(decls),
+                      f"for (int32_t row = {h - 1}; row >= 0; row--) {{ /* output above input: last row first */\n"
+                      f"        edgec_conv2d_s8(&{p}_params, {ptr(op.input)} + row * {w * cin}, "
+                      f"{ptr(op.output)} + row * {w * op.out_hwc[2]}, {ptr.im2col(op)});\n    }}",
+                      ("edgec_conv",))
     return OpCode("\n".join(decls),
-                  f"edgec_conv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)}, {scratch});",
+                  f"edgec_conv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)}, {ptr.im2col(op)});",
                   ("edgec_conv",))
 
 
@@ -189,10 +219,10 @@ def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
     decls.append(f"static const edgec_dwconv_params {p}_params = {{\n{depthwise_params_struct(p, op)},\n}};")
     if op.packed is not None and op.tile == 0:  # decoded once into scratch, run by the dense kernel
         return OpCode("\n".join(decls), f"edgec_dwconv2d_unpacked_s8(&{p}_params, &{p}_packed, "
-                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_DWU)
+                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_DWU)
     if op.packed is not None:
         return OpCode("\n".join(decls), f"edgec_dwconv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
-                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed_scratch});", _PACKED_DW)
+                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_DW)
     return OpCode("\n".join(decls), f"edgec_dwconv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)});",
                   ("edgec_dwconv",))
 
@@ -228,13 +258,21 @@ def emit_binary(op: Binary, ptr: _Pointers) -> OpCode:
     if len(op.input1_table):
         decls += [c_array("int32_t", f"{p}_table1", op.input1_table), c_array("int32_t", f"{p}_table2", op.input2_table)]
         tables = f"{p}_table1, {p}_table2"
-    decls.append(_struct("edgec_binary_params", f"{p}_params", [
+    decls.append(f"static const edgec_binary_params {p}_params = {{\n{binary_params_struct(op, tables)},\n}};")
+    return OpCode("\n".join(decls), f"{BINARY_FUNCTIONS[op.op]}(&{p}_params, {a}, {b}, {ptr(op.output)});",
+                  ("edgec_binary",))
+
+
+BINARY_FUNCTIONS = {"ADD": "edgec_add_s8", "SUB": "edgec_sub_s8", "MUL": "edgec_mul_s8"}
+
+
+def binary_params_struct(op: Binary, tables: str) -> str:
+    """The fields of an op's edgec_binary_params (`tables`: its two table names, or "NULL, NULL")."""
+    return _fields([
         tables, "{" + _ints(*op.out_shape4) + "}", "{" + _ints(*op.strides1) + "}", "{" + _ints(*op.strides2) + "}",
         _ints(op.elementwise, op.input1_offset, op.input2_offset, op.output_offset),
         _ints(op.left_shift, op.input1_multiplier, op.input1_shift, op.input2_multiplier, op.input2_shift),
-        _ints(op.output_multiplier, op.output_shift, op.act_min, op.act_max, op.narrow)]))
-    fn = {"ADD": "edgec_add_s8", "SUB": "edgec_sub_s8", "MUL": "edgec_mul_s8"}[op.op]
-    return OpCode("\n".join(decls), f"{fn}(&{p}_params, {a}, {b}, {ptr(op.output)});", ("edgec_binary",))
+        _ints(op.output_multiplier, op.output_shift, op.act_min, op.act_max, op.narrow)])
 
 
 def emit_lookup(op: Lookup, ptr: _Pointers) -> OpCode:
@@ -359,12 +397,19 @@ class HostContext:
     NAME: str
 
 
-def scratch_decl(name: str, scratch_bytes: int, packed_bytes: int = 0) -> str:
+def scratch_decl(name: str, scratch_bytes: int, packed_bytes: int = 0, in_arena: int = 0) -> str:
     """The kernels' scratch buffer, 4-byte aligned, and the macros that name it: the im2col columns
-    (DSP path only) and the decoded packed weights (every path; packed_bytes of it)."""
+    (DSP path only) and the decoded packed weights (every path; packed_bytes of it). `in_arena`:
+    the number of ops whose scratch the planner put in the arena instead (at an offset per op)."""
+    upper = name.upper()
+    if in_arena:
+        return (f"/* kernel scratch planned in the arena, per op ({in_arena} ops): im2col columns (DSP path), "
+                f"decoded packed weights. */\n"
+                f"#define {upper}_SCRATCH_AT(offset) ((int32_t *)(void *)(arena + (offset)))\n"
+                f"#if defined(EDGEC_DSP)\n#define {upper}_IM2COL(offset) {upper}_SCRATCH_AT(offset)\n"
+                f"#else\n#define {upper}_IM2COL(offset) NULL\n#endif\n")
     if not scratch_bytes:
         return ""
-    upper = name.upper()
     if packed_bytes:
         return (f"/* im2col columns (DSP path) and decoded packed weights: {scratch_bytes} bytes. */\n"
                 f"static int32_t {name}_scratch[{scratch_bytes // 4}];\n"

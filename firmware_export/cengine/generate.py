@@ -45,8 +45,11 @@ class GeneratedEngine:
     plan: MemoryPlan = field(repr=False)
     layers: tuple[LayerStorage, ...] = ()  # how each conv / depthwise / fully-connected op stores its weights
     patch: PatchStage | None = field(default=None, repr=False)  # the stage computed patch by patch, if any
-    unpatched_arena_bytes: int = 0  # the arena the same engine needs without patches
+    unpatched_arena_bytes: int = 0  # the arena (+ scratch beside it) the same engine needs without patches
     patch_stage_peak_bytes: int = 0  # arena bytes alive during the patched stage
+    reversed_ops: tuple[int, ...] = ()  # model op indices run one row at a time from the last row (--patch)
+    reversed_rows: tuple[int, ...] = ()  # their rows: kernel calls per inference, in the same order
+    scratch_in_arena_ops: int = 0  # ops whose kernel scratch the planner holds inside the arena
 
     @property
     def sram_bytes(self) -> int:
@@ -89,9 +92,13 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
     full, plan = pack_and_plan(lower_model(model, source), weights, *(() if formats is None else (formats,)))
     patched = plan_patches(full, patch, plan)
     graph, plan, stage = patched.graph, patched.plan, patched.stage
-    scratch_bytes = max((getattr(op, "scratch_bytes", 0) for op in graph.ops), default=0)
-    packed_bytes = max((op.scratch_bytes for op in graph.ops if getattr(op, "packed", None) is not None), default=0)
-    ptr = emit._Pointers(graph, plan, f"{name.upper()}_SCRATCH", f"{name.upper()}_PACKED_SCRATCH")
+    scratch_bytes = plan.scratch_bytes  # beside the arena; 0 when planned inside it
+    packed_bytes = max((op.scratch_bytes for op in graph.ops if getattr(op, "packed", None) is not None),
+                       default=0) if scratch_bytes else 0
+    reversed_ops = tuple(sorted(graph.ops[k].index for k in plan.reversed_ops))
+    reversed_rows = tuple(op.in_hwc[0] for op in sorted((graph.ops[k] for k in plan.reversed_ops),
+                                                         key=lambda op: op.index))
+    ptr = emit._Pointers(graph, plan, f"{name.upper()}_SCRATCH", f"{name.upper()}_PACKED_SCRATCH", name.upper())
     codes = emit_ops(graph, stage, ptr, full)
     kernels = sorted({k for code in codes for k in code.kernels})
     tin, tout = graph.tensors[graph.input], graph.tensors[graph.output]
@@ -114,6 +121,8 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
         name=name, NAME=upper, source=source_name, num_ops=len(graph.ops), arena_bytes=plan.arena_bytes,
         plan_summary=(f"live-tensor peak {plan.live_peak_bytes} B, lower bound {plan.lower_bound_bytes} B, "
                       f"{len(plan.inplace)} ops in place"
+                      + (f", the scratch of {len(plan.scratch_offsets)} ops inside it" if plan.scratch_offsets else "")
+                      + (f", {len(reversed_ops)} pointwise ops from their last row" if reversed_ops else "")
                       + (f"; ops {graph.ops[stage.first].index}-{graph.ops[stage.last].index} in {stage.patches} "
                          f"patches, {stage.added_macs} MACs added, {patched.unpatched_arena} B unpatched"
                          if stage else "")),
@@ -124,7 +133,7 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
         input_scale=emit.c_float(iq[0]), input_zero_point=iq[1],
         output_scale=emit.c_float(oq[0]), output_zero_point=oq[1],
         input_type=in_type, output_type=out_type,
-        output_source=ptr(graph.output, const=True), scratch_decl=emit.scratch_decl(name, scratch_bytes, packed_bytes))
+        output_source=ptr(graph.output, const=True), scratch_decl=emit.scratch_decl(name, scratch_bytes, packed_bytes, len(plan.scratch_offsets)))
     files = {f"{name}.h": emit.fill("model.h.tmpl", header), f"{name}.c": emit.fill("model.c.tmpl", body),
              "edgec_common.h": emit.kernel_text("edgec_common.h")}
     for k in kernels:
@@ -137,7 +146,8 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
         input_shape=tin.shape, output_shape=tout.shape, input_quant=iq, output_quant=oq,
         weight_bytes=_const_bytes(graph), op_names=graph.op_names, plan=plan,
         layers=tuple(layer_storage(op) for op in graph.ops if isinstance(op, MAC_OPS)),
-        patch=stage, unpatched_arena_bytes=patched.unpatched_arena, patch_stage_peak_bytes=patched.stage_peak_bytes)
+        patch=stage, unpatched_arena_bytes=patched.unpatched_arena, patch_stage_peak_bytes=patched.stage_peak_bytes,
+        reversed_ops=reversed_ops, reversed_rows=reversed_rows, scratch_in_arena_ops=len(plan.scratch_offsets))
 
 
 def host_main(engine: GeneratedEngine) -> str:

@@ -118,7 +118,7 @@ def _shrink_tiles(packed: EngineGraph, limit: int) -> tuple[EngineGraph, MemoryP
     when every tile is the smallest and the limit is still exceeded."""
     ops = list(packed.ops)
     plan = plan_memory(packed)
-    total = plan.arena_bytes + scratch_bytes(packed)
+    total = plan.sram_bytes
     while total > limit:
         best = None
         for i, op in enumerate(ops):
@@ -127,7 +127,7 @@ def _shrink_tiles(packed: EngineGraph, limit: int) -> tuple[EngineGraph, MemoryP
                 continue
             trial = dataclasses.replace(packed, ops=tuple(ops[:i] + [smaller] + ops[i + 1:]))
             trial_plan = plan_memory(trial)
-            trial_total = trial_plan.arena_bytes + scratch_bytes(trial)
+            trial_total = trial_plan.sram_bytes
             if best is None or trial_total < best[0]:
                 best = (trial_total, i, smaller, trial_plan)
         if best is None:
@@ -145,7 +145,7 @@ def pack_and_plan(graph: EngineGraph, mode: str,
     dense_plan = plan_memory(graph)
     if mode == "dense":
         return graph, dense_plan
-    limit = dense_plan.arena_bytes + scratch_bytes(graph) + EXTRA_SCRATCH
+    limit = dense_plan.sram_bytes + EXTRA_SCRATCH
     packed = pack_graph(graph, mode, formats=formats)
     shrunk = _shrink_tiles(packed, limit)
     if shrunk is not None:
@@ -158,6 +158,6 @@ def pack_and_plan(graph: EngineGraph, mode: str,
         ops[i] = graph.ops[i]
         packed = dataclasses.replace(graph, ops=tuple(ops))
         plan = plan_memory(packed)
-        if plan.arena_bytes + scratch_bytes(packed) <= limit:
+        if plan.sram_bytes <= limit:
             return packed, plan
     return graph, dense_plan

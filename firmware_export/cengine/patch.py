@@ -23,9 +23,9 @@ live to the stage's last op and the split tensor from its first. The planner pac
 other buffer, in-place overlaps included (each op's lag is the largest over its patches).
 
 `auto` tries every stage that starts where a chain starts and ends inside it, and a range of patch counts,
-and keeps the smallest arena whose added MACs stay within MAX_MAC_OVERHEAD of the model's MACs
-(ties: fewer MACs added); it keeps the unpatched plan unless the arena drops by at least
-MIN_SAVING of it. A number N forces N patches (the stage chosen as in auto, without the MAC
+and keeps the smallest arena (with the kernel scratch beside it, if any) whose added MACs stay within
+MAX_MAC_OVERHEAD of the model's MACs (ties: fewer MACs added); it keeps the unpatched plan unless
+that drops by at least MIN_SAVING. A number N forces N patches (the stage chosen as in auto, without the MAC
 bound).
 """
 from __future__ import annotations
@@ -35,10 +35,11 @@ from dataclasses import dataclass
 
 from toolchain.base.errors import OptionError
 
-from .emit import OpCode, _Pointers, _mac_decls, c_array, conv_params_struct, depthwise_params_struct, \
-    emit_op, pool_params_struct
-from .inplace import inplace_lag
-from .ops import Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, Lookup, Pool2D, op_inputs
+from .emit import BINARY_FUNCTIONS, OpCode, _Pointers, _mac_decls, binary_params_struct, c_array, \
+    conv_params_struct, depthwise_params_struct, emit_op, pool_params_struct
+from .inplace import inplace_lag, reverse_lag
+from .ops import Binary, Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, Lookup, Pool2D, \
+    _contiguous_strides, op_inputs
 from .planner import MemoryPlan, build_buffers, plan_memory
 
 MAX_MAC_OVERHEAD = 0.20  # auto: MACs added by recomputed halos, as a fraction of the model's MACs
@@ -94,7 +95,7 @@ class PatchResult:
     graph: EngineGraph  # stage intermediates resized to their largest patch
     plan: MemoryPlan
     stage: PatchStage | None
-    unpatched_arena: int
+    unpatched_arena: int  # the unpatched arena, and the kernel scratch beside it if any
     stage_peak_bytes: int = 0  # the arena's high-water mark during the stage
 
 
@@ -133,9 +134,45 @@ def _chains(graph: EngineGraph) -> list[tuple[int, int]]:
     return chains
 
 
+def _chain_input(op, graph: EngineGraph) -> int:
+    """The tensor a stage op reads from the op before it (a residual ADD: its output's shape)."""
+    return op.output if isinstance(op, Binary) else op.input
+
+
+def _shortcut(op, previous: int) -> int | None:
+    """A residual stage's ADD/SUB: its operand that is not the previous op's output."""
+    if not isinstance(op, Binary):
+        return None
+    return op.input2.tensor if op.input1.tensor == previous else op.input1.tensor
+
+
+def _residual_ends(graph: EngineGraph, a: int, end: int) -> list[int]:
+    """Positions k in a chain [a, end] followed by an element-wise ADD/SUB of the chain's output at
+    k and the chain's input: the block x -> ops a..k -> z; ADD(x, z), computed as one stage (the ADD
+    reads the band of x that it writes)."""
+    readers: dict[int, int] = {}
+    for op in graph.ops:
+        for t in op_inputs(op):
+            readers[t] = readers.get(t, 0) + 1
+    x = graph.ops[a].input
+    ends = []
+    for k in range(a, min(end, len(graph.ops) - 2) + 1):
+        add, z = graph.ops[k + 1], graph.ops[k].output
+        if not (isinstance(add, Binary) and add.op in ("ADD", "SUB") and add.elementwise
+                and not add.input1.is_const and not add.input2.is_const
+                and {add.input1.tensor, add.input2.tensor} == {x, z} and x != z
+                and readers.get(z) == 1 and z != graph.output):
+            continue
+        shapes = {graph.tensors[t].shape for t in (x, z, add.output)}
+        if len(shapes) == 1 and len(next(iter(shapes))) == 4 and next(iter(shapes))[0] == 1 and \
+                all(graph.tensors[t].dtype == "int8" for t in (x, z, add.output)):
+            ends.append(k + 1)
+    return ends
+
+
 def _geometry(op):
     """(kernel, stride, dilation, pad) per spatial axis; identity for per-element ops."""
-    if isinstance(op, Lookup):
+    if isinstance(op, (Lookup, Binary)):
         return (1, 1), (1, 1), (1, 1), (0, 0)
     return op.kernel_hw, op.stride_hw, getattr(op, "dilation_hw", (1, 1)), op.pad_tl
 
@@ -153,7 +190,7 @@ def _bands(graph: EngineGraph, ops, axis: int, n: int):
     for j in range(n):
         band = [(length * j // n, length * (j + 1) // n)]
         for op in reversed(ops):
-            size = graph.tensors[op.input].shape[1 + axis]
+            size = graph.tensors[_chain_input(op, graph)].shape[1 + axis]
             r0, r1 = _needed(op, axis, *band[0], size)
             if r1 <= r0:
                 return None
@@ -169,6 +206,11 @@ def patch_op(op, axis: int, in_band: tuple[int, int], out_band: tuple[int, int],
     if isinstance(op, Lookup):
         full = graph.tensors[op.output].shape[1 + axis]
         return dataclasses.replace(op, count=op.count // full * out_len)
+    if isinstance(op, Binary):  # element-wise, NHWC as (1, H, W, C): its rows or columns cut
+        shape4 = list(op.out_shape4)
+        shape4[1 + axis] = out_len
+        strides = _contiguous_strides(tuple(shape4))
+        return dataclasses.replace(op, out_shape4=tuple(shape4), strides1=strides, strides2=strides)
     _, s, _, p = (g[axis] for g in _geometry(op))
     in_hwc, out_hwc, pad = list(op.in_hwc), list(op.out_hwc), list(op.pad_tl)
     in_hwc[axis], out_hwc[axis] = in_len, out_len
@@ -229,6 +271,19 @@ def planning_graph(graph: EngineGraph, stage: PatchStage) -> EngineGraph:
     return dataclasses.replace(graph, tensors=tensors)
 
 
+def _residual_lag(graph: EngineGraph, stage: PatchStage) -> dict:
+    """A residual stage: how far below its input x the split tensor must start so that no patch
+    overwrites rows of x a later patch still reads (its first op's band, its ADD's band)."""
+    x, out = stage.tensors[0], stage.tensors[-1]
+    x_row = _band_bytes(graph, x, stage.axis, 1)
+    out_row = _band_bytes(graph, out, stage.axis, 1)
+    lag = 0
+    for j, band in enumerate(stage.bands[:-1]):
+        later = min(min(b[0][0], b[-1][0]) for b in stage.bands[j + 1:])
+        lag = max(lag, band[-1][1] * out_row - later * x_row)
+    return {(x, out): (stage.last, lag)}
+
+
 def _widen(stage: PatchStage) -> dict:
     """The stage input is read until the stage's last op, the split tensor written from its first."""
     return {stage.tensors[0]: (None, stage.last), stage.tensors[-1]: (stage.first, None)}
@@ -250,7 +305,12 @@ def _stage_plan(graph: EngineGraph, stage: PatchStage, random_tries: int = 24) -
             return lags.get(k)
         return inplace_lag(op, tensor, g)
 
-    return pg, plan_memory(pg, random_tries=random_tries, widen=_widen(stage), lag=lag)
+    def rlag(op, tensor, g):  # stage ops run band by band, never from their last row
+        return None if stage.first <= op_position[id(op)] <= stage.last else reverse_lag(op, tensor, g)
+
+    residual = _residual_lag(graph, stage) if isinstance(ops[-1], Binary) else None
+    return pg, plan_memory(pg, random_tries=random_tries, widen=_widen(stage), lag=lag, extra_lags=residual,
+                           rlag=rlag)
 
 
 def _live_peak(graph: EngineGraph, stage: PatchStage) -> int:
@@ -259,9 +319,10 @@ def _live_peak(graph: EngineGraph, stage: PatchStage) -> int:
 
 
 def candidates(graph: EngineGraph, counts=PATCH_COUNTS):
-    """Every stage from a chain's first op to a later op of the chain, in `counts` patches."""
+    """Every stage from a chain's first op to a later op of the chain, or to the ADD that closes a
+    residual block over the chain, in `counts` patches."""
     for a, end in _chains(graph):
-        for b in range(a + 1, end + 1):
+        for b in list(range(a + 1, end + 1)) + _residual_ends(graph, a, end):
             for n in counts:
                 stage = make_stage(graph, a, b, n)
                 if stage is not None:
@@ -272,9 +333,11 @@ def plan_patches(graph: EngineGraph, patch="auto", base: MemoryPlan | None = Non
     """The memory plan with the best patched stage `patch` allows ('auto', 'off' or a count)."""
     patch = parse_patch(patch)
     base = base or plan_memory(graph)
-    unpatched = PatchResult(graph=graph, plan=base, stage=None, unpatched_arena=base.arena_bytes)
     if patch == "off":
-        return unpatched
+        return PatchResult(graph=graph, plan=base, stage=None, unpatched_arena=base.sram_bytes)
+    plain = base
+    base = plan_memory(graph, rlag=reverse_lag)  # pointwise ops from their last row, where that pays
+    unpatched = PatchResult(graph=graph, plan=base, stage=None, unpatched_arena=plain.sram_bytes)
     counts = PATCH_COUNTS if patch == "auto" else (patch,)
     stages = [s for s in candidates(graph, counts) if patch != "auto" or s.overhead <= MAX_MAC_OVERHEAD]
     if not stages:
@@ -283,14 +346,14 @@ def plan_patches(graph: EngineGraph, patch="auto", base: MemoryPlan | None = Non
     best = None
     for stage in ranked:
         pg, plan = _stage_plan(graph, stage)
-        key = (plan.arena_bytes, stage.added_macs, stage.first, stage.last, stage.patches)
+        key = (plan.sram_bytes, stage.added_macs, stage.first, stage.last, stage.patches)
         if best is None or key < best[0]:
             best = (key, stage, pg, plan)
     _, stage, pg, plan = best
-    if patch == "auto" and plan.arena_bytes > base.arena_bytes * (1 - MIN_SAVING):
+    if patch == "auto" and plan.sram_bytes > base.sram_bytes * (1 - MIN_SAVING):
         return unpatched
     peak = max((t.offset + t.size for k in range(stage.first, stage.last + 1) for t in plan.timeline[k]), default=0)
-    return PatchResult(graph=pg, plan=plan, stage=stage, unpatched_arena=base.arena_bytes, stage_peak_bytes=peak)
+    return PatchResult(graph=pg, plan=plan, stage=stage, unpatched_arena=plain.sram_bytes, stage_peak_bytes=peak)
 
 
 # ---- emission ----------------------------------------------------------------------------------
@@ -319,6 +382,11 @@ def emit_stage(graph: EngineGraph, stage: PatchStage, ptr: _Pointers, full: Engi
         elif isinstance(op, Lookup):
             decls.append(c_array("int8_t", f"{p}_table", op.table))
             kernels.add("edgec_lut")
+        elif isinstance(op, Binary):
+            if len(op.input1_table):
+                decls += [c_array("int32_t", f"{p}_table1", op.input1_table),
+                          c_array("int32_t", f"{p}_table2", op.input2_table)]
+            kernels.add("edgec_binary")
         else:
             kernels.add("edgec_pool")
     last = len(ops) - 1
@@ -327,12 +395,23 @@ def emit_stage(graph: EngineGraph, stage: PatchStage, ptr: _Pointers, full: Engi
         for i, op in enumerate(ops):
             sub = patch_op(op, stage.axis, band[i], band[i + 1], full)
             src = (_band_pointer(ptr, full, op.input, stage.axis, band[i][0], True) if i == 0
-                   else ptr(op.input))
+                   else ptr(_chain_input(op, full)))
             dst = (_band_pointer(ptr, full, op.output, stage.axis, band[i + 1][0], False) if i == last
                    else ptr(op.output))
             p = f"op{op.index}"
             if isinstance(sub, Lookup):
                 calls.append(f"edgec_lut_s8({p}_table, {src}, {dst}, {sub.count});")
+            elif isinstance(sub, Binary):  # the residual ADD: its chain operand's patch, x's band
+                x = _band_pointer(ptr, full, stage.tensors[0], stage.axis, band[i + 1][0], True)
+                a, b = (ptr(ops[i - 1].output, const=True), x)
+                if sub.input1.tensor != ops[i - 1].output:
+                    a, b = b, a
+                tables = f"{p}_table1, {p}_table2" if len(sub.input1_table) else "NULL, NULL"
+                body = binary_params_struct(sub, tables)
+                if body not in structs:
+                    structs[body] = f"{p}_patch{len([v for v in structs.values() if v.startswith(p + '_')])}"
+                    decls.append(f"static const edgec_binary_params {structs[body]} = {{\n{body},\n}};")
+                calls.append(f"{BINARY_FUNCTIONS[sub.op]}(&{structs[body]}, {a}, {b}, {dst});")
             else:
                 if isinstance(sub, Conv2D):
                     body = conv_params_struct(p, sub)
@@ -347,8 +426,7 @@ def emit_stage(graph: EngineGraph, stage: PatchStage, ptr: _Pointers, full: Engi
                     decls.append(f"static const {ctype} {structs[body]} = {{\n{body},\n}};")
                 name = structs[body]
                 if isinstance(sub, Conv2D):
-                    scratch = ptr.scratch if sub.scratch_bytes else "NULL"
-                    calls.append(f"edgec_conv2d_s8(&{name}, {src}, {dst}, {scratch});")
+                    calls.append(f"edgec_conv2d_s8(&{name}, {src}, {dst}, {ptr.im2col(op)});")
                 elif isinstance(sub, DepthwiseConv2D):
                     calls.append(f"edgec_dwconv2d_s8(&{name}, {src}, {dst});")
                 else:

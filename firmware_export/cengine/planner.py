@@ -11,7 +11,7 @@ lower bound. Deterministic: the same graph always gives the same plan.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .inplace import inplace_lag
 from .ops import Alias, EngineGraph, op_inputs
@@ -54,8 +54,16 @@ class MemoryPlan:
     live_peak_bytes: int  # most bytes alive at once in execution order, no overlap allowed
     lower_bound_bytes: int  # live peak less the most that in-place overlaps could save
     inplace: tuple[tuple[int, int, int], ...]  # (op index, input buffer, output buffer) overlapped
-    timeline: tuple[tuple[LiveTensor, ...], ...]  # per op: the buffers alive during it
+    timeline: tuple[tuple[LiveTensor, ...], ...]  # per op: the buffers alive during it (scratch: id < 0)
     ordering: str  # the packing order that won
+    scratch_offsets: dict = field(default_factory=dict)  # op position -> arena offset of its kernel scratch (empty: beside it)
+    scratch_bytes: int = 0  # the kernel scratch beside the arena (0 when planned inside it)
+    reversed_ops: frozenset = frozenset()  # op positions run row by row from the last (output above input)
+
+    @property
+    def sram_bytes(self) -> int:
+        """The arena and the scratch beside it."""
+        return self.arena_bytes + self.scratch_bytes
 
 
 def _find(parent: dict, x: int) -> int:
@@ -127,7 +135,7 @@ def _conflicts(a: Buffer, b: Buffer) -> bool:
     return a.first <= b.last and b.first <= a.last
 
 
-def _fits(x: Buffer, off: int, placed: dict, by_id: dict, lags: dict) -> bool:
+def _fits(x: Buffer, off: int, placed: dict, by_id: dict, lags: dict, rlags: dict) -> bool:
     for yid, yoff in placed.items():
         y = by_id[yid]
         if not _conflicts(x, y):
@@ -138,12 +146,16 @@ def _fits(x: Buffer, off: int, placed: dict, by_id: dict, lags: dict) -> bool:
             continue  # x is the output, placed far enough below its input y
         if (x.id, y.id) in lags and off - yoff >= lags[(x.id, y.id)][1]:
             continue  # x is the input, far enough above its output y
+        if (y.id, x.id) in rlags and off - yoff >= rlags[(y.id, x.id)][1]:
+            continue  # x is the output of an op run from its last row, far enough above its input y
+        if (x.id, y.id) in rlags and yoff - off >= rlags[(x.id, y.id)][1]:
+            continue  # x is that op's input, far enough below its output y
         return False
     return True
 
 
-def _pack(order: list[Buffer], by_id: dict, lags: dict) -> dict:
-    placed: dict[int, int] = {}
+def _pack(order: list[Buffer], by_id: dict, lags: dict, rlags: dict, placed: dict | None = None) -> dict:
+    placed = dict(placed or {})
     for x in order:
         candidates = {0}
         for yid, yoff in placed.items():
@@ -155,8 +167,12 @@ def _pack(order: list[Buffer], by_id: dict, lags: dict) -> dict:
                 candidates.add(_align_down(yoff - lags[(y.id, x.id)][1]))
             if (x.id, y.id) in lags:
                 candidates.add(_align_up(yoff + lags[(x.id, y.id)][1]))
+            if (y.id, x.id) in rlags:
+                candidates.add(_align_up(yoff + rlags[(y.id, x.id)][1]))
+            if (x.id, y.id) in rlags:
+                candidates.add(_align_down(yoff - rlags[(x.id, y.id)][1]))
         for off in sorted(c for c in candidates if c >= 0):
-            if _fits(x, off, placed, by_id, lags):
+            if _fits(x, off, placed, by_id, lags, rlags):
                 placed[x.id] = off
                 break
     return placed
@@ -181,40 +197,109 @@ def _live_at(buffers: list[Buffer], k: int) -> list[Buffer]:
     return [b for b in buffers if b.first <= k <= b.last]
 
 
-def plan_memory(graph: EngineGraph, random_tries: int = 24, widen: dict | None = None,
-                lag=inplace_lag) -> MemoryPlan:
-    """`widen` and `lag` (the in-place lag of an op's input, as inplace.inplace_lag) let a patched
-    stage (patch.py) keep its input and split tensor live across it and give its ops' lags."""
-    buffers, root = build_buffers(graph, widen)
+def _scratch_buffers(graph: EngineGraph) -> list[Buffer]:
+    """Each op's kernel scratch as a buffer of the arena, live during that op only (id -(k + 1))."""
+    return [Buffer(id=-(k + 1), tensors=(), size=_align_up(size), first=k, last=k)
+            for k, op in enumerate(graph.ops) if (size := getattr(op, "scratch_bytes", 0))]
+
+
+def _overlap(i: Buffer, o: Buffer, lag: int | None, rlag: int | None) -> int:
+    """The most bytes output o may share with input i (o below i by lag, or above it by rlag)."""
+    below = i.size + o.size - max(lag + i.size, o.size) if lag is not None else 0
+    above = i.size + o.size - max(rlag + o.size, i.size) if rlag is not None else 0
+    return max(below, above, 0)
+
+
+def _solve(buffers: list[Buffer], lags: dict, rlags: dict, steps, random_tries: int):
+    """(arena bytes, ordering, offsets, live peak, lower bound) of the best packing found."""
     by_id = {b.id: b for b in buffers}
-    lags = _pair_lags(graph, buffers, root, lag)
-    steps = range(-1, len(graph.ops) + 1)
+    pairs = {p: (lags.get(p, (0, None))[1], rlags.get(p, (0, None))[1]) for p in set(lags) | set(rlags)}
     live_peak = max(sum(b.size for b in _live_at(buffers, k)) for k in steps)
     bound = 0
     for k in steps:
         live = sum(b.size for b in _live_at(buffers, k))
-        saving = sum(by_id[i].size + by_id[o].size - max(lag + by_id[i].size, by_id[o].size)
-                     for (i, o), (kk, lag) in lags.items() if kk == k)
+        # the union of the live buffers is at least their sum less every pairwise overlap allowed
+        saving = sum(_overlap(by_id[i], by_id[o], lag, rlag) for (i, o), (lag, rlag) in pairs.items()
+                     if by_id[i].first <= k <= by_id[i].last and by_id[o].first <= k <= by_id[o].last)
         bound = max(bound, live - saving)
     best = None
     for name, order in _orderings(buffers, random_tries):
-        placed = _pack(order, by_id, lags)
+        placed = _pack(order, by_id, lags, rlags)
         total = _align_up(max((placed[b.id] + b.size for b in buffers), default=0))
         if best is None or total < best[0]:
             best = (total, name, placed)
         if total <= _align_up(bound):
             break
     total, name, offsets = best
+    return total, name, offsets, live_peak, bound
+
+
+def plan_memory(graph: EngineGraph, random_tries: int = 24, widen: dict | None = None,
+                lag=inplace_lag, extra_lags: dict | None = None, rlag=None) -> MemoryPlan:
+    """The plan of `_plan_memory`. With `rlag` (inplace.reverse_lag; patch.py passes it when the user
+    trades computation for memory, `--patch`), ops may run from their last row, only when that makes
+    arena + scratch smaller than without (they cost a kernel call per row)."""
+    plain = _plan_memory(graph, random_tries, widen, lag, extra_lags, None)
+    if rlag is None:
+        return plain
+    turned = _plan_memory(graph, random_tries, widen, lag, extra_lags, rlag)
+    return turned if turned.reversed_ops and turned.sram_bytes < plain.sram_bytes else plain
+
+
+def _plan_memory(graph: EngineGraph, random_tries: int, widen: dict | None, lag, extra_lags: dict | None,
+                 rlag) -> MemoryPlan:
+    """`widen` and `lag` (the in-place lag of an op's input, as inplace.inplace_lag) let a patched
+    stage (patch.py) keep its input and split tensor live across it and give its ops' lags;
+    `extra_lags` ((input tensor, output tensor) -> (op index, lag)) adds overlaps the stage allows
+    between buffers that no single op links (a residual stage's input and its split tensor).
+
+    Kernel scratch (im2col columns, decoded packed weights) is planned both ways: one buffer of
+    the largest op's scratch beside the arena, or each op's scratch inside the arena, in the gaps
+    its op leaves; the arena keeps it only when that makes arena + scratch smaller.
+
+    `rlag` (as inplace.reverse_lag): ops that may instead run row by row from their last row with
+    their output above a dying input; the plan runs them so (`reversed_ops`) where it overlaps them."""
+    buffers, root = build_buffers(graph, widen)
+    by_id = {b.id: b for b in buffers}
+    lags = _pair_lags(graph, buffers, root, lag)
+    rlags = _pair_lags(graph, buffers, root, rlag) if rlag is not None else {}
+    for (i, o), (k, extra) in (extra_lags or {}).items():
+        if root[i] in by_id and root[o] in by_id and root[i] != root[o]:
+            lags[(root[i], root[o])] = (k, _align_up(extra))
+    steps = range(-1, len(graph.ops) + 1)
+    scratch = _scratch_buffers(graph)
+    outside = max((b.size for b in scratch), default=0)
+    total, name, offsets, live_peak, bound = _solve(buffers, lags, rlags, steps, random_tries)
+    scratch_offsets = {}
+    if scratch:  # the tensors where they are, each op's scratch at the lowest offset free during it
+        by_id.update((b.id, b) for b in scratch)
+        placed = _pack(sorted(scratch, key=lambda b: (-b.size, b.first)), by_id, lags, rlags, offsets)
+        inside = _align_up(max(placed[b.id] + b.size for b in scratch))
+        if max(inside, total) < total + outside:
+            total, offsets, outside = max(inside, total), placed, 0
+            scratch_offsets = {-b.id - 1: offsets[b.id] for b in scratch}
+            live_peak = max(sum(b.size for b in _live_at(buffers + scratch, k)) for k in steps)
     tensor_offsets = {t: offsets[r] for t, r in root.items() if r in offsets}
     caller = frozenset(t for t, r in root.items() if r == root[graph.input])
-    inplace = tuple(sorted(
-        (k, i, o) for (i, o), (k, _) in lags.items()
-        if offsets[i] < offsets[o] + by_id[o].size and offsets[o] < offsets[i] + by_id[i].size))
+    def overlapped(i: int, o: int) -> bool:
+        return offsets[i] < offsets[o] + by_id[o].size and offsets[o] < offsets[i] + by_id[i].size
+
+    inplace = tuple(sorted({(k, i, o) for (i, o), (k, _) in list(lags.items()) + list(rlags.items())
+                            if overlapped(i, o)}))
+    reversed_ops = frozenset(k for (i, o), (k, _) in rlags.items()
+                             if overlapped(i, o) and offsets[o] > offsets[i]
+                             and not ((i, o) in lags and offsets[i] - offsets[o] >= lags[(i, o)][1]))
+    planned = buffers + [b for b in scratch if b.id in offsets]
+
+    def label(b: Buffer) -> str:
+        return graph.tensors[b.id].name if b.id >= 0 else f"scratch of op {graph.ops[-b.id - 1].index}"
+
     timeline = tuple(
-        tuple(LiveTensor(tensor=b.id, name=graph.tensors[b.id].name, offset=offsets[b.id], size=b.size)
-              for b in sorted(_live_at(buffers, k), key=lambda b: offsets[b.id]))
+        tuple(LiveTensor(tensor=b.id, name=label(b), offset=offsets[b.id], size=b.size)
+              for b in sorted(_live_at(planned, k), key=lambda b: (offsets[b.id], b.id)))
         for k in range(len(graph.ops)))
     return MemoryPlan(buffers=tuple(buffers), offsets=offsets, tensor_offsets=tensor_offsets,
                       caller_tensors=caller,
                       arena_bytes=total, live_peak_bytes=live_peak, lower_bound_bytes=bound,
-                      inplace=inplace, timeline=timeline, ordering=name)
+                      inplace=inplace, timeline=timeline, ordering=name,
+                      scratch_offsets=scratch_offsets, scratch_bytes=outside, reversed_ops=reversed_ops)

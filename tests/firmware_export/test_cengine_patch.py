@@ -35,9 +35,25 @@ def _stage_1d(keras, x):
     return L.Dense(4)(x)
 
 
+def _residual(keras, x):
+    """A residual block with an identity shortcut (odd sizes), then one with a 1x1 stride-2 shortcut."""
+    L = keras.layers
+    x = L.Conv2D(12, 3, padding="same", activation="relu")(x)
+    y = L.Conv2D(12, 3, padding="same", activation="relu")(x)
+    y = L.Conv2D(12, 3, padding="same")(y)
+    x = L.Activation("relu")(L.Add()([x, y]))
+    y = L.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
+    y = L.Conv2D(16, 3, padding="same")(y)
+    s = L.Conv2D(16, 1, strides=2)(x)
+    x = L.Activation("relu")(L.Add()([y, s]))
+    x = L.GlobalAveragePooling2D()(x)
+    return L.Dense(5)(x)
+
+
 CASES = {
     "patch_2d": Case("patch_2d", (41, 23, 3), _stage_2d, expected_ops=("CONV_2D", "DEPTHWISE_CONV_2D", "TANH")),
     "patch_1d": Case("patch_1d", (1, 37, 5), _stage_1d, expected_ops=("CONV_2D", "DEPTHWISE_CONV_2D")),
+    "residual": Case("residual", (27, 19, 3), _residual, expected_ops=("CONV_2D", "ADD")),
 }
 
 
@@ -71,7 +87,7 @@ def test_patched_stage_matches_tflm_exactly(models, tmp_path, name, patches):
     kinds = set(engine.op_names[stage.first:stage.last + 1])
     assert kinds >= ({"CONV_2D", "DEPTHWISE_CONV_2D", "TANH", "MAX_POOL_2D"} if name == "patch_2d"
                      else {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D"})
-    assert engine.activation_bytes < engine.unpatched_arena_bytes
+    assert engine.activation_bytes + engine.scratch_bytes < engine.unpatched_arena_bytes
     _exact(engine, models[name], tmp_path)
 
 
@@ -79,6 +95,42 @@ def test_patched_stage_exact_on_the_dsp_and_armv6m_paths(models, tmp_path):
     engine = _engine(models["patch_2d"], "patch_2d", 3)
     for define in ("EDGEC_EMULATE_DSP", "EDGEC_SCALAR"):
         _exact(engine, models["patch_2d"], tmp_path / define, (define,), count=3)
+
+
+@pytest.mark.parametrize("patches", [3, 5])
+def test_residual_block_patched_through_its_add_matches_tflm_exactly(models, tmp_path, patches):
+    """The identity-shortcut block (conv, conv, ADD) as one stage: the ADD reads the band of x it
+    writes, the split tensor overlaps x (lagged by the rows later patches still read); the 1x1
+    shortcut block is not a stage (its ADD does not read the stage input) and runs whole."""
+    engine = _engine(models["residual"], "residual", patches)
+    stage = engine.patch
+    assert stage is not None and stage.patches == patches
+    assert engine.op_names[stage.first:stage.last + 1] == ("CONV_2D", "CONV_2D", "ADD")
+    assert engine.activation_bytes + engine.scratch_bytes < engine.unpatched_arena_bytes
+    x, out = engine.plan.tensor_offsets[stage.tensors[0]], engine.plan.tensor_offsets[stage.tensors[-1]]
+    assert 0 < x - out < 27 * 19 * 12  # the split tensor runs in place over x
+    _exact(engine, models["residual"], tmp_path / "default", count=4)
+    if patches == 3:
+        for define in ("EDGEC_EMULATE_DSP", "EDGEC_SCALAR"):
+            _exact(engine, models["residual"], tmp_path / define, (define,), count=2)
+
+
+def test_residual_lag_keeps_the_rows_later_patches_read(models):
+    from firmware_export.cengine.lower import lower_model
+    from firmware_export.cengine.patch import _residual_lag, make_stage
+
+    graph = lower_model(read_tflite_model(models["residual"]), "residual")
+    stage = make_stage(graph, 1, 3, 4)
+    row = 19 * 12  # bytes of one row of x (27 x 19 x 12)
+    # band j's ADD writes up to its last row; patch j + 1's first conv reads from 2 rows above it
+    assert [band[0][0] for band in stage.bands[1:]] == [band[-1][1] - 2 for band in stage.bands[:-1]]
+    assert _residual_lag(graph, stage) == {(stage.tensors[0], stage.tensors[-1]): (3, 2 * row)}
+
+
+def read_tflite_model(data: bytes):
+    from toolchain.base.tflite_reader import read_tflite
+
+    return read_tflite(data, "model")
 
 
 def test_bands_cover_the_split_tensor_and_read_within_each_tensor(models):
@@ -98,11 +150,51 @@ def test_bands_cover_the_split_tensor_and_read_within_each_tensor(models):
 
 
 def test_off_and_auto_without_saving_leave_the_engine_unchanged():
-    """KWS: every tensor of its first stage is as large as the next, nothing to save."""
-    data = mlperf_path("kws_ref_model").read_bytes()
-    off, auto = _engine(data, "kws", "off"), _engine(data, "kws", "auto")
-    assert off.patch is None and auto.patch is None
+    """AD01: no convolution, nothing to patch or to run from its last row."""
+    data = mlperf_path("ad01_int8").read_bytes()
+    off, auto = _engine(data, "ad01", "off"), _engine(data, "ad01", "auto")
+    assert off.patch is None and auto.patch is None and auto.reversed_ops == ()
     assert auto.files == off.files
+
+
+def _pointwise_chain(keras, x):
+    """Depthwise / pointwise pairs (odd sizes; channels kept, widened, narrowed), as in DS-CNN."""
+    L = keras.layers
+    x = L.Conv2D(16, 3, padding="same", activation="relu")(x)
+    x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = L.Conv2D(16, 1, activation="relu")(x)
+    x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = L.Conv2D(24, 1, activation="relu")(x)
+    x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = L.Conv2D(12, 1)(x)
+    x = L.GlobalAveragePooling2D()(x)
+    return L.Dense(4)(x)
+
+
+def test_pointwise_ops_from_their_last_row_match_tflm_exactly(tmp_path):
+    """--patch: a pointwise convolution may run one row per call from its last row, its output above
+    its dying input, where that lowers the arena (KWS: down to its lower bound); `off` never does."""
+    from firmware_export.cengine.inplace import reverse_lag
+
+    data = convert(Case("pointwise", (13, 7, 5), _pointwise_chain), seed=5)
+    off, auto = _engine(data, "pw", "off"), _engine(data, "pw", "auto")
+    assert off.reversed_ops == () and auto.patch is None
+    assert auto.reversed_ops and auto.activation_bytes + auto.scratch_bytes < off.activation_bytes + off.scratch_bytes
+    assert "last row first" in auto.files["pw.c"] and "last row first" not in off.files["pw.c"]
+    _exact(auto, data, tmp_path / "default", count=4)
+    for define in ("EDGEC_EMULATE_DSP", "EDGEC_SCALAR"):
+        _exact(auto, data, tmp_path / define, (define,), count=2)
+    kws = _engine(mlperf_path("kws_ref_model").read_bytes(), "kws", "auto")
+    assert kws.reversed_ops == (2, 4, 6, 8) and kws.activation_bytes == kws.plan.lower_bound_bytes == 8_448
+    pw = next(op for op in _graph(data).ops if getattr(op, "kernel_hw", None) == (1, 1))
+    h, w, cin = pw.in_hwc
+    assert reverse_lag(pw, pw.input, None) == max(cin, h * cin - (h - 1) * pw.out_hwc[2]) * w
+
+
+def _graph(data: bytes):
+    from firmware_export.cengine.lower import lower_model
+
+    return lower_model(read_tflite_model(data), "pw")
 
 
 def test_vww_patched_arena_and_exact(tmp_path):

@@ -80,6 +80,8 @@ def engine_dict(e) -> dict | None:
             "weights_stored_bytes": e.weights_stored_bytes,
             "layers": _layers_dict(e),
             "patch": _patch_dict(e.patch),
+            "reversed_ops": list(e.reversed_ops),
+            "scratch_in_arena_ops": e.scratch_in_arena_ops,
             "input_is_largest": e.input_is_largest,
             "packed_refused": ({"flash_bytes": refused.flash_bytes, "code_bytes": refused.code_bytes}
                                if refused else None),

@@ -93,8 +93,8 @@ class PatchReport:
     ops: tuple[str, ...]
     patches: int
     bands: str  # "rows" or "columns" of the split tensor
-    arena_bytes: int
-    unpatched_arena_bytes: int
+    arena_bytes: int  # the arena, and the kernel scratch beside it if the planner kept it there
+    unpatched_arena_bytes: int  # the same without patches
     stage_peak_bytes: int  # the arena's high-water mark during the stage
     stage_macs: int
     added_macs: int
@@ -111,7 +111,7 @@ def patch_report(e) -> PatchReport | None:
     if s is None:
         return None
     return PatchReport(s.first, s.last, tuple(e.op_names[s.first:s.last + 1]), s.patches,
-                       "rows" if s.axis == 0 else "columns", e.activation_bytes, e.unpatched_arena_bytes,
+                       "rows" if s.axis == 0 else "columns", e.activation_bytes + e.scratch_bytes, e.unpatched_arena_bytes,
                        e.patch_stage_peak_bytes, s.macs, s.added_macs, s.model_macs)
 
 
@@ -130,6 +130,8 @@ class EngineReport:
     fit: FitResult
     patch: PatchReport | None = None  # the stage computed patch by patch (--patch)
     largest_buffer_bytes: int = 0  # the largest activation buffer the engine itself holds
+    reversed_ops: tuple[int, ...] = ()  # pointwise ops run one row at a time from the last row (--patch)
+    scratch_in_arena_ops: int = 0  # ops whose kernel scratch is planned inside the arena
 
     @property
     def input_is_largest(self) -> bool:
@@ -223,7 +225,8 @@ def engine_report(build, analysis, mode: str, layer_names: tuple[str, ...] = ())
     e = build.engine
     return EngineReport(e.name, e.activation_bytes, e.scratch_bytes, e.caller_input_bytes, e.weight_bytes,
                         build.size, mode, storage_layers(e, analysis, layer_names), build.packed_refused, build.fit,
-                        patch_report(e), max((b.size for b in e.plan.buffers), default=0))
+                        patch_report(e), max((b.size for b in e.plan.buffers), default=0),
+                        e.reversed_ops, e.scratch_in_arena_ops)
 
 
 def weights_report(result: BuildResult) -> WeightsReport:

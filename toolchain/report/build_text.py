@@ -117,6 +117,9 @@ def engine_memory_lines(e) -> list[str]:
     if e is None:
         return []
     lines = [f"patched stage: {patch_note(e.patch)}"] if e.patch is not None else []
+    if e.reversed_ops:
+        lines.append(f"ops {', '.join(map(str, e.reversed_ops))} (pointwise) run one row at a time from the last "
+                     f"row, each output above its input (--patch): a kernel call per row")
     if e.input_is_largest:
         own = e.activation_bytes + e.scratch_bytes
         lines.append(f"the model input ({e.caller_input_bytes:,} B) is the largest buffer: it belongs to the "
@@ -192,7 +195,8 @@ def render_build(console, report) -> None:
                       f"{arena_fit.budget_bytes:,} B of contiguous RAM")
     else:
         e = report.engine
-        parts = (f" (arena {e.activation_bytes:,} B + im2col scratch {e.scratch_bytes:,} B + input read in "
+        inside = f" with the kernel scratch of {e.scratch_in_arena_ops} ops" if e and e.scratch_in_arena_ops else ""
+        parts = (f" (arena {e.activation_bytes:,} B{inside} + im2col scratch {e.scratch_bytes:,} B + input read in "
                  f"place {e.caller_input_bytes:,} B)" if e is not None else "")
         console.print(f"  engine plan {arena_fit.used_bytes:,} B{parts}: {_status(arena_fit)} in "
                       f"{arena_fit.budget_bytes:,} B of contiguous RAM")

@@ -19,7 +19,7 @@ from toolchain.cli import cli
 def patched(tmp_path_factory):
     require_tool("arm-none-eabi-gcc")
     out = tmp_path_factory.mktemp("patched") / "out"
-    report = _library_report(MLPERF_TINY / "str_ww_ref_model.tflite", "cortex-m7", out, "build",
+    report = _library_report(MLPERF_TINY / "pretrainedResnet_quant.tflite", "cortex-m7", out, "build",
                              runtime="c", patch="auto")
     return out, report
 
@@ -36,13 +36,15 @@ def test_patch_auto_is_reported(patched):
     out, report = patched
     document = json.loads((out / "report.json").read_text())
     engine, patch = document["engine"], document["engine"]["patch"]
-    assert patch["first_op"] == 0 and patch["last_op"] > 0 and patch["patches"] >= 2 and patch["bands"] == "rows"
-    assert patch["arena_bytes"] == engine["activation_bytes"] < patch["unpatched_arena_bytes"]
+    # ResNet: its first residual block (conv, conv, ADD of the block's input) is the stage
+    assert (patch["first_op"], patch["last_op"], patch["ops"]) == (1, 3, ["CONV_2D", "CONV_2D", "ADD"])
+    assert patch["patches"] >= 2 and patch["bands"] == "rows"
+    assert patch["arena_bytes"] == engine["activation_bytes"] + engine["scratch_bytes"] < patch["unpatched_arena_bytes"]
     assert 0 <= patch["added_macs"] <= 0.2 * patch["model_macs"]
     assert document["timeline"]["peak_bytes"] == engine["activation_bytes"]
-    assert any(c.startswith(f"ops 0-{patch['last_op']} (") for c in document["timeline"]["caveats"])
+    assert any(c.startswith("ops 1-3 (CONV_2D, CONV_2D, ADD)") for c in document["timeline"]["caveats"])
     text = _text(report)
-    assert f"patched stage: ops 0-{patch['last_op']} (" in text
+    assert "patched stage: ops 1-3 (CONV_2D, CONV_2D, ADD)" in text
     assert f"arena {patch['arena_bytes']:,} B instead of {patch['unpatched_arena_bytes']:,} B unpatched" in text
     assert engine["input_is_largest"] is False and "is the largest buffer" not in text
 
