@@ -60,8 +60,8 @@ CONFIG = {
     "factorize_rank": 64,
     "factorize_epochs": 3,
     "filter_epochs": 6,  # separable (with low-rank dense1) and bottleneck filters, recovered by distillation
-    # separable alone: its rank-1 start keeps a fifth of conv2's and conv3's kernel energy, closer to
-    # training them anew than to fine-tuning: distilled as long as the base model trained
+    # separable alone (conv2, conv3 and dense1 as a 3x3 conv): its rank-1 start keeps a fifth of their kernel energy,
+    # closer to training them anew than to fine-tuning: distilled as long as the base model trained
     "separable_epochs": 15,
     "bottleneck_ratio": 0.25,
     "qat_epochs": 2,
