@@ -60,8 +60,8 @@ CONFIG = {
     "factorize_rank": 64,
     "factorize_epochs": 3,
     "filter_epochs": 6,  # separable (with low-rank dense1) and bottleneck filters, recovered by distillation
-    # separable alone: its rank-1 start keeps a fifth of conv2's and conv3's kernel energy, closer to
-    # training them anew than to fine-tuning: distilled as long as the base model trained
+    # separable alone (conv2, conv3 and dense1 as a 3x3 conv): its rank-1 start keeps a fifth of their kernel energy,
+    # closer to training them anew than to fine-tuning: distilled as long as the base model trained
     "separable_epochs": 15,
     "bottleneck_ratio": 0.25,
     "qat_epochs": 2,
@@ -196,14 +196,15 @@ def technique_recipes(config: dict) -> dict:
             train=tune, factorize=FactorizeOptions(energy=None, rank=config["factorize_rank"], layers=("dense1",),
                                                    epochs=config["factorize_epochs"]),
             distill=DistillOptions()),
-        ("separable", "separable conv2/conv3 + distill + int8"): Recipe(
+        ("separable", "separable conv2/conv3/dense1 (dense1 as a 3x3 conv) + distill + int8"): Recipe(
             train=TrainOptions(0, config["batch_size"], config["structured_learning_rate"]),
             separable=SeparableOptions(epochs=config["separable_epochs"]), distill=DistillOptions()),
         ("separable_lowrank", f"separable + low-rank dense1 (rank {config['factorize_rank']}) + distill + int8"):
             Recipe(train=TrainOptions(0, config["batch_size"], config["structured_learning_rate"]),
                    factorize=FactorizeOptions(energy=None, rank=config["factorize_rank"], layers=("dense1",),
                                               epochs=0),
-                   separable=SeparableOptions(epochs=config["filter_epochs"]), distill=DistillOptions()),
+                   separable=SeparableOptions(layers=("conv2", "conv3"), epochs=config["filter_epochs"]),
+                   distill=DistillOptions()),
         ("bottleneck", f"bottleneck {config['bottleneck_ratio']:.0%} conv2/conv3 + distill + int8"): Recipe(
             train=TrainOptions(0, config["batch_size"], config["structured_learning_rate"]),
             bottleneck=BottleneckOptions(ratio=config["bottleneck_ratio"], epochs=config["filter_epochs"]),

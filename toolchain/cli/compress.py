@@ -33,7 +33,8 @@ def compression_options(command):
         click.option("--factorize", type=ENERGY, metavar="E",
                      help="Split Dense/1x1-conv kernels by SVD, keeping energy fraction E (e.g. 0.9)."),
         click.option("--separable", is_flag=True,
-                     help="Each k x k Conv2D (4+ input channels) becomes depthwise k x k + pointwise 1 x 1."),
+                     help="Each k x k Conv2D (4+ input channels) becomes depthwise k x k + pointwise 1 x 1; "
+                          "a Dense reading a Flatten of an H x W map too, as the H x W convolution it is."),
         click.option("--bottleneck", type=ENERGY, metavar="R",
                      help="A 1 x 1 squeeze to a share R of the input channels before each k x k Conv2D."),
         click.option("--qat", is_flag=True,

@@ -9,6 +9,13 @@ Two families, each initialised from the trained kernel W (k x k x C_in x C_out) 
   kernel, the channel weights sqrt(s) v to the pointwise kernel. The split is exact when every slice
   has rank 1; `kept_energy` is the share of ||W||^2 the rank-1 terms keep.
   Weights: k^2 C_in + C_in C_out instead of k^2 C_in C_out.
+  A Dense layer reading a Flatten of an H x W x C map (channels_last, so the flattened order is
+  (h, w, c)) is exactly an H x W valid Conv2D with C_out = units whose kernel is the Dense kernel
+  reshaped to (H, W, C, units), followed by a Flatten of its 1 x 1 x units output. `--separable`
+  treats such a Dense as that convolution: a depthwise H x W (valid) convolution to a 1 x 1 x C map,
+  a pointwise 1 x 1 convolution C -> units (bias and activation), then the Flatten the next layer
+  expects. The Flatten before it is dropped when such Dense layers are its only readers (else a
+  Reshape back to H x W x C goes first).
 
 * bottleneck (SqueezeNet's fire module): a 1 x 1 "squeeze" convolution to s < C_in channels, then
   the k x k convolution from s channels. W seen as a C_in x (k*k*C_out) matrix is cut to rank s
@@ -27,7 +34,7 @@ import keras
 import numpy as np
 
 from toolchain.base.errors import OptionError, UnknownNameError
-from toolchain.compress.graph import Replacement, layer_graph, rebuild
+from toolchain.compress.graph import LayerGraph, Replacement, layer_graph, rebuild
 
 FAMILIES = ("separable", "bottleneck")
 
@@ -41,6 +48,7 @@ class FilterPlan:
     kept_energy: float  # share of the kernel's squared norm the initial split keeps
     params_before: int  # kernel weights only; the bias is unchanged
     params_after: int
+    reads_flatten: str | None = None  # a Dense treated as an H x W convolution: the Flatten it reads
 
     @property
     def pays(self) -> bool:
@@ -54,7 +62,7 @@ def check_ratio(value) -> float:
     return value
 
 
-def _eligible(layer) -> bool:
+def _eligible_conv(layer) -> bool:
     if type(layer) is not keras.layers.Conv2D:
         return False
     cfg = layer.get_config()
@@ -62,20 +70,59 @@ def _eligible(layer) -> bool:
             and max(cfg["kernel_size"]) > 1)
 
 
-def _candidates(model: keras.Model, layers, exclude, min_in_channels: int, option: str) -> list[str]:
-    known = {n.name: n.layer for n in layer_graph(model).nodes}
+def dense_as_conv(graph: LayerGraph, name: str) -> tuple[str, tuple[int, int, int]] | None:
+    """(the Flatten's name, (H, W, C)) when layer `name` is a Dense whose only input is a Flatten of
+    an H x W x C map (channels_last) larger than 1 x 1: the Dense is then an H x W valid convolution."""
+    node = graph.node(name)
+    if type(node.layer) is not keras.layers.Dense or len(node.inbound) != 1:
+        return None
+    source = graph.node(node.inbound[0])
+    flatten = source.layer
+    if type(flatten) is not keras.layers.Flatten or flatten.get_config().get("data_format") == "channels_first":
+        return None
+    shape = tuple(source.node.input_tensors[0].shape[1:]) if len(source.node.input_tensors) == 1 else ()
+    if len(shape) != 3 or None in shape or shape[0] * shape[1] < 2:
+        return None
+    if len(node.node.input_tensors[0].shape) != 2 or node.layer.kernel.shape[0] != shape[0] * shape[1] * shape[2]:
+        return None
+    return flatten.name, tuple(int(v) for v in shape)
+
+
+def _kernel(model: keras.Model, graph: LayerGraph, name: str) -> tuple[np.ndarray, str | None]:
+    """The layer's kernel as a k_h x k_w x C_in x C_out convolution kernel, and the Flatten a Dense reads."""
+    w = model.get_layer(name).kernel.numpy()
+    seen = dense_as_conv(graph, name) if w.ndim == 2 else None
+    if seen is None:
+        return w, None
+    flatten, (h, wd, c) = seen
+    return w.reshape(h, wd, c, w.shape[1]), flatten
+
+
+def _candidates(model: keras.Model, graph: LayerGraph, family: str, layers, exclude, min_in_channels: int
+                ) -> list[str]:
+    known = {n.name: n.layer for n in graph.nodes}
     for name in list(layers or []) + list(exclude):
         if name not in known:
             raise UnknownNameError("layer", name, known)
+
+    def eligible(name):  # the number of input channels of the convolution it is, or None
+        if _eligible_conv(known[name]):
+            return known[name].kernel.shape[2]
+        if family == "separable":
+            seen = dense_as_conv(graph, name)
+            return None if seen is None else seen[1][2]
+        return None
+
     if layers is None:
-        names = [name for name, layer in known.items()
-                 if _eligible(layer) and layer.kernel.shape[2] >= min_in_channels]
+        names = [name for name in known if (eligible(name) or 0) >= min_in_channels]
     else:
         names = list(layers)
         for name in names:
-            if not _eligible(known[name]):
-                raise OptionError(f"{option} layer", name,
-                                  f"a Conv2D with a kernel larger than 1 x 1 (no groups), "
+            if eligible(name) is None:
+                also = (", or a Dense reading a Flatten of an H x W x C map (larger than 1 x 1)"
+                        if family == "separable" else "")
+                raise OptionError(f"--{family} layer", name,
+                                  f"a Conv2D with a kernel larger than 1 x 1 (no groups){also}, "
                                   f"not a {type(known[name]).__name__}")
     return [name for name in names if name not in set(exclude)]
 
@@ -113,21 +160,23 @@ def plan_filters(model: keras.Model, family: str, ratio: float | None = None, la
                  min_in_channels: int = 4) -> list[FilterPlan]:
     """What replacing each eligible layer would do (including the layers where it does not pay).
 
-    Without `layers`, every k x k Conv2D with at least `min_in_channels` input channels is a candidate:
-    a layer reading the raw image (1-3 channels) keeps its full convolution, as MobileNet keeps it."""
+    Without `layers`, every k x k Conv2D with at least `min_in_channels` input channels is a candidate
+    (for `separable`, also every Dense reading a Flatten of an H x W x C map with C that large, as the
+    H x W convolution it is): a layer reading the raw image (1-3 channels) keeps its full convolution,
+    as MobileNet keeps it."""
     if family not in FAMILIES:
         raise OptionError("filter family", family, " or ".join(FAMILIES))
-    option = "--" + family
     if family == "bottleneck":
         ratio = check_ratio(ratio)
+    graph = layer_graph(model)
     plans = []
-    for name in _candidates(model, layers, exclude, min_in_channels, option):
-        w = model.get_layer(name).kernel.numpy()
+    for name in _candidates(model, graph, family, layers, exclude, min_in_channels):
+        w, flatten = _kernel(model, graph, name)
         kh, kw, cin, cout = w.shape
         before = w.size
         if family == "separable":
             kept = rank1_split(w)[2]
-            plans.append(FilterPlan(name, family, w.shape, cin, kept, before, kh * kw * cin + cin * cout))
+            plans.append(FilterPlan(name, family, w.shape, cin, kept, before, kh * kw * cin + cin * cout, flatten))
         else:
             channels = max(1, int(round(ratio * cin)))
             kept = squeeze_split(w, channels)[2]
@@ -139,11 +188,22 @@ def plan_filters(model: keras.Model, family: str, ratio: float | None = None, la
 def replace_filters(model: keras.Model, plans: list[FilterPlan]) -> keras.Model:
     """A model where each layer of a paying plan is replaced by its compact structure."""
     chosen = {p.layer: p for p in plans if p.pays}
+    graph = layer_graph(model)
+    # A Flatten read only by Dense layers that become convolutions goes: they read the map.
+    readers = {p.reads_flatten: set() for p in chosen.values() if p.reads_flatten is not None}
+    for p in chosen.values():
+        if p.reads_flatten is not None:
+            readers[p.reads_flatten].add(p.layer)
+    dropped = {f for f, names in readers.items() if set(graph.consumers[f]) <= names}
 
     def split(layer):
+        if layer.name in dropped:
+            return Replacement([], [])
         plan = chosen.get(layer.name)
         if plan is None:
             return None
+        if plan.reads_flatten is not None:
+            return _dense_split(layer, plan, keep_flatten=plan.reads_flatten not in dropped)
         cfg = layer.get_config()
         w = layer.kernel.numpy()
         bias = [layer.bias.numpy()] if cfg["use_bias"] else []
@@ -164,11 +224,33 @@ def replace_filters(model: keras.Model, plans: list[FilterPlan]) -> keras.Model:
     return rebuild(model, split)
 
 
+_DENSE_TO_CONV = ("activation", "use_bias", "kernel_initializer", "bias_initializer", "kernel_regularizer",
+                  "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint", "dtype")
+
+
+def _dense_split(layer, plan: FilterPlan, keep_flatten: bool) -> Replacement:
+    """A Dense reading a Flatten of an H x W x C map, as the H x W valid convolution it is, made
+    separable: depthwise H x W -> 1 x 1 x C, pointwise C -> units (bias, activation), Flatten."""
+    kh, kw, cin, units = plan.kernel
+    cfg = layer.get_config()
+    depthwise, pointwise, _ = rank1_split(layer.kernel.numpy().reshape(plan.kernel))
+    bias = [layer.bias.numpy()] if cfg["use_bias"] else []
+    reshape = [keras.layers.Reshape((kh, kw, cin), name=f"{layer.name}_map")] if keep_flatten else []
+    first = keras.layers.DepthwiseConv2D((kh, kw), padding="valid", use_bias=False, name=f"{layer.name}_dw")
+    shared = {k: cfg[k] for k in _DENSE_TO_CONV if k in cfg}  # activation, bias, initialisers, ...
+    second = keras.layers.Conv2D(units, 1, **shared, name=f"{layer.name}_pw")
+    flatten = keras.layers.Flatten(name=f"{layer.name}_flat")
+    return Replacement(reshape + [first, second, flatten],
+                       [None] * len(reshape) + [[depthwise], [pointwise] + bias, None])
+
+
 def describe(plans: list[FilterPlan]) -> str:
     """One line for the compression report: what was replaced, and the energy its initial split kept."""
     done = [p for p in plans if p.pays]
     if not done:
         return "no replacement pays"
-    return ", ".join(f"{p.layer}: {p.params_before:,} -> {p.params_after:,} weights"
+    return ", ".join(f"{p.layer}"
+                     + (f" (Dense as a {p.kernel[0]}x{p.kernel[1]} convolution)" if p.reads_flatten else "")
+                     + f": {p.params_before:,} -> {p.params_after:,} weights"
                      + (f" (squeeze {p.inner})" if p.family == "bottleneck" else "")
                      + f", {p.kept_energy:.1%} energy" for p in done)

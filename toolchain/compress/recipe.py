@@ -24,7 +24,8 @@ Example (every table and key optional):
     per_layer = { dense1 = 16 }
 
     [separable]                # k x k conv -> depthwise k x k + pointwise 1 x 1 (MobileNet)
-    layers = ["conv2", "conv3"]  # default: every k x k Conv2D with >= min_in_channels inputs
+    layers = ["conv2", "conv3"]  # default: every k x k Conv2D with >= min_in_channels inputs, and
+                                 # every Dense reading a Flatten of an H x W x C map (an H x W conv)
     min_in_channels = 4
 
     [bottleneck]               # 1 x 1 squeeze before a k x k conv (SqueezeNet's fire module)

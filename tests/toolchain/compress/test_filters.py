@@ -4,7 +4,7 @@ import pytest
 
 from tests.toolchain.compress.conftest import L, keras
 from toolchain.base.errors import OptionError, UnknownNameError
-from toolchain.compress.filters import plan_filters, rank1_split, replace_filters, squeeze_split
+from toolchain.compress.filters import describe, plan_filters, rank1_split, replace_filters, squeeze_split
 
 
 def _cnn(strides=1, padding="same", dilation=1):
@@ -110,3 +110,61 @@ def test_separable_through_the_pipeline_and_the_recipe():
     assert result.stages[2].detail == "no replacement pays"  # 1 input channel cannot be squeezed
     assert result.final.params < result.original.params
     assert result.final.macs < result.original.macs
+
+
+def _flatten_cnn(second_reader=False):
+    """A Dense reading a Flatten of a 3 x 3 x 8 map (and, with `second_reader`, a second layer
+    reading the same Flatten); the head reads a Dense, not a Flatten."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 6, 1))
+    x = L.Conv2D(8, 3, padding="same", name="stem")(inputs)
+    x = L.MaxPooling2D(name="pool")(x)
+    flat = L.Flatten(name="flatten")(x)
+    x = L.Dense(12, activation="relu", name="fc")(flat)
+    if second_reader:
+        x = L.Concatenate(name="both")([x, L.Dense(2, name="side")(flat)])
+    outputs = L.Dense(3, name="head")(x)
+    return keras.Model(inputs, outputs)
+
+
+def _x6(n=6):
+    return np.random.default_rng(6).normal(size=(n, 6, 6, 1)).astype(np.float32)
+
+
+@pytest.mark.parametrize("second_reader,layers", [(False, None), (True, ["fc"]), (True, None)])
+def test_a_dense_reading_a_flatten_is_a_whole_map_convolution_made_separable_exactly(second_reader, layers):
+    model = _flatten_cnn(second_reader)
+    rng = np.random.default_rng(7)
+    spatial, channel = rng.normal(size=(3, 3, 8)), rng.normal(size=(8, 12))
+    # Rank 1 per input channel of the 3 x 3 convolution the Dense is (Flatten order h, w, c).
+    _set_kernel(model, "fc", np.einsum("hwc,cu->hwcu", spatial, channel).reshape(72, 12) / 10)
+    if second_reader:
+        _set_kernel(model, "side", np.einsum("hwc,cu->hwcu", spatial, channel[:, :2]).reshape(72, 2) / 10)
+    plans = plan_filters(model, "separable", layers=layers)
+    # The stem reads 1 channel and the head a Dense: they stay; side reads the Flatten too.
+    assert [p.layer for p in plans] == ["fc", "side"] if second_reader and layers is None else ["fc"]
+    plan = plans[0]
+    assert (plan.kernel, plan.reads_flatten) == ((3, 3, 8, 12), "flatten")
+    assert plan.kept_energy == pytest.approx(1.0, abs=1e-9)
+    assert (plan.params_before, plan.params_after) == (72 * 12, 3 * 3 * 8 + 8 * 12)
+    out = replace_filters(model, plans)
+    kinds = {l.name: type(l).__name__ for l in out.layers}
+    assert (kinds["fc_dw"], kinds["fc_pw"], kinds["fc_flat"]) == ("DepthwiseConv2D", "Conv2D", "Flatten")
+    assert out.get_layer("fc_dw").get_config()["padding"] == "valid"
+    assert out.get_layer("fc_dw").output.shape[1:] == (1, 1, 8)
+    assert out.get_layer("fc_pw").get_config()["activation"] == "relu"
+    # The Flatten goes when the Dense layers made convolutions were its only readers; else the map is
+    # rebuilt by a Reshape.
+    kept = second_reader and layers is not None
+    assert ("flatten" in kinds, "fc_map" in kinds) == (kept, kept)
+    np.testing.assert_allclose(out.predict(_x6(), verbose=0), model.predict(_x6(), verbose=0),
+                               rtol=1e-4, atol=1e-5)
+    assert "fc (Dense as a 3x3 convolution): 864 -> 168 weights, 100.0% energy" in describe(plans)
+
+
+def test_a_dense_not_reading_a_flatten_is_left_alone():
+    model = _cnn()  # head reads a GlobalAveragePooling2D
+    assert "head" not in [p.layer for p in plan_filters(model, "separable")]
+    assert [p.layer for p in plan_filters(_flatten_cnn(), "bottleneck", ratio=0.5)] == []  # separable only
+    with pytest.raises(OptionError, match="head"):
+        plan_filters(_flatten_cnn(), "separable", layers=["head"])
