@@ -14,9 +14,9 @@ from pathlib import Path
 
 from toolchain.base.tflite_reader import TfliteModel
 
-from . import emit
+from . import dwlayout, emit
 from .lower import lower_model
-from .ops import EngineGraph, const_arrays
+from .ops import DepthwiseConv2D, EngineGraph, const_arrays
 from .planner import MemoryPlan
 from .packing import MAC_OPS, pack_and_plan
 from .patch import PatchStage, emit_ops, plan_patches
@@ -47,6 +47,7 @@ class GeneratedEngine:
     patch: PatchStage | None = field(default=None, repr=False)  # the stage computed patch by patch, if any
     unpatched_arena_bytes: int = 0  # the arena the same engine needs without patches
     patch_stage_peak_bytes: int = 0  # arena bytes alive during the patched stage
+    dsp_weight_bytes: int = 0  # weight_bytes as a DSP build stores them (depthwise layouts, dwlayout.py)
 
     @property
     def sram_bytes(self) -> int:
@@ -67,6 +68,13 @@ class GeneratedEngine:
 
 def _const_bytes(graph: EngineGraph) -> int:
     return sum(a.nbytes for op in graph.ops for a in const_arrays(op))
+
+
+def _dsp_const_bytes(graph: EngineGraph) -> int:
+    """The const bytes of a build with the DSP extension: a depthwise op with the DSP layout keeps
+    the layout instead of its int8 weights, biases, multipliers and shifts."""
+    return sum(dwlayout.layout(op).nbytes if isinstance(op, DepthwiseConv2D) and dwlayout.eligible(op)
+               else sum(a.nbytes for a in const_arrays(op)) for op in graph.ops)
 
 
 def _quant(model: TfliteModel, index: int) -> tuple[float, int]:
@@ -136,7 +144,8 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
         input_shape=tin.shape, output_shape=tout.shape, input_quant=iq, output_quant=oq,
         weight_bytes=_const_bytes(graph), op_names=graph.op_names, plan=plan,
         layers=tuple(layer_storage(op) for op in graph.ops if isinstance(op, MAC_OPS)),
-        patch=stage, unpatched_arena_bytes=patched.unpatched_arena, patch_stage_peak_bytes=patched.stage_peak_bytes)
+        patch=stage, unpatched_arena_bytes=patched.unpatched_arena, patch_stage_peak_bytes=patched.stage_peak_bytes,
+        dsp_weight_bytes=_dsp_const_bytes(graph))
 
 
 def host_main(engine: GeneratedEngine) -> str:

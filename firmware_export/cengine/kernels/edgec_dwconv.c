@@ -328,6 +328,11 @@ void edgec_dwl_3x3(const int8_t *x, const int32_t *layout, int8_t *out, const in
 /* Every channel of one output pixel over the 9 taps of a 3 x 3 window (a tap outside the input
  * points at a row of input_zp bytes); 110 instructions a group. */
 void edgec_dwl_taps9(const int8_t *const *taps, const int32_t *layout, int8_t *out, int32_t groups);
+/* Every channel of `pixels` output pixels of a 1-wide kernel over a 1-wide input (a column: taps
+ * and pixels along the rows) whose windows lie inside the input: x the first window's top, args =
+ * {tap step, taps, pixels, step to the next window less in_c, out_c}. Two taps a loop: 19
+ * instructions, 8 MACs. */
+void edgec_dwl_col(const int8_t *x, const int32_t *layout, int8_t *out, const int32_t *args);
 /* The same over any number of taps (a loop), args = {taps, groups}. */
 void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *out, const int32_t *args);
 
@@ -424,6 +429,58 @@ __asm__(EDGEC_DWL_FUNC("edgec_dwl_taps9")
         "bne 1b\n\t"
         "pop {r4-r11, pc}\n\t"
         ".size edgec_dwl_taps9, .-edgec_dwl_taps9\n\t");
+
+/* r0-r3 the sums, r4 the tap, r5 the tap step, r6 the layout, r7 the output, r12 the taps left,
+ * lr the end of the pixel's output; on the stack: pixels left, the step to the next window, the
+ * taps' span less 4, the layout, the taps, out_c. */
+__asm__(EDGEC_DWL_FUNC("edgec_dwl_col")
+        "push {r4-r11, lr}\n\t"
+        "sub sp, sp, #24\n\t"
+        "mov r4, r0\n\t"
+        "mov r7, r2\n\t"
+        "str r1, [sp, #12]\n\t"
+        "ldm r3, {r5, r8-r11}\n\t"
+        "str r9, [sp]\n\t"
+        "str r10, [sp, #4]\n\t"
+        "str r8, [sp, #16]\n\t"
+        "str r11, [sp, #20]\n\t"
+        "mul r8, r8, r5\n\t"
+        "sub r8, r8, #4\n\t"
+        "str r8, [sp, #8]\n"
+        "0:\n\t"
+        "ldr r6, [sp, #12]\n\t"
+        "ldr r8, [sp, #20]\n\t"
+        "add lr, r7, r8\n"
+        "1:\n\t"
+        "ldm r6!, {r0-r3}\n\t"
+        "ldr r12, [sp, #16]\n\t"
+        "tst r12, #1\n\t"
+        "beq 2f\n\t"
+        EDGEC_DWL_TAP("ldr r8, [r4]")
+        "add r4, r4, r5\n\t"
+        "subs r12, r12, #1\n\t"
+        "beq 3f\n"
+        "2:\n\t"
+        EDGEC_DWL_TAP("ldr r8, [r4]")
+        EDGEC_DWL_TAP("ldr r8, [r4, r5]")
+        "add r4, r4, r5, lsl #1\n\t"
+        "subs r12, r12, #2\n\t"
+        "bne 2b\n"
+        "3:\n\t"
+        "ldr r8, [sp, #8]\n\t"
+        "sub r4, r4, r8\n\t"
+        EDGEC_DWL_RESCALE4
+        "cmp r7, lr\n\t"
+        "bne 1b\n\t"
+        "ldr r8, [sp, #4]\n\t"
+        "add r4, r4, r8\n\t"
+        "ldr r8, [sp]\n\t"
+        "subs r8, r8, #1\n\t"
+        "str r8, [sp]\n\t"
+        "bne 0b\n\t"
+        "add sp, sp, #24\n\t"
+        "pop {r4-r11, pc}\n\t"
+        ".size edgec_dwl_col, .-edgec_dwl_col\n\t");
 
 /* r0-r3 the sums, r4 the group's offset in a pixel, r5 the next tap, r6 the layout, r7 the output,
  * r12 the taps, lr their end; the end of the output on the stack. */
@@ -527,12 +584,30 @@ static void edgec_dwconv2d_layout(const edgec_dwconv_params *p, const int8_t *in
     /* the run of pixels whose columns lie inside: ox * sw >= pl and ox * sw - pl + 2 < in_w */
     const int32_t lo = k3 ? edgec_min((pl + sw - 1) / sw, out_w) : out_w;
     const int32_t hi = k3 && in_w - 3 + pl >= 0 ? edgec_max(edgec_min((in_w - 3 + pl) / sw + 1, out_w), lo) : lo;
+    /* a 1-wide kernel over a column: the rows whose windows lie inside, one call */
+    const int column = p->kernel_w == 1 && in_w == 1 && out_w == 1 && p->pad_left == 0;
+    const int32_t sh = p->stride_h, pt = p->pad_top, span = (p->kernel_h - 1) * p->dilation_h;
+    const int32_t top = column ? edgec_min((pt + sh - 1) / sh, p->out_h) : 0;
+    const int32_t bottom = column && in_h - 1 - span + pt >= 0
+                               ? edgec_max(edgec_min((in_h - 1 - span + pt) / sh + 1, p->out_h), top) : top;
     int8_t zp_row[EDGEC_DW_DSP_MAX_C];
     int32_t b, oy, ox;
+#if !defined(EDGEC_DWL_ASM)
+    (void)top;
+    (void)bottom; /* the C twin takes those rows pixel by pixel */
+#endif
     memset(zp_row, (int)(int8_t)p->input_zp, sizeof(zp_row));
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + b * in_h * in_w * in_c;
         for (oy = 0; oy < p->out_h; oy++) {
+#if defined(EDGEC_DWL_ASM)
+            if (oy == top && bottom > top) {
+                const int32_t args[5] = {p->dilation_h * in_c, p->kernel_h, bottom - top, (sh - 1) * in_c, out_c};
+                edgec_dwl_col(in_b + (top * sh - pt) * in_c, p->dsp, output + (b * p->out_h + top) * out_c, args);
+                oy = bottom - 1;
+                continue;
+            }
+#endif
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int8_t *out = output + (b * p->out_h + oy) * out_w * out_c;
             if (k3 && iy0 >= 0 && iy0 + 2 * p->dilation_h < in_h && hi > lo) {
