@@ -151,7 +151,7 @@ def conv_params_struct(p: str, op: Conv2D) -> str:
 
 def depthwise_params_struct(p: str, op: DepthwiseConv2D) -> str:
     """The fields of an op's edgec_dwconv_params; with the DSP layout (dwlayout.py), the arrays by
-    the macros of depthwise_layout_decls."""
+    the macros of depthwise_decls."""
     rq = op.requant
     layout = dwlayout.eligible(op)
     arrays = f"{p.upper()}_ARRAYS" if layout else f"{_weights_name(p, op)}, {p}_bias, {p}_multiplier, {p}_shift"
