@@ -338,6 +338,22 @@ def fit_core(core: str, runs: list[Measured], counts_of) -> tuple[dict, float, d
     return fitted, max(0.0, float(np.mean(overhead))), rows
 
 
+def keep_underdetermined(fitted: dict, earlier) -> dict:
+    """A kind this run fitted from fewer layers than it has costs (its fit is not determined: the
+    old depthwise kernel, which the calibration models now reach once) keeps the earlier file's
+    costs for it, when that file fitted it from enough layers."""
+    from targets.latency import KINDS
+
+    out = dict(fitted)
+    for kind, f in fitted.items():
+        old = earlier.kinds.get(kind) if earlier is not None else None
+        needed = 1 + len(KINDS[kind])
+        if f["layers"] < needed and old is not None and old.layers_fitted >= needed:
+            out[kind] = {"coef": [old.per_call] + [old.per_unit[u] for u in KINDS[kind]], "layers": old.layers_fitted,
+                         "note": f"kept from the earlier fit ({old.note}): this run reached {f['layers']} layer(s)"}
+    return out
+
+
 def core_toml(core: str, machine: str, fitted: dict, overhead: float, models: list[str]) -> str:
     from targets.latency import KINDS
 
@@ -355,8 +371,8 @@ def core_toml(core: str, machine: str, fitted: dict, overhead: float, models: li
     for kind, f in fitted.items():
         lines += ["", f"[{kind}]", f"instructions_per_call = {f['coef'][0]:.1f}"]
         lines += [f"instructions_per_{u} = {c:.4f}" for u, c in zip(KINDS[kind], f["coef"][1:])]
-        lines += [f"layers_fitted = {f['layers']}",
-                  f'note = "rms relative error {f["rms"]:.3f}, worst {f["worst"]:.3f}"']
+        note = f.get("note") or f"rms relative error {f['rms']:.3f}, worst {f['worst']:.3f}"
+        lines += [f"layers_fitted = {f['layers']}", f'note = "{note}"']
     return "\n".join(lines) + "\n"
 
 
@@ -431,12 +447,13 @@ def main(argv=None) -> int:
             continue
         fitted, overhead, _ = fit_core(target.core, runs, counts_of)
         file = out / f"{target.core}.toml"
+        fitted = keep_underdetermined(fitted, read_core_latency(file) if file.is_file() else None)
         file.write_text(core_toml(target.core, target.emulator.machine, fitted, overhead, [m.model for m in runs]))
         written[label] = read_core_latency(file)
         print(f"{label} ({target.core} on {target.emulator.machine}): {len(runs)} models -> {file}")
         for kind, f in fitted.items():
-            print(f"  {kind:24} {f['layers']:3} layers  rms {f['rms']:.3f}  worst {f['worst']:.3f}  "
-                  + " ".join(f"{c:.4g}" for c in f["coef"]))
+            fit = f["note"] if "note" in f else f"rms {f['rms']:.3f}  worst {f['worst']:.3f}"
+            print(f"  {kind:24} {f['layers']:3} layers  {fit}  " + " ".join(f"{c:.4g}" for c in f["coef"]))
 
     if not args.smoke and not args.no_tflm and shutil.which("valgrind"):
         macs = [(p, sum(c.counts.get("mac", 0) for c in model_counts(read_tflite_file(p)))) for p in cal_paths]

@@ -40,6 +40,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "conv_1x1": ("mac", "output_element", "patch_element", "output_pixel"),
     "conv_packed": ("mac", "output_element", "nonzero_mac", "nonzero_border_mac", "decoded_weight"),
     "depthwise": ("mac", "output_element", "border_mac", "output_pixel", "tail_mac"),
+    # depthwise from the DSP layout (toolchain.latency._dw_layout; the cores without it run "depthwise")
+    "depthwise_layout": ("mac", "output_element", "border_mac", "output_pixel"),
     "depthwise_packed": ("mac", "output_element", "nonzero_mac", "nonzero_border_mac", "decoded_weight"),
     "fully_connected": ("mac", "output_element"),
     "fully_connected_packed": ("mac", "output_element", "nonzero_mac"),

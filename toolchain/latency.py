@@ -106,6 +106,25 @@ def _border_pixels(op: Operator, in_shape, out_shape, kh: int, kw: int) -> int:
     return oh * ow - inside
 
 
+def _dw_layout(op: Operator, sg: Subgraph) -> bool:
+    """Whether a depthwise layer runs from the DSP layout (firmware_export/cengine/dwlayout.py) on a
+    core with the DSP extension, as far as the .tflite tells without the bounds of the generator:
+    depth multiplier 1, channels a multiple of 4 (at most 256), at most 25 taps, and a fused
+    activation that clamps nothing inside int8."""
+    t = sg.tensors
+    w, x, y = t[op.inputs[1]].shape, t[op.inputs[0]].shape, t[op.outputs[0]]
+    channels = y.shape[-1]
+    if channels != x[-1] or channels % 4 or channels > 256 or w[1] * w[2] > 25:
+        return False
+    activation = op.options.get("fused_activation_function", "NONE")
+    if activation == "NONE":
+        return True
+    if y.quant is None or activation not in ("RELU", "RELU6"):
+        return False
+    scale, zp = float(y.quant.scales[0]), int(y.quant.zero_points[0])
+    return zp <= -128 and (activation == "RELU" or zp + round(6.0 / scale) >= 127)
+
+
 def layer_counts(op: Operator, sg: Subgraph, storage: Storage | None = None) -> LayerCounts:
     """The kind and counts of one operator. `storage` maps op index -> (weight format, density, tile)
     as the engine stores them (`storage_of`); absent: dense."""
@@ -129,7 +148,7 @@ def layer_counts(op: Operator, sg: Subgraph, storage: Storage | None = None) -> 
                 counts["patch_element"] = pixels * per_pixel_taps
                 counts["border_tap"] = border_outputs * kh * kw
             else:
-                kind = "depthwise"
+                kind = "depthwise_layout" if _dw_layout(op, sg) else "depthwise"
                 channels = out.shape[-1]
                 whole = 0 if channels != t[op.inputs[0]].shape[-1] else channels // DW_BLOCK * DW_BLOCK
                 counts["tail_mac"] = pixels * (channels - whole) * kh * kw
@@ -163,7 +182,8 @@ def _fallbacks(layer: LayerCounts) -> list[str]:
     """The kinds whose costs apply to the layer, first choice first: a packed layer without data for
     packed weights is costed as the same layer dense; a kind without data as its nearest one."""
     order = [layer.kind] + ([layer.dense_kind] if layer.dense_kind else [])
-    nearest = {"conv_1x1": "conv", "max_pool": "average_pool", "mul": "add", "lookup": "copy"}
+    nearest = {"conv_1x1": "conv", "max_pool": "average_pool", "mul": "add", "lookup": "copy",
+               "depthwise_layout": "depthwise"}
     return order + [nearest[k] for k in order if k in nearest]
 
 

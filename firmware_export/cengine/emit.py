@@ -15,6 +15,7 @@ import numpy as np
 
 from .ops import (Alias, Binary, Concatenation, Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected,
                   Lookup, Mean, Operand, Pad, Pool2D, QuantizeFloat, Softmax)
+from . import dwlayout
 from .planner import MemoryPlan
 
 VALUES_PER_LINE = {"int8_t": 16, "uint8_t": 16, "int32_t": 8, "float": 4}
@@ -171,12 +172,31 @@ def conv_params_struct(p: str, op: Conv2D) -> str:
 
 
 def depthwise_params_struct(p: str, op: DepthwiseConv2D) -> str:
+    """The fields of an op's edgec_dwconv_params; with the DSP layout (dwlayout.py), the arrays by
+    the macros of depthwise_decls."""
     rq = op.requant
+    layout = dwlayout.eligible(op)
+    arrays = f"{p.upper()}_ARRAYS" if layout else f"{_weights_name(p, op)}, {p}_bias, {p}_multiplier, {p}_shift"
     return _fields([
-        f"{_weights_name(p, op)}, {p}_bias, {p}_multiplier, {p}_shift",
+        arrays,
         _ints(op.batches, *op.in_hwc, *op.out_hwc),
         _ints(*op.kernel_hw, *op.stride_hw, *op.dilation_hw, *op.pad_tl),
-        _ints(op.depth_multiplier, op.input_zp, rq.output_zp, rq.act_min, rq.act_max), _ints(rq.narrow)])
+        _ints(op.depth_multiplier, op.input_zp, rq.output_zp, rq.act_min, rq.act_max), _ints(rq.narrow),
+        f"{p.upper()}_DSP" if layout else "NULL"])
+
+
+def depthwise_decls(p: str, op: DepthwiseConv2D) -> list[str]:
+    """The constant arrays of a depthwise op. With the DSP layout (dwlayout.eligible), DSP builds
+    keep the layout alone and the others the int8 weights, biases, multipliers and shifts: the
+    macros {P}_ARRAYS and {P}_DSP name what the build keeps (NULL for the rest)."""
+    dense = _mac_decls(p, op, op.weights)
+    if not dwlayout.eligible(op):
+        return dense
+    P = p.upper()
+    return ["#if defined(EDGEC_DSP)", c_array("int32_t", f"{p}_dsp", dwlayout.layout(op), align=4),
+            f"#define {P}_ARRAYS NULL, NULL, NULL, NULL", f"#define {P}_DSP {p}_dsp", "#else", *dense,
+            f"#define {P}_ARRAYS {p}_weights, {p}_bias, {p}_multiplier, {p}_shift", f"#define {P}_DSP NULL",
+            "#endif"]
 
 
 def pool_params_struct(op: Pool2D) -> str:
@@ -215,7 +235,7 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
 
 def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
     p = f"op{op.index}"
-    decls = _mac_decls(p, op, op.weights)
+    decls = depthwise_decls(p, op)
     decls.append(f"static const edgec_dwconv_params {p}_params = {{\n{depthwise_params_struct(p, op)},\n}};")
     if op.packed is not None and op.tile == 0:  # decoded once into scratch, run by the dense kernel
         return OpCode("\n".join(decls), f"edgec_dwconv2d_unpacked_s8(&{p}_params, &{p}_packed, "

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from toolchain.base.tflite_reader import TfliteModel
 
-from . import emit
+from . import dwlayout, emit
 from .lower import lower_model
-from .ops import EngineGraph, const_arrays
+from .ops import DepthwiseConv2D, EngineGraph, const_arrays
 from .planner import MemoryPlan
 from .packing import MAC_OPS, pack_and_plan
 from .patch import PatchStage, emit_ops, plan_patches
@@ -50,6 +50,7 @@ class GeneratedEngine:
     reversed_ops: tuple[int, ...] = ()  # model op indices run one row at a time from the last row (--patch)
     reversed_rows: tuple[int, ...] = ()  # their rows: kernel calls per inference, in the same order
     scratch_in_arena_ops: int = 0  # ops whose kernel scratch the planner holds inside the arena
+    dsp_weight_bytes: int = 0  # weight_bytes as a DSP build stores them (depthwise layouts, dwlayout.py)
 
     @property
     def sram_bytes(self) -> int:
@@ -70,6 +71,13 @@ class GeneratedEngine:
 
 def _const_bytes(graph: EngineGraph) -> int:
     return sum(a.nbytes for op in graph.ops for a in const_arrays(op))
+
+
+def _dsp_const_bytes(graph: EngineGraph) -> int:
+    """The const bytes of a build with the DSP extension: a depthwise op with the DSP layout keeps
+    the layout instead of its int8 weights, biases, multipliers and shifts."""
+    return sum(dwlayout.layout(op).nbytes if isinstance(op, DepthwiseConv2D) and dwlayout.eligible(op)
+               else sum(a.nbytes for a in const_arrays(op)) for op in graph.ops)
 
 
 def _quant(model: TfliteModel, index: int) -> tuple[float, int]:
@@ -147,7 +155,8 @@ def generate_engine(model: TfliteModel, name: str, source: str = "model.tflite",
         weight_bytes=_const_bytes(graph), op_names=graph.op_names, plan=plan,
         layers=tuple(layer_storage(op) for op in graph.ops if isinstance(op, MAC_OPS)),
         patch=stage, unpatched_arena_bytes=patched.unpatched_arena, patch_stage_peak_bytes=patched.stage_peak_bytes,
-        reversed_ops=reversed_ops, reversed_rows=reversed_rows, scratch_in_arena_ops=len(plan.scratch_offsets))
+        reversed_ops=reversed_ops, reversed_rows=reversed_rows, scratch_in_arena_ops=len(plan.scratch_offsets),
+        dsp_weight_bytes=_dsp_const_bytes(graph))
 
 
 def host_main(engine: GeneratedEngine) -> str:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from toolchain.base.errors import OptionError
 
 from .emit import BINARY_FUNCTIONS, OpCode, _Pointers, _mac_decls, binary_params_struct, c_array, \
-    conv_params_struct, depthwise_params_struct, emit_op, pool_params_struct
+    conv_params_struct, depthwise_decls, depthwise_params_struct, emit_op, pool_params_struct
 from .inplace import inplace_lag, reverse_lag
 from .ops import Binary, Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, Lookup, Pool2D, \
     _contiguous_strides, op_inputs
@@ -377,7 +377,7 @@ def emit_stage(graph: EngineGraph, stage: PatchStage, ptr: _Pointers, full: Engi
             decls += _mac_decls(p, op, op.weights_in_flash)
             kernels.add("edgec_conv")
         elif isinstance(op, DepthwiseConv2D):
-            decls += _mac_decls(p, op, op.weights)
+            decls += depthwise_decls(p, op)
             kernels.add("edgec_dwconv")
         elif isinstance(op, Lookup):
             decls.append(c_array("int8_t", f"{p}_table", op.table))

@@ -25,7 +25,7 @@ def test_smoke_writes_a_valid_model_and_estimates_with_it(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert sorted(p.name for p in out.iterdir()) == ["cortex-m7.toml"]  # only the core calibrated, nothing else
     data = read_core_latency(out / "cortex-m7.toml")
-    assert data.machine == "mps2-an500" and {"conv", "conv_1x1", "depthwise", "fully_connected"} <= set(data.kinds)
+    assert data.machine == "mps2-an500" and {"conv", "conv_1x1", "depthwise_layout", "fully_connected"} <= set(data.kinds)
     row = re.search(r"^M7 +cal_dw_small\.tflite +([\d,]+) +([\d,]+) +([+-][\d.]+)%$", result.stdout, re.M)
     assert row, result.stdout
     estimated, measured = (int(v.replace(",", "")) for v in row.groups()[:2])

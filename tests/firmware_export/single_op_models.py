@@ -43,6 +43,10 @@ CASES = [
     Case("dw_dilated", (12, 12, 17), _dw(kernel_size=3, dilation_rate=2, padding="same"), expected_ops=("DEPTHWISE_CONV_2D",)),
     Case("dw_1ch_same_s1", (7, 6, 1), _dw(kernel_size=3, padding="same", activation="relu"), expected_ops=("DEPTHWISE_CONV_2D",)),
     Case("dw_3ch_valid_s2", (9, 10, 3), _dw(kernel_size=3, strides=2, padding="valid"), expected_ops=("DEPTHWISE_CONV_2D",)),
+    # channels a multiple of 4 over the whole int8 range: the generation-time DSP layout (dwlayout.py)
+    Case("dw_layout_same_s1", (7, 9, 12), _dw(kernel_size=3, padding="same"), expected_ops=("DEPTHWISE_CONV_2D",)),
+    Case("dw_layout_same_s2_relu", (9, 8, 8), _dw(kernel_size=3, strides=2, padding="same", activation="relu"), expected_ops=("DEPTHWISE_CONV_2D",)),
+    Case("dw_layout_valid_5x1", (11, 2, 8), _dw(kernel_size=(5, 1), padding="valid"), expected_ops=("DEPTHWISE_CONV_2D",)),
     Case("dw_5x5_5ch_same", (9, 8, 5), _dw(kernel_size=5, padding="same", activation="relu6"), expected_ops=("DEPTHWISE_CONV_2D",)),
     # A kernel the size of the whole map, valid: a Dense made separable (toolchain.compress.filters).
     Case("dw_whole_map_valid", (4, 3, 10), _dw(kernel_size=(4, 3), padding="valid"), expected_ops=("DEPTHWISE_CONV_2D",)),

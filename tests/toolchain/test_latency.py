@@ -83,8 +83,39 @@ def test_counts_of_a_padded_convolution_are_read_from_the_tflite():
                                                    "border_tap": border_pixels * 16 * 9,
                                                    "decoded_weight": 16 * 27 * (32 * 32 // 64)})
     dw = model_counts(read_tflite_file(MLPERF_TINY / "vww_96_int8.tflite"))[1]  # 3x3, SAME, 48x48x8
-    assert (dw.kind, dw.counts["tail_mac"], dw.counts["border_mac"]) == ("depthwise", 48 * 48 * 8 * 9,
+    assert (dw.kind, dw.counts["tail_mac"], dw.counts["border_mac"]) == ("depthwise_layout", 48 * 48 * 8 * 9,
                                                                         (48 * 48 - 46 * 46) * 8 * 9)
+
+
+def test_a_depthwise_layer_has_the_layout_kind_exactly_where_the_generator_gives_it_the_layout():
+    """toolchain.latency reads from the .tflite alone whether a depthwise layer runs from the DSP
+    layout; the generator (dwlayout.eligible, after lowering) decides it: they agree on every
+    depthwise layer of the five models (all 21 of them run from it)."""
+    from firmware_export.cengine import dwlayout
+    from firmware_export.cengine.lower import lower_model
+    from firmware_export.cengine.ops import DepthwiseConv2D
+
+    kinds, eligible = [], []
+    for path in sorted(MLPERF_TINY.glob("*.tflite")):
+        model = read_tflite_file(path)
+        kinds += [c.kind == "depthwise_layout" for c in model_counts(model) if c.op == "DEPTHWISE_CONV_2D"]
+        eligible += [dwlayout.eligible(op) for op in lower_model(model).ops if isinstance(op, DepthwiseConv2D)]
+    assert kinds == eligible == [True] * 21
+
+
+def test_a_layout_layer_takes_its_kind_s_costs_or_the_depthwise_ones(tmp_path, str_ww):
+    layout = """
+[depthwise_layout]
+instructions_per_call = 0.0
+instructions_per_mac = 2.0
+instructions_per_output_element = 0.0
+instructions_per_border_mac = 0.0
+instructions_per_output_pixel = 0.0
+layers_fitted = 1
+"""
+    assert estimate_with(str_ww, _hand(tmp_path), 1).layers[0].kind == "depthwise"
+    first = estimate_with(str_ww, _hand(tmp_path, layout), 1).layers[0]
+    assert (first.kind, first.instructions) == ("depthwise_layout", 2.0 * 3360)
 
 
 def test_the_estimate_is_the_documented_sum_over_the_layers(tmp_path, str_ww):

@@ -308,6 +308,340 @@ EDGEC_DW_NOINLINE static void edgec_dwconv_pixel_dsp(const edgec_dwconv_params *
 }
 #endif
 
+#if defined(EDGEC_DSP)
+/* The generation-time layout (p->dsp, dwlayout.py): per group of four channels, the doubled biases,
+ * per tap the doubled weights as int16 pairs (c, c + 2) and (c + 1, c + 3), then per channel the
+ * rescale (m, k, e). A tap of a group costs one load of input, two SXTB16, one LDRD and four SMLAxy
+ * (2 instructions a MAC), and a channel's rescale six: with s = 2 acc, SMMULR(s, m) is edgec_mbqm_narrow's
+ * first step y; its (((y - [y < 0]) >> (e - 1)) + 1) >> 1, plus zp, is (y - [y < 0] + k) >> e with
+ * k = (2 zp + 1) 2^(e - 1), as a multiple of 2^(e - 1) added before the shift; and [y < 0] may be
+ * [s < 0]: they differ only when y = 0 > s, where both give floor(k / 2^e) = zp (e >= 1). So one
+ * ADD (k - [s < 0]), one SMMLAR, one ASR and one SSAT. */
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(EDGEC_NO_DSP) && defined(__thumb2__) && \
+    !defined(EDGEC_NO_ASM)
+#define EDGEC_DWL_ASM 1
+/* Every channel of `pixels` consecutive output pixels of a row whose 3 x 3 windows (dilation 1
+ * across) lie inside the input: x the first window's top-left pixel, args = {column step (in_c),
+ * row step, pixels, (stride_w - 1) * in_c}. 103 instructions a group of 4 channels (36 MACs), 8
+ * more a pixel. */
+void edgec_dwl_3x3(const int8_t *x, const int32_t *layout, int8_t *out, const int32_t *args);
+/* Every channel of one output pixel over the 9 taps of a 3 x 3 window (a tap outside the input
+ * points at a row of input_zp bytes); 110 instructions a group. */
+void edgec_dwl_taps9(const int8_t *const *taps, const int32_t *layout, int8_t *out, int32_t groups);
+/* Every channel of `pixels` output pixels of a 1-wide kernel over a 1-wide input (a column: taps
+ * and pixels along the rows) whose windows lie inside the input: x the first window's top, args =
+ * {tap step, taps, pixels, step to the next window less in_c, out_c}. Two taps a loop: 19
+ * instructions, 8 MACs. */
+void edgec_dwl_col(const int8_t *x, const int32_t *layout, int8_t *out, const int32_t *args);
+/* The same over any number of taps (a loop), args = {taps, groups}. */
+void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *out, const int32_t *args);
+
+/* One tap of a group: the input word (loaded into r8 by LOAD), its weights from the layout. */
+#define EDGEC_DWL_TAP(LOAD)                                                                              \
+    LOAD "\n\t"                                                                                          \
+    "ldrd r10, r11, [r6], #8\n\t"                                                                        \
+    "sxtb16 r9, r8\n\t"                                                                                  \
+    "sxtb16 r8, r8, ror #8\n\t"                                                                          \
+    "smlabb r0, r9, r10, r0\n\t"                                                                         \
+    "smlatt r2, r9, r10, r2\n\t"                                                                         \
+    "smlabb r1, r8, r11, r1\n\t"                                                                         \
+    "smlatt r3, r8, r11, r3\n\t"
+/* Channel S's rescale: (m, k, e) from the layout, the int8 to the output. */
+#define EDGEC_DWL_RESCALE(S)                                                                             \
+    "ldm r6!, {r8-r10}\n\t"                                                                              \
+    "add r9, r9, " S ", asr #31\n\t"                                                                     \
+    "smmlar " S ", " S ", r8, r9\n\t"                                                                    \
+    "asr " S ", " S ", r10\n\t"                                                                          \
+    "ssat " S ", #8, " S "\n\t"                                                                          \
+    "strb " S ", [r7], #1\n\t"
+#define EDGEC_DWL_RESCALE4 EDGEC_DWL_RESCALE("r0") EDGEC_DWL_RESCALE("r1") EDGEC_DWL_RESCALE("r2") \
+    EDGEC_DWL_RESCALE("r3")
+#define EDGEC_DWL_ROW3 EDGEC_DWL_TAP("ldr r8, [r4]") EDGEC_DWL_TAP("ldr r8, [r4, r5]") \
+    EDGEC_DWL_TAP("ldr r8, [r4, r5, lsl #1]")
+#define EDGEC_DWL_PTAP(T) EDGEC_DWL_TAP("ldr r8, [r12, #" T "]\n\tldr r8, [r8, r4]")
+#define EDGEC_DWL_FUNC(NAME)                                                                             \
+    ".text\n\t"                                                                                          \
+    ".syntax unified\n\t"                                                                                \
+    ".thumb\n\t"                                                                                         \
+    ".p2align 2\n\t"                                                                                     \
+    ".global " NAME "\n\t"                                                                               \
+    ".hidden " NAME "\n\t"                                                                               \
+    ".thumb_func\n\t"                                                                                    \
+    ".type " NAME ", %function\n" NAME ":\n\t"
+
+/* r0-r3 the sums, r4 the window (row by row), r5 the column step, r6 the layout, r7 the output,
+ * r12 the row step, lr the end of the pixel's output; on the stack: pixels left, the step to the
+ * next window, the layout. */
+__asm__(EDGEC_DWL_FUNC("edgec_dwl_3x3")
+        "push {r4-r11, lr}\n\t"
+        "sub sp, sp, #16\n\t"
+        "mov r4, r0\n\t"
+        "mov r7, r2\n\t"
+        "str r1, [sp, #8]\n\t"
+        "ldr r5, [r3]\n\t"
+        "ldr r12, [r3, #4]\n\t"
+        "ldr r8, [r3, #8]\n\t"
+        "ldr r9, [r3, #12]\n\t"
+        "str r8, [sp]\n\t"
+        "str r9, [sp, #4]\n"
+        "0:\n\t"
+        "ldr r6, [sp, #8]\n\t"
+        "add lr, r7, r5\n"
+        "1:\n\t"
+        "ldm r6!, {r0-r3}\n\t"
+        EDGEC_DWL_ROW3
+        "add r4, r4, r12\n\t"
+        EDGEC_DWL_ROW3
+        "add r4, r4, r12\n\t"
+        EDGEC_DWL_ROW3
+        "sub r4, r4, r12, lsl #1\n\t"
+        "add r4, r4, #4\n\t"
+        EDGEC_DWL_RESCALE4
+        "cmp r7, lr\n\t"
+        "bne 1b\n\t"
+        "ldr r8, [sp, #4]\n\t"
+        "add r4, r4, r8\n\t"
+        "ldr r8, [sp]\n\t"
+        "subs r8, r8, #1\n\t"
+        "str r8, [sp]\n\t"
+        "bne 0b\n\t"
+        "add sp, sp, #16\n\t"
+        "pop {r4-r11, pc}\n\t"
+        ".size edgec_dwl_3x3, .-edgec_dwl_3x3\n\t");
+
+/* r0-r3 the sums, r4 the group's offset in a pixel, r6 the layout, r7 the output, r12 the taps,
+ * lr the end of the output. */
+__asm__(EDGEC_DWL_FUNC("edgec_dwl_taps9")
+        "push {r4-r11, lr}\n\t"
+        "mov r12, r0\n\t"
+        "mov r6, r1\n\t"
+        "mov r7, r2\n\t"
+        "add lr, r2, r3, lsl #2\n\t"
+        "movs r4, #0\n"
+        "1:\n\t"
+        "ldm r6!, {r0-r3}\n\t"
+        EDGEC_DWL_PTAP("0") EDGEC_DWL_PTAP("4") EDGEC_DWL_PTAP("8")
+        EDGEC_DWL_PTAP("12") EDGEC_DWL_PTAP("16") EDGEC_DWL_PTAP("20")
+        EDGEC_DWL_PTAP("24") EDGEC_DWL_PTAP("28") EDGEC_DWL_PTAP("32")
+        "add r4, r4, #4\n\t"
+        EDGEC_DWL_RESCALE4
+        "cmp r7, lr\n\t"
+        "bne 1b\n\t"
+        "pop {r4-r11, pc}\n\t"
+        ".size edgec_dwl_taps9, .-edgec_dwl_taps9\n\t");
+
+/* r0-r3 the sums, r4 the tap, r5 the tap step, r6 the layout, r7 the output, r12 the taps left,
+ * lr the end of the pixel's output; on the stack: pixels left, the step to the next window, the
+ * taps' span less 4, the layout, the taps, out_c. */
+__asm__(EDGEC_DWL_FUNC("edgec_dwl_col")
+        "push {r4-r11, lr}\n\t"
+        "sub sp, sp, #24\n\t"
+        "mov r4, r0\n\t"
+        "mov r7, r2\n\t"
+        "str r1, [sp, #12]\n\t"
+        "ldm r3, {r5, r8-r11}\n\t"
+        "str r9, [sp]\n\t"
+        "str r10, [sp, #4]\n\t"
+        "str r8, [sp, #16]\n\t"
+        "str r11, [sp, #20]\n\t"
+        "mul r8, r8, r5\n\t"
+        "sub r8, r8, #4\n\t"
+        "str r8, [sp, #8]\n"
+        "0:\n\t"
+        "ldr r6, [sp, #12]\n\t"
+        "ldr r8, [sp, #20]\n\t"
+        "add lr, r7, r8\n"
+        "1:\n\t"
+        "ldm r6!, {r0-r3}\n\t"
+        "ldr r12, [sp, #16]\n\t"
+        "tst r12, #1\n\t"
+        "beq 2f\n\t"
+        EDGEC_DWL_TAP("ldr r8, [r4]")
+        "add r4, r4, r5\n\t"
+        "subs r12, r12, #1\n\t"
+        "beq 3f\n"
+        "2:\n\t"
+        EDGEC_DWL_TAP("ldr r8, [r4]")
+        EDGEC_DWL_TAP("ldr r8, [r4, r5]")
+        "add r4, r4, r5, lsl #1\n\t"
+        "subs r12, r12, #2\n\t"
+        "bne 2b\n"
+        "3:\n\t"
+        "ldr r8, [sp, #8]\n\t"
+        "sub r4, r4, r8\n\t"
+        EDGEC_DWL_RESCALE4
+        "cmp r7, lr\n\t"
+        "bne 1b\n\t"
+        "ldr r8, [sp, #4]\n\t"
+        "add r4, r4, r8\n\t"
+        "ldr r8, [sp]\n\t"
+        "subs r8, r8, #1\n\t"
+        "str r8, [sp]\n\t"
+        "bne 0b\n\t"
+        "add sp, sp, #24\n\t"
+        "pop {r4-r11, pc}\n\t"
+        ".size edgec_dwl_col, .-edgec_dwl_col\n\t");
+
+/* r0-r3 the sums, r4 the group's offset in a pixel, r5 the next tap, r6 the layout, r7 the output,
+ * r12 the taps, lr their end; the end of the output on the stack. */
+__asm__(EDGEC_DWL_FUNC("edgec_dwl_taps")
+        "push {r4-r11, lr}\n\t"
+        "sub sp, sp, #8\n\t"
+        "mov r12, r0\n\t"
+        "mov r6, r1\n\t"
+        "mov r7, r2\n\t"
+        "ldr r8, [r3]\n\t"
+        "ldr r9, [r3, #4]\n\t"
+        "add lr, r12, r8, lsl #2\n\t"
+        "add r9, r7, r9, lsl #2\n\t"
+        "str r9, [sp]\n\t"
+        "movs r4, #0\n"
+        "1:\n\t"
+        "ldm r6!, {r0-r3}\n\t"
+        "mov r5, r12\n"
+        "2:\n\t"
+        "ldr r8, [r5], #4\n\t"
+        EDGEC_DWL_TAP("ldr r8, [r8, r4]")
+        "cmp r5, lr\n\t"
+        "bne 2b\n\t"
+        "add r4, r4, #4\n\t"
+        EDGEC_DWL_RESCALE4
+        "ldr r8, [sp]\n\t"
+        "cmp r7, r8\n\t"
+        "bne 1b\n\t"
+        "add sp, sp, #8\n\t"
+        "pop {r4-r11, pc}\n\t"
+        ".size edgec_dwl_taps, .-edgec_dwl_taps\n\t");
+#else
+/* A channel's rescale from its (m, k, e), as the assembly computes it. */
+static int8_t edgec_dwl_rescale(int32_t s, const int32_t *r)
+{
+    const int32_t y = (int32_t)(((int64_t)s * r[0] + ((int64_t)1 << 31)) >> 32); /* SMMULR */
+    return (int8_t)edgec_ssat8((r[1] - (s < 0 ? 1 : 0) + y) >> r[2]);
+}
+
+/* The assembly's groups in C: tap t of the group at channel offset off reads taps[t] + off. */
+static void edgec_dwl_groups(const int8_t *const *taps, int32_t n_taps, const int32_t *g, int8_t *out,
+                             int32_t groups)
+{
+    int32_t k, t, off;
+    for (k = 0, off = 0; k < groups; k++, off += 4, out += 4) {
+        int32_t s0 = g[0], s1 = g[1], s2 = g[2], s3 = g[3];
+        g += 4;
+        for (t = 0; t < n_taps; t++, g += 2) {
+            int32_t xv, e, o;
+            memcpy(&xv, taps[t] + off, 4);
+            e = edgec_sxtb16(xv);
+            o = edgec_sxtb16_ror8(xv);
+            s0 = edgec_smlabb(e, g[0], s0);
+            s2 = edgec_smlatt(e, g[0], s2);
+            s1 = edgec_smlabb(o, g[1], s1);
+            s3 = edgec_smlatt(o, g[1], s3);
+        }
+        out[0] = edgec_dwl_rescale(s0, g);
+        out[1] = edgec_dwl_rescale(s1, g + 3);
+        out[2] = edgec_dwl_rescale(s2, g + 6);
+        out[3] = edgec_dwl_rescale(s3, g + 9);
+        g += 12;
+    }
+}
+#endif
+
+/* One output pixel through the layout, its taps listed (input_zp bytes for a tap outside). */
+static void edgec_dwl_pixel(const edgec_dwconv_params *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
+                            const int8_t *zp_row, int8_t *out)
+{
+    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, kernel_h = p->kernel_h, kernel_w = p->kernel_w;
+    const int8_t *taps[EDGEC_DW_DSP_MAX_TAPS];
+    int32_t ky, kx, t = 0;
+    for (ky = 0; ky < kernel_h; ky++) {
+        const int32_t iy = iy0 + ky * p->dilation_h;
+        for (kx = 0; kx < kernel_w; kx++, t++) {
+            const int32_t ix = ix0 + kx * p->dilation_w;
+            taps[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? in_b + (iy * in_w + ix) * in_c : zp_row;
+        }
+    }
+#if defined(EDGEC_DWL_ASM)
+    if (t == 9) {
+        edgec_dwl_taps9(taps, p->dsp, out, p->out_c / 4);
+    } else {
+        const int32_t args[2] = {t, p->out_c / 4};
+        edgec_dwl_taps(taps, p->dsp, out, args);
+    }
+#else
+    edgec_dwl_groups(taps, t, p->dsp, out, p->out_c / 4);
+#endif
+}
+
+/* Every output pixel through the layout; dm == 1, out_c a multiple of 4 (at most
+ * EDGEC_DW_DSP_MAX_C), at most EDGEC_DW_DSP_MAX_TAPS taps. A 3 x 3 kernel (dilation 1 across) runs
+ * the pixels of a row whose windows lie inside the input in one call. */
+static void edgec_dwconv2d_layout(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)
+{
+    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_w = p->out_w, out_c = p->out_c;
+    const int32_t sw = p->stride_w, pl = p->pad_left;
+    const int k3 = p->kernel_h == 3 && p->kernel_w == 3 && p->dilation_w == 1;
+    /* the run of pixels whose columns lie inside: ox * sw >= pl and ox * sw - pl + 2 < in_w */
+    const int32_t lo = k3 ? edgec_min((pl + sw - 1) / sw, out_w) : out_w;
+    const int32_t hi = k3 && in_w - 3 + pl >= 0 ? edgec_max(edgec_min((in_w - 3 + pl) / sw + 1, out_w), lo) : lo;
+    /* a 1-wide kernel over a column: the rows whose windows lie inside, one call */
+    const int column = p->kernel_w == 1 && in_w == 1 && out_w == 1 && p->pad_left == 0;
+    const int32_t sh = p->stride_h, pt = p->pad_top, span = (p->kernel_h - 1) * p->dilation_h;
+    const int32_t top = column ? edgec_min((pt + sh - 1) / sh, p->out_h) : 0;
+    const int32_t bottom = column && in_h - 1 - span + pt >= 0
+                               ? edgec_max(edgec_min((in_h - 1 - span + pt) / sh + 1, p->out_h), top) : top;
+    int8_t zp_row[EDGEC_DW_DSP_MAX_C];
+    int32_t b, oy, ox;
+#if !defined(EDGEC_DWL_ASM)
+    (void)top;
+    (void)bottom; /* the C twin takes those rows pixel by pixel */
+#endif
+    memset(zp_row, (int)(int8_t)p->input_zp, sizeof(zp_row));
+    for (b = 0; b < p->batches; b++) {
+        const int8_t *in_b = input + b * in_h * in_w * in_c;
+        for (oy = 0; oy < p->out_h; oy++) {
+#if defined(EDGEC_DWL_ASM)
+            if (oy == top && bottom > top) {
+                const int32_t args[5] = {p->dilation_h * in_c, p->kernel_h, bottom - top, (sh - 1) * in_c, out_c};
+                edgec_dwl_col(in_b + (top * sh - pt) * in_c, p->dsp, output + (b * p->out_h + top) * out_c, args);
+                oy = bottom - 1;
+                continue;
+            }
+#endif
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            int8_t *out = output + (b * p->out_h + oy) * out_w * out_c;
+            if (k3 && iy0 >= 0 && iy0 + 2 * p->dilation_h < in_h && hi > lo) {
+                for (ox = 0; ox < lo; ox++) {
+                    edgec_dwl_pixel(p, in_b, iy0, ox * sw - pl, zp_row, out + ox * out_c);
+                }
+                {
+                    const int8_t *x = in_b + (iy0 * in_w + lo * sw - pl) * in_c;
+#if defined(EDGEC_DWL_ASM)
+                    const int32_t args[4] = {in_c, p->dilation_h * in_w * in_c, hi - lo, (sw - 1) * in_c};
+                    edgec_dwl_3x3(x, p->dsp, out + lo * out_c, args);
+#else
+                    const int32_t row = p->dilation_h * in_w * in_c;
+                    for (ox = lo; ox < hi; ox++, x += sw * in_c) {
+                        const int8_t *taps[9] = {x, x + in_c, x + 2 * in_c, x + row, x + row + in_c,
+                                                 x + row + 2 * in_c, x + 2 * row, x + 2 * row + in_c,
+                                                 x + 2 * row + 2 * in_c};
+                        edgec_dwl_groups(taps, 9, p->dsp, out + ox * out_c, out_c / 4);
+                    }
+#endif
+                }
+                for (ox = hi; ox < out_w; ox++) {
+                    edgec_dwl_pixel(p, in_b, iy0, ox * sw - pl, zp_row, out + ox * out_c);
+                }
+                continue;
+            }
+            for (ox = 0; ox < out_w; ox++) {
+                edgec_dwl_pixel(p, in_b, iy0, ox * sw - pl, zp_row, out + ox * out_c);
+            }
+        }
+    }
+}
+#endif
+
 void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)
 {
     const int32_t dm = p->depth_multiplier;
@@ -316,6 +650,10 @@ void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t
     const int dsp = dm == 1 && p->out_c <= EDGEC_DW_DSP_MAX_C && p->kernel_h * p->kernel_w <= EDGEC_DW_DSP_MAX_TAPS;
     int32_t sums[EDGEC_DW_DSP_MAX_C];
     int8_t zp_row[EDGEC_DW_DSP_MAX_C];
+    if (p->dsp != NULL) {
+        edgec_dwconv2d_layout(p, input, output);
+        return;
+    }
     memset(zp_row, (int)(int8_t)p->input_zp, sizeof(zp_row));
 #endif
     int32_t b, oy, ox, c0, ky, kx, j;

@@ -13,6 +13,8 @@ typedef struct {
     int32_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
     int32_t depth_multiplier, input_zp, output_zp, act_min, act_max;
     int32_t narrow; /* 1: generation proved |acc| < 2^30 and right shifts only (edgec_mbqm_narrow) */
+    const int32_t *dsp; /* DSP builds: the layout of dwlayout.py (bias, weights and rescale per group of
+                           4 channels), or NULL */
 } edgec_dwconv_params;
 
 /* Output pixels in raster order; each pixel in blocks of 16 channels, written block by block. */

@@ -1,0 +1,40 @@
+"""The depthwise kernel's Thumb-2 paths over the generation-time layout (dwlayout.py) on the emulated
+Cortex-M7 over serial: the outputs equal the tflite-micro interpreter's byte for byte. The runs of
+3 x 3 pixels inside the input (stride 1 and 2), the 9 listed taps of the border pixels (padding on
+every side), the loop over listed taps (a 5 x 1 kernel, a dilated 3 x 3), a 1-wide column (3 x 1,
+and 2 x 1 at stride 2), with and without ReLU; the portable C twin of the same layout is tested on
+the host (test_cengine_ops.py, dw_layout_*)."""
+from __future__ import annotations
+
+import pytest
+
+import targets
+from tests.conftest import require_tool
+from tests.firmware_export.single_op_models import Case, convert
+from toolchain.benchmark import BenchOptions, run_bench
+
+
+def _build(keras, x):
+    L = keras.layers
+    y = L.DepthwiseConv2D(3, padding="same")(x)
+    y = L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu")(y)
+    y = L.DepthwiseConv2D((5, 1), padding="valid")(y)
+    y = L.DepthwiseConv2D(3, dilation_rate=2, padding="same")(y)
+    y = L.DepthwiseConv2D(3, strides=2, padding="valid", activation="relu")(y)
+    y = L.Reshape((12, 1, 12))(y)  # a column: the taps and the pixels along the rows
+    y = L.DepthwiseConv2D((3, 1), padding="valid")(y)
+    y = L.DepthwiseConv2D((2, 1), strides=(2, 1), padding="valid", activation="relu")(y)
+    return L.Flatten()(y)
+
+
+@pytest.mark.slow
+def test_depthwise_layout_on_the_emulated_m7_equals_tflm(tmp_path):
+    require_tool("arm-none-eabi-gcc")
+    require_tool("qemu-system-arm")
+    model = tmp_path / "depthwise.tflite"
+    model.write_bytes(convert(Case("depthwise", (21, 17, 12), _build)))
+    result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
+                                    warmup=0, limit=4, out_dir=tmp_path / "bench"))
+    c = result.comparison
+    assert c.basis == "raw" and c.compared == 4
+    assert c.exact_match_rate == 1.0 and c.max_abs_diff == 0.0
