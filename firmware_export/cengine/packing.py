@@ -9,7 +9,7 @@ convolutions take the delta layout (storage.py), read as stored: the FC kernel w
 convolution runs tiles of 8 pixels (their windows gathered into scratch, interleaved) where the
 scratch budget allows, else of 4 (windows copied to scratch unless pointwise). Sparse rows of
 depthwise layers of at most 16 taps take the fixed layout, run as stored without scratch
-(edgec_dwconv2d_sparse_s8).
+(edgec_dwconv2d_sparse_s8: pixel by pixel, the dense kernel's in-place overlap).
 """
 from __future__ import annotations
 

@@ -47,6 +47,8 @@ CASES = {
     "dw_multiplier": Case("dw_multiplier", (8, 8, 3), _dw(kernel_size=(3, 2), depth_multiplier=2)),
     "dw_dilated_stride": Case("dw_dilated_stride", (12, 12, 17), _dw(kernel_size=3, dilation_rate=2,
                                                                      padding="same")),
+    # 260 channels: padded taps checked one by one (no row of input_zp on the stack: edgec_packed_dws.h)
+    "dw_wide": Case("dw_wide", (3, 3, 260), _dw(kernel_size=3, padding="same")),
     "fc": Case("fc", (64,), lambda k, x: k.layers.Dense(13, activation="relu")(x)),
     "fc_rows": Case("fc_rows", (3, 40), lambda k, x: k.layers.Dense(7)(x)),
     # 60 taps (4-bit rows read a word of 8 indices at a time: 4 taps left), 45 taps (rows not
@@ -156,7 +158,7 @@ FULL_CASES = ("conv_same", "dw_same", "fc", "fc_rows")
 GEOMETRY_VARIANTS = ("clustered5", "sparse_zero_channels", "sparse_clustered_zero_channels")
 PAIRS = sorted([(c, v) for c in FULL_CASES for v in VARIANTS]
                + [(c, v) for c in CASES
-                  if c not in FULL_CASES + ("fc_long", "fc_tail", "fc_odd_taps", "conv_1x1_odd", "conv_1x1_wide")
+                  if c not in FULL_CASES + ("dw_wide", "fc_long", "fc_tail", "fc_odd_taps", "conv_1x1_odd", "conv_1x1_wide")
                   for v in GEOMETRY_VARIANTS]
                + [("fc_long", "sparse50"), ("fc_long", "clustered16"), ("conv_1x1", "sparse90"),
                   ("conv_1x1", "clustered16"), ("fc_tail", "clustered16"), ("fc_odd_taps", "clustered16"),
@@ -251,9 +253,9 @@ def test_compress_tflite_weights_prunes_and_clusters(converted):
 # Depthwise sparse rows in the fixed layout (edgec_dwconv2d_sparse_s8): K entries a channel, odd K,
 # channels with fewer nonzeros than K (all-zero channels padded), a depth multiplier of 2 (the
 # checked path), dilation and stride across the padding, 17 and 20 channels; on the generic, DSP and
-# Armv6-M (EDGEC_SCALAR) paths.
+# Armv6-M (EDGEC_SCALAR) paths; more than 256 input channels across the border.
 FIXED_PAIRS = [("dw_same", "sparse90", 1), ("dw_same", "sparse_zero_channels", 2), ("dw_multiplier", "sparse50", 3),
-               ("dw_dilated_stride", "sparse75", 2)]  # (case, variant, K: round(density x taps))
+               ("dw_dilated_stride", "sparse75", 2), ("dw_wide", "sparse75", 2)]  # (case, variant, K: round(density x taps))
 
 
 @pytest.mark.parametrize("case,variant,entries", FIXED_PAIRS)
