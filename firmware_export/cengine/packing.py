@@ -53,7 +53,9 @@ def _pack_op(op, budget: int, max_tile: int):
         if packed is None:
             return op
         if packed.layout == "delta":
-            for tile in (t for t in DELTA_TILES if t <= max_tile):
+            pixels = op.out_hwc[0] * op.out_hwc[1]
+            # a layer of fewer than 8 output pixels would compute 8 (the block repeats its first pixel)
+            for tile in (t for t in DELTA_TILES if t <= max_tile and (t < 8 or pixels >= 8)):
                 candidate = dataclasses.replace(op, packed=packed, tile=tile)
                 if candidate.scratch_bytes <= budget:
                     return candidate

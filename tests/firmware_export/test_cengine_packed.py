@@ -158,7 +158,8 @@ FULL_CASES = ("conv_same", "dw_same", "fc", "fc_rows")
 GEOMETRY_VARIANTS = ("clustered5", "sparse_zero_channels", "sparse_clustered_zero_channels")
 PAIRS = sorted([(c, v) for c in FULL_CASES for v in VARIANTS]
                + [(c, v) for c in CASES
-                  if c not in FULL_CASES + ("dw_wide", "fc_long", "fc_tail", "fc_odd_taps", "conv_1x1_odd", "conv_1x1_wide")
+                  if c not in FULL_CASES + ("dw_wide", "fc_long", "fc_tail", "fc_odd_taps", "conv_1x1_odd",
+                                            "conv_1x1_wide")
                   for v in GEOMETRY_VARIANTS]
                + [("fc_long", "sparse50"), ("fc_long", "clustered16"), ("conv_1x1", "sparse90"),
                   ("conv_1x1", "clustered16"), ("fc_tail", "clustered16"), ("fc_odd_taps", "clustered16"),
@@ -254,8 +255,9 @@ def test_compress_tflite_weights_prunes_and_clusters(converted):
 # channels with fewer nonzeros than K (all-zero channels padded), a depth multiplier of 2 (the
 # checked path), dilation and stride across the padding, 17 and 20 channels; on the generic, DSP and
 # Armv6-M (EDGEC_SCALAR) paths; more than 256 input channels across the border.
+# (case, variant, K: round(density x taps))
 FIXED_PAIRS = [("dw_same", "sparse90", 1), ("dw_same", "sparse_zero_channels", 2), ("dw_multiplier", "sparse50", 3),
-               ("dw_dilated_stride", "sparse75", 2), ("dw_wide", "sparse75", 2)]  # (case, variant, K: round(density x taps))
+               ("dw_dilated_stride", "sparse75", 2), ("dw_wide", "sparse75", 2)]
 
 
 @pytest.mark.parametrize("case,variant,entries", FIXED_PAIRS)

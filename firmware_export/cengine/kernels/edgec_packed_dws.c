@@ -26,21 +26,21 @@ EDGEC_FORCE_INLINE void edgec_dws_pixel2(const edgec_dwconv_params *p, const uin
     }
 }
 
-static EDGEC_DWS_NOINLINE void edgec_dws_pixel2_narrow(const edgec_dwconv_params *p, const uint8_t *pos, const int8_t *val,
-                                    const int8_t *const *tap, int8_t *out)
+static EDGEC_DWS_NOINLINE void edgec_dws_pixel2_narrow(const edgec_dwconv_params *p, const uint8_t *pos,
+                                                       const int8_t *val, const int8_t *const *tap, int8_t *out)
 {
     edgec_dws_pixel2(p, pos, val, tap, out, 1);
 }
 
-static EDGEC_DWS_NOINLINE void edgec_dws_pixel2_wide(const edgec_dwconv_params *p, const uint8_t *pos, const int8_t *val,
-                                  const int8_t *const *tap, int8_t *out)
+static EDGEC_DWS_NOINLINE void edgec_dws_pixel2_wide(const edgec_dwconv_params *p, const uint8_t *pos,
+                                                     const int8_t *val, const int8_t *const *tap, int8_t *out)
 {
     edgec_dws_pixel2(p, pos, val, tap, out, 0);
 }
 
 /* One pixel, depth multiplier 1, any number of entries a channel. */
-static EDGEC_DWS_NOINLINE void edgec_dws_pixel(const edgec_dwconv_params *p, const edgec_packed *w, const int8_t *const *tap,
-                            int8_t *out)
+static EDGEC_DWS_NOINLINE void edgec_dws_pixel(const edgec_dwconv_params *p, const edgec_packed *w,
+                                               const int8_t *const *tap, int8_t *out)
 {
     const int32_t entries = w->max_nonzeros;
     const uint8_t *pos = w->mask;
