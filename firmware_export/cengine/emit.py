@@ -74,6 +74,7 @@ _PACKED_DELTA = ("edgec_conv", "edgec_packed", "edgec_packed_pw")
 _PACKED_DELTA8 = ("edgec_conv", "edgec_packed", "edgec_packed_pw8")
 _PACKED_DW = ("edgec_dwconv", "edgec_packed", "edgec_packed_dw")
 _PACKED_DWU = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwu")
+_PACKED_DWS = ("edgec_dwconv", "edgec_packed", "edgec_packed_dws")
 _PACKED_FC = ("edgec_fc", "edgec_packed", "edgec_packed_fc")
 
 
@@ -237,6 +238,9 @@ def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
     p = f"op{op.index}"
     decls = depthwise_decls(p, op)
     decls.append(f"static const edgec_dwconv_params {p}_params = {{\n{depthwise_params_struct(p, op)},\n}};")
+    if op.packed is not None and op.packed.layout == "fixed":  # sparse rows read as stored, no scratch
+        return OpCode("\n".join(decls), f"edgec_dwconv2d_sparse_s8(&{p}_params, &{p}_packed, "
+                      f"{ptr(op.input)}, {ptr(op.output)});", _PACKED_DWS)
     if op.packed is not None and op.tile == 0:  # decoded once into scratch, run by the dense kernel
         return OpCode("\n".join(decls), f"edgec_dwconv2d_unpacked_s8(&{p}_params, &{p}_packed, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_DWU)

@@ -50,6 +50,34 @@ def _window_lag(batches: int, in_hwc, out_hwc, kernel_hw, stride_hw, dilation_hw
     return max(int((ends - need).max()), 0)
 
 
+def _gathered_lag(op: Conv2D) -> int:
+    """Lag for the delta kernels that copy a group's windows into scratch before writing any of its
+    outputs: edgec_conv2d_delta8_s8 (groups of 8 pixels, the last one shorter) and, unless pointwise,
+    edgec_conv2d_delta_s8 (groups of 4, then the pixels left one by one). Once a group's windows are
+    copied, its outputs may overwrite all but the input the next groups need."""
+    ih, iw, ic = op.in_hwc
+    oh, ow, oc = op.out_hwc
+    oy = np.arange(oh).reshape(-1, 1)
+    ox = np.arange(ow).reshape(1, -1)
+    row0 = np.clip(oy * op.stride_hw[0] - op.pad_tl[0], 0, ih - 1)
+    col0 = np.clip(ox * op.stride_hw[1] - op.pad_tl[1], 0, iw - 1)
+    start = (row0 * iw + col0).reshape(-1) * ic
+    pixels = oh * ow
+    starts = np.concatenate([start + b * ih * iw * ic for b in range(op.batches)])
+    need = np.append(np.minimum.accumulate(starts[::-1])[::-1], ih * iw * ic * op.batches)
+    lag = 0
+    for b in range(op.batches):
+        ends = list(range(op.tile, pixels + 1, op.tile))
+        if op.tile == 8:
+            ends += [pixels] if pixels % 8 else []
+        else:
+            ends += list(range(ends[-1] + 1 if ends else 1, pixels + 1))
+        for last in ends:
+            at = b * pixels + last
+            lag = max(lag, at * oc - int(need[at]))
+    return lag
+
+
 def _elementwise_lag(count: int, in_size: int, out_size: int) -> int:
     """Unit i reads input element i, then writes output element i."""
     return max((out_size - in_size) * count, 0)
@@ -72,6 +100,9 @@ def reverse_lag(op, tensor: int, graph: EngineGraph) -> int | None:
 
 def inplace_lag(op, tensor: int, graph: EngineGraph) -> int | None:
     """Minimum offset(input) - offset(output) for `op` to run with its output over input `tensor`."""
+    if isinstance(op, Conv2D) and op.packed is not None and op.packed.layout == "delta" and (
+            op.tile == 8 or not is_pointwise(op)):
+        return _gathered_lag(op)
     if isinstance(op, (Conv2D, DepthwiseConv2D)) and op.packed is not None:
         return _window_lag(op.batches, op.in_hwc, op.out_hwc, op.kernel_hw, op.stride_hw,
                            op.dilation_hw, op.pad_tl, rereads_after_write=True, tile=op.tile)

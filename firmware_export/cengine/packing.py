@@ -7,7 +7,9 @@ and overlap their input less in place), the largest that keeps the engine's SRAM
 within the dense engine's + 1 KiB. Sparse rows of fully-connected layers and of one-group
 convolutions take the delta layout (storage.py), read as stored: the FC kernel walks them, the
 convolution runs tiles of 8 pixels (their windows gathered into scratch, interleaved) where the
-scratch budget allows, else of 4 (windows copied to scratch unless pointwise).
+scratch budget allows, else of 4 (windows copied to scratch unless pointwise). Sparse rows of
+depthwise layers of at most 16 taps take the fixed layout, run as stored without scratch
+(edgec_dwconv2d_sparse_s8: pixel by pixel, the dense kernel's in-place overlap).
 """
 from __future__ import annotations
 
@@ -53,7 +55,9 @@ def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_F
         if packed is None:
             return op
         if packed.layout == "delta":
-            for tile in (t for t in DELTA_TILES if t <= max_tile):
+            pixels = op.out_hwc[0] * op.out_hwc[1]
+            # a layer of fewer than 8 output pixels would compute 8 (the block repeats its first pixel)
+            for tile in (t for t in DELTA_TILES if t <= max_tile and (t < 8 or pixels >= 8)):
                 candidate = dataclasses.replace(op, packed=packed, tile=tile)
                 if candidate.scratch_bytes <= budget:
                     return candidate
@@ -62,6 +66,12 @@ def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_F
         return op  # the kernel keeps a 64-bit mask of a window's taps inside the input
     if isinstance(op, Conv2D) and _window_extent(op) > 0xFFFF:
         formats = tuple(f for f in formats if f == "clustered")
+        packed = None
+    if isinstance(op, DepthwiseConv2D):
+        # sparse rows in the fixed layout (no scratch, the dense kernel's in-place overlap)
+        packed = choose(op.weight_rows, _dense_bytes(op), formats, sparse_layout="fixed")
+        if packed is not None and packed.layout == "fixed":
+            return dataclasses.replace(op, packed=packed, tile=0)
         packed = None
     packed = packed or choose(op.weight_rows, _dense_bytes(op), formats)
     if packed is None:
@@ -101,7 +111,7 @@ def pack_graph(graph: EngineGraph, mode: str, max_tile: int = TILES[0],
 def _smaller_tile(op):
     """op with the next smaller tile of TILES, or None when its tile is already the smallest (or it
     has none: FC). A depthwise layer decoded once (tile 0) goes to the tiled kernel's largest tile."""
-    if op.packed is None or isinstance(op, FullyConnected):
+    if op.packed is None or isinstance(op, FullyConnected) or op.packed.layout == "fixed":
         return None
     if isinstance(op, DepthwiseConv2D) and op.tile == 0:
         return dataclasses.replace(op, tile=min(TILES[0], -(-(op.out_hwc[0] * op.out_hwc[1]) // 4) * 4))
@@ -152,7 +162,7 @@ def pack_and_plan(graph: EngineGraph, mode: str,
         return shrunk
     ops = list(pack_graph(graph, mode, TILES[-1], formats).ops)
     tiled = sorted((i for i, op in enumerate(ops) if getattr(op, "tile", 0) or isinstance(op, DepthwiseConv2D)
-                    and op.packed is not None),
+                    and op.packed is not None and op.packed.layout != "fixed"),
                    key=lambda i: (_dense_bytes(ops[i]) - ops[i].packed.nbytes, i))
     for i in tiled:
         ops[i] = graph.ops[i]

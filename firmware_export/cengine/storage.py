@@ -9,7 +9,10 @@ kernel reads them (kernels/edgec_packed.h describes the formats bit for bit):
 The sparse rows of fully-connected layers and one-group convolutions take the "delta" layout
 instead of the bitmask: per row the count of entry pairs, then each nonzero as the 4-bit distance
 from the previous one and its int8 value (a gap over 15 taps is bridged by entries of value 0),
-which their kernels walk as stored, without a branch per tap.
+which their kernels walk as stored, without a branch per tap. The sparse rows of depthwise layers
+of at most 16 taps take the "fixed" layout: every row holds the same number K of entries (the most
+nonzeros of a row; shorter rows padded with entries of value 0), K int8 values and K 4-bit tap
+positions, no count and no mask (2 nonzeros of 9 taps: 3 bytes a channel).
 Clustering is detected from the weights themselves (a row with at most 16 distinct values), so any
 .tflite whose weights were clustered (then quantized per channel) benefits. `choose` takes, per
 layer, the format with the fewest bytes (flash first), the faster kernel's format where two are within
@@ -27,9 +30,11 @@ WEIGHT_MODES = ("auto", "dense")
 FORMATS = ("dense", "clustered", "sparse", "sparse_clustered")
 FORMAT_CODES = {"clustered": 1, "sparse": 2, "sparse_clustered": 3}  # EDGEC_CLUSTERED...
 DELTA_CODE = 4  # EDGEC_SPARSE_DELTA: "sparse" in the delta layout
-LAYOUTS = ("mask", "delta")
+FIXED_CODE = 5  # EDGEC_SPARSE_FIXED: "sparse" in the fixed layout
+LAYOUTS = ("mask", "delta", "fixed")
 MAX_CLUSTERS = 16
 MAX_DELTA = 15
+MAX_FIXED_TAPS = 16  # a tap position in 4 bits
 
 
 @dataclass(frozen=True)
@@ -61,12 +66,13 @@ class PackedWeights:
     clusters: int
     shared: bool
     max_nonzeros: int
-    layout: str = "mask"  # "delta": sparse rows as (4-bit distance, int8 value) entries, no mask
+    layout: str = "mask"  # "delta": sparse rows as (4-bit distance, int8 value) entries, no mask;
+    # "fixed": max_nonzeros entries a row, 4-bit tap positions in `mask`, int8 values in `values`
 
     @property
     def code(self) -> int:
-        """The format's code in edgec_packed (EDGEC_CLUSTERED ... EDGEC_SPARSE_DELTA)."""
-        return DELTA_CODE if self.layout == "delta" else FORMAT_CODES[self.format]
+        """The format's code in edgec_packed (EDGEC_CLUSTERED ... EDGEC_SPARSE_FIXED)."""
+        return {"delta": DELTA_CODE, "fixed": FIXED_CODE}.get(self.layout, FORMAT_CODES[self.format])
 
     @property
     def arrays(self) -> list[np.ndarray]:
@@ -141,10 +147,32 @@ def _delta_row(row: np.ndarray) -> tuple[int, bytes]:
     return len(entries) // 2, body
 
 
+def _fixed(matrix: np.ndarray) -> PackedWeights | None:
+    """Sparse rows in the fixed layout: K entries a row (K: the most nonzeros of a row), values int8
+    [rows][K], tap positions [rows][ceil(K / 2)] bytes of two 4-bit positions (low nibble first);
+    a row with fewer nonzeros is padded with entries (position 0, value 0)."""
+    rows, taps = matrix.shape
+    if taps > MAX_FIXED_TAPS:
+        return None
+    k = max((int(np.count_nonzero(r)) for r in matrix), default=0)
+    values = np.zeros((rows, k), np.int8)
+    positions = np.zeros((rows, k + (k & 1)), np.uint8)
+    for i, r in enumerate(matrix):
+        at = np.flatnonzero(r)
+        values[i, :len(at)] = r[at]
+        positions[i, :len(at)] = at
+    nibbles = (positions[:, 0::2] | positions[:, 1::2] << 4).astype(np.uint8)
+    return PackedWeights("sparse", rows, taps, nibbles.reshape(-1), values.view(np.uint8).reshape(-1),
+                         np.zeros(0, np.int8), 0, 0, False, k, "fixed")
+
+
 def encode(matrix: np.ndarray, fmt: str, layout: str = "mask") -> PackedWeights | None:
     """`matrix` [rows, taps] int8 in format `fmt` (not dense), or None when it does not apply.
-    layout "delta" applies to "sparse" only (the fully-connected kernel's layout)."""
+    layouts "delta" (fully-connected and one-group convolution kernels) and "fixed" (depthwise, at
+    most 16 taps) apply to "sparse" only."""
     rows, taps = matrix.shape
+    if fmt == "sparse" and layout == "fixed":
+        return _fixed(matrix)
     if fmt == "sparse" and layout == "delta":
         coded = [_delta_row(r) for r in matrix]
         most = max((pairs for pairs, _ in coded), default=0)
@@ -189,6 +217,14 @@ def decode(packed: PackedWeights) -> np.ndarray:
     """The int8 matrix a PackedWeights holds (the reference the C decoder must agree with)."""
     rows, taps, bits = packed.rows, packed.taps, packed.index_bits
     out = np.zeros((rows, taps), np.int8)
+    if packed.layout == "fixed":
+        k = packed.max_nonzeros
+        nibbles = packed.mask.reshape(rows, -1)
+        positions = np.stack([nibbles & 15, nibbles >> 4], axis=2).reshape(rows, -1)[:, :k]
+        values = packed.values.view(np.int8).reshape(rows, k)
+        for r in range(rows):
+            np.add.at(out[r], positions[r].astype(np.int64), values[r])
+        return out
     if packed.layout == "delta":
         stream, at, count = packed.values, 0, bits // 8
         for r in range(rows):
@@ -222,13 +258,13 @@ def decode(packed: PackedWeights) -> np.ndarray:
 
 
 # Formats by how fast their kernels run (fewer instructions first), to break near-ties in bytes.
-SPEED_ORDER = ("sparse_delta", "clustered", "sparse", "sparse_clustered")
+SPEED_ORDER = ("sparse_fixed", "sparse_delta", "clustered", "sparse", "sparse_clustered")
 NEAR_TIE = 0.08  # a format at most 8 % (or 16 bytes) larger than the smallest counts as a tie on flash
 NEAR_TIE_BYTES = 16
 
 
 def _speed_rank(packed: PackedWeights) -> int:
-    return SPEED_ORDER.index("sparse_delta" if packed.layout == "delta" else packed.format)
+    return SPEED_ORDER.index(f"sparse_{packed.layout}" if packed.layout != "mask" else packed.format)
 
 
 def choose(matrix: np.ndarray, dense_bytes: int, formats=("clustered", "sparse", "sparse_clustered"),

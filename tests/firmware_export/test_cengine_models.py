@@ -98,3 +98,20 @@ def test_bundled_example_built_model_matches_tflm_exactly(tmp_path, engine_cache
     if host.engine.input_dtype == "int8":
         images = np.clip(np.round(images / scale) + zero_point, -128, 127).astype(np.int8)
     assert host.run(images).tobytes() == run_tflm(model_bytes, images).tobytes()
+
+
+def test_pruned_kws_overlaps_its_sparse_layers_in_place_and_stays_exact(engine_cache):
+    """KWS pruned to 75 % as bench/compress_device.py prunes it: depthwise layers in the fixed sparse
+    layout, pointwise ones on 8-pixel blocks whose windows are copied before their outputs overwrite
+    the input (inplace._gathered_lag): each runs over its input in place, byte for byte as TFLM."""
+    from toolchain.compress.tflite_weights import compress_weights
+
+    model_bytes = compress_weights(mlperf_path("kws_ref_model").read_bytes(), 0.75).model
+    host = engine_cache("kws_pruned", model_bytes)
+    layers = {layer.op_index: layer for layer in host.engine.layers}
+    assert [layers[i].format for i in (1, 2)] == ["sparse", "sparse"] and layers[2].tile == 8
+    assert sum(la.stored_bytes for la in layers.values()) <= 0.40 * sum(la.dense_bytes for la in layers.values())
+    overlapped = {op for op, _, _ in host.engine.plan.inplace}
+    assert {1, 2} <= overlapped
+    x = np.random.default_rng(6).integers(-128, 128, (8,) + tuple(host.engine.input_shape[1:])).astype(np.int8)
+    assert host.run(x).tobytes() == run_tflm(model_bytes, x).tobytes()

@@ -47,6 +47,8 @@ CASES = {
     "dw_multiplier": Case("dw_multiplier", (8, 8, 3), _dw(kernel_size=(3, 2), depth_multiplier=2)),
     "dw_dilated_stride": Case("dw_dilated_stride", (12, 12, 17), _dw(kernel_size=3, dilation_rate=2,
                                                                      padding="same")),
+    # 260 channels: padded taps checked one by one (no row of input_zp on the stack: edgec_packed_dws.h)
+    "dw_wide": Case("dw_wide", (3, 3, 260), _dw(kernel_size=3, padding="same")),
     "fc": Case("fc", (64,), lambda k, x: k.layers.Dense(13, activation="relu")(x)),
     "fc_rows": Case("fc_rows", (3, 40), lambda k, x: k.layers.Dense(7)(x)),
     # 60 taps (4-bit rows read a word of 8 indices at a time: 4 taps left), 45 taps (rows not
@@ -126,9 +128,6 @@ def _expected(case: str, variant: str) -> str:
     if case == "dw_multiplier" and variant == "clustered5":  # 6 taps: 3-bit indices + 5 values > 6 B
         return "dense"
     # near ties on flash (storage.NEAR_TIE_BYTES): a few bytes more for the faster kernel's format
-    if (case, variant) in (("dw_multiplier", "sparse_clustered_zero_channels"),
-                           ("dw_multiplier", "sparse_zero_channels"), ("dw_same", "sparse90")):
-        return "clustered"
     if case == "fc_rows" and variant == "sparse_clustered_zero_channels":
         return "sparse"
     if case == "conv_valid" and variant == "sparse_clustered_zero_channels":
@@ -159,7 +158,8 @@ FULL_CASES = ("conv_same", "dw_same", "fc", "fc_rows")
 GEOMETRY_VARIANTS = ("clustered5", "sparse_zero_channels", "sparse_clustered_zero_channels")
 PAIRS = sorted([(c, v) for c in FULL_CASES for v in VARIANTS]
                + [(c, v) for c in CASES
-                  if c not in FULL_CASES + ("fc_long", "fc_tail", "fc_odd_taps", "conv_1x1_odd", "conv_1x1_wide")
+                  if c not in FULL_CASES + ("dw_wide", "fc_long", "fc_tail", "fc_odd_taps", "conv_1x1_odd",
+                                            "conv_1x1_wide")
                   for v in GEOMETRY_VARIANTS]
                + [("fc_long", "sparse50"), ("fc_long", "clustered16"), ("conv_1x1", "sparse90"),
                   ("conv_1x1", "clustered16"), ("fc_tail", "clustered16"), ("fc_odd_taps", "clustered16"),
@@ -249,3 +249,45 @@ def test_compress_tflite_weights_prunes_and_clusters(converted):
     assert clustered < delta <= clustered + max(clustered * NEAR_TIE, NEAR_TIE_BYTES)
     assert engine.layers[0].format == "sparse"
     assert engine.layers[0].stored_bytes == delta
+
+
+# Depthwise sparse rows in the fixed layout (edgec_dwconv2d_sparse_s8): K entries a channel, odd K,
+# channels with fewer nonzeros than K (all-zero channels padded), a depth multiplier of 2 (the
+# checked path), dilation and stride across the padding, 17 and 20 channels; on the generic, DSP and
+# Armv6-M (EDGEC_SCALAR) paths; more than 256 input channels across the border.
+# (case, variant, K: round(density x taps))
+FIXED_PAIRS = [("dw_same", "sparse90", 1), ("dw_same", "sparse_zero_channels", 2), ("dw_multiplier", "sparse50", 3),
+               ("dw_dilated_stride", "sparse75", 2), ("dw_wide", "sparse75", 2)]
+
+
+@pytest.mark.parametrize("case,variant,entries", FIXED_PAIRS)
+def test_sparse_depthwise_fixed_layout_exact_on_three_paths(case, variant, entries, converted, tmp_path):
+    data = _model(converted, case, variant)
+    engine = generate_engine(read_tflite(data, case), case, f"{case}.tflite")
+    (layer,) = engine.layers
+    assert layer.format == "sparse" and "edgec_dwconv2d_sparse_s8(" in engine.files[f"{case}.c"]
+    assert engine.scratch_bytes == 0
+    w = next(t for t in read_tflite(data, case).main.tensors if t.is_constant and t.dtype == "int8").data
+    rows = _rows("DEPTHWISE_CONV_2D", np.asarray(w))
+    assert max(np.count_nonzero(r) for r in rows) == entries
+    assert layer.stored_bytes == len(rows) * (entries + (entries + 1) // 2)
+    x = _inputs(engine, 7)
+    reference = run_tflm(data, x).tobytes()
+    for defines in ((), ("EDGEC_EMULATE_DSP",), ("EDGEC_SCALAR",)):
+        host = compile_host(engine, tmp_path / ("-".join(defines) or "generic"), defines=defines)
+        assert host.run(x).tobytes() == reference, defines
+
+
+def test_fixed_layout_round_trips():
+    rng = np.random.default_rng(4)
+    matrix = rng.integers(-128, 128, (9, 16)).astype(np.int8)
+    matrix[rng.random(matrix.shape) < 0.7] = 0
+    matrix[0] = 0  # padded with entries of value 0
+    matrix[1, :] = 0
+    matrix[1, [0, 15]] = (-128, 127)  # the first and the last position a nibble holds
+    packed = encode(matrix, "sparse", "fixed")
+    k = max(np.count_nonzero(r) for r in matrix)
+    assert (packed.layout, packed.code, packed.max_nonzeros) == ("fixed", 5, k)
+    assert packed.nbytes == 9 * (k + (k + 1) // 2)
+    assert np.array_equal(decode(packed), matrix)
+    assert encode(np.ones((2, 17), np.int8), "sparse", "fixed") is None  # a position needs 5 bits

@@ -14,12 +14,16 @@
  *                     high nibble; the first from tap 0) and their int8 values.
  *                     A gap over 15 taps is bridged by entries of value 0; an odd count ends with
  *                     an entry (0, 0).
+ *   SPARSE_FIXED      (depthwise, at most 16 taps) every row max_nonzeros = K entries: `values`
+ *                     [channels][K] int8, `mask` [channels][(K + 1) / 2] bytes of two 4-bit tap
+ *                     positions (low nibble first); a row of fewer nonzeros is padded with entries of
+ *                     value 0 (position 0). No count, no bitmask.
  * The codebook is [channels][clusters] int8, or [clusters] when `shared` (one serves every row).
  *
  * This header and edgec_packed.c hold what the packed kernels share; each kernel has its own file,
  * so that an engine compiles only the ones its layers use: edgec_packed_conv (convolution, decoded
  * per tile), edgec_packed_pw (convolution over SPARSE_DELTA rows, tiles of 4 pixels), edgec_packed_dw
- * (depthwise), edgec_packed_fc (fully connected).
+ * (depthwise), edgec_packed_dws (depthwise over SPARSE_FIXED rows), edgec_packed_fc (fully connected).
  */
 #ifndef EDGEC_PACKED_H
 #define EDGEC_PACKED_H
@@ -30,10 +34,11 @@
 #define EDGEC_SPARSE 2
 #define EDGEC_SPARSE_CLUSTERED 3
 #define EDGEC_SPARSE_DELTA 4
+#define EDGEC_SPARSE_FIXED 5
 
 typedef struct {
     int32_t format, channels, taps;
-    const uint8_t *mask;    /* sparse formats: [channels][(taps + 7) / 8] */
+    const uint8_t *mask;    /* sparse formats: [channels][(taps + 7) / 8]; SPARSE_FIXED: the tap positions */
     const uint8_t *values;  /* SPARSE: int8 nonzeros; clustered formats: the index bit stream */
     const int8_t *codebook; /* clustered formats */
     int32_t index_bits, clusters, shared;

@@ -31,7 +31,7 @@ def _build(keras, x):
 
 
 # weight tensor order in the model -> (sparsity, clusters): a clustered convolution; a sparse
-# depthwise layer (decoded once, run by the dense kernel); a sparse pointwise convolution (blocks of
+# depthwise layer (fixed layout: 4 entries a channel, read as stored); a sparse pointwise convolution (blocks of
 # 8 pixels, 36 pixels: a last block of 4); a clustered pointwise one; a sparse-clustered and a sparse
 # 3x3 one; a clustered FC of 756 taps and 31 rows (4-bit rows two at a time, 4 taps and a row left
 # over); a sparse FC; a clustered FC of 8 values (3-bit indices)
