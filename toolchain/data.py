@@ -1,6 +1,7 @@
 """Read sample arrays (calibration, evaluation) from .npy / .npz files or a folder of images."""
 from __future__ import annotations
 
+import lzma
 import struct
 import tokenize
 import zipfile
@@ -62,8 +63,8 @@ def read_array_file(path: Path, key: str | None = None) -> dict[str, np.ndarray]
             with np.load(path, allow_pickle=False) as npz:
                 return {k: npz[k] for k in npz.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError,
-            SyntaxError, tokenize.TokenError, KeyError, struct.error) as exc:
-        # what a corrupted header (TokenError, SyntaxError), deflate stream (zlib.error) or zip
+            SyntaxError, tokenize.TokenError, KeyError, struct.error, lzma.LZMAError) as exc:
+        # what a corrupted header (TokenError, SyntaxError), deflate or LZMA stream (zlib.error, LZMAError) or zip
         # directory (an unknown compression method, an encrypted member) raises in NumPy or zipfile
         raise DataError(path, f"not a readable NumPy file ({type(exc).__name__}: {str(exc)[:200]})") from None
     except MemoryError:
