@@ -18,10 +18,29 @@ LAUNCH = ("import sys; import toolchain.cli as c; "
           "c.COMMANDS.setdefault('flash', 'toolchain.cli.flash:flash'); c.main(sys.argv[1:])")
 
 
+def _as_from_a_shell():
+    """The signal state a terminal's shell gives a command: SIGINT and SIGTERM at their defaults and
+    nothing blocked. A child inherits ignored and blocked signals from the pytest worker, whose state
+    earlier tests in the same process may have changed."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _edgec(*args):
     """edgec in a process group of its own, killed with all it started when the test ends."""
     return running([sys.executable, "-c", LAUNCH, *args], cwd=REPO, stdout=subprocess.PIPE,
-                   stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                   stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+                   preexec_fn=_as_from_a_shell)
+
+
+def _signal_state(pid: int) -> str:
+    """The child's blocked, ignored and caught signal masks (for a failure's message)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return "gone"
+    return " ".join(line.replace("\t", "") for line in lines if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
 
 
 def _qemu_running(elf: Path) -> bool:
@@ -45,8 +64,12 @@ def test_ctrl_c_during_an_emulated_bench(tiny_firmware, tmp_path):
         while not _qemu_running(fw.elf) and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(1.0)  # well inside the runs
+        state = _signal_state(proc.pid)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)  # a guard against a hang, not a speed check
+        try:
+            out, err = proc.communicate(timeout=60)  # a guard against a hang, not a speed check
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"no exit 60 s after SIGINT; signal state before it: {state}") from None
         assert proc.returncode == 130, err
         assert "interrupted" in err and "Traceback" not in err
         assert not _qemu_running(fw.elf)
@@ -63,7 +86,11 @@ def test_flash_serves_the_emulator_until_ctrl_c(tiny_firmware):
             with EembcClient(open_port(port), timeout_s=3) as client:
                 assert client.connect().name == "edgec tiny"
         finally:
+            state = _signal_state(proc.pid)
             proc.send_signal(signal.SIGINT)
-            _, err = proc.communicate(timeout=60)  # a guard against a hang, not a speed check
+            try:
+                _, err = proc.communicate(timeout=60)  # a guard against a hang, not a speed check
+            except subprocess.TimeoutExpired:
+                raise AssertionError(f"no exit 60 s after SIGINT; signal state before it: {state}") from None
         assert proc.returncode == 130, err
         assert not _qemu_running(fw.elf)
