@@ -58,6 +58,7 @@ CASES = [
     Case("avgpool_valid", (8, 8, 3), lambda k, x: k.layers.AveragePooling2D(2)(x), expected_ops=("AVERAGE_POOL_2D",)),
     Case("maxpool_same", (9, 7, 4), lambda k, x: k.layers.MaxPooling2D(3, strides=2, padding="same")(x), expected_ops=("MAX_POOL_2D",)),
     Case("maxpool_valid", (8, 8, 6), lambda k, x: k.layers.MaxPooling2D(2)(x), expected_ops=("MAX_POOL_2D",)),
+    Case("maxpool_s1_13ch", (6, 7, 13), lambda k, x: k.layers.MaxPooling2D(3, strides=1, padding="same")(x), expected_ops=("MAX_POOL_2D",)),
     Case("add_residual_relu", (6, 6, 4),
          lambda k, x: k.layers.ReLU()(k.layers.Add()([x, k.layers.Conv2D(4, 3, padding="same")(x)])), expected_ops=("ADD",)),
     Case("add_broadcast_const", (5, 5, 4), lambda k, x: x + np.linspace(-1, 1, 4).astype(np.float32), expected_ops=("ADD",)),

@@ -34,12 +34,14 @@ def test_op_matches_tflm_exactly(name, single_op_models, engine_cache):
 
 MAC_AND_BINARY = [case.name for case in CASES
                   if {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL"} & set(case.expected_ops)]
+POOLS = [case.name for case in CASES if {"MAX_POOL_2D", "AVERAGE_POOL_2D"} & set(case.expected_ops)]
 
 
-@pytest.mark.parametrize("name", MAC_AND_BINARY)
+@pytest.mark.parametrize("name", MAC_AND_BINARY + POOLS)
 def test_dsp_path_matches_tflm_exactly(name, single_op_models, engine_cache):
-    """The Cortex-M DSP path (portable emulation of SXTB16/SMLAD/SMMULR) gives the same bytes: im2col
-    columns for 3-, 4- and 20-channel inputs (taps not a multiple of 4 included), grouped fallback."""
+    """The Cortex-M DSP path (portable emulation of SXTB16/SMLAD/SMMULR, SSUB8/SEL) gives the same bytes:
+    im2col columns for 3-, 4- and 20-channel inputs (taps not a multiple of 4 included), grouped fallback;
+    max pooling four channels a word, clipped windows and a channel remainder included."""
     _, model_bytes = single_op_models[name]
     host = engine_cache(name, model_bytes, ("EDGEC_EMULATE_DSP",))
     x = _inputs(host.engine, np.random.default_rng(11))

@@ -17,6 +17,58 @@ static inline int8_t edgec_avg_out(const edgec_pool_params *p, int32_t acc, int3
 #define EDGEC_POOL_WORDS 1
 #endif
 
+#if defined(EDGEC_DSP) && !defined(EDGEC_EMULATE_DSP)
+/* The larger of each pair of signed bytes of a and b: SSUB8 sets a lane's GE flag where
+ * a - b >= 0, SEL takes a's byte there and b's elsewhere (one asm: nothing between them). */
+static inline uint32_t edgec_max_s8x4(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("ssub8 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+#elif defined(EDGEC_DSP)
+static inline uint32_t edgec_max_s8x4(uint32_t a, uint32_t b)
+{
+    uint32_t r = 0;
+    int lane;
+    for (lane = 0; lane < 32; lane += 8) {
+        const int8_t x = (int8_t)(uint8_t)(a >> lane), y = (int8_t)(uint8_t)(b >> lane);
+        r |= (uint32_t)(uint8_t)(x >= y ? x : y) << lane;
+    }
+    return r;
+}
+#endif
+
+#if defined(EDGEC_DSP)
+/* Max pooling of one output pixel, four channels a word: the lanes start at act_min (the lower clamp)
+ * and take the larger byte of each input word of the window (SSUB8 + SEL); the upper clamp is the
+ * same per-lane selection, mirrored. Returns the first channel not done. */
+static int32_t edgec_maxpool_words(const edgec_pool_params *p, const int8_t *base, int32_t rows, int32_t cols,
+                                   int8_t *out)
+{
+    const int32_t step = p->channels, row_step = p->in_w * p->channels;
+    const uint32_t lo = 0x01010101u * (uint8_t)(int8_t)p->act_min;
+    const uint32_t hi = 0x01010101u * (uint8_t)(int8_t)p->act_max;
+    int32_t c, y, x;
+    for (c = 0; c + 4 <= p->channels; c += 4) {
+        uint32_t acc = lo, top;
+        const int8_t *row = base + c;
+        for (y = 0; y < rows; y++, row += row_step) {
+            const int8_t *src = row;
+            for (x = 0; x < cols; x++, src += step) {
+                uint32_t w;
+                memcpy(&w, src, 4);
+                acc = edgec_max_s8x4(acc, w);
+            }
+        }
+        top = edgec_max_s8x4(acc, hi); /* max(acc, hi) lane by lane; min(acc, hi) is the other one */
+        acc = acc ^ hi ^ top;
+        memcpy(out + c, &acc, 4);
+    }
+    return c;
+}
+#endif
+
 static void edgec_pool_s8(const edgec_pool_params *p, const int8_t *input, int8_t *output, int average)
 {
     int32_t b, oy, ox, c, y, x;
@@ -53,6 +105,12 @@ static void edgec_pool_s8(const edgec_pool_params *p, const int8_t *input, int8_
                     out[c + 1] = edgec_avg_out(p, s1, count);
                     out[c + 2] = edgec_avg_out(p, s2, count);
                     out[c + 3] = edgec_avg_out(p, s3, count);
+                }
+#endif
+#if defined(EDGEC_DSP)
+                if (!average) {
+                    c = edgec_maxpool_words(p, in_b + ((iy0 + y_start) * p->in_w + ix0 + x_start) * p->channels,
+                                            y_end - y_start, x_end - x_start, out);
                 }
 #endif
                 for (; c < p->channels; c++) {
