@@ -61,6 +61,9 @@ SPARSITY, CLUSTERS = 0.75, 16  # as bench/compress_fmnist.py's CONFIG (checked i
 # what the engine's block-sparse kernels run; depthwise layers stay unstructured
 PRUNE_BLOCK = 4
 PRUNED = ("prune", "prune_cluster")
+# the pruned variants' own settings, beside bench/compress_fmnist.py's CONFIG: the block size, and the
+# fine-tuning epochs that blocks need (chosen on held-out training images: README, Measurements)
+PRUNE_SETTINGS = {"prune_block": PRUNE_BLOCK, "block_prune_epochs": 6}
 FASHION = "fmnist_cnn"
 
 
@@ -114,15 +117,17 @@ def _cache_key(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def fashion_config(config: dict) -> dict:
-    """bench/compress_fmnist.py's configuration and this script's block size."""
-    return dict(config, prune_block=PRUNE_BLOCK)
+def fashion_config(config: dict, smoke: bool = False) -> dict:
+    """bench/compress_fmnist.py's configuration and the pruned variants' settings (a smoke run's
+    pruning fine-tunes as long as its others)."""
+    settings = dict(PRUNE_SETTINGS, **({"block_prune_epochs": config["prune_epochs"]} if smoke else {}))
+    return dict(config, **settings)
 
 
 def variant_config(config: dict, variant: str) -> dict:
-    """What a variant's training depends on: only the pruned ones on the block size (so that the
+    """What a variant's training depends on: only the pruned ones on PRUNE_SETTINGS (so that the
     dense and clustered variants keep their cache key)."""
-    return config if variant in PRUNED else {k: v for k, v in config.items() if k != "prune_block"}
+    return config if variant in PRUNED else {k: v for k, v in config.items() if k not in PRUNE_SETTINGS}
 
 
 def fashion_candidates(config: dict, sizes: Sizes, cache: Path, retrain: bool, work: Path) -> list[Candidate]:
@@ -188,7 +193,8 @@ def _train_fashion(config, x_train, y_train, x_test, y_test, folders: dict[str, 
         base.save(saved)
     recipes = {key: recipe for (key, _), recipe in technique_recipes(config).items()}
     prune, cluster = recipes["prune"], recipes["cluster"]
-    prune = replace(prune, prune=replace(prune.prune, block=config["prune_block"]))
+    prune = replace(prune, prune=replace(prune.prune, block=config["prune_block"],
+                                         epochs=config["block_prune_epochs"]))
     recipes = {"prune": prune, "cluster": cluster,
                "prune_cluster": Recipe(train=prune.train, prune=prune.prune, cluster=cluster.cluster)}
     models = {"dense": (base, "trained int8 baseline")}
@@ -370,7 +376,7 @@ def main(argv=None) -> int:
     import device_qemu
 
     config, sizes = (compress_fmnist.SMOKE, SMOKE) if args.smoke else (compress_fmnist.CONFIG, FULL)
-    config = fashion_config(config)
+    config = fashion_config(config, args.smoke)
     names = device_qemu.SMOKE_MODELS if args.smoke else device_qemu.MODELS
     if args.only:
         known = {FASHION} | {Path(n).stem for n in names}
