@@ -207,10 +207,10 @@ def _train_fashion(config, x_train, y_train, x_test, y_test, folders: dict[str, 
     for variant, (model, detail) in models.items():
         d = deploy(model, calib, test)
         print(f"{LABELS[variant]}: int8 accuracy {d.int8_metric:.4f}", flush=True)
-        if variant not in variants:  # the base trained again: is it the cached one?
+        if variant not in variants:  # the base (trained again or loaded): does it convert to the cached one?
             same = (folders[variant] / f"{variant}.tflite").read_bytes() == d.tflite
-            print(f"  the base trained again is {'identical to' if same else 'NOT identical to'} the cached "
-                  f"{variant} model", flush=True)
+            print(f"  the base model's int8 conversion is {'identical to' if same else 'NOT identical to'} the "
+                  f"cached {variant} model", flush=True)
             continue
         folders[variant].mkdir(parents=True, exist_ok=True)
         (folders[variant] / f"{variant}.tflite").write_bytes(d.tflite)
