@@ -8,6 +8,10 @@ For each model, four variants: dense int8 / pruned 75% / clustered 16 / pruned 7
   fine-tuning (toolchain.compress.tflite_weights): their training data is not here, so these rows
   measure size, speed and exactness only.
 
+"Pruned" is block pruning (PRUNE_BLOCK = 4): whole aligned blocks of 4 consecutive taps of an output
+channel, in the order the int8 kernel stores them, are zeroed (toolchain.compress.blocks), the
+pattern the engine's block-sparse kernels run; depthwise layers stay unstructured.
+
 Each row: weight bytes as the engine stores them (its per-layer storage record), flash and SRAM
 read from the ELF, instructions per inference on the emulated Cortex-M7 (QEMU -icount, over
 serial, as bench/device_qemu.py measures them), outputs compared byte for byte with the
@@ -23,8 +27,10 @@ runs, in a minute or two; its figures judge nothing.
 
 A full run writes out/bench/compress_device.json (--json FILE elsewhere); a smoke run writes no
 file unless asked. The trained Fashion-MNIST variants of a full run (int8 .tflite and accuracy)
-are cached under out/bench/compress_device_cache, keyed by the configuration and data sizes, so
-that a second run measures a changed engine without retraining; --retrain ignores the cache.
+are cached under out/bench/compress_device_cache, keyed by the configuration and data sizes (the
+pruned variants also by the block size), with the float base model, so that a second run measures
+a changed engine without retraining, and trains only the variants whose key changed; --retrain
+ignores the cache.
 """
 from __future__ import annotations
 
@@ -36,7 +42,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -51,6 +57,13 @@ VARIANTS = ("dense", "prune", "cluster", "prune_cluster")
 LABELS = {"dense": "dense int8", "prune": "pruned 75%", "cluster": "clustered 16",
           "prune_cluster": "pruned 75% + clustered 16"}
 SPARSITY, CLUSTERS = 0.75, 16  # as bench/compress_fmnist.py's CONFIG (checked in fashion_candidates)
+# "pruned" means block pruning: whole aligned blocks of 4 taps per output channel (toolchain.compress.blocks),
+# what the engine's block-sparse kernels run; depthwise layers stay unstructured
+PRUNE_BLOCK = 4
+PRUNED = ("prune", "prune_cluster")
+# the pruned variants' own settings, beside bench/compress_fmnist.py's CONFIG: the block size, and the
+# fine-tuning epochs that blocks need (chosen on held-out training images: README, Measurements)
+PRUNE_SETTINGS = {"prune_block": PRUNE_BLOCK, "block_prune_epochs": 6}
 FASHION = "fmnist_cnn"
 
 
@@ -104,6 +117,19 @@ def _cache_key(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def fashion_config(config: dict, smoke: bool = False) -> dict:
+    """bench/compress_fmnist.py's configuration and the pruned variants' settings (a smoke run's
+    pruning fine-tunes as long as its others)."""
+    settings = dict(PRUNE_SETTINGS, **({"block_prune_epochs": config["prune_epochs"]} if smoke else {}))
+    return dict(config, **settings)
+
+
+def variant_config(config: dict, variant: str) -> dict:
+    """What a variant's training depends on: only the pruned ones on PRUNE_SETTINGS (so that the
+    dense and clustered variants keep their cache key)."""
+    return config if variant in PRUNED else {k: v for k, v in config.items() if k not in PRUNE_SETTINGS}
+
+
 def fashion_candidates(config: dict, sizes: Sizes, cache: Path, retrain: bool, work: Path) -> list[Candidate]:
     """The reference CNN trained as bench/compress_fmnist.py does, and its three compressed variants."""
     from compress_fmnist import load_fmnist
@@ -111,12 +137,14 @@ def fashion_candidates(config: dict, sizes: Sizes, cache: Path, retrain: bool, w
     if (config["prune_sparsity"], config["clusters"]) != (SPARSITY, CLUSTERS):
         raise SystemExit(f"bench/compress_fmnist.py's configuration changed: {config}")
     x_train, y_train, x_test, y_test = load_fmnist(config)
-    folder = cache / _cache_key(config)
-    records = {v: folder / f"{v}.json" for v in VARIANTS}
-    if retrain or not all(r.is_file() for r in records.values()):
-        _train_fashion(config, x_train, y_train, x_test, y_test, folder)
-    else:
-        print(f"Fashion-MNIST variants: cached in {folder} (--retrain to train them again)", flush=True)
+    folders = {v: cache / _cache_key(variant_config(config, v)) for v in VARIANTS}
+    records = {v: folders[v] / f"{v}.json" for v in VARIANTS}
+    missing = [v for v in VARIANTS if retrain or not records[v].is_file()]
+    if missing:
+        _train_fashion(config, x_train, y_train, x_test, y_test, folders, missing)
+    if len(missing) < len(VARIANTS):
+        print(f"Fashion-MNIST variants cached: {', '.join(f'{folders[v]}/{v}' for v in VARIANTS if v not in missing)}"
+              " (--retrain to train them again)", flush=True)
     from toolchain.compress.measure import quantize_input
 
     npz = work / "fmnist_eval.npz"
@@ -130,7 +158,7 @@ def fashion_candidates(config: dict, sizes: Sizes, cache: Path, retrain: bool, w
         record = json.loads(records[variant].read_text())
         # a model cached before the convert pass shared the codebooks: shared as that pass does now,
         # and its accuracy measured again
-        tflite, shared = share_codebooks((folder / f"{variant}.tflite").read_bytes())
+        tflite, shared = share_codebooks((folders[variant] / f"{variant}.tflite").read_bytes())
         accuracy, detail = record["accuracy"], record["detail"]
         if shared:
             accuracy = float(np.mean(np.argmax(run_tflite(tflite, x_test), axis=-1) == y_test))
@@ -140,7 +168,8 @@ def fashion_candidates(config: dict, sizes: Sizes, cache: Path, retrain: bool, w
     return result
 
 
-def _train_fashion(config, x_train, y_train, x_test, y_test, folder: Path) -> None:
+def _train_fashion(config, x_train, y_train, x_test, y_test, folders: dict[str, Path], variants: list[str]) -> None:
+    """Train `variants` (the base model too: the others are fine-tuned from it) into their folders."""
     from compress_fmnist import technique_recipes, train_base
 
     from toolchain.compress.data import Dataset
@@ -150,23 +179,42 @@ def _train_fashion(config, x_train, y_train, x_test, y_test, folder: Path) -> No
 
     train, test = Dataset(x_train, y_train, "fmnist-train"), Dataset(x_test, y_test, "fmnist-test")
     calib = x_train[np.random.default_rng(0).choice(len(x_train), min(200, len(x_train)), replace=False)]
-    print(f"Fashion-MNIST: {len(train)} training, {len(test)} test images; config {config}", flush=True)
-    base = train_base(config, x_train, y_train)
+    print(f"Fashion-MNIST: {len(train)} training, {len(test)} test images; config {config}; training "
+          f"{', '.join(variants)}", flush=True)
+    saved = folders["dense"] / "base.keras"  # the float base model, for a later run that trains other variants
+    if saved.is_file() and "dense" not in variants:
+        import keras
+
+        print(f"base model: {saved}", flush=True)
+        base = keras.models.load_model(saved)
+    else:
+        base = train_base(config, x_train, y_train)
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        base.save(saved)
     recipes = {key: recipe for (key, _), recipe in technique_recipes(config).items()}
     prune, cluster = recipes["prune"], recipes["cluster"]
-    variants = {"prune": prune, "cluster": cluster,
-                "prune_cluster": Recipe(train=prune.train, prune=prune.prune, cluster=cluster.cluster)}
+    prune = replace(prune, prune=replace(prune.prune, block=config["prune_block"],
+                                         epochs=config["block_prune_epochs"]))
+    recipes = {"prune": prune, "cluster": cluster,
+               "prune_cluster": Recipe(train=prune.train, prune=prune.prune, cluster=cluster.cluster)}
     models = {"dense": (base, "trained int8 baseline")}
-    for variant, recipe in variants.items():
+    for variant in variants:
+        if variant == "dense":
+            continue
         print(f"--- {LABELS[variant]}", flush=True)
-        result = compress(base, recipe, train, None, log=lambda m: print(m, flush=True))
+        result = compress(base, recipes[variant], train, None, log=lambda m: print(m, flush=True))
         models[variant] = (result.model, "; ".join(s.detail for s in result.stages[1:]))
-    folder.mkdir(parents=True, exist_ok=True)
     for variant, (model, detail) in models.items():
         d = deploy(model, calib, test)
         print(f"{LABELS[variant]}: int8 accuracy {d.int8_metric:.4f}", flush=True)
-        (folder / f"{variant}.tflite").write_bytes(d.tflite)
-        (folder / f"{variant}.json").write_text(json.dumps({"accuracy": d.int8_metric, "detail": detail}))
+        if variant not in variants:  # the base (trained again or loaded): does it convert to the cached one?
+            same = (folders[variant] / f"{variant}.tflite").read_bytes() == d.tflite
+            print(f"  the base model's int8 conversion is {'identical to' if same else 'NOT identical to'} the "
+                  f"cached {variant} model", flush=True)
+            continue
+        folders[variant].mkdir(parents=True, exist_ok=True)
+        (folders[variant] / f"{variant}.tflite").write_bytes(d.tflite)
+        (folders[variant] / f"{variant}.json").write_text(json.dumps({"accuracy": d.int8_metric, "detail": detail}))
 
 
 def mlperf_candidates(models: Path, names: tuple[str, ...], sizes: Sizes) -> list[Candidate]:
@@ -183,12 +231,14 @@ def mlperf_candidates(models: Path, names: tuple[str, ...], sizes: Sizes) -> lis
         result.append(Candidate(stem, "dense", published, None, "as published", inputs))
         for variant, sparsity, clusters in (("prune", SPARSITY, None), ("cluster", None, CLUSTERS),
                                             ("prune_cluster", SPARSITY, CLUSTERS)):
-            edited = compress_weights(published, sparsity, clusters)
+            edited = compress_weights(published, sparsity, clusters, block=PRUNE_BLOCK)
             zeros = sum(t.zeros for t in edited.tensors) / max(1, sum(t.size for t in edited.tensors))
             most = max(t.max_values_per_channel for t in edited.tensors)
             codes = max(t.values for t in edited.tensors)
             result.append(Candidate(stem, variant, edited.model, None,
-                                    f"int8 weights edited: {zeros:.1%} zeros, at most {most} values a channel"
+                                    f"int8 weights edited: {zeros:.1%} zeros"
+                                    + (f" (blocks of {PRUNE_BLOCK}; depthwise unstructured)" if sparsity else "")
+                                    + f", at most {most} values a channel"
                                     + (f", {codes} a tensor" if clusters else ""), inputs))
     return result
 
@@ -326,6 +376,7 @@ def main(argv=None) -> int:
     import device_qemu
 
     config, sizes = (compress_fmnist.SMOKE, SMOKE) if args.smoke else (compress_fmnist.CONFIG, FULL)
+    config = fashion_config(config, args.smoke)
     names = device_qemu.SMOKE_MODELS if args.smoke else device_qemu.MODELS
     if args.only:
         known = {FASHION} | {Path(n).stem for n in names}

@@ -26,6 +26,9 @@ def compression_options(command):
     """The compression options of `edgec compress` and `edgec build`."""
     options = [
         click.option("--prune", type=SPARSITY, metavar="S", help="Magnitude pruning to sparsity S (e.g. 0.75)."),
+        click.option("--prune-block", type=click.IntRange(1, 64), metavar="B",
+                     help="With --prune: zero whole aligned blocks of B taps per output channel, which the C "
+                          "engine's block-sparse kernels skip (1: unstructured, the default)."),
         click.option("--prune-structured", type=SPARSITY, metavar="S",
                      help="Remove a fraction S of the channels (filters) of each prunable group."),
         click.option("--cluster", type=click.IntRange(2, 256), metavar="N",
@@ -57,11 +60,11 @@ def compression_options(command):
 
 def recipe_from_options(prune=None, prune_structured=None, cluster=None, factorize=None, separable=False,
                         bottleneck=None, distill=False, recipe_path=None, epochs=None, weights=None, qat=False,
-                        **_unused) -> Recipe:
+                        prune_block=None, **_unused) -> Recipe:
     base = load_recipe(recipe_path) if recipe_path else None
     return with_options(base, prune=prune, prune_structured=prune_structured, cluster=cluster,
                         factorize=factorize, separable=separable, bottleneck=bottleneck, distill=distill, qat=qat,
-                        epochs=epochs, weights=weights)
+                        epochs=epochs, weights=weights, prune_block=prune_block)
 
 
 def load_data(model, path):

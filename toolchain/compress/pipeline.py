@@ -147,10 +147,11 @@ def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, e
         o = recipe.prune
         steps = _steps(train, recipe.train, o.epochs)
         schedule = _pruning_schedule(o, steps)
-        say(f"magnitude pruning: {'%d:%d' % o.m_by_n if o.m_by_n else f'{o.sparsity:.0%}'} ({schedule!r})")
+        blocks = f" in blocks of {o.block} taps per output channel (depthwise: unstructured)" if o.block > 1 else ""
+        say(f"magnitude pruning: {'%d:%d' % o.m_by_n if o.m_by_n else f'{o.sparsity:.0%}'}{blocks} ({schedule!r})")
         per_layer = {name: _pruning_schedule(PruneOptions(**{**asdict(o), "sparsity": s}), steps)
                      for name, s in o.per_layer.items()}
-        wrapped = pruning.prune_low_magnitude(current, schedule, o.m_by_n, o.layers, o.exclude, per_layer)
+        wrapped = pruning.prune_low_magnitude(current, schedule, o.m_by_n, o.layers, o.exclude, per_layer, o.block)
         if not pruning.pruned_wrappers(wrapped):  # nothing to prune: no fine-tuning for it either
             say("magnitude pruning: no prunable layer (Dense or Conv kernels besides the first convolution "
                 "and the last Dense)")
@@ -163,6 +164,8 @@ def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, e
             current = pruning.strip_pruning(wrapped)
             sparsity = pruning.kernel_sparsity(current)
             detail = ", ".join(f"{k}: {v:.1%}" for k, v in sparsity.items() if v > 0) or "no weights pruned"
+            if o.block > 1:
+                detail = f"blocks of {o.block}: {detail}"
             stages.append(_stage("prune", current, eval_data, detail, epochs))
 
     if recipe.cluster is not None:

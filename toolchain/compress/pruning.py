@@ -7,6 +7,10 @@ says so (the smallest magnitudes go to zero), and writes the masked kernels back
 so that pruned weights stay exactly zero. `strip_pruning` returns plain layers holding the masked
 weights.
 
+`block_size=B` (B > 1) prunes whole aligned blocks of B consecutive taps per output channel, in
+the order the TFLite kernel stores them (toolchain.compress.blocks: the layout, the score and the
+depthwise rule), which the engine's block-sparse kernels run in multiply pairs.
+
 Unstructured sparsity does not make an int8 TFLite model smaller on TFLM (its buffers are dense);
 it pays off only in a compressed archive (zip size) or with a sparse-aware runtime.
 """
@@ -17,6 +21,7 @@ import keras
 from keras import ops
 
 from toolchain.base.errors import OptionError
+from toolchain.compress import blocks
 from toolchain.compress.graph import Replacement, clone_layer, rebuild
 from toolchain.compress.layers import kernel_names, select_layers
 
@@ -126,6 +131,23 @@ def m_by_n_mask(weights: np.ndarray, m: int, n: int, reduce_axis: int) -> np.nda
     return np.moveaxis(keep.reshape(moved.shape), -1, reduce_axis).astype(weights.dtype)
 
 
+def block_magnitude_mask(weights: np.ndarray, sparsity: float, block: int) -> np.ndarray:
+    """0/1 mask of a Dense / Conv kernel zeroing round(sparsity x blocks) whole blocks of `block` taps
+    (toolchain.compress.blocks)."""
+    rows = blocks.keras_rows(weights)
+    return blocks.from_keras_rows(blocks.block_mask(rows, sparsity, block), weights.shape)
+
+
+def check_block_size(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
+        raise OptionError("block_size", value, "an integer >= 1 (1: unstructured)")
+    return int(value)
+
+
+def _depthwise(layer: keras.Layer, kernel_name: str) -> bool:
+    return isinstance(layer, keras.layers.DepthwiseConv2D) or kernel_name == "depthwise_kernel"
+
+
 def _reduce_axis(layer: keras.Layer, kernel_name: str) -> int:
     # The axis summed over in a dot product: input features / input channels.
     if isinstance(layer, keras.layers.Dense):
@@ -136,8 +158,11 @@ def _reduce_axis(layer: keras.Layer, kernel_name: str) -> int:
 class PruneLowMagnitude(keras.layers.Wrapper):
     """A layer whose kernels are multiplied by 0/1 masks that a pruning schedule updates."""
 
-    def __init__(self, layer, pruning_schedule=None, sparsity_m_by_n=None, **kwargs):
+    def __init__(self, layer, pruning_schedule=None, sparsity_m_by_n=None, block_size=1, **kwargs):
         super().__init__(layer, **kwargs)
+        self.block_size = check_block_size(block_size)
+        if self.block_size > 1 and sparsity_m_by_n is not None:
+            raise OptionError("block_size", self.block_size, "1 with sparsity_m_by_n (they are two patterns)")
         if isinstance(pruning_schedule, dict):
             pruning_schedule = PruningSchedule.from_config(pruning_schedule)
         self.pruning_schedule = pruning_schedule or ConstantSparsity(0.5)
@@ -191,6 +216,8 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             w = np.asarray(getattr(self.layer, name).numpy()) * mask.numpy()
             if self.sparsity_m_by_n is not None:
                 new = m_by_n_mask(w, *self.sparsity_m_by_n, reduce_axis=_reduce_axis(self.layer, name))
+            elif self.block_size > 1 and not _depthwise(self.layer, name):
+                new = block_magnitude_mask(w, sparsity, self.block_size)
             else:
                 new = magnitude_mask(w, sparsity)
             mask.assign(new)
@@ -204,6 +231,7 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         config = super().get_config()
         config["pruning_schedule"] = self.pruning_schedule.get_config()
         config["sparsity_m_by_n"] = self.sparsity_m_by_n
+        config["block_size"] = self.block_size
         return config
 
 
@@ -238,15 +266,20 @@ def prune_low_magnitude(
     layers: list[str] | None = None,
     exclude: tuple[str, ...] = (),
     per_layer: dict[str, PruningSchedule] | None = None,
+    block_size: int = 1,
 ):
     """Wrap layers for magnitude pruning; `to_prune` is a Keras model or a single layer.
 
     On a model, `layers` names the layers to prune (default: every Dense/Conv kernel except the
     first convolution and the last Dense), `per_layer` gives some of them their own schedule.
+    `block_size` > 1: whole blocks of that many taps per output channel (depthwise kernels stay
+    unstructured).
     """
     schedule = pruning_schedule or ConstantSparsity(0.5)
     if isinstance(to_prune, keras.layers.Layer) and not isinstance(to_prune, keras.Model):
-        return PruneLowMagnitude(to_prune, schedule, sparsity_m_by_n)
+        return PruneLowMagnitude(to_prune, schedule, sparsity_m_by_n, block_size)
+    if check_block_size(block_size) > 1 and sparsity_m_by_n is not None:
+        raise OptionError("block_size", block_size, "1 with sparsity_m_by_n (they are two patterns)")
     per_layer = dict(per_layer or {})
     chosen = set(select_layers(to_prune, "prune layers", layers, exclude))
     if per_layer:
@@ -256,7 +289,7 @@ def prune_low_magnitude(
         if layer.name not in chosen:
             return None
         inner = clone_layer(layer)
-        wrapper = PruneLowMagnitude(inner, per_layer.get(layer.name, schedule), sparsity_m_by_n,
+        wrapper = PruneLowMagnitude(inner, per_layer.get(layer.name, schedule), sparsity_m_by_n, block_size,
                                     name=f"prune_low_magnitude_{layer.name}")
         return Replacement([wrapper], [None])
 

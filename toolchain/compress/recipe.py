@@ -38,6 +38,8 @@ Example (every table and key optional):
     end_step = -1              # -1: two thirds of the fine-tuning steps
     frequency = 100
     m_by_n = [2, 4]            # instead of sparsity: keep 2 of every 4 weights
+    block = 1                  # 1: unstructured; 4: zero whole aligned blocks of 4 taps per output
+                               # channel (the C engine's block-sparse storage); > 1 not with m_by_n
     layers = ["conv2", "dense1"]
     per_layer = { dense1 = 0.9 }
     epochs = 3                 # overrides [train] for this technique
@@ -95,6 +97,10 @@ class PruneOptions:
     exclude: tuple[str, ...] = ()
     per_layer: dict[str, float] = field(default_factory=dict)
     epochs: int | None = None
+    block: int = 1  # taps per pruned block (toolchain.compress.blocks); 1: unstructured
+
+
+MAX_BLOCK = 64
 
 
 @dataclass(frozen=True)
@@ -236,6 +242,9 @@ def _prune(t: Table) -> PruneOptions:
     end = t.integer("end_step", base.end_step, -1)
     if end != -1 and end < begin:
         c.fail("prune.end_step", f"-1 or an integer >= begin_step ({begin})", end)
+    block = t.integer("block", base.block, 1, MAX_BLOCK)
+    if block > 1 and m_by_n is not None:
+        c.fail("prune.block", "1 with m_by_n (block pruning and m:n are two patterns)", block)
     return PruneOptions(
         sparsity=_sparsity(c, "prune.sparsity", t.raw("sparsity", base.sparsity)),
         schedule=t.choice("schedule", SCHEDULES, base.schedule),
@@ -246,6 +255,7 @@ def _prune(t: Table) -> PruneOptions:
         exclude=_exclude(t),
         per_layer=t.mapping("per_layer", lambda k, v: _sparsity(c, k, v), {}, "a table of layer name = value"),
         epochs=_epochs(t),
+        block=block,
     )
 
 
@@ -355,12 +365,20 @@ def load_recipe(path) -> Recipe:
 def with_options(recipe: Recipe | None, *, prune: float | None = None, prune_structured: float | None = None,
                  cluster: int | None = None, factorize: float | None = None, separable: bool = False,
                  bottleneck: float | None = None, distill: bool = False, qat: bool = False,
-                 epochs: int | None = None, weights: str | None = None) -> Recipe:
+                 epochs: int | None = None, weights: str | None = None, prune_block: int | None = None) -> Recipe:
     """`recipe` (or an empty one) with the command-line options laid over it."""
     recipe = recipe or Recipe()
     c = Checker("command line", kind="recipe")
     if prune is not None:
         recipe = replace(recipe, prune=replace(recipe.prune or PruneOptions(), sparsity=_sparsity(c, "--prune", prune)))
+    if prune_block is not None:
+        if recipe.prune is None:
+            c.fail("--prune-block", "--prune S (or a recipe's [prune] table) beside it", prune_block)
+        block = c.integer("--prune-block", prune_block, 1, MAX_BLOCK)
+        if block > 1 and recipe.prune.m_by_n is not None:
+            c.fail("--prune-block", "1 with the recipe's prune.m_by_n (block pruning and m:n are two patterns)",
+                   block)
+        recipe = replace(recipe, prune=replace(recipe.prune, block=block))
     if prune_structured is not None:
         recipe = replace(recipe, prune_structured=replace(recipe.prune_structured or StructuredOptions(),
                                                           sparsity=_sparsity(c, "--prune-structured", prune_structured)))

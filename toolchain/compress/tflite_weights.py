@@ -6,6 +6,9 @@ exactness on the device (not to accuracy, which fine-tuning would recover):
 
 - pruning: in each output channel, the given fraction of the weights with the smallest |w|
   become 0 (ties broken by position, so the count per channel is exact);
+- block pruning (`block` > 1): in each output channel of a CONV_2D or FULLY_CONNECTED, the given
+  fraction of its aligned blocks of `block` taps (in the stored order: OHWI, or out x in) with the
+  smallest mean |w| become 0 (toolchain.compress.blocks); DEPTHWISE_CONV_2D stays unstructured;
 - clustering (`codebook="tensor"`, the default): the whole tensor's int8 weights take at most
   `clusters` int8 codes shared by every output channel, each channel with its own scale
   (toolchain.compress.codebook.shared_codebook: least squares in each channel's units), so that
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from toolchain.base.tflite_reader import read_tflite
+from toolchain.compress.blocks import block_mask
 from toolchain.compress.codebook import buffer_span, kmeans_1d, rewrite_layer, shared_codebook
 
 WEIGHT_INPUTS = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1}
@@ -54,6 +58,13 @@ def prune_channels(weights: np.ndarray, axis: int, sparsity: float) -> np.ndarra
     order = np.argsort(np.abs(flat.astype(np.int16)), axis=1, kind="stable")[:, :count]
     np.put_along_axis(out, order, 0, axis=1)
     return restore(out)
+
+
+def prune_channel_blocks(weights: np.ndarray, axis: int, sparsity: float, block: int) -> np.ndarray:
+    """Zero, in each channel along `axis`, the round(sparsity x blocks) aligned blocks of `block`
+    consecutive weights (in the channel's stored order) of smallest mean magnitude."""
+    flat, restore = _channels_last(np.asarray(weights, np.int8), axis)
+    return restore(flat * block_mask(flat, sparsity, block, per_row=True))
 
 
 def _cluster_values(values: np.ndarray, clusters: int, keep_sign: bool) -> np.ndarray:
@@ -115,10 +126,11 @@ def channel_axis(op: str, quant_axis: int | None, ndim: int) -> int:
 
 
 def compress_weights(model_bytes: bytes, sparsity: float | None = None, clusters: int | None = None,
-                     codebook: str = "tensor") -> EditedModel:
+                     codebook: str = "tensor", block: int = 1) -> EditedModel:
     """Prune (`sparsity`) and/or cluster (`clusters`) every int8 weight tensor of the model; both:
     sparsity-preserving clustering of the nonzeros. `codebook`: one set of codes per tensor
-    ("tensor", scales and biases rewritten) or per channel ("channel", the weights only)."""
+    ("tensor", scales and biases rewritten) or per channel ("channel", the weights only); `block`:
+    prune whole blocks of that many taps (depthwise weights: unstructured)."""
     if codebook not in CODEBOOKS:
         raise ValueError(f"codebook {codebook!r}: one of {', '.join(CODEBOOKS)}")
     model = read_tflite(model_bytes)
@@ -146,7 +158,9 @@ def compress_weights(model_bytes: bytes, sparsity: float | None = None, clusters
         if w.size != buffer_span(model_bytes, t.buffer)[1]:
             skipped.append((t.name, f"buffer of {buffer_span(model_bytes, t.buffer)[1]} bytes for {w.size} weights"))
             continue
-        if sparsity is not None:
+        if sparsity is not None and block > 1 and op.op != "DEPTHWISE_CONV_2D" and axis == 0:
+            w = prune_channel_blocks(w, axis, sparsity, block)
+        elif sparsity is not None:
             w = prune_channels(w, axis, sparsity)
         flat = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
         scale = np.ones(flat.shape[0])

@@ -123,3 +123,19 @@ def test_every_technique_is_measured_on_tflm_and_the_engine(workdir):
     head = text.splitlines()[0].split()
     assert head[:6] == ["technique", "params", "MACs", "float", "accuracy", "int8"]
     assert "pts" in head and "SRAM (arena)" in text and "C engine weights" in text and "C engine SRAM" in text
+
+
+def test_block_pruning_option_reaches_the_saved_model_and_the_report(workdir):
+    from toolchain.compress.blocks import keras_rows
+
+    result = _run(["model.keras", "--prune", "0.5", "--prune-block", "4", "--epochs", "1", "--train", "train.npz",
+                   "-o", "out.keras", "--no-int8", "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    prune = json.loads(result.stdout)["compression"]["rows"][1]
+    assert prune["detail"] == "blocks of 4: conv_mid: 50.0%, dense_mid: 50.0%"
+    model = keras.models.load_model(workdir / "out.keras")
+    for name in ("conv_mid", "dense_mid"):  # 72 and 256 taps a row: whole blocks of 4, half of them zero
+        blocks = keras_rows(model.get_layer(name).kernel.numpy()).reshape(-1, 4) == 0
+        assert np.all(blocks.all(axis=1) | ~blocks.any(axis=1)) and blocks.all(axis=1).mean() == 0.5
+    bad = CliRunner().invoke(cli.compress, ["model.keras", "--prune", "0.5", "--prune-block", "0", "-o", "o.keras"])
+    assert bad.exit_code == EXIT_BAD_INPUT and "0 is not in the range 1<=x<=64" in bad.output

@@ -134,3 +134,23 @@ def test_compressed_model_runs_in_tflm(small_tflite):
     interpreter.set_input(x, 0)
     interpreter.invoke()
     assert np.asarray(interpreter.get_output(0)).shape == (1, 5)
+
+
+def test_block_pruning_of_int8_weights_in_the_stored_order(small_tflite):
+    from toolchain.compress.blocks import block_bounds
+
+    before, after = _weights(read_tflite(small_tflite)), _weights(read_tflite(compress_weights(small_tflite, 0.75,
+                                                                                               block=4).model))
+    for op in ("CONV_2D", "FULLY_CONNECTED"):  # rows: OHWI (27 taps: 6 blocks of 4, one of 3), out x in
+        shape = before[op].shape
+        old, new = (np.asarray(t.data, np.int8).reshape(shape[0], -1) for t in (before[op], after[op]))
+        for o, n in zip(old, new):
+            spans = block_bounds(len(o), 4)
+            pruned = [not n[a:b].any() for a, b in spans]
+            for (a, b), zero in zip(spans, pruned):  # each block kept as it was, or zero as a whole
+                assert zero or np.array_equal(n[a:b], o[a:b])
+            assert sum(pruned) == round(0.75 * len(spans))
+            means = [np.abs(o[a:b].astype(int)).mean() for a, b in spans]
+            assert max(m for m, z in zip(means, pruned) if z) <= min(m for m, z in zip(means, pruned) if not z)
+    dw = np.asarray(after["DEPTHWISE_CONV_2D"].data, np.int8).reshape(9, 12)  # unstructured: 7 of 9 a channel
+    assert np.all(np.count_nonzero(dw == 0, axis=0) == 7)
