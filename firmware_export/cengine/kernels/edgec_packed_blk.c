@@ -1,0 +1,279 @@
+/* edgec C engine: convolution and fully connected over BLOCK / BLOCK_CLUSTERED rows
+ * (see edgec_packed_blk.h). */
+#include "edgec_packed_blk.h"
+
+/* Lane of tap k & 3 in a pixel's block of 4 int16: x0, x2, x1, x3 (the words SXTB16(v) and
+ * SXTB16(v, ror 8) of the taps' int8 word v). */
+static const uint8_t edgec_blk_lane[4] = {0, 2, 1, 3};
+
+/* n int8 taps of src as taps k .. k + n - 1 of the window whose first block is at col (blocks
+ * 4 * tile int16 apart). */
+static void edgec_blk_put(int16_t *col, int32_t tile, int32_t k, const int8_t *src, int32_t n)
+{
+    const int32_t step = 4 * tile;
+    int16_t *d;
+    for (; n > 0 && (k & 3); k++, n--) {
+        col[(k >> 2) * step + edgec_blk_lane[k & 3]] = *src++;
+    }
+    for (d = col + (k >> 2) * step; n >= 4; n -= 4, k += 4, src += 4, d += step) {
+        uint32_t v;
+        memcpy(&v, src, 4);
+#if defined(EDGEC_DSP)
+        {
+            const int32_t a = edgec_sxtb16((int32_t)v), b = edgec_sxtb16_ror8((int32_t)v);
+            memcpy(d, &a, 4);
+            memcpy(d + 2, &b, 4);
+        }
+#else
+        d[0] = (int8_t)v;
+        d[1] = (int8_t)(v >> 16);
+        d[2] = (int8_t)(v >> 8);
+        d[3] = (int8_t)(v >> 24);
+#endif
+    }
+    for (; n > 0; k++, n--) {
+        col[(k >> 2) * step + edgec_blk_lane[k & 3]] = *src++;
+    }
+}
+
+/* n taps of value v from tap k on (padding). */
+static void edgec_blk_fill(int16_t *col, int32_t tile, int32_t k, int32_t v, int32_t n)
+{
+    for (; n > 0; k++, n--) {
+        col[(k >> 2) * 4 * tile + edgec_blk_lane[k & 3]] = (int16_t)v;
+    }
+}
+
+/* Output pixel t's window (taps ky, kx, c) into the tile slot col. */
+static void edgec_blk_gather(const edgec_conv_params *p, const int8_t *in_b, int32_t t, int16_t *col, int32_t tile,
+                             int32_t taps)
+{
+    const int32_t c = p->in_c, len = p->kernel_w * c;
+    const int32_t iy0 = (t / p->out_w) * p->stride_h - p->pad_top, ix0 = (t % p->out_w) * p->stride_w - p->pad_left;
+    const int whole_rows = p->dilation_w == 1 && ix0 >= 0 && ix0 + p->kernel_w <= p->in_w;
+    int32_t ky, kx, k = 0;
+    for (ky = 0; ky < p->kernel_h; ky++) {
+        const int32_t iy = iy0 + ky * p->dilation_h;
+        const int8_t *row = in_b + iy * p->in_w * c;
+        if (iy < 0 || iy >= p->in_h) {
+            edgec_blk_fill(col, tile, k, p->input_zp, len);
+            k += len;
+        } else if (whole_rows) {
+            edgec_blk_put(col, tile, k, row + ix0 * c, len);
+            k += len;
+        } else {
+            for (kx = 0; kx < p->kernel_w; kx++, k += c) {
+                const int32_t ix = ix0 + kx * p->dilation_w;
+                if (ix < 0 || ix >= p->in_w) {
+                    edgec_blk_fill(col, tile, k, p->input_zp, c);
+                } else {
+                    edgec_blk_put(col, tile, k, row + ix * c, c);
+                }
+            }
+        }
+    }
+    edgec_blk_fill(col, tile, taps, 0, -taps & 3); /* the last block's missing taps (their weights are 0) */
+}
+
+/* A row's count of stored blocks; *s advances past it (wide: two bytes an entry). */
+EDGEC_FORCE_INLINE int32_t edgec_blk_count(const uint8_t **s, const int wide)
+{
+    int32_t n;
+    if (wide) {
+        n = (int32_t)(*s)[0] | ((int32_t)(*s)[1] << 8);
+        *s += 2;
+    } else {
+        n = (*s)[0];
+        *s += 1;
+    }
+    return n;
+}
+
+/* The int8 values of a row's n stored blocks: in place (BLOCK), or decoded into dec (BLOCK_CLUSTERED);
+ * *values advances past them. */
+static const int8_t *edgec_blk_values(const edgec_packed *w, int32_t row, const uint8_t **values, int32_t n,
+                                      int8_t *dec)
+{
+    const uint8_t *s = *values;
+    const int8_t *cb;
+    int32_t i;
+    if (w->format == EDGEC_BLOCK) {
+        *values = s + 4 * n;
+        return (const int8_t *)s;
+    }
+    cb = edgec_codebook(w, row);
+    for (i = 0; i < n; i++, s += 2) {
+        dec[4 * i] = cb[s[0] & 15u];
+        dec[4 * i + 1] = cb[s[0] >> 4];
+        dec[4 * i + 2] = cb[s[1] & 15u];
+        dec[4 * i + 3] = cb[s[1] >> 4];
+    }
+    *values = s;
+    return dec;
+}
+
+/* acc[j] + the row's dot product with the tile's pixels j < tile: n stored blocks (values wv, block
+ * indices at s), windows gathered at x. */
+EDGEC_FORCE_INLINE void edgec_blk_dot(const uint8_t *s, const int wide, int32_t n, const int8_t *wv, const int16_t *x,
+                                      const int32_t tile, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = tile > 1 ? acc[1] : 0, a2 = tile > 2 ? acc[2] : 0, a3 = tile > 2 ? acc[3] : 0;
+    int32_t i;
+    for (i = 0; i < n; i++, wv += 4) {
+        const int32_t b = wide ? (int32_t)s[2 * i] | ((int32_t)s[2 * i + 1] << 8) : (int32_t)s[i];
+        const int16_t *xs = x + b * 4 * tile;
+#if defined(EDGEC_DSP)
+        int32_t wq, w02, w13, v[8];
+        memcpy(&wq, wv, 4);
+        w02 = edgec_sxtb16(wq);
+        w13 = edgec_sxtb16_ror8(wq);
+        memcpy(v, xs, (size_t)(8 * tile));
+        a0 = edgec_smlad(v[1], w13, edgec_smlad(v[0], w02, a0));
+        if (tile > 1) {
+            a1 = edgec_smlad(v[3], w13, edgec_smlad(v[2], w02, a1));
+        }
+        if (tile > 2) {
+            a2 = edgec_smlad(v[5], w13, edgec_smlad(v[4], w02, a2));
+            a3 = edgec_smlad(v[7], w13, edgec_smlad(v[6], w02, a3));
+        }
+#else
+        {
+            const int32_t w0 = wv[0], w1 = wv[1], w2 = wv[2], w3 = wv[3];
+            a0 += w0 * xs[0] + w2 * xs[1] + w1 * xs[2] + w3 * xs[3];
+            if (tile > 1) {
+                a1 += w0 * xs[4] + w2 * xs[5] + w1 * xs[6] + w3 * xs[7];
+            }
+            if (tile > 2) {
+                a2 += w0 * xs[8] + w2 * xs[9] + w1 * xs[10] + w3 * xs[11];
+                a3 += w0 * xs[12] + w2 * xs[13] + w1 * xs[14] + w3 * xs[15];
+            }
+        }
+#endif
+    }
+    acc[0] = a0;
+    if (tile > 1) {
+        acc[1] = a1;
+    }
+    if (tile > 2) {
+        acc[2] = a2;
+        acc[3] = a3;
+    }
+}
+
+EDGEC_FORCE_INLINE void edgec_blk_conv_body(const edgec_conv_params *p, const edgec_packed *w, const int32_t tile,
+                                            const int wide, const int8_t *input, int8_t *output, int32_t *scratch)
+{
+    const int32_t c = p->in_c, oc_n = p->out_c, pixels = p->out_h * p->out_w, taps = w->taps;
+    const int32_t nblk = (taps + 3) >> 2, entry = wide ? 2 : 1;
+    const int32_t zp = p->output_zp, lo = p->act_min, hi = p->act_max;
+    const int narrow = p->narrow;
+    int16_t *const x = (int16_t *)(void *)scratch;
+    int8_t *const dec = (int8_t *)(void *)(scratch + 2 * tile * nblk);
+    int32_t b, t, oc, j;
+    for (b = 0; b < p->batches; b++) {
+        const int8_t *in_b = input + b * p->in_h * p->in_w * c;
+        int8_t *out_b = output + b * pixels * oc_n;
+        for (t = 0; t < pixels; t += tile) {
+            const int32_t n = edgec_min(tile, pixels - t);
+            const uint8_t *s = w->mask, *values = w->values;
+            int8_t *out = out_b + t * oc_n;
+            for (j = 0; j < tile; j++) {
+                edgec_blk_gather(p, in_b, t + (j < n ? j : 0), x + 4 * j, tile, taps);
+            }
+            for (oc = 0; oc < oc_n; oc++) {
+                const int32_t count = edgec_blk_count(&s, wide);
+                const int8_t *wv = edgec_blk_values(w, oc, &values, count, dec);
+                const int32_t m = p->multiplier[oc], sh = p->shift[oc];
+                int32_t acc[4];
+                acc[0] = acc[1] = acc[2] = acc[3] = p->bias[oc];
+                edgec_blk_dot(s, wide, count, wv, x, tile, acc);
+                s += count * entry;
+                for (j = 0; j < n; j++) {
+                    out[j * oc_n + oc] = edgec_requantize(narrow, acc[j], m, sh, zp, lo, hi);
+                }
+            }
+        }
+    }
+}
+
+void edgec_conv2d_block_s8(const edgec_conv_params *p, const edgec_packed *w, int32_t tile, const int8_t *input,
+                           int8_t *output, int32_t *scratch)
+{
+    const int wide = w->index_bits == 16;
+    if (tile == 4) {
+        if (wide) {
+            edgec_blk_conv_body(p, w, 4, 1, input, output, scratch);
+        } else {
+            edgec_blk_conv_body(p, w, 4, 0, input, output, scratch);
+        }
+    } else if (tile == 2) {
+        if (wide) {
+            edgec_blk_conv_body(p, w, 2, 1, input, output, scratch);
+        } else {
+            edgec_blk_conv_body(p, w, 2, 0, input, output, scratch);
+        }
+    } else if (wide) {
+        edgec_blk_conv_body(p, w, 1, 1, input, output, scratch);
+    } else {
+        edgec_blk_conv_body(p, w, 1, 0, input, output, scratch);
+    }
+}
+
+/* acc + a row's n stored blocks (values wv, block indices at s) against x's words. */
+EDGEC_FORCE_INLINE int32_t edgec_blk_fc_dot(const uint8_t *s, const int wide, int32_t n, const int8_t *wv,
+                                            const int8_t *x, int32_t acc)
+{
+    int32_t i;
+    for (i = 0; i < n; i++, wv += 4) {
+        const int32_t b = wide ? (int32_t)s[2 * i] | ((int32_t)s[2 * i + 1] << 8) : (int32_t)s[i];
+        const int8_t *xs = x + 4 * b;
+#if defined(EDGEC_DSP)
+        int32_t wq, xq;
+        memcpy(&wq, wv, 4);
+        memcpy(&xq, xs, 4);
+        acc = edgec_smlad(edgec_sxtb16(xq), edgec_sxtb16(wq), acc);
+        acc = edgec_smlad(edgec_sxtb16_ror8(xq), edgec_sxtb16_ror8(wq), acc);
+#else
+        acc += wv[0] * xs[0] + wv[1] * xs[1] + wv[2] * xs[2] + wv[3] * xs[3];
+#endif
+    }
+    return acc;
+}
+
+EDGEC_FORCE_INLINE void edgec_blk_fc_body(const edgec_fc_params *p, const edgec_packed *w, const int wide,
+                                          const int8_t *input, int8_t *output, int32_t *scratch)
+{
+    const int32_t taps = w->taps, entry = wide ? 2 : 1, padded = edgec_align4(taps);
+    const int32_t zp = p->output_zp, lo = p->act_min, hi = p->act_max;
+    const int narrow = p->narrow;
+    int8_t *const pad = (int8_t *)(void *)scratch;
+    int8_t *const dec = pad + (taps & 3 ? padded : 0);
+    int32_t b, o;
+    for (b = 0; b < p->batches; b++) {
+        const int8_t *x = input + b * p->in_features;
+        int8_t *y = output + b * p->out_features;
+        const uint8_t *s = w->mask, *values = w->values;
+        if (taps & 3) {
+            memcpy(pad, x, (size_t)taps);
+            memset(pad + taps, 0, (size_t)(padded - taps));
+            x = pad;
+        }
+        for (o = 0; o < p->out_features; o++) {
+            const int32_t count = edgec_blk_count(&s, wide), q = p->per_channel ? o : 0;
+            const int8_t *wv = edgec_blk_values(w, o, &values, count, dec);
+            const int32_t acc = edgec_blk_fc_dot(s, wide, count, wv, x, p->bias[o]);
+            s += count * entry;
+            y[o] = edgec_requantize(narrow, acc, p->multiplier[q], p->shift[q], zp, lo, hi);
+        }
+    }
+}
+
+void edgec_fully_connected_block_s8(const edgec_fc_params *p, const edgec_packed *w, const int8_t *input,
+                                    int8_t *output, int32_t *scratch)
+{
+    if (w->index_bits == 16) {
+        edgec_blk_fc_body(p, w, 1, input, output, scratch);
+    } else {
+        edgec_blk_fc_body(p, w, 0, input, output, scratch);
+    }
+}
