@@ -104,8 +104,11 @@ def _cache_key(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def fashion_candidates(config: dict, sizes: Sizes, cache: Path, retrain: bool, work: Path) -> list[Candidate]:
-    """The reference CNN trained as bench/compress_fmnist.py does, and its three compressed variants."""
+def fashion_candidates(config: dict, sizes: Sizes, cache: Path, retrain: bool, work: Path,
+                       block: int = 0) -> list[Candidate]:
+    """The reference CNN trained as bench/compress_fmnist.py does, and its three compressed variants;
+    with `block`, the two pruned variants are the trained dense int8 model block-pruned (and clustered)
+    on its weights without fine-tuning, as the MLPerf models are (their accuracy shows that)."""
     from compress_fmnist import load_fmnist
 
     if (config["prune_sparsity"], config["clusters"]) != (SPARSITY, CLUSTERS):
@@ -135,6 +138,15 @@ def fashion_candidates(config: dict, sizes: Sizes, cache: Path, retrain: bool, w
         if shared:
             accuracy = float(np.mean(np.argmax(run_tflite(tflite, x_test), axis=-1) == y_test))
             detail += f"; one codebook per tensor for {len(shared)} clustered layers (requantized)"
+        if block and variant in ("prune", "prune_cluster"):
+            from toolchain.compress.tflite_weights import compress_weights
+
+            dense = result[0].tflite
+            tflite = compress_weights(dense, SPARSITY, CLUSTERS if variant == "prune_cluster" else None,
+                                      block=block).model
+            accuracy = float(np.mean(np.argmax(run_tflite(tflite, x_test), axis=-1) == y_test))
+            detail = f"the dense int8 model's weights pruned in blocks of {block} (no fine-tuning)" + (
+                f", clustered to {CLUSTERS}" if variant == "prune_cluster" else "")
         result.append(Candidate(FASHION, variant, tflite, accuracy, detail,
                                 quantize_input(tflite, x_test[:sizes.host_fashion]), npz))
     return result
@@ -169,8 +181,9 @@ def _train_fashion(config, x_train, y_train, x_test, y_test, folder: Path) -> No
         (folder / f"{variant}.json").write_text(json.dumps({"accuracy": d.int8_metric, "detail": detail}))
 
 
-def mlperf_candidates(models: Path, names: tuple[str, ...], sizes: Sizes) -> list[Candidate]:
-    """Each model as published, and pruned / clustered / both on its int8 weights (no fine-tuning)."""
+def mlperf_candidates(models: Path, names: tuple[str, ...], sizes: Sizes, block: int = 0) -> list[Candidate]:
+    """Each model as published, and pruned / clustered / both on its int8 weights (no fine-tuning);
+    `block`: pruned in aligned blocks of that many taps (depthwise layers weight by weight)."""
     from toolchain.benchmark.reference import io_specs, random_samples
     from toolchain.compress.tflite_weights import compress_weights
     from toolchain.base.tflite_reader import read_tflite
@@ -183,12 +196,14 @@ def mlperf_candidates(models: Path, names: tuple[str, ...], sizes: Sizes) -> lis
         result.append(Candidate(stem, "dense", published, None, "as published", inputs))
         for variant, sparsity, clusters in (("prune", SPARSITY, None), ("cluster", None, CLUSTERS),
                                             ("prune_cluster", SPARSITY, CLUSTERS)):
-            edited = compress_weights(published, sparsity, clusters)
+            edited = compress_weights(published, sparsity, clusters, block=block if sparsity else 0)
             zeros = sum(t.zeros for t in edited.tensors) / max(1, sum(t.size for t in edited.tensors))
             most = max(t.max_values_per_channel for t in edited.tensors)
             codes = max(t.values for t in edited.tensors)
             result.append(Candidate(stem, variant, edited.model, None,
-                                    f"int8 weights edited: {zeros:.1%} zeros, at most {most} values a channel"
+                                    f"int8 weights edited: {zeros:.1%} zeros"
+                                    + (f" (blocks of {block})" if block and sparsity else "")
+                                    + f", at most {most} values a channel"
                                     + (f", {codes} a tensor" if clusters else ""), inputs))
     return result
 
@@ -321,6 +336,10 @@ def main(argv=None) -> int:
     parser.add_argument("--only", action="append", default=None, metavar="MODEL",
                         help=f"measure only this model ({FASHION} or an MLPerf stem such as ad01_int8); "
                              "repeatable; writes no results file unless --json is given")
+    parser.add_argument("--prune-block", type=int, default=0, metavar="N",
+                        help="prune whole aligned blocks of N taps per output channel (what the engine's block "
+                             "formats run; depthwise layers weight by weight); the Fashion-MNIST pruned variants are "
+                             "then the dense model's weights pruned without fine-tuning. 0 (default): weight by weight")
     args = parser.parse_args(argv)
     import compress_fmnist
     import device_qemu
@@ -341,8 +360,8 @@ def main(argv=None) -> int:
     cache = args.cache or (out / "trained" if args.smoke else REPO / "out" / "bench" / "compress_device_cache")
     started = time.monotonic()
     fashion = not args.only or FASHION in args.only
-    candidates = fashion_candidates(config, sizes, cache, args.retrain, out) if fashion else []
-    candidates += mlperf_candidates(args.models, names, sizes)
+    candidates = fashion_candidates(config, sizes, cache, args.retrain, out, args.prune_block) if fashion else []
+    candidates += mlperf_candidates(args.models, names, sizes, args.prune_block)
     rows = []
     for c in candidates:
         rows.append(measure(c, out, sizes.serial))

@@ -5,8 +5,12 @@ techniques can still be applied to its int8 weights, to measure what they do to 
 exactness on the device (not to accuracy, which fine-tuning would recover):
 
 - pruning: in each output channel, the given fraction of the weights with the smallest |w|
-  become 0 (ties broken by position, so the count per channel is exact);
-- clustering (`codebook="tensor"`, the default): the whole tensor's int8 weights take at most
+  become 0 (ties broken by position, so the count per channel is exact); with `block` = B, the
+  channel's taps (in the kernel's order: conv (kh, kw, cin), FC the inputs) are cut into aligned
+  blocks of B (the last one shorter) and the fraction of blocks with the smallest L1 norm become 0,
+  whole (depthwise layers are pruned weight by weight);
+- clustering (`codebook="tensor"`, the default; after block pruning every tap of a kept block takes
+  one of the codes, zeros included, so that the engine stores one 4-bit index per kept tap): the whole tensor's int8 weights take at most
   `clusters` int8 codes shared by every output channel, each channel with its own scale
   (toolchain.compress.codebook.shared_codebook: least squares in each channel's units), so that
   the engine stores one codebook per tensor; per-channel scales change with it, and the biases are
@@ -54,6 +58,31 @@ def prune_channels(weights: np.ndarray, axis: int, sparsity: float) -> np.ndarra
     order = np.argsort(np.abs(flat.astype(np.int16)), axis=1, kind="stable")[:, :count]
     np.put_along_axis(out, order, 0, axis=1)
     return restore(out)
+
+
+def block_mask(flat: np.ndarray, block: int) -> np.ndarray:
+    """[rows, blocks]: the aligned blocks of `block` taps of each row of `flat` that hold a nonzero."""
+    rows, taps = flat.shape
+    padded = np.zeros((rows, -(-taps // block) * block), bool)
+    padded[:, :taps] = flat != 0
+    return padded.reshape(rows, -1, block).any(axis=2)
+
+
+def prune_blocks(weights: np.ndarray, axis: int, sparsity: float, block: int) -> np.ndarray:
+    """Zero the round(sparsity x blocks) aligned blocks of `block` taps with the smallest L1 norm in each
+    channel along `axis` (ties broken by position)."""
+    if not 0.0 <= sparsity <= 1.0:
+        raise ValueError(f"sparsity {sparsity} outside [0, 1]")
+    flat, restore = _channels_last(np.asarray(weights, np.int8), axis)
+    rows, taps = flat.shape
+    nblk = -(-taps // block)
+    padded = np.zeros((rows, nblk * block), np.int32)
+    padded[:, :taps] = np.abs(flat.astype(np.int32))
+    norms = padded.reshape(rows, nblk, block).sum(axis=2)
+    order = np.argsort(norms, axis=1, kind="stable")[:, :int(round(sparsity * nblk))]
+    keep = np.ones((rows, nblk), bool)
+    np.put_along_axis(keep, order, False, axis=1)
+    return restore(np.where(np.repeat(keep, block, axis=1)[:, :taps], flat, 0).astype(np.int8))
 
 
 def _cluster_values(values: np.ndarray, clusters: int, keep_sign: bool) -> np.ndarray:
@@ -115,10 +144,11 @@ def channel_axis(op: str, quant_axis: int | None, ndim: int) -> int:
 
 
 def compress_weights(model_bytes: bytes, sparsity: float | None = None, clusters: int | None = None,
-                     codebook: str = "tensor") -> EditedModel:
+                     codebook: str = "tensor", block: int = 0) -> EditedModel:
     """Prune (`sparsity`) and/or cluster (`clusters`) every int8 weight tensor of the model; both:
     sparsity-preserving clustering of the nonzeros. `codebook`: one set of codes per tensor
-    ("tensor", scales and biases rewritten) or per channel ("channel", the weights only)."""
+    ("tensor", scales and biases rewritten) or per channel ("channel", the weights only). `block`:
+    prune whole aligned blocks of that many taps (not depthwise layers; 0: weight by weight)."""
     if codebook not in CODEBOOKS:
         raise ValueError(f"codebook {codebook!r}: one of {', '.join(CODEBOOKS)}")
     model = read_tflite(model_bytes)
@@ -146,7 +176,9 @@ def compress_weights(model_bytes: bytes, sparsity: float | None = None, clusters
         if w.size != buffer_span(model_bytes, t.buffer)[1]:
             skipped.append((t.name, f"buffer of {buffer_span(model_bytes, t.buffer)[1]} bytes for {w.size} weights"))
             continue
-        if sparsity is not None:
+        if sparsity is not None and block and op.op != "DEPTHWISE_CONV_2D":
+            w = prune_blocks(w, axis, sparsity, block)
+        elif sparsity is not None:
             w = prune_channels(w, axis, sparsity)
         flat = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
         scale = np.ones(flat.shape[0])
@@ -159,7 +191,11 @@ def compress_weights(model_bytes: bytes, sparsity: float | None = None, clusters
             free = (per_channel and users[t.buffer] == 1 and len(t.quant.scales) == flat.shape[0]
                     and (bias is None or (bias.dtype == "int32" and bias.data is not None
                                           and users[bias.buffer] == 1)))
-            flat, scale = shared_codebook(flat, clusters, keep_zeros=sparsity is not None, scales_free=free)
+            stored = None
+            if sparsity is not None and block and op.op != "DEPTHWISE_CONV_2D":  # the kept blocks' taps
+                stored = np.repeat(block_mask(flat, block), block, axis=1)[:, :flat.shape[1]]
+            flat, scale = shared_codebook(flat, clusters, keep_zeros=sparsity is not None, scales_free=free,
+                                          stored=stored)
         rewrite_layer(out, model_bytes, t, bias, axis, flat, scale)
         edited.append(EditedTensor(t.name, op.op, t.shape, axis, int(np.count_nonzero(flat == 0)), int(flat.size),
                                    max(len(np.unique(row)) for row in flat), len(np.unique(flat))))

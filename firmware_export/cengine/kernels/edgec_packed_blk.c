@@ -89,28 +89,74 @@ EDGEC_FORCE_INLINE int32_t edgec_blk_count(const uint8_t **s, const int wide)
     return n;
 }
 
-/* The int8 values of a row's n stored blocks: in place (BLOCK), or decoded into dec (BLOCK_CLUSTERED);
- * *values advances past them. */
-static const int8_t *edgec_blk_values(const edgec_packed *w, int32_t row, const uint8_t **values, int32_t n,
-                                      int8_t *dec)
+/* A BLOCK_CLUSTERED row's n stored blocks decoded from the index stream at s into dec. */
+static void edgec_blk_decode(const edgec_packed *w, int32_t row, const uint8_t *s, int32_t n, int8_t *dec)
 {
-    const uint8_t *s = *values;
-    const int8_t *cb;
+    const int8_t *const cb = edgec_codebook(w, row);
     int32_t i;
-    if (w->format == EDGEC_BLOCK) {
-        *values = s + 4 * n;
-        return (const int8_t *)s;
-    }
-    cb = edgec_codebook(w, row);
     for (i = 0; i < n; i++, s += 2) {
         dec[4 * i] = cb[s[0] & 15u];
         dec[4 * i + 1] = cb[s[0] >> 4];
         dec[4 * i + 2] = cb[s[1] & 15u];
         dec[4 * i + 3] = cb[s[1] >> 4];
     }
-    *values = s;
+}
+
+/* The int8 values of a row's n stored blocks: in place (BLOCK), or decoded into dec (BLOCK_CLUSTERED);
+ * *values advances past them. */
+EDGEC_FORCE_INLINE const int8_t *edgec_blk_values(const edgec_packed *w, int32_t row, const uint8_t **values,
+                                                  int32_t n, int8_t *dec)
+{
+    const uint8_t *const s = *values;
+    if (w->format == EDGEC_BLOCK) {
+        *values = s + 4 * n;
+        return (const int8_t *)s;
+    }
+    edgec_blk_decode(w, row, s, n, dec);
+    *values = s + 2 * n;
     return dec;
 }
+
+/* Thumb-2 loops for the DSP path: thirteen registers, found when gcc optimises and keeps no frame
+ * pointer (else the C loops; EDGEC_NO_ASM selects them for a build with -fno-omit-frame-pointer). */
+#if defined(EDGEC_DSP) && defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_DSP) && \
+    defined(__OPTIMIZE__) && !defined(EDGEC_NO_ASM)
+#define EDGEC_BLK_ASM 1
+/* one stored block: its index (LD), its word of weights as (w0, w2) and (w1, w3), the address of
+ * its windows' block (SH: log2 of its bytes, 8 * tile) */
+#define EDGEC_BLK_HEAD(LD, SH)                                                                     \
+    LD "ldr %[w], [%[wv]], #4\n\t"                                                                 \
+       "add %[t], %[x], %[t], lsl #" SH "\n\t"                                                     \
+       "sxtb16 %[u], %[w], ror #8\n\t"                                                             \
+       "sxtb16 %[w], %[w]\n\t"
+/* pixel j of the tile: its two words (x0, x2), (x1, x3) and two SMLAD */
+#define EDGEC_BLK_PIX(A, OFF)                                                                      \
+    "ldrd %[xa], %[xb], [%[t], #" OFF "]\n\t"                                                      \
+    "smlad %[" A "], %[xa], %[w], %[" A "]\n\t"                                                    \
+    "smlad %[" A "], %[xb], %[u], %[" A "]\n\t"
+#define EDGEC_BLK_LD8 "ldrb %[t], [%[s]], #1\n\t"
+#define EDGEC_BLK_LD16 "ldrh %[t], [%[s]], #2\n\t"
+#define EDGEC_BLK_T4(LD) EDGEC_BLK_HEAD(LD, "5") EDGEC_BLK_PIX("a0", "0") EDGEC_BLK_PIX("a1", "8") \
+    EDGEC_BLK_PIX("a2", "16") EDGEC_BLK_PIX("a3", "24")
+#define EDGEC_BLK_T2(LD) EDGEC_BLK_HEAD(LD, "4") EDGEC_BLK_PIX("a0", "0") EDGEC_BLK_PIX("a1", "8")
+#define EDGEC_BLK_T1(LD) EDGEC_BLK_HEAD(LD, "3") EDGEC_BLK_PIX("a0", "0")
+#define EDGEC_BLK_OPERANDS                                                                         \
+    : [s] "+r"(s), [wv] "+r"(wv), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [t] "=&r"(t), \
+      [w] "=&r"(w), [u] "=&r"(u), [xa] "=&r"(xa), [xb] "=&r"(xb)                                   \
+    : [x] "r"(x), [end] "r"(end)                                                                   \
+    : "cc", "memory"
+/* an odd block alone, then two a turn */
+#define EDGEC_BLK_LOOP(BLOCK)                                                                      \
+    do {                                                                                           \
+        if (n & 1) {                                                                               \
+            __asm__(BLOCK EDGEC_BLK_OPERANDS);                                                     \
+        }                                                                                          \
+        if (s < end) {                                                                             \
+            __asm__("1:\n\t" BLOCK BLOCK "cmp %[s], %[end]\n\t"                                    \
+                    "blo 1b" EDGEC_BLK_OPERANDS);                                                  \
+        }                                                                                          \
+    } while (0)
+#endif
 
 /* acc[j] + the row's dot product with the tile's pixels j < tile: n stored blocks (values wv, block
  * indices at s), windows gathered at x. */
@@ -118,23 +164,49 @@ EDGEC_FORCE_INLINE void edgec_blk_dot(const uint8_t *s, const int wide, int32_t 
                                       const int32_t tile, int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = tile > 1 ? acc[1] : 0, a2 = tile > 2 ? acc[2] : 0, a3 = tile > 2 ? acc[3] : 0;
+#if defined(EDGEC_BLK_ASM)
+    {
+        const uint8_t *const end = s + (wide ? 2 * n : n);
+        int32_t t, w, u, xa, xb;
+        if (tile == 4 && wide) {
+            EDGEC_BLK_LOOP(EDGEC_BLK_T4(EDGEC_BLK_LD16));
+        } else if (tile == 4) {
+            EDGEC_BLK_LOOP(EDGEC_BLK_T4(EDGEC_BLK_LD8));
+        } else if (tile == 2 && wide) {
+            EDGEC_BLK_LOOP(EDGEC_BLK_T2(EDGEC_BLK_LD16));
+        } else if (tile == 2) {
+            EDGEC_BLK_LOOP(EDGEC_BLK_T2(EDGEC_BLK_LD8));
+        } else if (wide) {
+            EDGEC_BLK_LOOP(EDGEC_BLK_T1(EDGEC_BLK_LD16));
+        } else {
+            EDGEC_BLK_LOOP(EDGEC_BLK_T1(EDGEC_BLK_LD8));
+        }
+    }
+#else
     int32_t i;
     for (i = 0; i < n; i++, wv += 4) {
         const int32_t b = wide ? (int32_t)s[2 * i] | ((int32_t)s[2 * i + 1] << 8) : (int32_t)s[i];
         const int16_t *xs = x + b * 4 * tile;
 #if defined(EDGEC_DSP)
-        int32_t wq, w02, w13, v[8];
+        int32_t wq, w02, w13, v0, v1;
         memcpy(&wq, wv, 4);
         w02 = edgec_sxtb16(wq);
         w13 = edgec_sxtb16_ror8(wq);
-        memcpy(v, xs, (size_t)(8 * tile));
-        a0 = edgec_smlad(v[1], w13, edgec_smlad(v[0], w02, a0));
+        memcpy(&v0, xs, 4);
+        memcpy(&v1, xs + 2, 4);
+        a0 = edgec_smlad(v1, w13, edgec_smlad(v0, w02, a0));
         if (tile > 1) {
-            a1 = edgec_smlad(v[3], w13, edgec_smlad(v[2], w02, a1));
+            memcpy(&v0, xs + 4, 4);
+            memcpy(&v1, xs + 6, 4);
+            a1 = edgec_smlad(v1, w13, edgec_smlad(v0, w02, a1));
         }
         if (tile > 2) {
-            a2 = edgec_smlad(v[5], w13, edgec_smlad(v[4], w02, a2));
-            a3 = edgec_smlad(v[7], w13, edgec_smlad(v[6], w02, a3));
+            memcpy(&v0, xs + 8, 4);
+            memcpy(&v1, xs + 10, 4);
+            a2 = edgec_smlad(v1, w13, edgec_smlad(v0, w02, a2));
+            memcpy(&v0, xs + 12, 4);
+            memcpy(&v1, xs + 14, 4);
+            a3 = edgec_smlad(v1, w13, edgec_smlad(v0, w02, a3));
         }
 #else
         {
@@ -150,6 +222,7 @@ EDGEC_FORCE_INLINE void edgec_blk_dot(const uint8_t *s, const int wide, int32_t 
         }
 #endif
     }
+#endif
     acc[0] = a0;
     if (tile > 1) {
         acc[1] = a1;
@@ -219,10 +292,46 @@ void edgec_conv2d_block_s8(const edgec_conv_params *p, const edgec_packed *w, in
     }
 }
 
+#if defined(EDGEC_BLK_ASM)
+/* one stored block against the input's word at its index: 10 instructions for 4 MACs */
+#define EDGEC_BLK_FC(LD)                                                                           \
+    LD "ldr %[w], [%[wv]], #4\n\t"                                                                 \
+       "ldr %[xa], [%[x], %[t], lsl #2]\n\t"                                                       \
+       "sxtb16 %[u], %[w], ror #8\n\t"                                                             \
+       "sxtb16 %[w], %[w]\n\t"                                                                     \
+       "sxtb16 %[t], %[xa], ror #8\n\t"                                                            \
+       "sxtb16 %[xa], %[xa]\n\t"                                                                   \
+       "smlad %[a0], %[xa], %[w], %[a0]\n\t"                                                       \
+       "smlad %[a0], %[t], %[u], %[a0]\n\t"
+#define EDGEC_BLK_FC_OPERANDS                                                                      \
+    : [s] "+r"(s), [wv] "+r"(wv), [a0] "+r"(acc), [t] "=&r"(t), [w] "=&r"(w), [u] "=&r"(u), [xa] "=&r"(xa) \
+    : [x] "r"(x), [end] "r"(end)                                                                   \
+    : "cc", "memory"
+#define EDGEC_BLK_FC_LOOP(BLOCK)                                                                   \
+    do {                                                                                           \
+        if (n & 1) {                                                                               \
+            __asm__(BLOCK EDGEC_BLK_FC_OPERANDS);                                                  \
+        }                                                                                          \
+        if (s < end) {                                                                             \
+            __asm__("1:\n\t" BLOCK BLOCK "cmp %[s], %[end]\n\t"                                    \
+                    "blo 1b" EDGEC_BLK_FC_OPERANDS);                                               \
+        }                                                                                          \
+    } while (0)
+#endif
+
 /* acc + a row's n stored blocks (values wv, block indices at s) against x's words. */
 EDGEC_FORCE_INLINE int32_t edgec_blk_fc_dot(const uint8_t *s, const int wide, int32_t n, const int8_t *wv,
                                             const int8_t *x, int32_t acc)
 {
+#if defined(EDGEC_BLK_ASM)
+    const uint8_t *const end = s + (wide ? 2 * n : n);
+    int32_t t, w, u, xa;
+    if (wide) {
+        EDGEC_BLK_FC_LOOP(EDGEC_BLK_FC(EDGEC_BLK_LD16));
+    } else {
+        EDGEC_BLK_FC_LOOP(EDGEC_BLK_FC(EDGEC_BLK_LD8));
+    }
+#else
     int32_t i;
     for (i = 0; i < n; i++, wv += 4) {
         const int32_t b = wide ? (int32_t)s[2 * i] | ((int32_t)s[2 * i + 1] << 8) : (int32_t)s[i];
@@ -237,6 +346,7 @@ EDGEC_FORCE_INLINE int32_t edgec_blk_fc_dot(const uint8_t *s, const int wide, in
         acc += wv[0] * xs[0] + wv[1] * xs[1] + wv[2] * xs[2] + wv[3] * xs[3];
 #endif
     }
+#endif
     return acc;
 }
 
