@@ -233,15 +233,62 @@ EDGEC_FORCE_INLINE void edgec_blk_dot(const uint8_t *s, const int wide, int32_t 
     }
 }
 
+/* Output channels per rescale pass: their tile's sums wait on the stack (16 x 4 int32). */
+#define EDGEC_BLK_CHUNK 16
+
+/* out[j * out_c + c] = sums[c][j] rescaled, c < count, j < n. narrow: the short rescale; full: 1
+ * when the activation range is all of int8 (one SSAT), 0 otherwise; constants at each call site. */
+EDGEC_FORCE_INLINE void edgec_blk_rescale_body(const int32_t (*sums)[4], int32_t count, int32_t n,
+                                               const int32_t *multiplier, const int8_t *shift, int32_t zp, int32_t lo,
+                                               int32_t hi, int32_t out_c, int8_t *out, const int narrow,
+                                               const int full)
+{
+    int32_t c, j;
+    for (c = 0; c < count; c++) {
+        const int32_t m = multiplier[c];
+        const int sh = shift[c];
+        for (j = 0; j < n; j++) {
+            int32_t y = (narrow ? edgec_mbqm_narrow(sums[c][j], m, sh) : edgec_mbqm(sums[c][j], m, sh)) + zp;
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(EDGEC_NO_DSP)
+            if (full) {
+                y = edgec_ssat8(y);
+            } else
+#endif
+            {
+                (void)full;
+                y = y < lo ? lo : (y > hi ? hi : y);
+            }
+            out[j * out_c + c] = (int8_t)y;
+        }
+    }
+}
+
+static void edgec_blk_rescale(const edgec_conv_params *p, int32_t oc, int32_t count, int32_t n,
+                              const int32_t (*sums)[4], int8_t *out)
+{
+    const int32_t *const m = p->multiplier + oc;
+    const int8_t *const sh = p->shift + oc;
+    const int32_t zp = p->output_zp, lo = p->act_min, hi = p->act_max, oc_n = p->out_c;
+    out += oc;
+    if (p->narrow && lo <= -128 && hi >= 127) {
+        edgec_blk_rescale_body(sums, count, n, m, sh, zp, lo, hi, oc_n, out, 1, 1);
+    } else if (p->narrow) {
+        edgec_blk_rescale_body(sums, count, n, m, sh, zp, lo, hi, oc_n, out, 1, 0);
+    } else if (lo <= -128 && hi >= 127) {
+        edgec_blk_rescale_body(sums, count, n, m, sh, zp, lo, hi, oc_n, out, 0, 1);
+    } else {
+        edgec_blk_rescale_body(sums, count, n, m, sh, zp, lo, hi, oc_n, out, 0, 0);
+    }
+}
+
 EDGEC_FORCE_INLINE void edgec_blk_conv_body(const edgec_conv_params *p, const edgec_packed *w, const int32_t tile,
                                             const int wide, const int8_t *input, int8_t *output, int32_t *scratch)
 {
     const int32_t c = p->in_c, oc_n = p->out_c, pixels = p->out_h * p->out_w, taps = w->taps;
     const int32_t nblk = (taps + 3) >> 2, entry = wide ? 2 : 1;
-    const int32_t zp = p->output_zp, lo = p->act_min, hi = p->act_max;
-    const int narrow = p->narrow;
     int16_t *const x = (int16_t *)(void *)scratch;
     int8_t *const dec = (int8_t *)(void *)(scratch + 2 * tile * nblk);
+    int32_t sums[EDGEC_BLK_CHUNK][4];
     int32_t b, t, oc, j;
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + b * p->in_h * p->in_w * c;
@@ -249,21 +296,21 @@ EDGEC_FORCE_INLINE void edgec_blk_conv_body(const edgec_conv_params *p, const ed
         for (t = 0; t < pixels; t += tile) {
             const int32_t n = edgec_min(tile, pixels - t);
             const uint8_t *s = w->mask, *values = w->values;
-            int8_t *out = out_b + t * oc_n;
             for (j = 0; j < tile; j++) {
                 edgec_blk_gather(p, in_b, t + (j < n ? j : 0), x + 4 * j, tile, taps);
             }
-            for (oc = 0; oc < oc_n; oc++) {
-                const int32_t count = edgec_blk_count(&s, wide);
-                const int8_t *wv = edgec_blk_values(w, oc, &values, count, dec);
-                const int32_t m = p->multiplier[oc], sh = p->shift[oc];
-                int32_t acc[4];
-                acc[0] = acc[1] = acc[2] = acc[3] = p->bias[oc];
-                edgec_blk_dot(s, wide, count, wv, x, tile, acc);
-                s += count * entry;
-                for (j = 0; j < n; j++) {
-                    out[j * oc_n + oc] = edgec_requantize(narrow, acc[j], m, sh, zp, lo, hi);
+            for (oc = 0; oc < oc_n; oc += EDGEC_BLK_CHUNK) {
+                const int32_t count = edgec_min(EDGEC_BLK_CHUNK, oc_n - oc);
+                int32_t k;
+                for (k = 0; k < count; k++) {
+                    const int32_t stored = edgec_blk_count(&s, wide);
+                    const int8_t *wv = edgec_blk_values(w, oc + k, &values, stored, dec);
+                    int32_t *const acc = sums[k];
+                    acc[0] = acc[1] = acc[2] = acc[3] = p->bias[oc + k];
+                    edgec_blk_dot(s, wide, stored, wv, x, tile, acc);
+                    s += stored * entry;
                 }
+                edgec_blk_rescale(p, oc, count, n, (const int32_t(*)[4])sums, out_b + t * oc_n);
             }
         }
     }
