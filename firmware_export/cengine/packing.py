@@ -9,7 +9,11 @@ convolutions take the delta layout (storage.py), read as stored: the FC kernel w
 convolution runs tiles of 8 pixels (their windows gathered into scratch, interleaved) where the
 scratch budget allows, else of 4 (windows copied to scratch unless pointwise). Sparse rows of
 depthwise layers of at most 16 taps take the fixed layout, run as stored without scratch
-(edgec_dwconv2d_sparse_s8: pixel by pixel, the dense kernel's in-place overlap).
+(edgec_dwconv2d_sparse_s8: pixel by pixel, the dense kernel's in-place overlap). Rows in the block
+formats (fully-connected layers and one-group convolutions whose zeros come in aligned blocks of 4
+taps: block pruning) run on edgec_packed_blk: the FC kernel reads them as stored (scratch only to pad
+an input that is not whole words, or a decoded block_clustered row), the convolution gathers the
+windows of a tile of 4, 2 or 1 pixels (the largest the scratch budget allows) as int16 in scratch.
 """
 from __future__ import annotations
 
