@@ -17,6 +17,11 @@ each against the dense engine of the same model: MET or MISSED.
 
     PYTHONPATH=. python bench/compress_device.py [--smoke] [--json FILE] [--models DIR] [--only MODEL ...]
 
+--prune-block N: prune whole aligned blocks of N taps per output channel instead of single weights
+(toolchain.compress.tflite_weights.prune_blocks; depthwise layers still weight by weight), what the
+engine's block formats run (N = 4); the Fashion-MNIST pruned variants are then the trained dense int8
+model's weights block-pruned without fine-tuning (their accuracy shows the missing fine-tuning).
+
 --smoke: bench/compress_fmnist.py's smoke configuration (one epoch, 300 training and 200 test
 images) and one MLPerf model (kws_ref_model.tflite), fewer comparisons: proves that every step
 runs, in a minute or two; its figures judge nothing.
