@@ -76,6 +76,7 @@ _PACKED_DW = ("edgec_dwconv", "edgec_packed", "edgec_packed_dw")
 _PACKED_DWU = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwu")
 _PACKED_DWS = ("edgec_dwconv", "edgec_packed", "edgec_packed_dws")
 _PACKED_FC = ("edgec_fc", "edgec_packed", "edgec_packed_fc")
+_PACKED_BLOCK = ("edgec_conv", "edgec_fc", "edgec_packed", "edgec_packed_blk")
 
 
 def _weights_name(p: str, op) -> str:
@@ -212,6 +213,9 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
     decls = _mac_decls(p, op, op.weights_in_flash if op.packed is None else None)
     decls.append(f"static const edgec_conv_params {p}_params = {{\n{conv_params_struct(p, op)},\n}};")
     if op.packed is not None:
+        if op.packed.layout == "block":  # tiles of 1, 2 or 4 pixels, their windows as int16 in scratch
+            return OpCode("\n".join(decls), f"edgec_conv2d_block_s8(&{p}_params, &{p}_packed, {op.tile}, "
+                          f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_BLOCK)
         if op.packed.layout == "delta":  # tiles of 4 pixels (4 windows of scratch, none if pointwise) or 8
             windows = f"(int8_t *)(void *){ptr.packed(op)}" if op.scratch_bytes else "NULL"
             kernel, files = ("edgec_conv2d_delta8_s8", _PACKED_DELTA8) if op.tile == 8 else \
@@ -259,6 +263,10 @@ def emit_fully_connected(op: FullyConnected, ptr: _Pointers) -> OpCode:
         f"{_weights_name(p, op)}, {p}_bias, {p}_multiplier, {p}_shift",
         _ints(op.batches, op.in_features, op.out_features, len(rq.multiplier) > 1),
         _ints(rq.output_zp, rq.act_min, rq.act_max, rq.narrow)]))
+    if op.packed is not None and op.packed.layout == "block":
+        scratch = ptr.packed(op) if op.scratch_bytes else "NULL"
+        return OpCode("\n".join(decls), f"edgec_fully_connected_block_s8(&{p}_params, &{p}_packed, "
+                      f"{ptr(op.input)}, {ptr(op.output)}, {scratch});", _PACKED_BLOCK)
     if op.packed is not None:
         return OpCode("\n".join(decls), f"edgec_fully_connected_packed_s8(&{p}_params, &{p}_packed, "
                       f"{ptr(op.input)}, {ptr(op.output)});", _PACKED_FC)

@@ -52,7 +52,8 @@ def _window_lag(batches: int, in_hwc, out_hwc, kernel_hw, stride_hw, dilation_hw
 
 def _gathered_lag(op: Conv2D) -> int:
     """Lag for the delta kernels that copy a group's windows into scratch before writing any of its
-    outputs: edgec_conv2d_delta8_s8 (groups of 8 pixels, the last one shorter) and, unless pointwise,
+    outputs: edgec_conv2d_delta8_s8 (groups of 8 pixels, the last one shorter), edgec_conv2d_block_s8
+    (groups of its tile, the last one shorter) and, unless pointwise,
     edgec_conv2d_delta_s8 (groups of 4, then the pixels left one by one). Once a group's windows are
     copied, its outputs may overwrite all but the input the next groups need."""
     ih, iw, ic = op.in_hwc
@@ -68,8 +69,8 @@ def _gathered_lag(op: Conv2D) -> int:
     lag = 0
     for b in range(op.batches):
         ends = list(range(op.tile, pixels + 1, op.tile))
-        if op.tile == 8:
-            ends += [pixels] if pixels % 8 else []
+        if op.tile == 8 or op.packed.layout == "block":  # the last group shorter
+            ends += [pixels] if pixels % op.tile else []
         else:
             ends += list(range(ends[-1] + 1 if ends else 1, pixels + 1))
         for last in ends:
@@ -100,8 +101,8 @@ def reverse_lag(op, tensor: int, graph: EngineGraph) -> int | None:
 
 def inplace_lag(op, tensor: int, graph: EngineGraph) -> int | None:
     """Minimum offset(input) - offset(output) for `op` to run with its output over input `tensor`."""
-    if isinstance(op, Conv2D) and op.packed is not None and op.packed.layout == "delta" and (
-            op.tile == 8 or not is_pointwise(op)):
+    if isinstance(op, Conv2D) and op.packed is not None and (op.packed.layout == "block" or (
+            op.packed.layout == "delta" and (op.tile == 8 or not is_pointwise(op)))):
         return _gathered_lag(op)
     if isinstance(op, (Conv2D, DepthwiseConv2D)) and op.packed is not None:
         return _window_lag(op.batches, op.in_hwc, op.out_hwc, op.kernel_hw, op.stride_hw,

@@ -169,7 +169,13 @@ class FullyConnected:
 
     @property
     def scratch_bytes(self) -> int:
-        return 0  # packed rows are decoded as they are read
+        """Packed rows are read as stored; the block formats (edgec_fully_connected_block_s8) need the
+        input padded to whole words when in_features is not a multiple of 4, and block_clustered a
+        decoded row."""
+        pk = self.packed
+        if pk is None or pk.layout != "block":
+            return 0
+        return (_a4(pk.taps) if pk.taps % 4 else 0) + block_row_bytes(pk)
 
 
 @dataclass(frozen=True)
@@ -346,10 +352,18 @@ def is_pointwise(op: Conv2D) -> bool:
             and op.in_hwc[:2] == op.out_hwc[:2])
 
 
+def block_row_bytes(packed: PackedWeights) -> int:
+    """block_clustered: one row's stored blocks decoded to int8 (the others read theirs as stored)."""
+    return 4 * packed.max_nonzeros if packed.format == "block_clustered" else 0
+
+
 def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
     """Bytes of scratch edgec_conv2d_packed_s8 uses (its layout, in order; clustered pointwise: the
     two decoded rows only); for the delta layout, edgec_conv2d_delta_s8's: 4 windows of int8 taps,
-    none when pointwise."""
+    none when pointwise; for the block formats, edgec_conv2d_block_s8's: the tile's windows as int16
+    (4 a block), then a decoded row (block_clustered)."""
+    if packed.layout == "block":
+        return tile * 8 * (-(-packed.taps // 4)) + block_row_bytes(packed)
     if packed.layout == "delta":
         if tile == 8:  # edgec_conv2d_delta8_s8: 8 windows, interleaved
             return 8 * packed.taps

@@ -9,7 +9,11 @@ convolutions take the delta layout (storage.py), read as stored: the FC kernel w
 convolution runs tiles of 8 pixels (their windows gathered into scratch, interleaved) where the
 scratch budget allows, else of 4 (windows copied to scratch unless pointwise). Sparse rows of
 depthwise layers of at most 16 taps take the fixed layout, run as stored without scratch
-(edgec_dwconv2d_sparse_s8: pixel by pixel, the dense kernel's in-place overlap).
+(edgec_dwconv2d_sparse_s8: pixel by pixel, the dense kernel's in-place overlap). Rows in the block
+formats (fully-connected layers and one-group convolutions whose zeros come in aligned blocks of 4
+taps: block pruning) run on edgec_packed_blk: the FC kernel reads them as stored (scratch only to pad
+an input that is not whole words, or a decoded block_clustered row), the convolution gathers the
+windows of a tile of 4, 2 or 1 pixels (the largest the scratch budget allows) as int16 in scratch.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ import dataclasses
 
 from .ops import Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, packed_conv_scratch
 from .planner import MemoryPlan, plan_memory
-from .storage import choose
+from .storage import BLOCK_FORMATS, choose
 
 MAC_OPS = (Conv2D, DepthwiseConv2D, FullyConnected)
 EXTRA_SCRATCH = 1024  # bytes of scratch packed kernels may add to the dense engine's
@@ -40,14 +44,36 @@ def _window_extent(op: Conv2D) -> int:
     return ((kh - 1) * dh * iw + (kw - 1) * dw) * ic + ic // op.groups
 
 
-PACKED_FORMATS = ("clustered", "sparse", "sparse_clustered")
+PACKED_FORMATS = ("clustered", "sparse", "sparse_clustered", "block", "block_clustered")
+# pixels per walk of the rows: edgec_conv2d_block_s8 (the tile's windows as int16 in scratch)
+BLOCK_TILES = (4, 2, 1)
+
+
+def _unblocked(formats: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f for f in formats if f not in BLOCK_FORMATS)
 
 
 def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_FORMATS):
     if isinstance(op, FullyConnected):  # sparse rows in the delta layout (no tile, no scratch)
         packed = choose(op.weight_rows, _dense_bytes(op), formats, sparse_layout="delta")
+        if packed is not None and packed.layout == "block":
+            candidate = dataclasses.replace(op, packed=packed)
+            if candidate.scratch_bytes <= budget:
+                return candidate
+            packed = choose(op.weight_rows, _dense_bytes(op), _unblocked(formats), sparse_layout="delta")
         return op if packed is None else dataclasses.replace(op, packed=packed)
     packed = None
+    if isinstance(op, Conv2D) and op.groups == 1:
+        # the block formats: tiles of 4, 2 or 1 pixels as the scratch budget allows
+        packed = choose(op.weight_rows, _dense_bytes(op), formats, sparse_layout="delta")
+        if packed is not None and packed.layout == "block":
+            for tile in (t for t in BLOCK_TILES if t <= max_tile):
+                candidate = dataclasses.replace(op, packed=packed, tile=tile)
+                if candidate.scratch_bytes <= budget:
+                    return candidate
+        formats = _unblocked(formats)
+    else:
+        formats = _unblocked(formats)
     if isinstance(op, Conv2D) and op.groups == 1:
         # sparse rows in the delta layout: tiles of 4 pixels, 4 windows of scratch (none if pointwise);
         # the mask layout only where those windows would exceed the scratch budget
@@ -115,6 +141,9 @@ def _smaller_tile(op):
         return None
     if isinstance(op, DepthwiseConv2D) and op.tile == 0:
         return dataclasses.replace(op, tile=min(TILES[0], -(-(op.out_hwc[0] * op.out_hwc[1]) // 4) * 4))
+    if op.packed.layout == "block":
+        smaller = [t for t in BLOCK_TILES if t < op.tile]  # 4 -> 2 -> 1 (less scratch)
+        return dataclasses.replace(op, tile=smaller[0]) if smaller else None
     if op.packed.layout == "delta":
         smaller = [t for t in DELTA_TILES if t < op.tile]  # 8 -> 4 (less scratch)
         return dataclasses.replace(op, tile=smaller[0]) if smaller else None

@@ -13,6 +13,13 @@ which their kernels walk as stored, without a branch per tap. The sparse rows of
 of at most 16 taps take the "fixed" layout: every row holds the same number K of entries (the most
 nonzeros of a row; shorter rows padded with entries of value 0), K int8 values and K 4-bit tap
 positions, no count and no mask (2 nonzeros of 9 taps: 3 bytes a channel).
+  block             (fully connected and one-group convolutions) a row's taps cut into aligned blocks of
+                    4 (the last one padded with zeros); per row the count of its nonzero blocks and
+                    their block indices (`mask`: one byte each, two little-endian when a row has over
+                    255 blocks; index_bits 8 or 16), the nonzero blocks' 4 int8 values (`values`, zeros
+                    inside a block stored too): what block pruning leaves, run with SMLAD a block
+  block_clustered   the same positions; each stored block's 4 values as 4-bit indices into the row's
+                    (or the tensor's) codebook, 2 bytes a block
 Clustering is detected from the weights themselves (a row with at most 16 distinct values), so any
 .tflite whose weights were clustered (then quantized per channel) benefits. `choose` takes, per
 layer, the format with the fewest bytes (flash first), the faster kernel's format where two are within
@@ -27,11 +34,14 @@ import numpy as np
 from toolchain.base.errors import OptionError
 
 WEIGHT_MODES = ("auto", "dense")
-FORMATS = ("dense", "clustered", "sparse", "sparse_clustered")
-FORMAT_CODES = {"clustered": 1, "sparse": 2, "sparse_clustered": 3}  # EDGEC_CLUSTERED...
+FORMATS = ("dense", "clustered", "sparse", "sparse_clustered", "block", "block_clustered")
+FORMAT_CODES = {"clustered": 1, "sparse": 2, "sparse_clustered": 3,  # EDGEC_CLUSTERED...
+                "block": 6, "block_clustered": 7}  # EDGEC_BLOCK, EDGEC_BLOCK_CLUSTERED
+BLOCK_FORMATS = ("block", "block_clustered")
+BLOCK = 4  # taps per block
 DELTA_CODE = 4  # EDGEC_SPARSE_DELTA: "sparse" in the delta layout
 FIXED_CODE = 5  # EDGEC_SPARSE_FIXED: "sparse" in the fixed layout
-LAYOUTS = ("mask", "delta", "fixed")
+LAYOUTS = ("mask", "delta", "fixed", "block")
 MAX_CLUSTERS = 16
 MAX_DELTA = 15
 MAX_FIXED_TAPS = 16  # a tap position in 4 bits
@@ -166,11 +176,72 @@ def _fixed(matrix: np.ndarray) -> PackedWeights | None:
                          np.zeros(0, np.int8), 0, 0, False, k, "fixed")
 
 
+def _block_matrix(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """([rows, blocks, 4] the taps in aligned blocks, the last padded with 0; [rows, blocks] nonzero)."""
+    rows, taps = matrix.shape
+    nblk = -(-taps // BLOCK)
+    padded = np.zeros((rows, nblk * BLOCK), np.int8)
+    padded[:, :taps] = matrix
+    blocks = padded.reshape(rows, nblk, BLOCK)
+    return blocks, blocks.any(axis=2)
+
+
+def _block(matrix: np.ndarray, clustered: bool) -> PackedWeights | None:
+    """Rows as their nonzero blocks (the "block" formats, see the module docstring)."""
+    rows, taps = matrix.shape
+    blocks, nonzero = _block_matrix(matrix)
+    counts = nonzero.sum(axis=1)
+    width = 1 if nonzero.shape[1] <= 0xFF else 2
+    entries = [np.concatenate([[c], np.flatnonzero(r)]) for c, r in zip(counts, nonzero)]
+    positions = np.concatenate(entries).astype(np.uint8 if width == 1 else "<u2").view(np.uint8) if rows else \
+        np.zeros(0, np.uint8)
+    most = int(counts.max(initial=0))
+    kept = blocks[nonzero]  # [stored blocks, 4], rows one after the other
+    if not clustered:
+        return PackedWeights("block", rows, taps, positions, kept.reshape(-1).view(np.uint8), np.zeros(0, np.int8),
+                             8 * width, 0, False, most, "block")
+    row_values = [blocks[r][nonzero[r]].reshape(-1) for r in range(rows)]
+    if most == 0:
+        return None
+    cb = _codebooks([v for v in row_values if len(v)])
+    if cb is None:
+        return None
+    book, clusters, _bits, shared, indices = cb
+    if not shared:  # empty rows get an (unused) codebook of zeros, to keep rows aligned
+        it = iter(book.reshape(-1, clusters))
+        book = np.concatenate([next(it) if len(v) else np.zeros(clusters, np.int8) for v in row_values])
+    idx = np.concatenate(indices).astype(np.uint8)
+    return PackedWeights("block_clustered", rows, taps, positions, (idx[0::2] | idx[1::2] << 4).astype(np.uint8),
+                         book, 8 * width, clusters, shared, most, "block")
+
+
+def _block_decode(packed: PackedWeights) -> np.ndarray:
+    rows, taps = packed.rows, packed.taps
+    nblk = -(-taps // BLOCK)
+    out = np.zeros((rows, nblk, BLOCK), np.int8)
+    stream = packed.mask.view("<u2") if packed.index_bits == 16 else packed.mask
+    book = packed.codebook.reshape(1 if packed.shared else rows, -1) if packed.clusters else None
+    if packed.format == "block_clustered":
+        nibbles = np.stack([packed.values & 15, packed.values >> 4], axis=1).reshape(-1, BLOCK)
+    at, stored = 0, 0
+    for r in range(rows):
+        count = int(stream[at])
+        where = stream[at + 1:at + 1 + count].astype(np.int64)
+        if packed.format == "block":
+            out[r, where] = packed.values[4 * stored:4 * (stored + count)].view(np.int8).reshape(-1, BLOCK)
+        else:
+            out[r, where] = book[0 if packed.shared else r][nibbles[stored:stored + count]]
+        at, stored = at + 1 + count, stored + count
+    return out.reshape(rows, -1)[:, :taps]
+
+
 def encode(matrix: np.ndarray, fmt: str, layout: str = "mask") -> PackedWeights | None:
     """`matrix` [rows, taps] int8 in format `fmt` (not dense), or None when it does not apply.
     layouts "delta" (fully-connected and one-group convolution kernels) and "fixed" (depthwise, at
     most 16 taps) apply to "sparse" only."""
     rows, taps = matrix.shape
+    if fmt in BLOCK_FORMATS:
+        return _block(matrix, fmt == "block_clustered")
     if fmt == "sparse" and layout == "fixed":
         return _fixed(matrix)
     if fmt == "sparse" and layout == "delta":
@@ -216,6 +287,8 @@ def encode(matrix: np.ndarray, fmt: str, layout: str = "mask") -> PackedWeights 
 def decode(packed: PackedWeights) -> np.ndarray:
     """The int8 matrix a PackedWeights holds (the reference the C decoder must agree with)."""
     rows, taps, bits = packed.rows, packed.taps, packed.index_bits
+    if packed.layout == "block":
+        return _block_decode(packed)
     out = np.zeros((rows, taps), np.int8)
     if packed.layout == "fixed":
         k = packed.max_nonzeros
@@ -258,13 +331,15 @@ def decode(packed: PackedWeights) -> np.ndarray:
 
 
 # Formats by how fast their kernels run (fewer instructions first), to break near-ties in bytes.
-SPEED_ORDER = ("sparse_fixed", "sparse_delta", "clustered", "sparse", "sparse_clustered")
+SPEED_ORDER = ("block", "sparse_fixed", "sparse_delta", "clustered", "block_clustered", "sparse", "sparse_clustered")
 NEAR_TIE = 0.08  # a format at most 8 % (or 16 bytes) larger than the smallest counts as a tie on flash
 NEAR_TIE_BYTES = 16
 
 
 def _speed_rank(packed: PackedWeights) -> int:
-    return SPEED_ORDER.index(f"sparse_{packed.layout}" if packed.layout != "mask" else packed.format)
+    if packed.layout in ("mask", "block"):
+        return SPEED_ORDER.index(packed.format)
+    return SPEED_ORDER.index(f"sparse_{packed.layout}")
 
 
 def choose(matrix: np.ndarray, dense_bytes: int, formats=("clustered", "sparse", "sparse_clustered"),

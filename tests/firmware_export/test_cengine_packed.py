@@ -16,6 +16,7 @@ from tests.firmware_export.weight_variants import compress_tflite_weights, map_w
 from tests.firmware_export.single_op_models import Case, convert
 from toolchain.oracle import run_tflm
 from toolchain.base.tflite_reader import read_tflite
+from toolchain.compress.tflite_weights import compress_weights, prune_channel_blocks
 
 
 def _conv(**kw):
@@ -291,3 +292,112 @@ def test_fixed_layout_round_trips():
     assert packed.nbytes == 9 * (k + (k + 1) // 2)
     assert np.array_equal(decode(packed), matrix)
     assert encode(np.ones((2, 17), np.int8), "sparse", "fixed") is None  # a position needs 5 bits
+
+
+# --- block-sparse weights (aligned blocks of 4 taps, what block pruning leaves): stored as "block" (int8
+# blocks) or "block_clustered" (4-bit codebook indices), run by edgec_packed_blk. Each case's filter
+# rewritten: per output channel a quarter of its aligned 4-tap blocks kept (the first channel with none,
+# the second with all of them), a zero inside a kept block; clustered: the kept taps take 8 values shared
+# by the tensor, 0 among them.
+
+def _blocks(clustered: bool):
+    def fn(op, _name, q, _scales):
+        rng = np.random.default_rng(11)
+        rows = np.moveaxis(q, 0, 0).copy()
+        flat = rows.reshape(len(rows), -1)
+        taps = flat.shape[1]
+        nblk = -(-taps // 4)
+        codes = np.array([-128, -77, -9, 0, 3, 50, 101, 127])
+        for i, r in enumerate(flat):
+            keep = rng.permutation(nblk) < max(1, nblk // 4)
+            keep[:] = (False if i == 0 else True) if i < 2 else keep
+            values = rng.choice(codes, taps) if clustered else rng.integers(-128, 128, taps)
+            values = np.where(values == 0, 1, values) if not clustered else values
+            if i == 2:
+                values[np.flatnonzero(np.repeat(keep, 4)[:taps])[0]] = 0  # a zero inside a kept block
+            r[:] = np.where(np.repeat(keep, 4)[:taps], values, 0)
+        return flat.reshape(rows.shape)
+    return fn
+
+
+def _block_model(converted: dict, case: str, clustered: bool) -> bytes:
+    if case not in converted:
+        converted[case] = convert(CASES[case])
+    return map_weights(converted[case], _blocks(clustered))
+
+
+# (case, clustered, tile): 3x3 stride 2 with padding, 7 channels; pointwise over 10 channels (taps not a
+# multiple of 4), 9 out; 264 channels (4 int16 windows exceed the scratch budget: tiles of 2); FC over 45
+# inputs (the input padded to words in scratch), 3 rows, 1,100 inputs (two-byte block indices)
+BLOCK_PAIRS = [("conv_stride2", False, 4), ("conv_1x1_odd", False, 4), ("conv_1x1_wide", False, 2),
+               ("fc_odd_taps", False, 0), ("fc_rows", False, 0), ("fc_long", False, 0), ("conv_stride2", True, 4),
+               ("fc_odd_taps", True, 0)]
+
+
+@pytest.mark.parametrize("case,clustered,tile", BLOCK_PAIRS)
+def test_block_storage_matches_tflm_exactly(case, clustered, tile, converted, tmp_path):
+    data = _block_model(converted, case, clustered)
+    engine = generate_engine(read_tflite(data, case), case, f"{case}.tflite")
+    (layer,) = engine.layers
+    assert (layer.format, layer.tile) == ("block_clustered" if clustered else "block", tile)
+    assert layer.index_bits == (16 if case == "fc_long" else 8)  # bytes of a block index
+    kernel = "edgec_conv2d_block_s8(" if case.startswith("conv") else "edgec_fully_connected_block_s8("
+    assert kernel in engine.files[f"{case}.c"]
+    w = next(t for t in read_tflite(data, case).main.tensors if t.is_constant and t.dtype == "int8").data
+    rows = _rows("CONV_2D", np.asarray(w))
+    stored = int(np.sum([np.count_nonzero(np.add.reduceat(np.abs(r.astype(int)), np.arange(0, r.size, 4)))
+                         for r in rows]))
+    entry = 2 if case == "fc_long" else 1
+    assert layer.stored_bytes == entry * (len(rows) + stored) + stored * (2 if clustered else 4) + (
+        8 if clustered else 0)  # counts and block indices, the blocks, the shared codebook
+    x = np.random.default_rng(5).integers(-128, 128, (6,) + tuple(engine.input_shape[1:])).astype(np.int8)
+    reference = run_tflm(data, x).tobytes()
+    paths = ((), ("EDGEC_EMULATE_DSP",)) + ((("EDGEC_SCALAR",),) if case in ("conv_stride2", "fc_odd_taps") else ())
+    for defines in paths:
+        host = compile_host(engine, tmp_path / ("-".join(defines) or "generic"), defines=defines)
+        assert host.run(x).tobytes() == reference, defines
+
+
+def test_block_encoding_round_trips():
+    rng = np.random.default_rng(6)
+    for taps, wide in ((33, False), (1030, True)):
+        matrix = rng.integers(-128, 128, (5, taps)).astype(np.int8)
+        keep = rng.random((5, -(-taps // 4))) < 0.25
+        keep[0], keep[1] = False, True  # a row of zero blocks, a row of nonzero blocks
+        matrix = np.where(np.repeat(keep, 4, axis=1)[:, :taps], matrix, 0).astype(np.int8)
+        packed = encode(matrix, "block")
+        assert (packed.code, packed.layout, packed.index_bits) == (6, "block", 16 if wide else 8)
+        assert packed.max_nonzeros == -(-taps // 4)  # the blocks of the full row
+        assert np.array_equal(decode(packed), matrix)
+        books = np.where(matrix != 0, rng.choice([-5, 7, 100], matrix.shape), 0).astype(np.int8)
+        clustered = encode(books, "block_clustered")
+        assert (clustered.code, clustered.clusters, clustered.shared) == (7, 4, True)  # -5, 0, 7, 100
+        assert np.array_equal(decode(clustered), books)
+    assert encode(np.arange(-10, 10, dtype=np.int8).reshape(1, -1), "block_clustered") is None  # 20 values
+
+
+def test_block_format_chosen_for_block_pruning_only(converted):
+    """At 25 % density weight by weight, two thirds of the blocks hold a nonzero: the block formats cost more
+    than the delta layout, and the choice keeps it; pruned in blocks (toolchain.compress.tflite_weights),
+    the block formats; pruned in blocks and clustered, the kept taps' 4-bit indices."""
+    if "fc" not in converted:
+        converted["fc"] = convert(CASES["fc"])
+    data = compress_weights(converted["fc"], 0.75).model
+    (layer,) = generate_engine(read_tflite(data, "fc"), "fc").layers
+    assert layer.format == "sparse"
+    blocked = compress_weights(converted["fc"], 0.75, block=4).model
+    (layer,) = generate_engine(read_tflite(blocked, "fc"), "fc").layers
+    # 13 rows of 16 blocks, 4 kept: a count and 4 indices a row, 16 int8 a row
+    assert (layer.format, layer.stored_bytes) == ("block", 13 * 5 + 13 * 16)
+    both = compress_weights(converted["fc"], 0.75, 16, block=4).model
+    (layer,) = generate_engine(read_tflite(both, "fc"), "fc").layers
+    # the same positions, 8 bytes of indices a row, one codebook of 16 for the tensor: 0.222x of 832 B
+    assert (layer.format, layer.stored_bytes) == ("block_clustered", 13 * 5 + 13 * 8 + 16)
+
+
+def test_prune_blocks_zeroes_the_weakest_whole_blocks():
+    w = np.array([[1, 1, 1, 1, 9, 0, 0, 0, 2, 2, 2, -2, 5],
+                  [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], np.int8)
+    out = prune_channel_blocks(w, 0, 0.5, 4)  # 4 blocks a row (the last one of 1 tap): 2 zeroed
+    # by mean |w|: 1, 2.25, 2 and 5 (the short block's mean counts its one tap)
+    assert out.tolist() == [[0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 5], [0] * 13]

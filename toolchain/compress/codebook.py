@@ -97,18 +97,24 @@ def _refine(x: np.ndarray, active: np.ndarray, codes: np.ndarray, t: np.ndarray,
 
 
 def shared_codebook(q: np.ndarray, clusters: int, keep_zeros: bool = False,
-                    scales_free: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                    scales_free: bool = True, stored: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(int8 [channels, K] with at most `clusters` distinct values shared by every row, besides 0 with
     `keep_zeros`; t [channels]: each row's new scale over its old one, all 1 unless `scales_free`).
-    With `keep_zeros` zeros stay zero and nonzeros stay nonzero; a row of zeros stays so."""
+    With `keep_zeros` zeros stay zero and nonzeros stay nonzero; a row of zeros stays so.
+    `stored` (bool, q's shape): the positions that take a code, the others become 0, and 0 may be one
+    of the codes (block pruning: the kept blocks' taps, zeros inside them included)."""
     x = np.asarray(q, np.float64)
     rows = x.shape[0]
     live = (x != 0).any(1, keepdims=True)  # a row of zeros stays so
-    active = (x != 0 if keep_zeros else np.ones(x.shape, bool)) & live
+    if stored is not None:
+        keep_zeros = False
+        active = np.asarray(stored, bool) & live
+    else:
+        active = (x != 0 if keep_zeros else np.ones(x.shape, bool)) & live
     t = np.ones(rows)
     if not active.any():
         return np.asarray(q, np.int8).copy(), t
-    zero_code = not keep_zeros and not live.all()  # 0 is one of the codes: the zero rows' value
+    zero_code = not keep_zeros and stored is None and not live.all()  # 0 is one of the codes: the zero rows' value
     free = clusters - 1 if zero_code else clusters
     distinct, counts = np.unique(x[active], return_counts=True)
     codes = distinct if len(distinct) <= free else kmeans_1d(distinct, counts, free)

@@ -9,7 +9,8 @@ exactness on the device (not to accuracy, which fine-tuning would recover):
 - block pruning (`block` > 1): in each output channel of a CONV_2D or FULLY_CONNECTED, the given
   fraction of its aligned blocks of `block` taps (in the stored order: OHWI, or out x in) with the
   smallest mean |w| become 0 (toolchain.compress.blocks); DEPTHWISE_CONV_2D stays unstructured;
-- clustering (`codebook="tensor"`, the default): the whole tensor's int8 weights take at most
+- clustering (`codebook="tensor"`, the default; after block pruning every tap of a kept block takes
+  one of the codes, zeros included, so that the engine stores one 4-bit index per kept tap): the whole tensor's int8 weights take at most
   `clusters` int8 codes shared by every output channel, each channel with its own scale
   (toolchain.compress.codebook.shared_codebook: least squares in each channel's units), so that
   the engine stores one codebook per tensor; per-channel scales change with it, and the biases are
@@ -65,6 +66,14 @@ def prune_channel_blocks(weights: np.ndarray, axis: int, sparsity: float, block:
     consecutive weights (in the channel's stored order) of smallest mean magnitude."""
     flat, restore = _channels_last(np.asarray(weights, np.int8), axis)
     return restore(flat * block_mask(flat, sparsity, block, per_row=True))
+
+
+def nonzero_blocks(flat: np.ndarray, block: int) -> np.ndarray:
+    """[rows, blocks]: the aligned blocks of `block` taps of each row of `flat` that hold a nonzero."""
+    rows, taps = flat.shape
+    padded = np.zeros((rows, -(-taps // block) * block), bool)
+    padded[:, :taps] = flat != 0
+    return padded.reshape(rows, -1, block).any(axis=2)
 
 
 def _cluster_values(values: np.ndarray, clusters: int, keep_sign: bool) -> np.ndarray:
@@ -173,7 +182,11 @@ def compress_weights(model_bytes: bytes, sparsity: float | None = None, clusters
             free = (per_channel and users[t.buffer] == 1 and len(t.quant.scales) == flat.shape[0]
                     and (bias is None or (bias.dtype == "int32" and bias.data is not None
                                           and users[bias.buffer] == 1)))
-            flat, scale = shared_codebook(flat, clusters, keep_zeros=sparsity is not None, scales_free=free)
+            stored = None
+            if sparsity is not None and block > 1 and op.op != "DEPTHWISE_CONV_2D" and axis == 0:  # kept blocks' taps
+                stored = np.repeat(nonzero_blocks(flat, block), block, axis=1)[:, :flat.shape[1]]
+            flat, scale = shared_codebook(flat, clusters, keep_zeros=sparsity is not None, scales_free=free,
+                                          stored=stored)
         rewrite_layer(out, model_bytes, t, bias, axis, flat, scale)
         edited.append(EditedTensor(t.name, op.op, t.shape, axis, int(np.count_nonzero(flat == 0)), int(flat.size),
                                    max(len(np.unique(row)) for row in flat), len(np.unique(flat))))

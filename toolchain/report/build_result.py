@@ -77,7 +77,7 @@ class LayerStorage:
     op: str
     layer: str
     tensor: str
-    format: str  # dense, clustered, sparse, sparse_clustered
+    format: str  # dense, clustered, sparse, sparse_clustered, block, block_clustered
     dense_bytes: int
     stored_bytes: int
     index_bits: int

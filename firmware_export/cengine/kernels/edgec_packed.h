@@ -18,12 +18,20 @@
  *                     [channels][K] int8, `mask` [channels][(K + 1) / 2] bytes of two 4-bit tap
  *                     positions (low nibble first); a row of fewer nonzeros is padded with entries of
  *                     value 0 (position 0). No count, no bitmask.
+ *   BLOCK             (fully connected and one-group convolutions) the taps of a row in aligned
+ *                     blocks of 4 (the last padded with 0): `mask` per row the count of its nonzero
+ *                     blocks, then their block indices (one byte each; index_bits = 16: two,
+ *                     little-endian); `values` the stored blocks' 4 int8 each, rows one after the
+ *                     other; max_nonzeros: the most blocks of a row.
+ *   BLOCK_CLUSTERED   the same `mask`; `values` 2 bytes a stored block: its 4 codebook indices,
+ *                     4 bits each, low nibble first.
  * The codebook is [channels][clusters] int8, or [clusters] when `shared` (one serves every row).
  *
  * This header and edgec_packed.c hold what the packed kernels share; each kernel has its own file,
  * so that an engine compiles only the ones its layers use: edgec_packed_conv (convolution, decoded
  * per tile), edgec_packed_pw (convolution over SPARSE_DELTA rows, tiles of 4 pixels), edgec_packed_dw
- * (depthwise), edgec_packed_dws (depthwise over SPARSE_FIXED rows), edgec_packed_fc (fully connected).
+ * (depthwise), edgec_packed_dws (depthwise over SPARSE_FIXED rows), edgec_packed_fc (fully connected),
+ * edgec_packed_blk (convolution and fully connected over BLOCK rows).
  */
 #ifndef EDGEC_PACKED_H
 #define EDGEC_PACKED_H
@@ -35,6 +43,8 @@
 #define EDGEC_SPARSE_CLUSTERED 3
 #define EDGEC_SPARSE_DELTA 4
 #define EDGEC_SPARSE_FIXED 5
+#define EDGEC_BLOCK 6
+#define EDGEC_BLOCK_CLUSTERED 7
 
 typedef struct {
     int32_t format, channels, taps;

@@ -68,3 +68,48 @@ def test_clustered_and_sparse_layers_on_the_emulated_m7_equal_tflm(tmp_path):
     assert c.basis == "raw" and c.compared == 4
     assert c.exact_match_rate == 1.0 and c.max_abs_diff == 0.0
     assert np.isfinite(result.per_inference.median)
+
+
+# weight tensor order -> (block-pruned, clustered to 16 shared codes over the kept blocks' taps); the
+# depthwise layer weight by weight (fixed layout)
+BLOCK_PLAN = [(True, False), (False, False), (True, False), (True, True), (True, False), (True, True),
+              (True, False), (True, True), (True, False)]
+
+
+@pytest.mark.slow
+def test_block_pruned_layers_on_the_emulated_m7_equal_tflm(tmp_path):
+    """The block kernels' Thumb-2 loops (tiles of 4 pixels, FC rows) and the block-clustered decoding."""
+    from toolchain.compress.tflite_weights import nonzero_blocks, prune_channel_blocks
+
+    require_tool("arm-none-eabi-gcc")
+    require_tool("qemu-system-arm")
+    base = convert(Case("packed_model", (12, 12, 8), _build))
+    seen = []
+    codes = np.array([-127, -90, -61, -40, -25, -14, -6, -2, 0, 3, 9, 18, 31, 50, 77, 120])
+
+    def transform(op, _name, q, scales):
+        blocks, clustered = BLOCK_PLAN[len(seen)]
+        seen.append(op)
+        if not blocks:
+            return compress_weights(op, q, scales, 0.75, 0)
+        pruned = prune_channel_blocks(q, 0, 0.75, 4)
+        if not clustered:
+            return pruned
+        flat = pruned.reshape(len(pruned), -1)
+        stored = np.repeat(nonzero_blocks(flat, 4), 4, axis=1)[:, :flat.shape[1]]
+        picks = codes[np.random.default_rng(len(seen)).integers(0, 16, flat.shape)]
+        return np.where(stored, picks, 0).astype(np.int8).reshape(q.shape)
+
+    data = map_weights(base, transform)
+    engine = generate_engine(read_tflite(data, "packed_model"), "packed_model")
+    formats = [layer.format for layer in engine.layers]
+    assert formats == ["block", "sparse", "block", "block_clustered", "block", "block_clustered", "block",
+                       "block_clustered", "block"], formats
+    assert [layer.tile for layer in engine.layers][2:6] == [4, 4, 4, 4]
+    model = tmp_path / "block_model.tflite"
+    model.write_bytes(data)
+    result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
+                                    warmup=0, limit=4, out_dir=tmp_path / "bench"))
+    c = result.comparison
+    assert c.basis == "raw" and c.compared == 4
+    assert c.exact_match_rate == 1.0 and c.max_abs_diff == 0.0
