@@ -8,7 +8,14 @@ Quantization-aware training is run from the float model and, keeping zeros and s
 QAT are run with tfmot (tf_keras) from the same trained weights, same layers, data and epochs, in
 a separate virtual environment, for comparison.
 
-    python bench/compress_fmnist.py [--smoke] [--no-tfmot] [--json bench/results/compress_fmnist.json]
+    python bench/compress_fmnist.py [--smoke] [--no-tfmot] [--only KEYS] [--json bench/results/compress_fmnist.json]
+    python bench/compress_fmnist.py --holdout 0.1 --only separable [--set KEY=JSON ...]
+
+The trained base model is cached under out/bench/compress_fmnist_base (--retrain ignores it).
+--holdout SHARE chooses settings without the test set: the techniques fine-tune on the training
+images without a seeded share SHARE of them and every row is measured on that share; --set
+overrides a configuration value to compare settings that way. The test set then measures the
+chosen settings once.
 
 --smoke trains and fine-tunes one epoch on 300 training images, tests on 200 and leaves tfmot
 out (its environment takes minutes to create): it proves that every step runs, in seconds, and
@@ -168,7 +175,7 @@ def ensure_tfmot_venv() -> Path:
     return python
 
 
-BASE_KEYS = ("seed", "base_epochs", "base_learning_rate", "batch_size", "train_samples", "holdout")
+BASE_KEYS = ("seed", "base_epochs", "base_learning_rate", "batch_size", "train_samples")
 
 
 def cached_base(config: dict, x_train: np.ndarray, y_train: np.ndarray, retrain: bool = False):
@@ -290,9 +297,9 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default=None, metavar="KEYS",
                         help="comma-separated row keys to run (e.g. separable,bottleneck); int8 PTQ always runs")
     parser.add_argument("--holdout", type=float, default=None, metavar="SHARE",
-                        help="choose settings: train (base model included) on the training images without a "
-                             "seeded share SHARE of them and measure on that share instead of the test set; "
-                             "writes no results file unless --json is given")
+                        help="choose settings: fine-tune on the training images without a seeded share SHARE "
+                             "of them and measure every row on that share instead of the test set (the base "
+                             "model stays the full run's); writes no results file unless --json is given")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                         help="override a configuration value (e.g. separable_epochs=20), to compare settings "
                              "with --holdout")
@@ -317,16 +324,20 @@ def main(argv=None) -> int:
     from toolchain.progress import progress_for
 
     x_train, y_train, x_test, y_test = load_fmnist(config)
-    if args.holdout is not None:  # the test images are not looked at
+    started = time.time()
+    base = train_base(config, x_train, y_train) if args.smoke else cached_base(config, x_train, y_train, args.retrain)
+    if args.holdout is not None:
+        # The test images are not looked at: the techniques fine-tune on the training images without
+        # the held-out share and every row is measured on that share. The base model is the one of the
+        # full run (it saw the share), so its figure there is no reference: compare rows between runs.
         x_train, y_train, x_test, y_test = holdout_split(config, x_train, y_train)
-        print(f"--holdout {args.holdout}: measuring on {len(x_test)} held-out training images, not the test set",
+        print(f"--holdout {args.holdout}: fine-tuning on {len(x_train)}, measuring on {len(x_test)} held-out "
+              "training images (not the test set); the base model saw them: compare rows, not with float",
               flush=True)
     train, test = Dataset(x_train, y_train, "fmnist-train"), Dataset(x_test, y_test, "fmnist-test")
     calib = x_train[np.random.default_rng(0).choice(len(x_train), 200, replace=False)]
     print(f"Fashion-MNIST: {len(train)} training, {len(test)} test images; config {config}", flush=True)
 
-    started = time.time()
-    base = train_base(config, x_train, y_train) if args.smoke else cached_base(config, x_train, y_train, args.retrain)
     float_acc = evaluate(base, test)
     print(f"float baseline: {float_acc:.4f} ({base.count_params()} parameters)", flush=True)
     rows = [measure_row("ptq", "int8 PTQ", base, float_acc, calib, test, None, started)]
@@ -379,6 +390,9 @@ def main(argv=None) -> int:
     print(report)
     if args.smoke:
         print("smoke run (one epoch on 300 images): the figures prove that every step runs, not the targets")
+    if args.holdout is not None:
+        print(f"held-out run (--holdout {args.holdout}): every row measured on held-out training images the base "
+              "model was trained on; compare rows between runs, the targets above do not apply")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"config": config, "float_accuracy": float_acc,

@@ -137,7 +137,8 @@ def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, e
         if o is None:
             continue
         ranks = "" if family == "bottleneck" or (o.rank == 1 and not o.per_layer) else (
-            f" (rank {o.rank}" + "".join(f", {k} {v}" for k, v in o.per_layer.items()) + ")")
+            f" (rank {o.rank}" + ("; " if o.per_layer else "") + ", ".join(f"{k} {v}" for k, v in o.per_layer.items())
+            + ")")
         say(f"{family} filters" + (f": squeeze to {o.ratio:.0%} of the input channels" if family == "bottleneck"
                                    else ": depthwise k x k + pointwise 1 x 1" + ranks))
         plans = filters.plan_filters(current, family, getattr(o, "ratio", None), o.layers, o.exclude,
