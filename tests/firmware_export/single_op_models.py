@@ -50,6 +50,8 @@ CASES = [
     Case("dw_5x5_5ch_same", (9, 8, 5), _dw(kernel_size=5, padding="same", activation="relu6"), expected_ops=("DEPTHWISE_CONV_2D",)),
     # A kernel the size of the whole map, valid: a Dense made separable (toolchain.compress.filters).
     Case("dw_whole_map_valid", (4, 3, 10), _dw(kernel_size=(4, 3), padding="valid"), expected_ops=("DEPTHWISE_CONV_2D",)),
+    # ... at rank 3 (`--separable-rank`, per_layer): depth multiplier 3 over the whole map
+    Case("dw_whole_map_valid_multiplier3", (3, 3, 6), _dw(kernel_size=3, depth_multiplier=3, padding="valid"), expected_ops=("DEPTHWISE_CONV_2D",)),
     Case("conv_1x1_wide_odd", (5, 5, 8), _conv(filters=37, kernel_size=1, activation="relu"), expected_ops=("CONV_2D",)),
     Case("dense_odd_rows", (37,), lambda k, x: k.layers.Dense(13, activation="relu6")(x), expected_ops=("FULLY_CONNECTED",)),
     Case("dense_relu", (30,), lambda k, x: k.layers.Dense(12, activation="relu")(x), expected_ops=("FULLY_CONNECTED",)),

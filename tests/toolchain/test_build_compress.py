@@ -57,18 +57,19 @@ def test_qat_model_builds_full_integer_with_its_learned_ranges(tmp_path):
 
 
 def test_separable_dense_builds_to_int8_the_c_engine_runs_exactly(tmp_path):
-    """`--separable` makes fc1 (a Dense reading a Flatten of 7 x 7 x 32) a 7 x 7 depthwise (valid,
-    1 x 1 output) and a 1 x 1 pointwise convolution: full int8, and the C engine equals tflite-micro
-    byte for byte on the 1,000 evaluation images."""
+    """`--separable-rank 2` makes fc1 (a Dense reading a Flatten of 7 x 7 x 32) a 7 x 7 depthwise
+    (valid, 1 x 1 output, depth multiplier 2) and a 1 x 1 pointwise convolution: full int8, and the C
+    engine equals tflite-micro byte for byte on the 1,000 evaluation images."""
     from toolchain.cli.validate import validate
 
     require_tool("arm-none-eabi-gcc")
-    result = run("build", EXAMPLE_MODEL, "-t", "cortex-m4", "--calib", EXAMPLE_CALIB, "--separable", "--epochs", "0",
-                 "--eval", EXAMPLE_EVAL, "--runtime", "c", "-o", tmp_path)
+    result = run("build", EXAMPLE_MODEL, "-t", "cortex-m4", "--calib", EXAMPLE_CALIB, "--separable-rank", "2",
+                 "--epochs", "0", "--eval", EXAMPLE_EVAL, "--runtime", "c", "-o", tmp_path)
     assert result.exit_code == 0, result.output
     rows = json.loads((tmp_path / "report.json").read_text())["compression"]["rows"]
     assert [r["technique"] for r in rows] == ["original", "separable"]
-    assert "fc1 (Dense as a 7x7 convolution): 100,352 -> 3,616 weights" in rows[1]["detail"]
+    assert rows[1]["detail"].startswith("conv2: 4,608 -> 1,312 weights (rank 2), ")
+    assert "fc1 (Dense as a 7x7 convolution): 100,352 -> 7,232 weights (rank 2)" in rows[1]["detail"]
     model = read_tflite_file(tmp_path / "model.tflite")
     assert model.op_names.count("DEPTHWISE_CONV_2D") == 2 and "FULLY_CONNECTED" in model.op_names  # logits
     checked = CliRunner().invoke(validate, [str(tmp_path / "model.tflite"), "--eval", str(EXAMPLE_EVAL)])

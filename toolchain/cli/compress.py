@@ -38,6 +38,9 @@ def compression_options(command):
         click.option("--separable", is_flag=True,
                      help="Each k x k Conv2D (4+ input channels) becomes depthwise k x k + pointwise 1 x 1; "
                           "a Dense reading a Flatten of an H x W map too, as the H x W convolution it is."),
+        click.option("--separable-rank", type=click.IntRange(1), metavar="R",
+                     help="--separable with R spatial filters per input channel (depthwise multiplier R, "
+                          "the R largest SVD terms); implies --separable. Default 1."),
         click.option("--bottleneck", type=ENERGY, metavar="R",
                      help="A 1 x 1 squeeze to a share R of the input channels before each k x k Conv2D."),
         click.option("--qat", is_flag=True,
@@ -60,11 +63,12 @@ def compression_options(command):
 
 def recipe_from_options(prune=None, prune_structured=None, cluster=None, factorize=None, separable=False,
                         bottleneck=None, distill=False, recipe_path=None, epochs=None, weights=None, qat=False,
-                        prune_block=None, **_unused) -> Recipe:
+                        prune_block=None, separable_rank=None, **_unused) -> Recipe:
     base = load_recipe(recipe_path) if recipe_path else None
     return with_options(base, prune=prune, prune_structured=prune_structured, cluster=cluster,
-                        factorize=factorize, separable=separable, bottleneck=bottleneck, distill=distill, qat=qat,
-                        epochs=epochs, weights=weights, prune_block=prune_block)
+                        factorize=factorize, separable=separable, separable_rank=separable_rank,
+                        bottleneck=bottleneck, distill=distill, qat=qat, epochs=epochs, weights=weights,
+                        prune_block=prune_block)
 
 
 def load_data(model, path):

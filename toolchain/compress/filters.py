@@ -9,6 +9,11 @@ Two families, each initialised from the trained kernel W (k x k x C_in x C_out) 
   kernel, the channel weights sqrt(s) v to the pointwise kernel. The split is exact when every slice
   has rank 1; `kept_energy` is the share of ||W||^2 the rank-1 terms keep.
   Weights: k^2 C_in + C_in C_out instead of k^2 C_in C_out.
+  Rank r > 1 keeps the r largest terms of each slice's SVD: a depthwise convolution with depth
+  multiplier r (output channel c r + j holds the j-th spatial filter of input channel c), then a
+  pointwise C_in r -> C_out convolution; r >= min(k^2, C_out) is exact. Weights: r (k^2 C_in +
+  C_in C_out). Where rank 1 keeps little of a layer's energy (a Dense seen as a convolution), a
+  larger rank for that layer (`per_layer`) spends the saving on what matters.
   A Dense layer reading a Flatten of an H x W x C map (channels_last, so the flattened order is
   (h, w, c)) is exactly an H x W valid Conv2D with C_out = units whose kernel is the Dense kernel
   reshaped to (H, W, C, units), followed by a Flatten of its 1 x 1 x units output. `--separable`
@@ -44,15 +49,22 @@ class FilterPlan:
     layer: str
     family: str  # "separable" or "bottleneck"
     kernel: tuple[int, int, int, int]  # (k_h, k_w, C_in, C_out)
-    inner: int  # separable: C_in (depthwise channels); bottleneck: the squeeze channels s
+    inner: int  # separable: C_in x rank (depthwise output channels); bottleneck: the squeeze channels s
     kept_energy: float  # share of the kernel's squared norm the initial split keeps
     params_before: int  # kernel weights only; the bias is unchanged
     params_after: int
     reads_flatten: str | None = None  # a Dense treated as an H x W convolution: the Flatten it reads
+    rank: int = 1  # separable: terms kept per input channel (the depthwise multiplier)
 
     @property
     def pays(self) -> bool:
         return self.params_after < self.params_before
+
+
+def check_rank(value, option: str = "--separable-rank") -> int:
+    if isinstance(value, bool) or int(value) != value or int(value) < 1:
+        raise OptionError(option, value, "an integer >= 1: spatial filters per input channel (the depth multiplier)")
+    return int(value)
 
 
 def check_ratio(value) -> float:
@@ -129,16 +141,26 @@ def _candidates(model: keras.Model, graph: LayerGraph, family: str, layers, excl
 
 def rank1_split(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """(depthwise kernel k x k x C_in x 1, pointwise kernel 1 x 1 x C_in x C_out, kept energy)."""
+    return rank_split(w, 1)
+
+
+def rank_split(w: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(depthwise kernel k x k x C_in x rank, pointwise kernel 1 x 1 x (C_in rank) x C_out, kept
+    energy): per input channel c, the `rank` largest SVD terms s_j u_j v_j^T of the (k*k) x C_out
+    slice, sqrt(s_j) u_j as depthwise filter (c, j) (output channel c rank + j, the order of
+    DEPTHWISE_CONV_2D with depth multiplier `rank`) and sqrt(s_j) v_j as its pointwise weights.
+    Terms beyond the slice's own rank are zero."""
     kh, kw, cin, cout = w.shape
-    depthwise = np.zeros((kh, kw, cin, 1), np.float64)
-    pointwise = np.zeros((1, 1, cin, cout), np.float64)
+    depthwise = np.zeros((kh, kw, cin, rank), np.float64)
+    pointwise = np.zeros((1, 1, cin * rank, cout), np.float64)
     kept = 0.0
     for c in range(cin):
         u, s, vt = np.linalg.svd(w[:, :, c, :].reshape(kh * kw, cout).astype(np.float64), full_matrices=False)
-        root = np.sqrt(s[0])
-        depthwise[:, :, c, 0] = (root * u[:, 0]).reshape(kh, kw)
-        pointwise[0, 0, c, :] = root * vt[0]
-        kept += s[0] ** 2
+        n = min(rank, s.size)
+        root = np.sqrt(s[:n])
+        depthwise[:, :, c, :n] = (u[:, :n] * root).reshape(kh, kw, n)
+        pointwise[0, 0, c * rank: c * rank + n, :] = root[:, None] * vt[:n]
+        kept += float((s[:n] ** 2).sum())
     total = float((w.astype(np.float64) ** 2).sum())
     return depthwise.astype(np.float32), pointwise.astype(np.float32), (kept / total if total else 1.0)
 
@@ -157,26 +179,35 @@ def squeeze_split(w: np.ndarray, channels: int) -> tuple[np.ndarray, np.ndarray,
 
 
 def plan_filters(model: keras.Model, family: str, ratio: float | None = None, layers=None, exclude=(),
-                 min_in_channels: int = 4) -> list[FilterPlan]:
+                 min_in_channels: int = 4, rank: int = 1, per_layer=None) -> list[FilterPlan]:
     """What replacing each eligible layer would do (including the layers where it does not pay).
 
     Without `layers`, every k x k Conv2D with at least `min_in_channels` input channels is a candidate
     (for `separable`, also every Dense reading a Flatten of an H x W x C map with C that large, as the
     H x W convolution it is): a layer reading the raw image (1-3 channels) keeps its full convolution,
-    as MobileNet keeps it."""
+    as MobileNet keeps it. `separable` splits to `rank` terms per input channel (`per_layer`: layer
+    name -> rank, for the layers named)."""
     if family not in FAMILIES:
         raise OptionError("filter family", family, " or ".join(FAMILIES))
     if family == "bottleneck":
         ratio = check_ratio(ratio)
+    rank = check_rank(rank)
+    per_layer = {name: check_rank(r, f"separable rank of {name}") for name, r in (per_layer or {}).items()}
     graph = layer_graph(model)
+    known = {n.name for n in graph.nodes}
+    for name in per_layer:
+        if name not in known:
+            raise UnknownNameError("layer", name, known)
     plans = []
     for name in _candidates(model, graph, family, layers, exclude, min_in_channels):
         w, flatten = _kernel(model, graph, name)
         kh, kw, cin, cout = w.shape
         before = w.size
         if family == "separable":
-            kept = rank1_split(w)[2]
-            plans.append(FilterPlan(name, family, w.shape, cin, kept, before, kh * kw * cin + cin * cout, flatten))
+            r = per_layer.get(name, rank)
+            kept = rank_split(w, r)[2]
+            plans.append(FilterPlan(name, family, w.shape, cin * r, kept, before, r * (kh * kw * cin + cin * cout),
+                                    flatten, r))
         else:
             channels = max(1, int(round(ratio * cin)))
             kept = squeeze_split(w, channels)[2]
@@ -208,9 +239,9 @@ def replace_filters(model: keras.Model, plans: list[FilterPlan]) -> keras.Model:
         w = layer.kernel.numpy()
         bias = [layer.bias.numpy()] if cfg["use_bias"] else []
         if plan.family == "separable":
-            depthwise, pointwise, _ = rank1_split(w)
+            depthwise, pointwise, _ = rank_split(w, plan.rank)
             first = keras.layers.DepthwiseConv2D(
-                cfg["kernel_size"], strides=cfg["strides"], padding=cfg["padding"],
+                cfg["kernel_size"], strides=cfg["strides"], padding=cfg["padding"], depth_multiplier=plan.rank,
                 dilation_rate=cfg["dilation_rate"], use_bias=False, name=f"{layer.name}_dw")
             second = keras.layers.Conv2D.from_config(dict(
                 cfg, name=f"{layer.name}_pw", kernel_size=(1, 1), strides=(1, 1), padding="valid",
@@ -233,10 +264,11 @@ def _dense_split(layer, plan: FilterPlan, keep_flatten: bool) -> Replacement:
     separable: depthwise H x W -> 1 x 1 x C, pointwise C -> units (bias, activation), Flatten."""
     kh, kw, cin, units = plan.kernel
     cfg = layer.get_config()
-    depthwise, pointwise, _ = rank1_split(layer.kernel.numpy().reshape(plan.kernel))
+    depthwise, pointwise, _ = rank_split(layer.kernel.numpy().reshape(plan.kernel), plan.rank)
     bias = [layer.bias.numpy()] if cfg["use_bias"] else []
     reshape = [keras.layers.Reshape((kh, kw, cin), name=f"{layer.name}_map")] if keep_flatten else []
-    first = keras.layers.DepthwiseConv2D((kh, kw), padding="valid", use_bias=False, name=f"{layer.name}_dw")
+    first = keras.layers.DepthwiseConv2D((kh, kw), padding="valid", depth_multiplier=plan.rank, use_bias=False,
+                                         name=f"{layer.name}_dw")
     shared = {k: cfg[k] for k in _DENSE_TO_CONV if k in cfg}  # activation, bias, initialisers, ...
     second = keras.layers.Conv2D(units, 1, **shared, name=f"{layer.name}_pw")
     flatten = keras.layers.Flatten(name=f"{layer.name}_flat")
@@ -253,4 +285,5 @@ def describe(plans: list[FilterPlan]) -> str:
                      + (f" (Dense as a {p.kernel[0]}x{p.kernel[1]} convolution)" if p.reads_flatten else "")
                      + f": {p.params_before:,} -> {p.params_after:,} weights"
                      + (f" (squeeze {p.inner})" if p.family == "bottleneck" else "")
+                     + (f" (rank {p.rank})" if p.family == "separable" and p.rank > 1 else "")
                      + f", {p.kept_energy:.1%} energy" for p in done)

@@ -136,10 +136,13 @@ def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, e
         o = getattr(recipe, family)
         if o is None:
             continue
+        ranks = "" if family == "bottleneck" or (o.rank == 1 and not o.per_layer) else (
+            f" (rank {o.rank}" + ("; " if o.per_layer else "") + ", ".join(f"{k} {v}" for k, v in o.per_layer.items())
+            + ")")
         say(f"{family} filters" + (f": squeeze to {o.ratio:.0%} of the input channels" if family == "bottleneck"
-                                   else ": depthwise k x k + pointwise 1 x 1"))
+                                   else ": depthwise k x k + pointwise 1 x 1" + ranks))
         plans = filters.plan_filters(current, family, getattr(o, "ratio", None), o.layers, o.exclude,
-                                     o.min_in_channels)
+                                     o.min_in_channels, getattr(o, "rank", 1), getattr(o, "per_layer", None))
         current = filters.replace_filters(current, plans)
         stages.append(_stage(family, current, eval_data, filters.describe(plans), tune(current, o.epochs)))
 

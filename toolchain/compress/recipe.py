@@ -27,6 +27,8 @@ Example (every table and key optional):
     layers = ["conv2", "conv3"]  # default: every k x k Conv2D with >= min_in_channels inputs, and
                                  # every Dense reading a Flatten of an H x W x C map (an H x W conv)
     min_in_channels = 4
+    rank = 1                   # spatial filters per input channel (depthwise multiplier; SVD terms kept)
+    per_layer = { dense1 = 3 }   # rank per layer
 
     [bottleneck]               # 1 x 1 squeeze before a k x k conv (SqueezeNet's fire module)
     ratio = 0.25               # squeeze channels: this share of the input channels
@@ -140,6 +142,8 @@ class SeparableOptions:
     exclude: tuple[str, ...] = ()
     min_in_channels: int = 4  # without `layers`: convs reading fewer channels (the image) stay whole
     epochs: int | None = None
+    rank: int = 1  # spatial filters per input channel: the depthwise multiplier, SVD terms kept at the start
+    per_layer: dict[str, int] = field(default_factory=dict)  # layer name -> rank
 
 
 @dataclass(frozen=True)
@@ -301,9 +305,12 @@ def _factorize(t: Table) -> FactorizeOptions:
 
 
 def _separable(t: Table) -> SeparableOptions:
+    c = t.checker
     return SeparableOptions(layers=_layers(t), exclude=_exclude(t),
                             min_in_channels=t.integer("min_in_channels", SeparableOptions.min_in_channels, 1),
-                            epochs=_epochs(t))
+                            epochs=_epochs(t), rank=t.integer("rank", SeparableOptions.rank, 1),
+                            per_layer=t.mapping("per_layer", lambda k, v: c.integer(k, v, 1), {},
+                                                "a table of layer name = rank"))
 
 
 def _ratio(c: Checker, key, value):
@@ -364,8 +371,9 @@ def load_recipe(path) -> Recipe:
 
 def with_options(recipe: Recipe | None, *, prune: float | None = None, prune_structured: float | None = None,
                  cluster: int | None = None, factorize: float | None = None, separable: bool = False,
-                 bottleneck: float | None = None, distill: bool = False, qat: bool = False,
-                 epochs: int | None = None, weights: str | None = None, prune_block: int | None = None) -> Recipe:
+                 separable_rank: int | None = None, bottleneck: float | None = None, distill: bool = False,
+                 qat: bool = False, epochs: int | None = None, weights: str | None = None,
+                 prune_block: int | None = None) -> Recipe:
     """`recipe` (or an empty one) with the command-line options laid over it."""
     recipe = recipe or Recipe()
     c = Checker("command line", kind="recipe")
@@ -388,6 +396,9 @@ def with_options(recipe: Recipe | None, *, prune: float | None = None, prune_str
     if factorize is not None:
         energy = c.number("--factorize", factorize, 0, 1, lo_open=True, hi_open=True)
         recipe = replace(recipe, factorize=replace(recipe.factorize or FactorizeOptions(), energy=energy, rank=None))
+    if separable_rank is not None:  # implies --separable
+        recipe = replace(recipe, separable=replace(recipe.separable or SeparableOptions(),
+                                                   rank=c.integer("--separable-rank", separable_rank, 1)))
     if separable and recipe.separable is None:
         recipe = replace(recipe, separable=SeparableOptions())
     if bottleneck is not None:

@@ -4,7 +4,8 @@ import pytest
 
 from tests.toolchain.compress.conftest import L, keras
 from toolchain.base.errors import OptionError, UnknownNameError
-from toolchain.compress.filters import describe, plan_filters, rank1_split, replace_filters, squeeze_split
+from toolchain.compress.filters import (describe, plan_filters, rank1_split, rank_split, replace_filters,
+                                        squeeze_split)
 
 
 def _cnn(strides=1, padding="same", dilation=1):
@@ -168,3 +169,68 @@ def test_a_dense_not_reading_a_flatten_is_left_alone():
     assert [p.layer for p in plan_filters(_flatten_cnn(), "bottleneck", ratio=0.5)] == []  # separable only
     with pytest.raises(OptionError, match="head"):
         plan_filters(_flatten_cnn(), "separable", layers=["head"])
+
+
+def _rank_r_kernel(rng, kh, kw, cin, cout, rank):
+    """A k x k x C_in x C_out kernel whose every input channel's slice has rank `rank`."""
+    spatial, channel = rng.normal(size=(kh, kw, cin, rank)), rng.normal(size=(cin, rank, cout))
+    return np.einsum("hwcj,cjo->hwco", spatial, channel) / 10
+
+
+@pytest.mark.parametrize("strides,padding", [(1, "same"), (2, "valid")])
+def test_a_kernel_of_rank_two_per_input_channel_becomes_separable_with_multiplier_two_exactly(strides, padding):
+    model = _cnn(strides, padding)
+    _set_kernel(model, "body", _rank_r_kernel(np.random.default_rng(8), 3, 3, 8, 16, 2))
+    assert plan_filters(model, "separable")[0].kept_energy < 0.99  # rank 1 does not suffice
+    plans = plan_filters(model, "separable", rank=2)
+    plan = plans[0]
+    assert (plan.rank, plan.inner) == (2, 16) and plan.kept_energy == pytest.approx(1.0, abs=1e-9)
+    assert plan.params_after == 2 * (3 * 3 * 8 + 8 * 16)
+    out = replace_filters(model, plans)
+    assert out.get_layer("body_dw").get_config()["depth_multiplier"] == 2
+    assert out.get_layer("body_pw").kernel.shape == (1, 1, 16, 16)
+    np.testing.assert_allclose(out.predict(_x(), verbose=0), model.predict(_x(), verbose=0), rtol=1e-4, atol=1e-5)
+    assert "body: 1,152 -> 400 weights (rank 2), 100.0% energy" == describe(plans)
+
+
+def test_the_rank_r_split_keeps_the_energy_it_reports_and_is_exact_at_full_rank():
+    w = np.random.default_rng(9).normal(size=(3, 3, 5, 7))
+    energies = []
+    for rank in (1, 2, 4, 7, 9):
+        depthwise, pointwise, kept = rank_split(w, rank)
+        assert depthwise.shape == (3, 3, 5, rank) and pointwise.shape == (1, 1, 5 * rank, 7)
+        # depthwise output channel c * rank + j is the j-th filter of input channel c
+        approx = np.einsum("hwcj,cjo->hwco", depthwise, pointwise[0, 0].reshape(5, rank, 7))
+        assert np.linalg.norm(w - approx) ** 2 / np.linalg.norm(w) ** 2 == pytest.approx(1 - kept, abs=1e-5)
+        energies.append(kept)
+    assert energies[0] == pytest.approx(rank1_split(w)[2], abs=1e-12)
+    assert energies == sorted(energies) and energies[-2] == pytest.approx(1.0, abs=1e-9)  # 7 = min(9, C_out)
+    assert energies[-1] == pytest.approx(1.0, abs=1e-9)  # terms beyond the slice's rank are zero
+
+
+def test_a_dense_gets_its_own_rank_per_layer():
+    model = _flatten_cnn()
+    _set_kernel(model, "fc", _rank_r_kernel(np.random.default_rng(10), 3, 3, 8, 12, 3).reshape(72, 12))
+    plans = plan_filters(model, "separable", per_layer={"fc": 3})
+    assert [(p.layer, p.rank) for p in plans] == [("fc", 3)]
+    assert plans[0].params_after == 3 * (3 * 3 * 8 + 8 * 12) and plans[0].kept_energy == pytest.approx(1.0, abs=1e-9)
+    out = replace_filters(model, plans)
+    assert out.get_layer("fc_dw").output.shape[1:] == (1, 1, 24)
+    np.testing.assert_allclose(out.predict(_x6(), verbose=0), model.predict(_x6(), verbose=0),
+                               rtol=1e-4, atol=1e-5)
+    with pytest.raises(UnknownNameError):
+        plan_filters(model, "separable", per_layer={"nope": 2})
+    with pytest.raises(OptionError, match="separable-rank"):
+        plan_filters(model, "separable", rank=0)
+
+
+def test_the_separable_rank_is_recorded_in_the_recipe_and_set_on_the_command_line(tmp_path):
+    from toolchain.compress.recipe import load_recipe, parse_recipe, with_options
+    from toolchain.search.space import recipe_toml
+
+    recipe = parse_recipe({"separable": {"rank": 2, "per_layer": {"dense1": 3}}, "distill": {}})
+    assert (recipe.separable.rank, recipe.separable.per_layer) == (2, {"dense1": 3})
+    assert with_options(None, separable_rank=2).separable.rank == 2  # --separable-rank implies --separable
+    assert with_options(recipe, separable_rank=4).separable.per_layer == {"dense1": 3}
+    (tmp_path / "r.toml").write_text(recipe_toml(recipe))
+    assert load_recipe(tmp_path / "r.toml") == recipe
