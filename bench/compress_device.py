@@ -321,6 +321,9 @@ def main(argv=None) -> int:
     parser.add_argument("--only", action="append", default=None, metavar="MODEL",
                         help=f"measure only this model ({FASHION} or an MLPerf stem such as ad01_int8); "
                              "repeatable; writes no results file unless --json is given")
+    parser.add_argument("--variant", action="append", default=None, choices=VARIANTS[1:],
+                        help="measure only this compressed variant (with the dense one it is compared with); "
+                             "repeatable; writes no results file unless --json is given")
     args = parser.parse_args(argv)
     import compress_fmnist
     import device_qemu
@@ -337,12 +340,15 @@ def main(argv=None) -> int:
     if missing:
         raise SystemExit(f"MLPerf Tiny models missing in {args.models}: {', '.join(missing)} (--models DIR)")
     out = (args.out or Path(tempfile.mkdtemp(prefix="edgec-compress-device-"))).resolve()
-    results = args.json or (None if args.smoke or args.only else REPO / "out" / "bench" / "compress_device.json")
+    results = args.json or (None if args.smoke or args.only or args.variant
+                            else REPO / "out" / "bench" / "compress_device.json")
     cache = args.cache or (out / "trained" if args.smoke else REPO / "out" / "bench" / "compress_device_cache")
     started = time.monotonic()
     fashion = not args.only or FASHION in args.only
     candidates = fashion_candidates(config, sizes, cache, args.retrain, out) if fashion else []
     candidates += mlperf_candidates(args.models, names, sizes)
+    if args.variant:
+        candidates = [c for c in candidates if c.variant == "dense" or c.variant in args.variant]
     rows = []
     for c in candidates:
         rows.append(measure(c, out, sizes.serial))

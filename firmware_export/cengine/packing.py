@@ -41,12 +41,15 @@ def _window_extent(op: Conv2D) -> int:
 
 
 PACKED_FORMATS = ("clustered", "sparse", "sparse_clustered")
-ROW_SPLITS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # chunks of output channels (edgec_conv2d_rows_s8)
+# chunks of output channels (edgec_conv2d_rows_s8): each chunk recomputes every pixel's im2col
+# column, so more than 4 cost more than the tiled kernel (ResNet's 3x3 convolutions on the M7: 16
+# chunks of 2 rows 2.14x the dense layer, its tiles of 64 pixels 1.48x; 4 chunks 1.49x, tiles of 32 1.61x)
+ROW_SPLITS = (1, 2, 3, 4)
 
 
 def row_chunks(out_c: int) -> list[int]:
-    """Output channels per chunk of edgec_conv2d_rows_s8, largest first: all, then out_c / k rounded
-    up to an even count (the dense kernel runs channels two at a time), down to 2."""
+    """Output channels per chunk of edgec_conv2d_rows_s8, largest first: all, then out_c / k (k in
+    ROW_SPLITS) rounded up to an even count (the dense kernel runs channels two at a time)."""
     result = []
     for k in ROW_SPLITS:
         rows = min(out_c, -(-out_c // k) + (-(-out_c // k) & 1))

@@ -34,9 +34,9 @@ def _two_convs(keras, x):
 
 
 CASES = {
-    # 270 taps (30 input channels: gathered then unpacked), 33 channels, stride 2 over "same" padding
-    "rows_same_s2": (Case("rows_same_s2", (7, 7, 30), lambda k, x: k.layers.Conv2D(
-        filters=33, kernel_size=3, strides=2, padding="same", activation="relu")(x)), 16),
+    # 90 taps (10 input channels: gathered then unpacked), 25 channels, stride 2 over "same" padding
+    "rows_same_s2": (Case("rows_same_s2", (7, 7, 10), lambda k, x: k.layers.Conv2D(
+        filters=25, kernel_size=3, strides=2, padding="same", activation="relu")(x)), 16),
     # 81 taps (odd: rows not byte-aligned), 21 channels, 3-bit indices, a (3, 3) kernel over "valid"
     "rows_valid_odd": (Case("rows_valid_odd", (6, 5, 9), lambda k, x: k.layers.Conv2D(
         filters=21, kernel_size=3, padding="valid")(x)), 5),
