@@ -42,16 +42,22 @@ def _window_extent(op: Conv2D) -> int:
 
 PACKED_FORMATS = ("clustered", "sparse", "sparse_clustered")
 # chunks of output channels (edgec_conv2d_rows_s8): each chunk recomputes every pixel's im2col
-# column, so more than 4 cost more than the tiled kernel (ResNet's 3x3 convolutions on the M7: 16
-# chunks of 2 rows 2.14x the dense layer, its tiles of 64 pixels 1.48x; 4 chunks 1.49x, tiles of 32 1.61x)
+# column, so beyond 4 chunks a 3x3 layer costs more than on the tiled kernel (ResNet's on the M7: 16
+# chunks of 2 rows 2.14x the dense layer, its tiles of 64 pixels 1.48x; 4 chunks 1.49x, tiles of 32
+# 1.61x); a 1x1 kernel's column is one pixel's channels, cheap to recompute, so it may take more
+# (str_ww's pointwise layers: 16 and 22 chunks 1.56x and 1.74x, the whole model 1.92x against 2.24x
+# with at most 4 chunks and tiles elsewhere)
 ROW_SPLITS = (1, 2, 3, 4)
+ROW_SPLITS_1X1 = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 
 
-def row_chunks(out_c: int) -> list[int]:
-    """Output channels per chunk of edgec_conv2d_rows_s8, largest first: all, then out_c / k (k in
-    ROW_SPLITS) rounded up to an even count (the dense kernel runs channels two at a time)."""
+def row_chunks(op: Conv2D) -> list[int]:
+    """Output channels per chunk of edgec_conv2d_rows_s8 for op, largest first: all, then out_c / k
+    (k in ROW_SPLITS, or ROW_SPLITS_1X1 for a 1x1 kernel) rounded up to an even count (the dense
+    kernel runs channels two at a time)."""
+    out_c = op.out_hwc[2]
     result = []
-    for k in ROW_SPLITS:
+    for k in ROW_SPLITS_1X1 if op.kernel_hw == (1, 1) else ROW_SPLITS:
         rows = min(out_c, -(-out_c // k) + (-(-out_c // k) & 1))
         if rows >= min(2, out_c) and rows not in result:
             result.append(rows)
@@ -140,7 +146,7 @@ def _smaller_tile(op):
     if op.packed is None or isinstance(op, FullyConnected) or op.packed.layout == "fixed":
         return None
     if getattr(op, "rows", 0):  # a smaller chunk of rows; past the smallest, the tiled kernel
-        smaller = [r for r in row_chunks(op.out_hwc[2]) if r < op.rows]
+        smaller = [r for r in row_chunks(op) if r < op.rows]
         return dataclasses.replace(op, rows=smaller[0]) if smaller else _tiled(op)
     if isinstance(op, DepthwiseConv2D) and op.tile == 0:
         return dataclasses.replace(op, tile=min(TILES[0], -(-(op.out_hwc[0] * op.out_hwc[1]) // 4) * 4))
@@ -201,7 +207,7 @@ def _regrow_rows(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[Eng
             and op.packed.layout == "mask" else None
         if probe is None:
             continue
-        for rows in row_chunks(op.out_hwc[2]):
+        for rows in row_chunks(op):
             if rows <= op.rows:
                 break
             trial = dataclasses.replace(packed, ops=tuple(ops[:i] + [dataclasses.replace(probe, rows=rows)]

@@ -40,9 +40,10 @@ CASES = {
     # 81 taps (odd: rows not byte-aligned), 21 channels, 3-bit indices, a (3, 3) kernel over "valid"
     "rows_valid_odd": (Case("rows_valid_odd", (6, 5, 9), lambda k, x: k.layers.Conv2D(
         filters=21, kernel_size=3, padding="valid")(x)), 5),
-    # pointwise, 64 taps (whole groups of 4 input channels), 19 channels
-    "rows_pointwise": (Case("rows_pointwise", (4, 5, 64), lambda k, x: k.layers.Conv2D(
-        filters=19, kernel_size=1)(x)), 16),
+    # pointwise, 128 taps (whole groups of 4 input channels), 49 channels: a 1x1 kernel may take
+    # more than 4 chunks (packing.ROW_SPLITS_1X1)
+    "rows_pointwise": (Case("rows_pointwise", (4, 5, 128), lambda k, x: k.layers.Conv2D(
+        filters=49, kernel_size=1)(x)), 16),
     # the second convolution's input is in the arena
     "rows_arena_input": (Case("rows_arena_input", (6, 6, 12), _two_convs), 16),
 }
@@ -84,11 +85,12 @@ def test_chunked_clustered_conv_exact_on_three_paths(name, models, tmp_path):
     convs = {layer.op_index: layer for layer in engine.layers}
     chunks = _chunks(engine)
     assert chunks and all(convs[i].format == "clustered" for i in chunks)
-    out_c = {op.index: op.out_hwc[2] for op in lower_model(model).ops if isinstance(op, Conv2D)}
+    convs_of = {op.index: op for op in lower_model(model).ops if isinstance(op, Conv2D)}
+    out_c = {i: op.out_hwc[2] for i, op in convs_of.items()}
     last = max(chunks)
     # the SRAM limit splits the (last) layer: several chunks, the last one shorter
     assert chunks[last] < out_c[last] and out_c[last] % chunks[last], (chunks, out_c)
-    assert chunks[last] in row_chunks(out_c[last])
+    assert chunks[last] in row_chunks(convs_of[last])
     dense = generate_engine(model, name, weights="dense")
     assert engine.sram_bytes <= dense.sram_bytes + EXTRA_SCRATCH
     x = np.random.default_rng(3).integers(-128, 128, (6,) + tuple(engine.input_shape[1:])).astype(np.int8)
@@ -111,7 +113,7 @@ def test_each_chunk_is_the_largest_the_limit_allows(models):
             if not getattr(op, "rows", 0):
                 continue
             assert op.scratch_bytes == rows_conv_scratch(op, op.rows)
-            larger = [r for r in row_chunks(op.out_hwc[2]) if r > op.rows]
+            larger = [r for r in row_chunks(op) if r > op.rows]
             if larger:
                 trial = dataclasses.replace(packed, ops=tuple(ops[:i] + [dataclasses.replace(op, rows=larger[-1])]
                                                               + ops[i + 1:]))
