@@ -96,6 +96,7 @@ class Row:
     serial_samples: int
     accuracy: float | None
     detail: str
+    layers: tuple = ()  # (op index, op, instructions of one inference, storage format) per op, emulated M7
 
 
 # --- the models -----------------------------------------------------------------------------------
@@ -213,6 +214,7 @@ def measure(candidate: Candidate, out: Path, serial_runs: int) -> Row:
     reference = host_reference(candidate.tflite, candidate.host_inputs, engine.input_shape)
     host_exact = sum(np.array_equal(h.ravel(), r.ravel()) for h, r in zip(host, reference, strict=True))
     formats = Counter(layer.format for layer in engine.layers)
+    storage = {layer.op_index: layer.format for layer in engine.layers}
     cmp = bench.comparison
     return Row(candidate.model, candidate.variant, ", ".join(f"{f} x{n}" for f, n in sorted(formats.items())),
                sum(layer.dense_bytes for layer in engine.layers), sum(layer.stored_bytes for layer in engine.layers),
@@ -220,7 +222,8 @@ def measure(candidate: Candidate, out: Path, serial_runs: int) -> Row:
                / max(1, sum(layer.dense_bytes for layer in engine.layers)),
                fw.flash_used_bytes, fw.sram_used_bytes, bench.per_inference.median, bench.macs or 0,
                int(host_exact), len(reference), round(cmp.exact_match_rate * cmp.compared), cmp.compared,
-               candidate.accuracy, candidate.detail)
+               candidate.accuracy, candidate.detail,
+               tuple((row.index, row.op, row.count, storage.get(row.index, "")) for row in bench.layers))
 
 
 # --- targets and report -------------------------------------------------------------------------
@@ -305,6 +308,20 @@ def render(rows: list[Row], found: list[Check]) -> str:
     return "\n".join(lines)
 
 
+def render_layers(rows: list[Row]) -> str:
+    """Per op, each variant's instructions against the dense engine's same op (ops that differ)."""
+    dense = {r.model: r for r in rows if r.variant == "dense"}
+    lines = []
+    for r in rows:
+        if r.variant == "dense" or not r.layers:
+            continue
+        base = {i: count for i, _, count, _ in dense[r.model].layers}
+        lines.append(f"{r.model}, {LABELS[r.variant]}: op, storage, instructions, x the dense op")
+        lines += [f"  {i} {op} {fmt or '-'}: {count:,} ({count / base[i]:.2f}x)" for i, op, count, fmt in r.layers
+                  if base.get(i) and count != base[i]]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true",
@@ -324,6 +341,8 @@ def main(argv=None) -> int:
     parser.add_argument("--variant", action="append", default=None, choices=VARIANTS[1:],
                         help="measure only this compressed variant (with the dense one it is compared with); "
                              "repeatable; writes no results file unless --json is given")
+    parser.add_argument("--layers", action="store_true",
+                        help="also print each op's instructions against the dense engine's (firmware per-op counts)")
     args = parser.parse_args(argv)
     import compress_fmnist
     import device_qemu
@@ -359,6 +378,9 @@ def main(argv=None) -> int:
     found = checks(rows)
     print()
     print(render(rows, found))
+    if args.layers:
+        print()
+        print(render_layers(rows))
     if results is not None:
         results.parent.mkdir(parents=True, exist_ok=True)
         results.write_text(json.dumps({
