@@ -109,6 +109,7 @@ class Row:
     serial_samples: int
     accuracy: float | None
     detail: str
+    layers: tuple = ()  # (op index, op, instructions of one inference, storage format) per op, emulated M7
 
 
 # --- the models -----------------------------------------------------------------------------------
@@ -268,6 +269,7 @@ def measure(candidate: Candidate, out: Path, serial_runs: int) -> Row:
     reference = host_reference(candidate.tflite, candidate.host_inputs, engine.input_shape)
     host_exact = sum(np.array_equal(h.ravel(), r.ravel()) for h, r in zip(host, reference, strict=True))
     formats = Counter(layer.format for layer in engine.layers)
+    storage = {layer.op_index: layer.format for layer in engine.layers}
     cmp = bench.comparison
     return Row(candidate.model, candidate.variant, ", ".join(f"{f} x{n}" for f, n in sorted(formats.items())),
                sum(layer.dense_bytes for layer in engine.layers), sum(layer.stored_bytes for layer in engine.layers),
@@ -275,7 +277,8 @@ def measure(candidate: Candidate, out: Path, serial_runs: int) -> Row:
                / max(1, sum(layer.dense_bytes for layer in engine.layers)),
                fw.flash_used_bytes, fw.sram_used_bytes, bench.per_inference.median, bench.macs or 0,
                int(host_exact), len(reference), round(cmp.exact_match_rate * cmp.compared), cmp.compared,
-               candidate.accuracy, candidate.detail)
+               candidate.accuracy, candidate.detail,
+               tuple((row.index, row.op, row.count, storage.get(row.index, "")) for row in bench.layers))
 
 
 # --- targets and report -------------------------------------------------------------------------
@@ -360,6 +363,20 @@ def render(rows: list[Row], found: list[Check]) -> str:
     return "\n".join(lines)
 
 
+def render_layers(rows: list[Row]) -> str:
+    """Per op, each variant's instructions against the dense engine's same op (ops that differ)."""
+    dense = {r.model: r for r in rows if r.variant == "dense"}
+    lines = []
+    for r in rows:
+        if r.variant == "dense" or not r.layers:
+            continue
+        base = {i: count for i, _, count, _ in dense[r.model].layers}
+        lines.append(f"{r.model}, {LABELS[r.variant]}: op, storage, instructions, x the dense op")
+        lines += [f"  {i} {op} {fmt or '-'}: {count:,} ({count / base[i]:.2f}x)" for i, op, count, fmt in r.layers
+                  if base.get(i) and count != base[i]]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true",
@@ -376,6 +393,11 @@ def main(argv=None) -> int:
     parser.add_argument("--only", action="append", default=None, metavar="MODEL",
                         help=f"measure only this model ({FASHION} or an MLPerf stem such as ad01_int8); "
                              "repeatable; writes no results file unless --json is given")
+    parser.add_argument("--variant", action="append", default=None, choices=VARIANTS[1:],
+                        help="measure only this compressed variant (with the dense one it is compared with); "
+                             "repeatable; writes no results file unless --json is given")
+    parser.add_argument("--layers", action="store_true",
+                        help="also print each op's instructions against the dense engine's (firmware per-op counts)")
     args = parser.parse_args(argv)
     import compress_fmnist
     import device_qemu
@@ -393,12 +415,15 @@ def main(argv=None) -> int:
     if missing:
         raise SystemExit(f"MLPerf Tiny models missing in {args.models}: {', '.join(missing)} (--models DIR)")
     out = (args.out or Path(tempfile.mkdtemp(prefix="edgec-compress-device-"))).resolve()
-    results = args.json or (None if args.smoke or args.only else REPO / "out" / "bench" / "compress_device.json")
+    results = args.json or (None if args.smoke or args.only or args.variant
+                            else REPO / "out" / "bench" / "compress_device.json")
     cache = args.cache or (out / "trained" if args.smoke else REPO / "out" / "bench" / "compress_device_cache")
     started = time.monotonic()
     fashion = not args.only or FASHION in args.only
     candidates = fashion_candidates(config, sizes, cache, args.retrain, out) if fashion else []
     candidates += mlperf_candidates(args.models, names, sizes)
+    if args.variant:
+        candidates = [c for c in candidates if c.variant == "dense" or c.variant in args.variant]
     rows = []
     for c in candidates:
         rows.append(measure(c, out, sizes.serial))
@@ -409,6 +434,9 @@ def main(argv=None) -> int:
     found = checks(rows)
     print()
     print(render(rows, found))
+    if args.layers:
+        print()
+        print(render_layers(rows))
     if results is not None:
         results.parent.mkdir(parents=True, exist_ok=True)
         results.write_text(json.dumps({

@@ -70,6 +70,7 @@ class OpCode:
 
 # each packed kernel's files: what all share (edgec_packed), its own, and its dense kernel's params
 _PACKED_CONV = ("edgec_conv", "edgec_packed", "edgec_packed_conv")
+_PACKED_ROWS = ("edgec_conv", "edgec_packed", "edgec_packed_convr")
 _PACKED_DELTA = ("edgec_conv", "edgec_packed", "edgec_packed_pw")
 _PACKED_DELTA8 = ("edgec_conv", "edgec_packed", "edgec_packed_pw8")
 _PACKED_DW = ("edgec_dwconv", "edgec_packed", "edgec_packed_dw")
@@ -222,6 +223,9 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
                 ("edgec_conv2d_delta_s8", _PACKED_DELTA)
             return OpCode("\n".join(decls), f"{kernel}(&{p}_params, &{p}_packed, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {windows});", files)
+        if op.rows:  # chunks of rows decoded once, each run by the dense kernel over every pixel
+            return OpCode("\n".join(decls), f"edgec_conv2d_rows_s8(&{p}_params, &{p}_packed, {op.rows}, "
+                          f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_ROWS)
         return OpCode("\n".join(decls), f"edgec_conv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_CONV)
     if ptr.reversed(op):  # one row per call, last row first: the output sits above its input

@@ -104,6 +104,13 @@ def inplace_lag(op, tensor: int, graph: EngineGraph) -> int | None:
     if isinstance(op, Conv2D) and op.packed is not None and (op.packed.layout == "block" or (
             op.packed.layout == "delta" and (op.tile == 8 or not is_pointwise(op)))):
         return _gathered_lag(op)
+    if isinstance(op, Conv2D) and op.packed is not None and op.rows:
+        # edgec_conv2d_rows_s8: chunks of output channels, each over every pixel; one chunk keeps
+        # the dense kernel's order, more write outputs before the last chunk reads the input
+        if op.rows < op.out_hwc[2]:
+            return None
+        return _window_lag(op.batches, op.in_hwc, op.out_hwc, op.kernel_hw, op.stride_hw,
+                           op.dilation_hw, op.pad_tl, rereads_after_write=True)
     if isinstance(op, (Conv2D, DepthwiseConv2D)) and op.packed is not None:
         return _window_lag(op.batches, op.in_hwc, op.out_hwc, op.kernel_hw, op.stride_hw,
                            op.dilation_hw, op.pad_tl, rereads_after_write=True, tile=op.tile)

@@ -80,6 +80,7 @@ class Conv2D:
     weights_name: str = ""  # the filter tensor's name in the .tflite
     packed: PackedWeights | None = field(default=None, repr=False, compare=False)  # None: dense int8
     tile: int = 0  # packed: output pixels per decoding of the weights
+    rows: int = 0  # clustered, one group: output channels decoded per chunk (edgec_conv2d_rows_s8); 0: tiles
 
     @property
     def weight_rows(self) -> np.ndarray:
@@ -99,6 +100,8 @@ class Conv2D:
         """The DSP kernel's two int16 im2col columns (taps rounded up to 4), and when the input
         channels are not a multiple of 4 the window's bytes gathered before they are unpacked; none
         when grouped. Packed weights: the layout of edgec_conv2d_packed_s8 (any path)."""
+        if self.packed is not None and self.rows:
+            return rows_conv_scratch(self, self.rows)
         if self.packed is not None:
             return packed_conv_scratch(self, self.packed, self.tile)
         if self.groups != 1:
@@ -378,6 +381,14 @@ def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
         return fixed + 2 * 2 * _a4(taps)  # two rows, unpacked to int16 on the DSP path
     nz = packed.max_nonzeros
     return fixed + _a4(2 * runs) + 4 * nz
+
+
+def rows_conv_scratch(op: Conv2D, rows: int) -> int:
+    """Bytes of scratch edgec_conv2d_rows_s8 uses: the dense kernel's im2col columns, then `rows`
+    decoded rows (and 3 bytes the dense kernel's word reads may reach past the last)."""
+    taps = op.kernel_hw[0] * op.kernel_hw[1] * op.in_hwc[2]
+    padded = _a4(taps)
+    return 4 * padded + (padded if op.in_hwc[2] % 4 else 0) + _a4(rows * taps + 3)
 
 
 def const_arrays(op) -> list[np.ndarray]:

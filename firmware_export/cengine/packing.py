@@ -53,6 +53,37 @@ def _unblocked(formats: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f for f in formats if f not in BLOCK_FORMATS)
 
 
+# chunks of output channels (edgec_conv2d_rows_s8): each chunk recomputes every pixel's im2col
+# column, so beyond 4 chunks a 3x3 layer costs more than on the tiled kernel (ResNet's on the M7: 16
+# chunks of 2 rows 2.14x the dense layer, its tiles of 64 pixels 1.48x; 4 chunks 1.49x, tiles of 32
+# 1.61x); a 1x1 kernel's column is one pixel's channels, cheap to recompute, so it may take more
+# (str_ww's pointwise layers: 16 and 22 chunks 1.56x and 1.74x, the whole model 1.92x against 2.24x
+# with at most 4 chunks and tiles elsewhere)
+ROW_SPLITS = (1, 2, 3, 4)
+ROW_SPLITS_1X1 = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+
+
+def row_chunks(op: Conv2D) -> list[int]:
+    """Output channels per chunk of edgec_conv2d_rows_s8 for op, largest first: all, then out_c / k
+    (k in ROW_SPLITS, or ROW_SPLITS_1X1 for a 1x1 kernel) rounded up to an even count (the dense
+    kernel runs channels two at a time)."""
+    out_c = op.out_hwc[2]
+    result = []
+    for k in ROW_SPLITS_1X1 if op.kernel_hw == (1, 1) else ROW_SPLITS:
+        rows = min(out_c, -(-out_c // k) + (-(-out_c // k) & 1))
+        if rows >= min(2, out_c) and rows not in result:
+            result.append(rows)
+    return result
+
+
+def _rows_op(op, packed):
+    """A clustered one-group convolution run by edgec_conv2d_rows_s8, all rows decoded at once (the
+    SRAM limit shrinks the chunk: _smaller_tile), or None where that kernel does not apply."""
+    if not isinstance(op, Conv2D) or op.groups != 1 or packed.format != "clustered":
+        return None
+    return dataclasses.replace(op, packed=packed, tile=0, rows=op.out_hwc[2])
+
+
 def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_FORMATS):
     if isinstance(op, FullyConnected):  # sparse rows in the delta layout (no tile, no scratch)
         packed = choose(op.weight_rows, _dense_bytes(op), formats, sparse_layout="delta")
@@ -102,6 +133,9 @@ def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_F
     packed = packed or choose(op.weight_rows, _dense_bytes(op), formats)
     if packed is None:
         return op
+    rows_op = _rows_op(op, packed) if max_tile == TILES[0] else None
+    if rows_op is not None:
+        return rows_op
     if isinstance(op, DepthwiseConv2D):
         # decoded once, run by the dense kernel, where the scratch allows (_smaller_tile: tiles); in
         # the last resort of pack_and_plan (max_tile: the smallest tile) not on the tiled kernel,
@@ -139,6 +173,9 @@ def _smaller_tile(op):
     has none: FC). A depthwise layer decoded once (tile 0) goes to the tiled kernel's largest tile."""
     if op.packed is None or isinstance(op, FullyConnected) or op.packed.layout == "fixed":
         return None
+    if getattr(op, "rows", 0):  # a smaller chunk of rows; past the smallest, the tiled kernel
+        smaller = [r for r in row_chunks(op) if r < op.rows]
+        return dataclasses.replace(op, rows=smaller[0]) if smaller else _tiled(op)
     if isinstance(op, DepthwiseConv2D) and op.tile == 0:
         return dataclasses.replace(op, tile=min(TILES[0], -(-(op.out_hwc[0] * op.out_hwc[1]) // 4) * 4))
     if op.packed.layout == "block":
@@ -151,6 +188,22 @@ def _smaller_tile(op):
     return dataclasses.replace(op, tile=smaller[0]) if smaller else None
 
 
+def _tiled(op):
+    """A rows-chunked convolution (edgec_conv2d_rows_s8) on the tiled kernel, its largest tile."""
+    return dataclasses.replace(op, rows=0, tile=min(TILES[0], -(-(op.out_hwc[0] * op.out_hwc[1]) // 4) * 4))
+
+
+def _smaller_options(op) -> list:
+    """The steps _shrink_tiles may take for op: its next smaller tile (_smaller_tile) and, for a
+    rows-chunked convolution, also the tiled kernel (pixels outer: it keeps the input overlap in
+    place that chunks of rows lose)."""
+    smaller = _smaller_tile(op)
+    options = [] if smaller is None else [smaller]
+    if getattr(op, "rows", 0) and smaller is not None and smaller.rows:
+        options.append(_tiled(op))
+    return options
+
+
 def _shrink_tiles(packed: EngineGraph, limit: int) -> tuple[EngineGraph, MemoryPlan] | None:
     """Each tiled layer starts at its largest tile; while the arena and scratch exceed `limit`, the
     layer whose next smaller tile lowers their sum the most (the earliest on ties) takes it. None
@@ -161,18 +214,40 @@ def _shrink_tiles(packed: EngineGraph, limit: int) -> tuple[EngineGraph, MemoryP
     while total > limit:
         best = None
         for i, op in enumerate(ops):
-            smaller = _smaller_tile(op) if getattr(op, "packed", None) is not None else None
-            if smaller is None:
-                continue
-            trial = dataclasses.replace(packed, ops=tuple(ops[:i] + [smaller] + ops[i + 1:]))
-            trial_plan = plan_memory(trial)
-            trial_total = trial_plan.sram_bytes
-            if best is None or trial_total < best[0]:
-                best = (trial_total, i, smaller, trial_plan)
+            for smaller in (_smaller_options(op) if getattr(op, "packed", None) is not None else []):
+                trial = dataclasses.replace(packed, ops=tuple(ops[:i] + [smaller] + ops[i + 1:]))
+                trial_plan = plan_memory(trial)
+                trial_total = trial_plan.sram_bytes
+                if best is None or trial_total < best[0]:
+                    best = (trial_total, i, smaller, trial_plan)
         if best is None:
             return None
         total, i, ops[i], plan = best
         packed = dataclasses.replace(packed, ops=tuple(ops))
+    return packed, plan
+
+
+def _regrow_rows(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[EngineGraph, MemoryPlan]:
+    """After _shrink_tiles: each clustered one-group convolution, in order, takes the largest chunk
+    of rows (edgec_conv2d_rows_s8, one decoding per inference) that keeps the arena and scratch
+    within `limit`; any chunk of rows beats the tiled kernel (one decoding per tile of pixels). The
+    greedy shrink alone may leave a layer tiled whose chunk of rows fits the bytes others freed."""
+    ops = list(packed.ops)
+    for i, op in enumerate(ops):
+        probe = _rows_op(op, op.packed) if isinstance(op, Conv2D) and op.packed is not None \
+            and op.packed.layout == "mask" else None
+        if probe is None:
+            continue
+        for rows in row_chunks(op):
+            if rows <= op.rows:
+                break
+            trial = dataclasses.replace(packed, ops=tuple(ops[:i] + [dataclasses.replace(probe, rows=rows)]
+                                                            + ops[i + 1:]))
+            trial_plan = plan_memory(trial)
+            if trial_plan.sram_bytes <= limit:
+                ops[i] = trial.ops[i]
+                packed, plan = trial, trial_plan
+                break
     return packed, plan
 
 
@@ -188,7 +263,7 @@ def pack_and_plan(graph: EngineGraph, mode: str,
     packed = pack_graph(graph, mode, formats=formats)
     shrunk = _shrink_tiles(packed, limit)
     if shrunk is not None:
-        return shrunk
+        return _regrow_rows(*shrunk, limit)
     ops = list(pack_graph(graph, mode, TILES[-1], formats).ops)
     tiled = sorted((i for i, op in enumerate(ops) if getattr(op, "tile", 0) or isinstance(op, DepthwiseConv2D)
                     and op.packed is not None and op.packed.layout != "fixed"),
@@ -198,5 +273,5 @@ def pack_and_plan(graph: EngineGraph, mode: str,
         packed = dataclasses.replace(graph, ops=tuple(ops))
         plan = plan_memory(packed)
         if plan.sram_bytes <= limit:
-            return packed, plan
+            return _regrow_rows(packed, plan, limit)
     return graph, dense_plan

@@ -59,7 +59,8 @@ class LayerStorage:
     # each row's count)
     clusters: int  # codebook entries per channel (0 unless clustered)
     density: float  # nonzero fraction of the weights
-    tile: int = 0  # packed conv / depthwise: output pixels per decoding of the weights (0: dense, or FC)
+    tile: int = 0  # packed conv / depthwise: output pixels per decoding of the weights (0: dense, or FC; all
+    # the pixels for a convolution decoded in chunks of rows)
 
 
 @dataclass(frozen=True)
@@ -366,4 +367,12 @@ def layer_storage(op) -> LayerStorage:
                         format=pk.format if pk else "dense", dense_bytes=dense,
                         stored_bytes=pk.nbytes if pk else dense, index_bits=pk.index_bits if pk else 0,
                         clusters=pk.clusters if pk else 0, density=density(op.weights),
-                        tile=getattr(op, "tile", 0) if pk else 0)
+                        tile=_tile(op) if pk else 0)
+
+
+def _tile(op) -> int:
+    """Output pixels per decoding of op's packed weights: a convolution decoded in chunks of rows
+    (edgec_conv2d_rows_s8) decodes them once for all its pixels."""
+    if getattr(op, "rows", 0):
+        return op.batches * op.out_hwc[0] * op.out_hwc[1]
+    return getattr(op, "tile", 0)

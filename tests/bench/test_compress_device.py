@@ -34,7 +34,7 @@ def test_smoke_mode_prints_the_table_and_every_row_is_exact(tmp_path):
     out = tmp_path / "compress_device.json"
     result = subprocess.run(
         [sys.executable, str(REPO / "bench" / "compress_device.py"), "--smoke", "--json", str(out),
-         "--models", str(models), "--out", str(tmp_path / "build")],
+         "--models", str(models), "--out", str(tmp_path / "build"), "--layers"],
         cwd=REPO, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
@@ -51,6 +51,9 @@ def test_smoke_mode_prints_the_table_and_every_row_is_exact(tmp_path):
     for line, target in zip(verdicts, TARGETS):
         assert line.startswith((f"- **MET** {target}: ", f"- **MISSED** {target}: ")), line
     assert "- **MET** every row bit-exact with tflite-micro (host and serial)" in result.stdout
+    # --layers: per op, each compressed variant's instructions against the dense engine's op
+    assert "kws_ref_model, clustered 16: op, storage, instructions, x the dense op" in result.stdout
+    assert any(line.startswith("  0 CONV_2D clustered: ") for line in result.stdout.splitlines())
 
     data = json.loads(out.read_text())
     assert data["smoke"] is True

@@ -403,22 +403,23 @@ static void edgec_conv_rescale(const edgec_conv_params *p, int32_t oc, int32_t n
 /* groups == 1: output pixels two at a time (raster order), through the scratch column pair; their
  * outputs are written once both windows are read (the planner's in-place lag relies on it). */
 static void edgec_conv2d_s8_im2col(const edgec_conv_params *p, const int8_t *input, int8_t *output,
-                                   int32_t *scratch)
+                                   int32_t *scratch, int32_t out_stride)
 {
     const int32_t taps = p->kernel_h * p->kernel_w * p->in_c;
     const int32_t padded = (taps + 3) & ~3;
     const int32_t groups = padded / 4;
     const int32_t pixels = p->out_h * p->out_w, out_c = p->out_c;
     int8_t *const bytes = (int8_t *)(scratch + padded);
+    const int32_t px_step = out_stride;
     int32_t sums[2 * EDGEC_CONV_CHUNK];
     int32_t b, px, oc;
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
-        int8_t *out_b = output + b * pixels * out_c;
+        int8_t *out_b = output + b * pixels * px_step;
         for (px = 0; px < pixels; px += 2) {
             const int two = px + 1 < pixels;
-            int8_t *const out0 = out_b + px * out_c;
-            int8_t *const out1 = two ? out0 + out_c : out0;
+            int8_t *const out0 = out_b + px * px_step;
+            int8_t *const out1 = two ? out0 + px_step : out0;
             const int32_t px1 = two ? px + 1 : px;
             edgec_im2col_s16(p, in_b, px / p->out_w, px % p->out_w, scratch, 0, bytes);
             edgec_im2col_s16(p, in_b, px1 / p->out_w, px1 % p->out_w, scratch, 1, bytes);
@@ -449,9 +450,10 @@ static const int8_t *edgec_conv_window(const edgec_conv_params *p, const int8_t 
  * The memory planner may overlap a convolution's output with its input (inplace.py), for a kernel
  * that writes pixel by pixel; four pixels at a time also reread the windows of the block after
  * writing its first outputs, so a block whose outputs would reach them goes pixel by pixel. */
-static int edgec_block_apart(const edgec_conv_params *p, const int8_t *first, const int8_t *last, const int8_t *out)
+static int edgec_block_apart(const edgec_conv_params *p, const int8_t *first, const int8_t *last, const int8_t *out,
+                             int32_t out_stride)
 {
-    const uintptr_t out_lo = (uintptr_t)out, out_hi = out_lo + (uintptr_t)(4 * p->out_c);
+    const uintptr_t out_lo = (uintptr_t)out, out_hi = out_lo + (uintptr_t)(3 * out_stride + p->out_c);
     const uintptr_t in_lo = (uintptr_t)first;
     const uintptr_t in_hi = (uintptr_t)last + (uintptr_t)((p->kernel_h - 1) * p->dilation_h * p->in_w * p->in_c +
                                                           p->kernel_w * p->in_c);
@@ -462,7 +464,7 @@ static int edgec_block_apart(const edgec_conv_params *p, const int8_t *first, co
  * consecutive) whose windows w0..w3 lie inside the input. The parameters are read into locals
  * once: the int8_t output stores may alias them. */
 static void edgec_conv_pixels4(const edgec_conv_params *p, const int8_t *w0, const int8_t *w1, const int8_t *w2,
-                               const int8_t *w3, int8_t *out)
+                               const int8_t *w3, int8_t *out, int32_t px_step)
 {
     const int32_t row = p->kernel_w * p->in_c, kernel_h = p->kernel_h, out_c = p->out_c;
     const int32_t taps = kernel_h * row;
@@ -482,20 +484,26 @@ static void edgec_conv_pixels4(const edgec_conv_params *p, const int8_t *w0, con
             EDGEC_DOT4_S8(s0, s1, s2, s3, w0 + off, w1 + off, w2 + off, w3 + off, w + r * row, row);
         }
         out[0] = edgec_requantize(narrow, s0, m, sh, zp, lo, hi);
-        out[out_c] = edgec_requantize(narrow, s1, m, sh, zp, lo, hi);
-        out[2 * out_c] = edgec_requantize(narrow, s2, m, sh, zp, lo, hi);
-        out[3 * out_c] = edgec_requantize(narrow, s3, m, sh, zp, lo, hi);
+        out[px_step] = edgec_requantize(narrow, s1, m, sh, zp, lo, hi);
+        out[2 * px_step] = edgec_requantize(narrow, s2, m, sh, zp, lo, hi);
+        out[3 * px_step] = edgec_requantize(narrow, s3, m, sh, zp, lo, hi);
     }
 }
 #endif
 
 void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *output, int32_t *scratch)
 {
+    edgec_conv2d_s8_strided(p, input, output, scratch, p->out_c);
+}
+
+void edgec_conv2d_s8_strided(const edgec_conv_params *p, const int8_t *input, int8_t *output, int32_t *scratch,
+                             int32_t out_stride)
+{
     int32_t b, oy, ox;
 
 #if defined(EDGEC_DSP)
     if (p->groups == 1) {
-        edgec_conv2d_s8_im2col(p, input, output, scratch);
+        edgec_conv2d_s8_im2col(p, input, output, scratch, out_stride);
         return;
     }
 #endif
@@ -506,7 +514,7 @@ void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *ou
         int32_t px, k;
         for (b = 0; b < p->batches; b++) {
             const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
-            int8_t *out_b = output + b * pixels * p->out_c;
+            int8_t *out_b = output + b * pixels * out_stride;
             for (px = 0; px < pixels; px++) {
                 const int8_t *src[4];
                 for (k = 0; k < 4 && px + k < pixels; k++) {
@@ -515,11 +523,11 @@ void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *ou
                         break;
                     }
                 }
-                if (k == 4 && edgec_block_apart(p, src[0], src[3], out_b + px * p->out_c)) {
-                    edgec_conv_pixels4(p, src[0], src[1], src[2], src[3], out_b + px * p->out_c);
+                if (k == 4 && edgec_block_apart(p, src[0], src[3], out_b + px * out_stride, out_stride)) {
+                    edgec_conv_pixels4(p, src[0], src[1], src[2], src[3], out_b + px * out_stride, out_stride);
                     px += 3;
                 } else {
-                    edgec_conv_pixel(p, in_b, px / p->out_w, px % p->out_w, out_b + px * p->out_c);
+                    edgec_conv_pixel(p, in_b, px / p->out_w, px % p->out_w, out_b + px * out_stride);
                 }
             }
         }
@@ -530,7 +538,7 @@ void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *ou
         const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
         for (oy = 0; oy < p->out_h; oy++) {
             for (ox = 0; ox < p->out_w; ox++) {
-                edgec_conv_pixel(p, in_b, oy, ox, output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c);
+                edgec_conv_pixel(p, in_b, oy, ox, output + ((b * p->out_h + oy) * p->out_w + ox) * out_stride);
             }
         }
     }

@@ -23,4 +23,9 @@ typedef struct {
  * on the DSP path when groups == 1; NULL is fine otherwise. */
 void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *output, int32_t *scratch);
 
+/* The same, each output pixel's out_c channels written `out_stride` bytes after the previous
+ * pixel's (out_stride >= out_c): a slice of the channels of a wider output (edgec_packed_convr). */
+void edgec_conv2d_s8_strided(const edgec_conv_params *p, const int8_t *input, int8_t *output, int32_t *scratch,
+                             int32_t out_stride);
+
 #endif /* EDGEC_CONV_H */
