@@ -183,3 +183,26 @@ def test_check_prints_the_labelled_estimate_of_the_engine(tmp_path, str_ww):
             "targets/latency/cortex-m7.toml") in text
     assert ("with TFLM's reference kernels instead: ~" in text
             and "estimated from x86-64 instructions per MAC (targets/latency/tflm-reference.toml: a host figure" in text)
+
+
+def test_bench_of_a_given_firmware_estimates_the_weights_as_the_build_stores_them():
+    """`edgec bench --firmware DIR --model M` (no build here): the estimate takes M's layers stored as
+    `edgec build` stores them by default, and says so; a block-pruned model is not costed as dense."""
+    from firmware_export.cengine import generate_engine
+    from targets import load_target
+    from toolchain.base.tflite_reader import read_tflite
+    from toolchain.benchmark.run import _latency_estimate
+    from toolchain.compress.tflite_weights import compress_weights
+    from toolchain.latency import storage_of
+
+    ad01 = (MLPERF_TINY / "ad01_int8.tflite").read_bytes()
+    model = read_tflite(compress_weights(ad01, 0.75, block=4).model, "ad01_blocks")
+    target = load_target("cortex-m7")
+    est = _latency_estimate(model, None, target, "instructions", 1_000_000.0)
+    storage = storage_of(generate_engine(model, "model"))
+    assert {fmt for fmt, _, _ in storage.values()} == {"block"}
+    expected = estimate_engine(model, "cortex-m7", target.clock_hz, storage)
+    dense = estimate_engine(model, "cortex-m7", target.clock_hz, None)
+    assert est["instructions"] == expected.to_dict()["instructions"] != dense.to_dict()["instructions"]
+    assert est["weights"].startswith("as edgec build stores them by default") and "assumed" in est["weights"]
+    assert est["error"] == est["instructions"] / 1_000_000.0 - 1

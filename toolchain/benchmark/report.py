@@ -115,6 +115,8 @@ def render(result: BenchResult, console) -> None:
     est = result.latency_estimate
     if est is not None:
         what = (f"engine cost model of {est['core']}" if est["basis"] == "engine cost model" else est["basis"])
+        if "assumed" in est.get("weights", ""):
+            what += f"; weights {est['weights']}"
         error = f", {est['error']:+.1%} against the measured" if est.get("error") is not None else ""
         head.add_row(f"ESTIMATED {est['unit']} per inference ({what}{error})",
                      f"{_num(est['instructions'])} ({est['seconds'] * 1e3:.3f} ms at {est['clock_hz'] / 1e6:g} MHz)")

@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from targets import TargetProfile
+from toolchain.base.errors import EdgecError
 from toolchain.benchmark.compare import Comparison, compare_outputs
 from toolchain.benchmark.device_run import DeviceRun, run_samples
 from toolchain.analysis import analyse
@@ -271,17 +272,27 @@ def run_bench(options: BenchOptions, on_run=lambda done, total: None,
 
 def _latency_estimate(model, built, target, unit: str, measured: float) -> dict | None:
     """The latency model's figure for the model on the target's core, beside the measured one: the
-    engine's layers as the build stored their weights (dense assumed for a given --firmware)."""
+    engine's layers as the build stored their weights; for a given --firmware, as `edgec build` stores
+    them by default (weights auto, no patches), which the figure's `storage` says."""
     if model is None:
         return None
     from toolchain.latency import estimate_engine, patch_of, storage_of
 
     engine = built.engine.engine if built is not None and built.engine is not None else None
+    basis = "as this build stored them"
+    if engine is None:
+        from firmware_export.cengine import generate_engine
+
+        try:
+            engine = generate_engine(model, "model")
+            basis = "as edgec build stores them by default (weights auto, no patches): assumed for --firmware"
+        except EdgecError:
+            basis = "dense int8 (assumed for --firmware)"
     storage = storage_of(engine) if engine is not None else None
     est = estimate_engine(built.tflite if built is not None else model, target.core, target.clock_hz, storage,
                           patch_of(engine) if engine is not None else None)
     # QEMU counts instructions; a board's timer counts cycles (the estimate is one instruction a cycle)
     comparable = unit in ("instructions", "cycles") and measured > 0
     d = est.to_dict()
-    return {**d, "unit": "instructions" if est.basis == "engine cost model" else "cycles",
+    return {**d, "unit": "instructions" if est.basis == "engine cost model" else "cycles", "weights": basis,
             "measured": False, "error": d["instructions"] / measured - 1.0 if comparable else None}
