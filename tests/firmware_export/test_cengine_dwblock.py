@@ -153,3 +153,18 @@ def test_block_pruned_and_clustered_depthwise_runs_exactly(converted, tmp_path):
         for defines in ((), ("EDGEC_EMULATE_DSP",)):
             host = compile_host(engine, tmp_path / f"{clusters}-{'-'.join(defines)}", defines=defines)
             assert host.run(x).tobytes() == reference, (clusters, defines)
+
+
+def test_build_summary_names_the_dw_block_layers():
+    from types import SimpleNamespace
+
+    from toolchain.report.build_text import storage_lines
+
+    layer = SimpleNamespace(layer="dw1", format="dw_block", dense_bytes=576, stored_bytes=196, index_bits=8,
+                            clusters=0, density=0.25)
+    conv = SimpleNamespace(layer="pw1", format="block", dense_bytes=4096, stored_bytes=1344, index_bits=8,
+                           clusters=0, density=0.25)
+    engine = SimpleNamespace(layers=(layer, conv), weights_mode="auto", weights_dense_bytes=4672,
+                             weights_stored_bytes=1540, packed_refused=None)
+    lines = storage_lines(engine)
+    assert "  dw_block (kept taps of groups of 4 channels, 25% nonzero): 1 layer, 576 -> 196 B: dw1" in lines
