@@ -117,6 +117,9 @@ def test_block_pruning_through_training_strip_and_int8_conversion():
         (weights,) = [graph.tensors[o.inputs[1]] for o in graph.operators if o.op == op]
         rows = np.asarray(weights.data, np.int8).reshape(weights.shape[0], -1)
         assert np.array_equal(zero_blocks(rows, 4), pruned[name]), name
+    (weights,) = [graph.tensors[o.inputs[1]] for o in graph.operators if o.op == "DEPTHWISE_CONV_2D"]
+    rows = np.asarray(weights.data, np.int8).reshape(-1, weights.shape[-1]).T  # (1, kh, kw, c): [c][tap]
+    assert np.array_equal(zero_dw_units(rows), units)
 
 
 def test_block_size_is_checked_and_not_combined_with_m_by_n():
