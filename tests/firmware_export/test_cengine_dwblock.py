@@ -168,3 +168,21 @@ def test_build_summary_names_the_dw_block_layers():
                              weights_stored_bytes=1540, packed_refused=None)
     lines = storage_lines(engine)
     assert "  dw_block (kept taps of groups of 4 channels, 25% nonzero): 1 layer, 576 -> 196 B: dw1" in lines
+
+
+def test_block_pruned_kws_runs_its_dw_block_layers_in_place_exactly(tmp_path):
+    """KWS as bench/compress_device.py prunes it (blocks of 4; depthwise in units): its four depthwise
+    layers stored as dw_block, each over its input in place (the dense kernel's overlap), byte for byte
+    as TFLM on the generic and DSP paths."""
+    from tests.firmware_export.conftest import mlperf_path
+
+    data = compress_weights(mlperf_path("kws_ref_model").read_bytes(), 0.75, block=4).model
+    engine = generate_engine(read_tflite(data, "kws"), "kws")
+    layers = {layer.op_index: layer for layer in engine.layers}
+    assert [layers[i].format for i in (1, 3, 5, 7)] == ["dw_block"] * 4
+    assert {1, 3, 5, 7} <= {op for op, _, _ in engine.plan.inplace}
+    x = np.random.default_rng(8).integers(-128, 128, (6,) + tuple(engine.input_shape[1:])).astype(np.int8)
+    reference = run_tflm(data, x).tobytes()
+    for defines in ((), ("EDGEC_EMULATE_DSP",)):
+        host = compile_host(engine, tmp_path / ("-".join(defines) or "generic"), defines=defines)
+        assert host.run(x).tobytes() == reference, defines
