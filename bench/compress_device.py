@@ -10,7 +10,8 @@ For each model, four variants: dense int8 / pruned 75% / clustered 16 / pruned 7
 
 "Pruned" is block pruning (PRUNE_BLOCK = 4): whole aligned blocks of 4 consecutive taps of an output
 channel, in the order the int8 kernel stores them, are zeroed (toolchain.compress.blocks), the
-pattern the engine's block-sparse kernels run; depthwise layers stay unstructured.
+pattern the engine's block-sparse kernels run; depthwise layers lose whole (tap, group of 4 channels)
+units (the engine's dw_block storage).
 
 Each row: weight bytes as the engine stores them (its per-layer storage record), flash and SRAM
 read from the ELF, instructions per inference on the emulated Cortex-M7 (QEMU -icount, over
@@ -58,7 +59,7 @@ LABELS = {"dense": "dense int8", "prune": "pruned 75%", "cluster": "clustered 16
           "prune_cluster": "pruned 75% + clustered 16"}
 SPARSITY, CLUSTERS = 0.75, 16  # as bench/compress_fmnist.py's CONFIG (checked in fashion_candidates)
 # "pruned" means block pruning: whole aligned blocks of 4 taps per output channel (toolchain.compress.blocks),
-# what the engine's block-sparse kernels run; depthwise layers stay unstructured
+# what the engine's block-sparse kernels run; depthwise layers in (tap, group of 4 channels) units
 PRUNE_BLOCK = 4
 PRUNED = ("prune", "prune_cluster")
 # the pruned variants' own settings, beside bench/compress_fmnist.py's CONFIG: the block size, and the
@@ -243,7 +244,7 @@ def mlperf_candidates(models: Path, names: tuple[str, ...], sizes: Sizes) -> lis
             codes = max(t.values for t in edited.tensors)
             result.append(Candidate(stem, variant, edited.model, None,
                                     f"int8 weights edited: {zeros:.1%} zeros"
-                                    + (f" (blocks of {PRUNE_BLOCK}; depthwise unstructured)" if sparsity else "")
+                                    + (f" (blocks of {PRUNE_BLOCK}; depthwise in units of a tap x 4 channels)" if sparsity else "")
                                     + f", at most {most} values a channel"
                                     + (f", {codes} a tensor" if clusters else ""), inputs))
     return result

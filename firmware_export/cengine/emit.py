@@ -15,7 +15,7 @@ import numpy as np
 
 from .ops import (Alias, Binary, Concatenation, Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected,
                   Lookup, Mean, Operand, Pad, Pool2D, QuantizeFloat, Softmax)
-from . import dwlayout
+from . import dwblocks, dwlayout
 from .planner import MemoryPlan
 
 VALUES_PER_LINE = {"int8_t": 16, "uint8_t": 16, "int32_t": 8, "float": 4}
@@ -76,6 +76,7 @@ _PACKED_DELTA8 = ("edgec_conv", "edgec_packed", "edgec_packed_pw8")
 _PACKED_DW = ("edgec_dwconv", "edgec_packed", "edgec_packed_dw")
 _PACKED_DWU = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwu")
 _PACKED_DWS = ("edgec_dwconv", "edgec_packed", "edgec_packed_dws")
+_PACKED_DWB = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwb")
 _PACKED_FC = ("edgec_fc", "edgec_packed", "edgec_packed_fc")
 _PACKED_BLOCK = ("edgec_conv", "edgec_fc", "edgec_packed", "edgec_packed_blk")
 
@@ -178,7 +179,7 @@ def depthwise_params_struct(p: str, op: DepthwiseConv2D) -> str:
     """The fields of an op's edgec_dwconv_params; with the DSP layout (dwlayout.py), the arrays by
     the macros of depthwise_decls."""
     rq = op.requant
-    layout = dwlayout.eligible(op)
+    layout = dwlayout.eligible(op) or dwblocks.eligible(op)
     arrays = f"{p.upper()}_ARRAYS" if layout else f"{_weights_name(p, op)}, {p}_bias, {p}_multiplier, {p}_shift"
     return _fields([
         arrays,
@@ -193,9 +194,18 @@ def depthwise_decls(p: str, op: DepthwiseConv2D) -> list[str]:
     keep the layout alone and the others the int8 weights, biases, multipliers and shifts: the
     macros {P}_ARRAYS and {P}_DSP name what the build keeps (NULL for the rest)."""
     dense = _mac_decls(p, op, op.weights)
+    P = p.upper()
+    if dwblocks.eligible(op):  # DSP builds: the tap lists and the layout (no int8 values)
+        pk = op.packed
+        return ["#if defined(EDGEC_DSP)", c_array("uint8_t", f"{p}_mask", pk.mask, align=4),
+                c_array("int32_t", f"{p}_dsp", dwblocks.layout(op), align=4),
+                _struct("edgec_packed", f"{p}_packed", [_ints(pk.code, pk.rows, pk.taps), f"{p}_mask, NULL, NULL",
+                                                        _ints(pk.index_bits, pk.clusters, pk.shared, pk.max_nonzeros)]),
+                f"#define {P}_ARRAYS NULL, NULL, NULL, NULL", f"#define {P}_DSP {p}_dsp", "#else", *dense,
+                f"#define {P}_ARRAYS NULL, {p}_bias, {p}_multiplier, {p}_shift", f"#define {P}_DSP NULL",
+                "#endif"]
     if not dwlayout.eligible(op):
         return dense
-    P = p.upper()
     return ["#if defined(EDGEC_DSP)", c_array("int32_t", f"{p}_dsp", dwlayout.layout(op), align=4),
             f"#define {P}_ARRAYS NULL, NULL, NULL, NULL", f"#define {P}_DSP {p}_dsp", "#else", *dense,
             f"#define {P}_ARRAYS {p}_weights, {p}_bias, {p}_multiplier, {p}_shift", f"#define {P}_DSP NULL",
@@ -249,6 +259,9 @@ def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
     if op.packed is not None and op.packed.layout == "fixed":  # sparse rows read as stored, no scratch
         return OpCode("\n".join(decls), f"edgec_dwconv2d_sparse_s8(&{p}_params, &{p}_packed, "
                       f"{ptr(op.input)}, {ptr(op.output)});", _PACKED_DWS)
+    if op.packed is not None and op.packed.layout == "dw_block":  # kept taps of groups of 4, as stored
+        return OpCode("\n".join(decls), f"edgec_dwconv2d_dwblock_s8(&{p}_params, &{p}_packed, "
+                      f"{ptr(op.input)}, {ptr(op.output)});", _PACKED_DWB)
     if op.packed is not None and op.tile == 0:  # decoded once into scratch, run by the dense kernel
         return OpCode("\n".join(decls), f"edgec_dwconv2d_unpacked_s8(&{p}_params, &{p}_packed, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_DWU)

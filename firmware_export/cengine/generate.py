@@ -14,7 +14,7 @@ from pathlib import Path
 
 from toolchain.base.tflite_reader import TfliteModel
 
-from . import dwlayout, emit
+from . import dwblocks, dwlayout, emit
 from .lower import lower_model
 from .ops import DepthwiseConv2D, EngineGraph, const_arrays
 from .planner import MemoryPlan
@@ -75,9 +75,16 @@ def _const_bytes(graph: EngineGraph) -> int:
 
 def _dsp_const_bytes(graph: EngineGraph) -> int:
     """The const bytes of a build with the DSP extension: a depthwise op with the DSP layout keeps
-    the layout instead of its int8 weights, biases, multipliers and shifts."""
-    return sum(dwlayout.layout(op).nbytes if isinstance(op, DepthwiseConv2D) and dwlayout.eligible(op)
-               else sum(a.nbytes for a in const_arrays(op)) for op in graph.ops)
+    the layout instead of its int8 weights, biases, multipliers and shifts (a dw_block one, its
+    layout and its tap lists: dwblocks.py)."""
+    def dsp_bytes(op) -> int:
+        if isinstance(op, DepthwiseConv2D) and dwlayout.eligible(op):
+            return dwlayout.layout(op).nbytes
+        if isinstance(op, DepthwiseConv2D) and dwblocks.eligible(op):  # the layout and the tap lists
+            return dwblocks.layout(op).nbytes + op.packed.mask.nbytes
+        return sum(a.nbytes for a in const_arrays(op))
+
+    return sum(dsp_bytes(op) for op in graph.ops)
 
 
 def _quant(model: TfliteModel, index: int) -> tuple[float, int]:

@@ -142,7 +142,7 @@ class DepthwiseConv2D:
         """Packed weights, tile 0: the whole layer decoded in the dense layout, then one channel; any
         other tile: a block of 16 decoded channels, one decoded channel, and per tap the list of the
         block's nonzero channels (16 bytes) and its length."""
-        if self.packed is None or self.packed.layout == "fixed":  # fixed: edgec_dwconv2d_sparse_s8, none
+        if self.packed is None or self.packed.layout in ("fixed", "dw_block"):  # run as stored: none
             return 0
         taps = self.kernel_hw[0] * self.kernel_hw[1]
         if self.tile == 0:  # edgec_dwconv2d_unpacked_s8: every weight decoded, then one channel

@@ -9,7 +9,9 @@ convolutions take the delta layout (storage.py), read as stored: the FC kernel w
 convolution runs tiles of 8 pixels (their windows gathered into scratch, interleaved) where the
 scratch budget allows, else of 4 (windows copied to scratch unless pointwise). Sparse rows of
 depthwise layers of at most 16 taps take the fixed layout, run as stored without scratch
-(edgec_dwconv2d_sparse_s8: pixel by pixel, the dense kernel's in-place overlap). Rows in the block
+(edgec_dwconv2d_sparse_s8: pixel by pixel, the dense kernel's in-place overlap); depthwise layers whose
+zeros come in whole (tap, group of 4 channels) units (depthwise block pruning) the dw_block format,
+also run as stored without scratch (edgec_dwconv2d_dwblock_s8, pixel by pixel). Rows in the block
 formats (fully-connected layers and one-group convolutions whose zeros come in aligned blocks of 4
 taps: block pruning) run on edgec_packed_blk: the FC kernel reads them as stored (scratch only to pad
 an input that is not whole words, or a decoded block_clustered row), the convolution gathers the
@@ -24,6 +26,7 @@ from .planner import MemoryPlan, plan_memory
 from .storage import BLOCK_FORMATS, choose
 
 MAC_OPS = (Conv2D, DepthwiseConv2D, FullyConnected)
+UNTILED = ("fixed", "dw_block")  # depthwise layouts run as stored, no tile, no scratch
 EXTRA_SCRATCH = 1024  # bytes of scratch packed kernels may add to the dense engine's
 TILES = (64, 32, 16, 8, 4)
 
@@ -44,7 +47,7 @@ def _window_extent(op: Conv2D) -> int:
     return ((kh - 1) * dh * iw + (kw - 1) * dw) * ic + ic // op.groups
 
 
-PACKED_FORMATS = ("clustered", "sparse", "sparse_clustered", "block", "block_clustered")
+PACKED_FORMATS = ("clustered", "sparse", "sparse_clustered", "block", "block_clustered", "dw_block")
 # pixels per walk of the rows: edgec_conv2d_block_s8 (the tile's windows as int16 in scratch)
 BLOCK_TILES = (4, 2, 1)
 
@@ -85,6 +88,8 @@ def _rows_op(op, packed):
 
 
 def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_FORMATS):
+    if not isinstance(op, DepthwiseConv2D) or op.depth_multiplier != 1:
+        formats = tuple(f for f in formats if f != "dw_block")
     if isinstance(op, FullyConnected):  # sparse rows in the delta layout (no tile, no scratch)
         packed = choose(op.weight_rows, _dense_bytes(op), formats, sparse_layout="delta")
         if packed is not None and packed.layout == "block":
@@ -126,10 +131,12 @@ def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_F
         packed = None
     if isinstance(op, DepthwiseConv2D):
         # sparse rows in the fixed layout (no scratch, the dense kernel's in-place overlap)
+        # or the kept taps of groups of 4 channels (dw_block: no scratch, the dense kernel's order)
         packed = choose(op.weight_rows, _dense_bytes(op), formats, sparse_layout="fixed")
-        if packed is not None and packed.layout == "fixed":
+        if packed is not None and packed.layout in ("fixed", "dw_block"):
             return dataclasses.replace(op, packed=packed, tile=0)
         packed = None
+        formats = tuple(f for f in formats if f != "dw_block")
     packed = packed or choose(op.weight_rows, _dense_bytes(op), formats)
     if packed is None:
         return op
@@ -171,7 +178,7 @@ def pack_graph(graph: EngineGraph, mode: str, max_tile: int = TILES[0],
 def _smaller_tile(op):
     """op with the next smaller tile of TILES, or None when its tile is already the smallest (or it
     has none: FC). A depthwise layer decoded once (tile 0) goes to the tiled kernel's largest tile."""
-    if op.packed is None or isinstance(op, FullyConnected) or op.packed.layout == "fixed":
+    if op.packed is None or isinstance(op, FullyConnected) or op.packed.layout in UNTILED:
         return None
     if getattr(op, "rows", 0):  # a smaller chunk of rows; past the smallest, the tiled kernel
         smaller = [r for r in row_chunks(op) if r < op.rows]
@@ -266,7 +273,7 @@ def pack_and_plan(graph: EngineGraph, mode: str,
         return _regrow_rows(*shrunk, limit)
     ops = list(pack_graph(graph, mode, TILES[-1], formats).ops)
     tiled = sorted((i for i, op in enumerate(ops) if getattr(op, "tile", 0) or isinstance(op, DepthwiseConv2D)
-                    and op.packed is not None and op.packed.layout != "fixed"),
+                    and op.packed is not None and op.packed.layout not in UNTILED),
                    key=lambda i: (_dense_bytes(ops[i]) - ops[i].packed.nbytes, i))
     for i in tiled:
         ops[i] = graph.ops[i]

@@ -20,6 +20,13 @@ positions, no count and no mask (2 nonzeros of 9 taps: 3 bytes a channel).
                     inside a block stored too): what block pruning leaves, run with SMLAD a block
   block_clustered   the same positions; each stored block's 4 values as 4-bit indices into the row's
                     (or the tensor's) codebook, 2 bytes a block
+  dw_block          (depthwise, depth multiplier 1, at most 32 taps) the channels in groups of 4 (the
+                    last group the 1-3 channels left over, its missing channels stored as 0); per group
+                    the count of its kept taps (a tap where one of the group's 4 weights is nonzero)
+                    and their tap indices (`mask`, one byte each), then each kept tap's 4 int8 weights
+                    (`values`, one word a kept tap, group after group): what depthwise block pruning
+                    leaves (toolchain.compress.blocks), run by edgec_packed_dwb (dwblocks.py: the DSP
+                    layout of the kept taps only)
 Clustering is detected from the weights themselves (a row with at most 16 distinct values), so any
 .tflite whose weights were clustered (then quantized per channel) benefits. `choose` takes, per
 layer, the format with the fewest bytes (flash first), the faster kernel's format where two are within
@@ -34,14 +41,17 @@ import numpy as np
 from toolchain.base.errors import OptionError
 
 WEIGHT_MODES = ("auto", "dense")
-FORMATS = ("dense", "clustered", "sparse", "sparse_clustered", "block", "block_clustered")
+FORMATS = ("dense", "clustered", "sparse", "sparse_clustered", "block", "block_clustered", "dw_block")
 FORMAT_CODES = {"clustered": 1, "sparse": 2, "sparse_clustered": 3,  # EDGEC_CLUSTERED...
-                "block": 6, "block_clustered": 7}  # EDGEC_BLOCK, EDGEC_BLOCK_CLUSTERED
+                "block": 6, "block_clustered": 7,  # EDGEC_BLOCK, EDGEC_BLOCK_CLUSTERED
+                "dw_block": 8}  # EDGEC_DW_BLOCK
 BLOCK_FORMATS = ("block", "block_clustered")
 BLOCK = 4  # taps per block
 DELTA_CODE = 4  # EDGEC_SPARSE_DELTA: "sparse" in the delta layout
 FIXED_CODE = 5  # EDGEC_SPARSE_FIXED: "sparse" in the fixed layout
-LAYOUTS = ("mask", "delta", "fixed", "block")
+LAYOUTS = ("mask", "delta", "fixed", "block", "dw_block")
+DW_GROUP = 4  # channels per group of dw_block
+MAX_DW_BLOCK_TAPS = 32  # EDGEC_DWB_MAX_TAPS
 MAX_CLUSTERS = 16
 MAX_DELTA = 15
 MAX_FIXED_TAPS = 16  # a tap position in 4 bits
@@ -236,6 +246,50 @@ def _block_decode(packed: PackedWeights) -> np.ndarray:
     return out.reshape(rows, -1)[:, :taps]
 
 
+def dw_units(matrix: np.ndarray) -> np.ndarray:
+    """[groups, taps]: whether tap t of the group of DW_GROUP channels g holds a nonzero (`matrix`
+    [channels, taps]; the last group the channels left over)."""
+    rows, taps = matrix.shape
+    groups = -(-rows // DW_GROUP)
+    padded = np.zeros((groups * DW_GROUP, taps), bool)
+    padded[:rows] = matrix != 0
+    return padded.reshape(groups, DW_GROUP, taps).any(axis=1)
+
+
+def _dw_block(matrix: np.ndarray) -> PackedWeights | None:
+    """Depthwise rows as the kept taps of groups of 4 channels (the "dw_block" format)."""
+    rows, taps = matrix.shape
+    if taps > MAX_DW_BLOCK_TAPS or rows == 0:
+        return None
+    kept = dw_units(matrix)
+    groups = len(kept)
+    padded = np.zeros((groups * DW_GROUP, taps), np.int8)
+    padded[:rows] = matrix
+    per_group = padded.reshape(groups, DW_GROUP, taps)
+    mask, values = [], []
+    for g in range(groups):
+        at = np.flatnonzero(kept[g])
+        mask += [len(at), *at]
+        values += [per_group[g][:, t] for t in at]
+    words = np.concatenate(values).astype(np.int8).view(np.uint8) if values else np.zeros(0, np.uint8)
+    return PackedWeights("dw_block", rows, taps, np.array(mask, np.uint8), words, np.zeros(0, np.int8), 8, 0,
+                         False, int(kept.sum(axis=1).max(initial=0)), "dw_block")
+
+
+def _dw_block_decode(packed: PackedWeights) -> np.ndarray:
+    groups = -(-packed.rows // DW_GROUP)
+    out = np.zeros((groups * DW_GROUP, packed.taps), np.int8)
+    values = packed.values.view(np.int8).reshape(-1, DW_GROUP)
+    at, stored = 0, 0
+    for g in range(groups):
+        count = int(packed.mask[at])
+        for t in packed.mask[at + 1:at + 1 + count]:
+            out[DW_GROUP * g:DW_GROUP * (g + 1), int(t)] = values[stored]
+            stored += 1
+        at += 1 + count
+    return out[:packed.rows]
+
+
 def encode(matrix: np.ndarray, fmt: str, layout: str = "mask") -> PackedWeights | None:
     """`matrix` [rows, taps] int8 in format `fmt` (not dense), or None when it does not apply.
     layouts "delta" (fully-connected and one-group convolution kernels) and "fixed" (depthwise, at
@@ -243,6 +297,8 @@ def encode(matrix: np.ndarray, fmt: str, layout: str = "mask") -> PackedWeights 
     rows, taps = matrix.shape
     if fmt in BLOCK_FORMATS:
         return _block(matrix, fmt == "block_clustered")
+    if fmt == "dw_block":
+        return _dw_block(matrix)
     if fmt == "sparse" and layout == "fixed":
         return _fixed(matrix)
     if fmt == "sparse" and layout == "delta":
@@ -290,6 +346,8 @@ def decode(packed: PackedWeights) -> np.ndarray:
     rows, taps, bits = packed.rows, packed.taps, packed.index_bits
     if packed.layout == "block":
         return _block_decode(packed)
+    if packed.layout == "dw_block":
+        return _dw_block_decode(packed)
     out = np.zeros((rows, taps), np.int8)
     if packed.layout == "fixed":
         k = packed.max_nonzeros
@@ -332,13 +390,13 @@ def decode(packed: PackedWeights) -> np.ndarray:
 
 
 # Formats by how fast their kernels run (fewer instructions first), to break near-ties in bytes.
-SPEED_ORDER = ("block", "sparse_fixed", "sparse_delta", "clustered", "block_clustered", "sparse", "sparse_clustered")
+SPEED_ORDER = ("dw_block", "block", "sparse_fixed", "sparse_delta", "clustered", "block_clustered", "sparse", "sparse_clustered")
 NEAR_TIE = 0.08  # a format at most 8 % (or 16 bytes) larger than the smallest counts as a tie on flash
 NEAR_TIE_BYTES = 16
 
 
 def _speed_rank(packed: PackedWeights) -> int:
-    if packed.layout in ("mask", "block"):
+    if packed.layout in ("mask", "block", "dw_block"):
         return SPEED_ORDER.index(packed.format)
     return SPEED_ORDER.index(f"sparse_{packed.layout}")
 

@@ -17,7 +17,16 @@ row-major order), so the zeros come in whole aligned blocks and their count is e
 in weights, it is s exactly when every row's length is a multiple of B.
 
 Depthwise kernels have one short row per channel (kh x kw taps, 9 for 3 x 3), where blocks of 4
-would leave 1 tap alone and buy the engine nothing: they are pruned unstructured, as block 1.
+taps would leave 1 tap alone and buy the engine nothing. Their unit is across channels instead: a
+(tap, group of DW_GROUP = 4 consecutive output channels), the 4 weights the engine's depthwise DSP
+layout reads with one word of input (its "dw_block" storage keeps only the units with a nonzero).
+The channels past the last multiple of 4 form a last, shorter group. A unit's score is the mean
+magnitude of its weights; pruning to sparsity s zeroes the units of smallest score (ties: the first
+in (group, tap) order), as many as bring the zeroed weights nearest to round(s x weights) (the
+fewer units on a tie): exactly that count when the channels are a multiple of 4 and it is a
+multiple of 4, otherwise within 2 weights of it (a short last group may make it a little further).
+In Keras terms, rows = depthwise_kernel.reshape(kh * kw, -1).T (`keras_depthwise_rows`: output
+channel c * depth_multiplier + m, TFLite's order).
 """
 from __future__ import annotations
 
@@ -69,4 +78,49 @@ def keras_rows(kernel: np.ndarray) -> np.ndarray:
 
 
 def from_keras_rows(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return rows.T.reshape(shape)
+
+
+DW_GROUP = 4  # channels per depthwise unit (the engine's depthwise DSP layout)
+
+
+def dw_unit_scores(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """([groups, taps] mean magnitude of each (group of DW_GROUP channels, tap) unit, [groups] the
+    channels of each group) of depthwise `rows` (channels x taps)."""
+    magnitude = np.abs(np.asarray(rows, np.float64))
+    channels, taps = magnitude.shape
+    groups = -(-channels // DW_GROUP)
+    padded = np.zeros((groups * DW_GROUP, taps))
+    padded[:channels] = magnitude
+    sizes = np.minimum(DW_GROUP, channels - DW_GROUP * np.arange(groups))
+    return padded.reshape(groups, DW_GROUP, taps).sum(axis=1) / sizes[:, None], sizes
+
+
+def dw_block_mask(rows: np.ndarray, sparsity: float) -> np.ndarray:
+    """0/1 mask of depthwise `rows` (channels x taps) zeroing whole (tap, group of 4 channels) units
+    of the smallest mean magnitude, their weights nearest to round(sparsity x weights)."""
+    if not 0.0 <= sparsity <= 1.0:
+        raise ValueError(f"sparsity {sparsity} outside [0, 1]")
+    rows = np.asarray(rows)
+    if rows.ndim != 2:
+        raise ValueError(f"rows of shape {rows.shape}: expected (channels, taps)")
+    channels, taps = rows.shape
+    scores, sizes = dw_unit_scores(rows)
+    order = np.argsort(scores.ravel(), kind="stable")  # units in (group, tap) order, weakest first
+    zeroed = np.concatenate([[0], np.cumsum(np.repeat(sizes, taps)[order])])
+    target = int(round(sparsity * rows.size))
+    count = int(np.argmin(np.abs(zeroed - target)))  # the first (fewest units) of the nearest
+    keep = np.ones(scores.size, bool)
+    keep[order[:count]] = False
+    mask = np.repeat(keep.reshape(scores.shape), DW_GROUP, axis=0)[:channels]
+    return mask.astype(rows.dtype if rows.dtype.kind == "f" else np.int8)
+
+
+def keras_depthwise_rows(kernel: np.ndarray) -> np.ndarray:
+    """A DepthwiseConv2D / SeparableConv2D depthwise kernel (kh, kw, cin, multiplier) as rows of taps,
+    one per output channel in TFLite's order (c * multiplier + m)."""
+    return kernel.reshape(kernel.shape[0] * kernel.shape[1], -1).T
+
+
+def from_keras_depthwise_rows(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return rows.T.reshape(shape)

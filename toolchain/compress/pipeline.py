@@ -150,7 +150,8 @@ def compress(model: keras.Model, recipe: Recipe, train: Dataset | None = None, e
         o = recipe.prune
         steps = _steps(train, recipe.train, o.epochs)
         schedule = _pruning_schedule(o, steps)
-        blocks = f" in blocks of {o.block} taps per output channel (depthwise: unstructured)" if o.block > 1 else ""
+        blocks = (f" in blocks of {o.block} taps per output channel (depthwise: units of a tap x 4 channels)"
+                  if o.block > 1 else "")
         say(f"magnitude pruning: {'%d:%d' % o.m_by_n if o.m_by_n else f'{o.sparsity:.0%}'}{blocks} ({schedule!r})")
         per_layer = {name: _pruning_schedule(PruneOptions(**{**asdict(o), "sparsity": s}), steps)
                      for name, s in o.per_layer.items()}

@@ -9,7 +9,8 @@ weights.
 
 `block_size=B` (B > 1) prunes whole aligned blocks of B consecutive taps per output channel, in
 the order the TFLite kernel stores them (toolchain.compress.blocks: the layout, the score and the
-depthwise rule), which the engine's block-sparse kernels run in multiply pairs.
+depthwise rule), which the engine's block-sparse kernels run in multiply pairs; depthwise kernels
+lose whole (tap, group of 4 channels) units instead, whatever B (the engine's dw_block storage).
 
 Unstructured sparsity does not make an int8 TFLite model smaller on TFLM (its buffers are dense);
 it pays off only in a compressed archive (zip size) or with a sparse-aware runtime.
@@ -138,6 +139,13 @@ def block_magnitude_mask(weights: np.ndarray, sparsity: float, block: int) -> np
     return blocks.from_keras_rows(blocks.block_mask(rows, sparsity, block), weights.shape)
 
 
+def depthwise_block_mask(weights: np.ndarray, sparsity: float) -> np.ndarray:
+    """0/1 mask of a depthwise kernel (kh, kw, cin, multiplier) zeroing whole (tap, group of 4
+    output channels) units (toolchain.compress.blocks.dw_block_mask)."""
+    rows = blocks.keras_depthwise_rows(weights)
+    return blocks.from_keras_depthwise_rows(blocks.dw_block_mask(rows, sparsity), weights.shape)
+
+
 def check_block_size(value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
         raise OptionError("block_size", value, "an integer >= 1 (1: unstructured)")
@@ -216,7 +224,9 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             w = np.asarray(getattr(self.layer, name).numpy()) * mask.numpy()
             if self.sparsity_m_by_n is not None:
                 new = m_by_n_mask(w, *self.sparsity_m_by_n, reduce_axis=_reduce_axis(self.layer, name))
-            elif self.block_size > 1 and not _depthwise(self.layer, name):
+            elif self.block_size > 1 and _depthwise(self.layer, name):
+                new = depthwise_block_mask(w, sparsity)
+            elif self.block_size > 1:
                 new = block_magnitude_mask(w, sparsity, self.block_size)
             else:
                 new = magnitude_mask(w, sparsity)
@@ -272,8 +282,8 @@ def prune_low_magnitude(
 
     On a model, `layers` names the layers to prune (default: every Dense/Conv kernel except the
     first convolution and the last Dense), `per_layer` gives some of them their own schedule.
-    `block_size` > 1: whole blocks of that many taps per output channel (depthwise kernels stay
-    unstructured).
+    `block_size` > 1: whole blocks of that many taps per output channel (depthwise kernels: whole
+    (tap, group of 4 channels) units).
     """
     schedule = pruning_schedule or ConstantSparsity(0.5)
     if isinstance(to_prune, keras.layers.Layer) and not isinstance(to_prune, keras.Model):

@@ -8,7 +8,8 @@ exactness on the device (not to accuracy, which fine-tuning would recover):
   become 0 (ties broken by position, so the count per channel is exact);
 - block pruning (`block` > 1): in each output channel of a CONV_2D or FULLY_CONNECTED, the given
   fraction of its aligned blocks of `block` taps (in the stored order: OHWI, or out x in) with the
-  smallest mean |w| become 0 (toolchain.compress.blocks); DEPTHWISE_CONV_2D stays unstructured;
+  smallest mean |w| become 0 (toolchain.compress.blocks); in a DEPTHWISE_CONV_2D, whole (tap, group
+  of 4 consecutive channels) units of smallest mean |w| (what the engine's dw_block storage skips);
 - clustering (`codebook="tensor"`, the default; after block pruning every tap of a kept block takes
   one of the codes, zeros included, so that the engine stores one 4-bit index per kept tap): the whole tensor's int8 weights take at most
   `clusters` int8 codes shared by every output channel, each channel with its own scale
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from toolchain.base.tflite_reader import read_tflite
-from toolchain.compress.blocks import block_mask
+from toolchain.compress.blocks import block_mask, dw_block_mask
 from toolchain.compress.codebook import buffer_span, kmeans_1d, rewrite_layer, shared_codebook
 
 WEIGHT_INPUTS = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1}
@@ -66,6 +67,14 @@ def prune_channel_blocks(weights: np.ndarray, axis: int, sparsity: float, block:
     consecutive weights (in the channel's stored order) of smallest mean magnitude."""
     flat, restore = _channels_last(np.asarray(weights, np.int8), axis)
     return restore(flat * block_mask(flat, sparsity, block, per_row=True))
+
+
+def prune_depthwise_blocks(weights: np.ndarray, axis: int, sparsity: float) -> np.ndarray:
+    """Zero whole (tap, group of 4 consecutive channels along `axis`) units of a depthwise filter,
+    those of smallest mean |w| (int8 units: each channel's scale left aside, as prune_channels does),
+    their weights nearest to round(sparsity x size) (toolchain.compress.blocks.dw_block_mask)."""
+    flat, restore = _channels_last(np.asarray(weights, np.int8), axis)
+    return restore(flat * dw_block_mask(flat, sparsity))
 
 
 def nonzero_blocks(flat: np.ndarray, block: int) -> np.ndarray:
@@ -139,7 +148,7 @@ def compress_weights(model_bytes: bytes, sparsity: float | None = None, clusters
     """Prune (`sparsity`) and/or cluster (`clusters`) every int8 weight tensor of the model; both:
     sparsity-preserving clustering of the nonzeros. `codebook`: one set of codes per tensor
     ("tensor", scales and biases rewritten) or per channel ("channel", the weights only); `block`:
-    prune whole blocks of that many taps (depthwise weights: unstructured)."""
+    prune whole blocks of that many taps (depthwise weights: whole (tap, group of 4 channels) units)."""
     if codebook not in CODEBOOKS:
         raise ValueError(f"codebook {codebook!r}: one of {', '.join(CODEBOOKS)}")
     model = read_tflite(model_bytes)
@@ -169,6 +178,8 @@ def compress_weights(model_bytes: bytes, sparsity: float | None = None, clusters
             continue
         if sparsity is not None and block > 1 and op.op != "DEPTHWISE_CONV_2D" and axis == 0:
             w = prune_channel_blocks(w, axis, sparsity, block)
+        elif sparsity is not None and block > 1 and op.op == "DEPTHWISE_CONV_2D":
+            w = prune_depthwise_blocks(w, axis, sparsity)
         elif sparsity is not None:
             w = prune_channels(w, axis, sparsity)
         flat = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)

@@ -25,14 +25,14 @@ def storage_lines(engine) -> list[str]:
         lines.append(f"  dense kept: with packed weights the engine took {engine.packed_refused.flash_bytes:,} B "
                      f"of flash (the packed kernels' code outweighs the weights saved), dense "
                      f"{engine.size.flash_bytes:,} B")
-    for fmt in ("block_clustered", "block", "sparse_clustered", "clustered", "sparse", "dense"):
+    for fmt in ("block_clustered", "block", "dw_block", "sparse_clustered", "clustered", "sparse", "dense"):
         group = [la for la in layers if la.format == fmt]
         if not group:
             continue
         how = []
         if fmt != "dense":
             # the block formats' index_bits are the bytes of a block's position; their codebook indices are 4-bit
-            bits = [4] if fmt == "block_clustered" else [] if fmt == "block" else \
+            bits = [4] if fmt == "block_clustered" else [] if fmt in ("block", "dw_block") else \
                 sorted({la.index_bits for la in group if la.index_bits})
             if bits:
                 how.append("/".join(map(str, bits)) + "-bit indices")
@@ -41,7 +41,9 @@ def storage_lines(engine) -> list[str]:
                 how.append(f"<= {clusters} values")
             if fmt.startswith("block"):
                 how.append("aligned blocks of 4 taps")
-            if "sparse" in fmt or fmt.startswith("block"):
+            if fmt == "dw_block":
+                how.append("kept taps of groups of 4 channels")
+            if "sparse" in fmt or "block" in fmt:
                 dense = sum(la.dense_bytes for la in group)
                 nonzero = sum(la.density * la.dense_bytes for la in group)
                 how.append(f"{100 * nonzero / dense:.0f}% nonzero" if dense else "")

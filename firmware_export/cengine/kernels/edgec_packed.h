@@ -25,13 +25,19 @@
  *                     other; max_nonzeros: the most blocks of a row.
  *   BLOCK_CLUSTERED   the same `mask`; `values` 2 bytes a stored block: its 4 codebook indices,
  *                     4 bits each, low nibble first.
+ *   DW_BLOCK          (depthwise, depth multiplier 1, at most 32 taps) the channels in groups of 4
+ *                     (the last one the channels left over): `mask` per group the count of its kept
+ *                     taps, then their tap indices (one byte each); `values` per kept tap the 4 int8
+ *                     weights of the group's channels (0 past the last channel), groups one after
+ *                     the other; max_nonzeros: the most kept taps of a group.
  * The codebook is [channels][clusters] int8, or [clusters] when `shared` (one serves every row).
  *
  * This header and edgec_packed.c hold what the packed kernels share; each kernel has its own file,
  * so that an engine compiles only the ones its layers use: edgec_packed_conv (convolution, decoded
  * per tile), edgec_packed_pw (convolution over SPARSE_DELTA rows, tiles of 4 pixels), edgec_packed_dw
  * (depthwise), edgec_packed_dws (depthwise over SPARSE_FIXED rows), edgec_packed_fc (fully connected),
- * edgec_packed_blk (convolution and fully connected over BLOCK rows).
+ * edgec_packed_blk (convolution and fully connected over BLOCK rows), edgec_packed_dwb (depthwise over
+ * DW_BLOCK groups).
  */
 #ifndef EDGEC_PACKED_H
 #define EDGEC_PACKED_H
@@ -45,6 +51,7 @@
 #define EDGEC_SPARSE_FIXED 5
 #define EDGEC_BLOCK 6
 #define EDGEC_BLOCK_CLUSTERED 7
+#define EDGEC_DW_BLOCK 8
 
 typedef struct {
     int32_t format, channels, taps;

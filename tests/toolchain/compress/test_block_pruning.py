@@ -26,6 +26,40 @@ def zero_blocks(rows: np.ndarray, block: int) -> np.ndarray:
     return np.array(result, bool)
 
 
+def zero_dw_units(rows: np.ndarray) -> np.ndarray:
+    """[groups, taps]: which (group of 4 channels, tap) units of depthwise rows are zero; fails if a
+    unit is zero only in part."""
+    result = []
+    for g in range(0, len(rows), 4):
+        unit = rows[g:g + 4] == 0
+        assert (unit.all(axis=0) | ~unit.any(axis=0)).all(), f"group {g // 4} partly zero: {rows[g:g + 4]}"
+        result.append(unit.all(axis=0))
+    return np.array(result, bool)
+
+
+def test_dw_block_mask_zeroes_whole_units_nearest_the_sparsity():
+    # 6 channels (groups 0-3 and 4-5) x 3 taps; unit means: group 0: 1, 4, 2; group 1: 3, 0.5, 5
+    rows = np.array([[1, 4, 2], [1, -4, 2], [-1, 4, 2], [1, 4, -2],
+                     [3, 0.5, 5], [-3, -0.5, 5]], np.float32)
+    # 9 of 18 weights: the units of mean 0.5 (2 weights), 1 (4), 2 (4): 10 is nearer than 6
+    mask = blocks.dw_block_mask(rows, 0.5)
+    assert mask.T.tolist() == [[0, 0, 0, 0, 1, 1], [1, 1, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1]]
+    assert blocks.dw_block_mask(rows, 0.4).T.tolist()[2] == [1] * 6  # 7: 6 is nearer than 10
+    assert blocks.dw_block_mask(rows, 0.0).all() and not blocks.dw_block_mask(rows, 1.0).any()
+    rng = np.random.default_rng(0)
+    wide = rng.normal(size=(64, 9))
+    mask = blocks.dw_block_mask(wide, 0.75)  # 16 groups x 9 taps: 108 of the 144 units, exactly 75 %
+    assert np.count_nonzero(mask == 0) == 432 and zero_dw_units(wide * mask).sum() == 108
+    scores, sizes = blocks.dw_unit_scores(wide)
+    assert sizes.tolist() == [4] * 16
+    assert scores[zero_dw_units(wide * mask)].max() <= scores[~zero_dw_units(wide * mask)].min()
+    odd = blocks.dw_block_mask(rng.normal(size=(10, 3)), 0.75)  # groups of 4, 4, 2: 22.5 -> 22 or 23
+    assert abs(np.count_nonzero(odd == 0) - 22) <= 2
+    zero_dw_units(odd)
+    with pytest.raises(ValueError):
+        blocks.dw_block_mask(rows, 1.5)
+
+
 def test_block_mask_zeroes_the_blocks_of_smallest_mean_magnitude_short_last_block_included():
     rows = np.array([[9, 9, 9, 9, 1, -1, 1, 1, 2, 2],     # block means 9, 1, 2 (the last block: 2 taps)
                      [0.5, 0.5, 0.5, -0.5, 4, 4, 4, 4, 8, -8]], np.float32)  # 0.5, 4, 8
@@ -70,8 +104,11 @@ def test_block_pruning_through_training_strip_and_int8_conversion():
     dense = stripped.get_layer("dense").kernel.numpy()  # (125, 4): rows of 125 inputs
     pruned["dense"] = zero_blocks(blocks.keras_rows(dense), 4)
     assert pruned["dense"].shape == (4, 32) and pruned["dense"].sum() == round(0.75 * 128)
-    dw = stripped.get_layer("dw").kernel.numpy()  # depthwise: unstructured, exact in weights
-    assert np.count_nonzero(dw == 0) == round(0.75 * dw.size)
+    dw = stripped.get_layer("dw").kernel.numpy()  # (3, 3, 5, 1): whole (tap, group of 4 channels) units
+    units = zero_dw_units(blocks.keras_depthwise_rows(dw))
+    assert units.shape == (2, 9)  # channels 0-3, then channel 4 alone
+    # round(0.75 x 45) = 34 weights: 7 units of 4 and 6 of the last group's single channel, or so
+    assert abs(np.count_nonzero(dw == 0) - 34) <= 2 and np.count_nonzero(dw == 0) == 4 * units[0].sum() + units[1].sum()
 
     # the contract with the engine: the same blocks are zero in the int8 kernels' stored order
     # (CONV_2D OHWI, FULLY_CONNECTED out x in)
@@ -80,6 +117,9 @@ def test_block_pruning_through_training_strip_and_int8_conversion():
         (weights,) = [graph.tensors[o.inputs[1]] for o in graph.operators if o.op == op]
         rows = np.asarray(weights.data, np.int8).reshape(weights.shape[0], -1)
         assert np.array_equal(zero_blocks(rows, 4), pruned[name]), name
+    (weights,) = [graph.tensors[o.inputs[1]] for o in graph.operators if o.op == "DEPTHWISE_CONV_2D"]
+    rows = np.asarray(weights.data, np.int8).reshape(-1, weights.shape[-1]).T  # (1, kh, kw, c): [c][tap]
+    assert np.array_equal(zero_dw_units(rows), units)
 
 
 def test_block_size_is_checked_and_not_combined_with_m_by_n():

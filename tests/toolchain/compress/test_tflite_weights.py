@@ -152,5 +152,11 @@ def test_block_pruning_of_int8_weights_in_the_stored_order(small_tflite):
             assert sum(pruned) == round(0.75 * len(spans))
             means = [np.abs(o[a:b].astype(int)).mean() for a, b in spans]
             assert max(m for m, z in zip(means, pruned) if z) <= min(m for m, z in zip(means, pruned) if not z)
-    dw = np.asarray(after["DEPTHWISE_CONV_2D"].data, np.int8).reshape(9, 12)  # unstructured: 7 of 9 a channel
-    assert np.all(np.count_nonzero(dw == 0, axis=0) == 7)
+    # depthwise: whole (tap, group of 4 channels) units, 20 of 27 (80 of 108 weights: round(81) within 2),
+    # those of smallest mean |w|; each kept unit as it was
+    old = np.asarray(before["DEPTHWISE_CONV_2D"].data, np.int8).reshape(9, 3, 4).astype(int)
+    dw = np.asarray(after["DEPTHWISE_CONV_2D"].data, np.int8).reshape(9, 3, 4)
+    zero = ~dw.any(axis=2)
+    assert zero.sum() == 20 and np.array_equal(dw[~zero], old[~zero])
+    means = np.abs(old).mean(axis=2)
+    assert means[zero].max() <= means[~zero].min()
