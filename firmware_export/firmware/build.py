@@ -30,6 +30,10 @@ BOOT2_FILE = "fw/boot2_image.c"
 CFLAGS = ("-std=c11", "-ffunction-sections", "-fdata-sections", "-fno-common",
           "-Wall", "-Wextra", "-Wno-unused-parameter")
 LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments")
+# Our sources (fw/: protocol, UART, board set-up, start-up) are compiled for size, the generated engine
+# at options.opt_level. Of ours, only the per-layer hook and the timer it reads run inside a timed
+# inference: at -Os they take no more instructions than at -O2 (bench/device_qemu.py).
+SIZE_OPT = "-Os"
 
 
 @dataclass(frozen=True)
@@ -44,12 +48,20 @@ class Command:
 class FirmwareSources:
     """Everything compiled: fw/ (ours) and engine/ (the generated engine), plus the linker script."""
     files: dict[str, str]  # relative path -> text
-    cflags: tuple[str, ...]
+    cflags: tuple[str, ...]  # the engine's (engine/); fw/ files take size_cflags
     timer: str
     timer_hz: int
     stack_bytes: int
     core_clock_hz: int
     boot2: str = ""  # fw/ path of the second-stage boot loader to assemble on its own (RP2040)
+
+    @property
+    def size_cflags(self) -> tuple[str, ...]:
+        """The flags of our own sources (fw/): the engine's, optimised for size."""
+        return tuple(SIZE_OPT if f.startswith("-O") else f for f in self.cflags)
+
+    def flags_of(self, rel: str) -> tuple[str, ...]:
+        return self.size_cflags if rel.startswith("fw/") else self.cflags
 
 
 @dataclass(frozen=True)
@@ -157,7 +169,7 @@ def compile_firmware(sources: FirmwareSources, out_dir: Path,
     c_files = sorted(rel for rel in files if rel.endswith(".c"))
     objects = [rel[:-2] + ".o" for rel in c_files]  # named objects: the map says whose bytes are whose
     for rel, obj in zip(c_files, objects):
-        warnings += _run([CC, *sources.cflags, "-Ifw", "-Iengine", "-c", rel, "-o", obj], src_dir,
+        warnings += _run([CC, *sources.flags_of(rel), "-Ifw", "-Iengine", "-c", rel, "-o", obj], src_dir,
                          "arm-none-eabi-gcc", log)
     args = [CC, *sources.cflags, *objects, "-Tfirmware.ld", *LDFLAGS,
             "-Wl,-Map=../firmware.map", "-o", "../firmware.elf", "-lm"]

@@ -402,8 +402,8 @@ static void edgec_conv_rescale(const edgec_conv_params *p, int32_t oc, int32_t n
 
 /* groups == 1: output pixels two at a time (raster order), through the scratch column pair; their
  * outputs are written once both windows are read (the planner's in-place lag relies on it). */
-static void edgec_conv2d_s8_im2col(const edgec_conv_params *p, const int8_t *input, int8_t *output,
-                                   int32_t *scratch, int32_t out_stride)
+void edgec_conv2d_s8_im2col(const edgec_conv_params *p, const int8_t *input, int8_t *output, int32_t *scratch,
+                            int32_t out_stride)
 {
     const int32_t taps = p->kernel_h * p->kernel_w * p->in_c;
     const int32_t padded = (taps + 3) & ~3;
@@ -490,11 +490,6 @@ static void edgec_conv_pixels4(const edgec_conv_params *p, const int8_t *w0, con
     }
 }
 #endif
-
-void edgec_conv2d_s8(const edgec_conv_params *p, const int8_t *input, int8_t *output, int32_t *scratch)
-{
-    edgec_conv2d_s8_strided(p, input, output, scratch, p->out_c);
-}
 
 void edgec_conv2d_s8_strided(const edgec_conv_params *p, const int8_t *input, int8_t *output, int32_t *scratch,
                              int32_t out_stride)

@@ -38,7 +38,7 @@
 #endif
 
 /* s_k += the dot product of x and row k (k < 3; rows `n` bytes apart from w), n inputs. */
-static inline void edgec_fc_rows3(const int8_t *x, const int8_t *w, int32_t n, int32_t *sums)
+EDGEC_FORCE_INLINE void edgec_fc_rows3(const int8_t *x, const int8_t *w, int32_t n, int32_t *sums)
 {
     const int8_t *const w1 = w + n, *const w2 = w1 + n;
     int32_t s0 = sums[0], s1 = sums[1], s2 = sums[2];
@@ -117,7 +117,10 @@ EDGEC_FORCE_INLINE void edgec_fc_rescale_body(const edgec_fc_params *p, const in
     }
 }
 
-void edgec_fully_connected_s8(const edgec_fc_params *p, const int8_t *input, int8_t *output)
+/* rescale (DSP path): EDGEC_FC_NARROW_SSAT, EDGEC_FC_NARROW or EDGEC_FC_GENERAL (edgec_fc.h), a
+ * constant at each call site; the other paths rescale as p says. */
+EDGEC_FORCE_INLINE void edgec_fc_body(const edgec_fc_params *p, const int8_t *input, int8_t *output,
+                                      const int rescale)
 {
     const int8_t *const weights = p->weights;
     const int32_t *const bias = p->bias;
@@ -141,9 +144,9 @@ void edgec_fully_connected_s8(const edgec_fc_params *p, const int8_t *input, int
             for (; k < rows; k++) {
                 s[k] = bias[o + k] + edgec_dot_s8(x, weights + (o + k) * n, n);
             }
-            if (p->narrow && p->act_max >= 127) {
+            if (rescale == EDGEC_FC_NARROW_SSAT) {
                 edgec_fc_rescale_body(p, s, rows, o, y + o, 1, 2);
-            } else if (p->narrow) {
+            } else if (rescale == EDGEC_FC_NARROW) {
                 edgec_fc_rescale_body(p, s, rows, o, y + o, 1, 0);
             } else {
                 edgec_fc_rescale_body(p, s, rows, o, y + o, 0, 0);
@@ -157,6 +160,23 @@ void edgec_fully_connected_s8(const edgec_fc_params *p, const int8_t *input, int
                                     p->act_max);
         }
         (void)k;
+        (void)rescale;
 #endif
     }
+}
+
+/* One function per rescale: an engine links those its layers use. */
+void edgec_fully_connected_narrow_ssat_s8(const edgec_fc_params *p, const int8_t *input, int8_t *output)
+{
+    edgec_fc_body(p, input, output, EDGEC_FC_NARROW_SSAT);
+}
+
+void edgec_fully_connected_narrow_s8(const edgec_fc_params *p, const int8_t *input, int8_t *output)
+{
+    edgec_fc_body(p, input, output, EDGEC_FC_NARROW);
+}
+
+void edgec_fully_connected_general_s8(const edgec_fc_params *p, const int8_t *input, int8_t *output)
+{
+    edgec_fc_body(p, input, output, EDGEC_FC_GENERAL);
 }

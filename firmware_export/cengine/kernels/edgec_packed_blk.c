@@ -316,28 +316,20 @@ EDGEC_FORCE_INLINE void edgec_blk_conv_body(const edgec_conv_params *p, const ed
     }
 }
 
-void edgec_conv2d_block_s8(const edgec_conv_params *p, const edgec_packed *w, int32_t tile, const int8_t *input,
-                           int8_t *output, int32_t *scratch)
-{
-    const int wide = w->index_bits == 16;
-    if (tile == 4) {
-        if (wide) {
-            edgec_blk_conv_body(p, w, 4, 1, input, output, scratch);
-        } else {
-            edgec_blk_conv_body(p, w, 4, 0, input, output, scratch);
-        }
-    } else if (tile == 2) {
-        if (wide) {
-            edgec_blk_conv_body(p, w, 2, 1, input, output, scratch);
-        } else {
-            edgec_blk_conv_body(p, w, 2, 0, input, output, scratch);
-        }
-    } else if (wide) {
-        edgec_blk_conv_body(p, w, 1, 1, input, output, scratch);
-    } else {
-        edgec_blk_conv_body(p, w, 1, 0, input, output, scratch);
+/* One function per tile and index width (edgec_packed_blk.h picks one at the call site): an
+ * engine links only those its layers use. */
+#define EDGEC_BLK_CONV(NAME, TILE, WIDE)                                                               \
+    void NAME(const edgec_conv_params *p, const edgec_packed *w, const int8_t *input, int8_t *output,  \
+              int32_t *scratch)                                                                        \
+    {                                                                                                  \
+        edgec_blk_conv_body(p, w, TILE, WIDE, input, output, scratch);                                 \
     }
-}
+EDGEC_BLK_CONV(edgec_conv2d_block4_idx8_s8, 4, 0)
+EDGEC_BLK_CONV(edgec_conv2d_block4_idx16_s8, 4, 1)
+EDGEC_BLK_CONV(edgec_conv2d_block2_idx8_s8, 2, 0)
+EDGEC_BLK_CONV(edgec_conv2d_block2_idx16_s8, 2, 1)
+EDGEC_BLK_CONV(edgec_conv2d_block1_idx8_s8, 1, 0)
+EDGEC_BLK_CONV(edgec_conv2d_block1_idx16_s8, 1, 1)
 
 #if defined(EDGEC_BLK_ASM)
 /* one stored block against the input's word at its index: 10 instructions for 4 MACs */
@@ -425,12 +417,14 @@ EDGEC_FORCE_INLINE void edgec_blk_fc_body(const edgec_fc_params *p, const edgec_
     }
 }
 
-void edgec_fully_connected_block_s8(const edgec_fc_params *p, const edgec_packed *w, const int8_t *input,
-                                    int8_t *output, int32_t *scratch)
+void edgec_fully_connected_block_idx8_s8(const edgec_fc_params *p, const edgec_packed *w, const int8_t *input,
+                                         int8_t *output, int32_t *scratch)
 {
-    if (w->index_bits == 16) {
-        edgec_blk_fc_body(p, w, 1, input, output, scratch);
-    } else {
-        edgec_blk_fc_body(p, w, 0, input, output, scratch);
-    }
+    edgec_blk_fc_body(p, w, 0, input, output, scratch);
+}
+
+void edgec_fully_connected_block_idx16_s8(const edgec_fc_params *p, const edgec_packed *w, const int8_t *input,
+                                          int8_t *output, int32_t *scratch)
+{
+    edgec_blk_fc_body(p, w, 1, input, output, scratch);
 }

@@ -69,7 +69,9 @@ static int32_t edgec_maxpool_words(const edgec_pool_params *p, const int8_t *bas
 }
 #endif
 
-static void edgec_pool_s8(const edgec_pool_params *p, const int8_t *input, int8_t *output, int average)
+/* average: a constant at each call site (each entry point links only its own pooling). */
+EDGEC_FORCE_INLINE void edgec_pool_s8(const edgec_pool_params *p, const int8_t *input, int8_t *output,
+                                      const int average)
 {
     int32_t b, oy, ox, c, y, x;
     for (b = 0; b < p->batches; b++) {

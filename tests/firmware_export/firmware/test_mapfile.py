@@ -111,6 +111,25 @@ def test_emulated_firmware_split_adds_up_to_the_elf(tiny_firmware):
         _check(fw)
 
 
+def _functions(elf_path) -> set[str]:
+    with open(elf_path, "rb") as fh:
+        table = ELFFile(fh).get_section_by_name(".symtab")
+        return {sym.name for sym in table.iter_symbols() if sym["st_info"]["type"] == "STT_FUNC"}
+
+
+def test_firmware_links_only_the_kernels_its_layers_use(tiny_firmware):
+    # the tiny model: a one-group convolution, a max pool, a fully connected layer (narrow rescale,
+    # no activation). The DSP path's kernel is picked at each call site from the generated constants.
+    m7 = _functions(tiny_firmware["cortex-m7"].elf)
+    assert {"edgec_conv2d_s8_im2col", "edgec_maxpool_s8"} <= m7
+    assert not {"edgec_conv2d_s8_strided", "edgec_avgpool_s8"} & m7  # the grouped path, the other pooling
+    assert len({f for f in m7 if f.startswith("edgec_fully_connected_")}) == 1
+    m0 = _functions(tiny_firmware["cortex-m0plus"].elf)  # no DSP: the general convolution
+    assert {"edgec_conv2d_s8_strided", "edgec_fully_connected_general_s8"} <= m0
+    for fw in tiny_firmware.values():  # the harness prints its numbers without libgcc's 64-bit division
+        assert not {"__udivmoddi4", "__aeabi_uldivmod", "__aeabi_ldivmod"} & _functions(fw.elf)
+
+
 def test_real_board_firmware_split_adds_up_to_the_elf(boards):
     for fw in boards.values():
         _check(fw)
