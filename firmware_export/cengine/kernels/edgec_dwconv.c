@@ -359,6 +359,8 @@ void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *ou
 #define EDGEC_DWL_ROW3 EDGEC_DWL_TAP("ldr r8, [r4]") EDGEC_DWL_TAP("ldr r8, [r4, r5]") \
     EDGEC_DWL_TAP("ldr r8, [r4, r5, lsl #1]")
 #define EDGEC_DWL_PTAP(T) EDGEC_DWL_TAP("ldr r8, [r12, #" T "]\n\tldr r8, [r8, r4]")
+/* The bit of the last group's last rescale word e that ends a pixel (ASR reads e's low byte). */
+#define EDGEC_DWL_LAST "256"
 #define EDGEC_DWL_FUNC(NAME)                                                                             \
     ".text\n\t"                                                                                          \
     ".syntax unified\n\t"                                                                                \
@@ -370,23 +372,19 @@ void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *ou
     ".type " NAME ", %function\n" NAME ":\n\t"
 
 /* r0-r3 the sums, r4 the window (row by row), r5 the column step, r6 the layout, r7 the output,
- * r12 the row step, lr the end of the pixel's output; on the stack: pixels left, the step to the
- * next window, the layout. */
+ * r12 the row step, lr the pixels left; on the stack: the layout, the step to the next window. The
+ * last group ends the pixel (EDGEC_DWL_LAST). */
 __asm__(EDGEC_DWL_FUNC("edgec_dwl_3x3")
         "push {r4-r11, lr}\n\t"
-        "sub sp, sp, #16\n\t"
+        "sub sp, sp, #8\n\t"
         "mov r4, r0\n\t"
         "mov r7, r2\n\t"
-        "str r1, [sp, #8]\n\t"
-        "ldr r5, [r3]\n\t"
-        "ldr r12, [r3, #4]\n\t"
-        "ldr r8, [r3, #8]\n\t"
-        "ldr r9, [r3, #12]\n\t"
-        "str r8, [sp]\n\t"
-        "str r9, [sp, #4]\n"
+        "str r1, [sp]\n\t"
+        "ldm r3, {r5, r12, lr}\n\t"
+        "ldr r8, [r3, #12]\n\t"
+        "str r8, [sp, #4]\n"
         "0:\n\t"
-        "ldr r6, [sp, #8]\n\t"
-        "add lr, r7, r5\n"
+        "ldr r6, [sp]\n"
         "1:\n\t"
         "ldm r6!, {r0-r3}\n\t"
         EDGEC_DWL_ROW3
@@ -397,15 +395,13 @@ __asm__(EDGEC_DWL_FUNC("edgec_dwl_3x3")
         "sub r4, r4, r12, lsl #1\n\t"
         "add r4, r4, #4\n\t"
         EDGEC_DWL_RESCALE4
-        "cmp r7, lr\n\t"
-        "bne 1b\n\t"
+        "tst r10, #" EDGEC_DWL_LAST "\n\t"
+        "beq 1b\n\t"
         "ldr r8, [sp, #4]\n\t"
         "add r4, r4, r8\n\t"
-        "ldr r8, [sp]\n\t"
-        "subs r8, r8, #1\n\t"
-        "str r8, [sp]\n\t"
+        "subs lr, lr, #1\n\t"
         "bne 0b\n\t"
-        "add sp, sp, #16\n\t"
+        "add sp, sp, #8\n\t"
         "pop {r4-r11, pc}\n\t"
         ".size edgec_dwl_3x3, .-edgec_dwl_3x3\n\t");
 
@@ -517,7 +513,7 @@ __asm__(EDGEC_DWL_FUNC("edgec_dwl_taps")
 static int8_t edgec_dwl_rescale(int32_t s, const int32_t *r)
 {
     const int32_t y = (int32_t)(((int64_t)s * r[0] + ((int64_t)1 << 31)) >> 32); /* SMMULR */
-    return (int8_t)edgec_ssat8((r[1] - (s < 0 ? 1 : 0) + y) >> r[2]);
+    return (int8_t)edgec_ssat8((r[1] - (s < 0 ? 1 : 0) + y) >> (r[2] & 255)); /* ASR reads the low byte */
 }
 
 /* The assembly's groups in C: tap t of the group at channel offset off reads taps[t] + off. */
@@ -547,18 +543,20 @@ static void edgec_dwl_groups(const int8_t *const *taps, int32_t n_taps, const in
 }
 #endif
 
-/* One output pixel through the layout, its taps listed (input_zp bytes for a tap outside). */
-static void edgec_dwl_pixel(const edgec_dwconv_params *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
+/* One output pixel through the layout, its taps listed: rows[ky] the input row of kernel row ky, or
+ * NULL outside; a tap outside reads zp_row (input_zp bytes). */
+static void edgec_dwl_pixel(const edgec_dwconv_params *p, const int8_t *const *rows, int32_t ix0,
                             const int8_t *zp_row, int8_t *out)
 {
-    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, kernel_h = p->kernel_h, kernel_w = p->kernel_w;
+    const int32_t in_w = p->in_w, in_c = p->in_c, kernel_h = p->kernel_h, kernel_w = p->kernel_w;
+    const int32_t dil_w = p->dilation_w;
     const int8_t *taps[EDGEC_DW_DSP_MAX_TAPS];
     int32_t ky, kx, t = 0;
     for (ky = 0; ky < kernel_h; ky++) {
-        const int32_t iy = iy0 + ky * p->dilation_h;
-        for (kx = 0; kx < kernel_w; kx++, t++) {
-            const int32_t ix = ix0 + kx * p->dilation_w;
-            taps[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? in_b + (iy * in_w + ix) * in_c : zp_row;
+        const int8_t *const row = rows[ky];
+        int32_t ix = ix0;
+        for (kx = 0; kx < kernel_w; kx++, t++, ix += dil_w) {
+            taps[t] = row != NULL && (uint32_t)ix < (uint32_t)in_w ? row + ix * in_c : zp_row;
         }
     }
 #if defined(EDGEC_DWL_ASM)
@@ -610,9 +608,15 @@ static void edgec_dwconv2d_layout(const edgec_dwconv_params *p, const int8_t *in
 #endif
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int8_t *out = output + (b * p->out_h + oy) * out_w * out_c;
+            const int8_t *rows[EDGEC_DW_DSP_MAX_TAPS];
+            int32_t ky;
+            for (ky = 0; ky < p->kernel_h; ky++) {
+                const int32_t iy = iy0 + ky * p->dilation_h;
+                rows[ky] = iy >= 0 && iy < in_h ? in_b + iy * in_w * in_c : NULL;
+            }
             if (k3 && iy0 >= 0 && iy0 + 2 * p->dilation_h < in_h && hi > lo) {
                 for (ox = 0; ox < lo; ox++) {
-                    edgec_dwl_pixel(p, in_b, iy0, ox * sw - pl, zp_row, out + ox * out_c);
+                    edgec_dwl_pixel(p, rows, ox * sw - pl, zp_row, out + ox * out_c);
                 }
                 {
                     const int8_t *x = in_b + (iy0 * in_w + lo * sw - pl) * in_c;
@@ -630,12 +634,12 @@ static void edgec_dwconv2d_layout(const edgec_dwconv_params *p, const int8_t *in
 #endif
                 }
                 for (ox = hi; ox < out_w; ox++) {
-                    edgec_dwl_pixel(p, in_b, iy0, ox * sw - pl, zp_row, out + ox * out_c);
+                    edgec_dwl_pixel(p, rows, ox * sw - pl, zp_row, out + ox * out_c);
                 }
                 continue;
             }
             for (ox = 0; ox < out_w; ox++) {
-                edgec_dwl_pixel(p, in_b, iy0, ox * sw - pl, zp_row, out + ox * out_c);
+                edgec_dwl_pixel(p, rows, ox * sw - pl, zp_row, out + ox * out_c);
             }
         }
     }
