@@ -589,6 +589,16 @@ static void edgec_dwl_pixel(const edgec_dwconv_params *p, const int8_t *const *r
 #endif
 }
 
+/* bytes (a multiple of 4) bytes of zp at dst (word-aligned), a word at a time. */
+static void edgec_dw_fill(int8_t *dst, int32_t zp, int32_t bytes)
+{
+    const uint32_t word = (uint32_t)(uint8_t)(int8_t)zp * 0x01010101u;
+    int32_t i;
+    for (i = 0; i < bytes; i += 4) {
+        memcpy(dst + i, &word, 4);
+    }
+}
+
 /* A run of `pixels` (>= 1) output pixels of a 3 x 3 kernel through the three lines' kernel: line[k]
  * the input line k of the first pixel's window (rows, or columns when `cols`), NULL outside (the zp
  * bytes); tap_step between a line's taps, next between a line's windows, out_next between the
@@ -625,6 +635,111 @@ static void edgec_dwl_run(const edgec_dwconv_params *p, int cols, const int8_t *
 #endif
 }
 
+#if defined(EDGEC_DWL_ASM)
+/* The geometry of a 3 x 3 layer through the lines' kernel: the columns lo..hi whose windows lie
+ * inside the input, the rows rlo..rhi alike, and whether a line down may read the zp bytes. */
+typedef struct {
+    int32_t lo, hi, rlo, rhi, down;
+} edgec_dwl_k3_geometry;
+
+/* Output row oy of batch `in_b` of a 3 x 3 layer: rows[k] its input rows (NULL outside). The run of
+ * pixels lo..hi in one call of edgec_dwl_rows (hi > lo); the others through edgec_dwl_cols when
+ * their rows lie inside, else listing their taps. The arguments stay in two arrays across calls. */
+EDGEC_DW_NOINLINE static void edgec_dwl_k3_row(const edgec_dwconv_params *p, const edgec_dwl_k3_geometry *g,
+                                               const int8_t *const *rows, int32_t oy, const int8_t *zp,
+                                               int8_t *out)
+{
+    const int32_t in_w = p->in_w, in_c = p->in_c, out_w = p->out_w, out_c = p->out_c, sw = p->stride_w;
+    const int32_t pl = p->pad_left, dw = p->dilation_w, lo = g->lo, hi = g->hi;
+    const int down_row = g->down && oy >= g->rlo && oy < g->rhi;
+    int32_t args[9], ox, k;
+    for (ox = 0; ox < out_w; ox++) {
+        const int32_t ix0 = ox * sw - pl;
+        if (ox == lo) {
+            for (k = 0; k < 3; k++) {
+                args[k] = (int32_t)(uintptr_t)(rows[k] != NULL ? rows[k] + ix0 * in_c : zp);
+                args[4 + k] = rows[k] != NULL ? (sw - 1) * in_c : -in_c;
+            }
+            args[3] = dw * in_c;
+            args[7] = 0;
+            args[8] = (int32_t)(uintptr_t)(out + hi * out_c);
+            edgec_dwl_rows(args, p->dsp, out + lo * out_c);
+            ox = hi - 1;
+        } else if (down_row) {
+            for (k = 0; k < 3; k++) {
+                const int32_t ix = ix0 + k * dw;
+                args[k] = (int32_t)(uintptr_t)((uint32_t)ix < (uint32_t)in_w ? rows[0] + ix * in_c : zp);
+            }
+            args[3] = p->dilation_h * in_w * in_c;
+            args[8] = (int32_t)(uintptr_t)(out + (ox + 1) * out_c); /* one pixel: its steps are not used */
+            edgec_dwl_cols(args, p->dsp, out + ox * out_c);
+        } else {
+            edgec_dwl_pixel(p, rows, ix0, zp, out + ox * out_c);
+        }
+    }
+}
+#endif
+
+#if defined(EDGEC_DWL_ASM)
+/* At most this many columns of a 3 x 3 layer's output outside lo..hi run through edgec_dwl_rows_inside. */
+#define EDGEC_DWL_SIDES 4
+
+/* Output rows rlo..rhi (> rlo) of a 3 x 3 layer, whose windows' rows lie inside the input, at most
+ * EDGEC_DWL_SIDES columns outside lo..hi (> lo), in raster order: per row, the columns before lo
+ * through edgec_dwl_cols, lo..hi through edgec_dwl_rows, the columns from hi through edgec_dwl_cols.
+ * Their arguments are set once and moved down a row at a time. */
+EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p, const edgec_dwl_k3_geometry *g,
+                                                    const int8_t *in_b, const int8_t *zp, int8_t *out_b)
+{
+    const int32_t in_w = p->in_w, in_c = p->in_c, out_w = p->out_w, out_c = p->out_c, sw = p->stride_w;
+    const int32_t pl = p->pad_left, dw = p->dilation_w, dh = p->dilation_h, row = in_w * in_c;
+    const int32_t lo = g->lo, hi = g->hi, next = p->stride_h * row, out_row = out_w * out_c;
+    const int8_t *const first = in_b + (g->rlo * p->stride_h - p->pad_top) * row; /* row rlo's window */
+    int8_t *out = out_b + g->rlo * out_row;
+    int32_t run[9], side[EDGEC_DWL_SIDES][9], side_ox[EDGEC_DWL_SIDES], n = 0, oy, ox, j, k;
+    for (k = 0; k < 3; k++) {
+        run[k] = (int32_t)(uintptr_t)(first + k * dh * row + (lo * sw - pl) * in_c);
+        run[4 + k] = (sw - 1) * in_c;
+    }
+    run[3] = dw * in_c;
+    run[7] = 0;
+    run[8] = (int32_t)(uintptr_t)(out + hi * out_c);
+    for (ox = 0; ox < out_w; ox++) {
+        const int32_t ix0 = ox * sw - pl;
+        if (ox == lo) {
+            ox = hi - 1;
+            continue;
+        }
+        for (k = 0; k < 3; k++) {
+            const int32_t ix = ix0 + k * dw;
+            side[n][k] = (int32_t)(uintptr_t)((uint32_t)ix < (uint32_t)in_w ? first + ix * in_c : zp);
+        }
+        side[n][3] = dh * row;
+        side[n][8] = (int32_t)(uintptr_t)(out + (ox + 1) * out_c); /* one pixel: its steps are not used */
+        side_ox[n++] = ox;
+    }
+    for (oy = g->rlo; oy < g->rhi; oy++, out += out_row) {
+        for (j = 0; j < lo; j++) {
+            edgec_dwl_cols(side[j], p->dsp, out + side_ox[j] * out_c);
+        }
+        edgec_dwl_rows(run, p->dsp, out + lo * out_c);
+        for (; j < n; j++) {
+            edgec_dwl_cols(side[j], p->dsp, out + side_ox[j] * out_c);
+        }
+        for (k = 0; k < 3; k++) {
+            run[k] += next;
+        }
+        run[8] += out_row;
+        for (j = 0; j < n; j++) {
+            for (k = 0; k < 3; k++) {
+                side[j][k] += side[j][k] != (int32_t)(uintptr_t)zp ? next : 0;
+            }
+            side[j][8] += out_row;
+        }
+    }
+}
+#endif
+
 /* Every output pixel through the layout, in raster order (the engine may run the op in place);
  * dm == 1, out_c a multiple of 4 (at most EDGEC_DW_DSP_MAX_C), at most EDGEC_DW_DSP_MAX_TAPS taps.
  * A 3 x 3 kernel runs each output row's pixels whose columns lie inside the input in one call (lines
@@ -656,13 +771,21 @@ EDGEC_DW_NOINLINE static void edgec_dwconv2d_layout(const edgec_dwconv_params *p
     const int32_t top = column ? rlo : 0;
     const int32_t bottom = column && in_h - 1 - span + pt >= 0
                                ? edgec_max(edgec_min((in_h - 1 - span + pt) / sh + 1, out_h), top) : top;
-    int8_t zp[EDGEC_DW_ZP_BYTES];
+    int32_t zp_words[EDGEC_DW_ZP_BYTES / 4]; /* read as bytes: only the bytes a kernel reads are set */
+    int8_t *const zp = (int8_t *)zp_words;
     int32_t b, oy, ox, k;
-#if !defined(EDGEC_DWL_ASM)
+#if defined(EDGEC_DWL_ASM)
+    const edgec_dwl_k3_geometry geometry = {lo, hi, rlo, rhi, down};
+#else
     (void)top;
     (void)bottom; /* the C twin takes those rows pixel by pixel */
 #endif
-    memset(zp, (int)(int8_t)p->input_zp, sizeof(zp));
+    /* a pixel's taps read in_c bytes from the zp row; a line outside, from each of its three taps */
+    edgec_dw_fill(zp, p->input_zp, across ? (2 * dw + 1) * in_c : in_c);
+    if (down) {
+        edgec_dw_fill(zp + dh * row, p->input_zp, in_c);
+        edgec_dw_fill(zp + 2 * dh * row, p->input_zp, in_c);
+    }
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + b * in_h * row;
         for (oy = 0; oy < out_h; oy++) {
@@ -682,6 +805,17 @@ EDGEC_DW_NOINLINE static void edgec_dwconv2d_layout(const edgec_dwconv_params *p
                 const int32_t iy = iy0 + k * dh;
                 rows[k] = iy >= 0 && iy < in_h ? in_b + iy * row : NULL;
             }
+#if defined(EDGEC_DWL_ASM)
+            if (runs_across && down && oy == rlo && rhi > rlo && lo + out_w - hi <= EDGEC_DWL_SIDES) {
+                edgec_dwl_rows_inside(p, &geometry, in_b, zp, output + b * out_h * out_w * out_c);
+                oy = rhi - 1;
+                continue;
+            }
+            if (runs_across) {
+                edgec_dwl_k3_row(p, &geometry, rows, oy, zp, out);
+                continue;
+            }
+#endif
             for (ox = 0; ox < out_w; ox++) {
                 const int32_t ix0 = ox * sw - pl;
                 const int8_t *line[3];
