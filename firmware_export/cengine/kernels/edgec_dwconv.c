@@ -671,7 +671,8 @@ EDGEC_DW_NOINLINE static void edgec_dwl_k3_row(const edgec_dwconv_params *p, con
                 args[k] = (int32_t)(uintptr_t)((uint32_t)ix < (uint32_t)in_w ? rows[0] + ix * in_c : zp);
             }
             args[3] = p->dilation_h * in_w * in_c;
-            args[8] = (int32_t)(uintptr_t)(out + (ox + 1) * out_c); /* one pixel: its steps are not used */
+            args[4] = args[5] = args[6] = args[7] = 0; /* one pixel: the output's end follows it */
+            args[8] = (int32_t)(uintptr_t)(out + (ox + 1) * out_c);
             edgec_dwl_cols(args, p->dsp, out + ox * out_c);
         } else {
             edgec_dwl_pixel(p, rows, ix0, zp, out + ox * out_c);
@@ -715,7 +716,8 @@ EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p
             side[n][k] = (int32_t)(uintptr_t)((uint32_t)ix < (uint32_t)in_w ? first + ix * in_c : zp);
         }
         side[n][3] = dh * row;
-        side[n][8] = (int32_t)(uintptr_t)(out + (ox + 1) * out_c); /* one pixel: its steps are not used */
+        side[n][4] = side[n][5] = side[n][6] = side[n][7] = 0; /* one pixel: the output's end follows it */
+        side[n][8] = (int32_t)(uintptr_t)(out + (ox + 1) * out_c);
         side_ox[n++] = ox;
     }
     for (oy = g->rlo; oy < g->rhi; oy++, out += out_row) {
