@@ -326,9 +326,9 @@ EDGEC_DW_NOINLINE static void edgec_dwconv_pixel_dsp(const edgec_dwconv_params *
  * edgec_dwl_rows the lines are the window's rows (tap kx of line ky at line + kx * step), in
  * edgec_dwl_cols its columns (tap ky of line kx at line + ky * step). A line outside the input is
  * a row of input_zp bytes whose step back to it is -in_c. args = {line 0, line 1, line 2, tap step,
- * the three lines' steps from the end of a pixel's window to the next, the output's step from the
- * end of a pixel to the next, the end of the output}. 102 instructions a group of 4 channels (36
- * MACs), 8 more a pixel. */
+ * the three lines' steps from the end of a pixel's window to the next, the end of the output}; the
+ * outputs of the pixels follow each other. 102 instructions a group of 4 channels (36 MACs), 6 more
+ * a pixel. */
 void edgec_dwl_rows(const int32_t *args, const int32_t *layout, int8_t *out);
 void edgec_dwl_cols(const int32_t *args, const int32_t *layout, int8_t *out);
 /* Every channel of one output pixel over the 9 taps of a 3 x 3 window (a tap outside the input
@@ -377,8 +377,8 @@ void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *ou
 
 /* The three lines' kernel, its taps loaded by T0..T8 (tap ky * 3 + kx, the layout's order): r0-r3
  * the sums, r4, r12 and lr the lines, r5 the tap step, r6 the layout, r7 the output; on the stack
- * the layout, the lines' steps to the next pixel, the output's, the end of the output. The last
- * group ends a pixel (EDGEC_DWL_LAST). */
+ * the layout, the lines' steps to the next pixel, the end of the output. The last group ends a
+ * pixel (EDGEC_DWL_LAST). */
 #define EDGEC_DWL_LINES(NAME, T0, T1, T2, T3, T4, T5, T6, T7, T8)                                           \
     __asm__(EDGEC_DWL_FUNC(NAME)                                                                         \
             "push {r4-r11, lr}\n\t"                                                                      \
@@ -388,8 +388,6 @@ void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *ou
             "ldm r0!, {r4, r5, r12, lr}\n\t"                                                             \
             "ldm r0, {r8-r11}\n\t"                                                                       \
             "stm sp, {r1, r8-r11}\n\t"                                                                   \
-            "ldr r8, [r0, #16]\n\t"                                                                      \
-            "str r8, [sp, #20]\n\t"                                                                      \
             "mov r8, r5\n\t"                                                                             \
             "mov r5, lr\n\t"                                                                             \
             "mov lr, r12\n\t"                                                                            \
@@ -409,9 +407,7 @@ void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *ou
             "add r4, r4, r8\n\t"                                                                         \
             "add r12, r12, r9\n\t"                                                                       \
             "add lr, lr, r10\n\t"                                                                        \
-            "add r7, r7, r11\n\t"                                                                        \
-            "ldr r8, [sp, #20]\n\t"                                                                      \
-            "cmp r7, r8\n\t"                                                                             \
+            "cmp r7, r11\n\t"                                                                            \
             "bne 1b\n\t"                                                                                 \
             "add sp, sp, #24\n\t"                                                                        \
             "pop {r4-r11, pc}\n\t"                                                                       \
@@ -607,14 +603,14 @@ static void edgec_dwl_run(const edgec_dwconv_params *p, int cols, const int8_t *
                           int32_t next, int32_t out_next, const int8_t *zp, int8_t *out, int32_t pixels)
 {
 #if defined(EDGEC_DWL_ASM)
-    int32_t args[9], k;
+    int32_t args[8], k;
+    (void)out_next; /* out_c: the outputs follow each other */
     for (k = 0; k < 3; k++) {
         args[k] = (int32_t)(uintptr_t)(line[k] != NULL ? line[k] : zp);
         args[4 + k] = line[k] != NULL ? next - p->in_c : -p->in_c;
     }
     args[3] = tap_step;
-    args[7] = out_next - p->out_c;
-    args[8] = (int32_t)(uintptr_t)(out + pixels * out_next);
+    args[7] = (int32_t)(uintptr_t)(out + pixels * p->out_c);
     if (cols) {
         edgec_dwl_cols(args, p->dsp, out);
     } else {
@@ -642,46 +638,6 @@ typedef struct {
     int32_t lo, hi, rlo, rhi, down;
 } edgec_dwl_k3_geometry;
 
-/* Output row oy of batch `in_b` of a 3 x 3 layer: rows[k] its input rows (NULL outside). The run of
- * pixels lo..hi in one call of edgec_dwl_rows (hi > lo); the others through edgec_dwl_cols when
- * their rows lie inside, else listing their taps. The arguments stay in two arrays across calls. */
-EDGEC_DW_NOINLINE static void edgec_dwl_k3_row(const edgec_dwconv_params *p, const edgec_dwl_k3_geometry *g,
-                                               const int8_t *const *rows, int32_t oy, const int8_t *zp,
-                                               int8_t *out)
-{
-    const int32_t in_w = p->in_w, in_c = p->in_c, out_w = p->out_w, out_c = p->out_c, sw = p->stride_w;
-    const int32_t pl = p->pad_left, dw = p->dilation_w, lo = g->lo, hi = g->hi;
-    const int down_row = g->down && oy >= g->rlo && oy < g->rhi;
-    int32_t args[9], ox, k;
-    for (ox = 0; ox < out_w; ox++) {
-        const int32_t ix0 = ox * sw - pl;
-        if (ox == lo) {
-            for (k = 0; k < 3; k++) {
-                args[k] = (int32_t)(uintptr_t)(rows[k] != NULL ? rows[k] + ix0 * in_c : zp);
-                args[4 + k] = rows[k] != NULL ? (sw - 1) * in_c : -in_c;
-            }
-            args[3] = dw * in_c;
-            args[7] = 0;
-            args[8] = (int32_t)(uintptr_t)(out + hi * out_c);
-            edgec_dwl_rows(args, p->dsp, out + lo * out_c);
-            ox = hi - 1;
-        } else if (down_row) {
-            for (k = 0; k < 3; k++) {
-                const int32_t ix = ix0 + k * dw;
-                args[k] = (int32_t)(uintptr_t)((uint32_t)ix < (uint32_t)in_w ? rows[0] + ix * in_c : zp);
-            }
-            args[3] = p->dilation_h * in_w * in_c;
-            args[4] = args[5] = args[6] = args[7] = 0; /* one pixel: the output's end follows it */
-            args[8] = (int32_t)(uintptr_t)(out + (ox + 1) * out_c);
-            edgec_dwl_cols(args, p->dsp, out + ox * out_c);
-        } else {
-            edgec_dwl_pixel(p, rows, ix0, zp, out + ox * out_c);
-        }
-    }
-}
-#endif
-
-#if defined(EDGEC_DWL_ASM)
 /* At most this many columns of a 3 x 3 layer's output outside lo..hi run through edgec_dwl_rows_inside. */
 #define EDGEC_DWL_SIDES 4
 
@@ -697,14 +653,13 @@ EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p
     const int32_t lo = g->lo, hi = g->hi, next = p->stride_h * row, out_row = out_w * out_c;
     const int8_t *const first = in_b + (g->rlo * p->stride_h - p->pad_top) * row; /* row rlo's window */
     int8_t *out = out_b + g->rlo * out_row;
-    int32_t run[9], side[EDGEC_DWL_SIDES][9], side_ox[EDGEC_DWL_SIDES], n = 0, oy, ox, j, k;
+    int32_t run[8], side[EDGEC_DWL_SIDES][8], side_ox[EDGEC_DWL_SIDES], n = 0, oy, ox, j, k;
     for (k = 0; k < 3; k++) {
         run[k] = (int32_t)(uintptr_t)(first + k * dh * row + (lo * sw - pl) * in_c);
         run[4 + k] = (sw - 1) * in_c;
     }
     run[3] = dw * in_c;
-    run[7] = 0;
-    run[8] = (int32_t)(uintptr_t)(out + hi * out_c);
+    run[7] = (int32_t)(uintptr_t)(out + hi * out_c);
     for (ox = 0; ox < out_w; ox++) {
         const int32_t ix0 = ox * sw - pl;
         if (ox == lo) {
@@ -716,8 +671,8 @@ EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p
             side[n][k] = (int32_t)(uintptr_t)((uint32_t)ix < (uint32_t)in_w ? first + ix * in_c : zp);
         }
         side[n][3] = dh * row;
-        side[n][4] = side[n][5] = side[n][6] = side[n][7] = 0; /* one pixel: the output's end follows it */
-        side[n][8] = (int32_t)(uintptr_t)(out + (ox + 1) * out_c);
+        side[n][4] = side[n][5] = side[n][6] = 0; /* one pixel: the lines' steps are not used */
+        side[n][7] = (int32_t)(uintptr_t)(out + (ox + 1) * out_c);
         side_ox[n++] = ox;
     }
     for (oy = g->rlo; oy < g->rhi; oy++, out += out_row) {
@@ -731,12 +686,12 @@ EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p
         for (k = 0; k < 3; k++) {
             run[k] += next;
         }
-        run[8] += out_row;
+        run[7] += out_row;
         for (j = 0; j < n; j++) {
             for (k = 0; k < 3; k++) {
                 side[j][k] += side[j][k] != (int32_t)(uintptr_t)zp ? next : 0;
             }
-            side[j][8] += out_row;
+            side[j][7] += out_row;
         }
     }
 }
@@ -749,8 +704,7 @@ EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p
  * by one (lines = columns, a column outside reads zp bytes); the corners, and every pixel of the
  * other kernels, list their taps. A 1-wide kernel over
  * a 1-wide input runs its rows whose windows lie inside in one call. */
-EDGEC_DW_NOINLINE static void edgec_dwconv2d_layout(const edgec_dwconv_params *p, const int8_t *input,
-                                                     int8_t *output)
+void edgec_dwconv2d_layout_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)
 {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
     const int32_t out_c = p->out_c, sw = p->stride_w, sh = p->stride_h, pl = p->pad_left, pt = p->pad_top;
@@ -811,10 +765,6 @@ EDGEC_DW_NOINLINE static void edgec_dwconv2d_layout(const edgec_dwconv_params *p
             if (runs_across && down && oy == rlo && rhi > rlo && lo + out_w - hi <= EDGEC_DWL_SIDES) {
                 edgec_dwl_rows_inside(p, &geometry, in_b, zp, output + b * out_h * out_w * out_c);
                 oy = rhi - 1;
-                continue;
-            }
-            if (runs_across) {
-                edgec_dwl_k3_row(p, &geometry, rows, oy, zp, out);
                 continue;
             }
 #endif
@@ -924,7 +874,7 @@ void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t
 {
 #if defined(EDGEC_DSP)
     if (p->dsp != NULL) {
-        edgec_dwconv2d_layout(p, input, output);
+        edgec_dwconv2d_layout_s8(p, input, output);
         return;
     }
 #endif
