@@ -325,11 +325,13 @@ EDGEC_DW_NOINLINE static void edgec_dwconv_pixel_dsp(const edgec_dwconv_params *
 /* Every channel of a run of output pixels of a 3 x 3 kernel over three lines of input: in
  * edgec_dwl_rows the lines are the window's rows (tap kx of line ky at line + kx * step), in
  * edgec_dwl_cols its columns (tap ky of line kx at line + ky * step). A line outside the input is
- * a row of input_zp bytes whose step back to it is -in_c. args = {line 0, line 1, line 2, tap step,
+ * a row of input_zp bytes whose step back to it is -in_c. args = {line 0, tap step, line 1, line 2,
  * the three lines' steps from the end of a pixel's window to the next, the end of the output}; the
  * outputs of the pixels follow each other. 102 instructions a group of 4 channels (36 MACs), 6 more
  * a pixel. */
 void edgec_dwl_rows(const int32_t *args, const int32_t *layout, int8_t *out);
+/* Where line k sits in args: LDM fills r4, r5 (the tap step), r12, lr in this order. */
+#define EDGEC_DWL_LINE(k) ((k) == 0 ? 0 : (k) + 1)
 void edgec_dwl_cols(const int32_t *args, const int32_t *layout, int8_t *out);
 /* Every channel of one output pixel over the 9 taps of a 3 x 3 window (a tap outside the input
  * points at a row of input_zp bytes); 110 instructions a group. */
@@ -387,11 +389,7 @@ void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *ou
             "mov r6, r1\n\t"                                                                             \
             "ldm r0!, {r4, r5, r12, lr}\n\t"                                                             \
             "ldm r0, {r8-r11}\n\t"                                                                       \
-            "stm sp, {r1, r8-r11}\n\t"                                                                   \
-            "mov r8, r5\n\t"                                                                             \
-            "mov r5, lr\n\t"                                                                             \
-            "mov lr, r12\n\t"                                                                            \
-            "mov r12, r8\n"                                                                              \
+            "stm sp, {r1, r8-r11}\n"                                                                     \
             "1:\n\t"                                                                                     \
             "ldm r6!, {r0-r3}\n\t"                                                                       \
             EDGEC_DWL_TAP(T0) EDGEC_DWL_TAP(T1) EDGEC_DWL_TAP(T2)                                        \
@@ -613,10 +611,10 @@ static void edgec_dwl_run(const edgec_dwconv_params *p, int cols, const int8_t *
     int32_t args[8], k;
     (void)out_next; /* out_c: the outputs follow each other */
     for (k = 0; k < 3; k++) {
-        args[k] = (int32_t)(uintptr_t)(line[k] != NULL ? line[k] : zp);
+        args[EDGEC_DWL_LINE(k)] = (int32_t)(uintptr_t)(line[k] != NULL ? line[k] : zp);
         args[4 + k] = line[k] != NULL ? next - p->in_c : -p->in_c;
     }
-    args[3] = tap_step;
+    args[1] = tap_step;
     args[7] = (int32_t)(uintptr_t)(out + pixels * p->out_c);
     if (cols) {
         edgec_dwl_cols(args, p->dsp, out);
@@ -662,10 +660,10 @@ EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p
     int8_t *out = out_b + g->rlo * out_row;
     int32_t run[8], side[EDGEC_DWL_SIDES][8], side_ox[EDGEC_DWL_SIDES], n = 0, oy, ox, j, k;
     for (k = 0; k < 3; k++) {
-        run[k] = (int32_t)(uintptr_t)(first + k * dh * row + (lo * sw - pl) * in_c);
+        run[EDGEC_DWL_LINE(k)] = (int32_t)(uintptr_t)(first + k * dh * row + (lo * sw - pl) * in_c);
         run[4 + k] = (sw - 1) * in_c;
     }
-    run[3] = dw * in_c;
+    run[1] = dw * in_c;
     run[7] = (int32_t)(uintptr_t)(out + hi * out_c);
     for (ox = 0; ox < out_w; ox++) {
         const int32_t ix0 = ox * sw - pl;
@@ -675,9 +673,10 @@ EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p
         }
         for (k = 0; k < 3; k++) {
             const int32_t ix = ix0 + k * dw;
-            side[n][k] = (int32_t)(uintptr_t)((uint32_t)ix < (uint32_t)in_w ? first + ix * in_c : zp);
+            side[n][EDGEC_DWL_LINE(k)] = (int32_t)(uintptr_t)((uint32_t)ix < (uint32_t)in_w ? first + ix * in_c
+                                                                                            : zp);
         }
-        side[n][3] = dh * row;
+        side[n][1] = dh * row;
         side[n][4] = side[n][5] = side[n][6] = 0; /* one pixel: the lines' steps are not used */
         side[n][7] = (int32_t)(uintptr_t)(out + (ox + 1) * out_c);
         side_ox[n++] = ox;
@@ -691,12 +690,12 @@ EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p
             edgec_dwl_cols(side[j], p->dsp, out + side_ox[j] * out_c);
         }
         for (k = 0; k < 3; k++) {
-            run[k] += next;
+            run[EDGEC_DWL_LINE(k)] += next;
         }
         run[7] += out_row;
         for (j = 0; j < n; j++) {
             for (k = 0; k < 3; k++) {
-                side[j][k] += side[j][k] != (int32_t)(uintptr_t)zp ? next : 0;
+                side[j][EDGEC_DWL_LINE(k)] += side[j][EDGEC_DWL_LINE(k)] != (int32_t)(uintptr_t)zp ? next : 0;
             }
             side[j][7] += out_row;
         }
