@@ -334,8 +334,8 @@ void edgec_dwl_rows(const int32_t *args, const int32_t *layout, int8_t *out);
 #define EDGEC_DWL_LINE(k) ((k) == 0 ? 0 : (k) + 1)
 void edgec_dwl_cols(const int32_t *args, const int32_t *layout, int8_t *out);
 /* Every channel of one output pixel over the 9 taps of a 3 x 3 window (a tap outside the input
- * points at a row of input_zp bytes); 110 instructions a group. */
-void edgec_dwl_taps9(const int8_t *const *taps, const int32_t *layout, int8_t *out, int32_t groups);
+ * points at a row of input_zp bytes); 105 instructions a group. The last group ends the pixel. */
+void edgec_dwl_taps9(const int8_t *const *taps, const int32_t *layout, int8_t *out);
 /* Every channel of `pixels` output pixels of a 1-wide kernel over a 1-wide input (a column: taps
  * and pixels along the rows) whose windows lie inside the input: x the first window's top, args =
  * {tap step, taps, pixels, step to the next window less in_c, out_c}. Two taps a loop: 19
@@ -364,7 +364,9 @@ void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *ou
     "strb " S ", [r7], #1\n\t"
 #define EDGEC_DWL_RESCALE4 EDGEC_DWL_RESCALE("r0") EDGEC_DWL_RESCALE("r1") EDGEC_DWL_RESCALE("r2") \
     EDGEC_DWL_RESCALE("r3")
-#define EDGEC_DWL_PTAP(T) EDGEC_DWL_TAP("ldr r8, [r12, #" T "]\n\tldr r8, [r8, r4]")
+/* Two listed taps: their pointers at T in the list (one LDRD), each read at the group's offset. */
+#define EDGEC_DWL_PTAPS(T) "ldrd r5, lr, [r12, #" T "]\n\t" EDGEC_DWL_TAP("ldr r8, [r5, r4]") \
+    EDGEC_DWL_TAP("ldr r8, [lr, r4]")
 /* The bit of the last group's last rescale word e that ends a pixel (ASR reads e's low byte). */
 #define EDGEC_DWL_LAST "256"
 #define EDGEC_DWL_FUNC(NAME)                                                                             \
@@ -417,24 +419,23 @@ EDGEC_DWL_LINES("edgec_dwl_cols", "ldr r8, [r4]", "ldr r8, [r12]", "ldr r8, [lr]
                 "ldr r8, [r12, r5]", "ldr r8, [lr, r5]", "ldr r8, [r4, r5, lsl #1]", "ldr r8, [r12, r5, lsl #1]",
                 "ldr r8, [lr, r5, lsl #1]");
 
-/* r0-r3 the sums, r4 the group's offset in a pixel, r6 the layout, r7 the output, r12 the taps,
- * lr the end of the output. */
+/* r0-r3 the sums, r4 the group's offset in a pixel, r5 and lr two taps (LDRD), r6 the layout, r7
+ * the output, r12 the taps. The last group ends the pixel (EDGEC_DWL_LAST). */
 __asm__(EDGEC_DWL_FUNC("edgec_dwl_taps9")
         "push {r4-r11, lr}\n\t"
         "mov r12, r0\n\t"
         "mov r6, r1\n\t"
         "mov r7, r2\n\t"
-        "add lr, r2, r3, lsl #2\n\t"
         "movs r4, #0\n"
         "1:\n\t"
         "ldm r6!, {r0-r3}\n\t"
-        EDGEC_DWL_PTAP("0") EDGEC_DWL_PTAP("4") EDGEC_DWL_PTAP("8")
-        EDGEC_DWL_PTAP("12") EDGEC_DWL_PTAP("16") EDGEC_DWL_PTAP("20")
-        EDGEC_DWL_PTAP("24") EDGEC_DWL_PTAP("28") EDGEC_DWL_PTAP("32")
+        EDGEC_DWL_PTAPS("0") EDGEC_DWL_PTAPS("8") EDGEC_DWL_PTAPS("16") EDGEC_DWL_PTAPS("24")
+        "ldr r5, [r12, #32]\n\t"
+        EDGEC_DWL_TAP("ldr r8, [r5, r4]")
         "add r4, r4, #4\n\t"
         EDGEC_DWL_RESCALE4
-        "cmp r7, lr\n\t"
-        "bne 1b\n\t"
+        "tst r10, #" EDGEC_DWL_LAST "\n\t"
+        "beq 1b\n\t"
         "pop {r4-r11, pc}\n\t"
         ".size edgec_dwl_taps9, .-edgec_dwl_taps9\n\t");
 
@@ -573,7 +574,7 @@ static void edgec_dwl_pixel(const edgec_dwconv_params *p, const int8_t *const *r
     }
 #if defined(EDGEC_DWL_ASM)
     if (t == 9) {
-        edgec_dwl_taps9(taps, p->dsp, out, p->out_c / 4);
+        edgec_dwl_taps9(taps, p->dsp, out);
     } else {
         const int32_t args[2] = {t, p->out_c / 4};
         edgec_dwl_taps(taps, p->dsp, out, args);
