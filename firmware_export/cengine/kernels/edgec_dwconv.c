@@ -318,7 +318,11 @@ EDGEC_DW_NOINLINE static void edgec_dwconv_pixel_dsp(const edgec_dwconv_params *
  * first step y; its (((y - [y < 0]) >> (e - 1)) + 1) >> 1, plus zp, is (y - [y < 0] + k) >> e with
  * k = (2 zp + 1) 2^(e - 1), as a multiple of 2^(e - 1) added before the shift; and [y < 0] may be
  * [s < 0]: they differ only when y = 0 > s, where both give floor(k / 2^e) = zp (e >= 1). So one
- * ADD (k - [s < 0]), one SMMLAR, one ASR and one SSAT. */
+ * ADD (k - [s < 0]), one SMMLAR, one ASR and one SSAT. The last group's last e carries
+ * EDGEC_DWL_LAST, which ends a pixel's loop over the groups (no register holds its end).
+ * A 3 x 3 kernel runs through the three lines' kernel: a row's pixels whose columns lie inside in
+ * one call (lines = the window's rows, a row outside being zp bytes), the other pixels of the rows
+ * inside one call each (lines = its columns); the corners list their 9 taps. */
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(EDGEC_NO_DSP) && defined(__thumb2__) && \
     !defined(EDGEC_NO_ASM)
 #define EDGEC_DWL_ASM 1
