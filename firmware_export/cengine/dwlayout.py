@@ -5,7 +5,9 @@ Per group of four channels c..c+3, int32 words in order:
 - per tap, the doubled weights as int16 pairs: (c, c + 2) then (c + 1, c + 3) (2 words a tap), what
   SXTB16 makes of a word of input, so that a tap costs one load of input, two SXTB16, one LDRD of
   weights and four SMLAxy;
-- per channel, the rescale (m, k, e): m the multiplier, e = -shift, k = (2 zp + 1) * 2^(e - 1).
+- per channel, the rescale (m, k, e): m the multiplier, e = -shift, k = (2 zp + 1) * 2^(e - 1); the
+  last channel's e has LAST_GROUP added (bit 8: the shifts read e's low byte), which ends a pixel's
+  loop over the groups.
 
 The kernel accumulates s = 2 * acc (|acc| < 2^30: the narrow rescale) and writes
 SSAT8((k - [s < 0] + SMMULR(s, m)) >> e), which equals edgec_mbqm_narrow(acc, m, shift) + zp,
@@ -19,6 +21,7 @@ from .ops import DepthwiseConv2D
 
 MAX_TAPS = 25  # EDGEC_DW_DSP_MAX_TAPS
 MAX_CHANNELS = 256  # EDGEC_DW_DSP_MAX_C (the row of input_zp bytes on the stack)
+LAST_GROUP = 256  # EDGEC_DWL_LAST
 
 
 def eligible(op: DepthwiseConv2D) -> bool:
@@ -52,4 +55,5 @@ def layout(op: DepthwiseConv2D) -> np.ndarray:
                 words.append((w[t, lo] & 0xFFFF) | ((w[t, hi] & 0xFFFF) << 16))
         for j in range(c, c + 4):
             words.extend((m[j], k[j], e[j]))
+    words[-1] += LAST_GROUP
     return np.array(words, dtype=np.int64).astype(np.uint32).view(np.int32)

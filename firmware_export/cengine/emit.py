@@ -268,8 +268,14 @@ def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
     if op.packed is not None:
         return OpCode("\n".join(decls), f"edgec_dwconv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_DW)
-    return OpCode("\n".join(decls), f"edgec_dwconv2d_s8(&{p}_params, {ptr(op.input)}, {ptr(op.output)});",
+    return OpCode("\n".join(decls), f"{depthwise_entry(op)}(&{p}_params, {ptr(op.input)}, {ptr(op.output)});",
                   ("edgec_dwconv",))
+
+
+def depthwise_entry(op: DepthwiseConv2D) -> str:
+    """The kernel a dense depthwise op calls: with the DSP layout, its own entry (edgec_dwconv.h), so
+    that a firmware whose depthwise layers all have the layout does not link the generic code."""
+    return "edgec_dwconv2d_layout_s8" if dwlayout.eligible(op) else "edgec_dwconv2d_s8"
 
 
 def emit_fully_connected(op: FullyConnected, ptr: _Pointers) -> OpCode:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from toolchain.base.errors import OptionError
 
 from .emit import BINARY_FUNCTIONS, OpCode, _Pointers, _mac_decls, binary_params_struct, c_array, \
-    conv_params_struct, depthwise_decls, depthwise_params_struct, emit_op, pool_params_struct
+    conv_params_struct, depthwise_decls, depthwise_entry, depthwise_params_struct, emit_op, pool_params_struct
 from .inplace import inplace_lag, reverse_lag
 from .ops import Binary, Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, Lookup, Pool2D, \
     _contiguous_strides, op_inputs
@@ -428,7 +428,7 @@ def emit_stage(graph: EngineGraph, stage: PatchStage, ptr: _Pointers, full: Engi
                 if isinstance(sub, Conv2D):
                     calls.append(f"edgec_conv2d_s8(&{name}, {src}, {dst}, {ptr.im2col(op)});")
                 elif isinstance(sub, DepthwiseConv2D):
-                    calls.append(f"edgec_dwconv2d_s8(&{name}, {src}, {dst});")
+                    calls.append(f"{depthwise_entry(sub)}(&{name}, {src}, {dst});")
                 else:
                     fn = "edgec_avgpool_s8" if sub.op == "AVERAGE_POOL_2D" else "edgec_maxpool_s8"
                     calls.append(f"{fn}(&{name}, {src}, {dst});")

@@ -47,6 +47,11 @@ CASES = [
     Case("dw_layout_same_s1", (7, 9, 12), _dw(kernel_size=3, padding="same"), expected_ops=("DEPTHWISE_CONV_2D",)),
     Case("dw_layout_same_s2_relu", (9, 8, 8), _dw(kernel_size=3, strides=2, padding="same", activation="relu"), expected_ops=("DEPTHWISE_CONV_2D",)),
     Case("dw_layout_valid_5x1", (11, 2, 8), _dw(kernel_size=(5, 1), padding="valid"), expected_ops=("DEPTHWISE_CONV_2D",)),
+    # ... 5 groups of 4 channels, dilation 3: more than 4 border columns (edgec_dwl_k3_row)
+    Case("dw_layout_dilated3_20ch", (13, 11, 20), _dw(kernel_size=3, dilation_rate=3, padding="same"), expected_ops=("DEPTHWISE_CONV_2D",)),
+    # ... rows too long for a line of zp bytes down (the border pixels list their taps); a 3 x 3 map
+    Case("dw_layout_long_rows", (4, 9, 240), _dw(kernel_size=3, padding="same"), expected_ops=("DEPTHWISE_CONV_2D",)),
+    Case("dw_layout_3x3_map", (3, 3, 24), _dw(kernel_size=3, padding="same"), expected_ops=("DEPTHWISE_CONV_2D",)),
     Case("dw_5x5_5ch_same", (9, 8, 5), _dw(kernel_size=5, padding="same", activation="relu6"), expected_ops=("DEPTHWISE_CONV_2D",)),
     # A kernel the size of the whole map, valid: a Dense made separable (toolchain.compress.filters).
     Case("dw_whole_map_valid", (4, 3, 10), _dw(kernel_size=(4, 3), padding="valid"), expected_ops=("DEPTHWISE_CONV_2D",)),

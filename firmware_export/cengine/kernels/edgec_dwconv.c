@@ -19,6 +19,8 @@
 #define EDGEC_DW_BLOCK 16
 /* The DSP path keeps one pixel's sums on the stack: up to this many channels (more take the generic code). */
 #define EDGEC_DW_DSP_MAX_C 256
+/* The layout's path keeps this many input_zp bytes on the stack (a line of the 3 x 3 kernels outside). */
+#define EDGEC_DW_ZP_BYTES 2048
 /* ... and windows of up to this many taps. */
 #define EDGEC_DW_DSP_MAX_TAPS 25
 
@@ -316,18 +318,28 @@ EDGEC_DW_NOINLINE static void edgec_dwconv_pixel_dsp(const edgec_dwconv_params *
  * first step y; its (((y - [y < 0]) >> (e - 1)) + 1) >> 1, plus zp, is (y - [y < 0] + k) >> e with
  * k = (2 zp + 1) 2^(e - 1), as a multiple of 2^(e - 1) added before the shift; and [y < 0] may be
  * [s < 0]: they differ only when y = 0 > s, where both give floor(k / 2^e) = zp (e >= 1). So one
- * ADD (k - [s < 0]), one SMMLAR, one ASR and one SSAT. */
+ * ADD (k - [s < 0]), one SMMLAR, one ASR and one SSAT. The last group's last e carries
+ * EDGEC_DWL_LAST, which ends a pixel's loop over the groups (no register holds its end).
+ * A 3 x 3 kernel runs through the three lines' kernel: a row's pixels whose columns lie inside in
+ * one call (lines = the window's rows, a row outside being zp bytes), the other pixels of the rows
+ * inside one call each (lines = its columns); the corners list their 9 taps. */
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(EDGEC_NO_DSP) && defined(__thumb2__) && \
     !defined(EDGEC_NO_ASM)
 #define EDGEC_DWL_ASM 1
-/* Every channel of `pixels` consecutive output pixels of a row whose 3 x 3 windows (dilation 1
- * across) lie inside the input: x the first window's top-left pixel, args = {column step (in_c),
- * row step, pixels, (stride_w - 1) * in_c}. 103 instructions a group of 4 channels (36 MACs), 8
- * more a pixel. */
-void edgec_dwl_3x3(const int8_t *x, const int32_t *layout, int8_t *out, const int32_t *args);
+/* Every channel of a run of output pixels of a 3 x 3 kernel over three lines of input: in
+ * edgec_dwl_rows the lines are the window's rows (tap kx of line ky at line + kx * step), in
+ * edgec_dwl_cols its columns (tap ky of line kx at line + ky * step). A line outside the input is
+ * a row of input_zp bytes whose step back to it is -in_c. args = {line 0, tap step, line 1, line 2,
+ * the three lines' steps from the end of a pixel's window to the next, the end of the output}; the
+ * outputs of the pixels follow each other. 102 instructions a group of 4 channels (36 MACs), 6 more
+ * a pixel. */
+void edgec_dwl_rows(const int32_t *args, const int32_t *layout, int8_t *out);
+/* Where line k sits in args: LDM fills r4, r5 (the tap step), r12, lr in this order. */
+#define EDGEC_DWL_LINE(k) ((k) == 0 ? 0 : (k) + 1)
+void edgec_dwl_cols(const int32_t *args, const int32_t *layout, int8_t *out);
 /* Every channel of one output pixel over the 9 taps of a 3 x 3 window (a tap outside the input
- * points at a row of input_zp bytes); 110 instructions a group. */
-void edgec_dwl_taps9(const int8_t *const *taps, const int32_t *layout, int8_t *out, int32_t groups);
+ * points at a row of input_zp bytes); 105 instructions a group. The last group ends the pixel. */
+void edgec_dwl_taps9(const int8_t *const *taps, const int32_t *layout, int8_t *out);
 /* Every channel of `pixels` output pixels of a 1-wide kernel over a 1-wide input (a column: taps
  * and pixels along the rows) whose windows lie inside the input: x the first window's top, args =
  * {tap step, taps, pixels, step to the next window less in_c, out_c}. Two taps a loop: 19
@@ -356,9 +368,11 @@ void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *ou
     "strb " S ", [r7], #1\n\t"
 #define EDGEC_DWL_RESCALE4 EDGEC_DWL_RESCALE("r0") EDGEC_DWL_RESCALE("r1") EDGEC_DWL_RESCALE("r2") \
     EDGEC_DWL_RESCALE("r3")
-#define EDGEC_DWL_ROW3 EDGEC_DWL_TAP("ldr r8, [r4]") EDGEC_DWL_TAP("ldr r8, [r4, r5]") \
-    EDGEC_DWL_TAP("ldr r8, [r4, r5, lsl #1]")
-#define EDGEC_DWL_PTAP(T) EDGEC_DWL_TAP("ldr r8, [r12, #" T "]\n\tldr r8, [r8, r4]")
+/* Two listed taps: their pointers at T in the list (one LDRD), each read at the group's offset. */
+#define EDGEC_DWL_PTAPS(T) "ldrd r5, lr, [r12, #" T "]\n\t" EDGEC_DWL_TAP("ldr r8, [r5, r4]") \
+    EDGEC_DWL_TAP("ldr r8, [lr, r4]")
+/* The bit of the last group's last rescale word e that ends a pixel (ASR reads e's low byte). */
+#define EDGEC_DWL_LAST "256"
 #define EDGEC_DWL_FUNC(NAME)                                                                             \
     ".text\n\t"                                                                                          \
     ".syntax unified\n\t"                                                                                \
@@ -369,64 +383,63 @@ void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *ou
     ".thumb_func\n\t"                                                                                    \
     ".type " NAME ", %function\n" NAME ":\n\t"
 
-/* r0-r3 the sums, r4 the window (row by row), r5 the column step, r6 the layout, r7 the output,
- * r12 the row step, lr the end of the pixel's output; on the stack: pixels left, the step to the
- * next window, the layout. */
-__asm__(EDGEC_DWL_FUNC("edgec_dwl_3x3")
-        "push {r4-r11, lr}\n\t"
-        "sub sp, sp, #16\n\t"
-        "mov r4, r0\n\t"
-        "mov r7, r2\n\t"
-        "str r1, [sp, #8]\n\t"
-        "ldr r5, [r3]\n\t"
-        "ldr r12, [r3, #4]\n\t"
-        "ldr r8, [r3, #8]\n\t"
-        "ldr r9, [r3, #12]\n\t"
-        "str r8, [sp]\n\t"
-        "str r9, [sp, #4]\n"
-        "0:\n\t"
-        "ldr r6, [sp, #8]\n\t"
-        "add lr, r7, r5\n"
-        "1:\n\t"
-        "ldm r6!, {r0-r3}\n\t"
-        EDGEC_DWL_ROW3
-        "add r4, r4, r12\n\t"
-        EDGEC_DWL_ROW3
-        "add r4, r4, r12\n\t"
-        EDGEC_DWL_ROW3
-        "sub r4, r4, r12, lsl #1\n\t"
-        "add r4, r4, #4\n\t"
-        EDGEC_DWL_RESCALE4
-        "cmp r7, lr\n\t"
-        "bne 1b\n\t"
-        "ldr r8, [sp, #4]\n\t"
-        "add r4, r4, r8\n\t"
-        "ldr r8, [sp]\n\t"
-        "subs r8, r8, #1\n\t"
-        "str r8, [sp]\n\t"
-        "bne 0b\n\t"
-        "add sp, sp, #16\n\t"
-        "pop {r4-r11, pc}\n\t"
-        ".size edgec_dwl_3x3, .-edgec_dwl_3x3\n\t");
+/* The three lines' kernel, its taps loaded by T0..T8 (tap ky * 3 + kx, the layout's order): r0-r3
+ * the sums, r4, r12 and lr the lines, r5 the tap step, r6 the layout, r7 the output; on the stack
+ * the layout, the lines' steps to the next pixel, the end of the output. The last group ends a
+ * pixel (EDGEC_DWL_LAST). */
+#define EDGEC_DWL_LINES(NAME, T0, T1, T2, T3, T4, T5, T6, T7, T8)                                           \
+    __asm__(EDGEC_DWL_FUNC(NAME)                                                                         \
+            "push {r4-r11, lr}\n\t"                                                                      \
+            "sub sp, sp, #24\n\t"                                                                        \
+            "mov r7, r2\n\t"                                                                             \
+            "mov r6, r1\n\t"                                                                             \
+            "ldm r0!, {r4, r5, r12, lr}\n\t"                                                             \
+            "ldm r0, {r8-r11}\n\t"                                                                       \
+            "stm sp, {r1, r8-r11}\n"                                                                     \
+            "1:\n\t"                                                                                     \
+            "ldm r6!, {r0-r3}\n\t"                                                                       \
+            EDGEC_DWL_TAP(T0) EDGEC_DWL_TAP(T1) EDGEC_DWL_TAP(T2)                                        \
+            EDGEC_DWL_TAP(T3) EDGEC_DWL_TAP(T4) EDGEC_DWL_TAP(T5)                                        \
+            EDGEC_DWL_TAP(T6) EDGEC_DWL_TAP(T7) EDGEC_DWL_TAP(T8)                                        \
+            "add r4, r4, #4\n\t"                                                                         \
+            "add r12, r12, #4\n\t"                                                                       \
+            "add lr, lr, #4\n\t"                                                                         \
+            EDGEC_DWL_RESCALE4                                                                           \
+            "tst r10, #" EDGEC_DWL_LAST "\n\t"                                                           \
+            "beq 1b\n\t"                                                                                 \
+            "ldm sp, {r6, r8-r11}\n\t"                                                                   \
+            "add r4, r4, r8\n\t"                                                                         \
+            "add r12, r12, r9\n\t"                                                                       \
+            "add lr, lr, r10\n\t"                                                                        \
+            "cmp r7, r11\n\t"                                                                            \
+            "bne 1b\n\t"                                                                                 \
+            "add sp, sp, #24\n\t"                                                                        \
+            "pop {r4-r11, pc}\n\t"                                                                       \
+            ".size " NAME ", .-" NAME "\n\t")
+EDGEC_DWL_LINES("edgec_dwl_rows", "ldr r8, [r4]", "ldr r8, [r4, r5]", "ldr r8, [r4, r5, lsl #1]", "ldr r8, [r12]",
+                "ldr r8, [r12, r5]", "ldr r8, [r12, r5, lsl #1]", "ldr r8, [lr]", "ldr r8, [lr, r5]",
+                "ldr r8, [lr, r5, lsl #1]");
+EDGEC_DWL_LINES("edgec_dwl_cols", "ldr r8, [r4]", "ldr r8, [r12]", "ldr r8, [lr]", "ldr r8, [r4, r5]",
+                "ldr r8, [r12, r5]", "ldr r8, [lr, r5]", "ldr r8, [r4, r5, lsl #1]", "ldr r8, [r12, r5, lsl #1]",
+                "ldr r8, [lr, r5, lsl #1]");
 
-/* r0-r3 the sums, r4 the group's offset in a pixel, r6 the layout, r7 the output, r12 the taps,
- * lr the end of the output. */
+/* r0-r3 the sums, r4 the group's offset in a pixel, r5 and lr two taps (LDRD), r6 the layout, r7
+ * the output, r12 the taps. The last group ends the pixel (EDGEC_DWL_LAST). */
 __asm__(EDGEC_DWL_FUNC("edgec_dwl_taps9")
         "push {r4-r11, lr}\n\t"
         "mov r12, r0\n\t"
         "mov r6, r1\n\t"
         "mov r7, r2\n\t"
-        "add lr, r2, r3, lsl #2\n\t"
         "movs r4, #0\n"
         "1:\n\t"
         "ldm r6!, {r0-r3}\n\t"
-        EDGEC_DWL_PTAP("0") EDGEC_DWL_PTAP("4") EDGEC_DWL_PTAP("8")
-        EDGEC_DWL_PTAP("12") EDGEC_DWL_PTAP("16") EDGEC_DWL_PTAP("20")
-        EDGEC_DWL_PTAP("24") EDGEC_DWL_PTAP("28") EDGEC_DWL_PTAP("32")
+        EDGEC_DWL_PTAPS("0") EDGEC_DWL_PTAPS("8") EDGEC_DWL_PTAPS("16") EDGEC_DWL_PTAPS("24")
+        "ldr r5, [r12, #32]\n\t"
+        EDGEC_DWL_TAP("ldr r8, [r5, r4]")
         "add r4, r4, #4\n\t"
         EDGEC_DWL_RESCALE4
-        "cmp r7, lr\n\t"
-        "bne 1b\n\t"
+        "tst r10, #" EDGEC_DWL_LAST "\n\t"
+        "beq 1b\n\t"
         "pop {r4-r11, pc}\n\t"
         ".size edgec_dwl_taps9, .-edgec_dwl_taps9\n\t");
 
@@ -517,7 +530,7 @@ __asm__(EDGEC_DWL_FUNC("edgec_dwl_taps")
 static int8_t edgec_dwl_rescale(int32_t s, const int32_t *r)
 {
     const int32_t y = (int32_t)(((int64_t)s * r[0] + ((int64_t)1 << 31)) >> 32); /* SMMULR */
-    return (int8_t)edgec_ssat8((r[1] - (s < 0 ? 1 : 0) + y) >> r[2]);
+    return (int8_t)edgec_ssat8((r[1] - (s < 0 ? 1 : 0) + y) >> (r[2] & 255)); /* ASR reads the low byte */
 }
 
 /* The assembly's groups in C: tap t of the group at channel offset off reads taps[t] + off. */
@@ -547,23 +560,25 @@ static void edgec_dwl_groups(const int8_t *const *taps, int32_t n_taps, const in
 }
 #endif
 
-/* One output pixel through the layout, its taps listed (input_zp bytes for a tap outside). */
-static void edgec_dwl_pixel(const edgec_dwconv_params *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
+/* One output pixel through the layout, its taps listed: rows[ky] the input row of kernel row ky, or
+ * NULL outside; a tap outside reads zp_row (input_zp bytes). */
+static void edgec_dwl_pixel(const edgec_dwconv_params *p, const int8_t *const *rows, int32_t ix0,
                             const int8_t *zp_row, int8_t *out)
 {
-    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, kernel_h = p->kernel_h, kernel_w = p->kernel_w;
+    const int32_t in_w = p->in_w, in_c = p->in_c, kernel_h = p->kernel_h, kernel_w = p->kernel_w;
+    const int32_t dil_w = p->dilation_w;
     const int8_t *taps[EDGEC_DW_DSP_MAX_TAPS];
     int32_t ky, kx, t = 0;
     for (ky = 0; ky < kernel_h; ky++) {
-        const int32_t iy = iy0 + ky * p->dilation_h;
-        for (kx = 0; kx < kernel_w; kx++, t++) {
-            const int32_t ix = ix0 + kx * p->dilation_w;
-            taps[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? in_b + (iy * in_w + ix) * in_c : zp_row;
+        const int8_t *const row = rows[ky];
+        int32_t ix = ix0;
+        for (kx = 0; kx < kernel_w; kx++, t++, ix += dil_w) {
+            taps[t] = row != NULL && (uint32_t)ix < (uint32_t)in_w ? row + ix * in_c : zp_row;
         }
     }
 #if defined(EDGEC_DWL_ASM)
     if (t == 9) {
-        edgec_dwl_taps9(taps, p->dsp, out, p->out_c / 4);
+        edgec_dwl_taps9(taps, p->dsp, out);
     } else {
         const int32_t args[2] = {t, p->out_c / 4};
         edgec_dwl_taps(taps, p->dsp, out, args);
@@ -573,76 +588,227 @@ static void edgec_dwl_pixel(const edgec_dwconv_params *p, const int8_t *in_b, in
 #endif
 }
 
-/* Every output pixel through the layout; dm == 1, out_c a multiple of 4 (at most
- * EDGEC_DW_DSP_MAX_C), at most EDGEC_DW_DSP_MAX_TAPS taps. A 3 x 3 kernel (dilation 1 across) runs
- * the pixels of a row whose windows lie inside the input in one call. */
-static void edgec_dwconv2d_layout(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)
+/* bytes (a multiple of 4) bytes of zp at dst (word-aligned), four words a pass. */
+static void edgec_dw_fill(int8_t *dst, int32_t zp, int32_t bytes)
 {
-    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_w = p->out_w, out_c = p->out_c;
-    const int32_t sw = p->stride_w, pl = p->pad_left;
-    const int k3 = p->kernel_h == 3 && p->kernel_w == 3 && p->dilation_w == 1;
-    /* the run of pixels whose columns lie inside: ox * sw >= pl and ox * sw - pl + 2 < in_w */
-    const int32_t lo = k3 ? edgec_min((pl + sw - 1) / sw, out_w) : out_w;
-    const int32_t hi = k3 && in_w - 3 + pl >= 0 ? edgec_max(edgec_min((in_w - 3 + pl) / sw + 1, out_w), lo) : lo;
+    const uint32_t word = (uint32_t)(uint8_t)(int8_t)zp * 0x01010101u;
+    uint32_t *d = (uint32_t *)(void *)dst;
+    int32_t n = bytes / 4;
+    for (; n >= 4; n -= 4, d += 4) {
+        d[0] = word;
+        d[1] = word;
+        d[2] = word;
+        d[3] = word;
+    }
+    for (; n > 0; n--) {
+        *d++ = word;
+    }
+}
+
+/* A run of `pixels` (>= 1) output pixels of a 3 x 3 kernel through the three lines' kernel: line[k]
+ * the input line k of the first pixel's window (rows, or columns when `cols`), NULL outside (the zp
+ * bytes); tap_step between a line's taps, next between a line's windows, out_next between the
+ * pixels' outputs. The engine may run an op in place: the pixels go in raster order. */
+static void edgec_dwl_run(const edgec_dwconv_params *p, int cols, const int8_t *const *line, int32_t tap_step,
+                          int32_t next, int32_t out_next, const int8_t *zp, int8_t *out, int32_t pixels)
+{
+#if defined(EDGEC_DWL_ASM)
+    int32_t args[8], k;
+    (void)out_next; /* out_c: the outputs follow each other */
+    for (k = 0; k < 3; k++) {
+        args[EDGEC_DWL_LINE(k)] = (int32_t)(uintptr_t)(line[k] != NULL ? line[k] : zp);
+        args[4 + k] = line[k] != NULL ? next - p->in_c : -p->in_c;
+    }
+    args[1] = tap_step;
+    args[7] = (int32_t)(uintptr_t)(out + pixels * p->out_c);
+    if (cols) {
+        edgec_dwl_cols(args, p->dsp, out);
+    } else {
+        edgec_dwl_rows(args, p->dsp, out);
+    }
+#else
+    int32_t n, ky, kx;
+    for (n = 0; n < pixels; n++) {
+        const int8_t *taps[9];
+        for (ky = 0; ky < 3; ky++) {
+            for (kx = 0; kx < 3; kx++) {
+                const int8_t *l = line[cols ? kx : ky];
+                taps[ky * 3 + kx] = l != NULL ? l + n * next + (cols ? ky : kx) * tap_step : zp;
+            }
+        }
+        edgec_dwl_groups(taps, 9, p->dsp, out + n * out_next, p->out_c / 4);
+    }
+#endif
+}
+
+#if defined(EDGEC_DWL_ASM)
+/* The geometry of a 3 x 3 layer through the lines' kernel: the columns lo..hi whose windows lie
+ * inside the input, the rows rlo..rhi alike, and whether a line down may read the zp bytes. */
+typedef struct {
+    int32_t lo, hi, rlo, rhi, down;
+} edgec_dwl_k3_geometry;
+
+/* At most this many columns of a 3 x 3 layer's output outside lo..hi run through edgec_dwl_rows_inside. */
+#define EDGEC_DWL_SIDES 4
+
+/* Output rows rlo..rhi (> rlo) of a 3 x 3 layer, whose windows' rows lie inside the input, at most
+ * EDGEC_DWL_SIDES columns outside lo..hi (> lo), in raster order: per row, the columns before lo
+ * through edgec_dwl_cols, lo..hi through edgec_dwl_rows, the columns from hi through edgec_dwl_cols.
+ * Their arguments are set once and moved down a row at a time. */
+EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p, const edgec_dwl_k3_geometry *g,
+                                                    const int8_t *in_b, const int8_t *zp, int8_t *out_b)
+{
+    const int32_t in_w = p->in_w, in_c = p->in_c, out_w = p->out_w, out_c = p->out_c, sw = p->stride_w;
+    const int32_t pl = p->pad_left, dw = p->dilation_w, dh = p->dilation_h, row = in_w * in_c;
+    const int32_t lo = g->lo, hi = g->hi, next = p->stride_h * row, out_row = out_w * out_c;
+    const int8_t *const first = in_b + (g->rlo * p->stride_h - p->pad_top) * row; /* row rlo's window */
+    int8_t *out = out_b + g->rlo * out_row;
+    int32_t run[8], side[EDGEC_DWL_SIDES][8], side_ox[EDGEC_DWL_SIDES], n = 0, oy, ox, j, k;
+    for (k = 0; k < 3; k++) {
+        run[EDGEC_DWL_LINE(k)] = (int32_t)(uintptr_t)(first + k * dh * row + (lo * sw - pl) * in_c);
+        run[4 + k] = (sw - 1) * in_c;
+    }
+    run[1] = dw * in_c;
+    run[7] = (int32_t)(uintptr_t)(out + hi * out_c);
+    for (ox = 0; ox < out_w; ox++) {
+        const int32_t ix0 = ox * sw - pl;
+        if (ox == lo) {
+            ox = hi - 1;
+            continue;
+        }
+        for (k = 0; k < 3; k++) {
+            const int32_t ix = ix0 + k * dw;
+            side[n][EDGEC_DWL_LINE(k)] = (int32_t)(uintptr_t)((uint32_t)ix < (uint32_t)in_w ? first + ix * in_c
+                                                                                            : zp);
+        }
+        side[n][1] = dh * row;
+        side[n][4] = side[n][5] = side[n][6] = 0; /* one pixel: the lines' steps are not used */
+        side[n][7] = (int32_t)(uintptr_t)(out + (ox + 1) * out_c);
+        side_ox[n++] = ox;
+    }
+    for (oy = g->rlo; oy < g->rhi; oy++, out += out_row) {
+        for (j = 0; j < lo; j++) {
+            edgec_dwl_cols(side[j], p->dsp, out + side_ox[j] * out_c);
+        }
+        edgec_dwl_rows(run, p->dsp, out + lo * out_c);
+        for (; j < n; j++) {
+            edgec_dwl_cols(side[j], p->dsp, out + side_ox[j] * out_c);
+        }
+        for (k = 0; k < 3; k++) {
+            run[EDGEC_DWL_LINE(k)] += next;
+        }
+        run[7] += out_row;
+        for (j = 0; j < n; j++) {
+            for (k = 0; k < 3; k++) {
+                side[j][EDGEC_DWL_LINE(k)] += side[j][EDGEC_DWL_LINE(k)] != (int32_t)(uintptr_t)zp ? next : 0;
+            }
+            side[j][7] += out_row;
+        }
+    }
+}
+#endif
+
+/* Every output pixel through the layout, in raster order (the engine may run the op in place);
+ * dm == 1, out_c a multiple of 4 (at most EDGEC_DW_DSP_MAX_C), at most EDGEC_DW_DSP_MAX_TAPS taps.
+ * A 3 x 3 kernel runs each output row's pixels whose columns lie inside the input in one call (lines
+ * = rows, a row outside reads zp bytes), and the other pixels of the rows whose rows lie inside one
+ * by one (lines = columns, a column outside reads zp bytes); the corners, and every pixel of the
+ * other kernels, list their taps. A 1-wide kernel over
+ * a 1-wide input runs its rows whose windows lie inside in one call. */
+void edgec_dwconv2d_layout_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)
+{
+    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
+    const int32_t out_c = p->out_c, sw = p->stride_w, sh = p->stride_h, pl = p->pad_left, pt = p->pad_top;
+    const int32_t dw = p->dilation_w, dh = p->dilation_h, row = in_w * in_c;
+    const int k3 = p->kernel_h == 3 && p->kernel_w == 3;
+    /* the lines' kernel reads a line outside at up to 2 tap steps + in_c bytes of zp */
+    const int across = k3 && 2 * dw * in_c + in_c <= EDGEC_DW_ZP_BYTES;
+    const int down = k3 && 2 * dh * row + in_c <= EDGEC_DW_ZP_BYTES;
+    /* the columns whose windows lie inside: ox * sw >= pl and ox * sw - pl + 2 dw < in_w; the rows alike */
+    const int32_t lo = edgec_min((pl + sw - 1) / sw, out_w);
+    const int32_t hi = in_w - 1 - 2 * dw + pl >= 0 ? edgec_max(edgec_min((in_w - 1 - 2 * dw + pl) / sw + 1, out_w), lo)
+                                                   : lo;
+    const int32_t rlo = edgec_min((pt + sh - 1) / sh, out_h);
+    const int32_t rhi = in_h - 1 - 2 * dh + pt >= 0 ? edgec_max(edgec_min((in_h - 1 - 2 * dh + pt) / sh + 1, out_h), rlo)
+                                                    : rlo;
+    const int runs_across = across && hi > lo;
     /* a 1-wide kernel over a column: the rows whose windows lie inside, one call */
-    const int column = p->kernel_w == 1 && in_w == 1 && out_w == 1 && p->pad_left == 0;
-    const int32_t sh = p->stride_h, pt = p->pad_top, span = (p->kernel_h - 1) * p->dilation_h;
-    const int32_t top = column ? edgec_min((pt + sh - 1) / sh, p->out_h) : 0;
+    const int column = p->kernel_w == 1 && in_w == 1 && out_w == 1 && pl == 0;
+    const int32_t span = (p->kernel_h - 1) * dh;
+    const int32_t top = column ? rlo : 0;
     const int32_t bottom = column && in_h - 1 - span + pt >= 0
-                               ? edgec_max(edgec_min((in_h - 1 - span + pt) / sh + 1, p->out_h), top) : top;
-    int8_t zp_row[EDGEC_DW_DSP_MAX_C];
-    int32_t b, oy, ox;
-#if !defined(EDGEC_DWL_ASM)
+                               ? edgec_max(edgec_min((in_h - 1 - span + pt) / sh + 1, out_h), top) : top;
+    int32_t zp_words[EDGEC_DW_ZP_BYTES / 4]; /* read as bytes: only the bytes a kernel reads are set */
+    int8_t *const zp = (int8_t *)zp_words;
+    int32_t b, oy, ox, k;
+#if defined(EDGEC_DWL_ASM)
+    const edgec_dwl_k3_geometry geometry = {lo, hi, rlo, rhi, down};
+#else
     (void)top;
     (void)bottom; /* the C twin takes those rows pixel by pixel */
 #endif
-    memset(zp_row, (int)(int8_t)p->input_zp, sizeof(zp_row));
+    /* a pixel's taps read in_c bytes from the zp row; a line outside, from each of its three taps */
+    edgec_dw_fill(zp, p->input_zp, across ? (2 * dw + 1) * in_c : in_c);
+    if (down) {
+        edgec_dw_fill(zp + dh * row, p->input_zp, in_c);
+        edgec_dw_fill(zp + 2 * dh * row, p->input_zp, in_c);
+    }
     for (b = 0; b < p->batches; b++) {
-        const int8_t *in_b = input + b * in_h * in_w * in_c;
-        for (oy = 0; oy < p->out_h; oy++) {
+        const int8_t *in_b = input + b * in_h * row;
+        for (oy = 0; oy < out_h; oy++) {
+            const int32_t iy0 = oy * sh - pt;
+            int8_t *out = output + (b * out_h + oy) * out_w * out_c;
+            const int down_row = down && oy >= rlo && oy < rhi; /* its border pixels: lines = columns */
+            const int8_t *rows[EDGEC_DW_DSP_MAX_TAPS];
 #if defined(EDGEC_DWL_ASM)
             if (oy == top && bottom > top) {
-                const int32_t args[5] = {p->dilation_h * in_c, p->kernel_h, bottom - top, (sh - 1) * in_c, out_c};
-                edgec_dwl_col(in_b + (top * sh - pt) * in_c, p->dsp, output + (b * p->out_h + top) * out_c, args);
+                const int32_t args[5] = {dh * in_c, p->kernel_h, bottom - top, (sh - 1) * in_c, out_c};
+                edgec_dwl_col(in_b + (top * sh - pt) * in_c, p->dsp, out, args);
                 oy = bottom - 1;
                 continue;
             }
 #endif
-            const int32_t iy0 = oy * p->stride_h - p->pad_top;
-            int8_t *out = output + (b * p->out_h + oy) * out_w * out_c;
-            if (k3 && iy0 >= 0 && iy0 + 2 * p->dilation_h < in_h && hi > lo) {
-                for (ox = 0; ox < lo; ox++) {
-                    edgec_dwl_pixel(p, in_b, iy0, ox * sw - pl, zp_row, out + ox * out_c);
-                }
-                {
-                    const int8_t *x = in_b + (iy0 * in_w + lo * sw - pl) * in_c;
+            for (k = 0; k < p->kernel_h; k++) {
+                const int32_t iy = iy0 + k * dh;
+                rows[k] = iy >= 0 && iy < in_h ? in_b + iy * row : NULL;
+            }
 #if defined(EDGEC_DWL_ASM)
-                    const int32_t args[4] = {in_c, p->dilation_h * in_w * in_c, hi - lo, (sw - 1) * in_c};
-                    edgec_dwl_3x3(x, p->dsp, out + lo * out_c, args);
-#else
-                    const int32_t row = p->dilation_h * in_w * in_c;
-                    for (ox = lo; ox < hi; ox++, x += sw * in_c) {
-                        const int8_t *taps[9] = {x, x + in_c, x + 2 * in_c, x + row, x + row + in_c,
-                                                 x + row + 2 * in_c, x + 2 * row, x + 2 * row + in_c,
-                                                 x + 2 * row + 2 * in_c};
-                        edgec_dwl_groups(taps, 9, p->dsp, out + ox * out_c, out_c / 4);
-                    }
-#endif
-                }
-                for (ox = hi; ox < out_w; ox++) {
-                    edgec_dwl_pixel(p, in_b, iy0, ox * sw - pl, zp_row, out + ox * out_c);
-                }
+            if (runs_across && down && oy == rlo && rhi > rlo && lo + out_w - hi <= EDGEC_DWL_SIDES) {
+                edgec_dwl_rows_inside(p, &geometry, in_b, zp, output + b * out_h * out_w * out_c);
+                oy = rhi - 1;
                 continue;
             }
+#endif
             for (ox = 0; ox < out_w; ox++) {
-                edgec_dwl_pixel(p, in_b, iy0, ox * sw - pl, zp_row, out + ox * out_c);
+                const int32_t ix0 = ox * sw - pl;
+                const int8_t *line[3];
+                if (runs_across && ox == lo) {
+                    for (k = 0; k < 3; k++) {
+                        line[k] = rows[k] != NULL ? rows[k] + ix0 * in_c : NULL;
+                    }
+                    edgec_dwl_run(p, 0, line, dw * in_c, sw * in_c, out_c, zp, out + lo * out_c, hi - lo);
+                    ox = hi - 1;
+                } else if (down_row) {
+                    for (k = 0; k < 3; k++) {
+                        const int32_t ix = ix0 + k * dw;
+                        line[k] = ix >= 0 && ix < in_w ? rows[0] + ix * in_c : NULL;
+                    }
+                    edgec_dwl_run(p, 1, line, dh * row, 0, out_c, zp, out + ox * out_c, 1);
+                } else {
+                    edgec_dwl_pixel(p, rows, ix0, zp, out + ox * out_c);
+                }
             }
         }
     }
 }
 #endif
 
-void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)
+/* Every output pixel without the layout. Apart from the layout's path: their stack frames add up
+ * when inlined into one. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void edgec_dwconv2d_any(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)
 {
     const int32_t dm = p->depth_multiplier;
     int32_t acc[EDGEC_DW_BLOCK];
@@ -650,10 +816,6 @@ void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t
     const int dsp = dm == 1 && p->out_c <= EDGEC_DW_DSP_MAX_C && p->kernel_h * p->kernel_w <= EDGEC_DW_DSP_MAX_TAPS;
     int32_t sums[EDGEC_DW_DSP_MAX_C];
     int8_t zp_row[EDGEC_DW_DSP_MAX_C];
-    if (p->dsp != NULL) {
-        edgec_dwconv2d_layout(p, input, output);
-        return;
-    }
     memset(zp_row, (int)(int8_t)p->input_zp, sizeof(zp_row));
 #endif
     int32_t b, oy, ox, c0, ky, kx, j;
@@ -717,4 +879,15 @@ void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t
             }
         }
     }
+}
+
+void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)
+{
+#if defined(EDGEC_DSP)
+    if (p->dsp != NULL) {
+        edgec_dwconv2d_layout_s8(p, input, output);
+        return;
+    }
+#endif
+    edgec_dwconv2d_any(p, input, output);
 }

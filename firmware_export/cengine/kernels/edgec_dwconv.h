@@ -20,4 +20,12 @@ typedef struct {
 /* Output pixels in raster order; each pixel in blocks of 16 channels, written block by block. */
 void edgec_dwconv2d_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output);
 
+/* A layer given the DSP layout (dwlayout.py) on DSP builds: the layout's own entry, so that a firmware
+ * whose depthwise layers all have it does not link the generic code; other builds take the above. */
+#if defined(EDGEC_DSP)
+void edgec_dwconv2d_layout_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output);
+#else
+#define edgec_dwconv2d_layout_s8 edgec_dwconv2d_s8
+#endif
+
 #endif /* EDGEC_DWCONV_H */

@@ -27,12 +27,34 @@ def _build(keras, x):
     return L.Flatten()(y)
 
 
+def _build_lines(keras, x):
+    """3 x 3 kernels through the three lines' kernel (edgec_dwl_rows / edgec_dwl_cols) over 5 groups
+    of 4 channels: dilation 3 (6 border columns: one output row at a time), padding on every side
+    (the rows inside: edgec_dwl_rows_inside), stride 2, and a 3 x 3 map (all but one pixel on the
+    border)."""
+    L = keras.layers
+    y = L.DepthwiseConv2D(3, dilation_rate=3, padding="same")(x)
+    y = L.DepthwiseConv2D(3, padding="same")(y)
+    y = L.DepthwiseConv2D(3, strides=2, padding="valid")(y)
+    y = L.DepthwiseConv2D(3, strides=2, padding="same")(y)
+    y = L.DepthwiseConv2D(3, padding="same")(y)
+    return L.Flatten()(y)
+
+
+def _build_long_rows(keras, x):
+    """Rows too long for a line of zp bytes down (2 * 9 * 240 + 240 > 2048): the border pixels list
+    their taps."""
+    return keras.layers.Flatten()(keras.layers.DepthwiseConv2D(3, padding="same")(x))
+
+
 @pytest.mark.slow
-def test_depthwise_layout_on_the_emulated_m7_equals_tflm(tmp_path):
+@pytest.mark.parametrize("build, shape", [(_build, (21, 17, 12)), (_build_lines, (13, 11, 20)),
+                                          (_build_long_rows, (4, 9, 240))], ids=["mixed", "lines", "long-rows"])
+def test_depthwise_layout_on_the_emulated_m7_equals_tflm(tmp_path, build, shape):
     require_tool("arm-none-eabi-gcc")
     require_tool("qemu-system-arm")
     model = tmp_path / "depthwise.tflite"
-    model.write_bytes(convert(Case("depthwise", (21, 17, 12), _build)))
+    model.write_bytes(convert(Case("depthwise", shape, build)))
     result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
                                     warmup=0, limit=4, out_dir=tmp_path / "bench"))
     c = result.comparison
