@@ -14,7 +14,7 @@ from importlib import resources
 import numpy as np
 
 from .ops import (Alias, Binary, Concatenation, Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected,
-                  Lookup, Mean, Operand, Pad, Pool2D, QuantizeFloat, Softmax)
+                  Lookup, Mean, Operand, Pad, Pool2D, QuantizeFloat, Softmax, is_pwt)
 from . import dwlayout
 from .planner import MemoryPlan
 
@@ -71,6 +71,7 @@ class OpCode:
 # each packed kernel's files: what all share (edgec_packed), its own, and its dense kernel's params
 _PACKED_CONV = ("edgec_conv", "edgec_packed", "edgec_packed_conv")
 _PACKED_ROWS = ("edgec_conv", "edgec_packed", "edgec_packed_convr")
+_PACKED_PWT = ("edgec_conv", "edgec_packed", "edgec_packed_pwt")
 _PACKED_DELTA = ("edgec_conv", "edgec_packed", "edgec_packed_pw")
 _PACKED_DELTA8 = ("edgec_conv", "edgec_packed", "edgec_packed_pw8")
 _PACKED_DW = ("edgec_dwconv", "edgec_packed", "edgec_packed_dw")
@@ -226,6 +227,9 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
         if op.rows:  # chunks of rows decoded once, each run by the dense kernel over every pixel
             return OpCode("\n".join(decls), f"edgec_conv2d_rows_s8(&{p}_params, &{p}_packed, {op.rows}, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_ROWS)
+        if is_pwt(op, op.packed):  # clustered pointwise: tiles of pixels copied to scratch, rows decoded per tile
+            return OpCode("\n".join(decls), f"edgec_conv2d_pwt_s8(&{p}_params, &{p}_packed, {op.tile}, "
+                          f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_PWT)
         return OpCode("\n".join(decls), f"edgec_conv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_CONV)
     if ptr.reversed(op):  # one row per call, last row first: the output sits above its input

@@ -355,6 +355,13 @@ def is_pointwise(op: Conv2D) -> bool:
             and op.in_hwc[:2] == op.out_hwc[:2])
 
 
+def is_pwt(op, packed: PackedWeights | None) -> bool:
+    """A clustered pointwise convolution run by edgec_conv2d_pwt_s8 when tiled (rows == 0): tiles of
+    pixels copied to scratch, two rows decoded at a time (kernels/edgec_packed_pwt.h)."""
+    return (isinstance(op, Conv2D) and packed is not None and packed.format == "clustered"
+            and packed.layout == "mask" and is_pointwise(op))
+
+
 def block_row_bytes(packed: PackedWeights) -> int:
     """block_clustered: one row's stored blocks decoded to int8 (the others read theirs as stored)."""
     return 4 * packed.max_nonzeros if packed.format == "block_clustered" else 0
@@ -374,8 +381,9 @@ def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
     runs = op.kernel_hw[0] * op.kernel_hw[1]
     cin = op.in_hwc[2] // op.groups
     taps = runs * cin
-    if packed.format == "clustered" and is_pointwise(op):
-        return 2 * 2 * _a4(taps)  # the two decoded rows only (edgec_pk_pointwise_clustered)
+    if is_pwt(op, packed):  # edgec_conv2d_pwt_s8: two decoded rows, then the tile's input pixels
+        groups = -(-taps // 4)
+        return 16 * groups + 4 * groups * tile
     fixed = 8 * tile + 4 * runs + 4 * runs + 4 * tile + 4 * tile + 2 * _a4(tile) + _a4(op.kernel_hw[1] * cin)
     if packed.format == "clustered":
         return fixed + 2 * 2 * _a4(taps)  # two rows, unpacked to int16 on the DSP path
