@@ -3,39 +3,6 @@
  * the bias (input offset folded in) and output stage; only the order of the integer sums differs. */
 #include "edgec_packed_pwt.h"
 
-/* Rows `row` and `row + 1` (the same row twice when it is the last) decoded into dst: per group of
- * 4 taps k..k+3, the int16 pairs (w_k, w_k+2), (w_k+1, w_k+3) of the first row, then of the second
- * (what SXTB16 and SXTB16 ROR 8 make of a word of input); taps past the last are 0. */
-static void edgec_pwt_decode(const edgec_packed *w, int32_t row, int32_t pair, int32_t groups, int32_t *dst)
-{
-    const int32_t taps = w->taps, bits = w->index_bits;
-    int32_t r, g, j;
-    for (r = 0; r < 2; r++) {
-        const int32_t at = pair ? row + r : row;
-        const int8_t *cb = edgec_codebook(w, at);
-        int32_t *d = dst + 2 * r;
-        if (bits == 4 && (taps & 3) == 0) { /* two indices a byte, the row byte-aligned */
-            const uint8_t *s = w->values + (uint32_t)at * (uint32_t)taps / 2u;
-            for (g = 0; g < groups; g++, s += 2, d += 4) {
-                const uint32_t a = s[0], b = s[1];
-                d[0] = (int32_t)((uint32_t)(uint16_t)cb[a & 15u] | ((uint32_t)(int32_t)cb[b & 15u] << 16));
-                d[1] = (int32_t)((uint32_t)(uint16_t)cb[a >> 4] | ((uint32_t)(int32_t)cb[b >> 4] << 16));
-            }
-        } else {
-            edgec_bitreader br;
-            edgec_br_init(&br, w->values, (uint32_t)at * (uint32_t)taps * (uint32_t)bits);
-            for (g = 0; g < groups; g++, d += 4) {
-                int32_t v[4];
-                for (j = 0; j < 4; j++) {
-                    v[j] = 4 * g + j < taps ? (int32_t)cb[edgec_br_get(&br, bits)] : 0;
-                }
-                d[0] = (int32_t)((uint32_t)(uint16_t)v[0] | ((uint32_t)v[2] << 16));
-                d[1] = (int32_t)((uint32_t)(uint16_t)v[1] | ((uint32_t)v[3] << 16));
-            }
-        }
-    }
-}
-
 #if defined(EDGEC_DSP) && defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(EDGEC_NO_DSP) && \
     !defined(EDGEC_NO_ASM)
 /* One group of 4 taps: the input words of the two pixels (pointers advanced), unpacked by SXTB16,
@@ -63,7 +30,73 @@ static void edgec_pwt_decode(const edgec_packed *w, int32_t row, int32_t pair, i
               [wl] "=&r"(wl), [wh] "=&r"(wh)                                                             \
             :                                                                                            \
             : "memory")
+/* A row's group of 4 taps from two bytes of 4-bit indices at S (advanced) through the codebook C: the
+ * int16 pairs (w0, w2), (w1, w3) stored at d (advanced by 8 bytes). */
+#define EDGEC_PWT_DECODE(S, C) "ldrh %[h], [%[" S "]], #2\n\t"                                                \
+                               "and %[a], %[h], #15\n\t"                                                     \
+                               "ubfx %[b], %[h], #8, #4\n\t"                                                 \
+                               "ldrsb %[a], [%[" C "], %[a]]\n\t"                                            \
+                               "ldrsb %[b], [%[" C "], %[b]]\n\t"                                            \
+                               "ubfx %[e], %[h], #4, #4\n\t"                                                 \
+                               "lsr %[f], %[h], #12\n\t"                                                     \
+                               "ldrsb %[e], [%[" C "], %[e]]\n\t"                                            \
+                               "ldrsb %[f], [%[" C "], %[f]]\n\t"                                            \
+                               "pkhbt %[a], %[a], %[b], lsl #16\n\t"                                         \
+                               "pkhbt %[e], %[e], %[f], lsl #16\n\t"                                         \
+                               "strd %[a], %[e], [%[d]], #8\n\t"
 #endif
+
+/* Rows `row` and `row + 1` (the same row twice when it is the last) decoded into dst: per group of
+ * 4 taps k..k+3, the int16 pairs (w_k, w_k+2), (w_k+1, w_k+3) of the first row, then of the second
+ * (what SXTB16 and SXTB16 ROR 8 make of a word of input); taps past the last are 0. */
+static void edgec_pwt_decode(const edgec_packed *w, int32_t row, int32_t pair, int32_t groups, int32_t *dst)
+{
+    const int32_t taps = w->taps, bits = w->index_bits;
+    int32_t r, g, j;
+#if defined(EDGEC_PWT_ASM)
+    if (bits == 4 && (taps & 3) == 0) { /* both rows in one pass: 12 instructions a row's group */
+        const int32_t second = pair ? row + 1 : row;
+        const uint8_t *s0 = w->values + (uint32_t)row * (uint32_t)taps / 2u;
+        const uint8_t *s1 = w->values + (uint32_t)second * (uint32_t)taps / 2u;
+        const int8_t *c0 = edgec_codebook(w, row), *c1 = edgec_codebook(w, second);
+        const int32_t *const end = dst + 4 * groups;
+        uint32_t h, a, b, e, f;
+        while (dst != end) {
+            __asm__(EDGEC_PWT_DECODE("s0", "c0") EDGEC_PWT_DECODE("s1", "c1")
+                    : [s0] "+r"(s0), [s1] "+r"(s1), [d] "+r"(dst), [h] "=&r"(h), [a] "=&r"(a), [b] "=&r"(b),
+                      [e] "=&r"(e), [f] "=&r"(f)
+                    : [c0] "r"(c0), [c1] "r"(c1)
+                    : "memory");
+        }
+        return;
+    }
+#endif
+    for (r = 0; r < 2; r++) {
+        const int32_t at = pair ? row + r : row;
+        const int8_t *cb = edgec_codebook(w, at);
+        int32_t *d = dst + 2 * r;
+        if (bits == 4 && (taps & 3) == 0) { /* two indices a byte, the row byte-aligned */
+            const uint8_t *s = w->values + (uint32_t)at * (uint32_t)taps / 2u;
+            for (g = 0; g < groups; g++, s += 2, d += 4) {
+                const uint32_t a = s[0], b = s[1];
+                d[0] = (int32_t)((uint32_t)(uint16_t)cb[a & 15u] | ((uint32_t)(int32_t)cb[b & 15u] << 16));
+                d[1] = (int32_t)((uint32_t)(uint16_t)cb[a >> 4] | ((uint32_t)(int32_t)cb[b >> 4] << 16));
+            }
+        } else {
+            edgec_bitreader br;
+            edgec_br_init(&br, w->values, (uint32_t)at * (uint32_t)taps * (uint32_t)bits);
+            for (g = 0; g < groups; g++, d += 4) {
+                int32_t v[4];
+                for (j = 0; j < 4; j++) {
+                    v[j] = 4 * g + j < taps ? (int32_t)cb[edgec_br_get(&br, bits)] : 0;
+                }
+                d[0] = (int32_t)((uint32_t)(uint16_t)v[0] | ((uint32_t)v[2] << 16));
+                d[1] = (int32_t)((uint32_t)(uint16_t)v[1] | ((uint32_t)v[3] << 16));
+            }
+        }
+    }
+}
+
 
 /* acc = {row 0 . pixel 0, row 0 . pixel 1, row 1 . pixel 0, row 1 . pixel 1} over `groups` groups of
  * the decoded rows wd and the input words of the two pixels. */
@@ -116,13 +149,57 @@ static inline void edgec_pwt_mac(const int32_t *wd, const int8_t *x0, const int8
     acc[3] = a11;
 }
 
+/* One output: acc (its bias included) rescaled; full: the activation range is all of int8 (the
+ * narrow rescale, clamped by one SSAT). Constant at each call site. */
+EDGEC_FORCE_INLINE int8_t edgec_pwt_out(int32_t acc, int32_t m, int32_t sh, int32_t zp, int32_t lo, int32_t hi,
+                                        int narrow, int full)
+{
+#if defined(EDGEC_DSP)
+    if (full) {
+        return (int8_t)edgec_ssat8(edgec_mbqm_narrow(acc, m, sh) + zp);
+    }
+#else
+    (void)full; /* the clamp to lo, hi is the same */
+#endif
+    return edgec_clamp_s8((narrow ? edgec_mbqm_narrow(acc, m, sh) : edgec_mbqm(acc, m, sh)) + zp, lo, hi);
+}
+
+/* Output channels oc and oc + 1 (pair; else oc alone) of the tile's n pixels from the decoded rows:
+ * two pixels at a time, the rows' bias, multiplier and shift held across them. */
+EDGEC_FORCE_INLINE void edgec_pwt_rows(const edgec_conv_params *p, const int32_t *rows, const int8_t *xt,
+                                       int32_t stride, int32_t groups, int32_t n, int32_t oc, int pair,
+                                       int8_t *out, int narrow, int full)
+{
+    const int32_t oc_n = p->out_c, zp = p->output_zp, lo = p->act_min, hi = p->act_max;
+    const int32_t oc1 = pair ? oc + 1 : oc;
+    const int32_t b0 = p->bias[oc], m0 = p->multiplier[oc], s0 = p->shift[oc];
+    const int32_t b1 = p->bias[oc1], m1 = p->multiplier[oc1], s1 = p->shift[oc1];
+    int32_t i;
+    out += oc;
+    for (i = 0; i < n; i += 2, xt += 2 * stride, out += 2 * oc_n) {
+        const int two = i + 1 < n;
+        int32_t acc[4];
+        edgec_pwt_mac(rows, xt, two ? xt + stride : xt, groups, acc);
+        out[0] = edgec_pwt_out(acc[0] + b0, m0, s0, zp, lo, hi, narrow, full);
+        if (pair) {
+            out[1] = edgec_pwt_out(acc[2] + b1, m1, s1, zp, lo, hi, narrow, full);
+        }
+        if (two) {
+            out[oc_n] = edgec_pwt_out(acc[1] + b0, m0, s0, zp, lo, hi, narrow, full);
+            if (pair) {
+                out[oc_n + 1] = edgec_pwt_out(acc[3] + b1, m1, s1, zp, lo, hi, narrow, full);
+            }
+        }
+    }
+}
+
 void edgec_conv2d_pwt_s8(const edgec_conv_params *p, const edgec_packed *w, int32_t tile, const int8_t *input,
                          int8_t *output, int32_t *scratch)
 {
     const int32_t cin = p->in_c, groups = (cin + 3) / 4, stride = 4 * groups, oc_n = p->out_c;
     const int32_t pixels = p->out_h * p->out_w;
-    const edgec_pk_out q = {p->bias, p->multiplier, p->shift, p->output_zp, p->act_min, p->act_max, p->narrow};
-    int32_t *const rows = scratch;                            /* [groups][4] words: two decoded rows */
+    const int full = p->narrow && p->act_min <= -128 && p->act_max >= 127;
+    int32_t *const rows = scratch;                               /* [groups][4] words: two decoded rows */
     int8_t *const xt = (int8_t *)(void *)(scratch + 4 * groups); /* [tile][stride] the tile's input */
     int32_t b, t0, i, oc;
     for (b = 0; b < p->batches; b++) {
@@ -141,21 +218,12 @@ void edgec_conv2d_pwt_s8(const edgec_conv_params *p, const edgec_packed *w, int3
             for (oc = 0; oc < oc_n; oc += 2) {
                 const int pair = oc + 1 < oc_n;
                 edgec_pwt_decode(w, oc, pair, groups, rows);
-                for (i = 0; i < n; i += 2) {
-                    const int two = i + 1 < n;
-                    const int8_t *x0 = xt + i * stride;
-                    int32_t acc[4];
-                    edgec_pwt_mac(rows, x0, two ? x0 + stride : x0, groups, acc);
-                    out_t[i * oc_n + oc] = edgec_pk_requant(&q, oc, acc[0]);
-                    if (pair) {
-                        out_t[i * oc_n + oc + 1] = edgec_pk_requant(&q, oc + 1, acc[2]);
-                    }
-                    if (two) {
-                        out_t[(i + 1) * oc_n + oc] = edgec_pk_requant(&q, oc, acc[1]);
-                        if (pair) {
-                            out_t[(i + 1) * oc_n + oc + 1] = edgec_pk_requant(&q, oc + 1, acc[3]);
-                        }
-                    }
+                if (full) {
+                    edgec_pwt_rows(p, rows, xt, stride, groups, n, oc, pair, out_t, 1, 1);
+                } else if (p->narrow) {
+                    edgec_pwt_rows(p, rows, xt, stride, groups, n, oc, pair, out_t, 1, 0);
+                } else {
+                    edgec_pwt_rows(p, rows, xt, stride, groups, n, oc, pair, out_t, 0, 0);
                 }
             }
         }
