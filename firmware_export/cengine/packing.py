@@ -62,7 +62,8 @@ def _unblocked(formats: tuple[str, ...]) -> tuple[str, ...]:
 # chunks of 2 rows 2.14x the dense layer, its tiles of 64 pixels 1.48x; 4 chunks 1.49x, tiles of 32
 # 1.61x); a 1x1 kernel's column is one pixel's channels, cheap to recompute, so it may take more
 # (str_ww's pointwise layers: 16 and 22 chunks 1.56x and 1.74x, the whole model 1.92x against 2.24x
-# with at most 4 chunks and tiles elsewhere)
+# with at most 4 chunks and tiles elsewhere; pointwise layers now take edgec_conv2d_pwt_s8 instead, 1.12x
+# and 1.19x: row_chunks)
 ROW_SPLITS = (1, 2, 3, 4)
 ROW_SPLITS_1X1 = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 

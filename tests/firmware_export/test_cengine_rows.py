@@ -40,10 +40,10 @@ CASES = {
     # 81 taps (odd: rows not byte-aligned), 21 channels, 3-bit indices, a (3, 3) kernel over "valid"
     "rows_valid_odd": (Case("rows_valid_odd", (6, 5, 9), lambda k, x: k.layers.Conv2D(
         filters=21, kernel_size=3, padding="valid")(x)), 5),
-    # pointwise, 128 taps (whole groups of 4 input channels), 49 channels: a 1x1 kernel may take
-    # more than 4 chunks (packing.ROW_SPLITS_1X1)
-    "rows_pointwise": (Case("rows_pointwise", (4, 5, 128), lambda k, x: k.layers.Conv2D(
-        filters=49, kernel_size=1)(x)), 16),
+    # a 1x1 kernel of stride 2 (not pointwise: chunks of rows, more than 4 of them, packing.ROW_SPLITS_1X1;
+    # a pointwise one goes to edgec_conv2d_pwt_s8, test_cengine_pwt.py), 128 taps, 49 channels
+    "rows_1x1_s2": (Case("rows_1x1_s2", (7, 9, 128), lambda k, x: k.layers.Conv2D(
+        filters=49, kernel_size=1, strides=2)(x)), 16),
     # the second convolution's input is in the arena
     "rows_arena_input": (Case("rows_arena_input", (6, 6, 12), _two_convs), 16),
 }
