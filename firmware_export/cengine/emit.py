@@ -76,6 +76,7 @@ _PACKED_DELTA = ("edgec_conv", "edgec_packed", "edgec_packed_pw")
 _PACKED_DELTA8 = ("edgec_conv", "edgec_packed", "edgec_packed_pw8")
 _PACKED_DW = ("edgec_dwconv", "edgec_packed", "edgec_packed_dw")
 _PACKED_DWU = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwu")
+_PACKED_DWG = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwg")
 _PACKED_DWS = ("edgec_dwconv", "edgec_packed", "edgec_packed_dws")
 _PACKED_FC = ("edgec_fc", "edgec_packed", "edgec_packed_fc")
 _PACKED_BLOCK = ("edgec_conv", "edgec_fc", "edgec_packed", "edgec_packed_blk")
@@ -253,6 +254,9 @@ def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
     if op.packed is not None and op.packed.layout == "fixed":  # sparse rows read as stored, no scratch
         return OpCode("\n".join(decls), f"edgec_dwconv2d_sparse_s8(&{p}_params, &{p}_packed, "
                       f"{ptr(op.input)}, {ptr(op.output)});", _PACKED_DWS)
+    if op.packed is not None and op.chunk:  # chunks of channel groups decoded into the DSP layout
+        return OpCode("\n".join(decls), f"edgec_dwconv2d_dwg_s8(&{p}_params, &{p}_packed, {op.chunk}, "
+                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_DWG)
     if op.packed is not None and op.tile == 0:  # decoded once into scratch, run by the dense kernel
         return OpCode("\n".join(decls), f"edgec_dwconv2d_unpacked_s8(&{p}_params, &{p}_packed, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_DWU)

@@ -131,6 +131,7 @@ class DepthwiseConv2D:
     weights_name: str = ""
     packed: PackedWeights | None = field(default=None, repr=False, compare=False)
     tile: int = 0
+    chunk: int = 0  # clustered, DSP layout: groups of 4 channels decoded per chunk (edgec_dwconv2d_dwg_s8)
 
     @property
     def weight_rows(self) -> np.ndarray:
@@ -145,6 +146,8 @@ class DepthwiseConv2D:
         if self.packed is None or self.packed.layout == "fixed":  # fixed: edgec_dwconv2d_sparse_s8, none
             return 0
         taps = self.kernel_hw[0] * self.kernel_hw[1]
+        if self.chunk:  # edgec_dwconv2d_dwg_s8: the chunk's groups in the DSP layout (dwlayout.py)
+            return 4 * self.chunk * (16 + 2 * taps)
         if self.tile == 0:  # edgec_dwconv2d_unpacked_s8: every weight decoded, then one channel
             return _a4(taps * self.out_hwc[2]) + _a4(taps)
         return _a4(taps * 16 + taps + taps * 16 + taps)

@@ -21,6 +21,7 @@ import dataclasses
 
 from .ops import (Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, is_pointwise, is_pwt,
                   packed_conv_scratch)
+from . import dwlayout
 from .planner import MemoryPlan, plan_memory
 from .storage import BLOCK_FORMATS, choose
 
@@ -146,6 +147,12 @@ def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_F
     rows_op = _rows_op(op, packed) if max_tile == TILES[0] else None
     if rows_op is not None:
         return rows_op
+    if isinstance(op, DepthwiseConv2D) and dwlayout.chunk_eligible(op, packed):
+        # chunks of channel groups in the DSP layout (edgec_dwconv2d_dwg_s8), the largest the budget allows
+        for chunk in dw_chunks(op):
+            candidate = dataclasses.replace(op, packed=packed, tile=0, chunk=chunk)
+            if candidate.scratch_bytes <= budget:
+                return candidate
     if isinstance(op, DepthwiseConv2D):
         # decoded once, run by the dense kernel, where the scratch allows (_smaller_tile: tiles); in
         # the last resort of pack_and_plan (max_tile: the smallest tile) not on the tiled kernel,
@@ -162,6 +169,37 @@ def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_F
         if isinstance(op, DepthwiseConv2D) or packed_conv_scratch(op, packed, tile) <= budget:
             return candidate if candidate.scratch_bytes <= budget else op
     return op
+
+
+def dw_chunks(op: DepthwiseConv2D) -> list[int]:
+    """Groups of 4 channels per chunk of edgec_dwconv2d_dwg_s8, largest first: all, then halves."""
+    groups = op.out_hwc[2] // 4
+    return [groups] + [c for c in (32, 16, 8, 4, 2, 1) if c < groups]
+
+
+def _chunks_aligned(op, plan: MemoryPlan) -> bool:
+    """edgec_dwconv2d_dwg_s8 runs chunk after chunk over every pixel: where its output overlaps its
+    input, offset(input) - offset(output) must be a multiple of in_c (a chunk's writes then land on
+    its own channels); the planner's lag (the dense kernel's) gives the rest."""
+    if op.input not in plan.tensor_offsets:
+        return True  # the caller's buffer
+    i, o = plan.tensor_offsets[op.input], plan.tensor_offsets[op.output]
+    size = op.batches * op.in_hwc[0] * op.in_hwc[1] * op.in_hwc[2]
+    out_size = op.batches * op.out_hwc[0] * op.out_hwc[1] * op.out_hwc[2]
+    return i >= o + out_size or o >= i + size or (i >= o and (i - o) % op.in_hwc[2] == 0)
+
+
+def _align_chunks(graph: EngineGraph, packed: EngineGraph, plan: MemoryPlan) -> tuple[EngineGraph, MemoryPlan]:
+    """Each chunked depthwise layer whose planned overlap _chunks_aligned rejects goes back to dense
+    (then the plan again), until none is left."""
+    while True:
+        bad = [i for i, op in enumerate(packed.ops) if getattr(op, "chunk", 0) and not _chunks_aligned(op, plan)]
+        if not bad:
+            return packed, plan
+        ops = list(packed.ops)
+        ops[bad[0]] = graph.ops[bad[0]]
+        packed = dataclasses.replace(packed, ops=tuple(ops))
+        plan = plan_memory(packed)
 
 
 def scratch_bytes(graph: EngineGraph) -> int:
@@ -183,6 +221,9 @@ def _smaller_tile(op):
     has none: FC). A depthwise layer decoded once (tile 0) goes to the tiled kernel's largest tile."""
     if op.packed is None or isinstance(op, FullyConnected) or op.packed.layout == "fixed":
         return None
+    if getattr(op, "chunk", 0):  # fewer channel groups a chunk; past one, none
+        smaller = [c for c in dw_chunks(op) if c < op.chunk]
+        return dataclasses.replace(op, chunk=smaller[0]) if smaller else None
     if getattr(op, "rows", 0):  # a smaller chunk of rows; past the smallest, the tiled kernel
         smaller = [r for r in row_chunks(op) if r < op.rows]
         return dataclasses.replace(op, rows=smaller[0]) if smaller else _tiled(op)
@@ -280,7 +321,7 @@ def pack_and_plan(graph: EngineGraph, mode: str,
     packed = pack_graph(graph, mode, formats=formats)
     shrunk = _shrink_tiles(packed, limit)
     if shrunk is not None:
-        return _regrow_rows(*shrunk, limit)
+        return _align_chunks(graph, *_regrow_rows(*shrunk, limit))
     ops = list(pack_graph(graph, mode, TILES[-1], formats).ops)
     tiled = sorted((i for i, op in enumerate(ops) if getattr(op, "tile", 0) or isinstance(op, DepthwiseConv2D)
                     and op.packed is not None and op.packed.layout != "fixed"),
@@ -290,5 +331,5 @@ def pack_and_plan(graph: EngineGraph, mode: str,
         packed = dataclasses.replace(graph, ops=tuple(ops))
         plan = plan_memory(packed)
         if plan.sram_bytes <= limit:
-            return _regrow_rows(packed, plan, limit)
+            return _align_chunks(graph, *_regrow_rows(packed, plan, limit))
     return graph, dense_plan
