@@ -12,6 +12,7 @@ from firmware_export.cengine import generate_engine
 from tests.firmware_export.weight_variants import compress_weights, map_weights
 from tests.conftest import require_tool
 from tests.firmware_export.single_op_models import Case, convert
+from tests.firmware_export.test_cengine_dwg import _clustered
 from toolchain.benchmark import BenchOptions, run_bench
 from toolchain.base.tflite_reader import read_tflite
 
@@ -107,6 +108,38 @@ def test_block_pruned_layers_on_the_emulated_m7_equal_tflm(tmp_path):
                        "block_clustered", "block"], formats
     assert [layer.tile for layer in engine.layers][2:6] == [4, 4, 4, 4]
     model = tmp_path / "block_model.tflite"
+    model.write_bytes(data)
+    result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
+                                    warmup=0, limit=4, out_dir=tmp_path / "bench"))
+    c = result.comparison
+    assert c.basis == "raw" and c.compared == 4
+    assert c.exact_match_rate == 1.0 and c.max_abs_diff == 0.0
+
+
+def _build_dw(keras, x):
+    L = keras.layers
+    y = L.Conv2D(64, 1)(x)
+    y = L.DepthwiseConv2D(3, padding="same")(y)  # the inside run of 3x3 windows, the border pixel by pixel
+    y = L.Conv2D(64, 1)(y)  # pointwise, tiles copied to scratch, in place
+    y = L.DepthwiseConv2D(3, strides=2, padding="same")(y)
+    y = L.DepthwiseConv2D((3, 1), padding="same")(y)  # taps listed (not 3x3)
+    y = L.Conv2D(20, 1)(y)
+    y = L.Flatten()(y)
+    return L.Dense(10)(y)
+
+
+@pytest.mark.slow
+def test_clustered_depthwise_and_pointwise_on_the_emulated_m7_equal_tflm(tmp_path):
+    """edgec_dwconv2d_dwg_s8 (chunks of channel groups in the DSP layout, its Thumb-2 loops) and
+    edgec_conv2d_pwt_s8 (tiles of pixels copied to scratch, 4-bit rows decoded by Thumb-2 code)."""
+    require_tool("arm-none-eabi-gcc")
+    require_tool("qemu-system-arm")
+    base = convert(Case("clustered_dw_model", (10, 10, 8), _build_dw))
+    data = map_weights(base, _clustered(16))  # one codebook of 16 values a layer
+    engine = generate_engine(read_tflite(data, "clustered_dw_model"), "clustered_dw_model")
+    text = engine.files["clustered_dw_model.c"]
+    assert text.count("edgec_dwconv2d_dwg_s8(&op") == 3 and text.count("edgec_conv2d_pwt_s8(&op") >= 1, text[-3000:]
+    model = tmp_path / "clustered_dw_model.tflite"
     model.write_bytes(data)
     result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
                                     warmup=0, limit=4, out_dir=tmp_path / "bench"))
