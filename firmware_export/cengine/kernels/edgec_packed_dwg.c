@@ -198,12 +198,30 @@ static void edgec_dwg_layout(const edgec_dwconv_params *p, const edgec_packed *w
     for (g = 0; g < groups; g++) {
         const int32_t c = c0 + 4 * g;
         for (j = 0; j < 4; j++) {
-            edgec_unpack_dense(w, c + j, &cursor, rows[j]);
             *dst++ = 2 * p->bias[c + j];
         }
-        for (t = 0; t < taps; t++) {
-            *dst++ = (int32_t)(((uint32_t)(2 * rows[0][t]) & 0xffffu) | ((uint32_t)(2 * rows[2][t]) << 16));
-            *dst++ = (int32_t)(((uint32_t)(2 * rows[1][t]) & 0xffffu) | ((uint32_t)(2 * rows[3][t]) << 16));
+        if (w->index_bits == 4) { /* 4-bit indices read in place: nibble c * taps + t of the stream */
+            const uint8_t *const v = w->values;
+            const int8_t *const b0 = edgec_codebook(w, c), *const b1 = edgec_codebook(w, c + 1);
+            const int8_t *const b2 = edgec_codebook(w, c + 2), *const b3 = edgec_codebook(w, c + 3);
+            uint32_t i0 = (uint32_t)(c * taps), i1 = i0 + (uint32_t)taps, i2 = i1 + (uint32_t)taps;
+            uint32_t i3 = i2 + (uint32_t)taps;
+#define EDGEC_DWG_NIB(i) ((v[(i) >> 1] >> (((i) & 1u) << 2)) & 15u)
+            for (t = 0; t < taps; t++, i0++, i1++, i2++, i3++) {
+                *dst++ = (int32_t)(((uint32_t)(2 * b0[EDGEC_DWG_NIB(i0)]) & 0xffffu) |
+                                   ((uint32_t)(2 * b2[EDGEC_DWG_NIB(i2)]) << 16));
+                *dst++ = (int32_t)(((uint32_t)(2 * b1[EDGEC_DWG_NIB(i1)]) & 0xffffu) |
+                                   ((uint32_t)(2 * b3[EDGEC_DWG_NIB(i3)]) << 16));
+            }
+#undef EDGEC_DWG_NIB
+        } else {
+            for (j = 0; j < 4; j++) {
+                edgec_unpack_dense(w, c + j, &cursor, rows[j]);
+            }
+            for (t = 0; t < taps; t++) {
+                *dst++ = (int32_t)(((uint32_t)(2 * rows[0][t]) & 0xffffu) | ((uint32_t)(2 * rows[2][t]) << 16));
+                *dst++ = (int32_t)(((uint32_t)(2 * rows[1][t]) & 0xffffu) | ((uint32_t)(2 * rows[3][t]) << 16));
+            }
         }
         for (j = 0; j < 4; j++) {
             const int32_t e = -(int32_t)p->shift[c + j];
