@@ -21,6 +21,12 @@ void edgec_dwg_taps9(const int8_t *const *taps, const int32_t *layout, int8_t *o
  * window's chunk to the next window, the chunk's bytes (4 groups), out_c less the chunk's bytes}.
  * 103 instructions a group (36 MACs), 11 more a pixel. */
 void edgec_dwg_3x3(const int8_t *x, const int32_t *layout, int8_t *out, const int32_t *args);
+/* Every group of a chunk for `pixels` output pixels of a 1-wide kernel over a 1-wide input (a
+ * column: taps and pixels along the rows) whose windows lie inside the input: x the first window's
+ * top at the chunk's first channel; args = {tap step, taps, pixels, step from the end of a window's
+ * chunk to the next window, the chunk's bytes, out_c less the chunk's bytes}. Two taps a loop: 19
+ * instructions, 8 MACs. */
+void edgec_dwg_col(const int8_t *x, const int32_t *layout, int8_t *out, const int32_t *args);
 
 /* One tap of a group: the input word (loaded into r8 by LOAD), its weights from the layout. */
 #define EDGEC_DWG_TAP(LOAD)                                                                              \
@@ -102,6 +108,62 @@ __asm__(EDGEC_DWG_FUNC("edgec_dwg_3x3")
         "add sp, sp, #24\n\t"
         "pop {r4-r11, pc}\n\t"
         ".size edgec_dwg_3x3, .-edgec_dwg_3x3\n\t");
+
+/* r0-r3 the sums, r4 the tap, r5 the tap step, r6 the layout, r7 the output, r12 the taps left,
+ * lr the end of the pixel's chunk of output; on the stack: pixels left, the step to the next window,
+ * the taps' span less 4, the layout, the taps, the chunk's bytes, the step to the next pixel's output. */
+__asm__(EDGEC_DWG_FUNC("edgec_dwg_col")
+        "push {r4-r11, lr}\n\t"
+        "sub sp, sp, #32\n\t"
+        "mov r4, r0\n\t"
+        "mov r7, r2\n\t"
+        "str r1, [sp, #12]\n\t"
+        "ldm r3, {r5, r8-r11}\n\t"
+        "str r9, [sp]\n\t"
+        "str r10, [sp, #4]\n\t"
+        "str r8, [sp, #16]\n\t"
+        "str r11, [sp, #20]\n\t"
+        "ldr r9, [r3, #20]\n\t"
+        "str r9, [sp, #24]\n\t"
+        "mul r8, r8, r5\n\t"
+        "sub r8, r8, #4\n\t"
+        "str r8, [sp, #8]\n"
+        "0:\n\t"
+        "ldr r6, [sp, #12]\n\t"
+        "ldr r8, [sp, #20]\n\t"
+        "add lr, r7, r8\n"
+        "1:\n\t"
+        "ldm r6!, {r0-r3}\n\t"
+        "ldr r12, [sp, #16]\n\t"
+        "tst r12, #1\n\t"
+        "beq 2f\n\t"
+        EDGEC_DWG_TAP("ldr r8, [r4]")
+        "add r4, r4, r5\n\t"
+        "subs r12, r12, #1\n\t"
+        "beq 3f\n"
+        "2:\n\t"
+        EDGEC_DWG_TAP("ldr r8, [r4]")
+        EDGEC_DWG_TAP("ldr r8, [r4, r5]")
+        "add r4, r4, r5, lsl #1\n\t"
+        "subs r12, r12, #2\n\t"
+        "bne 2b\n"
+        "3:\n\t"
+        "ldr r8, [sp, #8]\n\t"
+        "sub r4, r4, r8\n\t"
+        EDGEC_DWG_RESCALE4
+        "cmp r7, lr\n\t"
+        "bne 1b\n\t"
+        "ldr r8, [sp, #24]\n\t"
+        "add r7, r7, r8\n\t"
+        "ldr r8, [sp, #4]\n\t"
+        "add r4, r4, r8\n\t"
+        "ldr r8, [sp]\n\t"
+        "subs r8, r8, #1\n\t"
+        "str r8, [sp]\n\t"
+        "bne 0b\n\t"
+        "add sp, sp, #32\n\t"
+        "pop {r4-r11, pc}\n\t"
+        ".size edgec_dwg_col, .-edgec_dwg_col\n\t");
 
 /* r0-r3 the sums, r4 the group's offset from the chunk's first channel, r6 the layout, r7 the
  * output, r12 the taps, lr the end of the output. */
@@ -267,6 +329,12 @@ void edgec_dwconv2d_dwg_s8(const edgec_dwconv_params *p, const edgec_packed *w, 
     /* the run of pixels whose columns lie inside: ox * sw >= pl and ox * sw - pl + 2 < in_w */
     const int32_t lo = k3 ? edgec_min((pl + sw - 1) / sw, out_w) : out_w;
     const int32_t hi = k3 && in_w - 3 + pl >= 0 ? edgec_max(edgec_min((in_w - 3 + pl) / sw + 1, out_w), lo) : lo;
+    /* a 1-wide kernel over a column: the rows whose windows lie inside, one call */
+    const int column = p->kernel_w == 1 && in_w == 1 && out_w == 1 && pl == 0;
+    const int32_t sh = p->stride_h, pt = p->pad_top, span = (p->kernel_h - 1) * p->dilation_h;
+    const int32_t top = column ? edgec_min((pt + sh - 1) / sh, p->out_h) : 0;
+    const int32_t bottom = column && in_h - 1 - span + pt >= 0
+                               ? edgec_max(edgec_min((in_h - 1 - span + pt) / sh + 1, p->out_h), top) : top;
     int8_t zp_row[4 * 64]; /* input_zp bytes for a tap outside the input: a chunk's channels at most */
     int32_t c0, b, oy, ox;
     if (chunk > 64) {
@@ -284,6 +352,13 @@ void edgec_dwconv2d_dwg_s8(const edgec_dwconv_params *p, const edgec_packed *w, 
                 int8_t *out = out_b + oy * out_w * out_c;
                 ox = 0;
 #if defined(EDGEC_DWG_ASM)
+                if (oy == top && bottom > top) {
+                    const int32_t args[6] = {p->dilation_h * in_c, p->kernel_h, bottom - top, sh * in_c - 4 * groups,
+                                             4 * groups, out_c - 4 * groups};
+                    edgec_dwg_col(in_b + (top * sh - pt) * in_c, scratch, out, args);
+                    oy = bottom - 1;
+                    continue;
+                }
                 if (k3 && iy0 >= 0 && iy0 + 2 * p->dilation_h < in_h && hi > lo) {
                     const int32_t args[6] = {in_c, p->dilation_h * in_w * in_c, hi - lo, sw * in_c - 4 * groups,
                                              4 * groups, out_c - 4 * groups};
@@ -296,6 +371,8 @@ void edgec_dwconv2d_dwg_s8(const edgec_dwconv_params *p, const edgec_packed *w, 
 #else
                 (void)lo;
                 (void)hi;
+                (void)top;
+                (void)bottom;
                 (void)k3; /* the C twin takes every pixel one by one */
 #endif
                 for (; ox < out_w; ox++) {

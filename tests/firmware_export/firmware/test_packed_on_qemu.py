@@ -128,18 +128,30 @@ def _build_dw(keras, x):
     return L.Dense(10)(y)
 
 
+def _build_column(keras, x):
+    L = keras.layers
+    y = L.DepthwiseConv2D((5, 1), padding="same")(x)  # a column: the rows inside in one call
+    y = L.DepthwiseConv2D((3, 1), strides=(2, 1))(y)
+    y = L.Flatten()(y)
+    return L.Dense(10)(y)
+
+
 @pytest.mark.slow
-def test_clustered_depthwise_and_pointwise_on_the_emulated_m7_equal_tflm(tmp_path):
-    """edgec_dwconv2d_dwg_s8 (chunks of channel groups in the DSP layout, its Thumb-2 loops) and
-    edgec_conv2d_pwt_s8 (tiles of pixels copied to scratch, 4-bit rows decoded by Thumb-2 code)."""
+@pytest.mark.parametrize("name, shape, build, dwg", [("clustered_dw_model", (10, 10, 8), _build_dw, 3),
+                                                     ("clustered_column_model", (21, 1, 48), _build_column, 2)])
+def test_clustered_depthwise_and_pointwise_on_the_emulated_m7_equal_tflm(tmp_path, name, shape, build, dwg):
+    """edgec_dwconv2d_dwg_s8 (chunks of channel groups in the DSP layout, its Thumb-2 loops: 3x3
+    windows inside a row, a column, taps listed) and edgec_conv2d_pwt_s8 (tiles of pixels copied to
+    scratch, 4-bit rows decoded by Thumb-2 code)."""
     require_tool("arm-none-eabi-gcc")
     require_tool("qemu-system-arm")
-    base = convert(Case("clustered_dw_model", (10, 10, 8), _build_dw))
+    base = convert(Case(name, shape, build))
     data = map_weights(base, _clustered(16))  # one codebook of 16 values a layer
-    engine = generate_engine(read_tflite(data, "clustered_dw_model"), "clustered_dw_model")
-    text = engine.files["clustered_dw_model.c"]
-    assert text.count("edgec_dwconv2d_dwg_s8(&op") == 3 and text.count("edgec_conv2d_pwt_s8(&op") >= 1, text[-3000:]
-    model = tmp_path / "clustered_dw_model.tflite"
+    engine = generate_engine(read_tflite(data, name), name)
+    text = engine.files[f"{name}.c"]
+    assert text.count("edgec_dwconv2d_dwg_s8(&op") == dwg, text[-3000:]
+    assert text.count("edgec_conv2d_pwt_s8(&op") >= (dwg == 3), text[-3000:]
+    model = tmp_path / f"{name}.tflite"
     model.write_bytes(data)
     result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
                                     warmup=0, limit=4, out_dir=tmp_path / "bench"))
