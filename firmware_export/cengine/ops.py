@@ -371,8 +371,8 @@ def block_row_bytes(packed: PackedWeights) -> int:
 
 
 def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
-    """Bytes of scratch edgec_conv2d_packed_s8 uses (its layout, in order; clustered pointwise: the
-    two decoded rows only); for the delta layout, edgec_conv2d_delta_s8's: 4 windows of int8 taps,
+    """Bytes of scratch edgec_conv2d_packed_s8 uses (its layout, in order; clustered pointwise:
+    edgec_conv2d_pwt_s8's, two decoded rows then the tile's input); for the delta layout, edgec_conv2d_delta_s8's: 4 windows of int8 taps,
     none when pointwise; for the block formats, edgec_conv2d_block_s8's: the tile's windows as int16
     (4 a block), then a decoded row (block_clustered)."""
     if packed.layout == "block":
