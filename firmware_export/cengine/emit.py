@@ -14,7 +14,8 @@ from importlib import resources
 import numpy as np
 
 from .ops import (Alias, Binary, Concatenation, Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected,
-                  Lookup, Mean, Operand, Pad, Pool2D, QuantizeFloat, Softmax, is_pwt)
+                  Lookup, Mean, Operand, Pad, Pool2D, QuantizeFloat, Softmax, is_pwt,
+                  rows16_eligible)
 from . import dwlayout
 from .planner import MemoryPlan
 
@@ -225,6 +226,9 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
                 ("edgec_conv2d_delta_s8", _PACKED_DELTA)
             return OpCode("\n".join(decls), f"{kernel}(&{p}_params, &{p}_packed, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {windows});", files)
+        if op.rows and rows16_eligible(op):  # chunks of rows decoded once as int16, windows read in place
+            return OpCode("\n".join(decls), f"edgec_conv2d_rows16_s8(&{p}_params, &{p}_packed, {op.rows}, "
+                          f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_PWT)
         if op.rows:  # chunks of rows decoded once, each run by the dense kernel over every pixel
             return OpCode("\n".join(decls), f"edgec_conv2d_rows_s8(&{p}_params, &{p}_packed, {op.rows}, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_ROWS)

@@ -394,10 +394,27 @@ def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
     return fixed + _a4(2 * runs) + 4 * nz
 
 
+def rows16_eligible(op: Conv2D) -> bool:
+    """A clustered one-group convolution whose chunks of rows run on edgec_conv2d_rows16_s8 (rows
+    decoded as int16 pairs, windows read in place): input channels a multiple of 4, at most 16
+    kernel rows (kernels/edgec_packed_pwt.h)."""
+    pk = op.packed
+    return pk is not None and pk.format == "clustered" and pk.layout == "mask" and rows16_shape(op)
+
+
+def rows16_shape(op: Conv2D) -> bool:
+    """The shape rows16_eligible asks for: one group, input channels a multiple of 4, at most 16
+    kernel rows."""
+    return op.groups == 1 and op.in_hwc[2] % 4 == 0 and op.kernel_hw[0] <= 16
+
+
 def rows_conv_scratch(op: Conv2D, rows: int) -> int:
     """Bytes of scratch edgec_conv2d_rows_s8 uses: the dense kernel's im2col columns, then `rows`
-    decoded rows (and 3 bytes the dense kernel's word reads may reach past the last)."""
+    decoded rows (and 3 bytes the dense kernel's word reads may reach past the last);
+    edgec_conv2d_rows16_s8's (rows16_eligible): the decoded row pairs (int16), then two windows."""
     taps = op.kernel_hw[0] * op.kernel_hw[1] * op.in_hwc[2]
+    if rows16_eligible(op):
+        return -(-rows // 2) * taps * 4 + 2 * taps
     padded = _a4(taps)
     return 4 * padded + (padded if op.in_hwc[2] % 4 else 0) + _a4(rows * taps + 3)
 

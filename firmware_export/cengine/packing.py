@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 
 from .ops import (Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, is_pointwise, is_pwt,
-                  packed_conv_scratch)
+                  packed_conv_scratch, rows16_shape)
 from . import dwlayout
 from .planner import MemoryPlan, plan_memory
 from .storage import BLOCK_FORMATS, choose
@@ -80,7 +80,9 @@ def row_chunks(op: Conv2D) -> list[int]:
     if is_pointwise(op):
         return [out_c]
     result = []
-    for k in ROW_SPLITS_1X1 if op.kernel_hw == (1, 1) else ROW_SPLITS:
+    # edgec_conv2d_rows16_s8 reads the windows in place: more chunks cost little more than one
+    many = op.kernel_hw == (1, 1) or rows16_shape(op)
+    for k in ROW_SPLITS_1X1 if many else ROW_SPLITS:
         rows = min(out_c, -(-out_c // k) + (-(-out_c // k) & 1))
         if rows >= min(2, out_c) and rows not in result:
             result.append(rows)

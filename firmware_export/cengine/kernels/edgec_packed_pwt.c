@@ -98,12 +98,12 @@ static void edgec_pwt_decode(const edgec_packed *w, int32_t row, int32_t pair, i
 }
 
 
-/* acc = {row 0 . pixel 0, row 0 . pixel 1, row 1 . pixel 0, row 1 . pixel 1} over `groups` groups of
+/* acc += {row 0 . pixel 0, row 0 . pixel 1, row 1 . pixel 0, row 1 . pixel 1} over `groups` groups of
  * the decoded rows wd and the input words of the two pixels. */
 static inline void edgec_pwt_mac(const int32_t *wd, const int8_t *x0, const int8_t *x1, int32_t groups,
                                  int32_t *acc)
 {
-    int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
 #if defined(EDGEC_PWT_ASM)
     const int32_t *wp = wd;
     const int32_t *const end = wd + 4 * groups, *const end4 = wd + 16 * (groups >> 2);
@@ -178,7 +178,7 @@ EDGEC_FORCE_INLINE void edgec_pwt_rows(const edgec_conv_params *p, const int32_t
     out += oc;
     for (i = 0; i < n; i += 2, xt += 2 * stride, out += 2 * oc_n) {
         const int two = i + 1 < n;
-        int32_t acc[4];
+        int32_t acc[4] = {0, 0, 0, 0};
         edgec_pwt_mac(rows, xt, two ? xt + stride : xt, groups, acc);
         out[0] = edgec_pwt_out(acc[0] + b0, m0, s0, zp, lo, hi, narrow, full);
         if (pair) {
@@ -224,6 +224,94 @@ void edgec_conv2d_pwt_s8(const edgec_conv_params *p, const edgec_packed *w, int3
                     edgec_pwt_rows(p, rows, xt, stride, groups, n, oc, pair, out_t, 1, 0);
                 } else {
                     edgec_pwt_rows(p, rows, xt, stride, groups, n, oc, pair, out_t, 0, 0);
+                }
+            }
+        }
+    }
+}
+
+/* The window of output pixel px as kernel_h pointers to its rows (kernel_w * in_c bytes each): in
+ * the input where the window lies inside and `direct`, else gathered into buf (input_zp outside). */
+static void edgec_rows16_window(const edgec_conv_params *p, const int8_t *in_b, int32_t px, int direct, int8_t *buf,
+                                const int8_t **x)
+{
+    const int32_t cin = p->in_c, kw = p->kernel_w, kh = p->kernel_h, len = kw * cin;
+    const int32_t iy0 = (px / p->out_w) * p->stride_h - p->pad_top, ix0 = (px % p->out_w) * p->stride_w - p->pad_left;
+    const int cols = ix0 >= 0 && ix0 + (kw - 1) * p->dilation_w < p->in_w;
+    int32_t ky, kx;
+    for (ky = 0; ky < kh; ky++) {
+        const int32_t iy = iy0 + ky * p->dilation_h;
+        const int row = iy >= 0 && iy < p->in_h;
+        if (direct && row && cols && p->dilation_w == 1) {
+            x[ky] = in_b + (iy * p->in_w + ix0) * cin;
+            continue;
+        }
+        for (kx = 0; kx < kw; kx++) {
+            const int32_t ix = ix0 + kx * p->dilation_w;
+            if (row && ix >= 0 && ix < p->in_w) {
+                memcpy(buf + kx * cin, in_b + (iy * p->in_w + ix) * cin, (size_t)cin);
+            } else {
+                memset(buf + kx * cin, (int)(int8_t)p->input_zp, (size_t)cin);
+            }
+        }
+        x[ky] = buf;
+        buf += len;
+    }
+}
+
+void edgec_conv2d_rows16_s8(const edgec_conv_params *p, const edgec_packed *w, int32_t rows, const int8_t *input,
+                            int8_t *output, int32_t *scratch)
+{
+    const int32_t cin = p->in_c, taps = w->taps, groups = taps / 4, row_groups = p->kernel_w * cin / 4;
+    const int32_t kh = p->kernel_h, oc_n = p->out_c, pixels = p->out_h * p->out_w;
+    const int32_t pairs = (rows + 1) / 2;
+    const int full = p->narrow && p->act_min <= -128 && p->act_max >= 127;
+    const int32_t zp = p->output_zp, lo = p->act_min, hi = p->act_max;
+    int8_t *const buf0 = (int8_t *)(void *)(scratch + 4 * groups * pairs); /* two gathered windows */
+    int8_t *const buf1 = buf0 + taps;
+    const int direct = rows < oc_n; /* the output apart from the input (inplace.py): windows read in place */
+    const int8_t *x0[EDGEC_ROWS16_MAX_KH], *x1[EDGEC_ROWS16_MAX_KH];
+    int32_t b, c0, r, px, ky;
+    for (c0 = 0; c0 < oc_n; c0 += rows) {
+        const int32_t n = edgec_min(rows, oc_n - c0);
+        for (r = 0; r < n; r += 2) {
+            edgec_pwt_decode(w, c0 + r, r + 1 < n, groups, scratch + 4 * groups * (r / 2));
+        }
+        for (b = 0; b < p->batches; b++) {
+            const int8_t *in_b = input + b * p->in_h * p->in_w * cin;
+            int8_t *out_b = output + b * pixels * oc_n;
+            for (px = 0; px < pixels; px += 2) {
+                const int two = px + 1 < pixels;
+                int8_t *o0 = out_b + px * oc_n + c0, *o1 = two ? o0 + oc_n : o0;
+                edgec_rows16_window(p, in_b, px, direct, buf0, x0);
+                edgec_rows16_window(p, in_b, two ? px + 1 : px, direct, buf1, x1);
+                for (r = 0; r < n; r += 2) {
+                    const int pair = r + 1 < n;
+                    const int32_t *wd = scratch + 4 * groups * (r / 2);
+                    const int32_t oc = c0 + r, oc1 = pair ? oc + 1 : oc;
+                    int32_t acc[4];
+                    acc[0] = acc[1] = p->bias[oc];
+                    acc[2] = acc[3] = p->bias[oc1];
+                    for (ky = 0; ky < kh; ky++) {
+                        edgec_pwt_mac(wd + 4 * row_groups * ky, x0[ky], x1[ky], row_groups, acc);
+                    }
+                    if (full) {
+                        o0[r] = edgec_pwt_out(acc[0], p->multiplier[oc], p->shift[oc], zp, lo, hi, 1, 1);
+                        o1[r] = edgec_pwt_out(acc[1], p->multiplier[oc], p->shift[oc], zp, lo, hi, 1, 1);
+                        if (pair) {
+                            o0[r + 1] = edgec_pwt_out(acc[2], p->multiplier[oc1], p->shift[oc1], zp, lo, hi, 1, 1);
+                            o1[r + 1] = edgec_pwt_out(acc[3], p->multiplier[oc1], p->shift[oc1], zp, lo, hi, 1, 1);
+                        }
+                    } else {
+                        o0[r] = edgec_pwt_out(acc[0], p->multiplier[oc], p->shift[oc], zp, lo, hi, p->narrow, 0);
+                        o1[r] = edgec_pwt_out(acc[1], p->multiplier[oc], p->shift[oc], zp, lo, hi, p->narrow, 0);
+                        if (pair) {
+                            o0[r + 1] = edgec_pwt_out(acc[2], p->multiplier[oc1], p->shift[oc1], zp, lo, hi, p->narrow,
+                                                      0);
+                            o1[r + 1] = edgec_pwt_out(acc[3], p->multiplier[oc1], p->shift[oc1], zp, lo, hi, p->narrow,
+                                                      0);
+                        }
+                    }
                 }
             }
         }

@@ -18,4 +18,18 @@
 void edgec_conv2d_pwt_s8(const edgec_conv_params *p, const edgec_packed *w, int32_t tile, const int8_t *input,
                          int8_t *output, int32_t *scratch);
 
+/* The most kernel rows edgec_conv2d_rows16_s8 takes (ops.rows16_eligible). */
+#define EDGEC_ROWS16_MAX_KH 16
+
+/* groups == 1, in_c a multiple of 4, CLUSTERED weights: output channels `rows` at a time (an even
+ * count, but for the last chunk), each chunk's rows decoded once per inference into scratch as int16
+ * pairs (as edgec_conv2d_pwt_s8's) and run over every output pixel, two pixels at a time: a window's
+ * kernel rows are read where they lie in the input (SXTB16 as they are read: no im2col column), a
+ * window partly outside, or any window when rows == out_c (the output may then overlap the input as
+ * the dense kernel's), first gathered into scratch. When rows < out_c the output must not overlap the
+ * input (the planner's lag, inplace.py). scratch: ceil(rows / 2) * taps * 4 bytes of decoded rows,
+ * then two windows (2 * taps bytes). */
+void edgec_conv2d_rows16_s8(const edgec_conv_params *p, const edgec_packed *w, int32_t rows, const int8_t *input,
+                            int8_t *output, int32_t *scratch);
+
 #endif /* EDGEC_PACKED_PWT_H */
