@@ -226,7 +226,7 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
                 ("edgec_conv2d_delta_s8", _PACKED_DELTA)
             return OpCode("\n".join(decls), f"{kernel}(&{p}_params, &{p}_packed, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {windows});", files)
-        if op.rows and rows16_eligible(op):  # chunks of rows decoded once as int16, windows read in place
+        if 0 < op.rows < op.out_hwc[2] and rows16_eligible(op):  # chunks decoded as int16, windows in place
             return OpCode("\n".join(decls), f"edgec_conv2d_rows16_s8(&{p}_params, &{p}_packed, {op.rows}, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_PWT)
         if op.rows:  # chunks of rows decoded once, each run by the dense kernel over every pixel

@@ -411,9 +411,10 @@ def rows16_shape(op: Conv2D) -> bool:
 def rows_conv_scratch(op: Conv2D, rows: int) -> int:
     """Bytes of scratch edgec_conv2d_rows_s8 uses: the dense kernel's im2col columns, then `rows`
     decoded rows (and 3 bytes the dense kernel's word reads may reach past the last);
-    edgec_conv2d_rows16_s8's (rows16_eligible): the decoded row pairs (int16), then two windows."""
+    edgec_conv2d_rows16_s8's (rows16_eligible, several chunks): the decoded row pairs (int16), then two
+    windows."""
     taps = op.kernel_hw[0] * op.kernel_hw[1] * op.in_hwc[2]
-    if rows16_eligible(op):
+    if rows16_eligible(op) and rows < op.out_hwc[2]:
         return -(-rows // 2) * taps * 4 + 2 * taps
     padded = _a4(taps)
     return 4 * padded + (padded if op.in_hwc[2] % 4 else 0) + _a4(rows * taps + 3)

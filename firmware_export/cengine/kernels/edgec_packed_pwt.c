@@ -232,13 +232,21 @@ void edgec_conv2d_pwt_s8(const edgec_conv_params *p, const edgec_packed *w, int3
 
 /* The window of output pixel px as kernel_h pointers to its rows (kernel_w * in_c bytes each): in
  * the input where the window lies inside and `direct`, else gathered into buf (input_zp outside). */
-static void edgec_rows16_window(const edgec_conv_params *p, const int8_t *in_b, int32_t px, int direct, int8_t *buf,
-                                const int8_t **x)
+static void edgec_rows16_window(const edgec_conv_params *p, const int8_t *in_b, int32_t oy, int32_t ox, int direct,
+                                int8_t *buf, const int8_t **x)
 {
     const int32_t cin = p->in_c, kw = p->kernel_w, kh = p->kernel_h, len = kw * cin;
-    const int32_t iy0 = (px / p->out_w) * p->stride_h - p->pad_top, ix0 = (px % p->out_w) * p->stride_w - p->pad_left;
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
     const int cols = ix0 >= 0 && ix0 + (kw - 1) * p->dilation_w < p->in_w;
     int32_t ky, kx;
+    if (direct && cols && p->dilation_w == 1 && iy0 >= 0 && iy0 + (kh - 1) * p->dilation_h < p->in_h) {
+        const int32_t step = p->dilation_h * p->in_w * cin;
+        const int8_t *at = in_b + (iy0 * p->in_w + ix0) * cin;
+        for (ky = 0; ky < kh; ky++, at += step) {
+            x[ky] = at;
+        }
+        return;
+    }
     for (ky = 0; ky < kh; ky++) {
         const int32_t iy = iy0 + ky * p->dilation_h;
         const int row = iy >= 0 && iy < p->in_h;
@@ -280,11 +288,26 @@ void edgec_conv2d_rows16_s8(const edgec_conv_params *p, const edgec_packed *w, i
         for (b = 0; b < p->batches; b++) {
             const int8_t *in_b = input + b * p->in_h * p->in_w * cin;
             int8_t *out_b = output + b * pixels * oc_n;
+            int32_t oy = 0, ox = 0; /* pixel px */
             for (px = 0; px < pixels; px += 2) {
                 const int two = px + 1 < pixels;
                 int8_t *o0 = out_b + px * oc_n + c0, *o1 = two ? o0 + oc_n : o0;
-                edgec_rows16_window(p, in_b, px, direct, buf0, x0);
-                edgec_rows16_window(p, in_b, two ? px + 1 : px, direct, buf1, x1);
+                edgec_rows16_window(p, in_b, oy, ox, direct, buf0, x0);
+                if (++ox == p->out_w) {
+                    ox = 0;
+                    oy++;
+                }
+                if (two) {
+                    edgec_rows16_window(p, in_b, oy, ox, direct, buf1, x1);
+                    if (++ox == p->out_w) {
+                        ox = 0;
+                        oy++;
+                    }
+                } else {
+                    for (ky = 0; ky < kh; ky++) {
+                        x1[ky] = x0[ky];
+                    }
+                }
                 for (r = 0; r < n; r += 2) {
                     const int pair = r + 1 < n;
                     const int32_t *wd = scratch + 4 * groups * (r / 2);
