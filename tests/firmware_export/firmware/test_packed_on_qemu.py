@@ -124,6 +124,7 @@ def _build_dw(keras, x):
     y = L.DepthwiseConv2D(3, strides=2, padding="same")(y)
     y = L.DepthwiseConv2D((3, 1), padding="same")(y)  # taps listed (not 3x3)
     y = L.Conv2D(20, 1)(y)
+    y = L.Conv2D(47, 3, padding="same")(y)  # chunks of rows on edgec_conv2d_rows16_s8, the border gathered
     y = L.Flatten()(y)
     return L.Dense(10)(y)
 
@@ -141,8 +142,9 @@ def _build_column(keras, x):
                                                      ("clustered_column_model", (21, 1, 48), _build_column, 2)])
 def test_clustered_depthwise_and_pointwise_on_the_emulated_m7_equal_tflm(tmp_path, name, shape, build, dwg):
     """edgec_dwconv2d_dwg_s8 (chunks of channel groups in the DSP layout, its Thumb-2 loops: 3x3
-    windows inside a row, a column, taps listed) and edgec_conv2d_pwt_s8 (tiles of pixels copied to
-    scratch, 4-bit rows decoded by Thumb-2 code)."""
+    windows inside a row, a column, taps listed), edgec_conv2d_pwt_s8 (tiles of pixels copied to
+    scratch, 4-bit rows decoded by Thumb-2 code) and edgec_conv2d_rows16_s8 (chunks of rows as int16
+    pairs, windows read in place)."""
     require_tool("arm-none-eabi-gcc")
     require_tool("qemu-system-arm")
     base = convert(Case(name, shape, build))
@@ -151,6 +153,7 @@ def test_clustered_depthwise_and_pointwise_on_the_emulated_m7_equal_tflm(tmp_pat
     text = engine.files[f"{name}.c"]
     assert text.count("edgec_dwconv2d_dwg_s8(&op") == dwg, text[-3000:]
     assert text.count("edgec_conv2d_pwt_s8(&op") >= (dwg == 3), text[-3000:]
+    assert text.count("edgec_conv2d_rows16_s8(&op") == (dwg == 3), text[-3000:]
     model = tmp_path / f"{name}.tflite"
     model.write_bytes(data)
     result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
