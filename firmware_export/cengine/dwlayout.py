@@ -15,6 +15,8 @@ saturated to int8 (see edgec_dwconv.c). Only for layers whose activation range i
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from .ops import DepthwiseConv2D
@@ -57,3 +59,10 @@ def layout(op: DepthwiseConv2D) -> np.ndarray:
             words.extend((m[j], k[j], e[j]))
     words[-1] += LAST_GROUP
     return np.array(words, dtype=np.int64).astype(np.uint32).view(np.int32)
+
+
+def chunk_eligible(op: DepthwiseConv2D, packed) -> bool:
+    """Whether edgec_dwconv2d_dwg_s8 applies: clustered weights (decoded a chunk of groups at a time
+    into this layout) and the layout's conditions."""
+    return (packed is not None and packed.format == "clustered" and packed.layout == "mask"
+            and eligible(dataclasses.replace(op, packed=None, chunk=0)))

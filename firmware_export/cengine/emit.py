@@ -14,7 +14,8 @@ from importlib import resources
 import numpy as np
 
 from .ops import (Alias, Binary, Concatenation, Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected,
-                  Lookup, Mean, Operand, Pad, Pool2D, QuantizeFloat, Softmax)
+                  Lookup, Mean, Operand, Pad, Pool2D, QuantizeFloat, Softmax, is_pwt,
+                  rows16_eligible)
 from . import dwblocks, dwlayout
 from .planner import MemoryPlan
 
@@ -71,10 +72,12 @@ class OpCode:
 # each packed kernel's files: what all share (edgec_packed), its own, and its dense kernel's params
 _PACKED_CONV = ("edgec_conv", "edgec_packed", "edgec_packed_conv")
 _PACKED_ROWS = ("edgec_conv", "edgec_packed", "edgec_packed_convr")
+_PACKED_PWT = ("edgec_conv", "edgec_packed", "edgec_packed_pwt")
 _PACKED_DELTA = ("edgec_conv", "edgec_packed", "edgec_packed_pw")
 _PACKED_DELTA8 = ("edgec_conv", "edgec_packed", "edgec_packed_pw8")
 _PACKED_DW = ("edgec_dwconv", "edgec_packed", "edgec_packed_dw")
 _PACKED_DWU = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwu")
+_PACKED_DWG = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwg")
 _PACKED_DWS = ("edgec_dwconv", "edgec_packed", "edgec_packed_dws")
 _PACKED_DWB = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwb")
 _PACKED_FC = ("edgec_fc", "edgec_packed", "edgec_packed_fc")
@@ -233,9 +236,15 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
                 ("edgec_conv2d_delta_s8", _PACKED_DELTA)
             return OpCode("\n".join(decls), f"{kernel}(&{p}_params, &{p}_packed, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {windows});", files)
+        if 0 < op.rows < op.out_hwc[2] and rows16_eligible(op):  # chunks decoded as int16, windows in place
+            return OpCode("\n".join(decls), f"edgec_conv2d_rows16_s8(&{p}_params, &{p}_packed, {op.rows}, "
+                          f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_PWT)
         if op.rows:  # chunks of rows decoded once, each run by the dense kernel over every pixel
             return OpCode("\n".join(decls), f"edgec_conv2d_rows_s8(&{p}_params, &{p}_packed, {op.rows}, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_ROWS)
+        if is_pwt(op, op.packed):  # clustered pointwise: tiles of pixels copied to scratch, rows decoded per tile
+            return OpCode("\n".join(decls), f"edgec_conv2d_pwt_s8(&{p}_params, &{p}_packed, {op.tile}, "
+                          f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_PWT)
         return OpCode("\n".join(decls), f"edgec_conv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_CONV)
     if ptr.reversed(op):  # one row per call, last row first: the output sits above its input
@@ -262,6 +271,9 @@ def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
     if op.packed is not None and op.packed.layout == "dw_block":  # kept taps of groups of 4, as stored
         return OpCode("\n".join(decls), f"edgec_dwconv2d_dwblock_s8(&{p}_params, &{p}_packed, "
                       f"{ptr(op.input)}, {ptr(op.output)});", _PACKED_DWB)
+    if op.packed is not None and op.chunk:  # chunks of channel groups decoded into the DSP layout
+        return OpCode("\n".join(decls), f"edgec_dwconv2d_dwg_s8(&{p}_params, &{p}_packed, {op.chunk}, "
+                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_DWG)
     if op.packed is not None and op.tile == 0:  # decoded once into scratch, run by the dense kernel
         return OpCode("\n".join(decls), f"edgec_dwconv2d_unpacked_s8(&{p}_params, &{p}_packed, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_DWU)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ops import (Binary, Conv2D, DepthwiseConv2D, EngineGraph, Lookup, Pool2D, QuantizeFloat,
-                  Softmax, _contiguous_strides, is_pointwise)
+                  Softmax, _contiguous_strides, is_pointwise, is_pwt)
 
 _ITEMSIZE = {"int8": 1, "float32": 4}
 MIN_ROW_PIXELS = 4  # reverse_lag: the narrowest row a pointwise convolution runs one call per row on
@@ -53,7 +53,8 @@ def _window_lag(batches: int, in_hwc, out_hwc, kernel_hw, stride_hw, dilation_hw
 def _gathered_lag(op: Conv2D) -> int:
     """Lag for the delta kernels that copy a group's windows into scratch before writing any of its
     outputs: edgec_conv2d_delta8_s8 (groups of 8 pixels, the last one shorter), edgec_conv2d_block_s8
-    (groups of its tile, the last one shorter) and, unless pointwise,
+    (groups of its tile, the last one shorter), edgec_conv2d_pwt_s8 (clustered pointwise: tiles of
+    pixels copied to scratch, the last one shorter) and, unless pointwise,
     edgec_conv2d_delta_s8 (groups of 4, then the pixels left one by one). Once a group's windows are
     copied, its outputs may overwrite all but the input the next groups need."""
     ih, iw, ic = op.in_hwc
@@ -69,7 +70,7 @@ def _gathered_lag(op: Conv2D) -> int:
     lag = 0
     for b in range(op.batches):
         ends = list(range(op.tile, pixels + 1, op.tile))
-        if op.tile == 8 or op.packed.layout == "block":  # the last group shorter
+        if op.tile == 8 or op.packed.layout == "block" or is_pwt(op, op.packed):  # the last group shorter
             ends += [pixels] if pixels % op.tile else []
         else:
             ends += list(range(ends[-1] + 1 if ends else 1, pixels + 1))
@@ -101,6 +102,9 @@ def reverse_lag(op, tensor: int, graph: EngineGraph) -> int | None:
 
 def inplace_lag(op, tensor: int, graph: EngineGraph) -> int | None:
     """Minimum offset(input) - offset(output) for `op` to run with its output over input `tensor`."""
+    if isinstance(op, Conv2D) and op.packed is not None and not op.rows and is_pwt(op, op.packed):
+        # edgec_conv2d_pwt_s8: a tile's input copied to scratch before any of its outputs is written
+        return _gathered_lag(op)
     if isinstance(op, Conv2D) and op.packed is not None and (op.packed.layout == "block" or (
             op.packed.layout == "delta" and (op.tile == 8 or not is_pointwise(op)))):
         return _gathered_lag(op)

@@ -131,6 +131,7 @@ class DepthwiseConv2D:
     weights_name: str = ""
     packed: PackedWeights | None = field(default=None, repr=False, compare=False)
     tile: int = 0
+    chunk: int = 0  # clustered, DSP layout: groups of 4 channels decoded per chunk (edgec_dwconv2d_dwg_s8)
 
     @property
     def weight_rows(self) -> np.ndarray:
@@ -145,6 +146,8 @@ class DepthwiseConv2D:
         if self.packed is None or self.packed.layout in ("fixed", "dw_block"):  # run as stored: none
             return 0
         taps = self.kernel_hw[0] * self.kernel_hw[1]
+        if self.chunk:  # edgec_dwconv2d_dwg_s8: the chunk's groups in the DSP layout (dwlayout.py)
+            return 4 * self.chunk * (16 + 2 * taps)
         if self.tile == 0:  # edgec_dwconv2d_unpacked_s8: every weight decoded, then one channel
             return _a4(taps * self.out_hwc[2]) + _a4(taps)
         return _a4(taps * 16 + taps + taps * 16 + taps)
@@ -355,14 +358,21 @@ def is_pointwise(op: Conv2D) -> bool:
             and op.in_hwc[:2] == op.out_hwc[:2])
 
 
+def is_pwt(op, packed: PackedWeights | None) -> bool:
+    """A clustered pointwise convolution run by edgec_conv2d_pwt_s8 when tiled (rows == 0): tiles of
+    pixels copied to scratch, two rows decoded at a time (kernels/edgec_packed_pwt.h)."""
+    return (isinstance(op, Conv2D) and packed is not None and packed.format == "clustered"
+            and packed.layout == "mask" and is_pointwise(op))
+
+
 def block_row_bytes(packed: PackedWeights) -> int:
     """block_clustered: one row's stored blocks decoded to int8 (the others read theirs as stored)."""
     return 4 * packed.max_nonzeros if packed.format == "block_clustered" else 0
 
 
 def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
-    """Bytes of scratch edgec_conv2d_packed_s8 uses (its layout, in order; clustered pointwise: the
-    two decoded rows only); for the delta layout, edgec_conv2d_delta_s8's: 4 windows of int8 taps,
+    """Bytes of scratch edgec_conv2d_packed_s8 uses (its layout, in order; clustered pointwise:
+    edgec_conv2d_pwt_s8's, two decoded rows then the tile's input); for the delta layout, edgec_conv2d_delta_s8's: 4 windows of int8 taps,
     none when pointwise; for the block formats, edgec_conv2d_block_s8's: the tile's windows as int16
     (4 a block), then a decoded row (block_clustered)."""
     if packed.layout == "block":
@@ -374,8 +384,9 @@ def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
     runs = op.kernel_hw[0] * op.kernel_hw[1]
     cin = op.in_hwc[2] // op.groups
     taps = runs * cin
-    if packed.format == "clustered" and is_pointwise(op):
-        return 2 * 2 * _a4(taps)  # the two decoded rows only (edgec_pk_pointwise_clustered)
+    if is_pwt(op, packed):  # edgec_conv2d_pwt_s8: two decoded rows, then the tile's input pixels
+        groups = -(-taps // 4)
+        return 16 * groups + 4 * groups * tile
     fixed = 8 * tile + 4 * runs + 4 * runs + 4 * tile + 4 * tile + 2 * _a4(tile) + _a4(op.kernel_hw[1] * cin)
     if packed.format == "clustered":
         return fixed + 2 * 2 * _a4(taps)  # two rows, unpacked to int16 on the DSP path
@@ -383,10 +394,28 @@ def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
     return fixed + _a4(2 * runs) + 4 * nz
 
 
+def rows16_eligible(op: Conv2D) -> bool:
+    """A clustered one-group convolution whose chunks of rows run on edgec_conv2d_rows16_s8 (rows
+    decoded as int16 pairs, windows read in place): input channels a multiple of 4, at most 16
+    kernel rows (kernels/edgec_packed_pwt.h)."""
+    pk = op.packed
+    return pk is not None and pk.format == "clustered" and pk.layout == "mask" and rows16_shape(op)
+
+
+def rows16_shape(op: Conv2D) -> bool:
+    """The shape rows16_eligible asks for: one group, input channels a multiple of 4, at most 16
+    kernel rows."""
+    return op.groups == 1 and op.in_hwc[2] % 4 == 0 and op.kernel_hw[0] <= 16
+
+
 def rows_conv_scratch(op: Conv2D, rows: int) -> int:
     """Bytes of scratch edgec_conv2d_rows_s8 uses: the dense kernel's im2col columns, then `rows`
-    decoded rows (and 3 bytes the dense kernel's word reads may reach past the last)."""
+    decoded rows (and 3 bytes the dense kernel's word reads may reach past the last);
+    edgec_conv2d_rows16_s8's (rows16_eligible, several chunks): the decoded row pairs (int16), then two
+    windows."""
     taps = op.kernel_hw[0] * op.kernel_hw[1] * op.in_hwc[2]
+    if rows16_eligible(op) and rows < op.out_hwc[2]:
+        return -(-rows // 2) * taps * 4 + 2 * taps
     padded = _a4(taps)
     return 4 * padded + (padded if op.in_hwc[2] % 4 else 0) + _a4(rows * taps + 3)
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from .ops import Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, packed_conv_scratch
+from .ops import (Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, is_pointwise, is_pwt,
+                  packed_conv_scratch, rows16_shape)
+from . import dwlayout
 from .planner import MemoryPlan, plan_memory
 from .storage import BLOCK_FORMATS, choose
 
@@ -29,6 +31,9 @@ MAC_OPS = (Conv2D, DepthwiseConv2D, FullyConnected)
 UNTILED = ("fixed", "dw_block")  # depthwise layouts run as stored, no tile, no scratch
 EXTRA_SCRATCH = 1024  # bytes of scratch packed kernels may add to the dense engine's
 TILES = (64, 32, 16, 8, 4)
+# pixels per tile of edgec_conv2d_pwt_s8 (clustered pointwise): the weights are decoded once a tile, and
+# the tile's input pixels take scratch, so finer steps let each layer take the largest the SRAM allows
+PWT_TILES = (64, 56, 48, 40, 32, 28, 24, 20, 16, 14, 12, 10, 8, 6, 4, 2, 1)
 
 
 def _dense_bytes(op) -> int:
@@ -61,7 +66,8 @@ def _unblocked(formats: tuple[str, ...]) -> tuple[str, ...]:
 # chunks of 2 rows 2.14x the dense layer, its tiles of 64 pixels 1.48x; 4 chunks 1.49x, tiles of 32
 # 1.61x); a 1x1 kernel's column is one pixel's channels, cheap to recompute, so it may take more
 # (str_ww's pointwise layers: 16 and 22 chunks 1.56x and 1.74x, the whole model 1.92x against 2.24x
-# with at most 4 chunks and tiles elsewhere)
+# with at most 4 chunks and tiles elsewhere; pointwise layers now take edgec_conv2d_pwt_s8 instead, 1.12x
+# and 1.19x: row_chunks)
 ROW_SPLITS = (1, 2, 3, 4)
 ROW_SPLITS_1X1 = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 
@@ -69,10 +75,17 @@ ROW_SPLITS_1X1 = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 def row_chunks(op: Conv2D) -> list[int]:
     """Output channels per chunk of edgec_conv2d_rows_s8 for op, largest first: all, then out_c / k
     (k in ROW_SPLITS, or ROW_SPLITS_1X1 for a 1x1 kernel) rounded up to an even count (the dense
-    kernel runs channels two at a time)."""
+    kernel runs channels two at a time). A pointwise convolution (is_pointwise) takes all its rows or
+    none: past that, edgec_conv2d_pwt_s8 (tiles of pixels copied to scratch) keeps the in-place
+    overlap that chunks of rows lose (kws's pointwise layers: 1.10x the dense layer's instructions
+    in tiles of 16 pixels, against 2.33x in tiles of 4 on edgec_conv2d_packed_s8)."""
     out_c = op.out_hwc[2]
+    if is_pointwise(op):
+        return [out_c]
     result = []
-    for k in ROW_SPLITS_1X1 if op.kernel_hw == (1, 1) else ROW_SPLITS:
+    # edgec_conv2d_rows16_s8 reads the windows in place: more chunks cost little more than one
+    many = op.kernel_hw == (1, 1) or rows16_shape(op)
+    for k in ROW_SPLITS_1X1 if many else ROW_SPLITS:
         rows = min(out_c, -(-out_c // k) + (-(-out_c // k) & 1))
         if rows >= min(2, out_c) and rows not in result:
             result.append(rows)
@@ -143,6 +156,12 @@ def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_F
     rows_op = _rows_op(op, packed) if max_tile == TILES[0] else None
     if rows_op is not None:
         return rows_op
+    if isinstance(op, DepthwiseConv2D) and dwlayout.chunk_eligible(op, packed):
+        # chunks of channel groups in the DSP layout (edgec_dwconv2d_dwg_s8), the largest the budget allows
+        for chunk in dw_chunks(op):
+            candidate = dataclasses.replace(op, packed=packed, tile=0, chunk=chunk)
+            if candidate.scratch_bytes <= budget:
+                return candidate
     if isinstance(op, DepthwiseConv2D):
         # decoded once, run by the dense kernel, where the scratch allows (_smaller_tile: tiles); in
         # the last resort of pack_and_plan (max_tile: the smallest tile) not on the tiled kernel,
@@ -159,6 +178,37 @@ def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_F
         if isinstance(op, DepthwiseConv2D) or packed_conv_scratch(op, packed, tile) <= budget:
             return candidate if candidate.scratch_bytes <= budget else op
     return op
+
+
+def dw_chunks(op: DepthwiseConv2D) -> list[int]:
+    """Groups of 4 channels per chunk of edgec_dwconv2d_dwg_s8, largest first: all, then halves."""
+    groups = op.out_hwc[2] // 4
+    return [groups] + [c for c in (32, 16, 8, 4, 2, 1) if c < groups]
+
+
+def _chunks_aligned(op, plan: MemoryPlan) -> bool:
+    """edgec_dwconv2d_dwg_s8 runs chunk after chunk over every pixel: where its output overlaps its
+    input, offset(input) - offset(output) must be a multiple of in_c (a chunk's writes then land on
+    its own channels); the planner's lag (the dense kernel's) gives the rest."""
+    if op.input not in plan.tensor_offsets:
+        return True  # the caller's buffer
+    i, o = plan.tensor_offsets[op.input], plan.tensor_offsets[op.output]
+    size = op.batches * op.in_hwc[0] * op.in_hwc[1] * op.in_hwc[2]
+    out_size = op.batches * op.out_hwc[0] * op.out_hwc[1] * op.out_hwc[2]
+    return i >= o + out_size or o >= i + size or (i >= o and (i - o) % op.in_hwc[2] == 0)
+
+
+def _align_chunks(graph: EngineGraph, packed: EngineGraph, plan: MemoryPlan) -> tuple[EngineGraph, MemoryPlan]:
+    """Each chunked depthwise layer whose planned overlap _chunks_aligned rejects goes back to dense
+    (then the plan again), until none is left."""
+    while True:
+        bad = [i for i, op in enumerate(packed.ops) if getattr(op, "chunk", 0) and not _chunks_aligned(op, plan)]
+        if not bad:
+            return packed, plan
+        ops = list(packed.ops)
+        ops[bad[0]] = graph.ops[bad[0]]
+        packed = dataclasses.replace(packed, ops=tuple(ops))
+        plan = plan_memory(packed)
 
 
 def scratch_bytes(graph: EngineGraph) -> int:
@@ -180,11 +230,17 @@ def _smaller_tile(op):
     has none: FC). A depthwise layer decoded once (tile 0) goes to the tiled kernel's largest tile."""
     if op.packed is None or isinstance(op, FullyConnected) or op.packed.layout in UNTILED:
         return None
+    if getattr(op, "chunk", 0):  # fewer channel groups a chunk; past one, none
+        smaller = [c for c in dw_chunks(op) if c < op.chunk]
+        return dataclasses.replace(op, chunk=smaller[0]) if smaller else None
     if getattr(op, "rows", 0):  # a smaller chunk of rows; past the smallest, the tiled kernel
         smaller = [r for r in row_chunks(op) if r < op.rows]
         return dataclasses.replace(op, rows=smaller[0]) if smaller else _tiled(op)
     if isinstance(op, DepthwiseConv2D) and op.tile == 0:
         return dataclasses.replace(op, tile=min(TILES[0], -(-(op.out_hwc[0] * op.out_hwc[1]) // 4) * 4))
+    if is_pwt(op, op.packed):
+        smaller = [t for t in PWT_TILES if t < op.tile]
+        return dataclasses.replace(op, tile=smaller[0]) if smaller else None
     if op.packed.layout == "block":
         smaller = [t for t in BLOCK_TILES if t < op.tile]  # 4 -> 2 -> 1 (less scratch)
         return dataclasses.replace(op, tile=smaller[0]) if smaller else None
@@ -196,8 +252,12 @@ def _smaller_tile(op):
 
 
 def _tiled(op):
-    """A rows-chunked convolution (edgec_conv2d_rows_s8) on the tiled kernel, its largest tile."""
-    return dataclasses.replace(op, rows=0, tile=min(TILES[0], -(-(op.out_hwc[0] * op.out_hwc[1]) // 4) * 4))
+    """A rows-chunked convolution (edgec_conv2d_rows_s8) on the tiled kernel, its largest tile (a
+    pointwise one's at most its pixels: edgec_conv2d_pwt_s8 copies a tile's input)."""
+    pixels = op.out_hwc[0] * op.out_hwc[1]
+    if is_pwt(op, op.packed):
+        return dataclasses.replace(op, rows=0, tile=min(TILES[0], pixels))
+    return dataclasses.replace(op, rows=0, tile=min(TILES[0], -(-pixels // 4) * 4))
 
 
 def _smaller_options(op) -> list:
@@ -270,7 +330,7 @@ def pack_and_plan(graph: EngineGraph, mode: str,
     packed = pack_graph(graph, mode, formats=formats)
     shrunk = _shrink_tiles(packed, limit)
     if shrunk is not None:
-        return _regrow_rows(*shrunk, limit)
+        return _align_chunks(graph, *_regrow_rows(*shrunk, limit))
     ops = list(pack_graph(graph, mode, TILES[-1], formats).ops)
     tiled = sorted((i for i, op in enumerate(ops) if getattr(op, "tile", 0) or isinstance(op, DepthwiseConv2D)
                     and op.packed is not None and op.packed.layout not in UNTILED),
@@ -280,5 +340,5 @@ def pack_and_plan(graph: EngineGraph, mode: str,
         packed = dataclasses.replace(graph, ops=tuple(ops))
         plan = plan_memory(packed)
         if plan.sram_bytes <= limit:
-            return _regrow_rows(packed, plan, limit)
+            return _align_chunks(graph, *_regrow_rows(packed, plan, limit))
     return graph, dense_plan

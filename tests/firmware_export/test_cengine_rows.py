@@ -7,7 +7,9 @@ the generic, DSP (portable emulation) and Armv6-M (EDGEC_SCALAR) paths. The case
 that the SRAM limit (the dense engine's + 1 KiB) splits the layer into several chunks, the last
 one shorter: odd channel counts, input channels not a multiple of 4, a channel whose weights are
 all equal, 3- and 4-bit indices (rows not byte-aligned: the bit reader), strides and paddings, and
-a chunked layer whose input lives in the arena (it must not be overlapped in place).
+a chunked layer whose input lives in the arena (it must not be overlapped in place). Input
+channels a multiple of 4 take edgec_conv2d_rows16_s8 (rows decoded as int16 pairs, windows inside
+the input read in place, the others gathered): "same" borders, dilation.
 """
 from __future__ import annotations
 
@@ -40,12 +42,19 @@ CASES = {
     # 81 taps (odd: rows not byte-aligned), 21 channels, 3-bit indices, a (3, 3) kernel over "valid"
     "rows_valid_odd": (Case("rows_valid_odd", (6, 5, 9), lambda k, x: k.layers.Conv2D(
         filters=21, kernel_size=3, padding="valid")(x)), 5),
-    # pointwise, 128 taps (whole groups of 4 input channels), 49 channels: a 1x1 kernel may take
-    # more than 4 chunks (packing.ROW_SPLITS_1X1)
-    "rows_pointwise": (Case("rows_pointwise", (4, 5, 128), lambda k, x: k.layers.Conv2D(
-        filters=49, kernel_size=1)(x)), 16),
+    # a 1x1 kernel of stride 2 (not pointwise: chunks of rows, more than 4 of them, packing.ROW_SPLITS_1X1;
+    # a pointwise one goes to edgec_conv2d_pwt_s8, test_cengine_pwt.py), 128 taps, 49 channels
+    "rows_1x1_s2": (Case("rows_1x1_s2", (7, 9, 128), lambda k, x: k.layers.Conv2D(
+        filters=49, kernel_size=1, strides=2)(x)), 16),
     # the second convolution's input is in the arena
     "rows_arena_input": (Case("rows_arena_input", (6, 6, 12), _two_convs), 16),
+    # edgec_conv2d_rows16_s8 (input channels a multiple of 4): windows inside read in place, the
+    # border's gathered; 25 channels (the last chunk's last row alone)
+    "rows16_same": (Case("rows16_same", (8, 7, 12), lambda k, x: k.layers.Conv2D(
+        filters=25, kernel_size=3, padding="same")(x)), 16),
+    # ... dilated (every window gathered), 8 values a row (3-bit indices: the bit reader)
+    "rows16_dilated": (Case("rows16_dilated", (9, 8, 16), lambda k, x: k.layers.Conv2D(
+        filters=21, kernel_size=3, dilation_rate=2, padding="same")(x)), 8),
 }
 
 
@@ -73,8 +82,8 @@ def models() -> dict:
 def _chunks(engine) -> dict[int, int]:
     """op index -> rows per chunk, from the generated calls."""
     text = engine.files[f"{engine.name}.c"]
-    return {int(op): int(rows) for op, rows in re.findall(r"edgec_conv2d_rows_s8\(&op(\d+)_params, &op\d+_packed, "
-                                                            r"(\d+),", text)}
+    return {int(op): int(rows) for op, rows in re.findall(r"edgec_conv2d_rows(?:16)?_s8\(&op(\d+)_params, "
+                                                            r"&op\d+_packed, (\d+),", text)}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -91,6 +100,9 @@ def test_chunked_clustered_conv_exact_on_three_paths(name, models, tmp_path):
     # the SRAM limit splits the (last) layer: several chunks, the last one shorter
     assert chunks[last] < out_c[last] and out_c[last] % chunks[last], (chunks, out_c)
     assert chunks[last] in row_chunks(convs_of[last])
+    # input channels a multiple of 4: edgec_conv2d_rows16_s8, else edgec_conv2d_rows_s8
+    kernel = "edgec_conv2d_rows16_s8" if convs_of[last].in_hwc[2] % 4 == 0 else "edgec_conv2d_rows_s8"
+    assert f"{kernel}(&op{last}_params" in engine.files[f"{engine.name}.c"]
     dense = generate_engine(model, name, weights="dense")
     assert engine.sram_bytes <= dense.sram_bytes + EXTRA_SCRATCH
     x = np.random.default_rng(3).integers(-128, 128, (6,) + tuple(engine.input_shape[1:])).astype(np.int8)

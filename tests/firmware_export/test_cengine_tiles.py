@@ -44,10 +44,11 @@ def test_each_layer_takes_the_largest_tile_the_limit_allows(stem, sparsity, clus
     packed, plan = pack_and_plan(graph, "auto")
     assert plan.sram_bytes <= limit
     tiles = {op.index: op.tile for op in packed.ops if getattr(op, "tile", 0)}
-    # clustered convolutions decoded in chunks of rows (edgec_conv2d_rows_s8, test_cengine_rows.py)
-    # where the limit allows at most 4 chunks, tiled where not
+    # clustered convolutions decoded in chunks of rows (edgec_conv2d_rows_s8, edgec_conv2d_rows16_s8:
+    # test_cengine_rows.py) where the limit allows (at most 4 chunks, more on rows16), tiled where not
     chunked = {op.index for op in packed.ops if getattr(op, "rows", 0)}
-    assert len(tiles) + len(chunked) >= 6 and len(set(tiles.values())) > 1  # per layer, not one tile for all
+    # per layer, not one tile for all (ResNet keeps a single tiled layer: the others take chunks)
+    assert len(tiles) + len(chunked) >= 6 and (len(set(tiles.values())) > 1 or len(tiles) == 1)
     ops = list(packed.ops)
     for i, op in enumerate(ops):
         larger = _larger(op) if getattr(op, "tile", 0) else None

@@ -37,7 +37,9 @@
  * per tile), edgec_packed_pw (convolution over SPARSE_DELTA rows, tiles of 4 pixels), edgec_packed_dw
  * (depthwise), edgec_packed_dws (depthwise over SPARSE_FIXED rows), edgec_packed_fc (fully connected),
  * edgec_packed_blk (convolution and fully connected over BLOCK rows), edgec_packed_dwb (depthwise over
- * DW_BLOCK groups).
+ * DW_BLOCK groups), edgec_packed_convr (clustered convolution, chunks of rows decoded once),
+ * edgec_packed_pwt (clustered pointwise convolution, tiles of pixels copied to scratch), edgec_packed_dwg
+ * (clustered depthwise, chunks of channel groups decoded into the DSP layout).
  */
 #ifndef EDGEC_PACKED_H
 #define EDGEC_PACKED_H

@@ -417,51 +417,6 @@ static void edgec_pk_sparse_border(const edgec_conv_params *p, const int8_t *con
     }
 }
 
-/* A CLUSTERED pointwise convolution (1x1, stride 1, no padding, one group: each pixel's taps are
- * its input, in place): per tile of pixels, each pair of output channels is decoded once into the
- * scratch (row0, row1: int16 pairs on the DSP path), then applied to the tile's pixels two at a
- * time. No window bookkeeping, so the scratch is the two decoded rows only. */
-static void edgec_pk_pointwise_clustered(const edgec_conv_params *p, const edgec_packed *w, int32_t tile,
-                                         const int8_t *input, int8_t *output, int8_t *row0, int8_t *row1)
-{
-    const int32_t taps = w->taps, pixels = p->out_h * p->out_w, oc_n = p->out_c;
-    const int w16 = (taps & 3) == 0;
-    const edgec_pk_out q = {p->bias, p->multiplier, p->shift, p->output_zp, p->act_min, p->act_max, p->narrow};
-    int32_t b, t0, i, oc;
-    for (b = 0; b < p->batches; b++) {
-        const int8_t *in_b = input + b * pixels * taps;
-        int8_t *out_b = output + b * pixels * oc_n;
-        for (t0 = 0; t0 < pixels; t0 += tile) {
-            const int32_t end = edgec_min(t0 + tile, pixels);
-            uint32_t cursor = 0;
-            for (oc = 0; oc < oc_n; oc += 2) {
-                const int pair = oc + 1 < oc_n;
-                const int8_t *w1 = pair ? row1 : row0;
-                edgec_pk_decode_row(w, oc, &cursor, row0, w16);
-                if (pair) {
-                    edgec_pk_decode_row(w, oc + 1, &cursor, row1, w16);
-                }
-                for (i = t0; i < end; i += 2) {
-                    const int two = i + 1 < end;
-                    const int32_t j = two ? i + 1 : i;
-                    int32_t acc[4] = {0, 0, 0, 0};
-                    edgec_pk_mac(w16, row0, w1, 0, in_b + i * taps, in_b + j * taps, taps, acc);
-                    out_b[i * oc_n + oc] = edgec_pk_requant(&q, oc, acc[0]);
-                    if (two) {
-                        out_b[j * oc_n + oc] = edgec_pk_requant(&q, oc, acc[1]);
-                    }
-                    if (pair) {
-                        out_b[i * oc_n + oc + 1] = edgec_pk_requant(&q, oc + 1, acc[2]);
-                        if (two) {
-                            out_b[j * oc_n + oc + 1] = edgec_pk_requant(&q, oc + 1, acc[3]);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, int32_t tile,
                             const int8_t *input, int8_t *output, int32_t *scratch)
 {
@@ -493,13 +448,6 @@ void edgec_conv2d_packed_s8(const edgec_conv_params *p, const edgec_packed *w, i
     uint32_t *const ent = (uint32_t *)(void *)(dec + edgec_align4(2 * runs));
     int32_t b, t0, i, ky, kx, oc;
 
-    if (!sparse && runs == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
-        p->groups == 1 && p->in_h == p->out_h && p->in_w == p->out_w) {
-        /* pointwise (ops.is_pointwise): the scratch is the two decoded rows only */
-        edgec_pk_pointwise_clustered(p, w, tile, input, output, (int8_t *)(void *)scratch,
-                                     (int8_t *)(void *)scratch + 2 * edgec_align4(taps));
-        return;
-    }
     for (ky = 0; ky < kh; ky++) {
         for (kx = 0; kx < kw; kx++) {
             seg_off[ky * kw + kx] = (ky * p->dilation_h * p->in_w + kx * p->dilation_w) * p->in_c;

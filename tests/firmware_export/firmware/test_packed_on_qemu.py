@@ -13,6 +13,7 @@ from firmware_export.cengine.storage import NEAR_TIE, NEAR_TIE_BYTES, encode
 from tests.firmware_export.weight_variants import compress_weights, map_weights
 from tests.conftest import require_tool
 from tests.firmware_export.single_op_models import Case, convert
+from tests.firmware_export.test_cengine_dwg import _clustered
 from toolchain.benchmark import BenchOptions, run_bench
 from toolchain.base.tflite_reader import read_tflite
 
@@ -115,6 +116,53 @@ def test_block_pruned_layers_on_the_emulated_m7_equal_tflm(tmp_path):
                                                                                           NEAR_TIE_BYTES)
     assert [layer.tile for layer in engine.layers][2:6] == [4, 4, 4, 4]
     model = tmp_path / "block_model.tflite"
+    model.write_bytes(data)
+    result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
+                                    warmup=0, limit=4, out_dir=tmp_path / "bench"))
+    c = result.comparison
+    assert c.basis == "raw" and c.compared == 4
+    assert c.exact_match_rate == 1.0 and c.max_abs_diff == 0.0
+
+
+def _build_dw(keras, x):
+    L = keras.layers
+    y = L.Conv2D(64, 1)(x)
+    y = L.DepthwiseConv2D(3, padding="same")(y)  # the inside run of 3x3 windows, the border pixel by pixel
+    y = L.Conv2D(64, 1)(y)  # pointwise, tiles copied to scratch, in place
+    y = L.DepthwiseConv2D(3, strides=2, padding="same")(y)
+    y = L.DepthwiseConv2D((3, 1), padding="same")(y)  # taps listed (not 3x3)
+    y = L.Conv2D(20, 1)(y)
+    y = L.Conv2D(47, 3, padding="same")(y)  # chunks of rows on edgec_conv2d_rows16_s8, the border gathered
+    y = L.Flatten()(y)
+    return L.Dense(10)(y)
+
+
+def _build_column(keras, x):
+    L = keras.layers
+    y = L.DepthwiseConv2D((5, 1), padding="same")(x)  # a column: the rows inside in one call
+    y = L.DepthwiseConv2D((3, 1), strides=(2, 1))(y)
+    y = L.Flatten()(y)
+    return L.Dense(10)(y)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, shape, build, dwg", [("clustered_dw_model", (10, 10, 8), _build_dw, 3),
+                                                     ("clustered_column_model", (21, 1, 48), _build_column, 2)])
+def test_clustered_depthwise_and_pointwise_on_the_emulated_m7_equal_tflm(tmp_path, name, shape, build, dwg):
+    """edgec_dwconv2d_dwg_s8 (chunks of channel groups in the DSP layout, its Thumb-2 loops: 3x3
+    windows inside a row, a column, taps listed), edgec_conv2d_pwt_s8 (tiles of pixels copied to
+    scratch, 4-bit rows decoded by Thumb-2 code) and edgec_conv2d_rows16_s8 (chunks of rows as int16
+    pairs, windows read in place)."""
+    require_tool("arm-none-eabi-gcc")
+    require_tool("qemu-system-arm")
+    base = convert(Case(name, shape, build))
+    data = map_weights(base, _clustered(16))  # one codebook of 16 values a layer
+    engine = generate_engine(read_tflite(data, name), name)
+    text = engine.files[f"{name}.c"]
+    assert text.count("edgec_dwconv2d_dwg_s8(&op") == dwg, text[-3000:]
+    assert text.count("edgec_conv2d_pwt_s8(&op") >= (dwg == 3), text[-3000:]
+    assert text.count("edgec_conv2d_rows16_s8(&op") == (dwg == 3), text[-3000:]
+    model = tmp_path / f"{name}.tflite"
     model.write_bytes(data)
     result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
                                     warmup=0, limit=4, out_dir=tmp_path / "bench"))
