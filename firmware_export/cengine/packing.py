@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
+from . import fcpairs
 from .ops import Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, packed_conv_scratch
 from .planner import MemoryPlan, plan_memory
 from .storage import BLOCK_FORMATS, choose
@@ -97,7 +100,12 @@ def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_F
             if candidate.scratch_bytes <= budget:
                 return candidate
             packed = choose(op.weight_rows, _dense_bytes(op), _unblocked(formats), sparse_layout="delta")
-        return op if packed is None else dataclasses.replace(op, packed=packed)
+        if packed is None:
+            return op
+        # the pair table where it pays (_smaller_tile drops it if SRAM is short)
+        pairs = fcpairs.table(packed.codebook) if fcpairs.eligible(op.out_features, op.in_features, packed) else \
+            np.zeros(0, np.int32)
+        return dataclasses.replace(op, packed=packed, pairs=pairs)
     packed = None
     if isinstance(op, Conv2D) and op.groups == 1:
         # the block formats: tiles of 4, 2 or 1 pixels as the scratch budget allows
@@ -178,6 +186,8 @@ def pack_graph(graph: EngineGraph, mode: str, max_tile: int = TILES[0],
 def _smaller_tile(op):
     """op with the next smaller tile of TILES, or None when its tile is already the smallest (or it
     has none: FC). A depthwise layer decoded once (tile 0) goes to the tiled kernel's largest tile."""
+    if isinstance(op, FullyConnected) and len(op.pairs):  # the pair table's kernel -> edgec_packed_fc's
+        return dataclasses.replace(op, pairs=np.zeros(0, np.int32))
     if op.packed is None or isinstance(op, FullyConnected) or op.packed.layout in UNTILED:
         return None
     if getattr(op, "rows", 0):  # a smaller chunk of rows; past the smallest, the tiled kernel

@@ -1,0 +1,136 @@
+/* edgec C engine: fully connected over CLUSTERED weights through a table of weight pairs (see
+ * edgec_packed_fcp.h). */
+#include "edgec_packed_fcp.h"
+#include "edgec_packed_fc.h"
+
+#if defined(EDGEC_DSP)
+/* Thumb-2 loop: twelve registers, found when gcc optimises and keeps no frame pointer (else the C
+ * loop; EDGEC_NO_ASM selects it for a build with -fno-omit-frame-pointer). */
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_DSP) && defined(__OPTIMIZE__) && \
+    !defined(EDGEC_NO_ASM)
+#define EDGEC_FCP_ASM 1
+/* One byte of both rows' index words (E0, E1 put it in t) against the input pair XV: 6 instructions
+ * for 4 MACs. */
+#define EDGEC_FCP_BYTE(E0, E1, XV)                                                                 \
+    E0 "ldr %[t], [%[tab], %[t], lsl #2]\n\t"                                                      \
+       "smlad %[a0], %[t], %[" XV "], %[a0]\n\t" E1 "ldr %[t], [%[tab], %[t], lsl #2]\n\t"         \
+       "smlad %[a1], %[t], %[" XV "], %[a1]\n\t"
+/* 8 taps of two rows: a word of indices each, 4 input pairs: 28 instructions for 16 MACs. */
+#define EDGEC_FCP_8                                                                                \
+    "ldr %[i0], [%[s0]], #4\n\t"                                                                   \
+    "ldr %[i1], [%[s1]], #4\n\t"                                                                   \
+    "ldrd %[xa], %[xb], [%[xp]], #8\n\t"                                                           \
+    EDGEC_FCP_BYTE("uxtb %[t], %[i0]\n\t", "uxtb %[t], %[i1]\n\t", "xa")                           \
+    EDGEC_FCP_BYTE("uxtb %[t], %[i0], ror #8\n\t", "uxtb %[t], %[i1], ror #8\n\t", "xb")           \
+    "ldrd %[xa], %[xb], [%[xp]], #8\n\t"                                                           \
+    EDGEC_FCP_BYTE("uxtb %[t], %[i0], ror #16\n\t", "uxtb %[t], %[i1], ror #16\n\t", "xa")         \
+    EDGEC_FCP_BYTE("lsr %[t], %[i0], #24\n\t", "lsr %[t], %[i1], #24\n\t", "xb")
+#define EDGEC_FCP_ASM_RUN(TEXT)                                                                    \
+    __asm__(TEXT                                                                                   \
+            : [s0] "+r"(p0), [s1] "+r"(p1), [xp] "+r"(xp), [a0] "+r"(a0), [a1] "+r"(a1), [i0] "=&r"(i0), \
+              [i1] "=&r"(i1), [xa] "=&r"(xa), [xb] "=&r"(xb), [t] "=&r"(t)                         \
+            : [tab] "r"(tab), [end] "r"(end)                                                       \
+            : "cc", "memory")
+#endif
+
+/* acc[0], acc[1] + the dot products of two rows (indices at s0, s1, a byte for two taps) with the
+ * int16 input x over n taps (n even). */
+static void edgec_fcp_rows2(const uint8_t *s0, const uint8_t *s1, const int32_t *tab, const int16_t *x, int32_t n,
+                            int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], k = n & ~7;
+#if defined(EDGEC_FCP_ASM)
+    {
+        const uint8_t *p0 = s0, *p1 = s1;
+        const int16_t *xp = x;
+        const int16_t *const end = x + (n & ~15);
+        uint32_t i0, i1, xa, xb, t;
+        if (xp != end) { /* 16 taps a turn: 58 instructions for 32 MACs */
+            EDGEC_FCP_ASM_RUN("1:\n\t" EDGEC_FCP_8 EDGEC_FCP_8 "cmp %[xp], %[end]\n\tbne 1b");
+        }
+        if (n & 8) {
+            EDGEC_FCP_ASM_RUN(EDGEC_FCP_8);
+        }
+    }
+#else
+    {
+        int32_t j;
+        for (j = 0; j < k; j += 8) {
+            uint32_t i0, i1;
+            int32_t b;
+            memcpy(&i0, s0 + j / 2, 4);
+            memcpy(&i1, s1 + j / 2, 4);
+            for (b = 0; b < 4; b++, i0 >>= 8, i1 >>= 8) {
+                int32_t xv;
+                memcpy(&xv, x + j + 2 * b, 4);
+                a0 = edgec_smlad(tab[i0 & 255u], xv, a0);
+                a1 = edgec_smlad(tab[i1 & 255u], xv, a1);
+            }
+        }
+    }
+#endif
+    for (; k < n; k += 2) { /* the last taps, a byte of indices (two taps) at a time */
+        int32_t xv;
+        memcpy(&xv, x + k, 4);
+        a0 = edgec_smlad(tab[s0[k / 2]], xv, a0);
+        a1 = edgec_smlad(tab[s1[k / 2]], xv, a1);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
+/* x16[k] = x[k], k < n: a word of 4 inputs at a time as (x0, x1), (x2, x3). */
+static void edgec_fcp_widen(const int8_t *x, int16_t *x16, int32_t n)
+{
+    int32_t k;
+    for (k = 0; k + 4 <= n; k += 4) {
+        int32_t v;
+        uint32_t even, odd, lo, hi;
+        memcpy(&v, x + k, 4);
+        even = (uint32_t)edgec_sxtb16(v);     /* (x0, x2) */
+        odd = (uint32_t)edgec_sxtb16_ror8(v); /* (x1, x3) */
+        lo = (even & 0xFFFFu) | (odd << 16);
+        hi = (even >> 16) | (odd & 0xFFFF0000u);
+        memcpy(x16 + k, &lo, 4);
+        memcpy(x16 + k + 2, &hi, 4);
+    }
+    for (; k < n; k++) {
+        x16[k] = x[k];
+    }
+}
+#endif
+
+void edgec_fully_connected_pairs_s8(const edgec_fc_params *p, const edgec_packed *w, const int32_t *pairs,
+                                    const int8_t *input, int8_t *output, int16_t *scratch)
+{
+#if defined(EDGEC_DSP)
+    if (pairs != NULL && w->format == EDGEC_CLUSTERED && w->index_bits == 4 && w->shared && (w->taps & 1) == 0) {
+        const int32_t n = p->in_features, out_n = p->out_features, zp = p->output_zp, lo = p->act_min,
+                      hi = p->act_max;
+        const int narrow = p->narrow;
+        const int32_t step = p->per_channel ? 1 : 0;
+        int32_t b, o;
+        for (b = 0; b < p->batches; b++) {
+            int8_t *y = output + b * out_n;
+            const uint8_t *s = w->values;
+            edgec_fcp_widen(input + b * n, scratch, n);
+            for (o = 0; o < out_n; o += 2, s += n) { /* rows o, o + 1: n / 2 bytes of indices each */
+                const int pair = o + 1 < out_n;
+                int32_t acc[2];
+                acc[0] = p->bias[o];
+                acc[1] = pair ? p->bias[o + 1] : 0;
+                edgec_fcp_rows2(s, pair ? s + n / 2 : s, pairs, scratch, n, acc);
+                y[o] = edgec_requantize(narrow, acc[0], p->multiplier[o * step], p->shift[o * step], zp, lo, hi);
+                if (pair) {
+                    y[o + 1] = edgec_requantize(narrow, acc[1], p->multiplier[(o + 1) * step],
+                                                p->shift[(o + 1) * step], zp, lo, hi);
+                }
+            }
+        }
+        return;
+    }
+#endif
+    (void)pairs;
+    (void)scratch;
+    edgec_fully_connected_packed_s8(p, w, input, output);
+}
