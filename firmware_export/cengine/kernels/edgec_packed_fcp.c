@@ -33,50 +33,54 @@
             : "cc", "memory")
 #endif
 
-/* acc[0], acc[1] + the dot products of two rows (indices at s0, s1, a byte for two taps) with the
- * int16 input x over n taps (n even). */
-static void edgec_fcp_rows2(const uint8_t *s0, const uint8_t *s1, const int32_t *tab, const int16_t *x, int32_t n,
-                            int32_t *acc)
+/* *a0, *a1 + the dot products of two rows (indices at s0, s1, a byte for two taps) with the int16
+ * input x over n taps (n even, below 16 on the asm path: the taps its loop leaves). */
+static void edgec_fcp_rest(const uint8_t *s0, const uint8_t *s1, const int32_t *tab, const int16_t *x, int32_t n,
+                           int32_t *a0, int32_t *a1)
 {
-    int32_t a0 = acc[0], a1 = acc[1], k = n & ~7;
-#if defined(EDGEC_FCP_ASM)
-    {
-        const uint8_t *p0 = s0, *p1 = s1;
-        const int16_t *xp = x;
-        const int16_t *const end = x + (n & ~15);
-        uint32_t i0, i1, xa, xb, t;
-        if (xp != end) { /* 16 taps a turn: 58 instructions for 32 MACs */
-            EDGEC_FCP_ASM_RUN("1:\n\t" EDGEC_FCP_8 EDGEC_FCP_8 "cmp %[xp], %[end]\n\tbne 1b");
-        }
-        if (n & 8) {
-            EDGEC_FCP_ASM_RUN(EDGEC_FCP_8);
-        }
-    }
-#else
-    {
-        int32_t j;
-        for (j = 0; j < k; j += 8) {
-            uint32_t i0, i1;
-            int32_t b;
-            memcpy(&i0, s0 + j / 2, 4);
-            memcpy(&i1, s1 + j / 2, 4);
-            for (b = 0; b < 4; b++, i0 >>= 8, i1 >>= 8) {
-                int32_t xv;
-                memcpy(&xv, x + j + 2 * b, 4);
-                a0 = edgec_smlad(tab[i0 & 255u], xv, a0);
-                a1 = edgec_smlad(tab[i1 & 255u], xv, a1);
-            }
-        }
-    }
-#endif
-    for (; k < n; k += 2) { /* the last taps, a byte of indices (two taps) at a time */
+    int32_t k;
+    for (k = 0; k < n; k += 2) {
         int32_t xv;
         memcpy(&xv, x + k, 4);
-        a0 = edgec_smlad(tab[s0[k / 2]], xv, a0);
-        a1 = edgec_smlad(tab[s1[k / 2]], xv, a1);
+        *a0 = edgec_smlad(tab[s0[k / 2]], xv, *a0);
+        *a1 = edgec_smlad(tab[s1[k / 2]], xv, *a1);
     }
-    acc[0] = a0;
-    acc[1] = a1;
+}
+
+/* sums[0], sums[1] = bias + the dot products of two rows (indices at s0, s1) with the int16 input x
+ * of n taps (n even; end: x + (n & ~15)). */
+EDGEC_FORCE_INLINE void edgec_fcp_rows2(const uint8_t *s0, const uint8_t *s1, const int32_t *tab, const int16_t *x,
+                                        const int16_t *end, int32_t n, int32_t a0, int32_t a1, int32_t *sums)
+{
+#if defined(EDGEC_FCP_ASM)
+    const uint8_t *p0 = s0, *p1 = s1;
+    const int16_t *xp = x;
+    uint32_t i0, i1, xa, xb, t;
+    if (xp != end) { /* 16 taps a turn: 58 instructions for 32 MACs */
+        EDGEC_FCP_ASM_RUN("1:\n\t" EDGEC_FCP_8 EDGEC_FCP_8 "cmp %[xp], %[end]\n\tbne 1b");
+    }
+    if (n & 15) {
+        edgec_fcp_rest(p0, p1, tab, xp, n & 15, &a0, &a1);
+    }
+#else
+    int32_t j;
+    (void)end;
+    for (j = 0; j + 8 <= n; j += 8) {
+        uint32_t i0, i1;
+        int32_t b;
+        memcpy(&i0, s0 + j / 2, 4);
+        memcpy(&i1, s1 + j / 2, 4);
+        for (b = 0; b < 4; b++, i0 >>= 8, i1 >>= 8) {
+            int32_t xv;
+            memcpy(&xv, x + j + 2 * b, 4);
+            a0 = edgec_smlad(tab[i0 & 255u], xv, a0);
+            a1 = edgec_smlad(tab[i1 & 255u], xv, a1);
+        }
+    }
+    edgec_fcp_rest(s0 + j / 2, s1 + j / 2, tab, x + j, n - j, &a0, &a1);
+#endif
+    sums[0] = a0;
+    sums[1] = a1;
 }
 
 /* x16[k] = x[k], k < n: a word of 4 inputs at a time as (x0, x1), (x2, x3). */
@@ -105,25 +109,28 @@ void edgec_fully_connected_pairs_s8(const edgec_fc_params *p, const edgec_packed
 {
 #if defined(EDGEC_DSP)
     if (pairs != NULL && w->format == EDGEC_CLUSTERED && w->index_bits == 4 && w->shared && (w->taps & 1) == 0) {
-        const int32_t n = p->in_features, out_n = p->out_features, zp = p->output_zp, lo = p->act_min,
-                      hi = p->act_max;
-        const int narrow = p->narrow;
-        const int32_t step = p->per_channel ? 1 : 0;
-        int32_t b, o;
+        const int32_t n = p->in_features, out_n = p->out_features, half = n / 2; /* bytes of indices a row */
+        const int16_t *const end = scratch + (n & ~15);
+        int32_t s[EDGEC_FC_CHUNK + 1]; /* + 1: the unused second sum of an odd last row */
+        int32_t b, o, k;
         for (b = 0; b < p->batches; b++) {
             int8_t *y = output + b * out_n;
-            const uint8_t *s = w->values;
             edgec_fcp_widen(input + b * n, scratch, n);
-            for (o = 0; o < out_n; o += 2, s += n) { /* rows o, o + 1: n / 2 bytes of indices each */
-                const int pair = o + 1 < out_n;
-                int32_t acc[2];
-                acc[0] = p->bias[o];
-                acc[1] = pair ? p->bias[o + 1] : 0;
-                edgec_fcp_rows2(s, pair ? s + n / 2 : s, pairs, scratch, n, acc);
-                y[o] = edgec_requantize(narrow, acc[0], p->multiplier[o * step], p->shift[o * step], zp, lo, hi);
-                if (pair) {
-                    y[o + 1] = edgec_requantize(narrow, acc[1], p->multiplier[(o + 1) * step],
-                                                p->shift[(o + 1) * step], zp, lo, hi);
+            for (o = 0; o < out_n; o += EDGEC_FC_CHUNK) {
+                const int32_t rows = edgec_min(EDGEC_FC_CHUNK, out_n - o);
+                const uint8_t *s0 = w->values + o * half;
+                for (k = 0; k + 2 <= rows; k += 2, s0 += n) { /* rows o + k, o + k + 1 */
+                    edgec_fcp_rows2(s0, s0 + half, pairs, scratch, end, n, p->bias[o + k], p->bias[o + k + 1], s + k);
+                }
+                if (k < rows) { /* the last row, alone */
+                    edgec_fcp_rows2(s0, s0, pairs, scratch, end, n, p->bias[o + k], 0, s + k);
+                }
+                if (p->narrow && p->act_max >= 127) {
+                    edgec_fc_rescale_body(p, s, rows, o, y + o, 1, 2);
+                } else if (p->narrow) {
+                    edgec_fc_rescale_body(p, s, rows, o, y + o, 1, 0);
+                } else {
+                    edgec_fc_rescale_body(p, s, rows, o, y + o, 0, 0);
                 }
             }
         }
