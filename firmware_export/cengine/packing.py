@@ -16,6 +16,9 @@ formats (fully-connected layers and one-group convolutions whose zeros come in a
 taps: block pruning) run on edgec_packed_blk: the FC kernel reads them as stored (scratch only to pad
 an input that is not whole words, or a decoded block_clustered row), the convolution gathers the
 windows of a tile of 4, 2 or 1 pixels (the largest the scratch budget allows) as int16 in scratch.
+A clustered fully-connected layer with 4-bit indices into one codebook takes the pair table where it
+pays (fcpairs.py: its input as int16 in scratch; _shrink_tiles drops it, as it takes a smaller tile, where
+the SRAM limit needs).
 """
 from __future__ import annotations
 

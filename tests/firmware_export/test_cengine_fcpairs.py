@@ -112,3 +112,14 @@ def test_per_tensor_anomaly_detection_model_runs_the_pair_table_exactly(tmp_path
     for defines in PATHS[:2]:
         host = compile_host(engine, tmp_path / ("_".join(defines) or "generic"), defines=defines)
         assert host.run(x).tobytes() == reference, defines
+
+
+def test_table_dropped_where_the_int16_input_exceeds_the_sram_limit():
+    """1,200 inputs to 16 rows: the int16 input (2,400 B) over the dense engine's SRAM + 1 KiB."""
+    data = map_weights(convert(Case("fc_wide", (1200,), lambda k, x: k.layers.Dense(16)(x))), _shared_codes)
+    tflite = read_tflite(data, "fc_wide")
+    engine = generate_engine(tflite, "fc_wide")
+    (layer,) = engine.layers
+    assert layer.format == "clustered" and _pair_calls(engine) == 0
+    w = next(t for t in tflite.main.tensors if t.name == layer.tensor)
+    assert fcpairs.eligible(16, 1200, encode(np.asarray(w.data), "clustered"))
