@@ -65,7 +65,7 @@ class LayerStorage:
     format: str  # one of FORMATS
     dense_bytes: int  # the int8 weights as the dense engine stores them
     stored_bytes: int  # every array holding the weights as stored (indices, codebooks, masks, values; the pair
-    # table of a clustered FC, fcpairs.py)
+    # table of a clustered FC, fcpairs.py, which DSP builds only hold)
     index_bits: int  # bits per packed codebook index (0 unless clustered; 8 or 16 for sparse "delta": bits of
     # each row's count)
     clusters: int  # codebook entries per channel (0 unless clustered)

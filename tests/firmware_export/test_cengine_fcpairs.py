@@ -123,3 +123,8 @@ def test_table_dropped_where_the_int16_input_exceeds_the_sram_limit():
     assert layer.format == "clustered" and _pair_calls(engine) == 0
     w = next(t for t in tflite.main.tensors if t.name == layer.tensor)
     assert fcpairs.eligible(16, 1200, encode(np.asarray(w.data), "clustered"))
+
+
+def test_only_dsp_builds_count_the_table(chain):
+    engine = generate_engine(read_tflite(chain, "fc_pairs"), "fc_pairs")
+    assert engine.dsp_weight_bytes - engine.weight_bytes == 2 * 4 * fcpairs.TABLE_WORDS
