@@ -285,12 +285,14 @@ def emit_fully_connected(op: FullyConnected, ptr: _Pointers) -> OpCode:
         scratch = ptr.packed(op) if op.scratch_bytes else "NULL"
         return OpCode("\n".join(decls), f"edgec_fully_connected_block_s8(&{p}_params, &{p}_packed, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {scratch});", _PACKED_BLOCK)
-    if op.packed is not None and len(op.pairs):  # the pair table (DSP builds only) and the input as int16
-        P = p.upper()
-        decls += ["#if defined(EDGEC_DSP)", c_array("int32_t", f"{p}_pairs", op.pairs, align=4),
-                  f"#define {P}_PAIRS {p}_pairs", "#else", f"#define {P}_PAIRS NULL", "#endif"]
-        return OpCode("\n".join(decls), f"edgec_fully_connected_pairs_s8(&{p}_params, &{p}_packed, {P}_PAIRS, "
-                      f"{ptr(op.input)}, {ptr(op.output)}, (int16_t *)(void *){ptr.packed(op)});", _PACKED_FCP)
+    if op.packed is not None and (len(op.pairs) or op.table_in_scratch):  # the input as int16 in scratch
+        table = "NULL"  # built in scratch
+        if len(op.pairs):  # the pair table in flash (DSP builds only)
+            table = f"{p.upper()}_PAIRS"
+            decls += ["#if defined(EDGEC_DSP)", c_array("int32_t", f"{p}_pairs", op.pairs, align=4),
+                      f"#define {table} {p}_pairs", "#else", f"#define {table} NULL", "#endif"]
+        return OpCode("\n".join(decls), f"edgec_fully_connected_pairs_s8(&{p}_params, &{p}_packed, {table}, "
+                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_FCP)
     if op.packed is not None:
         return OpCode("\n".join(decls), f"edgec_fully_connected_packed_s8(&{p}_params, &{p}_packed, "
                       f"{ptr(op.input)}, {ptr(op.output)});", _PACKED_FC)

@@ -16,9 +16,9 @@ formats (fully-connected layers and one-group convolutions whose zeros come in a
 taps: block pruning) run on edgec_packed_blk: the FC kernel reads them as stored (scratch only to pad
 an input that is not whole words, or a decoded block_clustered row), the convolution gathers the
 windows of a tile of 4, 2 or 1 pixels (the largest the scratch budget allows) as int16 in scratch.
-A clustered fully-connected layer with 4-bit indices into one codebook takes the pair table where it
-pays (fcpairs.py: its input as int16 in scratch; _shrink_tiles drops it, as it takes a smaller tile, where
-the SRAM limit needs).
+A clustered fully-connected layer with 4-bit indices into one codebook takes the pair table in flash where
+it pays (fcpairs.py: its input as int16 in scratch; _shrink_tiles drops it, as it takes a smaller tile, where
+the SRAM limit needs); a smaller one, its table built in scratch where the limit leaves room (_scratch_tables).
 """
 from __future__ import annotations
 
@@ -247,6 +247,26 @@ def _shrink_tiles(packed: EngineGraph, limit: int) -> tuple[EngineGraph, MemoryP
     return packed, plan
 
 
+def _scratch_tables(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[EngineGraph, MemoryPlan]:
+    """Last: each clustered FC that may run the pair kernel (fcpairs.runs) but has no table in flash (too
+    small for one), in order, takes it in scratch where the arena and scratch stay within `limit`.
+    A layer's table stays in flash where it has one: built in scratch it costs about 1,000
+    instructions an inference (ad01 clustered, every table in scratch where SRAM allows: 1.149x the
+    dense engine's instructions, weights 0.512x, SRAM +784 B; in flash: 1.139x, 0.532x, +640 B)."""
+    ops = list(packed.ops)
+    for i, op in enumerate(ops):
+        if not isinstance(op, FullyConnected) or len(op.pairs) or \
+                not fcpairs.runs(op.out_features, op.in_features, op.packed):
+            continue
+        trial = dataclasses.replace(packed, ops=tuple(ops[:i] + [dataclasses.replace(
+            op, table_in_scratch=True, pairs=np.zeros(0, np.int32))] + ops[i + 1:]))
+        trial_plan = plan_memory(trial)
+        if trial_plan.sram_bytes <= limit:
+            ops[i] = trial.ops[i]
+            packed, plan = trial, trial_plan
+    return packed, plan
+
+
 def _regrow_rows(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[EngineGraph, MemoryPlan]:
     """After _shrink_tiles: each clustered one-group convolution, in order, takes the largest chunk
     of rows (edgec_conv2d_rows_s8, one decoding per inference) that keeps the arena and scratch
@@ -283,7 +303,7 @@ def pack_and_plan(graph: EngineGraph, mode: str,
     packed = pack_graph(graph, mode, formats=formats)
     shrunk = _shrink_tiles(packed, limit)
     if shrunk is not None:
-        return _regrow_rows(*shrunk, limit)
+        return _scratch_tables(*_regrow_rows(*shrunk, limit), limit)
     ops = list(pack_graph(graph, mode, TILES[-1], formats).ops)
     tiled = sorted((i for i, op in enumerate(ops) if getattr(op, "tile", 0) or isinstance(op, DepthwiseConv2D)
                     and op.packed is not None and op.packed.layout not in UNTILED),

@@ -2,12 +2,13 @@
 table of weight pairs (fcpairs.py, kernels/edgec_packed_fcp.c), byte-exact with tflite-micro; the other
 paths read the same indices with edgec_packed_fc.
 
-A chain of three FCs, per-channel weights, 16 codes shared by each tensor (0 among them): 138 taps
+A chain of four FCs, per-channel weights, 16 codes shared by each tensor (0 among them): 138 taps
 (rows not whole blocks of 16 taps: the loop of 16, then 10 taps left; input zero point -11) to 144
 rows; 144 taps (whole blocks: every pair of a chunk in one loop) to 131 rows (odd: a chunk of 35 rows,
-the last row alone; input zero point -128 after the ReLU); 131 taps (odd: no table) to 9 rows. In
-each layer the first row is all zeros and the second all one nonzero code. The per-tensor case:
-MLPerf Tiny's anomaly detection model clustered to 16 values a tensor.
+the last row alone; input zero point -128 after the ReLU), both with their table in flash; 131 taps
+(odd: no table, edgec_packed_fc) to 10 rows; 10 taps to 120 rows (too small for a table in flash:
+built in scratch). In each layer the first row is all zeros and the second all one nonzero code. The
+per-tensor case: MLPerf Tiny's anomaly detection model clustered to 16 values a tensor.
 """
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ PATHS = ((), ("EDGEC_EMULATE_DSP",), ("EDGEC_SCALAR",))
 def _chain(keras, x):
     y = keras.layers.Dense(144, activation="relu")(x)
     y = keras.layers.Dense(131)(y)
-    return keras.layers.Dense(9)(y)
+    y = keras.layers.Dense(10, activation="relu")(y)
+    return keras.layers.Dense(120)(y)
 
 
 def _shared_codes(op, _name, q, _scales):
@@ -42,14 +44,16 @@ def _shared_codes(op, _name, q, _scales):
     codes[np.abs(codes.astype(np.int32)).argmin()] = 0
     assert len(np.unique(codes)) == 16
     rows = codes[np.abs(q.astype(np.int32)[..., None] - codes.astype(np.int32)).argmin(axis=-1)]
-    rows[2, :16] = codes  # every code at least once
+    rows.reshape(-1)[2 * rows.shape[1]:][:16] = codes  # every code at least once
     rows[0] = 0
     rows[1] = codes[5]
     return rows
 
 
-def _pair_calls(engine) -> int:
-    return engine.files[f"{engine.name}.c"].count("edgec_fully_connected_pairs_s8(&")
+def _pair_calls(engine) -> tuple[int, int]:
+    """(layers run by the pair kernel, those of them with their table in flash)."""
+    text = engine.files[f"{engine.name}.c"]
+    return text.count("edgec_fully_connected_pairs_s8(&"), text.count("_pairs[256]")
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +87,8 @@ def test_table_only_where_it_pays():
 def test_chain_runs_the_pair_table_exactly_on_every_path(chain, tmp_path):
     tflite = read_tflite(chain, "fc_pairs")
     engine = generate_engine(tflite, "fc_pairs")
-    assert [layer.format for layer in engine.layers] == ["clustered"] * 3
-    assert _pair_calls(engine) == 2  # not the 131-tap layer
+    assert [layer.format for layer in engine.layers] == ["clustered"] * 4
+    assert _pair_calls(engine) == (3, 2)  # not the 131-tap layer; the 10-tap one's table in scratch
     for layer in engine.layers[:2]:
         w = next(t for t in tflite.main.tensors if t.name == layer.tensor)
         packed = encode(np.asarray(w.data), "clustered")
@@ -106,7 +110,7 @@ def test_per_tensor_anomaly_detection_model_runs_the_pair_table_exactly(tmp_path
     data = compress_weights((MLPERF / "ad01_int8.tflite").read_bytes(), None, 16).model
     engine = generate_engine(read_tflite(data, "ad01"), "ad01")
     assert [layer.format for layer in engine.layers] == ["clustered"] * 10
-    assert _pair_calls(engine) == 8  # 640x128, 128x128 and 128x640; not 128x8 nor 8x128
+    assert _pair_calls(engine) == (10, 8)  # tables in flash but for 128x8 and 8x128 (built in scratch)
     x = np.random.default_rng(4).integers(-128, 128, (4, 640)).astype(np.int8)
     reference = run_tflm(data, x).tobytes()
     for defines in PATHS[:2]:
@@ -120,11 +124,11 @@ def test_table_dropped_where_the_int16_input_exceeds_the_sram_limit():
     tflite = read_tflite(data, "fc_wide")
     engine = generate_engine(tflite, "fc_wide")
     (layer,) = engine.layers
-    assert layer.format == "clustered" and _pair_calls(engine) == 0
+    assert layer.format == "clustered" and _pair_calls(engine) == (0, 0)
     w = next(t for t in tflite.main.tensors if t.name == layer.tensor)
     assert fcpairs.eligible(16, 1200, encode(np.asarray(w.data), "clustered"))
 
 
 def test_only_dsp_builds_count_the_table(chain):
     engine = generate_engine(read_tflite(chain, "fc_pairs"), "fc_pairs")
-    assert engine.dsp_weight_bytes - engine.weight_bytes == 2 * 4 * fcpairs.TABLE_WORDS
+    assert engine.dsp_weight_bytes - engine.weight_bytes == 2 * 4 * fcpairs.TABLE_WORDS  # two in flash

@@ -122,6 +122,29 @@ static void edgec_fcp_pairs(const uint8_t *s0, const int32_t *tab, const int16_t
 }
 #endif
 
+/* tab[16 h + l] = (codebook[h] << 16) | (uint16_t)codebook[l], h, l < clusters (the words no index
+ * reaches are left as they are): per high nibble, 4 words of low halves at a time plus its high half
+ * (about 3 instructions a word). */
+static void edgec_fcp_table(const int8_t *codebook, int32_t clusters, int32_t *tab)
+{
+    uint32_t low[16];
+    int32_t g, h;
+    for (g = 0; g < 16; g++) {
+        low[g] = g < clusters ? (uint32_t)(uint16_t)codebook[g] : 0u;
+    }
+    for (g = 0; g < 16; g += 4) {
+        const uint32_t b0 = low[g], b1 = low[g + 1], b2 = low[g + 2], b3 = low[g + 3];
+        uint32_t *row = (uint32_t *)(void *)tab + g;
+        for (h = 0; h < clusters; h++, row += 16) {
+            const uint32_t hi = (uint32_t)(int32_t)codebook[h] << 16;
+            row[0] = b0 + hi;
+            row[1] = b1 + hi;
+            row[2] = b2 + hi;
+            row[3] = b3 + hi;
+        }
+    }
+}
+
 /* x16[k] = x[k], k < n: a word of 4 inputs at a time as (x0, x1), (x2, x3). */
 static void edgec_fcp_widen(const int8_t *x, int16_t *x16, int32_t n)
 {
@@ -144,17 +167,22 @@ static void edgec_fcp_widen(const int8_t *x, int16_t *x16, int32_t n)
 #endif
 
 void edgec_fully_connected_pairs_s8(const edgec_fc_params *p, const edgec_packed *w, const int32_t *pairs,
-                                    const int8_t *input, int8_t *output, int16_t *scratch)
+                                    const int8_t *input, int8_t *output, int32_t *scratch)
 {
 #if defined(EDGEC_DSP)
-    if (pairs != NULL && w->format == EDGEC_CLUSTERED && w->index_bits == 4 && w->shared && (w->taps & 1) == 0) {
+    if (w->format == EDGEC_CLUSTERED && w->index_bits == 4 && w->shared && (w->taps & 1) == 0) {
+        int16_t *const x16 = (int16_t *)(void *)(pairs != NULL ? scratch : scratch + 256);
         const int32_t n = p->in_features, out_n = p->out_features, half = n / 2; /* bytes of indices a row */
-        const int16_t *const end = scratch + (n & ~15);
+        const int16_t *const end = x16 + (n & ~15);
         int32_t s[EDGEC_FC_CHUNK + 1]; /* + 1: the unused second sum of an odd last row */
         int32_t b, o, k;
+        if (pairs == NULL) { /* the table in scratch, the input after it */
+            edgec_fcp_table(w->codebook, w->clusters, scratch);
+            pairs = scratch;
+        }
         for (b = 0; b < p->batches; b++) {
             int8_t *y = output + b * out_n;
-            edgec_fcp_widen(input + b * n, scratch, n);
+            edgec_fcp_widen(input + b * n, x16, n);
             for (o = 0; o < out_n; o += EDGEC_FC_CHUNK) {
                 const int32_t rows = edgec_min(EDGEC_FC_CHUNK, out_n - o);
                 const uint8_t *s0 = w->values + o * half;
@@ -164,15 +192,15 @@ void edgec_fully_connected_pairs_s8(const edgec_fc_params *p, const edgec_packed
                     for (k = 0; k < (rows & ~1); k++) {
                         s[k] = p->bias[o + k];
                     }
-                    edgec_fcp_pairs(s0, pairs, scratch, n, rows / 2, s);
+                    edgec_fcp_pairs(s0, pairs, x16, n, rows / 2, s);
                     s0 += k * half;
                 }
 #endif
                 for (; k + 2 <= rows; k += 2, s0 += n) { /* rows o + k, o + k + 1 */
-                    edgec_fcp_rows2(s0, s0 + half, pairs, scratch, end, n, p->bias[o + k], p->bias[o + k + 1], s + k);
+                    edgec_fcp_rows2(s0, s0 + half, pairs, x16, end, n, p->bias[o + k], p->bias[o + k + 1], s + k);
                 }
                 if (k < rows) { /* the last row, alone */
-                    edgec_fcp_rows2(s0, s0, pairs, scratch, end, n, p->bias[o + k], 0, s + k);
+                    edgec_fcp_rows2(s0, s0, pairs, x16, end, n, p->bias[o + k], 0, s + k);
                 }
                 if (p->narrow && p->act_max >= 127) {
                     edgec_fc_rescale_body(p, s, rows, o, y + o, 1, 2);
