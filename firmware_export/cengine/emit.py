@@ -81,6 +81,7 @@ _PACKED_DWG = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwg")
 _PACKED_DWS = ("edgec_dwconv", "edgec_packed", "edgec_packed_dws")
 _PACKED_DWB = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwb")
 _PACKED_FC = ("edgec_fc", "edgec_packed", "edgec_packed_fc")
+_PACKED_FCP = _PACKED_FC + ("edgec_packed_fcp",)
 _PACKED_BLOCK = ("edgec_conv", "edgec_fc", "edgec_packed", "edgec_packed_blk")
 
 
@@ -302,6 +303,14 @@ def emit_fully_connected(op: FullyConnected, ptr: _Pointers) -> OpCode:
         scratch = ptr.packed(op) if op.scratch_bytes else "NULL"
         return OpCode("\n".join(decls), f"edgec_fully_connected_block_s8(&{p}_params, &{p}_packed, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {scratch});", _PACKED_BLOCK)
+    if op.packed is not None and (len(op.pairs) or op.table_in_scratch):  # the input as int16 in scratch
+        table = "NULL"  # built in scratch
+        if len(op.pairs):  # the pair table in flash (DSP builds only)
+            table = f"{p.upper()}_PAIRS"
+            decls += ["#if defined(EDGEC_DSP)", c_array("int32_t", f"{p}_pairs", op.pairs, align=4),
+                      f"#define {table} {p}_pairs", "#else", f"#define {table} NULL", "#endif"]
+        return OpCode("\n".join(decls), f"edgec_fully_connected_pairs_s8(&{p}_params, &{p}_packed, {table}, "
+                      f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_FCP)
     if op.packed is not None:
         return OpCode("\n".join(decls), f"edgec_fully_connected_packed_s8(&{p}_params, &{p}_packed, "
                       f"{ptr(op.input)}, {ptr(op.output)});", _PACKED_FC)

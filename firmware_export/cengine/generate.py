@@ -16,7 +16,7 @@ from toolchain.base.tflite_reader import TfliteModel
 
 from . import dwblocks, dwlayout, emit
 from .lower import lower_model
-from .ops import DepthwiseConv2D, EngineGraph, const_arrays
+from .ops import DepthwiseConv2D, EngineGraph, FullyConnected, const_arrays
 from .planner import MemoryPlan
 from .packing import MAC_OPS, pack_and_plan
 from .patch import PatchStage, emit_ops, plan_patches
@@ -70,13 +70,15 @@ class GeneratedEngine:
 
 
 def _const_bytes(graph: EngineGraph) -> int:
-    return sum(a.nbytes for op in graph.ops for a in const_arrays(op))
+    """The const bytes of a build without the DSP extension (no pair tables: fcpairs.py)."""
+    return sum(a.nbytes for op in graph.ops for a in const_arrays(op)) - \
+        sum(int(op.pairs.nbytes) for op in graph.ops if isinstance(op, FullyConnected))
 
 
 def _dsp_const_bytes(graph: EngineGraph) -> int:
     """The const bytes of a build with the DSP extension: a depthwise op with the DSP layout keeps
     the layout instead of its int8 weights, biases, multipliers and shifts (a dw_block one, its
-    layout and its tap lists: dwblocks.py)."""
+    layout and its tap lists: dwblocks.py); a clustered FC its pair table too (fcpairs.py)."""
     def dsp_bytes(op) -> int:
         if isinstance(op, DepthwiseConv2D) and dwlayout.eligible(op):
             return dwlayout.layout(op).nbytes

@@ -168,6 +168,9 @@ class FullyConnected:
     weights_name: str = ""
     packed: PackedWeights | None = field(default=None, repr=False, compare=False)
     tile: int = 0
+    # clustered, 4-bit indices, one codebook: the DSP kernel's pair table (fcpairs.py), int32[256]; empty: none
+    pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False, compare=False)
+    table_in_scratch: bool = False  # the same kernel, its pair table built in scratch (pairs empty)
 
     @property
     def weight_rows(self) -> np.ndarray:
@@ -177,8 +180,11 @@ class FullyConnected:
     def scratch_bytes(self) -> int:
         """Packed rows are read as stored; the block formats (edgec_fully_connected_block_s8) need the
         input padded to whole words when in_features is not a multiple of 4, and block_clustered a
-        decoded row."""
+        decoded row; the pair table's kernel (edgec_fully_connected_pairs_s8) the input as int16, after
+        the table when it builds it there."""
         pk = self.packed
+        if len(self.pairs) or self.table_in_scratch:
+            return 4 * 256 * self.table_in_scratch + 2 * _a4(self.in_features)
         if pk is None or pk.layout != "block":
             return 0
         return (_a4(pk.taps) if pk.taps % 4 else 0) + block_row_bytes(pk)

@@ -16,14 +16,19 @@ formats (fully-connected layers and one-group convolutions whose zeros come in a
 taps: block pruning) run on edgec_packed_blk: the FC kernel reads them as stored (scratch only to pad
 an input that is not whole words, or a decoded block_clustered row), the convolution gathers the
 windows of a tile of 4, 2 or 1 pixels (the largest the scratch budget allows) as int16 in scratch.
+A clustered fully-connected layer with 4-bit indices into one codebook takes the pair table in flash where
+it pays (fcpairs.py: its input as int16 in scratch; _shrink_tiles drops it, as it takes a smaller tile, where
+the SRAM limit needs); a smaller one, its table built in scratch where the limit leaves room (_scratch_tables).
 """
 from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from .ops import (Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, is_pointwise, is_pwt,
                   packed_conv_scratch, rows16_shape)
-from . import dwlayout
+from . import dwlayout, fcpairs
 from .planner import MemoryPlan, plan_memory
 from .storage import BLOCK_FORMATS, choose
 
@@ -110,7 +115,12 @@ def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_F
             if candidate.scratch_bytes <= budget:
                 return candidate
             packed = choose(op.weight_rows, _dense_bytes(op), _unblocked(formats), sparse_layout="delta")
-        return op if packed is None else dataclasses.replace(op, packed=packed)
+        if packed is None:
+            return op
+        # the pair table where it pays (_smaller_tile drops it if SRAM is short)
+        pairs = fcpairs.table(packed.codebook) if fcpairs.eligible(op.out_features, op.in_features, packed) else \
+            np.zeros(0, np.int32)
+        return dataclasses.replace(op, packed=packed, pairs=pairs)
     packed = None
     if isinstance(op, Conv2D) and op.groups == 1:
         # the block formats: tiles of 4, 2 or 1 pixels as the scratch budget allows
@@ -228,6 +238,8 @@ def pack_graph(graph: EngineGraph, mode: str, max_tile: int = TILES[0],
 def _smaller_tile(op):
     """op with the next smaller tile of TILES, or None when its tile is already the smallest (or it
     has none: FC). A depthwise layer decoded once (tile 0) goes to the tiled kernel's largest tile."""
+    if isinstance(op, FullyConnected) and len(op.pairs):  # the pair table's kernel -> edgec_packed_fc's
+        return dataclasses.replace(op, pairs=np.zeros(0, np.int32))
     if op.packed is None or isinstance(op, FullyConnected) or op.packed.layout in UNTILED:
         return None
     if getattr(op, "chunk", 0):  # fewer channel groups a chunk; past one, none
@@ -294,6 +306,26 @@ def _shrink_tiles(packed: EngineGraph, limit: int) -> tuple[EngineGraph, MemoryP
     return packed, plan
 
 
+def _scratch_tables(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[EngineGraph, MemoryPlan]:
+    """Last: each clustered FC that may run the pair kernel (fcpairs.runs) but has no table in flash (too
+    small for one), in order, takes it in scratch where the arena and scratch stay within `limit`.
+    A layer's table stays in flash where it has one: built in scratch it costs about 1,000
+    instructions an inference (ad01 clustered, every table in scratch where SRAM allows: 1.149x the
+    dense engine's instructions, weights 0.512x, SRAM +784 B; in flash: 1.139x, 0.532x, +640 B)."""
+    ops = list(packed.ops)
+    for i, op in enumerate(ops):
+        if not isinstance(op, FullyConnected) or len(op.pairs) or \
+                not fcpairs.runs(op.out_features, op.in_features, op.packed):
+            continue
+        trial = dataclasses.replace(packed, ops=tuple(ops[:i] + [dataclasses.replace(
+            op, table_in_scratch=True, pairs=np.zeros(0, np.int32))] + ops[i + 1:]))
+        trial_plan = plan_memory(trial)
+        if trial_plan.sram_bytes <= limit:
+            ops[i] = trial.ops[i]
+            packed, plan = trial, trial_plan
+    return packed, plan
+
+
 def _regrow_rows(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[EngineGraph, MemoryPlan]:
     """After _shrink_tiles: each clustered one-group convolution, in order, takes the largest chunk
     of rows (edgec_conv2d_rows_s8, one decoding per inference) that keeps the arena and scratch
@@ -330,7 +362,7 @@ def pack_and_plan(graph: EngineGraph, mode: str,
     packed = pack_graph(graph, mode, formats=formats)
     shrunk = _shrink_tiles(packed, limit)
     if shrunk is not None:
-        return _align_chunks(graph, *_regrow_rows(*shrunk, limit))
+        return _scratch_tables(*_align_chunks(graph, *_regrow_rows(*shrunk, limit)), limit)
     ops = list(pack_graph(graph, mode, TILES[-1], formats).ops)
     tiled = sorted((i for i, op in enumerate(ops) if getattr(op, "tile", 0) or isinstance(op, DepthwiseConv2D)
                     and op.packed is not None and op.packed.layout not in UNTILED),

@@ -64,7 +64,8 @@ class LayerStorage:
     tensor: str  # the weight tensor's name in the .tflite
     format: str  # one of FORMATS
     dense_bytes: int  # the int8 weights as the dense engine stores them
-    stored_bytes: int  # every array holding the weights as stored (indices, codebooks, masks, values)
+    stored_bytes: int  # every array holding the weights as stored (indices, codebooks, masks, values; the pair
+    # table of a clustered FC, fcpairs.py, which DSP builds only hold)
     index_bits: int  # bits per packed codebook index (0 unless clustered; 8 or 16 for sparse "delta": bits of
     # each row's count)
     clusters: int  # codebook entries per channel (0 unless clustered)
@@ -423,7 +424,8 @@ def layer_storage(op) -> LayerStorage:
     pk = op.packed
     return LayerStorage(op_index=op.index, op=op.op, tensor=op.weights_name,
                         format=pk.format if pk else "dense", dense_bytes=dense,
-                        stored_bytes=pk.nbytes if pk else dense, index_bits=pk.index_bits if pk else 0,
+                        stored_bytes=pk.nbytes + int(getattr(op, "pairs", np.zeros(0)).nbytes) if pk else dense,
+                        index_bits=pk.index_bits if pk else 0,
                         clusters=pk.clusters if pk else 0, density=density(op.weights),
                         tile=_tile(op) if pk else 0)
 

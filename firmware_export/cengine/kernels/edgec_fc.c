@@ -86,37 +86,6 @@ EDGEC_FORCE_INLINE void edgec_fc_rows3(const int8_t *x, const int8_t *w, int32_t
 }
 #endif
 
-/* Rows whose sums wait on the stack for their rescale: the MAC loop and the rescale loop each keep
- * their few values in registers. A multiple of 3. */
-#define EDGEC_FC_CHUNK 48
-
-/* y[k] = the rescaled s[k], k < n, row o + k; narrow and clamp (2: SSAT and, if lo > -128, a
- * conditional move; 0: the general clamp) constants at each call site. */
-EDGEC_FORCE_INLINE void edgec_fc_rescale_body(const edgec_fc_params *p, const int32_t *s, int32_t n, int32_t o,
-                                              int8_t *y, int narrow, int clamp)
-{
-    const int32_t *const multiplier = p->multiplier;
-    const int8_t *const shift = p->shift;
-    const int32_t step = p->per_channel ? 1 : 0, zp = p->output_zp, lo = p->act_min, hi = p->act_max;
-    int32_t k;
-    for (k = 0; k < n; k++) {
-        const int32_t q = (o + k) * step;
-        int32_t v = (narrow ? edgec_mbqm_narrow(s[k], multiplier[q], shift[q])
-                            : edgec_mbqm(s[k], multiplier[q], shift[q])) + zp;
-#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(EDGEC_NO_DSP)
-        if (clamp == 2) {
-            v = edgec_ssat8(v);
-            __asm__("cmp %0, %1\n\tit lt\n\tmovlt %0, %1" : "+r"(v) : "r"(lo) : "cc");
-        } else
-#endif
-        {
-            (void)clamp;
-            v = v < lo ? lo : (v > hi ? hi : v);
-        }
-        y[k] = (int8_t)v;
-    }
-}
-
 /* rescale (DSP path): EDGEC_FC_NARROW_SSAT, EDGEC_FC_NARROW or EDGEC_FC_GENERAL (edgec_fc.h), a
  * constant at each call site; the other paths rescale as p says. */
 EDGEC_FORCE_INLINE void edgec_fc_body(const edgec_fc_params *p, const int8_t *input, int8_t *output,

@@ -36,6 +36,7 @@
  * so that an engine compiles only the ones its layers use: edgec_packed_conv (convolution, decoded
  * per tile), edgec_packed_pw (convolution over SPARSE_DELTA rows, tiles of 4 pixels), edgec_packed_dw
  * (depthwise), edgec_packed_dws (depthwise over SPARSE_FIXED rows), edgec_packed_fc (fully connected),
+ * edgec_packed_fcp (fully connected over CLUSTERED rows through a table of weight pairs, DSP path),
  * edgec_packed_blk (convolution and fully connected over BLOCK rows), edgec_packed_dwb (depthwise over
  * DW_BLOCK groups), edgec_packed_convr (clustered convolution, chunks of rows decoded once),
  * edgec_packed_pwt (clustered pointwise convolution, tiles of pixels copied to scratch), edgec_packed_dwg

@@ -137,18 +137,22 @@ void edgec_fully_connected_packed_s8(const edgec_fc_params *p, const edgec_packe
             }
             continue;
         }
-        if (words) { /* two rows at a time */
-            for (o = 0; o < p->out_features; o += 2) {
-                const int pair = o + 1 < p->out_features;
-                int32_t acc[2];
-                acc[0] = p->bias[o];
-                acc[1] = pair ? p->bias[o + 1] : 0;
-                edgec_pk_fc_cl4_rows(w, o, pair, x, acc);
-                y[o] = edgec_requantize(narrow, acc[0], p->multiplier[p->per_channel ? o : 0],
-                                        p->shift[p->per_channel ? o : 0], zp, lo, hi);
-                if (pair) {
-                    y[o + 1] = edgec_requantize(narrow, acc[1], p->multiplier[p->per_channel ? o + 1 : 0],
-                                                p->shift[p->per_channel ? o + 1 : 0], zp, lo, hi);
+        if (words) { /* two rows at a time, the sums of a chunk of rows rescaled together */
+            int32_t s[EDGEC_FC_CHUNK + 1]; /* + 1: the unused second sum of an odd last row */
+            int32_t o0, k;
+            for (o0 = 0; o0 < p->out_features; o0 += EDGEC_FC_CHUNK) {
+                const int32_t rows = edgec_min(EDGEC_FC_CHUNK, p->out_features - o0);
+                for (k = 0; k < rows; k += 2) {
+                    s[k] = p->bias[o0 + k];
+                    s[k + 1] = k + 1 < rows ? p->bias[o0 + k + 1] : 0;
+                    edgec_pk_fc_cl4_rows(w, o0 + k, k + 1 < rows, x, s + k);
+                }
+                if (narrow && hi >= 127) {
+                    edgec_fc_rescale_body(p, s, rows, o0, y + o0, 1, 2);
+                } else if (narrow) {
+                    edgec_fc_rescale_body(p, s, rows, o0, y + o0, 1, 0);
+                } else {
+                    edgec_fc_rescale_body(p, s, rows, o0, y + o0, 0, 0);
                 }
             }
             continue;
