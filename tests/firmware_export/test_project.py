@@ -309,11 +309,15 @@ def test_cli_writes_the_projects_and_records_the_commands(model, tmp_path):
             assert (out / project.folder / rel).read_bytes() == text.encode(), rel
     assert [e["kind"] for e in report["projects"]] == ["cmake", "make", "arduino"]
     commands = report["engine"]["commands"]
-    assert [c["args"][-3] for c in commands] == sorted(f for f in model.engine.files if f.endswith(".c"))
+    # each source compiled, then the link that sizes the engine as a firmware links it (--gc-sections)
+    compiles, link = commands[:-1], commands[-1]
+    assert all("-c" in c["args"] for c in compiles) and "-Wl,--gc-sections" in link["args"]
+    assert [c["args"][-3] for c in compiles] == sorted(f for f in model.engine.files if f.endswith(".c"))
     for command in commands:
         assert command["cwd"] == "engine" and command["args"][0] == "arm-none-eabi-gcc"
         _run(command["args"], out / command["cwd"])
-    assert all((out / "engine" / (Path(c["args"][-3]).stem + ".o")).is_file() for c in commands)
+    assert all((out / "engine" / (Path(c["args"][-3]).stem + ".o")).is_file() for c in compiles)
+    assert (out / "engine" / link["args"][-1]).is_file()
 
 
 def test_projects_need_a_cortex_m_target():
