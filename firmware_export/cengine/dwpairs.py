@@ -4,7 +4,8 @@ A column layer: a kernel 1 wide over an input 1 wide (taps and pixels along the 
 valid padding, depth multiplier 1. Its taps run in pairs (2i, 2i + 1) of one channel: per group of
 4 channels the kernel builds, once, the int16 pairs (x[r], x[r + d]) of every input row r (d the
 dilation; the last d rows, for an odd last tap, pair with themselves), and one SMLAD of a pair with
-the weights (w[2i], w[2i + 1]) adds two taps of output r - 2 i d.
+the weights (w[2i], w[2i + 1]) adds two taps of output r - 2 i d. With few outputs (a pair serves
+one), each output builds its pairs in registers instead (edgec_dwpair_t<taps>_s8).
 
 Per group of four channels c..c+3, int32 words in order: the biases doubled (4 words); per pair of
 taps i < ceil(taps / 2), the doubled weights (w[2i] low, w[2i + 1] high, 0 past the last tap) of
@@ -18,7 +19,8 @@ import numpy as np
 from . import dwlayout
 from .ops import DepthwiseConv2D
 
-MIN_PAIRS, MAX_PAIRS = 3, 8  # edgec_dwq_run3..8: 5 to 16 taps
+MIN_TAPS, MAX_TAPS = 3, 16  # edgec_dwd_run3..16
+MIN_STACK_PAIRS = 3  # edgec_dwq_run3..8: the pairs on the stack from 5 taps
 MAX_ROWS = 96  # EDGEC_DWQ_ROWS: the pairs of a group's input rows on the stack
 
 
@@ -27,24 +29,42 @@ def pairs(taps: int) -> int:
     return (taps + 1) // 2
 
 
-def faster(taps: int, in_rows: int, out_rows: int) -> bool:
-    """Whether the pairs beat the dense layout's column kernel (edgec_dwl_col), in instructions a group
-    of 4 channels on the emulated M7: per output 8 a pair of taps plus 33 (biases, rescale, loop), 13
-    a row of input to build its pairs and 40 a call, against 8 a tap plus 34 per output."""
-    return out_rows * (33 + 8 * pairs(taps)) + 13 * in_rows + 40 < out_rows * (34 + 8 * taps)
+def _costs(taps: int, in_rows: int, out_rows: int) -> tuple[int, int, int]:
+    """Instructions a group of 4 channels on the emulated M7 (measured, rounded): the dense layout's
+    column kernel (edgec_dwl_col: 9.5 a tap and 35 per output), the pairs built on the stack (8 a pair
+    of taps and 33 per output, 13 a row of input and 40 a call) and the pairs built in registers
+    (15 a pair of taps, 13 an odd last tap, 31 per output and 20 a call)."""
+    dense = out_rows * (19 * taps + 70) // 2
+    stack = out_rows * (33 + 8 * pairs(taps)) + 13 * in_rows + 40
+    if pairs(taps) < MIN_STACK_PAIRS:
+        stack = dense + 1
+    registers = out_rows * (31 + 15 * (taps // 2) + 13 * (taps % 2)) + 20
+    return dense, stack, registers
+
+
+def in_registers(op: DepthwiseConv2D) -> bool:
+    """Whether an eligible op builds its pairs in registers (edgec_dwpair_t<taps>_s8), not on the stack."""
+    _, stack, registers = _costs(op.kernel_hw[0], op.in_hwc[0], op.out_hwc[0])
+    return registers < stack
+
+
+def entry(op: DepthwiseConv2D) -> str:
+    """The kernel an eligible op calls (edgec_dwpair.h)."""
+    return f"edgec_dwpair_t{op.kernel_hw[0]}_s8" if in_registers(op) else "edgec_dwpair_s8"
 
 
 def eligible(op: DepthwiseConv2D) -> bool:
-    """Whether the pair layout applies and is the faster: a column layer of 5..16 taps, stride 1 along
+    """Whether the pair layout applies and is the faster: a column layer of 3..16 taps, stride 1 along
     the rows, valid padding, at most MAX_ROWS input rows, that the dense layout takes (dwlayout.eligible:
     depth multiplier 1, channels a multiple of 4, the narrow rescale over the whole int8 range)."""
     if not dwlayout.eligible(op):
         return False
     kh, kw = op.kernel_hw
     column = kw == 1 and op.in_hwc[1] == 1 and op.out_hwc[1] == 1 and op.pad_tl == (0, 0)
-    if not (column and op.stride_hw[0] == 1 and MIN_PAIRS <= pairs(kh) <= MAX_PAIRS):
+    if not (column and op.stride_hw[0] == 1 and MIN_TAPS <= kh <= MAX_TAPS):
         return False
-    return op.in_hwc[0] <= MAX_ROWS and faster(kh, op.in_hwc[0], op.out_hwc[0])
+    dense, stack, registers = _costs(kh, op.in_hwc[0], op.out_hwc[0])
+    return op.in_hwc[0] <= MAX_ROWS and min(stack, registers) < dense
 
 
 def layout(op: DepthwiseConv2D) -> np.ndarray:

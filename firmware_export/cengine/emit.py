@@ -277,7 +277,7 @@ def depthwise_entry(op: DepthwiseConv2D) -> str:
     """The kernel a dense depthwise op calls: with the DSP layout, its own entry (edgec_dwconv.h), so
     that a firmware whose depthwise layers all have the layout does not link the generic code."""
     if dwpairs.eligible(op):  # a column layer by pairs of taps (edgec_dwpair.h)
-        return "edgec_dwpair_s8"
+        return dwpairs.entry(op)
     return "edgec_dwconv2d_layout_s8" if dwlayout.eligible(op) else "edgec_dwconv2d_s8"
 
 

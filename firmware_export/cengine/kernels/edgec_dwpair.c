@@ -122,6 +122,62 @@ EDGEC_DWQ_RUN("edgec_dwq_run5", EDGEC_DWQ_P3 EDGEC_DWQ_PAIR EDGEC_DWQ_PAIR);
 EDGEC_DWQ_RUN("edgec_dwq_run6", EDGEC_DWQ_P3 EDGEC_DWQ_P3);
 EDGEC_DWQ_RUN("edgec_dwq_run7", EDGEC_DWQ_P3 EDGEC_DWQ_P3 EDGEC_DWQ_PAIR);
 EDGEC_DWQ_RUN("edgec_dwq_run8", EDGEC_DWQ_P3 EDGEC_DWQ_P3 EDGEC_DWQ_PAIR EDGEC_DWQ_PAIR);
+
+/* A group's outputs with the pairs built in registers (few outputs: the pairs would be built for one
+ * use): as edgec_dwq_run, r4 the output's first input row, r5 d rows' bytes, args = {2d rows' bytes
+ * (unused), the rows' span less a row, out_c - 4, the end of the output}. A pair of taps costs 15
+ * instructions for 8 MACs, an odd last tap (its row paired with itself, a zero weight above) 13. */
+void edgec_dwd_run3(const int32_t *x, const int32_t *chan, int8_t *out, const int32_t *args);
+void edgec_dwd_run4(const int32_t *x, const int32_t *chan, int8_t *out, const int32_t *args);
+void edgec_dwd_run5(const int32_t *x, const int32_t *chan, int8_t *out, const int32_t *args);
+void edgec_dwd_run6(const int32_t *x, const int32_t *chan, int8_t *out, const int32_t *args);
+void edgec_dwd_run7(const int32_t *x, const int32_t *chan, int8_t *out, const int32_t *args);
+void edgec_dwd_run8(const int32_t *x, const int32_t *chan, int8_t *out, const int32_t *args);
+void edgec_dwd_run9(const int32_t *x, const int32_t *chan, int8_t *out, const int32_t *args);
+void edgec_dwd_run10(const int32_t *x, const int32_t *chan, int8_t *out, const int32_t *args);
+void edgec_dwd_run11(const int32_t *x, const int32_t *chan, int8_t *out, const int32_t *args);
+void edgec_dwd_run12(const int32_t *x, const int32_t *chan, int8_t *out, const int32_t *args);
+void edgec_dwd_run13(const int32_t *x, const int32_t *chan, int8_t *out, const int32_t *args);
+void edgec_dwd_run14(const int32_t *x, const int32_t *chan, int8_t *out, const int32_t *args);
+void edgec_dwd_run15(const int32_t *x, const int32_t *chan, int8_t *out, const int32_t *args);
+void edgec_dwd_run16(const int32_t *x, const int32_t *chan, int8_t *out, const int32_t *args);
+/* The weights of a pair of taps times the four channels' pairs in r8-r11. */
+#define EDGEC_DWD_MACS                                                                                   \
+    "ldrd r12, lr, [r6], #8\n\t"                                                                         \
+    "smlad r0, r8, r12, r0\n\t"                                                                          \
+    "smlad r1, r9, lr, r1\n\t"                                                                           \
+    "ldrd r12, lr, [r6], #8\n\t"                                                                         \
+    "smlad r2, r10, r12, r2\n\t"                                                                         \
+    "smlad r3, r11, lr, r3\n\t"
+/* Rows r (r8) and r + d (r10) into the four channels' pairs. */
+#define EDGEC_DWD_SPLIT(PARTNER)                                                                         \
+    "pkhbt r9, r8, " PARTNER ", lsl #16\n\t"                                                             \
+    "pkhtb r11, " PARTNER ", r8, asr #16\n\t"                                                            \
+    "sxtb16 r8, r9\n\t"                                                                                  \
+    "sxtb16 r9, r9, ror #8\n\t"                                                                          \
+    "sxtb16 r10, r11\n\t"                                                                                \
+    "sxtb16 r11, r11, ror #8\n\t"
+#define EDGEC_DWD_PAIR                                                                                   \
+    "ldr r10, [r4, r5]\n\t"                                                                              \
+    "ldr r8, [r4]\n\t"                                                                                   \
+    "add r4, r4, r5, lsl #1\n\t" EDGEC_DWD_SPLIT("r10") EDGEC_DWD_MACS
+#define EDGEC_DWD_ODD "ldr r8, [r4]\n\t" EDGEC_DWD_SPLIT("r8") EDGEC_DWD_MACS
+#define EDGEC_DWD_P2 EDGEC_DWD_PAIR EDGEC_DWD_PAIR
+#define EDGEC_DWD_P4 EDGEC_DWD_P2 EDGEC_DWD_P2
+EDGEC_DWQ_RUN("edgec_dwd_run3", EDGEC_DWD_PAIR EDGEC_DWD_ODD);
+EDGEC_DWQ_RUN("edgec_dwd_run4", EDGEC_DWD_P2);
+EDGEC_DWQ_RUN("edgec_dwd_run5", EDGEC_DWD_P2 EDGEC_DWD_ODD);
+EDGEC_DWQ_RUN("edgec_dwd_run6", EDGEC_DWD_P2 EDGEC_DWD_PAIR);
+EDGEC_DWQ_RUN("edgec_dwd_run7", EDGEC_DWD_P2 EDGEC_DWD_PAIR EDGEC_DWD_ODD);
+EDGEC_DWQ_RUN("edgec_dwd_run8", EDGEC_DWD_P4);
+EDGEC_DWQ_RUN("edgec_dwd_run9", EDGEC_DWD_P4 EDGEC_DWD_ODD);
+EDGEC_DWQ_RUN("edgec_dwd_run10", EDGEC_DWD_P4 EDGEC_DWD_PAIR);
+EDGEC_DWQ_RUN("edgec_dwd_run11", EDGEC_DWD_P4 EDGEC_DWD_PAIR EDGEC_DWD_ODD);
+EDGEC_DWQ_RUN("edgec_dwd_run12", EDGEC_DWD_P4 EDGEC_DWD_P2);
+EDGEC_DWQ_RUN("edgec_dwd_run13", EDGEC_DWD_P4 EDGEC_DWD_P2 EDGEC_DWD_ODD);
+EDGEC_DWQ_RUN("edgec_dwd_run14", EDGEC_DWD_P4 EDGEC_DWD_P2 EDGEC_DWD_PAIR);
+EDGEC_DWQ_RUN("edgec_dwd_run15", EDGEC_DWD_P4 EDGEC_DWD_P2 EDGEC_DWD_PAIR EDGEC_DWD_ODD);
+EDGEC_DWQ_RUN("edgec_dwd_run16", EDGEC_DWD_P4 EDGEC_DWD_P4);
 #else
 /* The assembly in C. */
 static void edgec_dwq_build(const int8_t *x, int32_t *buf, const int32_t *args)
@@ -155,7 +211,10 @@ static void edgec_dwq_run(const int32_t *buf, const int32_t *chan, int8_t *out, 
 }
 #endif
 
-void edgec_dwpair_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)
+/* A group's outputs from its pairs of taps built in registers (asm builds), or NULL: from the stack. */
+typedef void (*edgec_dwd_fn)(const int32_t *, const int32_t *, int8_t *, const int32_t *);
+
+static void edgec_dwpair_run(const edgec_dwconv_params *p, const int8_t *input, int8_t *output, edgec_dwd_fn direct)
 {
     const int32_t channels = p->in_c, in_h = p->in_h, out_h = p->out_h, d = p->dilation_h;
     const int32_t n_pairs = (p->kernel_h + 1) / 2, per = 16 + 4 * n_pairs;
@@ -171,6 +230,14 @@ void edgec_dwpair_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *
 #if defined(EDGEC_DWQ_ASM)
             const int32_t args[4] = {32 * d, 32 * d * n_pairs - 16, channels - 4,
                                      (int32_t)(uintptr_t)(out + out_h * channels)};
+            if (direct != NULL) {
+                const int32_t at[4] = {d * channels, 2 * d * channels * (p->kernel_h / 2) - channels, channels - 4,
+                                       args[3]};
+                direct((const int32_t *)(const void *)(in_b + 4 * g), chan, out, at);
+                continue;
+            }
+#else
+            (void)direct; /* the same sums, from the pairs built */
 #endif
             edgec_dwq_build(in_b + 4 * g, buf, build);
 #if defined(EDGEC_DWQ_ASM)
@@ -200,4 +267,38 @@ void edgec_dwpair_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *
         }
     }
 }
+
+void edgec_dwpair_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)
+{
+    edgec_dwpair_run(p, input, output, NULL);
+}
+
+/* The entries of the pairs built in registers, one per kernel height (each links its own assembly). */
+#if defined(EDGEC_DWQ_ASM)
+#define EDGEC_DWD_ENTRY(T)                                                                               \
+    void edgec_dwpair_t##T##_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)       \
+    {                                                                                                    \
+        edgec_dwpair_run(p, input, output, edgec_dwd_run##T);                                            \
+    }
+#else
+#define EDGEC_DWD_ENTRY(T)                                                                               \
+    void edgec_dwpair_t##T##_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)       \
+    {                                                                                                    \
+        edgec_dwpair_run(p, input, output, NULL);                                                        \
+    }
+#endif
+EDGEC_DWD_ENTRY(3)
+EDGEC_DWD_ENTRY(4)
+EDGEC_DWD_ENTRY(5)
+EDGEC_DWD_ENTRY(6)
+EDGEC_DWD_ENTRY(7)
+EDGEC_DWD_ENTRY(8)
+EDGEC_DWD_ENTRY(9)
+EDGEC_DWD_ENTRY(10)
+EDGEC_DWD_ENTRY(11)
+EDGEC_DWD_ENTRY(12)
+EDGEC_DWD_ENTRY(13)
+EDGEC_DWD_ENTRY(14)
+EDGEC_DWD_ENTRY(15)
+EDGEC_DWD_ENTRY(16)
 #endif
