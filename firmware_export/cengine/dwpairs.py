@@ -33,12 +33,12 @@ def _costs(taps: int, in_rows: int, out_rows: int) -> tuple[int, int, int]:
     """Instructions a group of 4 channels on the emulated M7 (measured, rounded): the dense layout's
     column kernel (edgec_dwl_col: 9.5 a tap and 35 per output), the pairs built on the stack (8 a pair
     of taps and 33 per output, 13 a row of input and 40 a call) and the pairs built in registers
-    (15 a pair of taps, 13 an odd last tap, 31 per output and 20 a call)."""
+    (15 a pair of taps, 13 an odd last tap, 31 per output and 15 a group: one call for all)."""
     dense = out_rows * (19 * taps + 70) // 2
     stack = out_rows * (33 + 8 * pairs(taps)) + 13 * in_rows + 40
     if pairs(taps) < MIN_STACK_PAIRS:
         stack = dense + 1
-    registers = out_rows * (31 + 15 * (taps // 2) + 13 * (taps % 2)) + 20
+    registers = out_rows * (31 + 15 * (taps // 2) + 13 * (taps % 2)) + 15
     return dense, stack, registers
 
 

@@ -123,9 +123,10 @@ EDGEC_DWQ_RUN("edgec_dwq_run6", EDGEC_DWQ_P3 EDGEC_DWQ_P3);
 EDGEC_DWQ_RUN("edgec_dwq_run7", EDGEC_DWQ_P3 EDGEC_DWQ_P3 EDGEC_DWQ_PAIR);
 EDGEC_DWQ_RUN("edgec_dwq_run8", EDGEC_DWQ_P3 EDGEC_DWQ_P3 EDGEC_DWQ_PAIR EDGEC_DWQ_PAIR);
 
-/* A group's outputs with the pairs built in registers (few outputs: the pairs would be built for one
- * use): as edgec_dwq_run, r4 the output's first input row, r5 d rows' bytes, args = {2d rows' bytes
- * (unused), the rows' span less a row, out_c - 4, the end of the output}. A pair of taps costs 15
+/* Every group's outputs with the pairs built in registers (few outputs: the pairs would be built for
+ * one use): as edgec_dwq_run, r4 the output's first input row, r5 d rows' bytes, args = {d rows'
+ * bytes, the rows' span less a row, out_c - 4, the end of the first group's output, out_h * out_c,
+ * the groups, the layout's bytes a group}. A pair of taps costs 15
  * instructions for 8 MACs, an odd last tap (its row paired with itself, a zero weight above) 13. */
 void edgec_dwd_run3(const int32_t *x, const int32_t *chan, int8_t *out, const int32_t *args);
 void edgec_dwd_run4(const int32_t *x, const int32_t *chan, int8_t *out, const int32_t *args);
@@ -162,22 +163,65 @@ void edgec_dwd_run16(const int32_t *x, const int32_t *chan, int8_t *out, const i
     "ldr r8, [r4]\n\t"                                                                                   \
     "add r4, r4, r5, lsl #1\n\t" EDGEC_DWD_SPLIT("r10") EDGEC_DWD_MACS
 #define EDGEC_DWD_ODD "ldr r8, [r4]\n\t" EDGEC_DWD_SPLIT("r8") EDGEC_DWD_MACS
+/* Every group in one call: the stack holds the group's layout, the rows' span less a row, out_c - 4,
+ * the end of the group's output, out_h * out_c, the groups left, the group's first input word, the
+ * layout's bytes a group. */
+#define EDGEC_DWD_RUN(NAME, PAIRS)                                                                       \
+    __asm__(EDGEC_DWQ_FUNC(NAME)                                                                         \
+            "push {r4-r11, lr}\n\t"                                                                      \
+            "sub sp, sp, #32\n\t"                                                                        \
+            "mov r4, r0\n\t"                                                                             \
+            "mov r6, r1\n\t"                                                                             \
+            "mov r7, r2\n\t"                                                                             \
+            "ldm r3, {r5, r8-r12}\n\t"                                                                   \
+            "stm sp, {r1, r8-r12}\n\t"                                                                   \
+            "ldr r8, [r3, #24]\n\t"                                                                      \
+            "str r0, [sp, #24]\n\t"                                                                      \
+            "str r8, [sp, #28]\n"                                                                         \
+            "1:\n\t"                                                                                     \
+            "ldm r6!, {r0-r3}\n\t"                                                                       \
+            PAIRS                                                                                        \
+            EDGEC_DWQ_RESCALE("r0") EDGEC_DWQ_RESCALE("r1") EDGEC_DWQ_RESCALE("r2") EDGEC_DWQ_RESCALE("r3") \
+            "ldm sp, {r6, r8-r10}\n\t"                                                                   \
+            "sub r4, r4, r8\n\t"                                                                         \
+            "add r7, r7, r9\n\t"                                                                         \
+            "cmp r7, r10\n\t"                                                                            \
+            "bne 1b\n\t"                                                                                 \
+            "ldr r12, [sp, #20]\n\t"                                                                     \
+            "subs r12, r12, #1\n\t"                                                                      \
+            "beq 2f\n\t"                                                                                 \
+            "str r12, [sp, #20]\n\t"                                                                     \
+            "ldr r8, [sp, #28]\n\t"                                                                      \
+            "add r6, r6, r8\n\t"                                                                         \
+            "str r6, [sp]\n\t"                                                                           \
+            "ldr r4, [sp, #24]\n\t"                                                                      \
+            "add r4, r4, #4\n\t"                                                                         \
+            "str r4, [sp, #24]\n\t"                                                                      \
+            "add r10, r10, #4\n\t"                                                                       \
+            "str r10, [sp, #12]\n\t"                                                                     \
+            "ldr r11, [sp, #16]\n\t"                                                                     \
+            "sub r7, r10, r11\n\t"                                                                       \
+            "b 1b\n"                                                                                      \
+            "2:\n\t"                                                                                     \
+            "add sp, sp, #32\n\t"                                                                        \
+            "pop {r4-r11, pc}\n\t"                                                                       \
+            ".size " NAME ", .-" NAME "\n\t")
 #define EDGEC_DWD_P2 EDGEC_DWD_PAIR EDGEC_DWD_PAIR
 #define EDGEC_DWD_P4 EDGEC_DWD_P2 EDGEC_DWD_P2
-EDGEC_DWQ_RUN("edgec_dwd_run3", EDGEC_DWD_PAIR EDGEC_DWD_ODD);
-EDGEC_DWQ_RUN("edgec_dwd_run4", EDGEC_DWD_P2);
-EDGEC_DWQ_RUN("edgec_dwd_run5", EDGEC_DWD_P2 EDGEC_DWD_ODD);
-EDGEC_DWQ_RUN("edgec_dwd_run6", EDGEC_DWD_P2 EDGEC_DWD_PAIR);
-EDGEC_DWQ_RUN("edgec_dwd_run7", EDGEC_DWD_P2 EDGEC_DWD_PAIR EDGEC_DWD_ODD);
-EDGEC_DWQ_RUN("edgec_dwd_run8", EDGEC_DWD_P4);
-EDGEC_DWQ_RUN("edgec_dwd_run9", EDGEC_DWD_P4 EDGEC_DWD_ODD);
-EDGEC_DWQ_RUN("edgec_dwd_run10", EDGEC_DWD_P4 EDGEC_DWD_PAIR);
-EDGEC_DWQ_RUN("edgec_dwd_run11", EDGEC_DWD_P4 EDGEC_DWD_PAIR EDGEC_DWD_ODD);
-EDGEC_DWQ_RUN("edgec_dwd_run12", EDGEC_DWD_P4 EDGEC_DWD_P2);
-EDGEC_DWQ_RUN("edgec_dwd_run13", EDGEC_DWD_P4 EDGEC_DWD_P2 EDGEC_DWD_ODD);
-EDGEC_DWQ_RUN("edgec_dwd_run14", EDGEC_DWD_P4 EDGEC_DWD_P2 EDGEC_DWD_PAIR);
-EDGEC_DWQ_RUN("edgec_dwd_run15", EDGEC_DWD_P4 EDGEC_DWD_P2 EDGEC_DWD_PAIR EDGEC_DWD_ODD);
-EDGEC_DWQ_RUN("edgec_dwd_run16", EDGEC_DWD_P4 EDGEC_DWD_P4);
+EDGEC_DWD_RUN("edgec_dwd_run3", EDGEC_DWD_PAIR EDGEC_DWD_ODD);
+EDGEC_DWD_RUN("edgec_dwd_run4", EDGEC_DWD_P2);
+EDGEC_DWD_RUN("edgec_dwd_run5", EDGEC_DWD_P2 EDGEC_DWD_ODD);
+EDGEC_DWD_RUN("edgec_dwd_run6", EDGEC_DWD_P2 EDGEC_DWD_PAIR);
+EDGEC_DWD_RUN("edgec_dwd_run7", EDGEC_DWD_P2 EDGEC_DWD_PAIR EDGEC_DWD_ODD);
+EDGEC_DWD_RUN("edgec_dwd_run8", EDGEC_DWD_P4);
+EDGEC_DWD_RUN("edgec_dwd_run9", EDGEC_DWD_P4 EDGEC_DWD_ODD);
+EDGEC_DWD_RUN("edgec_dwd_run10", EDGEC_DWD_P4 EDGEC_DWD_PAIR);
+EDGEC_DWD_RUN("edgec_dwd_run11", EDGEC_DWD_P4 EDGEC_DWD_PAIR EDGEC_DWD_ODD);
+EDGEC_DWD_RUN("edgec_dwd_run12", EDGEC_DWD_P4 EDGEC_DWD_P2);
+EDGEC_DWD_RUN("edgec_dwd_run13", EDGEC_DWD_P4 EDGEC_DWD_P2 EDGEC_DWD_ODD);
+EDGEC_DWD_RUN("edgec_dwd_run14", EDGEC_DWD_P4 EDGEC_DWD_P2 EDGEC_DWD_PAIR);
+EDGEC_DWD_RUN("edgec_dwd_run15", EDGEC_DWD_P4 EDGEC_DWD_P2 EDGEC_DWD_PAIR EDGEC_DWD_ODD);
+EDGEC_DWD_RUN("edgec_dwd_run16", EDGEC_DWD_P4 EDGEC_DWD_P4);
 #else
 /* The assembly in C. */
 static void edgec_dwq_build(const int8_t *x, int32_t *buf, const int32_t *args)
@@ -230,11 +274,11 @@ static void edgec_dwpair_run(const edgec_dwconv_params *p, const int8_t *input, 
 #if defined(EDGEC_DWQ_ASM)
             const int32_t args[4] = {32 * d, 32 * d * n_pairs - 16, channels - 4,
                                      (int32_t)(uintptr_t)(out + out_h * channels)};
-            if (direct != NULL) {
-                const int32_t at[4] = {d * channels, 2 * d * channels * (p->kernel_h / 2) - channels, channels - 4,
-                                       args[3]};
-                direct((const int32_t *)(const void *)(in_b + 4 * g), chan, out, at);
-                continue;
+            if (direct != NULL) { /* every group in one call */
+                const int32_t at[7] = {d * channels, 2 * d * channels * (p->kernel_h / 2) - channels, channels - 4,
+                                       args[3], out_h * channels, channels / 4, 4 * per};
+                direct((const int32_t *)(const void *)in_b, chan, out, at);
+                break;
             }
 #else
             (void)direct; /* the same sums, from the pairs built */
