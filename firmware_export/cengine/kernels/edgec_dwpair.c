@@ -9,6 +9,9 @@
  * one ADD, 8 instructions for 8 MACs) and the rescale of edgec_dwconv.c's layout. An odd last tap
  * pairs its row with a zero weight; the last d rows, whose partner lies past the input, pair with
  * themselves. A group's input is read whole before its outputs are written (the op may run in place).
+ * With few outputs (a pair would serve one), each output builds its pairs in registers instead
+ * (edgec_dwd_run<T>, entry edgec_dwpair_t<T>_s8: 15 instructions a pair of taps, every group in one
+ * call); dwpairs.py chooses. The C twin (no assembly) builds the pairs on the stack for both.
  */
 #include "edgec_dwpair.h"
 
