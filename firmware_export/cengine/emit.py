@@ -16,7 +16,7 @@ import numpy as np
 from .ops import (Alias, Binary, Concatenation, Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected,
                   Lookup, Mean, Operand, Pad, Pool2D, QuantizeFloat, Softmax, is_pwt,
                   rows16_eligible)
-from . import dwblocks, dwlayout
+from . import dwblocks, dwlayout, dwpairs
 from .planner import MemoryPlan
 
 VALUES_PER_LINE = {"int8_t": 16, "uint8_t": 16, "int32_t": 8, "float": 4}
@@ -210,7 +210,8 @@ def depthwise_decls(p: str, op: DepthwiseConv2D) -> list[str]:
                 "#endif"]
     if not dwlayout.eligible(op):
         return dense
-    return ["#if defined(EDGEC_DSP)", c_array("int32_t", f"{p}_dsp", dwlayout.layout(op), align=4),
+    words = dwpairs.layout(op) if dwpairs.eligible(op) else dwlayout.layout(op)  # a column: by pairs of taps
+    return ["#if defined(EDGEC_DSP)", c_array("int32_t", f"{p}_dsp", words, align=4),
             f"#define {P}_ARRAYS NULL, NULL, NULL, NULL", f"#define {P}_DSP {p}_dsp", "#else", *dense,
             f"#define {P}_ARRAYS {p}_weights, {p}_bias, {p}_multiplier, {p}_shift", f"#define {P}_DSP NULL",
             "#endif"]
@@ -282,12 +283,14 @@ def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
         return OpCode("\n".join(decls), f"edgec_dwconv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_DW)
     return OpCode("\n".join(decls), f"{depthwise_entry(op)}(&{p}_params, {ptr(op.input)}, {ptr(op.output)});",
-                  ("edgec_dwconv",))
+                  ("edgec_dwconv", "edgec_dwpair") if dwpairs.eligible(op) else ("edgec_dwconv",))
 
 
 def depthwise_entry(op: DepthwiseConv2D) -> str:
     """The kernel a dense depthwise op calls: with the DSP layout, its own entry (edgec_dwconv.h), so
     that a firmware whose depthwise layers all have the layout does not link the generic code."""
+    if dwpairs.eligible(op):  # a column layer by pairs of taps (edgec_dwpair.h)
+        return dwpairs.entry(op)
     return "edgec_dwconv2d_layout_s8" if dwlayout.eligible(op) else "edgec_dwconv2d_s8"
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from toolchain.base.errors import OptionError
 
+from . import dwpairs
 from .emit import BINARY_FUNCTIONS, OpCode, _Pointers, _mac_decls, binary_params_struct, c_array, \
     conv_params_struct, depthwise_decls, depthwise_entry, depthwise_params_struct, emit_op, pool_params_struct
 from .inplace import inplace_lag, reverse_lag
@@ -378,7 +379,7 @@ def emit_stage(graph: EngineGraph, stage: PatchStage, ptr: _Pointers, full: Engi
             kernels.add("edgec_conv")
         elif isinstance(op, DepthwiseConv2D):
             decls += depthwise_decls(p, op)
-            kernels.add("edgec_dwconv")
+            kernels.update(("edgec_dwconv", "edgec_dwpair") if dwpairs.eligible(op) else ("edgec_dwconv",))
         elif isinstance(op, Lookup):
             decls.append(c_array("int8_t", f"{p}_table", op.table))
             kernels.add("edgec_lut")

@@ -52,6 +52,16 @@ CASES = [
     # ... rows too long for a line of zp bytes down (the border pixels list their taps); a 3 x 3 map
     Case("dw_layout_long_rows", (4, 9, 240), _dw(kernel_size=3, padding="same"), expected_ops=("DEPTHWISE_CONV_2D",)),
     Case("dw_layout_3x3_map", (3, 3, 24), _dw(kernel_size=3, padding="same"), expected_ops=("DEPTHWISE_CONV_2D",)),
+    # column layers (kernel and input 1 wide, valid): from 5 taps by pairs of taps (dwpairs.py) when the
+    # outputs are enough to pay for the pairs' building, else (and 3 taps) by the dense layout
+    Case("dw_pair_3x1", (9, 1, 8), _dw(kernel_size=(3, 1), padding="valid"), expected_ops=("DEPTHWISE_CONV_2D",)),
+    Case("dw_pair_5x1", (60, 1, 8), _dw(kernel_size=(5, 1), padding="valid"), expected_ops=("DEPTHWISE_CONV_2D",)),
+    Case("dw_pair_10x1_12ch", (40, 1, 12), _dw(kernel_size=(10, 1), padding="valid"), expected_ops=("DEPTHWISE_CONV_2D",)),
+    Case("dw_pair_15x1_dilated2", (70, 1, 8), _dw(kernel_size=(15, 1), dilation_rate=(2, 1), padding="valid"), expected_ops=("DEPTHWISE_CONV_2D",)),
+    Case("dw_pair_7x1_dilated3_12ch", (60, 1, 12), _dw(kernel_size=(7, 1), dilation_rate=(3, 1), padding="valid"), expected_ops=("DEPTHWISE_CONV_2D",)),
+    # ... as many rows as a group's pairs on the stack hold (dwpairs.MAX_ROWS); 15 taps over one output (dense)
+    Case("dw_pair_6x1_96rows", (96, 1, 4), _dw(kernel_size=(6, 1), padding="valid"), expected_ops=("DEPTHWISE_CONV_2D",)),
+    Case("dw_pair_15x1_one_output", (15, 1, 8), _dw(kernel_size=(15, 1), padding="valid"), expected_ops=("DEPTHWISE_CONV_2D",)),
     Case("dw_5x5_5ch_same", (9, 8, 5), _dw(kernel_size=5, padding="same", activation="relu6"), expected_ops=("DEPTHWISE_CONV_2D",)),
     # A kernel the size of the whole map, valid: a Dense made separable (toolchain.compress.filters).
     Case("dw_whole_map_valid", (4, 3, 10), _dw(kernel_size=(4, 3), padding="valid"), expected_ops=("DEPTHWISE_CONV_2D",)),

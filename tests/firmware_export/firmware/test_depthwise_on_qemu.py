@@ -47,9 +47,40 @@ def _build_long_rows(keras, x):
     return keras.layers.Flatten()(keras.layers.DepthwiseConv2D(3, padding="same")(x))
 
 
+def _build_columns(keras, x):
+    """Column layers by pairs of taps (dwpairs.py, edgec_dwpair.c), built on the stack: 5, 10, 15
+    (dilation 2) and 7 (dilation 3) taps over 12 channels; then 3 taps, built in registers."""
+    L = keras.layers
+    y = L.DepthwiseConv2D((5, 1), padding="valid")(x)
+    y = L.DepthwiseConv2D((10, 1), padding="valid")(y)
+    y = L.DepthwiseConv2D((15, 1), dilation_rate=(2, 1), padding="valid")(y)
+    y = L.DepthwiseConv2D((7, 1), dilation_rate=(3, 1), padding="valid")(y)
+    y = L.DepthwiseConv2D((3, 1), padding="valid")(y)
+    return L.Flatten()(y)
+
+
+def _build_few_outputs(keras, x):
+    """Column layers whose pairs are built in registers (edgec_dwpair_t<taps>_s8): 4 taps, then 16 and
+    15 taps over 2 outputs and 1."""
+    L = keras.layers
+    y = L.DepthwiseConv2D((4, 1), padding="valid")(x)
+    y = L.DepthwiseConv2D((16, 1), padding="valid")(y)
+    y = L.Reshape((2, 1, 12))(y)
+    y = L.Concatenate(axis=1)([y] * 8)  # 16 rows
+    y = L.DepthwiseConv2D((15, 1), padding="valid")(y)
+    return L.Flatten()(y)
+
+
+def _build_long_column(keras, x):
+    """As many rows as a group's pairs on the stack hold (dwpairs.MAX_ROWS), 6 taps: 3 pairs."""
+    return keras.layers.Flatten()(keras.layers.DepthwiseConv2D((6, 1), padding="valid")(x))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("build, shape", [(_build, (21, 17, 12)), (_build_lines, (13, 11, 20)),
-                                          (_build_long_rows, (4, 9, 240))], ids=["mixed", "lines", "long-rows"])
+                                          (_build_long_rows, (4, 9, 240)), (_build_columns, (82, 1, 12)),
+                                          (_build_long_column, (96, 1, 8)), (_build_few_outputs, (20, 1, 12))],
+                         ids=["mixed", "lines", "long-rows", "columns", "long-column", "few-outputs"])
 def test_depthwise_layout_on_the_emulated_m7_equals_tflm(tmp_path, build, shape):
     require_tool("arm-none-eabi-gcc")
     require_tool("qemu-system-arm")
