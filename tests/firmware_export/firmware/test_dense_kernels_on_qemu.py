@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-import targets
 from tests.conftest import require_tool
 from tests.firmware_export.single_op_models import Case, convert
-from toolchain.benchmark import BenchOptions, run_bench
+from tests.firmware_export.firmware.emulated import exact_on_m7
 
 
 def _build(keras, x):
@@ -29,10 +28,4 @@ def _build(keras, x):
 def test_dense_dsp_kernels_on_the_emulated_m7_equal_tflm(tmp_path):
     require_tool("arm-none-eabi-gcc")
     require_tool("qemu-system-arm")
-    model = tmp_path / "dense_kernels.tflite"
-    model.write_bytes(convert(Case("dense_kernels", (9, 9, 3), _build)))
-    result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
-                                    warmup=0, limit=4, out_dir=tmp_path / "bench"))
-    c = result.comparison
-    assert c.basis == "raw" and c.compared == 4
-    assert c.exact_match_rate == 1.0 and c.max_abs_diff == 0.0
+    exact_on_m7(convert(Case("dense_kernels", (9, 9, 3), _build)), "dense_kernels", tmp_path)

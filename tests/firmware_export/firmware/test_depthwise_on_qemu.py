@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-import targets
 from tests.conftest import require_tool
 from tests.firmware_export.single_op_models import Case, convert
-from toolchain.benchmark import BenchOptions, run_bench
+from tests.firmware_export.firmware.emulated import exact_on_m7
 
 
 def _build(keras, x):
@@ -84,10 +83,4 @@ def _build_long_column(keras, x):
 def test_depthwise_layout_on_the_emulated_m7_equals_tflm(tmp_path, build, shape):
     require_tool("arm-none-eabi-gcc")
     require_tool("qemu-system-arm")
-    model = tmp_path / "depthwise.tflite"
-    model.write_bytes(convert(Case("depthwise", shape, build)))
-    result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
-                                    warmup=0, limit=4, out_dir=tmp_path / "bench"))
-    c = result.comparison
-    assert c.basis == "raw" and c.compared == 4
-    assert c.exact_match_rate == 1.0 and c.max_abs_diff == 0.0
+    exact_on_m7(convert(Case("depthwise", shape, build)), "depthwise", tmp_path)

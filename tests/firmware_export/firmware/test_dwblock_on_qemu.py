@@ -9,14 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import targets
 from firmware_export.cengine import generate_engine
 from tests.conftest import require_tool
 from tests.firmware_export.firmware.test_depthwise_on_qemu import _build
 from tests.firmware_export.single_op_models import Case, convert
 from tests.firmware_export.weight_variants import map_weights
 from toolchain.base.tflite_reader import read_tflite
-from toolchain.benchmark import BenchOptions, run_bench
+from tests.firmware_export.firmware.emulated import exact_on_m7
 from toolchain.compress.tflite_weights import prune_depthwise_blocks
 
 
@@ -35,10 +34,4 @@ def test_dw_block_layers_on_the_emulated_m7_equal_tflm(tmp_path):
     engine = generate_engine(read_tflite(data, "dwblock"), "dwblock", "dwblock.tflite")
     assert [layer.format for layer in engine.layers] == ["dw_block"] * 7
     assert engine.files["dwblock.c"].count("_dsp[") == 7  # every layer through the Thumb-2 loop
-    model = tmp_path / "dwblock.tflite"
-    model.write_bytes(data)
-    result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
-                                    warmup=0, limit=4, out_dir=tmp_path / "bench"))
-    c = result.comparison
-    assert c.basis == "raw" and c.compared == 4
-    assert c.exact_match_rate == 1.0 and c.max_abs_diff == 0.0
+    exact_on_m7(data, "dwblock", tmp_path)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import targets
 from firmware_export.cengine import generate_engine
 from tests.conftest import require_tool
 from tests.firmware_export.single_op_models import Case, convert
 from tests.firmware_export.test_cengine_fcpairs import _chain, _pair_calls, _shared_codes
 from tests.firmware_export.weight_variants import map_weights
 from toolchain.base.tflite_reader import read_tflite
-from toolchain.benchmark import BenchOptions, run_bench
+from tests.firmware_export.firmware.emulated import exact_on_m7
 
 
 @pytest.mark.slow
@@ -26,11 +25,5 @@ def test_pair_table_on_the_emulated_m7_equals_tflm(tmp_path):
     require_tool("qemu-system-arm")
     data = map_weights(convert(Case("fc_pairs", (138,), _chain)), _shared_codes)
     assert _pair_calls(generate_engine(read_tflite(data, "fc_pairs"), "fc_pairs")) == (3, 2)
-    model = tmp_path / "fc_pairs.tflite"
-    model.write_bytes(data)
-    result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
-                                    warmup=0, limit=4, out_dir=tmp_path / "bench"))
-    c = result.comparison
-    assert c.basis == "raw" and c.compared == 4
-    assert c.exact_match_rate == 1.0 and c.max_abs_diff == 0.0
+    result = exact_on_m7(data, "fc_pairs", tmp_path)
     assert np.isfinite(result.per_inference.median)

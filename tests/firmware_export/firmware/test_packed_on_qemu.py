@@ -7,14 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import targets
 from firmware_export.cengine import generate_engine
 from firmware_export.cengine.storage import NEAR_TIE, NEAR_TIE_BYTES, encode
 from tests.firmware_export.weight_variants import compress_weights, map_weights
 from tests.conftest import require_tool
 from tests.firmware_export.single_op_models import Case, convert
 from tests.firmware_export.test_cengine_dwg import _clustered
-from toolchain.benchmark import BenchOptions, run_bench
+from tests.firmware_export.firmware.emulated import exact_on_m7
 from toolchain.base.tflite_reader import read_tflite
 
 
@@ -62,13 +61,7 @@ def test_clustered_and_sparse_layers_on_the_emulated_m7_equal_tflm(tmp_path):
     assert tiles[1] == 0 and tiles[2] == 8 and tiles[5] == 8, tiles
     assert sum(layer.stored_bytes for layer in engine.layers) < 0.6 * sum(layer.dense_bytes for layer in engine.layers)
 
-    model = tmp_path / "packed_model.tflite"
-    model.write_bytes(data)
-    result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
-                                    warmup=0, limit=4, out_dir=tmp_path / "bench"))
-    c = result.comparison
-    assert c.basis == "raw" and c.compared == 4
-    assert c.exact_match_rate == 1.0 and c.max_abs_diff == 0.0
+    result = exact_on_m7(data, "packed_model", tmp_path)
     assert np.isfinite(result.per_inference.median)
 
 
@@ -115,13 +108,7 @@ def test_block_pruned_layers_on_the_emulated_m7_equal_tflm(tmp_path):
     assert engine.layers[1].stored_bytes == encode(rows, "dw_block").nbytes <= fixed + max(fixed * NEAR_TIE,
                                                                                           NEAR_TIE_BYTES)
     assert [layer.tile for layer in engine.layers][2:6] == [4, 4, 4, 4]
-    model = tmp_path / "block_model.tflite"
-    model.write_bytes(data)
-    result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
-                                    warmup=0, limit=4, out_dir=tmp_path / "bench"))
-    c = result.comparison
-    assert c.basis == "raw" and c.compared == 4
-    assert c.exact_match_rate == 1.0 and c.max_abs_diff == 0.0
+    exact_on_m7(data, "block_model", tmp_path)
 
 
 def _build_dw(keras, x):
@@ -162,10 +149,4 @@ def test_clustered_depthwise_and_pointwise_on_the_emulated_m7_equal_tflm(tmp_pat
     assert text.count("edgec_dwconv2d_dwg_s8(&op") == dwg, text[-3000:]
     assert text.count("edgec_conv2d_pwt_s8(&op") >= (dwg == 3), text[-3000:]
     assert text.count("edgec_conv2d_rows16_s8(&op") == (dwg == 3), text[-3000:]
-    model = tmp_path / f"{name}.tflite"
-    model.write_bytes(data)
-    result = run_bench(BenchOptions(target=targets.load_target("cortex-m7"), emulate=True, model=model, runs=4,
-                                    warmup=0, limit=4, out_dir=tmp_path / "bench"))
-    c = result.comparison
-    assert c.basis == "raw" and c.compared == 4
-    assert c.exact_match_rate == 1.0 and c.max_abs_diff == 0.0
+    exact_on_m7(data, name, tmp_path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import targets
 from tests.conftest import require_tool
-from toolchain.benchmark import BenchOptions, run_bench
+from tests.firmware_export.firmware.emulated import exact_on_m7
 
 
 def test_patched_tiny_model_on_the_emulated_m7_equals_tflm(tiny, tmp_path):
@@ -20,10 +20,4 @@ def test_patched_tiny_model_on_the_emulated_m7_equals_tflm(tiny, tmp_path):
     assert engine.op_names[stage.first:stage.last + 1] == ("CONV_2D", "MAX_POOL_2D")
     target = targets.load_target("cortex-m7")
     firmware = build_firmware(engine, target, tmp_path / "fw")
-    model = tmp_path / "tiny.tflite"
-    model.write_bytes(tiny.tflite_bytes)
-    result = run_bench(BenchOptions(target=target, emulate=True, model=model, firmware=firmware.elf.parent,
-                                    runs=3, warmup=0, limit=3, out_dir=tmp_path / "bench"))
-    c = result.comparison
-    assert c.basis == "raw" and c.compared == 3
-    assert c.exact_match_rate == 1.0 and c.max_abs_diff == 0.0
+    exact_on_m7(tiny.tflite_bytes, "tiny", tmp_path, runs=3, firmware=firmware.elf.parent)
