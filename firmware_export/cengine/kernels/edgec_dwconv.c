@@ -345,8 +345,8 @@ void edgec_dwl_cols(const int32_t *args, const int32_t *layout, int8_t *out);
 void edgec_dwl_taps9(const int8_t *const *taps, const int32_t *layout, int8_t *out);
 /* Every channel of `pixels` output pixels of a 1-wide kernel over a 1-wide input (a column: taps
  * and pixels along the rows) whose windows lie inside the input: x the first window's top, args =
- * {tap step, taps, pixels, step to the next window less in_c, out_c}. Two taps a loop: 19
- * instructions, 8 MACs. */
+ * {tap step, taps, pixels, step from the end of a window's groups to the next window, step from the
+ * end of a pixel's output to the next (0 but in a chunk)}. Two taps a loop: 19 instructions, 8 MACs. */
 void edgec_dwl_col(const int8_t *x, const int32_t *layout, int8_t *out, const int32_t *args);
 /* The same over any number of taps (a loop), args = {taps, groups}. */
 void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *out, const int32_t *args);
@@ -453,8 +453,9 @@ __asm__(EDGEC_DWL_FUNC("edgec_dwl_taps9")
         ".size edgec_dwl_taps9, .-edgec_dwl_taps9\n\t");
 
 /* r0-r3 the sums, r4 the tap, r5 the tap step, r6 the layout, r7 the output, r12 the taps left,
- * lr the end of the pixel's output; on the stack: pixels left, the step to the next window, the
- * taps' span less 4, the layout, the taps, out_c. */
+ * lr the step from the end of a pixel's output to the next; on the stack: pixels left, the step to
+ * the next window, the taps' span less 4, the layout, the taps. The last group ends a pixel
+ * (EDGEC_DWL_LAST). */
 __asm__(EDGEC_DWL_FUNC("edgec_dwl_col")
         "push {r4-r11, lr}\n\t"
         "sub sp, sp, #24\n\t"
@@ -465,14 +466,12 @@ __asm__(EDGEC_DWL_FUNC("edgec_dwl_col")
         "str r9, [sp]\n\t"
         "str r10, [sp, #4]\n\t"
         "str r8, [sp, #16]\n\t"
-        "str r11, [sp, #20]\n\t"
+        "mov lr, r11\n\t"
         "mul r8, r8, r5\n\t"
         "sub r8, r8, #4\n\t"
         "str r8, [sp, #8]\n"
         "0:\n\t"
-        "ldr r6, [sp, #12]\n\t"
-        "ldr r8, [sp, #20]\n\t"
-        "add lr, r7, r8\n"
+        "ldr r6, [sp, #12]\n"
         "1:\n\t"
         "ldm r6!, {r0-r3}\n\t"
         "ldr r12, [sp, #16]\n\t"
@@ -492,8 +491,9 @@ __asm__(EDGEC_DWL_FUNC("edgec_dwl_col")
         "ldr r8, [sp, #8]\n\t"
         "sub r4, r4, r8\n\t"
         EDGEC_DWL_RESCALE4
-        "cmp r7, lr\n\t"
-        "bne 1b\n\t"
+        "tst r10, #" EDGEC_DWL_LAST "\n\t"
+        "beq 1b\n\t"
+        "add r7, r7, lr\n\t"
         "ldr r8, [sp, #4]\n\t"
         "add r4, r4, r8\n\t"
         "ldr r8, [sp]\n\t"
@@ -689,6 +689,7 @@ EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p
     int8_t *out = out_b + g->rlo * out_row;
     const int32_t bytes = ch->bytes;
     const int32_t *const layout = ch->layout;
+    void (*rows)(const int32_t *, const int32_t *, int8_t *);
     int32_t run[9], side[EDGEC_DWL_SIDES][8], side_ox[EDGEC_DWL_SIDES], n = 0, oy, ox, j, k;
     for (k = 0; k < 3; k++) {
         run[EDGEC_DWL_LINE(k)] = (int32_t)(uintptr_t)(first + k * dh * row + (lo * sw - pl) * in_c);
@@ -697,6 +698,7 @@ EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p
     run[1] = dw * in_c;
     run[7] = (int32_t)(uintptr_t)(out + hi * out_c);
     run[8] = out_c - bytes; /* a chunk's pixels: edgec_dwl_rows_step */
+    rows = run[8] == 0 ? edgec_dwl_rows : edgec_dwl_rows_step;
     for (ox = 0; ox < out_w; ox++) {
         const int32_t ix0 = ox * sw - pl;
         if (ox == lo) {
@@ -717,11 +719,7 @@ EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p
         for (j = 0; j < lo; j++) {
             edgec_dwl_cols(side[j], layout, out + side_ox[j] * out_c);
         }
-        if (run[8] == 0) {
-            edgec_dwl_rows(run, layout, out + lo * out_c);
-        } else {
-            edgec_dwl_rows_step(run, layout, out + lo * out_c);
-        }
+        rows(run, layout, out + lo * out_c);
         for (; j < n; j++) {
             edgec_dwl_cols(side[j], layout, out + side_ox[j] * out_c);
         }
@@ -745,7 +743,7 @@ EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p
  * = rows, a row outside reads zp bytes), and the other pixels of the rows whose rows lie inside one
  * by one (lines = columns, a column outside reads zp bytes); the corners, and every pixel of the
  * other kernels, list their taps. A 1-wide kernel over
- * a 1-wide input runs its rows whose windows lie inside in one call (a chunk: one call a pixel).
+ * a 1-wide input runs its rows whose windows lie inside in one call.
  * The pass covers ch's groups: input and output start at its first channel. */
 EDGEC_DW_NOINLINE static void edgec_dwl_layer(const edgec_dwconv_params *p, const edgec_dwl_chunk *ch,
                                               const int8_t *input, int8_t *output)
@@ -795,12 +793,9 @@ EDGEC_DW_NOINLINE static void edgec_dwl_layer(const edgec_dwconv_params *p, cons
             const int8_t *rows[EDGEC_DW_DSP_MAX_TAPS];
 #if defined(EDGEC_DWL_ASM)
             if (oy == top && bottom > top) {
-                const int whole = ch->bytes == out_c; /* else the chunk's pixels one by one */
-                const int32_t args[5] = {dh * in_c, p->kernel_h, whole ? bottom - top : 1, (sh - 1) * in_c,
-                                         ch->bytes};
-                for (k = 0; k < (whole ? 1 : bottom - top); k++) {
-                    edgec_dwl_col(in_b + ((top + k) * sh - pt) * in_c, ch->layout, out + k * out_c, args);
-                }
+                const int32_t args[5] = {dh * in_c, p->kernel_h, bottom - top, sh * in_c - ch->bytes,
+                                         out_c - ch->bytes};
+                edgec_dwl_col(in_b + (top * sh - pt) * in_c, ch->layout, out, args);
                 oy = bottom - 1;
                 continue;
             }
