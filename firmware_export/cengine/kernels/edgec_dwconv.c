@@ -120,13 +120,14 @@ static void edgec_dwconv_pixel_inside(const edgec_dwconv_params *p, const int8_t
 }
 #endif
 
-#if defined(EDGEC_DSP)
 /* Each loop apart: inlined into one body, gcc spills the sums of the inner loop. */
 #if defined(__GNUC__)
 #define EDGEC_DW_NOINLINE __attribute__((noinline))
 #else
 #define EDGEC_DW_NOINLINE
 #endif
+
+#if defined(EDGEC_DSP)
 /* S0..S3 += the products of four channels of one tap: the words at X (input) and W (weights). */
 #define EDGEC_DW4_TAP(S0, S1, S2, S3, X, W)                                                                  \
     do {                                                                                                 \
@@ -310,7 +311,6 @@ EDGEC_DW_NOINLINE static void edgec_dwconv_pixel_dsp(const edgec_dwconv_params *
 }
 #endif
 
-#if defined(EDGEC_DSP)
 /* The generation-time layout (p->dsp, dwlayout.py): per group of four channels, the doubled biases,
  * per tap the doubled weights as int16 pairs (c, c + 2) and (c + 1, c + 3), then per channel the
  * rescale (m, k, e). A tap of a group costs one load of input, two SXTB16, one LDRD and four SMLAxy
@@ -334,6 +334,9 @@ EDGEC_DW_NOINLINE static void edgec_dwconv_pixel_dsp(const edgec_dwconv_params *
  * outputs of the pixels follow each other. 102 instructions a group of 4 channels (36 MACs), 6 more
  * a pixel. */
 void edgec_dwl_rows(const int32_t *args, const int32_t *layout, int8_t *out);
+/* The same with args[8] = the step from the end of a pixel's output to the next (a chunk's groups
+ * of out_c channels, edgec_dwconv2d_chunk_s8): one more instruction a pixel. */
+void edgec_dwl_rows_step(const int32_t *args, const int32_t *layout, int8_t *out);
 /* Where line k sits in args: LDM fills r4, r5 (the tap step), r12, lr in this order. */
 #define EDGEC_DWL_LINE(k) ((k) == 0 ? 0 : (k) + 1)
 void edgec_dwl_cols(const int32_t *args, const int32_t *layout, int8_t *out);
@@ -342,8 +345,8 @@ void edgec_dwl_cols(const int32_t *args, const int32_t *layout, int8_t *out);
 void edgec_dwl_taps9(const int8_t *const *taps, const int32_t *layout, int8_t *out);
 /* Every channel of `pixels` output pixels of a 1-wide kernel over a 1-wide input (a column: taps
  * and pixels along the rows) whose windows lie inside the input: x the first window's top, args =
- * {tap step, taps, pixels, step to the next window less in_c, out_c}. Two taps a loop: 19
- * instructions, 8 MACs. */
+ * {tap step, taps, pixels, step from the end of a window's groups to the next window, step from the
+ * end of a pixel's output to the next (0 but in a chunk)}. Two taps a loop: 19 instructions, 8 MACs. */
 void edgec_dwl_col(const int8_t *x, const int32_t *layout, int8_t *out, const int32_t *args);
 /* The same over any number of taps (a loop), args = {taps, groups}. */
 void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *out, const int32_t *args);
@@ -374,7 +377,7 @@ void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *ou
 /* The bit of the last group's last rescale word e that ends a pixel (ASR reads e's low byte). */
 #define EDGEC_DWL_LAST "256"
 #define EDGEC_DWL_FUNC(NAME)                                                                             \
-    ".text\n\t"                                                                                          \
+    ".section .text." NAME ",\"ax\",%progbits\n\t"                                                         \
     ".syntax unified\n\t"                                                                                \
     ".thumb\n\t"                                                                                         \
     ".p2align 2\n\t"                                                                                     \
@@ -387,7 +390,7 @@ void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *ou
  * the sums, r4, r12 and lr the lines, r5 the tap step, r6 the layout, r7 the output; on the stack
  * the layout, the lines' steps to the next pixel, the end of the output. The last group ends a
  * pixel (EDGEC_DWL_LAST). */
-#define EDGEC_DWL_LINES(NAME, T0, T1, T2, T3, T4, T5, T6, T7, T8)                                           \
+#define EDGEC_DWL_LINES(NAME, SAVE, LOAD, STEP, T0, T1, T2, T3, T4, T5, T6, T7, T8)                        \
     __asm__(EDGEC_DWL_FUNC(NAME)                                                                         \
             "push {r4-r11, lr}\n\t"                                                                      \
             "sub sp, sp, #24\n\t"                                                                        \
@@ -395,7 +398,7 @@ void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *ou
             "mov r6, r1\n\t"                                                                             \
             "ldm r0!, {r4, r5, r12, lr}\n\t"                                                             \
             "ldm r0, {r8-r11}\n\t"                                                                       \
-            "stm sp, {r1, r8-r11}\n"                                                                     \
+            SAVE "\n"                                                                                    \
             "1:\n\t"                                                                                     \
             "ldm r6!, {r0-r3}\n\t"                                                                       \
             EDGEC_DWL_TAP(T0) EDGEC_DWL_TAP(T1) EDGEC_DWL_TAP(T2)                                        \
@@ -407,20 +410,26 @@ void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *ou
             EDGEC_DWL_RESCALE4                                                                           \
             "tst r10, #" EDGEC_DWL_LAST "\n\t"                                                           \
             "beq 1b\n\t"                                                                                 \
-            "ldm sp, {r6, r8-r11}\n\t"                                                                   \
+            LOAD "\n\t"                                                                                 \
             "add r4, r4, r8\n\t"                                                                         \
             "add r12, r12, r9\n\t"                                                                       \
             "add lr, lr, r10\n\t"                                                                        \
+            STEP                                                                                         \
             "cmp r7, r11\n\t"                                                                            \
             "bne 1b\n\t"                                                                                 \
             "add sp, sp, #24\n\t"                                                                        \
             "pop {r4-r11, pc}\n\t"                                                                       \
             ".size " NAME ", .-" NAME "\n\t")
-EDGEC_DWL_LINES("edgec_dwl_rows", "ldr r8, [r4]", "ldr r8, [r4, r5]", "ldr r8, [r4, r5, lsl #1]", "ldr r8, [r12]",
-                "ldr r8, [r12, r5]", "ldr r8, [r12, r5, lsl #1]", "ldr r8, [lr]", "ldr r8, [lr, r5]",
-                "ldr r8, [lr, r5, lsl #1]");
-EDGEC_DWL_LINES("edgec_dwl_cols", "ldr r8, [r4]", "ldr r8, [r12]", "ldr r8, [lr]", "ldr r8, [r4, r5]",
-                "ldr r8, [r12, r5]", "ldr r8, [lr, r5]", "ldr r8, [r4, r5, lsl #1]", "ldr r8, [r12, r5, lsl #1]",
+/* edgec_dwl_rows' taps, as one argument (EDGEC_DWL_LINES9 expands it into nine) */
+#define EDGEC_DWL_ROWS_TAPS "ldr r8, [r4]", "ldr r8, [r4, r5]", "ldr r8, [r4, r5, lsl #1]", "ldr r8, [r12]", \
+    "ldr r8, [r12, r5]", "ldr r8, [r12, r5, lsl #1]", "ldr r8, [lr]", "ldr r8, [lr, r5]", "ldr r8, [lr, r5, lsl #1]"
+#define EDGEC_DWL_LINES9(NAME, SAVE, LOAD, STEP, TAPS) EDGEC_DWL_LINES(NAME, SAVE, LOAD, STEP, TAPS)
+EDGEC_DWL_LINES9("edgec_dwl_rows", "stm sp, {r1, r8-r11}", "ldm sp, {r6, r8-r11}", "", EDGEC_DWL_ROWS_TAPS);
+/* args[8] the step from the end of a pixel's output to the next's (r0, free between the groups) */
+EDGEC_DWL_LINES9("edgec_dwl_rows_step", "ldr r0, [r0, #16]\n\tstm sp, {r0, r1, r8-r11}", "ldm sp, {r0, r6, r8-r11}",
+                 "add r7, r7, r0\n\t", EDGEC_DWL_ROWS_TAPS);
+EDGEC_DWL_LINES("edgec_dwl_cols", "stm sp, {r1, r8-r11}", "ldm sp, {r6, r8-r11}", "", "ldr r8, [r4]", "ldr r8, [r12]",
+                "ldr r8, [lr]", "ldr r8, [r4, r5]", "ldr r8, [r12, r5]", "ldr r8, [lr, r5]", "ldr r8, [r4, r5, lsl #1]", "ldr r8, [r12, r5, lsl #1]",
                 "ldr r8, [lr, r5, lsl #1]");
 
 /* r0-r3 the sums, r4 the group's offset in a pixel, r5 and lr two taps (LDRD), r6 the layout, r7
@@ -444,8 +453,9 @@ __asm__(EDGEC_DWL_FUNC("edgec_dwl_taps9")
         ".size edgec_dwl_taps9, .-edgec_dwl_taps9\n\t");
 
 /* r0-r3 the sums, r4 the tap, r5 the tap step, r6 the layout, r7 the output, r12 the taps left,
- * lr the end of the pixel's output; on the stack: pixels left, the step to the next window, the
- * taps' span less 4, the layout, the taps, out_c. */
+ * lr the step from the end of a pixel's output to the next; on the stack: pixels left, the step to
+ * the next window, the taps' span less 4, the layout, the taps. The last group ends a pixel
+ * (EDGEC_DWL_LAST). */
 __asm__(EDGEC_DWL_FUNC("edgec_dwl_col")
         "push {r4-r11, lr}\n\t"
         "sub sp, sp, #24\n\t"
@@ -456,14 +466,12 @@ __asm__(EDGEC_DWL_FUNC("edgec_dwl_col")
         "str r9, [sp]\n\t"
         "str r10, [sp, #4]\n\t"
         "str r8, [sp, #16]\n\t"
-        "str r11, [sp, #20]\n\t"
+        "mov lr, r11\n\t"
         "mul r8, r8, r5\n\t"
         "sub r8, r8, #4\n\t"
         "str r8, [sp, #8]\n"
         "0:\n\t"
-        "ldr r6, [sp, #12]\n\t"
-        "ldr r8, [sp, #20]\n\t"
-        "add lr, r7, r8\n"
+        "ldr r6, [sp, #12]\n"
         "1:\n\t"
         "ldm r6!, {r0-r3}\n\t"
         "ldr r12, [sp, #16]\n\t"
@@ -483,8 +491,9 @@ __asm__(EDGEC_DWL_FUNC("edgec_dwl_col")
         "ldr r8, [sp, #8]\n\t"
         "sub r4, r4, r8\n\t"
         EDGEC_DWL_RESCALE4
-        "cmp r7, lr\n\t"
-        "bne 1b\n\t"
+        "tst r10, #" EDGEC_DWL_LAST "\n\t"
+        "beq 1b\n\t"
+        "add r7, r7, lr\n\t"
         "ldr r8, [sp, #4]\n\t"
         "add r4, r4, r8\n\t"
         "ldr r8, [sp]\n\t"
@@ -530,10 +539,13 @@ __asm__(EDGEC_DWL_FUNC("edgec_dwl_taps")
 static int8_t edgec_dwl_rescale(int32_t s, const int32_t *r)
 {
     const int32_t y = (int32_t)(((int64_t)s * r[0] + ((int64_t)1 << 31)) >> 32); /* SMMULR */
-    return (int8_t)edgec_ssat8((r[1] - (s < 0 ? 1 : 0) + y) >> (r[2] & 255)); /* ASR reads the low byte */
+    const int32_t v = (r[1] - (s < 0 ? 1 : 0) + y) >> (r[2] & 255);              /* ASR reads the low byte */
+    return (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
 }
 
-/* The assembly's groups in C: tap t of the group at channel offset off reads taps[t] + off. */
+/* The assembly's groups in plain C (any core: edgec_dwconv2d_chunk_s8 runs everywhere): tap t of the
+ * group at channel offset off reads taps[t] + off; the layout's int16 pairs hold channels (0, 2)
+ * and (1, 3) of the group. */
 static void edgec_dwl_groups(const int8_t *const *taps, int32_t n_taps, const int32_t *g, int8_t *out,
                              int32_t groups)
 {
@@ -542,14 +554,11 @@ static void edgec_dwl_groups(const int8_t *const *taps, int32_t n_taps, const in
         int32_t s0 = g[0], s1 = g[1], s2 = g[2], s3 = g[3];
         g += 4;
         for (t = 0; t < n_taps; t++, g += 2) {
-            int32_t xv, e, o;
-            memcpy(&xv, taps[t] + off, 4);
-            e = edgec_sxtb16(xv);
-            o = edgec_sxtb16_ror8(xv);
-            s0 = edgec_smlabb(e, g[0], s0);
-            s2 = edgec_smlatt(e, g[0], s2);
-            s1 = edgec_smlabb(o, g[1], s1);
-            s3 = edgec_smlatt(o, g[1], s3);
+            const int8_t *x = taps[t] + off;
+            s0 += (int32_t)(int16_t)(g[0] & 0xffff) * x[0];
+            s2 += (int32_t)(int16_t)((uint32_t)g[0] >> 16) * x[2];
+            s1 += (int32_t)(int16_t)(g[1] & 0xffff) * x[1];
+            s3 += (int32_t)(int16_t)((uint32_t)g[1] >> 16) * x[3];
         }
         out[0] = edgec_dwl_rescale(s0, g);
         out[1] = edgec_dwl_rescale(s1, g + 3);
@@ -560,10 +569,18 @@ static void edgec_dwl_groups(const int8_t *const *taps, int32_t n_taps, const in
 }
 #endif
 
+/* The groups a layer's pass runs: the layer's layout (p->dsp, every channel), or a chunk's decoded
+ * one (edgec_dwconv2d_chunk_s8). Its last group carries EDGEC_DWL_LAST; the input and the output
+ * given to the pass start at its first channel, their pixels in_c and out_c bytes apart. */
+typedef struct {
+    const int32_t *layout;
+    int32_t bytes; /* 4 per group: out_c for the whole layer */
+} edgec_dwl_chunk;
+
 /* One output pixel through the layout, its taps listed: rows[ky] the input row of kernel row ky, or
  * NULL outside; a tap outside reads zp_row (input_zp bytes). */
-static void edgec_dwl_pixel(const edgec_dwconv_params *p, const int8_t *const *rows, int32_t ix0,
-                            const int8_t *zp_row, int8_t *out)
+static void edgec_dwl_pixel(const edgec_dwconv_params *p, const edgec_dwl_chunk *ch, const int8_t *const *rows,
+                            int32_t ix0, const int8_t *zp_row, int8_t *out)
 {
     const int32_t in_w = p->in_w, in_c = p->in_c, kernel_h = p->kernel_h, kernel_w = p->kernel_w;
     const int32_t dil_w = p->dilation_w;
@@ -578,13 +595,13 @@ static void edgec_dwl_pixel(const edgec_dwconv_params *p, const int8_t *const *r
     }
 #if defined(EDGEC_DWL_ASM)
     if (t == 9) {
-        edgec_dwl_taps9(taps, p->dsp, out);
+        edgec_dwl_taps9(taps, ch->layout, out);
     } else {
-        const int32_t args[2] = {t, p->out_c / 4};
-        edgec_dwl_taps(taps, p->dsp, out, args);
+        const int32_t args[2] = {t, ch->bytes / 4};
+        edgec_dwl_taps(taps, ch->layout, out, args);
     }
 #else
-    edgec_dwl_groups(taps, t, p->dsp, out, p->out_c / 4);
+    edgec_dwl_groups(taps, t, ch->layout, out, ch->bytes / 4);
 #endif
 }
 
@@ -609,22 +626,28 @@ static void edgec_dw_fill(int8_t *dst, int32_t zp, int32_t bytes)
  * the input line k of the first pixel's window (rows, or columns when `cols`), NULL outside (the zp
  * bytes); tap_step between a line's taps, next between a line's windows, out_next between the
  * pixels' outputs. The engine may run an op in place: the pixels go in raster order. */
-static void edgec_dwl_run(const edgec_dwconv_params *p, int cols, const int8_t *const *line, int32_t tap_step,
-                          int32_t next, int32_t out_next, const int8_t *zp, int8_t *out, int32_t pixels)
+static void edgec_dwl_run(const edgec_dwconv_params *p, const edgec_dwl_chunk *ch, int cols,
+                          const int8_t *const *line, int32_t tap_step, int32_t next, int32_t out_next,
+                          const int8_t *zp, int8_t *out, int32_t pixels)
 {
+    (void)p;
 #if defined(EDGEC_DWL_ASM)
-    int32_t args[8], k;
-    (void)out_next; /* out_c: the outputs follow each other */
+    int32_t args[9], k;
     for (k = 0; k < 3; k++) {
         args[EDGEC_DWL_LINE(k)] = (int32_t)(uintptr_t)(line[k] != NULL ? line[k] : zp);
-        args[4 + k] = line[k] != NULL ? next - p->in_c : -p->in_c;
+        args[4 + k] = line[k] != NULL ? next - ch->bytes : -ch->bytes;
     }
     args[1] = tap_step;
-    args[7] = (int32_t)(uintptr_t)(out + pixels * p->out_c);
+    args[7] = (int32_t)(uintptr_t)(out + (pixels - 1) * out_next + ch->bytes); /* cols: one pixel */
+    args[8] = out_next - ch->bytes;
     if (cols) {
-        edgec_dwl_cols(args, p->dsp, out);
+        edgec_dwl_cols(args, ch->layout, out);
+    } else if (args[8] == 0) {
+        args[7] = (int32_t)(uintptr_t)(out + pixels * out_next);
+        edgec_dwl_rows(args, ch->layout, out);
     } else {
-        edgec_dwl_rows(args, p->dsp, out);
+        args[7] = (int32_t)(uintptr_t)(out + pixels * out_next);
+        edgec_dwl_rows_step(args, ch->layout, out);
     }
 #else
     int32_t n, ky, kx;
@@ -636,7 +659,7 @@ static void edgec_dwl_run(const edgec_dwconv_params *p, int cols, const int8_t *
                 taps[ky * 3 + kx] = l != NULL ? l + n * next + (cols ? ky : kx) * tap_step : zp;
             }
         }
-        edgec_dwl_groups(taps, 9, p->dsp, out + n * out_next, p->out_c / 4);
+        edgec_dwl_groups(taps, 9, ch->layout, out + n * out_next, ch->bytes / 4);
     }
 #endif
 }
@@ -655,21 +678,27 @@ typedef struct {
  * EDGEC_DWL_SIDES columns outside lo..hi (> lo), in raster order: per row, the columns before lo
  * through edgec_dwl_cols, lo..hi through edgec_dwl_rows, the columns from hi through edgec_dwl_cols.
  * Their arguments are set once and moved down a row at a time. */
-EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p, const edgec_dwl_k3_geometry *g,
-                                                    const int8_t *in_b, const int8_t *zp, int8_t *out_b)
+EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p, const edgec_dwl_chunk *ch,
+                                                    const edgec_dwl_k3_geometry *g, const int8_t *in_b,
+                                                    const int8_t *zp, int8_t *out_b)
 {
     const int32_t in_w = p->in_w, in_c = p->in_c, out_w = p->out_w, out_c = p->out_c, sw = p->stride_w;
     const int32_t pl = p->pad_left, dw = p->dilation_w, dh = p->dilation_h, row = in_w * in_c;
     const int32_t lo = g->lo, hi = g->hi, next = p->stride_h * row, out_row = out_w * out_c;
     const int8_t *const first = in_b + (g->rlo * p->stride_h - p->pad_top) * row; /* row rlo's window */
     int8_t *out = out_b + g->rlo * out_row;
-    int32_t run[8], side[EDGEC_DWL_SIDES][8], side_ox[EDGEC_DWL_SIDES], n = 0, oy, ox, j, k;
+    const int32_t bytes = ch->bytes;
+    const int32_t *const layout = ch->layout;
+    void (*rows)(const int32_t *, const int32_t *, int8_t *);
+    int32_t run[9], side[EDGEC_DWL_SIDES][8], side_ox[EDGEC_DWL_SIDES], n = 0, oy, ox, j, k;
     for (k = 0; k < 3; k++) {
         run[EDGEC_DWL_LINE(k)] = (int32_t)(uintptr_t)(first + k * dh * row + (lo * sw - pl) * in_c);
-        run[4 + k] = (sw - 1) * in_c;
+        run[4 + k] = sw * in_c - bytes;
     }
     run[1] = dw * in_c;
     run[7] = (int32_t)(uintptr_t)(out + hi * out_c);
+    run[8] = out_c - bytes; /* a chunk's pixels: edgec_dwl_rows_step */
+    rows = run[8] == 0 ? edgec_dwl_rows : edgec_dwl_rows_step;
     for (ox = 0; ox < out_w; ox++) {
         const int32_t ix0 = ox * sw - pl;
         if (ox == lo) {
@@ -683,16 +712,16 @@ EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p
         }
         side[n][1] = dh * row;
         side[n][4] = side[n][5] = side[n][6] = 0; /* one pixel: the lines' steps are not used */
-        side[n][7] = (int32_t)(uintptr_t)(out + (ox + 1) * out_c);
+        side[n][7] = (int32_t)(uintptr_t)(out + ox * out_c + bytes);
         side_ox[n++] = ox;
     }
     for (oy = g->rlo; oy < g->rhi; oy++, out += out_row) {
         for (j = 0; j < lo; j++) {
-            edgec_dwl_cols(side[j], p->dsp, out + side_ox[j] * out_c);
+            edgec_dwl_cols(side[j], layout, out + side_ox[j] * out_c);
         }
-        edgec_dwl_rows(run, p->dsp, out + lo * out_c);
+        rows(run, layout, out + lo * out_c);
         for (; j < n; j++) {
-            edgec_dwl_cols(side[j], p->dsp, out + side_ox[j] * out_c);
+            edgec_dwl_cols(side[j], layout, out + side_ox[j] * out_c);
         }
         for (k = 0; k < 3; k++) {
             run[EDGEC_DWL_LINE(k)] += next;
@@ -714,8 +743,10 @@ EDGEC_DW_NOINLINE static void edgec_dwl_rows_inside(const edgec_dwconv_params *p
  * = rows, a row outside reads zp bytes), and the other pixels of the rows whose rows lie inside one
  * by one (lines = columns, a column outside reads zp bytes); the corners, and every pixel of the
  * other kernels, list their taps. A 1-wide kernel over
- * a 1-wide input runs its rows whose windows lie inside in one call. */
-void edgec_dwconv2d_layout_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)
+ * a 1-wide input runs its rows whose windows lie inside in one call.
+ * The pass covers ch's groups: input and output start at its first channel. */
+EDGEC_DW_NOINLINE static void edgec_dwl_layer(const edgec_dwconv_params *p, const edgec_dwl_chunk *ch,
+                                              const int8_t *input, int8_t *output)
 {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
     const int32_t out_c = p->out_c, sw = p->stride_w, sh = p->stride_h, pl = p->pad_left, pt = p->pad_top;
@@ -762,8 +793,9 @@ void edgec_dwconv2d_layout_s8(const edgec_dwconv_params *p, const int8_t *input,
             const int8_t *rows[EDGEC_DW_DSP_MAX_TAPS];
 #if defined(EDGEC_DWL_ASM)
             if (oy == top && bottom > top) {
-                const int32_t args[5] = {dh * in_c, p->kernel_h, bottom - top, (sh - 1) * in_c, out_c};
-                edgec_dwl_col(in_b + (top * sh - pt) * in_c, p->dsp, out, args);
+                const int32_t args[5] = {dh * in_c, p->kernel_h, bottom - top, sh * in_c - ch->bytes,
+                                         out_c - ch->bytes};
+                edgec_dwl_col(in_b + (top * sh - pt) * in_c, ch->layout, out, args);
                 oy = bottom - 1;
                 continue;
             }
@@ -774,7 +806,7 @@ void edgec_dwconv2d_layout_s8(const edgec_dwconv_params *p, const int8_t *input,
             }
 #if defined(EDGEC_DWL_ASM)
             if (runs_across && down && oy == rlo && rhi > rlo && lo + out_w - hi <= EDGEC_DWL_SIDES) {
-                edgec_dwl_rows_inside(p, &geometry, in_b, zp, output + b * out_h * out_w * out_c);
+                edgec_dwl_rows_inside(p, ch, &geometry, in_b, zp, output + b * out_h * out_w * out_c);
                 oy = rhi - 1;
                 continue;
             }
@@ -786,22 +818,36 @@ void edgec_dwconv2d_layout_s8(const edgec_dwconv_params *p, const int8_t *input,
                     for (k = 0; k < 3; k++) {
                         line[k] = rows[k] != NULL ? rows[k] + ix0 * in_c : NULL;
                     }
-                    edgec_dwl_run(p, 0, line, dw * in_c, sw * in_c, out_c, zp, out + lo * out_c, hi - lo);
+                    edgec_dwl_run(p, ch, 0, line, dw * in_c, sw * in_c, out_c, zp, out + lo * out_c, hi - lo);
                     ox = hi - 1;
                 } else if (down_row) {
                     for (k = 0; k < 3; k++) {
                         const int32_t ix = ix0 + k * dw;
                         line[k] = ix >= 0 && ix < in_w ? rows[0] + ix * in_c : NULL;
                     }
-                    edgec_dwl_run(p, 1, line, dh * row, 0, out_c, zp, out + ox * out_c, 1);
+                    edgec_dwl_run(p, ch, 1, line, dh * row, 0, out_c, zp, out + ox * out_c, 1);
                 } else {
-                    edgec_dwl_pixel(p, rows, ix0, zp, out + ox * out_c);
+                    edgec_dwl_pixel(p, ch, rows, ix0, zp, out + ox * out_c);
                 }
             }
         }
     }
 }
+
+#if defined(EDGEC_DSP)
+void edgec_dwconv2d_layout_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)
+{
+    const edgec_dwl_chunk ch = {p->dsp, p->out_c};
+    edgec_dwl_layer(p, &ch, input, output);
+}
 #endif
+
+void edgec_dwconv2d_chunk_s8(const edgec_dwconv_params *p, const int32_t *layout, int32_t c0, int32_t groups,
+                             const int8_t *input, int8_t *output)
+{
+    const edgec_dwl_chunk ch = {layout, 4 * groups};
+    edgec_dwl_layer(p, &ch, input + c0, output + c0);
+}
 
 /* Every output pixel without the layout. Apart from the layout's path: their stack frames add up
  * when inlined into one. */

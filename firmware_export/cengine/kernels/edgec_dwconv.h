@@ -28,4 +28,11 @@ void edgec_dwconv2d_layout_s8(const edgec_dwconv_params *p, const int8_t *input,
 #define edgec_dwconv2d_layout_s8 edgec_dwconv2d_s8
 #endif
 
+/* Channels c0 .. c0 + 4 groups - 1 of a layer through a layout of those groups alone (dwlayout.py's
+ * words, the last group's last e carrying LAST_GROUP), as edgec_dwconv2d_layout_s8 runs a whole
+ * layer's (on any core: without the DSP path, in C): dm == 1, out_c a multiple of 4, c0 too. The
+ * pixels go in raster order; only the chunk's channels are read and written. */
+void edgec_dwconv2d_chunk_s8(const edgec_dwconv_params *p, const int32_t *layout, int32_t c0, int32_t groups,
+                             const int8_t *input, int8_t *output);
+
 #endif /* EDGEC_DWCONV_H */

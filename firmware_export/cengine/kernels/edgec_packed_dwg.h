@@ -11,7 +11,7 @@
  * 4; a chunk's weights are decoded once into scratch in the layout of dwlayout.py (per group the
  * doubled biases, per tap the doubled weights as int16 pairs (c, c + 2), (c + 1, c + 3), per channel
  * the rescale (m, k, e)) and the chunk runs over every output pixel (on the DSP path the layout's
- * Thumb-2 loop, as edgec_dwconv2d_s8 runs a dense layer's layout). Channel c of the output depends on
+ * lines kernels, edgec_dwconv2d_chunk_s8, as a dense layer's layout runs). Channel c of the output depends on
  * channel c of the input alone, so chunk after chunk the output may overlap the input as the dense
  * kernel's may, provided offset(input) - offset(output) is a multiple of in_c (the planner's check,
  * packing.py): a chunk's writes then land on its own channels of pixels it has consumed.
