@@ -37,12 +37,9 @@ def eligible(op: DepthwiseConv2D) -> bool:
 def layout(op: DepthwiseConv2D) -> np.ndarray:
     """The int32 words of the layout (eligible(op) must hold)."""
     channels = op.out_hwc[2]
-    rq, mask = op.requant, op.packed.mask
+    mask = op.packed.mask
     w = 2 * decode(op.packed).astype(np.int64)  # [channel][tap], doubled
-    bias = 2 * np.asarray(op.bias, dtype=np.int64)
-    m = np.broadcast_to(np.asarray(rq.multiplier, dtype=np.int64), (channels,))
-    e = -np.broadcast_to(np.asarray(rq.shift, dtype=np.int64), (channels,))
-    k = (2 * rq.output_zp + 1) * (np.int64(1) << (e - 1))
+    bias, rescale = dwlayout.bias_and_rescale(op)
     words, at = [], 0
     for c in range(0, channels, DW_GROUP):
         count = int(mask[at])
@@ -52,6 +49,5 @@ def layout(op: DepthwiseConv2D) -> np.ndarray:
         for t in kept:
             for lo, hi in ((c, c + 2), (c + 1, c + 3)):
                 words.append((w[lo, t] & 0xFFFF) | ((w[hi, t] & 0xFFFF) << 16))
-        for j in range(c, c + 4):
-            words.extend((m[j], k[j], e[j]))
+        words.extend(rescale[c:c + 4].reshape(-1))
     return np.array(words, dtype=np.int64).astype(np.uint32).view(np.int32)

@@ -40,23 +40,29 @@ def eligible(op: DepthwiseConv2D) -> bool:
     return bool((e >= 1).all() and (256 << (e.max() - 1)) <= (1 << 30))
 
 
-def layout(op: DepthwiseConv2D) -> np.ndarray:
-    """The int32 words of the layout (eligible(op) must hold)."""
-    channels, taps = op.out_hwc[2], op.kernel_hw[0] * op.kernel_hw[1]
-    rq = op.requant
-    w = 2 * op.weights.reshape(taps, channels).astype(np.int64)  # [tap][channel], doubled
+def bias_and_rescale(op: DepthwiseConv2D) -> tuple[np.ndarray, np.ndarray]:
+    """The doubled biases [channel] and each channel's rescale words (m, k, e) [channel][3], as every
+    layout of the DSP path stores them (this one, dwblocks.py, dwpairs.py)."""
+    channels, rq = op.out_hwc[2], op.requant
     bias = 2 * np.asarray(op.bias, dtype=np.int64)
     m = np.broadcast_to(np.asarray(rq.multiplier, dtype=np.int64), (channels,))
     e = -np.broadcast_to(np.asarray(rq.shift, dtype=np.int64), (channels,))
     k = (2 * rq.output_zp + 1) * (np.int64(1) << (e - 1))
+    return bias, np.stack([m, k, e], axis=1)
+
+
+def layout(op: DepthwiseConv2D) -> np.ndarray:
+    """The int32 words of the layout (eligible(op) must hold)."""
+    channels, taps = op.out_hwc[2], op.kernel_hw[0] * op.kernel_hw[1]
+    w = 2 * op.weights.reshape(taps, channels).astype(np.int64)  # [tap][channel], doubled
+    bias, rescale = bias_and_rescale(op)
     words = []
     for c in range(0, channels, 4):
         words.extend(bias[c:c + 4])
         for t in range(taps):
             for lo, hi in ((c, c + 2), (c + 1, c + 3)):
                 words.append((w[t, lo] & 0xFFFF) | ((w[t, hi] & 0xFFFF) << 16))
-        for j in range(c, c + 4):
-            words.extend((m[j], k[j], e[j]))
+        words.extend(rescale[c:c + 4].reshape(-1))
     words[-1] += LAST_GROUP
     return np.array(words, dtype=np.int64).astype(np.uint32).view(np.int32)
 

@@ -70,19 +70,14 @@ def eligible(op: DepthwiseConv2D) -> bool:
 def layout(op: DepthwiseConv2D) -> np.ndarray:
     """The int32 words of the layout (eligible(op) must hold)."""
     channels, taps = op.out_hwc[2], op.kernel_hw[0]
-    rq = op.requant
     n = pairs(taps)
     w = np.zeros((2 * n, channels), dtype=np.int64)
     w[:taps] = 2 * op.weights.reshape(taps, channels).astype(np.int64)  # [tap][channel], doubled
     pair = (w[0::2] & 0xFFFF) | ((w[1::2] & 0xFFFF) << 16)  # [pair][channel]
-    bias = 2 * np.asarray(op.bias, dtype=np.int64)
-    m = np.broadcast_to(np.asarray(rq.multiplier, dtype=np.int64), (channels,))
-    e = -np.broadcast_to(np.asarray(rq.shift, dtype=np.int64), (channels,))
-    k = (2 * rq.output_zp + 1) * (np.int64(1) << (e - 1))
+    bias, rescale = dwlayout.bias_and_rescale(op)
     words = []
     for c in range(0, channels, 4):
         words.extend(bias[c:c + 4])
         words.extend(pair[:, c:c + 4].reshape(-1))
-        for j in range(c, c + 4):
-            words.extend((m[j], k[j], e[j]))
+        words.extend(rescale[c:c + 4].reshape(-1))
     return np.array(words, dtype=np.int64).astype(np.uint32).view(np.int32)

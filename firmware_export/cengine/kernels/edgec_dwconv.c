@@ -361,14 +361,6 @@ void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *ou
     "smlatt r2, r9, r10, r2\n\t"                                                                         \
     "smlabb r1, r8, r11, r1\n\t"                                                                         \
     "smlatt r3, r8, r11, r3\n\t"
-/* Channel S's rescale: (m, k, e) from the layout, the int8 to the output. */
-#define EDGEC_DWL_RESCALE(S)                                                                             \
-    "ldm r6!, {r8-r10}\n\t"                                                                              \
-    "add r9, r9, " S ", asr #31\n\t"                                                                     \
-    "smmlar " S ", " S ", r8, r9\n\t"                                                                    \
-    "asr " S ", " S ", r10\n\t"                                                                          \
-    "ssat " S ", #8, " S "\n\t"                                                                          \
-    "strb " S ", [r7], #1\n\t"
 #define EDGEC_DWL_RESCALE4 EDGEC_DWL_RESCALE("r0") EDGEC_DWL_RESCALE("r1") EDGEC_DWL_RESCALE("r2") \
     EDGEC_DWL_RESCALE("r3")
 /* Two listed taps: their pointers at T in the list (one LDRD), each read at the group's offset. */
@@ -376,15 +368,6 @@ void edgec_dwl_taps(const int8_t *const *taps, const int32_t *layout, int8_t *ou
     EDGEC_DWL_TAP("ldr r8, [lr, r4]")
 /* The bit of the last group's last rescale word e that ends a pixel (ASR reads e's low byte). */
 #define EDGEC_DWL_LAST "256"
-#define EDGEC_DWL_FUNC(NAME)                                                                             \
-    ".section .text." NAME ",\"ax\",%progbits\n\t"                                                         \
-    ".syntax unified\n\t"                                                                                \
-    ".thumb\n\t"                                                                                         \
-    ".p2align 2\n\t"                                                                                     \
-    ".global " NAME "\n\t"                                                                               \
-    ".hidden " NAME "\n\t"                                                                               \
-    ".thumb_func\n\t"                                                                                    \
-    ".type " NAME ", %function\n" NAME ":\n\t"
 
 /* The three lines' kernel, its taps loaded by T0..T8 (tap ky * 3 + kx, the layout's order): r0-r3
  * the sums, r4, r12 and lr the lines, r5 the tap step, r6 the layout, r7 the output; on the stack

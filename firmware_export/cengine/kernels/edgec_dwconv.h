@@ -35,4 +35,25 @@ void edgec_dwconv2d_layout_s8(const edgec_dwconv_params *p, const int8_t *input,
 void edgec_dwconv2d_chunk_s8(const edgec_dwconv_params *p, const int32_t *layout, int32_t c0, int32_t groups,
                              const int8_t *input, int8_t *output);
 
+/* Shared by the Thumb-2 loops over the DSP layout (edgec_dwconv.c, edgec_packed_dwb.c, edgec_dwpair.c):
+ * the rescale of the sum in register S, (m, k, e) read from the layout at r6, the int8 stored at r7
+ * (SMMLAR adds k - [S < 0]; dwlayout.py); and the opening of an assembly function in a section of its
+ * own, so that a firmware links only the ones its layers call. */
+#define EDGEC_DWL_RESCALE(S)                                                                             \
+    "ldm r6!, {r8-r10}\n\t"                                                                              \
+    "add r9, r9, " S ", asr #31\n\t"                                                                     \
+    "smmlar " S ", " S ", r8, r9\n\t"                                                                    \
+    "asr " S ", " S ", r10\n\t"                                                                          \
+    "ssat " S ", #8, " S "\n\t"                                                                          \
+    "strb " S ", [r7], #1\n\t"
+#define EDGEC_DWL_FUNC(NAME)                                                                             \
+    ".section .text." NAME ",\"ax\",%progbits\n\t"                                                         \
+    ".syntax unified\n\t"                                                                                \
+    ".thumb\n\t"                                                                                         \
+    ".p2align 2\n\t"                                                                                     \
+    ".global " NAME "\n\t"                                                                               \
+    ".hidden " NAME "\n\t"                                                                               \
+    ".thumb_func\n\t"                                                                                    \
+    ".type " NAME ", %function\n" NAME ":\n\t"
+
 #endif /* EDGEC_DWCONV_H */

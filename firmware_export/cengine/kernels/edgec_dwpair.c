@@ -38,16 +38,6 @@ void edgec_dwq_run6(const int32_t *buf, const int32_t *chan, int8_t *out, const 
 void edgec_dwq_run7(const int32_t *buf, const int32_t *chan, int8_t *out, const int32_t *args);
 void edgec_dwq_run8(const int32_t *buf, const int32_t *chan, int8_t *out, const int32_t *args);
 
-/* Each function in its own section: a firmware links the ones its layers call. */
-#define EDGEC_DWQ_FUNC(NAME)                                                                             \
-    ".section .text." NAME ",\"ax\",%progbits\n\t"                                                       \
-    ".syntax unified\n\t"                                                                                \
-    ".thumb\n\t"                                                                                         \
-    ".p2align 2\n\t"                                                                                     \
-    ".global " NAME "\n\t"                                                                               \
-    ".hidden " NAME "\n\t"                                                                               \
-    ".thumb_func\n\t"                                                                                    \
-    ".type " NAME ", %function\n" NAME ":\n\t"
 /* A row's four pairs from r5 (row r) and r4 (row r + d) into buf (r1). */
 #define EDGEC_DWQ_PAIRS(PARTNER)                                                                         \
     "pkhbt r8, r5, " PARTNER ", lsl #16\n\t"                                                             \
@@ -57,7 +47,7 @@ void edgec_dwq_run8(const int32_t *buf, const int32_t *chan, int8_t *out, const 
     "sxtb16 r11, r10, ror #8\n\t"                                                                        \
     "sxtb16 r10, r10\n\t"                                                                                \
     "stm r1!, {r8-r11}\n\t"
-__asm__(EDGEC_DWQ_FUNC("edgec_dwq_build")
+__asm__(EDGEC_DWL_FUNC("edgec_dwq_build")
         "push {r4-r11, lr}\n\t"
         "ldm r2, {r2, r3, r12, lr}\n"
         "1:\n\t"
@@ -89,16 +79,8 @@ __asm__(EDGEC_DWQ_FUNC("edgec_dwq_build")
     "ldrd r12, lr, [r6], #8\n\t"                                                                         \
     "smlad r2, r10, r12, r2\n\t"                                                                         \
     "smlad r3, r11, lr, r3\n\t"
-/* Channel S's rescale (edgec_dwconv.c's layout): (m, k, e) from the layout, the int8 to the output. */
-#define EDGEC_DWQ_RESCALE(S)                                                                             \
-    "ldm r6!, {r8-r10}\n\t"                                                                              \
-    "add r9, r9, " S ", asr #31\n\t"                                                                     \
-    "smmlar " S ", " S ", r8, r9\n\t"                                                                    \
-    "asr " S ", " S ", r10\n\t"                                                                          \
-    "ssat " S ", #8, " S "\n\t"                                                                          \
-    "strb " S ", [r7], #1\n\t"
 #define EDGEC_DWQ_RUN(NAME, PAIRS)                                                                       \
-    __asm__(EDGEC_DWQ_FUNC(NAME)                                                                         \
+    __asm__(EDGEC_DWL_FUNC(NAME)                                                                         \
             "push {r4-r11, lr}\n\t"                                                                      \
             "sub sp, sp, #16\n\t"                                                                        \
             "mov r4, r0\n\t"                                                                             \
@@ -109,7 +91,7 @@ __asm__(EDGEC_DWQ_FUNC("edgec_dwq_build")
             "1:\n\t"                                                                                     \
             "ldm r6!, {r0-r3}\n\t"                                                                       \
             PAIRS                                                                                        \
-            EDGEC_DWQ_RESCALE("r0") EDGEC_DWQ_RESCALE("r1") EDGEC_DWQ_RESCALE("r2") EDGEC_DWQ_RESCALE("r3") \
+            EDGEC_DWL_RESCALE("r0") EDGEC_DWL_RESCALE("r1") EDGEC_DWL_RESCALE("r2") EDGEC_DWL_RESCALE("r3") \
             "ldm sp, {r6, r8-r10}\n\t"                                                                   \
             "sub r4, r4, r8\n\t"                                                                         \
             "add r7, r7, r9\n\t"                                                                         \
@@ -170,7 +152,7 @@ void edgec_dwd_run16(const int32_t *x, const int32_t *chan, int8_t *out, const i
  * the end of the group's output, out_h * out_c, the groups left, the group's first input word, the
  * layout's bytes a group. */
 #define EDGEC_DWD_RUN(NAME, PAIRS)                                                                       \
-    __asm__(EDGEC_DWQ_FUNC(NAME)                                                                         \
+    __asm__(EDGEC_DWL_FUNC(NAME)                                                                         \
             "push {r4-r11, lr}\n\t"                                                                      \
             "sub sp, sp, #32\n\t"                                                                        \
             "mov r4, r0\n\t"                                                                             \
@@ -184,7 +166,7 @@ void edgec_dwd_run16(const int32_t *x, const int32_t *chan, int8_t *out, const i
             "1:\n\t"                                                                                     \
             "ldm r6!, {r0-r3}\n\t"                                                                       \
             PAIRS                                                                                        \
-            EDGEC_DWQ_RESCALE("r0") EDGEC_DWQ_RESCALE("r1") EDGEC_DWQ_RESCALE("r2") EDGEC_DWQ_RESCALE("r3") \
+            EDGEC_DWL_RESCALE("r0") EDGEC_DWL_RESCALE("r1") EDGEC_DWL_RESCALE("r2") EDGEC_DWL_RESCALE("r3") \
             "ldm sp, {r6, r8-r10}\n\t"                                                                   \
             "sub r4, r4, r8\n\t"                                                                         \
             "add r7, r7, r9\n\t"                                                                         \

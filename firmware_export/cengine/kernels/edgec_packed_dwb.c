@@ -45,27 +45,10 @@ typedef struct {
  * x + c + offsets[t] (intptr_t: 4 bytes on the target). Per kept tap 12 instructions (4 MACs), per group 31 more (its rescale 24). */
 void edgec_dwb_run(const int8_t *x, const intptr_t *offsets, int8_t *out, const edgec_dwb_args *a);
 
-/* Channel S's rescale: (m, k, e) from the layout (dwlayout.py), the int8 to the output. */
-#define EDGEC_DWB_RESCALE(S)                                                                             \
-    "ldm r6!, {r8-r10}\n\t"                                                                              \
-    "add r9, r9, " S ", asr #31\n\t"                                                                     \
-    "smmlar " S ", " S ", r8, r9\n\t"                                                                    \
-    "asr " S ", " S ", r10\n\t"                                                                          \
-    "ssat " S ", #8, " S "\n\t"                                                                          \
-    "strb " S ", [r7], #1\n\t"
-
 /* r0-r3 the sums, r4 the window + the group's channel offset, r5 the kept taps left, r6 the layout,
  * r7 the output, r12 the offsets, lr the tap lists; on the stack: the end of the pixel's output,
  * pixels left, step, layout, tap lists, out_c. */
-__asm__(".text\n\t"
-        ".syntax unified\n\t"
-        ".thumb\n\t"
-        ".p2align 2\n\t"
-        ".global edgec_dwb_run\n\t"
-        ".hidden edgec_dwb_run\n\t"
-        ".thumb_func\n\t"
-        ".type edgec_dwb_run, %function\n"
-        "edgec_dwb_run:\n\t"
+__asm__(EDGEC_DWL_FUNC("edgec_dwb_run")
         "push {r4-r11, lr}\n\t"
         "sub sp, sp, #24\n\t"
         "mov r4, r0\n\t"
@@ -102,7 +85,7 @@ __asm__(".text\n\t"
         "bne 2b\n"
         "3:\n\t"
         "add r4, r4, #4\n\t"
-        EDGEC_DWB_RESCALE("r0") EDGEC_DWB_RESCALE("r1") EDGEC_DWB_RESCALE("r2") EDGEC_DWB_RESCALE("r3")
+        EDGEC_DWL_RESCALE("r0") EDGEC_DWL_RESCALE("r1") EDGEC_DWL_RESCALE("r2") EDGEC_DWL_RESCALE("r3")
         "ldr r8, [sp]\n\t"
         "cmp r7, r8\n\t"
         "bne 1b\n\t"
