@@ -40,9 +40,9 @@ class Shift:
 
 def _per_channel(taps: int, outputs: int) -> int:
     """Instructions a channel costs on the emulated M7 (counted from the assembly): 3 taps, 8 an
-    output, 2 a pass of 6 outputs and 11 a channel; 5 taps, 10 an output, 3 a pass of 5 and 17."""
+    output, 2 a pass of 12 outputs and 11 a channel; 5 taps, 10 an output, 3 a pass of 5 and 17."""
     if taps == 3:
-        return 8 * outputs + 2 * -(-outputs // 6) + 11
+        return 8 * outputs + 2 * -(-outputs // 12) + 11
     return 10 * outputs + 3 * -(-outputs // 5) + 17
 
 

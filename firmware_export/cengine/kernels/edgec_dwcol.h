@@ -26,7 +26,7 @@
 void edgec_dwcol_run(const int8_t *input, int8_t *output, const int32_t *rec, const int32_t *end, int32_t taps,
                      int32_t c_stride, int32_t e, int32_t n);
 
-#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(EDGEC_NO_DSP) && defined(__thumb2__) && \
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(EDGEC_NO_DSP) && defined(__thumb2__) &&  \
     !defined(EDGEC_NO_ASM)
 #define EDGEC_DWCOL_ASM 1
 #endif
@@ -50,7 +50,7 @@ void edgec_dwcol_run(const int8_t *input, int8_t *output, const int32_t *rec, co
  * of the channel's output, r3 the sum, r4-r6 the weights, r7 the bias, r8 m, r9 k, r10-r12 the window
  * (X0 row r, X1 row r + 1, X2 gets row r + 2; X0 then holds k - [s < 0]), lr the records; on the stack
  * the input, the output and the records' end. */
-#define EDGEC_DWCOL3_STEP(X0, X1, X2, C, E)                                                             \
+#define EDGEC_DWCOL3_STEP(X0, X1, X2, C, E)                                                              \
     "ldrsb " X2 ", [r0, #" C "]!\n\t"                                                                    \
     "mla r3, r4, " X0 ", r7\n\t"                                                                         \
     "mla r3, r5, " X1 ", r3\n\t"                                                                         \
@@ -59,8 +59,8 @@ void edgec_dwcol_run(const int8_t *input, int8_t *output, const int32_t *rec, co
     "smmlar r3, r3, r8, " X0 "\n\t"                                                                      \
     "ssat r3, #8, r3, asr #" E "\n\t"                                                                    \
     "strb r3, [r1], #" C "\n\t"
-/* Six outputs a pass (twice the window's rotation); the first pass enters at the step that leaves
- * N - 6 k outputs for it, the window loaded as that step expects. */
+/* Twelve outputs a pass (four turns of the window); the first pass enters at the step that leaves
+ * it N - 12 j outputs, the window loaded as that step expects. */
 #define EDGEC_DWCOL3_ASM(NAME, C, E, N)                                                                  \
     EDGEC_DWCOL_FUNC(NAME)                                                                               \
     "push {r4-r11, lr}\n\t"                                                                              \
@@ -82,15 +82,27 @@ void edgec_dwcol_run(const int8_t *input, int8_t *output, const int32_t *rec, co
     "ldrsb r12, [r0]\n\t"                                                                                \
     "ldrsb r10, [r0, #" C "]!\n\t"                                                                       \
     ".endif\n\t"                                                                                         \
-    ".if ((" N ") % 6) == 1\n\t"                                                                         \
+    ".if ((" N ") % 12) == 1\n\t"                                                                        \
+    "b 21f\n\t"                                                                                          \
+    ".elseif ((" N ") % 12) == 2\n\t"                                                                    \
+    "b 20f\n\t"                                                                                          \
+    ".elseif ((" N ") % 12) == 3\n\t"                                                                    \
+    "b 19f\n\t"                                                                                          \
+    ".elseif ((" N ") % 12) == 4\n\t"                                                                    \
+    "b 18f\n\t"                                                                                          \
+    ".elseif ((" N ") % 12) == 5\n\t"                                                                    \
+    "b 17f\n\t"                                                                                          \
+    ".elseif ((" N ") % 12) == 6\n\t"                                                                    \
+    "b 16f\n\t"                                                                                          \
+    ".elseif ((" N ") % 12) == 7\n\t"                                                                    \
     "b 15f\n\t"                                                                                          \
-    ".elseif ((" N ") % 6) == 2\n\t"                                                                     \
+    ".elseif ((" N ") % 12) == 8\n\t"                                                                    \
     "b 14f\n\t"                                                                                          \
-    ".elseif ((" N ") % 6) == 3\n\t"                                                                     \
+    ".elseif ((" N ") % 12) == 9\n\t"                                                                    \
     "b 13f\n\t"                                                                                          \
-    ".elseif ((" N ") % 6) == 4\n\t"                                                                     \
+    ".elseif ((" N ") % 12) == 10\n\t"                                                                   \
     "b 12f\n\t"                                                                                          \
-    ".elseif ((" N ") % 6) == 5\n\t"                                                                     \
+    ".elseif ((" N ") % 12) == 11\n\t"                                                                   \
     "b 11f\n\t"                                                                                          \
     ".endif\n"                                                                                           \
     "10:\n\t" EDGEC_DWCOL3_STEP("r10", "r11", "r12", C, E)                                               \
@@ -99,6 +111,12 @@ void edgec_dwcol_run(const int8_t *input, int8_t *output, const int32_t *rec, co
     "13:\n\t" EDGEC_DWCOL3_STEP("r10", "r11", "r12", C, E)                                               \
     "14:\n\t" EDGEC_DWCOL3_STEP("r11", "r12", "r10", C, E)                                               \
     "15:\n\t" EDGEC_DWCOL3_STEP("r12", "r10", "r11", C, E)                                               \
+    "16:\n\t" EDGEC_DWCOL3_STEP("r10", "r11", "r12", C, E)                                               \
+    "17:\n\t" EDGEC_DWCOL3_STEP("r11", "r12", "r10", C, E)                                               \
+    "18:\n\t" EDGEC_DWCOL3_STEP("r12", "r10", "r11", C, E)                                               \
+    "19:\n\t" EDGEC_DWCOL3_STEP("r10", "r11", "r12", C, E)                                               \
+    "20:\n\t" EDGEC_DWCOL3_STEP("r11", "r12", "r10", C, E)                                               \
+    "21:\n\t" EDGEC_DWCOL3_STEP("r12", "r10", "r11", C, E)                                               \
     "cmp r1, r2\n\t"                                                                                     \
     "bne 10b\n\t"                                                                                        \
     "ldr r3, [sp, #8]\n\t"                                                                               \
@@ -174,7 +192,7 @@ void edgec_dwcol_run(const int8_t *input, int8_t *output, const int32_t *rec, co
 
 #define EDGEC_DWCOL_DEFINE(T, NAME, C, E, N)                                                             \
     void NAME(const int8_t *input, int8_t *output, const int32_t *rec, const int32_t *end);              \
-    __asm__(EDGEC_DWCOL##T##_ASM(EDGEC_DWCOL_STR(NAME), EDGEC_DWCOL_STR(C), EDGEC_DWCOL_STR(E),           \
+    __asm__(EDGEC_DWCOL##T##_ASM(EDGEC_DWCOL_STR(NAME), EDGEC_DWCOL_STR(C), EDGEC_DWCOL_STR(E),          \
                                  EDGEC_DWCOL_STR(N)));
 #else
 #define EDGEC_DWCOL_DEFINE(T, NAME, C, E, N)                                                             \
