@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from firmware_export.cengine import compile_host, dwcols, generate_engine
+from firmware_export.cengine import compile_host, dwcols, dwpairs, generate_engine
 from firmware_export.cengine.lower import lower_model
 from firmware_export.cengine.ops import DepthwiseConv2D
 from firmware_export.cengine.packing import pack_and_plan
@@ -29,11 +29,18 @@ def _column(taps: int, **kw):
 
 
 def _chain(keras, x):
-    """A 1x1 convolution to 20 channels, then 3, 5 and 3 taps, each on the arena's dying input."""
-    x = keras.layers.Conv2D(filters=20, kernel_size=1)(x)
+    """A 1x1 convolution to 6 channels (a row not a multiple of the arena's alignment), then 3, 5 and 3
+    taps, each on the arena's dying input."""
+    x = keras.layers.Conv2D(filters=6, kernel_size=1)(x)
     for taps in (3, 5, 3):
         x = keras.layers.DepthwiseConv2D(kernel_size=(taps, 1), padding="valid")(x)
     return x
+
+
+def _pairs_chain(keras, x):
+    """A 1x1 convolution to 12 channels, then 10 taps (by pairs of taps, dwpairs.py) on its dying output."""
+    x = keras.layers.Conv2D(filters=12, kernel_size=1)(x)
+    return keras.layers.DepthwiseConv2D(kernel_size=(10, 1), padding="valid")(x)
 
 
 CASES = {
@@ -104,13 +111,17 @@ def test_extreme_weights_fill_the_records(models):
     assert list(by_channel[2][1:4]) == [0, 0, 0]
 
 
-def test_chained_columns_overlap_their_input_by_whole_rows(models):
-    """Channel after channel down the rows: the output may lie below its input by a multiple of the
-    channels (a channel's output rows on its own consumed rows), or past every later channel's input."""
-    graph = lower_model(read_tflite(models["col_chain"], "col_chain"))
+@pytest.mark.parametrize("name", ["col_chain", "pairs_chain"])
+def test_chained_columns_overlap_their_input_by_whole_rows(name, models):
+    """Channel (or group of 4) after channel down the rows: the output may lie below its input by a
+    multiple of the channels (a channel's output rows on its own consumed rows), or past every later
+    channel's input."""
+    data = models[name] if name in models else convert(Case(name, (40, 1, 5), _pairs_chain))
+    graph = lower_model(read_tflite(data, name))
     packed, plan = pack_and_plan(graph, "auto")
     overlapped = {packed.ops[k].index for k, _, _ in plan.inplace}
     columns = [op for op in packed.ops if isinstance(op, DepthwiseConv2D)]
+    assert name == "col_chain" or (dwpairs.eligible(columns[0]) and not dwcols.eligible(columns[0]))
     assert overlapped & {op.index for op in columns}
     for op in columns:
         if op.index in overlapped:
