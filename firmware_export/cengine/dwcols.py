@@ -77,7 +77,7 @@ def eligible(op: DepthwiseConv2D) -> bool:
     if not dwlayout.eligible(op):  # the generic kernel: ~20 instructions a tap
         return True
     groups = op.out_hwc[2] // 4
-    others = dwpairs._costs(op.kernel_hw[0], op.in_hwc[0], op.out_hwc[0])
+    others = dwpairs.costs(op.kernel_hw[0], op.in_hwc[0], op.out_hwc[0])
     return cost(op) < groups * min(others)
 
 

@@ -278,7 +278,8 @@ def emit_columns(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
              f"static const edgec_dwconv_params {p}_params = {{\n{depthwise_params_struct(p, op)},\n}};",
              "#endif"]
     x, y = ptr(op.input), ptr(op.output)
-    calls = [f"    {n}({x}, {y}, {p}_dsp + {dwcols.WORDS * s.first}, {p}_dsp + {dwcols.WORDS * (s.first + s.count)});"
+    w = dwcols.WORDS
+    calls = [f"    {n}({x}, {y}, {p}_dsp + {w * s.first}, {p}_dsp + {w * (s.first + s.count)});"
              for n, s in zip(names, shifts)]
     call = "\n".join(["#if defined(EDGEC_DSP)", *calls, "#else", f"    edgec_dwconv2d_s8(&{p}_params, {x}, {y});",
                       "#endif"])

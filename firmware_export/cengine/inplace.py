@@ -96,7 +96,9 @@ def inplace_period(op, tensor: int, graph: EngineGraph) -> tuple[int, int] | Non
     lands on input row r - m of channel c (consumed) for a lag of m C; for other lags it must stay
     below input byte c + 1 of the next channel: a lag of (out_h - 1) C at least. The plan serves every
     build, so the dense kernel's lag holds too (inplace_lag)."""
-    if not (isinstance(op, DepthwiseConv2D) and tensor == op.input and (dwcols.eligible(op) or dwpairs.eligible(op))):
+    if not (isinstance(op, DepthwiseConv2D) and tensor == op.input):
+        return None
+    if not (dwcols.eligible(op) or dwpairs.eligible(op)):
         return None
     return op.out_hwc[2], (op.out_hwc[0] - 1) * op.out_hwc[2]
 

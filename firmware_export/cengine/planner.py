@@ -192,9 +192,11 @@ def _pack(order: list[Buffer], by_id: dict, lags: dict, rlags: dict, periods: di
                 continue
             candidates.add(_align_up(yoff + y.size))
             if (y.id, x.id) in lags:
-                candidates.update(_align_down(yoff - d) for d in _below(lags[(y.id, x.id)][1], periods.get((y.id, x.id))))
+                below = _below(lags[(y.id, x.id)][1], periods.get((y.id, x.id)))
+                candidates.update(_align_down(yoff - d) for d in below)
             if (x.id, y.id) in lags:
-                candidates.update(_align_up(yoff + d) for d in _below(lags[(x.id, y.id)][1], periods.get((x.id, y.id))))
+                above = _below(lags[(x.id, y.id)][1], periods.get((x.id, y.id)))
+                candidates.update(_align_up(yoff + d) for d in above)
             if (y.id, x.id) in rlags:
                 candidates.add(_align_up(yoff + rlags[(y.id, x.id)][1]))
             if (x.id, y.id) in rlags:
