@@ -29,12 +29,17 @@ LAST_GROUP = 256  # EDGEC_DWL_LAST
 def eligible(op: DepthwiseConv2D) -> bool:
     """Whether the layout applies: dense weights, depth multiplier 1, channels a multiple of 4, the
     narrow rescale over the whole int8 range, and k + 2^30 within int32."""
-    rq, channels = op.requant, op.out_hwc[2]
+    channels = op.out_hwc[2]
     if op.packed is not None or op.depth_multiplier != 1 or channels % 4 or channels > MAX_CHANNELS:
         return False
-    if op.kernel_hw[0] * op.kernel_hw[1] > MAX_TAPS or not rq.narrow:
-        return False
-    if rq.act_min > -128 or rq.act_max < 127:
+    return op.kernel_hw[0] * op.kernel_hw[1] <= MAX_TAPS and rescale_fits(op)
+
+
+def rescale_fits(op: DepthwiseConv2D) -> bool:
+    """Whether the rescale (m, k, e) below computes the op's: the narrow rescale over the whole int8
+    range, right shifts only (e >= 1), and k + 2^30 within int32."""
+    rq, channels = op.requant, op.out_hwc[2]
+    if not rq.narrow or rq.act_min > -128 or rq.act_max < 127:
         return False
     e = -np.broadcast_to(np.asarray(rq.shift, dtype=np.int64), (channels,))
     return bool((e >= 1).all() and (256 << (e.max() - 1)) <= (1 << 30))

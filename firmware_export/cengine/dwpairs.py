@@ -29,7 +29,7 @@ def pairs(taps: int) -> int:
     return (taps + 1) // 2
 
 
-def _costs(taps: int, in_rows: int, out_rows: int) -> tuple[int, int, int]:
+def costs(taps: int, in_rows: int, out_rows: int) -> tuple[int, int, int]:
     """Instructions a group of 4 channels on the emulated M7 (measured, rounded): the dense layout's
     column kernel (edgec_dwl_col: 9.5 a tap and 35 per output), the pairs built on the stack (8 a pair
     of taps and 33 per output, 13 a row of input and 40 a call) and the pairs built in registers
@@ -44,7 +44,7 @@ def _costs(taps: int, in_rows: int, out_rows: int) -> tuple[int, int, int]:
 
 def in_registers(op: DepthwiseConv2D) -> bool:
     """Whether an eligible op builds its pairs in registers (edgec_dwpair_t<taps>_s8), not on the stack."""
-    _, stack, registers = _costs(op.kernel_hw[0], op.in_hwc[0], op.out_hwc[0])
+    _, stack, registers = costs(op.kernel_hw[0], op.in_hwc[0], op.out_hwc[0])
     return registers < stack
 
 
@@ -63,7 +63,7 @@ def eligible(op: DepthwiseConv2D) -> bool:
     column = kw == 1 and op.in_hwc[1] == 1 and op.out_hwc[1] == 1 and op.pad_tl == (0, 0)
     if not (column and op.stride_hw[0] == 1 and MIN_TAPS <= kh <= MAX_TAPS):
         return False
-    dense, stack, registers = _costs(kh, op.in_hwc[0], op.out_hwc[0])
+    dense, stack, registers = costs(kh, op.in_hwc[0], op.out_hwc[0])
     return op.in_hwc[0] <= MAX_ROWS and min(stack, registers) < dense
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from .ops import (Alias, Binary, Concatenation, Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected,
                   Lookup, Mean, Operand, Pad, Pool2D, QuantizeFloat, Softmax, is_pwt,
                   rows16_eligible)
-from . import dwblocks, dwlayout, dwpairs
+from . import dwblocks, dwcols, dwlayout, dwpairs
 from .planner import MemoryPlan
 
 VALUES_PER_LINE = {"int8_t": 16, "uint8_t": 16, "int32_t": 8, "float": 4}
@@ -263,8 +263,33 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
                   ("edgec_conv",))
 
 
+def emit_columns(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
+    """A column layer one channel at a time on DSP builds (dwcols.py): its records, one function per
+    shift among its channels (EDGEC_DWCOL<taps>), one call of each; the other builds the dense arrays
+    and the generic kernel."""
+    p, P = f"op{op.index}", f"op{op.index}".upper()
+    taps, channels, outputs = op.kernel_hw[0], op.out_hwc[2], op.out_hwc[0]
+    shifts = dwcols.shifts(op)
+    names = [f"{ptr.prefix.lower()}_{p}_col{s.e}" for s in shifts]
+    decls = ["#if defined(EDGEC_DSP)", c_array("int32_t", f"{p}_dsp", dwcols.layout(op), align=4),
+             *(f"EDGEC_DWCOL{taps}({n}, {channels}, {s.e}, {outputs})" for n, s in zip(names, shifts)),
+             "#else", *_mac_decls(p, op, op.weights),
+             f"#define {P}_ARRAYS {p}_weights, {p}_bias, {p}_multiplier, {p}_shift", f"#define {P}_DSP NULL",
+             f"static const edgec_dwconv_params {p}_params = {{\n{depthwise_params_struct(p, op)},\n}};",
+             "#endif"]
+    x, y = ptr(op.input), ptr(op.output)
+    w = dwcols.WORDS
+    calls = [f"    {n}({x}, {y}, {p}_dsp + {w * s.first}, {p}_dsp + {w * (s.first + s.count)});"
+             for n, s in zip(names, shifts)]
+    call = "\n".join(["#if defined(EDGEC_DSP)", *calls, "#else", f"    edgec_dwconv2d_s8(&{p}_params, {x}, {y});",
+                      "#endif"])
+    return OpCode("\n".join(decls), call.removeprefix("    "), ("edgec_dwcol", "edgec_dwconv"))
+
+
 def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
     p = f"op{op.index}"
+    if dwcols.eligible(op):
+        return emit_columns(op, ptr)
     decls = depthwise_decls(p, op)
     decls.append(f"static const edgec_dwconv_params {p}_params = {{\n{depthwise_params_struct(p, op)},\n}};")
     if op.packed is not None and op.packed.layout == "fixed":  # sparse rows read as stored, no scratch

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from toolchain.base.tflite_reader import TfliteModel
 
-from . import dwblocks, dwlayout, dwpairs, emit
+from . import dwblocks, dwcols, dwlayout, dwpairs, emit
 from .lower import lower_model
 from .ops import DepthwiseConv2D, EngineGraph, FullyConnected, const_arrays
 from .planner import MemoryPlan
@@ -80,6 +80,8 @@ def _dsp_const_bytes(graph: EngineGraph) -> int:
     the layout instead of its int8 weights, biases, multipliers and shifts (a dw_block one, its
     layout and its tap lists: dwblocks.py); a clustered FC its pair table too (fcpairs.py)."""
     def dsp_bytes(op) -> int:
+        if isinstance(op, DepthwiseConv2D) and dwcols.eligible(op):  # a column one channel at a time
+            return dwcols.layout(op).nbytes
         if isinstance(op, DepthwiseConv2D) and dwpairs.eligible(op):
             return dwpairs.layout(op).nbytes
         if isinstance(op, DepthwiseConv2D) and dwlayout.eligible(op):

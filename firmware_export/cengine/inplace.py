@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import dwcols, dwpairs
 from .ops import (Binary, Conv2D, DepthwiseConv2D, EngineGraph, Lookup, Pool2D, QuantizeFloat,
                   Softmax, _contiguous_strides, is_pointwise, is_pwt)
 
@@ -83,6 +84,23 @@ def _gathered_lag(op: Conv2D) -> int:
 def _elementwise_lag(count: int, in_size: int, out_size: int) -> int:
     """Unit i reads input element i, then writes output element i."""
     return max((out_size - in_size) * count, 0)
+
+
+def inplace_period(op, tensor: int, graph: EngineGraph) -> tuple[int, int] | None:
+    """(period, free) when `op`'s output may lie below its input only by a multiple of `period` bytes
+    (and at least inplace_lag) or by at least `free` bytes; None: by any lag from inplace_lag on.
+
+    The column kernels of DSP builds (dwcols.py one channel at a time, dwpairs.py a group of 4
+    channels at a time) run each channel (group) down all its rows before the next: while channel c
+    runs, later channels' input from row 0 on is still needed. Output row r of channel c, at r C + c,
+    lands on input row r - m of channel c (consumed) for a lag of m C; for other lags it must stay
+    below input byte c + 1 of the next channel: a lag of (out_h - 1) C at least. The plan serves every
+    build, so the dense kernel's lag holds too (inplace_lag)."""
+    if not (isinstance(op, DepthwiseConv2D) and tensor == op.input):
+        return None
+    if not (dwcols.eligible(op) or dwpairs.eligible(op)):
+        return None
+    return op.out_hwc[2], (op.out_hwc[0] - 1) * op.out_hwc[2]
 
 
 def reverse_lag(op, tensor: int, graph: EngineGraph) -> int | None:

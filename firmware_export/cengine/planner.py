@@ -10,10 +10,11 @@ lower bound. Deterministic: the same graph always gives the same plan.
 """
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 
-from .inplace import inplace_lag
+from .inplace import inplace_lag, inplace_period
 from .ops import Alias, EngineGraph, op_inputs
 
 ALIGNMENT = 4
@@ -131,20 +132,46 @@ def _pair_lags(graph: EngineGraph, buffers: list[Buffer], root: dict, lag_of=inp
     return lags
 
 
+def _pair_periods(graph: EngineGraph, lags: dict, root: dict, period_of=inplace_period) -> dict:
+    """(input buffer, output buffer) -> (period, free) of the pairs in `lags` whose kernel allows an
+    overlap only by a multiple of period bytes or from free bytes on (inplace.inplace_period)."""
+    periods = {}
+    for (inp, out), (k, _) in lags.items():
+        op = graph.ops[k]
+        for t in set(op_inputs(op)):
+            if root[t] == inp and root[op.output] == out and (period := period_of(op, t, graph)) is not None:
+                periods[(inp, out)] = period
+    return periods
+
+
+def _lag_ok(distance: int, lag: int, period: tuple[int, int] | None) -> bool:
+    """Whether an output `distance` bytes below its input keeps the kernel's reads intact."""
+    return distance >= lag and (period is None or distance % period[0] == 0 or distance >= period[1])
+
+
+def _below(lag: int, period: tuple[int, int] | None) -> list[int]:
+    """The distances of an output below its input worth trying: the lag, or the first aligned
+    multiple of the period from the lag on and the free distance."""
+    if period is None:
+        return [lag]
+    step = math.lcm(period[0], ALIGNMENT)
+    return [-(-lag // step) * step, _align_up(max(period[1], lag))]
+
+
 def _conflicts(a: Buffer, b: Buffer) -> bool:
     return a.first <= b.last and b.first <= a.last
 
 
-def _fits(x: Buffer, off: int, placed: dict, by_id: dict, lags: dict, rlags: dict) -> bool:
+def _fits(x: Buffer, off: int, placed: dict, by_id: dict, lags: dict, rlags: dict, periods: dict) -> bool:
     for yid, yoff in placed.items():
         y = by_id[yid]
         if not _conflicts(x, y):
             continue
         if off + x.size <= yoff or yoff + y.size <= off:
             continue
-        if (y.id, x.id) in lags and yoff - off >= lags[(y.id, x.id)][1]:
+        if (y.id, x.id) in lags and _lag_ok(yoff - off, lags[(y.id, x.id)][1], periods.get((y.id, x.id))):
             continue  # x is the output, placed far enough below its input y
-        if (x.id, y.id) in lags and off - yoff >= lags[(x.id, y.id)][1]:
+        if (x.id, y.id) in lags and _lag_ok(off - yoff, lags[(x.id, y.id)][1], periods.get((x.id, y.id))):
             continue  # x is the input, far enough above its output y
         if (y.id, x.id) in rlags and off - yoff >= rlags[(y.id, x.id)][1]:
             continue  # x is the output of an op run from its last row, far enough above its input y
@@ -154,7 +181,8 @@ def _fits(x: Buffer, off: int, placed: dict, by_id: dict, lags: dict, rlags: dic
     return True
 
 
-def _pack(order: list[Buffer], by_id: dict, lags: dict, rlags: dict, placed: dict | None = None) -> dict:
+def _pack(order: list[Buffer], by_id: dict, lags: dict, rlags: dict, periods: dict,
+          placed: dict | None = None) -> dict:
     placed = dict(placed or {})
     for x in order:
         candidates = {0}
@@ -164,15 +192,17 @@ def _pack(order: list[Buffer], by_id: dict, lags: dict, rlags: dict, placed: dic
                 continue
             candidates.add(_align_up(yoff + y.size))
             if (y.id, x.id) in lags:
-                candidates.add(_align_down(yoff - lags[(y.id, x.id)][1]))
+                below = _below(lags[(y.id, x.id)][1], periods.get((y.id, x.id)))
+                candidates.update(_align_down(yoff - d) for d in below)
             if (x.id, y.id) in lags:
-                candidates.add(_align_up(yoff + lags[(x.id, y.id)][1]))
+                above = _below(lags[(x.id, y.id)][1], periods.get((x.id, y.id)))
+                candidates.update(_align_up(yoff + d) for d in above)
             if (y.id, x.id) in rlags:
                 candidates.add(_align_up(yoff + rlags[(y.id, x.id)][1]))
             if (x.id, y.id) in rlags:
                 candidates.add(_align_down(yoff - rlags[(x.id, y.id)][1]))
         for off in sorted(c for c in candidates if c >= 0):
-            if _fits(x, off, placed, by_id, lags, rlags):
+            if _fits(x, off, placed, by_id, lags, rlags, periods):
                 placed[x.id] = off
                 break
     return placed
@@ -210,7 +240,7 @@ def _overlap(i: Buffer, o: Buffer, lag: int | None, rlag: int | None) -> int:
     return max(below, above, 0)
 
 
-def _solve(buffers: list[Buffer], lags: dict, rlags: dict, steps, random_tries: int):
+def _solve(buffers: list[Buffer], lags: dict, rlags: dict, periods: dict, steps, random_tries: int):
     """(arena bytes, ordering, offsets, live peak, lower bound) of the best packing found."""
     by_id = {b.id: b for b in buffers}
     pairs = {p: (lags.get(p, (0, None))[1], rlags.get(p, (0, None))[1]) for p in set(lags) | set(rlags)}
@@ -224,7 +254,7 @@ def _solve(buffers: list[Buffer], lags: dict, rlags: dict, steps, random_tries: 
         bound = max(bound, live - saving)
     best = None
     for name, order in _orderings(buffers, random_tries):
-        placed = _pack(order, by_id, lags, rlags)
+        placed = _pack(order, by_id, lags, rlags, periods)
         total = _align_up(max((placed[b.id] + b.size for b in buffers), default=0))
         if best is None or total < best[0]:
             best = (total, name, placed)
@@ -266,14 +296,15 @@ def _plan_memory(graph: EngineGraph, random_tries: int, widen: dict | None, lag,
     for (i, o), (k, extra) in (extra_lags or {}).items():
         if root[i] in by_id and root[o] in by_id and root[i] != root[o]:
             lags[(root[i], root[o])] = (k, _align_up(extra))
+    periods = _pair_periods(graph, lags, root)
     steps = range(-1, len(graph.ops) + 1)
     scratch = _scratch_buffers(graph)
     outside = max((b.size for b in scratch), default=0)
-    total, name, offsets, live_peak, bound = _solve(buffers, lags, rlags, steps, random_tries)
+    total, name, offsets, live_peak, bound = _solve(buffers, lags, rlags, periods, steps, random_tries)
     scratch_offsets = {}
     if scratch:  # the tensors where they are, each op's scratch at the lowest offset free during it
         by_id.update((b.id, b) for b in scratch)
-        placed = _pack(sorted(scratch, key=lambda b: (-b.size, b.first)), by_id, lags, rlags, offsets)
+        placed = _pack(sorted(scratch, key=lambda b: (-b.size, b.first)), by_id, lags, rlags, periods, offsets)
         inside = _align_up(max(placed[b.id] + b.size for b in scratch))
         if max(inside, total) < total + outside:
             total, offsets, outside = max(inside, total), placed, 0

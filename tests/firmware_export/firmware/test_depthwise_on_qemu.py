@@ -75,11 +75,31 @@ def _build_long_column(keras, x):
     return keras.layers.Flatten()(keras.layers.DepthwiseConv2D((6, 1), padding="valid")(x))
 
 
+def _build_column_steps(keras, x):
+    """Column layers one channel at a time (dwcols.py, edgec_dwcol.h) over 13 channels, entering their
+    loops at every kind of step: 3 taps over 28, 26 and 24 outputs (the window's three rotations),
+    5 taps over 20, 16, 12, 8 and 4 (every output count modulo 5)."""
+    L = keras.layers
+    for taps in (3, 3, 3, 5, 5, 5, 5, 5):
+        x = L.DepthwiseConv2D((taps, 1), padding="valid")(x)
+    return L.Flatten()(x)
+
+
+def _build_column_wide(keras, x):
+    """200 channels: the widest rows' step in the immediates (3 rows of input, 19 of output)."""
+    L = keras.layers
+    y = L.DepthwiseConv2D((3, 1), padding="valid")(x)
+    y = L.DepthwiseConv2D((5, 1), padding="valid", activation="relu")(y)
+    return L.Flatten()(y)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("build, shape", [(_build, (21, 17, 12)), (_build_lines, (13, 11, 20)),
                                           (_build_long_rows, (4, 9, 240)), (_build_columns, (82, 1, 12)),
-                                          (_build_long_column, (96, 1, 8)), (_build_few_outputs, (20, 1, 12))],
-                         ids=["mixed", "lines", "long-rows", "columns", "long-column", "few-outputs"])
+                                          (_build_long_column, (96, 1, 8)), (_build_few_outputs, (20, 1, 12)),
+                                          (_build_column_steps, (30, 1, 13)), (_build_column_wide, (21, 1, 200))],
+                         ids=["mixed", "lines", "long-rows", "columns", "long-column", "few-outputs", "col-steps",
+                              "col-wide"])
 def test_depthwise_layout_on_the_emulated_m7_equals_tflm(tmp_path, build, shape):
     require_tool("arm-none-eabi-gcc")
     require_tool("qemu-system-arm")
