@@ -80,12 +80,14 @@ static void edgec_cvp_gather(const edgec_conv_params *p, const int8_t *in_b, int
 #endif
 
 /* acc[0..3] (bias on entry) += the dot products of one channel's indices (a byte for two taps, `bytes`
- * of them, a multiple of 4) with the four pixels' columns, through the pair table. */
+ * of them, even) with the four pixels' columns, through the pair table: words of indices, then a
+ * halfword left. */
 static void edgec_cvp_dot4(const uint8_t *idx, int32_t bytes, const int32_t *tab, const uint32_t *col,
                            int32_t *acc)
 {
     int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
-    const uint8_t *const end = idx + bytes;
+    const uint8_t *const end = idx + (bytes & ~3);
+    int32_t k;
 #if defined(EDGEC_CVP_ASM)
     if (bytes & 4) { /* an odd word first: then two a turn */
         uint32_t i, t, c0, c1;
@@ -106,7 +108,6 @@ static void edgec_cvp_dot4(const uint8_t *idx, int32_t bytes, const int32_t *tab
 #else
     while (idx != end) {
         uint32_t i;
-        int32_t k;
         memcpy(&i, idx, 4);
         idx += 4;
         for (k = 0; k < 4; k++, i >>= 8, col += 4) {
@@ -118,6 +119,13 @@ static void edgec_cvp_dot4(const uint8_t *idx, int32_t bytes, const int32_t *tab
         }
     }
 #endif
+    for (k = 0; k < (bytes & 3); k++, col += 4) {
+        const int32_t t = tab[idx[k]];
+        s0 = edgec_smlad(t, col[0], s0);
+        s1 = edgec_smlad(t, col[1], s1);
+        s2 = edgec_smlad(t, col[2], s2);
+        s3 = edgec_smlad(t, col[3], s3);
+    }
     acc[0] = s0;
     acc[1] = s1;
     acc[2] = s2;
@@ -144,6 +152,7 @@ static void edgec_cvp_table(const int8_t *codebook, int32_t clusters, int32_t *t
 }
 #endif
 
+#if !defined(EDGEC_DSP)
 /* The same sums with each pair made from the codebook (no table). */
 static void edgec_cvp_dot4_book(const uint8_t *idx, int32_t bytes, const int8_t *cb, const uint32_t *col,
                                 int32_t *acc)
@@ -156,6 +165,7 @@ static void edgec_cvp_dot4_book(const uint8_t *idx, int32_t bytes, const int8_t 
         }
     }
 }
+#endif
 
 void edgec_conv2d_pairs_s8(const edgec_conv_params *p, const edgec_packed *w, const int32_t *pairs,
                            const int8_t *input, int8_t *output, int32_t *scratch)
