@@ -167,22 +167,62 @@ static void edgec_cvp_dot4_book(const uint8_t *idx, int32_t bytes, const int8_t 
 }
 #endif
 
+/* acc rescaled to int8; full: 1 when the activation range is all of int8 (the narrow rescale, one
+ * SSAT), 2 when its top is 127 (SSAT, then the bottom), 0 otherwise. Constant at each call site. */
+EDGEC_FORCE_INLINE int8_t edgec_cvp_out(int32_t acc, int32_t m, int sh, int32_t zp, int32_t lo, int32_t hi,
+                                        int narrow, int full)
+{
+#if defined(EDGEC_DSP)
+    if (full) {
+        const int32_t y = edgec_ssat8(edgec_mbqm_narrow(acc, m, sh) + zp);
+        return (int8_t)(full == 2 && y < lo ? lo : y);
+    }
+#else
+    (void)full; /* the clamp to lo, hi is the same */
+#endif
+    return edgec_clamp_s8((narrow ? edgec_mbqm_narrow(acc, m, sh) : edgec_mbqm(acc, m, sh)) + zp, lo, hi);
+}
+
+/* Every output channel of the group's n pixels (columns gathered), their outputs from `out`. */
+EDGEC_FORCE_INLINE void edgec_cvp_channels(const edgec_conv_params *p, const edgec_packed *w, const int32_t *tab,
+                                           const uint32_t *col, int8_t *out, int32_t n, int narrow, int full)
+{
+    const int32_t bytes = w->taps / 2, out_c = p->out_c;
+    const int32_t zp = p->output_zp, lo = p->act_min, hi = p->act_max;
+    const uint8_t *idx = w->values;
+    int32_t oc, k;
+#if !defined(EDGEC_DSP)
+    const int8_t *const cb = edgec_codebook(w, 0);
+    (void)tab;
+#endif
+    for (oc = 0; oc < out_c; oc++, idx += bytes) {
+        const int32_t bias = p->bias[oc], m = p->multiplier[oc];
+        const int sh = p->shift[oc];
+        int32_t acc[EDGEC_CVP_PIXELS] = {bias, bias, bias, bias};
+#if defined(EDGEC_DSP)
+        edgec_cvp_dot4(idx, bytes, tab, col, acc);
+#else
+        edgec_cvp_dot4_book(idx, bytes, cb, col, acc);
+#endif
+        for (k = 0; k < n; k++) {
+            out[k * out_c + oc] = edgec_cvp_out(acc[k], m, sh, zp, lo, hi, narrow, full);
+        }
+    }
+}
+
 void edgec_conv2d_pairs_s8(const edgec_conv_params *p, const edgec_packed *w, const int32_t *pairs,
                            const int8_t *input, int8_t *output, int32_t *scratch)
 {
-    const int32_t taps = w->taps, bytes = taps / 2, out_c = p->out_c;
-    const int32_t pixels = p->out_h * p->out_w;
+    const int32_t out_c = p->out_c, pixels = p->out_h * p->out_w;
+    const int full = !p->narrow ? 0 : p->act_min <= -128 && p->act_max >= 127 ? 1 : p->act_max >= 127 ? 2 : 0;
     uint32_t *const col = (uint32_t *)(void *)scratch;
-    const int8_t *const cb = edgec_codebook(w, 0);
-    int32_t b, px, oc, k;
+    int32_t b, px, k;
 #if defined(EDGEC_DSP)
     if (pairs == NULL) { /* built after the columns */
-        int32_t *const tab = scratch + EDGEC_CVP_PIXELS * taps / 2;
-        edgec_cvp_table(cb, w->clusters, tab);
+        int32_t *const tab = scratch + EDGEC_CVP_PIXELS * w->taps / 2;
+        edgec_cvp_table(edgec_codebook(w, 0), w->clusters, tab);
         pairs = tab;
     }
-#else
-    (void)pairs;
 #endif
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
@@ -195,20 +235,14 @@ void edgec_conv2d_pairs_s8(const edgec_conv_params *p, const edgec_packed *w, co
                 const int32_t q = px + (k < n ? k : 0);
                 edgec_cvp_gather(p, in_b, q / p->out_w, q % p->out_w, col + k);
             }
-            for (oc = 0; oc < out_c; oc++) {
-                const uint8_t *idx = w->values + oc * bytes;
-                const int32_t bias = p->bias[oc], m = p->multiplier[oc];
-                const int sh = p->shift[oc];
-                int32_t acc[EDGEC_CVP_PIXELS] = {bias, bias, bias, bias};
-#if defined(EDGEC_DSP)
-                edgec_cvp_dot4(idx, bytes, pairs, col, acc);
-#else
-                edgec_cvp_dot4_book(idx, bytes, cb, col, acc);
-#endif
-                for (k = 0; k < n; k++) {
-                    out[k * out_c + oc] = edgec_requantize(p->narrow, acc[k], m, sh, p->output_zp, p->act_min,
-                                                           p->act_max);
-                }
+            if (full == 1) {
+                edgec_cvp_channels(p, w, pairs, col, out, n, 1, 1);
+            } else if (full == 2) {
+                edgec_cvp_channels(p, w, pairs, col, out, n, 1, 2);
+            } else if (p->narrow) {
+                edgec_cvp_channels(p, w, pairs, col, out, n, 1, 0);
+            } else {
+                edgec_cvp_channels(p, w, pairs, col, out, n, 0, 0);
             }
         }
     }
