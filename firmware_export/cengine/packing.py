@@ -19,6 +19,9 @@ windows of a tile of 4, 2 or 1 pixels (the largest the scratch budget allows) as
 A clustered fully-connected layer with 4-bit indices into one codebook takes the pair table in flash where
 it pays (fcpairs.py: its input as int16 in scratch; _shrink_tiles drops it, as it takes a smaller tile, where
 the SRAM limit needs); a smaller one, its table built in scratch where the limit leaves room (_scratch_tables).
+A clustered convolution with 4-bit indices into one codebook that the SRAM limit keeps from decoding all its
+rows at once takes edgec_conv2d_pairs_s8 where it fits (_take_pairs: groups of 4 pixels gathered as int16, the
+pair table built in scratch, else in flash).
 """
 from __future__ import annotations
 
