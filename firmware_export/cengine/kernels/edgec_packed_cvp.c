@@ -18,8 +18,18 @@ static void edgec_cvp_copy(const int8_t *src, int32_t n, uint32_t *col)
         memcpy(&x, src + c, 4);
         lo = edgec_sxtb16(x);      /* (x0, x2) */
         hi = edgec_sxtb16_ror8(x); /* (x1, x3) */
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(EDGEC_NO_DSP)
+        {
+            uint32_t a, b;
+            __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(a) : "r"(lo), "r"(hi));
+            __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(b) : "r"(hi), "r"(lo));
+            col[0] = a; /* (x0, x1) */
+            col[4] = b; /* (x2, x3) */
+        }
+#else
         col[0] = ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
         col[4] = ((uint32_t)hi & 0xFFFF0000u) | ((uint32_t)lo >> 16);
+#endif
 #else
         col[0] = edgec_cvp_pair(src[c], src[c + 1]);
         col[4] = edgec_cvp_pair(src[c + 2], src[c + 3]);
