@@ -109,11 +109,9 @@ def _rows_op(op, packed):
 
 
 def _pairs_op(op, packed):
-    """A clustered convolution run by edgec_conv2d_pairs_s8 (groups of 4 pixels gathered as int16, the
-    pair table in flash on DSP builds: 1 KiB of flash for, on ResNet-8's 3x3 layers on the M7, about
-    the dense kernel's instructions where the chunks of rows or the tiles that fit the SRAM limit
-    cost 1.3-1.8x), or None where that kernel does not apply (pairs_shape, 4-bit indices into one
-    codebook)."""
+    """A clustered convolution run by edgec_conv2d_pairs_s8 (groups of 4 pixels gathered as int16, each
+    byte of indices one word of the pair table, here in flash: _take_pairs may build it in scratch
+    instead), or None where that kernel does not apply (pairs_shape, 4-bit indices into one codebook)."""
     if not isinstance(op, Conv2D) or packed.format != "clustered" or packed.layout != "mask" \
             or not packed.shared or packed.index_bits != 4 or not pairs_shape(op):
         return None
@@ -370,9 +368,10 @@ def _take_pairs(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[Engi
     once (chunks of rows or tiles) and that edgec_conv2d_pairs_s8 may run (_pairs_op; not a 1x1 kernel,
     whose short windows leave the table's kernel little to gain), in order, takes that kernel where the
     arena and scratch stay within `limit`: its table built in scratch (about 1,000 instructions an
-    inference) where the limit leaves room, else in flash (1 KiB, DSP builds). Its pixels cost about
-    the dense kernel's instructions (ResNet-8 on the M7: 1.07-1.16x the dense layers, against 1.11-1.81x
-    for the chunks of rows or tiles that fit)."""
+    inference) where the limit leaves room, else in flash (1 KiB, DSP builds). ResNet-8 clustered on the
+    M7: its five 3x3 layers that the limit keeps from decoding all rows at once 1.04-1.05x the dense
+    layers' instructions on this kernel, against 1.11-1.81x in the chunks of rows or tiles that fit
+    (two tables in flash, three in scratch)."""
     ops = list(packed.ops)
     for i, op in enumerate(ops):
         if not isinstance(op, Conv2D) or op.packed is None or op.kernel_hw == (1, 1) or \
