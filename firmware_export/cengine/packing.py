@@ -30,7 +30,7 @@ import dataclasses
 import numpy as np
 
 from .ops import (Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, is_pointwise, is_pwt,
-                  packed_conv_scratch, pairs_shape, rows16_shape, runs_pairs)
+                  PAIR_PIXELS, packed_conv_scratch, pairs_shape, rows16_shape, runs_pairs)
 from . import dwlayout, fcpairs
 from .planner import MemoryPlan, plan_memory
 from .storage import BLOCK_FORMATS, choose
@@ -375,8 +375,8 @@ def _take_pairs(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[Engi
     ops = list(packed.ops)
     for i, op in enumerate(ops):
         if not isinstance(op, Conv2D) or op.packed is None or op.kernel_hw == (1, 1) or \
-                op.rows == op.out_hwc[2]:
-            continue
+                op.rows == op.out_hwc[2] or op.batches * op.out_hwc[0] * op.out_hwc[1] < PAIR_PIXELS:
+            continue  # (fewer pixels than a group: the kernel would compute the group's 4 all the same)
         flash = _pairs_op(op, op.packed)
         if flash is None:
             continue

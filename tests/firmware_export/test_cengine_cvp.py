@@ -98,8 +98,11 @@ def test_chain_runs_the_pair_kernel_exactly_on_every_path(chain, tmp_path):
 
 def test_not_taken_where_all_rows_fit_or_the_shape_does_not():
     """A layer whose rows all fit in scratch keeps edgec_conv2d_rows_s8 (one decoding, the dense
-    kernel); 3-bit indices, input channels not a multiple of 4 and a pointwise layer never take the
-    pair kernel."""
+    kernel); a layer of fewer output pixels than a group (one here) keeps its chunks of rows; 3-bit
+    indices, input channels not a multiple of 4 and a pointwise layer never take the pair kernel."""
+    one = map_weights(convert(Case("cvp_one_pixel", (3, 3, 16), lambda k, x: k.layers.Conv2D(64, 3)(x))), _codes)
+    engine = generate_engine(read_tflite(one, "cvp_one_pixel"), "cvp_one_pixel")
+    assert not _calls(engine) and "edgec_conv2d_rows16_s8(&op0" in engine.files["cvp_one_pixel.c"]
     small = map_weights(convert(Case("cvp_small", (6, 6, 8), lambda k, x: k.layers.Conv2D(
         5, 3, padding="same")(x))), _codes)
     engine = generate_engine(read_tflite(small, "cvp_small"), "cvp_small")
