@@ -15,7 +15,7 @@ import numpy as np
 
 from .ops import (Alias, Binary, Concatenation, Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected,
                   Lookup, Mean, Operand, Pad, Pool2D, QuantizeFloat, Softmax, is_pwt,
-                  rows16_eligible)
+                  rows16_eligible, runs_pairs)
 from . import dwblocks, dwcols, dwlayout, dwpairs
 from .planner import MemoryPlan
 
@@ -73,6 +73,7 @@ class OpCode:
 _PACKED_CONV = ("edgec_conv", "edgec_packed", "edgec_packed_conv")
 _PACKED_ROWS = ("edgec_conv", "edgec_packed", "edgec_packed_convr")
 _PACKED_PWT = ("edgec_conv", "edgec_packed", "edgec_packed_pwt")
+_PACKED_CVP = ("edgec_conv", "edgec_packed", "edgec_packed_cvp")
 _PACKED_DELTA = ("edgec_conv", "edgec_packed", "edgec_packed_pw")
 _PACKED_DELTA8 = ("edgec_conv", "edgec_packed", "edgec_packed_pw8")
 _PACKED_DW = ("edgec_dwconv", "edgec_packed", "edgec_packed_dw")
@@ -238,6 +239,14 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
                 ("edgec_conv2d_delta_s8", _PACKED_DELTA)
             return OpCode("\n".join(decls), f"{kernel}(&{p}_params, &{p}_packed, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {windows});", files)
+        if runs_pairs(op):  # groups of 4 pixels gathered as int16, each byte of indices one word of the table
+            table = "NULL"  # built in scratch on DSP builds; the others make the words from the codebook
+            if len(op.pairs):  # in flash on DSP builds
+                table = f"{p.upper()}_PAIRS"
+                decls += ["#if defined(EDGEC_DSP)", c_array("int32_t", f"{p}_pairs", op.pairs, align=4),
+                          f"#define {table} {p}_pairs", "#else", f"#define {table} NULL", "#endif"]
+            return OpCode("\n".join(decls), f"edgec_conv2d_pairs_s8(&{p}_params, &{p}_packed, {table}, "
+                          f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_CVP)
         if 0 < op.rows < op.out_hwc[2] and rows16_eligible(op):  # chunks decoded as int16, windows in place
             return OpCode("\n".join(decls), f"edgec_conv2d_rows16_s8(&{p}_params, &{p}_packed, {op.rows}, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_PWT)

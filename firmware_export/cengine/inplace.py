@@ -14,7 +14,7 @@ import numpy as np
 
 from . import dwcols, dwpairs
 from .ops import (Binary, Conv2D, DepthwiseConv2D, EngineGraph, Lookup, Pool2D, QuantizeFloat,
-                  Softmax, _contiguous_strides, is_pointwise, is_pwt)
+                  Softmax, _contiguous_strides, is_pointwise, is_pwt, runs_pairs)
 
 _ITEMSIZE = {"int8": 1, "float32": 4}
 MIN_ROW_PIXELS = 4  # reverse_lag: the narrowest row a pointwise convolution runs one call per row on
@@ -126,6 +126,12 @@ def inplace_lag(op, tensor: int, graph: EngineGraph) -> int | None:
     if isinstance(op, Conv2D) and op.packed is not None and (op.packed.layout == "block" or (
             op.packed.layout == "delta" and (op.tile == 8 or not is_pointwise(op)))):
         return _gathered_lag(op)
+    if isinstance(op, Conv2D) and op.packed is not None and runs_pairs(op):
+        # edgec_conv2d_pairs_s8: a group of pixels' outputs written once its windows are gathered, so
+        # no later than the dense kernel's pixel by pixel (their last write reaches only input no later
+        # group reads): the dense kernel's lag covers it
+        return _window_lag(op.batches, op.in_hwc, op.out_hwc, op.kernel_hw, op.stride_hw,
+                           op.dilation_hw, op.pad_tl, rereads_after_write=True)
     if isinstance(op, Conv2D) and op.packed is not None and op.rows:
         # edgec_conv2d_rows_s8: chunks of output channels, each over every pixel; one chunk keeps
         # the dense kernel's order, more write outputs before the last chunk reads the input

@@ -81,6 +81,10 @@ class Conv2D:
     packed: PackedWeights | None = field(default=None, repr=False, compare=False)  # None: dense int8
     tile: int = 0  # packed: output pixels per decoding of the weights
     rows: int = 0  # clustered, one group: output channels decoded per chunk (edgec_conv2d_rows_s8); 0: tiles
+    # clustered, 4-bit indices, one codebook: edgec_conv2d_pairs_s8's pair table (fcpairs.table), int32[256]
+    # in flash (DSP builds); empty: not that kernel
+    pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False, compare=False)
+    table_in_scratch: bool = False  # edgec_conv2d_pairs_s8 with its table built in scratch (pairs empty)
 
     @property
     def weight_rows(self) -> np.ndarray:
@@ -102,6 +106,8 @@ class Conv2D:
         when grouped. Packed weights: the layout of edgec_conv2d_packed_s8 (any path)."""
         if self.packed is not None and self.rows:
             return rows_conv_scratch(self, self.rows)
+        if self.packed is not None and runs_pairs(self):
+            return pairs_conv_scratch(self)
         if self.packed is not None:
             return packed_conv_scratch(self, self.packed, self.tile)
         if self.groups != 1:
@@ -398,6 +404,27 @@ def packed_conv_scratch(op: Conv2D, packed: PackedWeights, tile: int) -> int:
         return fixed + 2 * 2 * _a4(taps)  # two rows, unpacked to int16 on the DSP path
     nz = packed.max_nonzeros
     return fixed + _a4(2 * runs) + 4 * nz
+
+
+PAIR_PIXELS = 4  # output pixels per group of edgec_conv2d_pairs_s8 (EDGEC_CVP_PIXELS)
+
+
+def pairs_shape(op: Conv2D) -> bool:
+    """The shape edgec_conv2d_pairs_s8 takes: one group, input channels a multiple of 4 (a window's
+    groups of 4 taps are 4 input bytes; a row's indices whole bytes), not pointwise
+    (edgec_conv2d_pwt_s8's)."""
+    return op.groups == 1 and op.in_hwc[2] % 4 == 0 and not is_pointwise(op)
+
+
+def runs_pairs(op: Conv2D) -> bool:
+    """Whether op runs on edgec_conv2d_pairs_s8 (its table in flash or built in scratch)."""
+    return bool(len(op.pairs) or op.table_in_scratch)
+
+
+def pairs_conv_scratch(op: Conv2D) -> int:
+    """Bytes of scratch edgec_conv2d_pairs_s8 uses: PAIR_PIXELS windows as int16, then the pair table
+    (256 words) when built in scratch."""
+    return PAIR_PIXELS * 2 * op.kernel_hw[0] * op.kernel_hw[1] * op.in_hwc[2] + 4 * 256 * op.table_in_scratch
 
 
 def rows16_eligible(op: Conv2D) -> bool:

@@ -19,6 +19,9 @@ windows of a tile of 4, 2 or 1 pixels (the largest the scratch budget allows) as
 A clustered fully-connected layer with 4-bit indices into one codebook takes the pair table in flash where
 it pays (fcpairs.py: its input as int16 in scratch; _shrink_tiles drops it, as it takes a smaller tile, where
 the SRAM limit needs); a smaller one, its table built in scratch where the limit leaves room (_scratch_tables).
+A clustered convolution with 4-bit indices into one codebook that the SRAM limit keeps from decoding all its
+rows at once takes edgec_conv2d_pairs_s8 where it fits (_take_pairs: groups of 4 pixels gathered as int16, the
+pair table built in scratch, else in flash).
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ import dataclasses
 import numpy as np
 
 from .ops import (Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, is_pointwise, is_pwt,
-                  packed_conv_scratch, rows16_shape)
+                  PAIR_PIXELS, packed_conv_scratch, pairs_shape, rows16_shape, runs_pairs)
 from . import dwlayout, fcpairs
 from .planner import MemoryPlan, plan_memory
 from .storage import BLOCK_FORMATS, choose
@@ -103,6 +106,16 @@ def _rows_op(op, packed):
     if not isinstance(op, Conv2D) or op.groups != 1 or packed.format != "clustered":
         return None
     return dataclasses.replace(op, packed=packed, tile=0, rows=op.out_hwc[2])
+
+
+def _pairs_op(op, packed):
+    """A clustered convolution run by edgec_conv2d_pairs_s8 (groups of 4 pixels gathered as int16, each
+    byte of indices one word of the pair table, here in flash: _take_pairs may build it in scratch
+    instead), or None where that kernel does not apply (pairs_shape, 4-bit indices into one codebook)."""
+    if not isinstance(op, Conv2D) or packed.format != "clustered" or packed.layout != "mask" \
+            or not packed.shared or packed.index_bits != 4 or not pairs_shape(op):
+        return None
+    return dataclasses.replace(op, packed=packed, tile=0, rows=0, pairs=fcpairs.table(packed.codebook))
 
 
 def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_FORMATS):
@@ -334,7 +347,7 @@ def _regrow_rows(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[Eng
     ops = list(packed.ops)
     for i, op in enumerate(ops):
         probe = _rows_op(op, op.packed) if isinstance(op, Conv2D) and op.packed is not None \
-            and op.packed.layout == "mask" else None
+            and op.packed.layout == "mask" and not runs_pairs(op) else None
         if probe is None:
             continue
         for rows in row_chunks(op):
@@ -345,6 +358,33 @@ def _regrow_rows(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[Eng
             trial_plan = plan_memory(trial)
             if trial_plan.sram_bytes <= limit:
                 ops[i] = trial.ops[i]
+                packed, plan = trial, trial_plan
+                break
+    return packed, plan
+
+
+def _take_pairs(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[EngineGraph, MemoryPlan]:
+    """Last for convolutions: each clustered one that the SRAM limit keeps from decoding all its rows at
+    once (chunks of rows or tiles) and that edgec_conv2d_pairs_s8 may run (_pairs_op; not a 1x1 kernel,
+    whose short windows leave the table's kernel little to gain), in order, takes that kernel where the
+    arena and scratch stay within `limit`: its table built in scratch (about 1,000 instructions an
+    inference) where the limit leaves room, else in flash (1 KiB, DSP builds). ResNet-8 clustered on the
+    M7: its five 3x3 layers that the limit keeps from decoding all rows at once 1.04-1.05x the dense
+    layers' instructions on this kernel, against 1.11-1.81x in the chunks of rows or tiles that fit
+    (two tables in flash, three in scratch)."""
+    ops = list(packed.ops)
+    for i, op in enumerate(ops):
+        if not isinstance(op, Conv2D) or op.packed is None or op.kernel_hw == (1, 1) or \
+                op.rows == op.out_hwc[2] or op.batches * op.out_hwc[0] * op.out_hwc[1] < PAIR_PIXELS:
+            continue  # (fewer pixels than a group: the kernel would compute the group's 4 all the same)
+        flash = _pairs_op(op, op.packed)
+        if flash is None:
+            continue
+        for candidate in (dataclasses.replace(flash, pairs=np.zeros(0, np.int32), table_in_scratch=True), flash):
+            trial = dataclasses.replace(packed, ops=tuple(ops[:i] + [candidate] + ops[i + 1:]))
+            trial_plan = plan_memory(trial)
+            if trial_plan.sram_bytes <= limit:
+                ops[i] = candidate
                 packed, plan = trial, trial_plan
                 break
     return packed, plan
@@ -362,7 +402,7 @@ def pack_and_plan(graph: EngineGraph, mode: str,
     packed = pack_graph(graph, mode, formats=formats)
     shrunk = _shrink_tiles(packed, limit)
     if shrunk is not None:
-        return _scratch_tables(*_align_chunks(graph, *_regrow_rows(*shrunk, limit)), limit)
+        return _scratch_tables(*_align_chunks(graph, *_take_pairs(*_regrow_rows(*shrunk, limit), limit)), limit)
     ops = list(pack_graph(graph, mode, TILES[-1], formats).ops)
     tiled = sorted((i for i, op in enumerate(ops) if getattr(op, "tile", 0) or isinstance(op, DepthwiseConv2D)
                     and op.packed is not None and op.packed.layout not in UNTILED),
@@ -372,5 +412,5 @@ def pack_and_plan(graph: EngineGraph, mode: str,
         packed = dataclasses.replace(graph, ops=tuple(ops))
         plan = plan_memory(packed)
         if plan.sram_bytes <= limit:
-            return _align_chunks(graph, *_regrow_rows(packed, plan, limit))
+            return _align_chunks(graph, *_take_pairs(*_regrow_rows(packed, plan, limit), limit))
     return graph, dense_plan

@@ -9,7 +9,9 @@ one shorter: odd channel counts, input channels not a multiple of 4, a channel w
 all equal, 3- and 4-bit indices (rows not byte-aligned: the bit reader), strides and paddings, and
 a chunked layer whose input lives in the arena (it must not be overlapped in place). Input
 channels a multiple of 4 take edgec_conv2d_rows16_s8 (rows decoded as int16 pairs, windows inside
-the input read in place, the others gathered): "same" borders, dilation.
+the input read in place, the others gathered): "same" borders, dilation. The layers with 4-bit
+indices into one codebook would take edgec_conv2d_pairs_s8 instead (packing._take_pairs,
+test_cengine_cvp.py): here they keep the chunks of rows.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import re
 import numpy as np
 import pytest
 
-from firmware_export.cengine import compile_host, generate_engine
+from firmware_export.cengine import compile_host, generate_engine, packing
 from firmware_export.cengine.lower import lower_model
 from firmware_export.cengine.ops import Conv2D, rows_conv_scratch
 from firmware_export.cengine.packing import EXTRA_SCRATCH, pack_and_plan, row_chunks
@@ -56,6 +58,12 @@ CASES = {
     "rows16_dilated": (Case("rows16_dilated", (9, 8, 16), lambda k, x: k.layers.Conv2D(
         filters=21, kernel_size=3, dilation_rate=2, padding="same")(x)), 8),
 }
+
+
+@pytest.fixture(autouse=True)
+def _no_pair_kernel(monkeypatch):
+    """The chunks of rows under test, not the pair kernel that would take some of these layers."""
+    monkeypatch.setattr(packing, "_take_pairs", lambda packed, plan, _limit: (packed, plan))
 
 
 def _clustered(k: int):
