@@ -78,6 +78,7 @@ _PACKED_DELTA8 = ("edgec_conv", "edgec_packed", "edgec_packed_pw8")
 _PACKED_DW = ("edgec_dwconv", "edgec_packed", "edgec_packed_dw")
 _PACKED_DWU = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwu")
 _PACKED_DWG = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwg")
+_PACKED_DWP = _PACKED_DWG + ("edgec_dwpair", "edgec_packed_dwp")
 _PACKED_DWS = ("edgec_dwconv", "edgec_packed", "edgec_packed_dws")
 _PACKED_DWB = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwb")
 _PACKED_FC = ("edgec_fc", "edgec_packed", "edgec_packed_fc")
@@ -273,6 +274,10 @@ def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
     if op.packed is not None and op.packed.layout == "dw_block":  # kept taps of groups of 4, as stored
         return OpCode("\n".join(decls), f"edgec_dwconv2d_dwblock_s8(&{p}_params, &{p}_packed, "
                       f"{ptr(op.input)}, {ptr(op.output)});", _PACKED_DWB)
+    if op.packed is not None and op.chunk and op.pair_layout:  # chunks decoded into the pair layout
+        return OpCode("\n".join(decls), f"edgec_dwconv2d_dwp_s8(&{p}_params, &{p}_packed, {op.chunk}, "
+                      f"{dwpairs.groups_entry(op)}, {ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});",
+                      _PACKED_DWP)
     if op.packed is not None and op.chunk:  # chunks of channel groups decoded into the DSP layout
         return OpCode("\n".join(decls), f"edgec_dwconv2d_dwg_s8(&{p}_params, &{p}_packed, {op.chunk}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_DWG)

@@ -132,6 +132,7 @@ class DepthwiseConv2D:
     packed: PackedWeights | None = field(default=None, repr=False, compare=False)
     tile: int = 0
     chunk: int = 0  # clustered, DSP layout: groups of 4 channels decoded per chunk (edgec_dwconv2d_dwg_s8)
+    pair_layout: bool = False  # the chunks in the pair layout of a column layer (edgec_dwconv2d_dwp_s8, dwpairs.py)
 
     @property
     def weight_rows(self) -> np.ndarray:
@@ -146,6 +147,8 @@ class DepthwiseConv2D:
         if self.packed is None or self.packed.layout in ("fixed", "dw_block"):  # run as stored: none
             return 0
         taps = self.kernel_hw[0] * self.kernel_hw[1]
+        if self.chunk and self.pair_layout:  # edgec_dwconv2d_dwp_s8: the chunk's groups in the pair layout
+            return 4 * self.chunk * (16 + 4 * ((taps + 1) // 2))
         if self.chunk:  # edgec_dwconv2d_dwg_s8: the chunk's groups in the DSP layout (dwlayout.py)
             return 4 * self.chunk * (16 + 2 * taps)
         if self.tile == 0:  # edgec_dwconv2d_unpacked_s8: every weight decoded, then one channel

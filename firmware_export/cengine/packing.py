@@ -31,7 +31,7 @@ import numpy as np
 
 from .ops import (Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, is_pointwise, is_pwt,
                   packed_conv_scratch, rows16_shape)
-from . import dwlayout, fcpairs
+from . import dwlayout, dwpairs, fcpairs
 from .planner import MemoryPlan, plan_memory
 from .storage import BLOCK_FORMATS, choose
 
@@ -187,9 +187,11 @@ def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_F
     if rows_op is not None:
         return rows_op
     if isinstance(op, DepthwiseConv2D) and dwlayout.chunk_eligible(op, packed):
-        # chunks of channel groups in the DSP layout (edgec_dwconv2d_dwg_s8), the largest the budget allows
+        # chunks of channel groups in the DSP layout (edgec_dwconv2d_dwg_s8), the largest the budget allows;
+        # a column layer's in the pair layout (edgec_dwconv2d_dwp_s8), run as the dense layer's
+        in_pairs = dwpairs.chunk_eligible(op, packed)
         for chunk in dw_chunks(op):
-            candidate = dataclasses.replace(op, packed=packed, tile=0, chunk=chunk)
+            candidate = dataclasses.replace(op, packed=packed, tile=0, chunk=chunk, pair_layout=in_pairs)
             if candidate.scratch_bytes <= budget:
                 return candidate
     if isinstance(op, DepthwiseConv2D):
