@@ -246,7 +246,12 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
             return OpCode("\n".join(decls), f"edgec_conv2d_rows_s8(&{p}_params, &{p}_packed, {op.rows}, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_ROWS)
         if is_pwt(op, op.packed):  # clustered pointwise: tiles of pixels copied to scratch, rows decoded per tile
-            return OpCode("\n".join(decls), f"edgec_conv2d_pwt_s8(&{p}_params, &{p}_packed, {op.tile}, "
+            table = "NULL"
+            if len(op.pairs):  # the pair table in flash (DSP builds only)
+                table = f"{p.upper()}_PAIRS"
+                decls += ["#if defined(EDGEC_DSP)", c_array("int32_t", f"{p}_pairs", op.pairs, align=4),
+                          f"#define {table} {p}_pairs", "#else", f"#define {table} NULL", "#endif"]
+            return OpCode("\n".join(decls), f"edgec_conv2d_pwt_s8(&{p}_params, &{p}_packed, {table}, {op.tile}, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_PWT)
         return OpCode("\n".join(decls), f"edgec_conv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_CONV)

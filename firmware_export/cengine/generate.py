@@ -16,7 +16,7 @@ from toolchain.base.tflite_reader import TfliteModel
 
 from . import dwblocks, dwlayout, dwpairs, emit
 from .lower import lower_model
-from .ops import DepthwiseConv2D, EngineGraph, FullyConnected, const_arrays
+from .ops import Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, const_arrays
 from .planner import MemoryPlan
 from .packing import MAC_OPS, pack_and_plan
 from .patch import PatchStage, emit_ops, plan_patches
@@ -72,7 +72,7 @@ class GeneratedEngine:
 def _const_bytes(graph: EngineGraph) -> int:
     """The const bytes of a build without the DSP extension (no pair tables: fcpairs.py)."""
     return sum(a.nbytes for op in graph.ops for a in const_arrays(op)) - \
-        sum(int(op.pairs.nbytes) for op in graph.ops if isinstance(op, FullyConnected))
+        sum(int(op.pairs.nbytes) for op in graph.ops if isinstance(op, (Conv2D, FullyConnected)))
 
 
 def _dsp_const_bytes(graph: EngineGraph) -> int:

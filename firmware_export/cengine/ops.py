@@ -81,6 +81,8 @@ class Conv2D:
     packed: PackedWeights | None = field(default=None, repr=False, compare=False)  # None: dense int8
     tile: int = 0  # packed: output pixels per decoding of the weights
     rows: int = 0  # clustered, one group: output channels decoded per chunk (edgec_conv2d_rows_s8); 0: tiles
+    # edgec_conv2d_pwt_s8 decoding more than once: the pair table of fcpairs.py, int32[256]; empty: none
+    pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False, compare=False)
 
     @property
     def weight_rows(self) -> np.ndarray:

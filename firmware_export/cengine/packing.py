@@ -372,6 +372,23 @@ def _regrow_rows(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[Eng
     return packed, plan
 
 
+def _pwt_tables(packed: EngineGraph) -> EngineGraph:
+    """Last: each clustered pointwise layer on edgec_conv2d_pwt_s8 that decodes its weights more than
+    once an inference (tiles fewer than its pixels) and is large enough for fcpairs.eligible (the
+    table at most 1/8 of its indices; in_c a multiple of 8) decodes through the pair table in flash
+    (DSP builds): one load a byte of indices (str_ww's 128x128 layer of 24 pixels in 3 tiles on the
+    M7: -52,000 instructions for 1 KiB). No SRAM: the plan stands."""
+    ops = list(packed.ops)
+    for i, op in enumerate(ops):
+        if not (isinstance(op, Conv2D) and op.packed is not None and not op.rows and op.tile
+                and is_pwt(op, op.packed) and op.in_hwc[2] % 8 == 0):
+            continue
+        if op.batches * op.out_hwc[0] * op.out_hwc[1] > op.tile and \
+                fcpairs.eligible(op.out_hwc[2], op.in_hwc[2], op.packed):
+            ops[i] = dataclasses.replace(op, pairs=fcpairs.table(op.packed.codebook))
+    return dataclasses.replace(packed, ops=tuple(ops))
+
+
 def pack_and_plan(graph: EngineGraph, mode: str,
                   formats: tuple[str, ...] = PACKED_FORMATS) -> tuple[EngineGraph, MemoryPlan]:
     """pack_graph and plan_memory, with each layer's tile as large as the SRAM limit allows; if even
@@ -384,7 +401,8 @@ def pack_and_plan(graph: EngineGraph, mode: str,
     packed = pack_graph(graph, mode, formats=formats)
     shrunk = _shrink_tiles(packed, limit)
     if shrunk is not None:
-        return _scratch_tables(*_align_chunks(graph, *_regrow_rows(*shrunk, limit)), limit)
+        packed, plan = _scratch_tables(*_align_chunks(graph, *_regrow_rows(*shrunk, limit)), limit)
+        return _pwt_tables(packed), plan
     ops = list(pack_graph(graph, mode, TILES[-1], formats).ops)
     tiled = sorted((i for i, op in enumerate(ops) if getattr(op, "tile", 0) or isinstance(op, DepthwiseConv2D)
                     and op.packed is not None and op.packed.layout not in UNTILED),
