@@ -19,8 +19,11 @@ windows of a tile of 4, 2 or 1 pixels (the largest the scratch budget allows) as
 A clustered fully-connected layer with 4-bit indices into one codebook takes the pair table in flash where
 it pays (fcpairs.py: its input as int16 in scratch; _shrink_tiles drops it, as it takes a smaller tile, where
 the SRAM limit needs); a smaller one, its table built in scratch where the limit leaves room (_scratch_tables).
-A 1x1 convolution of one pixel to one pixel is that fully-connected layer (_one_pixel_fc) where the pair
-kernel may run it (str_ww's last pointwise layer, 128 to 32 channels, on the M7: 10,000 instructions,
+A clustered pointwise layer tiled on edgec_conv2d_pwt_s8 that decodes its weights more than once takes
+the pair table in flash where fcpairs.eligible holds (_pwt_tables). Clustered depthwise column layers that
+the dense engine runs by pairs of taps (dwpairs.py) decode their chunks into that layout and run its
+kernels (edgec_dwconv2d_dwp_s8). A 1x1 convolution of one pixel to one pixel is that fully-connected
+layer (_one_pixel_fc) where the pair kernel may run it (str_ww's last pointwise layer, 128 to 32 channels, on the M7: 10,000 instructions,
 0.94x the dense layer's, against 34,520 on edgec_conv2d_rows_s8).
 """
 from __future__ import annotations
