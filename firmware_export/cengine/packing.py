@@ -19,8 +19,8 @@ windows of a tile of 4, 2 or 1 pixels (the largest the scratch budget allows) as
 A clustered fully-connected layer with 4-bit indices into one codebook takes the pair table in flash where
 it pays (fcpairs.py: its input as int16 in scratch; _shrink_tiles drops it, as it takes a smaller tile, where
 the SRAM limit needs); a smaller one, its table built in scratch where the limit leaves room (_scratch_tables).
-A clustered pointwise layer tiled on edgec_conv2d_pwt_s8 that decodes its weights more than once takes
-the pair table in flash where fcpairs.eligible holds (_pwt_tables). Clustered depthwise column layers that
+A clustered pointwise layer tiled on edgec_conv2d_pwt_s8 takes the pair table in flash where
+fcpairs.eligible holds (_pwt_tables). Clustered depthwise column layers that
 the dense engine runs by pairs of taps (dwpairs.py) decode their chunks into that layout and run its
 kernels (edgec_dwconv2d_dwp_s8). A 1x1 convolution of one pixel to one pixel is that fully-connected
 layer (_one_pixel_fc) where the pair kernel may run it (str_ww's last pointwise layer, 128 to 32 channels, on the M7: 10,000 instructions,
@@ -376,18 +376,17 @@ def _regrow_rows(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[Eng
 
 
 def _pwt_tables(packed: EngineGraph) -> EngineGraph:
-    """Last: each clustered pointwise layer on edgec_conv2d_pwt_s8 that decodes its weights more than
-    once an inference (tiles fewer than its pixels) and is large enough for fcpairs.eligible (the
-    table at most 1/8 of its indices; in_c a multiple of 8) decodes through the pair table in flash
-    (DSP builds): one load a byte of indices (str_ww's 128x128 layer of 24 pixels in 3 tiles on the
-    M7: -52,000 instructions for 1 KiB). No SRAM: the plan stands."""
+    """Last: each clustered pointwise layer on edgec_conv2d_pwt_s8 large enough for fcpairs.eligible
+    (the table at most 1/8 of its indices, as a fully-connected layer's; in_c a multiple of 8) decodes
+    through the pair table in flash (DSP builds): one load a byte of indices. str_ww's two 128x128
+    layers on the M7: 664,120 -> 608,440 instructions (24 pixels in 3 tiles) and 381,440 -> 362,560
+    (15 pixels, one tile) for 2 KiB (weights 0.503x -> 0.548x the dense engine's). No SRAM: the plan
+    stands."""
     ops = list(packed.ops)
     for i, op in enumerate(ops):
-        if not (isinstance(op, Conv2D) and op.packed is not None and not op.rows and op.tile
-                and is_pwt(op, op.packed) and op.in_hwc[2] % 8 == 0):
-            continue
-        if op.batches * op.out_hwc[0] * op.out_hwc[1] > op.tile and \
-                fcpairs.eligible(op.out_hwc[2], op.in_hwc[2], op.packed):
+        if (isinstance(op, Conv2D) and op.packed is not None and not op.rows and op.tile
+                and is_pwt(op, op.packed) and op.in_hwc[2] % 8 == 0
+                and fcpairs.eligible(op.out_hwc[2], op.in_hwc[2], op.packed)):
             ops[i] = dataclasses.replace(op, pairs=fcpairs.table(op.packed.codebook))
     return dataclasses.replace(packed, ops=tuple(ops))
 

@@ -1,9 +1,8 @@
-"""Clustered pointwise layers on edgec_conv2d_pwt_s8 that decode their weights more than once an
-inference (tiles fewer than their pixels) decode through the pair table of fcpairs.py in flash (DSP
-builds; packing._pwt_tables), byte-exact with tflite-micro.
+"""Clustered pointwise layers on edgec_conv2d_pwt_s8 large enough for a pair table (fcpairs.eligible)
+decode through it in flash (DSP builds; packing._pwt_tables), byte-exact with tflite-micro.
 
 A chain over 5x7 pixels: 40 to 128 channels (ReLU; 5,120 rows x taps: too small for a table), 128 to
-129 (the table: odd rows, the last decoded alone; input zero point -128 after the ReLU), 129 to 24
+129 (the table, tiles fewer than the pixels: odd rows, the last decoded alone; input zero point -128 after the ReLU), 129 to 24
 (taps not a multiple of 8: no table); one codebook of 16 values a tensor, the first output channel
 all zeros and the second all one code. The generic, DSP (portable emulation: the table's C loop) and
 Armv6-M paths on the host, the Thumb-2 loop on the emulated M7.
@@ -39,7 +38,7 @@ def model() -> bytes:
     return map_weights(convert(Case("pwt_pairs", (5, 7, 40), _chain)), _shared_codes)
 
 
-def test_only_the_layer_decoding_twice_and_large_enough_takes_the_table(model):
+def test_only_the_layer_large_enough_takes_the_table(model):
     graph, _ = pack_and_plan(lower_model(read_tflite(model, "pwt_pairs")), "auto")
     convs = [op for op in graph.ops if isinstance(op, Conv2D)]
     assert convs[1].tile < 35 and [len(op.pairs) for op in convs] == [0, 256, 0]  # 35 pixels: 2+ tiles
