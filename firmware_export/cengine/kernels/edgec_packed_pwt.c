@@ -61,9 +61,6 @@
 /* Rows `row` and `row + 1` (the same row twice when it is the last) decoded into dst through the pair
  * table tab (fcpairs.table: word b the int16 pair (code[b & 15], code[b >> 4]) of the two taps whose
  * indices share byte b; 4-bit indices into one codebook, taps a multiple of 8). */
-#if defined(__GNUC__)
-__attribute__((noinline)) /* not inlined into edgec_conv2d_pwt_s8: its loops keep their registers */
-#endif
 static void edgec_pwt_decode_table(const edgec_packed *w, const int32_t *tab, int32_t row, int32_t pair,
                                    int32_t groups, int32_t *dst)
 {
