@@ -14,6 +14,8 @@ s = 2 * acc and writes SSAT8((k - [s < 0] + SMMULR(s, m)) >> e), as dwlayout.py'
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from . import dwlayout
@@ -81,3 +83,17 @@ def layout(op: DepthwiseConv2D) -> np.ndarray:
         words.extend(pair[:, c:c + 4].reshape(-1))
         words.extend(rescale[c:c + 4].reshape(-1))
     return np.array(words, dtype=np.int64).astype(np.uint32).view(np.int32)
+
+
+def chunk_eligible(op: DepthwiseConv2D, packed) -> bool:
+    """Whether edgec_dwconv2d_dwp_s8 applies: a column layer the dense engine runs by pairs of taps,
+    its weights clustered with 4-bit indices into one codebook (decoded a chunk of groups at a time
+    into this layout)."""
+    return (dwlayout.chunk_eligible(op, packed) and packed.shared and packed.index_bits == 4
+            and eligible(dataclasses.replace(op, packed=None, chunk=0, pair_layout=False)))
+
+
+def groups_entry(op: DepthwiseConv2D) -> str:
+    """The kernel over a chunk of groups that edgec_dwconv2d_dwp_s8 calls (edgec_dwpair.h): the dense
+    layer's choice (entry)."""
+    return f"edgec_dwpair_groups_t{op.kernel_hw[0]}_s8" if in_registers(op) else "edgec_dwpair_groups_s8"

@@ -22,6 +22,17 @@ from .planner import MemoryPlan
 VALUES_PER_LINE = {"int8_t": 16, "uint8_t": 16, "int32_t": 8, "float": 4}
 
 
+
+def _flash_table(p: str, words: np.ndarray, decls: list[str]) -> str:
+    """The C name of an op's pair table (fcpairs.table) in flash on DSP builds, its array appended to
+    decls (builds without DSP get NULL); "NULL" when the op has none in flash."""
+    if not len(words):
+        return "NULL"
+    table = f"{p.upper()}_PAIRS"
+    decls += ["#if defined(EDGEC_DSP)", c_array("int32_t", f"{p}_pairs", words, align=4),
+              f"#define {table} {p}_pairs", "#else", f"#define {table} NULL", "#endif"]
+    return table
+
 def c_identifier(name: str) -> str:
     """A valid, lowercase C identifier derived from a name (the same rule as the TFLM C array)."""
     from firmware_export.c_array import c_identifier as identifier
@@ -79,6 +90,7 @@ _PACKED_DELTA8 = ("edgec_conv", "edgec_packed", "edgec_packed_pw8")
 _PACKED_DW = ("edgec_dwconv", "edgec_packed", "edgec_packed_dw")
 _PACKED_DWU = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwu")
 _PACKED_DWG = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwg")
+_PACKED_DWP = _PACKED_DWG + ("edgec_dwpair", "edgec_packed_dwp")
 _PACKED_DWS = ("edgec_dwconv", "edgec_packed", "edgec_packed_dws")
 _PACKED_DWB = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwb")
 _PACKED_FC = ("edgec_fc", "edgec_packed", "edgec_packed_fc")
@@ -240,11 +252,7 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
             return OpCode("\n".join(decls), f"{kernel}(&{p}_params, &{p}_packed, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {windows});", files)
         if runs_pairs(op):  # groups of 4 pixels gathered as int16, each byte of indices one word of the table
-            table = "NULL"  # built in scratch on DSP builds; the others make the words from the codebook
-            if len(op.pairs):  # in flash on DSP builds
-                table = f"{p.upper()}_PAIRS"
-                decls += ["#if defined(EDGEC_DSP)", c_array("int32_t", f"{p}_pairs", op.pairs, align=4),
-                          f"#define {table} {p}_pairs", "#else", f"#define {table} NULL", "#endif"]
+            table = _flash_table(p, op.pairs, decls)  # NULL: built in scratch on DSP builds, the others decode
             return OpCode("\n".join(decls), f"edgec_conv2d_pairs_s8(&{p}_params, &{p}_packed, {table}, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_CVP)
         if 0 < op.rows < op.out_hwc[2] and rows16_eligible(op):  # chunks decoded as int16, windows in place
@@ -254,7 +262,8 @@ def emit_conv(op: Conv2D, ptr: _Pointers) -> OpCode:
             return OpCode("\n".join(decls), f"edgec_conv2d_rows_s8(&{p}_params, &{p}_packed, {op.rows}, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_ROWS)
         if is_pwt(op, op.packed):  # clustered pointwise: tiles of pixels copied to scratch, rows decoded per tile
-            return OpCode("\n".join(decls), f"edgec_conv2d_pwt_s8(&{p}_params, &{p}_packed, {op.tile}, "
+            table = _flash_table(p, op.pwt_pairs, decls)
+            return OpCode("\n".join(decls), f"edgec_conv2d_pwt_s8(&{p}_params, &{p}_packed, {table}, {op.tile}, "
                           f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_PWT)
         return OpCode("\n".join(decls), f"edgec_conv2d_packed_s8(&{p}_params, &{p}_packed, {op.tile}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_CONV)
@@ -307,6 +316,10 @@ def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
     if op.packed is not None and op.packed.layout == "dw_block":  # kept taps of groups of 4, as stored
         return OpCode("\n".join(decls), f"edgec_dwconv2d_dwblock_s8(&{p}_params, &{p}_packed, "
                       f"{ptr(op.input)}, {ptr(op.output)});", _PACKED_DWB)
+    if op.packed is not None and op.chunk and op.pair_layout:  # chunks decoded into the pair layout
+        return OpCode("\n".join(decls), f"edgec_dwconv2d_dwp_s8(&{p}_params, &{p}_packed, {op.chunk}, "
+                      f"{dwpairs.groups_entry(op)}, {ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});",
+                      _PACKED_DWP)
     if op.packed is not None and op.chunk:  # chunks of channel groups decoded into the DSP layout
         return OpCode("\n".join(decls), f"edgec_dwconv2d_dwg_s8(&{p}_params, &{p}_packed, {op.chunk}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_DWG)
@@ -341,11 +354,7 @@ def emit_fully_connected(op: FullyConnected, ptr: _Pointers) -> OpCode:
         return OpCode("\n".join(decls), f"edgec_fully_connected_block_s8(&{p}_params, &{p}_packed, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {scratch});", _PACKED_BLOCK)
     if op.packed is not None and (len(op.pairs) or op.table_in_scratch):  # the input as int16 in scratch
-        table = "NULL"  # built in scratch
-        if len(op.pairs):  # the pair table in flash (DSP builds only)
-            table = f"{p.upper()}_PAIRS"
-            decls += ["#if defined(EDGEC_DSP)", c_array("int32_t", f"{p}_pairs", op.pairs, align=4),
-                      f"#define {table} {p}_pairs", "#else", f"#define {table} NULL", "#endif"]
+        table = _flash_table(p, op.pairs, decls)  # NULL: built in scratch
         return OpCode("\n".join(decls), f"edgec_fully_connected_pairs_s8(&{p}_params, &{p}_packed, {table}, "
                       f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_FCP)
     if op.packed is not None:

@@ -8,7 +8,9 @@ byte of indices costs one load from the table and one SMLAD against the input pa
 only) where that adds at most 1/8 to the layer's indices (MIN_TAPS); a smaller layer (SCRATCH_MIN_TAPS)
 gets it built in scratch by the kernel at each inference where the SRAM limit leaves room
 (packing._scratch_tables); the others keep edgec_packed_fc's kernel. The storage format is unchanged: every other path reads the
-same indices with edgec_fully_connected_packed_s8.
+same indices with edgec_fully_connected_packed_s8. A clustered pointwise convolution on
+edgec_conv2d_pwt_s8 takes the same table in flash under the same condition, to decode a byte of indices
+with one load (packing._pwt_tables).
 """
 from __future__ import annotations
 

@@ -72,8 +72,9 @@ class GeneratedEngine:
 def _const_bytes(graph: EngineGraph) -> int:
     """The const bytes of a build without the DSP extension (no pair tables: fcpairs.py, and those of
     edgec_conv2d_pairs_s8)."""
-    return sum(a.nbytes for op in graph.ops for a in const_arrays(op)) - \
-        sum(int(op.pairs.nbytes) for op in graph.ops if isinstance(op, (FullyConnected, Conv2D)))
+    tables = sum(int(op.pairs.nbytes) for op in graph.ops if isinstance(op, (FullyConnected, Conv2D)))
+    tables += sum(int(op.pwt_pairs.nbytes) for op in graph.ops if isinstance(op, Conv2D))
+    return sum(a.nbytes for op in graph.ops for a in const_arrays(op)) - tables
 
 
 def _dsp_const_bytes(graph: EngineGraph) -> int:

@@ -85,6 +85,8 @@ class Conv2D:
     # in flash (DSP builds); empty: not that kernel
     pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False, compare=False)
     table_in_scratch: bool = False  # edgec_conv2d_pairs_s8 with its table built in scratch (pairs empty)
+    # edgec_conv2d_pwt_s8 decoding more than once: the pair table of fcpairs.py, int32[256]; empty: none
+    pwt_pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False, compare=False)
 
     @property
     def weight_rows(self) -> np.ndarray:
@@ -138,6 +140,7 @@ class DepthwiseConv2D:
     packed: PackedWeights | None = field(default=None, repr=False, compare=False)
     tile: int = 0
     chunk: int = 0  # clustered, DSP layout: groups of 4 channels decoded per chunk (edgec_dwconv2d_dwg_s8)
+    pair_layout: bool = False  # the chunks in the pair layout of a column layer (edgec_dwconv2d_dwp_s8, dwpairs.py)
 
     @property
     def weight_rows(self) -> np.ndarray:
@@ -152,6 +155,8 @@ class DepthwiseConv2D:
         if self.packed is None or self.packed.layout in ("fixed", "dw_block"):  # run as stored: none
             return 0
         taps = self.kernel_hw[0] * self.kernel_hw[1]
+        if self.chunk and self.pair_layout:  # edgec_dwconv2d_dwp_s8: the chunk's groups in the pair layout
+            return 4 * self.chunk * (16 + 4 * ((taps + 1) // 2))
         if self.chunk:  # edgec_dwconv2d_dwg_s8: the chunk's groups in the DSP layout (dwlayout.py)
             return 4 * self.chunk * (16 + 2 * taps)
         if self.tile == 0:  # edgec_dwconv2d_unpacked_s8: every weight decoded, then one channel

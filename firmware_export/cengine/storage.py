@@ -418,13 +418,18 @@ def choose(matrix: np.ndarray, dense_bytes: int, formats=("clustered", "sparse",
     return min(near, key=lambda p: (_speed_rank(p), p.nbytes))
 
 
+def _table_bytes(op) -> int:
+    """The bytes of an op's pair tables in flash (fcpairs.table: the FC, conv and pointwise pair kernels)."""
+    return sum(int(getattr(op, key, np.zeros(0)).nbytes) for key in ("pairs", "pwt_pairs"))
+
+
 def layer_storage(op) -> LayerStorage:
     """The storage record of a MAC op (dense, or as its `packed` weights)."""
     dense = int(op.weights_in_flash.nbytes) if hasattr(op, "weights_in_flash") else int(op.weights.nbytes)
     pk = op.packed
     return LayerStorage(op_index=op.index, op=op.op, tensor=op.weights_name,
                         format=pk.format if pk else "dense", dense_bytes=dense,
-                        stored_bytes=pk.nbytes + int(getattr(op, "pairs", np.zeros(0)).nbytes) if pk else dense,
+                        stored_bytes=pk.nbytes + _table_bytes(op) if pk else dense,
                         index_bits=pk.index_bits if pk else 0,
                         clusters=pk.clusters if pk else 0, density=density(op.weights),
                         tile=_tile(op) if pk else 0)

@@ -49,7 +49,7 @@ def models() -> dict:
 
 def _tiles(engine) -> dict[int, int]:
     text = engine.files[f"{engine.name}.c"]
-    return {int(op): int(t) for op, t in re.findall(r"edgec_conv2d_pwt_s8\(&op(\d+)_params, &op\d+_packed, (\d+),",
+    return {int(op): int(t) for op, t in re.findall(r"edgec_conv2d_pwt_s8\(&op(\d+)_params, &op\d+_packed, \w+, (\d+),",
                                                    text)}
 
 

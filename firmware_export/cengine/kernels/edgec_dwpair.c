@@ -243,7 +243,9 @@ static void edgec_dwq_run(const int32_t *buf, const int32_t *chan, int8_t *out, 
 /* A group's outputs from its pairs of taps built in registers (asm builds), or NULL: from the stack. */
 typedef void (*edgec_dwd_fn)(const int32_t *, const int32_t *, int8_t *, const int32_t *);
 
-static void edgec_dwpair_run(const edgec_dwconv_params *p, const int8_t *input, int8_t *output, edgec_dwd_fn direct)
+/* Groups g0 .. g0 + groups - 1 of the layer, dsp their layout (from group g0 on). */
+static void edgec_dwpair_run(const edgec_dwconv_params *p, const int32_t *dsp, int32_t g0, int32_t groups,
+                             const int8_t *input, int8_t *output, edgec_dwd_fn direct)
 {
     const int32_t channels = p->in_c, in_h = p->in_h, out_h = p->out_h, d = p->dilation_h;
     const int32_t n_pairs = (p->kernel_h + 1) / 2, per = 16 + 4 * n_pairs;
@@ -251,17 +253,17 @@ static void edgec_dwpair_run(const edgec_dwconv_params *p, const int8_t *input, 
     int32_t buf[EDGEC_DWQ_ROWS * 4];
     int32_t b, g;
     for (b = 0; b < p->batches; b++) {
-        const int8_t *in_b = input + b * in_h * channels;
-        int8_t *out_b = output + b * out_h * channels;
-        for (g = 0; g < channels / 4; g++) {
+        const int8_t *in_b = input + b * in_h * channels + 4 * g0;
+        int8_t *out_b = output + b * out_h * channels + 4 * g0;
+        for (g = 0; g < groups; g++) {
             int8_t *out = out_b + 4 * g;
-            const int32_t *chan = p->dsp + g * per;
+            const int32_t *chan = dsp + g * per;
 #if defined(EDGEC_DWQ_ASM)
             const int32_t args[4] = {32 * d, 32 * d * n_pairs - 16, channels - 4,
                                      (int32_t)(uintptr_t)(out + out_h * channels)};
             if (direct != NULL) { /* every group in one call */
                 const int32_t at[7] = {d * channels, 2 * d * channels * (p->kernel_h / 2) - channels, channels - 4,
-                                       args[3], out_h * channels, channels / 4, 4 * per};
+                                       args[3], out_h * channels, groups, 4 * per};
                 direct((const int32_t *)(const void *)in_b, chan, out, at);
                 break;
             }
@@ -299,23 +301,31 @@ static void edgec_dwpair_run(const edgec_dwconv_params *p, const int8_t *input, 
 
 void edgec_dwpair_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)
 {
-    edgec_dwpair_run(p, input, output, NULL);
+    edgec_dwpair_run(p, p->dsp, 0, p->in_c / 4, input, output, NULL);
+}
+
+void edgec_dwpair_groups_s8(const edgec_dwconv_params *p, const int32_t *dsp, int32_t g0, int32_t groups,
+                            const int8_t *input, int8_t *output)
+{
+    edgec_dwpair_run(p, dsp, g0, groups, input, output, NULL);
 }
 
 /* The entries of the pairs built in registers, one per kernel height (each links its own assembly). */
 #if defined(EDGEC_DWQ_ASM)
-#define EDGEC_DWD_ENTRY(T)                                                                               \
-    void edgec_dwpair_t##T##_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)       \
-    {                                                                                                    \
-        edgec_dwpair_run(p, input, output, edgec_dwd_run##T);                                            \
-    }
+#define EDGEC_DWD_FN(T) edgec_dwd_run##T
 #else
+#define EDGEC_DWD_FN(T) NULL
+#endif
 #define EDGEC_DWD_ENTRY(T)                                                                               \
     void edgec_dwpair_t##T##_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output)       \
     {                                                                                                    \
-        edgec_dwpair_run(p, input, output, NULL);                                                        \
+        edgec_dwpair_run(p, p->dsp, 0, p->in_c / 4, input, output, EDGEC_DWD_FN(T));                     \
+    }                                                                                                    \
+    void edgec_dwpair_groups_t##T##_s8(const edgec_dwconv_params *p, const int32_t *dsp, int32_t g0,     \
+                                       int32_t groups, const int8_t *input, int8_t *output)              \
+    {                                                                                                    \
+        edgec_dwpair_run(p, dsp, g0, groups, input, output, EDGEC_DWD_FN(T));                            \
     }
-#endif
 EDGEC_DWD_ENTRY(3)
 EDGEC_DWD_ENTRY(4)
 EDGEC_DWD_ENTRY(5)

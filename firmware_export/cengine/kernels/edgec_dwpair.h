@@ -8,13 +8,20 @@
  * dwpairs.py in p->dsp, on DSP builds; the other builds take edgec_dwconv2d_s8 (dense arrays). */
 #if defined(EDGEC_DSP)
 void edgec_dwpair_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output);
+/* The same over groups g0 .. g0 + groups - 1 of 4 channels, their layout at dsp (not p->dsp): the pairs
+ * built on the stack, or in registers (edgec_dwpair_groups_t<T>_s8). */
+void edgec_dwpair_groups_s8(const edgec_dwconv_params *p, const int32_t *dsp, int32_t g0, int32_t groups,
+                            const int8_t *input, int8_t *output);
 #else
 #define edgec_dwpair_s8 edgec_dwconv2d_s8
 #endif
 /* The same with the pairs built in registers for each output (few outputs), T the kernel's height
  * (3..16): edgec_dwpair_t<T>_s8. */
 #if defined(EDGEC_DSP)
-#define EDGEC_DWD_DECLARE(T) void edgec_dwpair_t##T##_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output);
+#define EDGEC_DWD_DECLARE(T)                                                                             \
+    void edgec_dwpair_t##T##_s8(const edgec_dwconv_params *p, const int8_t *input, int8_t *output);      \
+    void edgec_dwpair_groups_t##T##_s8(const edgec_dwconv_params *p, const int32_t *dsp, int32_t g0,     \
+                                       int32_t groups, const int8_t *input, int8_t *output);
 #else
 #define EDGEC_DWD_DECLARE(T)
 #define edgec_dwpair_t3_s8 edgec_dwconv2d_s8

@@ -44,7 +44,52 @@
                                "pkhbt %[a], %[a], %[b], lsl #16\n\t"                                         \
                                "pkhbt %[e], %[e], %[f], lsl #16\n\t"                                         \
                                "strd %[a], %[e], [%[d]], #8\n\t"
+/* Through the pair table: a row's two groups of 4 taps from a word of 4-bit indices at S (advanced),
+ * each byte's word of the table (the int16 pair of its two taps) repacked by PKHBT / PKHTB into (w0,
+ * w2), (w1, w3), stored at D (advanced by 16 bytes a group): 15 instructions for 8 weights. */
+#define EDGEC_PWT_TABLE_GROUP(EA, EB)                                                                     \
+    EA EB "ldr %[a], [%[tab], %[a], lsl #2]\n\t"                                                            \
+          "ldr %[b], [%[tab], %[b], lsl #2]\n\t"                                                            \
+          "pkhbt %[e], %[a], %[b], lsl #16\n\t"                                                             \
+          "pkhtb %[f], %[b], %[a], asr #16\n\t"                                                             \
+          "strd %[e], %[f], [%[d]], #16\n\t"
+#define EDGEC_PWT_TABLE_WORD                                                                              \
+    "ldr %[h], [%[s]], #4\n\t" EDGEC_PWT_TABLE_GROUP("uxtb %[a], %[h]\n\t", "uxtb %[b], %[h], ror #8\n\t") \
+        EDGEC_PWT_TABLE_GROUP("uxtb %[a], %[h], ror #16\n\t", "lsr %[b], %[h], #24\n\t")
 #endif
+
+/* Rows `row` and `row + 1` (the same row twice when it is the last) decoded into dst through the pair
+ * table tab (fcpairs.table: word b the int16 pair (code[b & 15], code[b >> 4]) of the two taps whose
+ * indices share byte b; 4-bit indices into one codebook, taps a multiple of 8). */
+static void edgec_pwt_decode_table(const edgec_packed *w, const int32_t *tab, int32_t row, int32_t pair,
+                                   int32_t groups, int32_t *dst)
+{
+    const int32_t taps = w->taps;
+    int32_t r, g;
+    for (r = 0; r < 2; r++) {
+        const int32_t at = pair ? row + r : row;
+        const uint8_t *s = w->values + (uint32_t)at * (uint32_t)taps / 2u;
+        int32_t *d = dst + 2 * r;
+#if defined(EDGEC_PWT_ASM)
+        const int32_t *const end = d + 4 * groups;
+        uint32_t h, a, b, e, f;
+        (void)g;
+        while (d != end) {
+            __asm__(EDGEC_PWT_TABLE_WORD
+                    : [s] "+r"(s), [d] "+r"(d), [h] "=&r"(h), [a] "=&r"(a), [b] "=&r"(b), [e] "=&r"(e),
+                      [f] "=&r"(f)
+                    : [tab] "r"(tab)
+                    : "memory");
+        }
+#else
+        for (g = 0; g < groups; g++, s += 2, d += 4) {
+            const uint32_t t0 = (uint32_t)tab[s[0]], t1 = (uint32_t)tab[s[1]]; /* (w0, w1), (w2, w3) */
+            d[0] = (int32_t)((t0 & 0xFFFFu) | (t1 << 16));
+            d[1] = (int32_t)((t0 >> 16) | (t1 & 0xFFFF0000u));
+        }
+#endif
+    }
+}
 
 /* Rows `row` and `row + 1` (the same row twice when it is the last) decoded into dst: per group of
  * 4 taps k..k+3, the int16 pairs (w_k, w_k+2), (w_k+1, w_k+3) of the first row, then of the second
@@ -193,8 +238,8 @@ EDGEC_FORCE_INLINE void edgec_pwt_rows(const edgec_conv_params *p, const int32_t
     }
 }
 
-void edgec_conv2d_pwt_s8(const edgec_conv_params *p, const edgec_packed *w, int32_t tile, const int8_t *input,
-                         int8_t *output, int32_t *scratch)
+void edgec_conv2d_pwt_s8(const edgec_conv_params *p, const edgec_packed *w, const int32_t *pairs, int32_t tile,
+                         const int8_t *input, int8_t *output, int32_t *scratch)
 {
     const int32_t cin = p->in_c, groups = (cin + 3) / 4, stride = 4 * groups, oc_n = p->out_c;
     const int32_t pixels = p->out_h * p->out_w;
@@ -217,7 +262,11 @@ void edgec_conv2d_pwt_s8(const edgec_conv_params *p, const edgec_packed *w, int3
             }
             for (oc = 0; oc < oc_n; oc += 2) {
                 const int pair = oc + 1 < oc_n;
-                edgec_pwt_decode(w, oc, pair, groups, rows);
+                if (pairs != NULL) {
+                    edgec_pwt_decode_table(w, pairs, oc, pair, groups, rows);
+                } else {
+                    edgec_pwt_decode(w, oc, pair, groups, rows);
+                }
                 if (full) {
                     edgec_pwt_rows(p, rows, xt, stride, groups, n, oc, pair, out_t, 1, 1);
                 } else if (p->narrow) {

@@ -13,10 +13,13 @@
  * the copied input). Since a tile's outputs are written once its input is copied, the output may
  * overlap the input as the planner's lag allows (inplace.py: the tile's outputs end no later than
  * the input that later tiles read). The decoding costs one pass over the weights a tile.
+ * pairs: NULL, or (DSP builds; 4-bit indices into one codebook, in_c a multiple of 8) the pair table of
+ * fcpairs.py, which decodes a byte of indices with one load (1.9 instructions a weight on the M7's
+ * Thumb-2 path, against 3; packing._pwt_tables).
  * scratch: the two decoded rows (per group of 4 taps, 2 words of each row: 16 bytes a group, groups =
  * ceil(in_c / 4)), then tile * 4 * groups bytes of input (each pixel padded to whole words). */
-void edgec_conv2d_pwt_s8(const edgec_conv_params *p, const edgec_packed *w, int32_t tile, const int8_t *input,
-                         int8_t *output, int32_t *scratch);
+void edgec_conv2d_pwt_s8(const edgec_conv_params *p, const edgec_packed *w, const int32_t *pairs, int32_t tile,
+                         const int8_t *input, int8_t *output, int32_t *scratch);
 
 /* The most kernel rows edgec_conv2d_rows16_s8 takes (ops.rows16_eligible). */
 #define EDGEC_ROWS16_MAX_KH 16
