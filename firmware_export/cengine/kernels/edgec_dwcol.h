@@ -36,15 +36,7 @@ void edgec_dwcol_run(const int8_t *input, int8_t *output, const int32_t *rec, co
 #define EDGEC_DWCOL_STR(X) EDGEC_DWCOL_STR2(X)
 
 /* A function in a section of its own (kept only if called), in the middle of the C around it. */
-#define EDGEC_DWCOL_FUNC(NAME)                                                                           \
-    ".pushsection .text." NAME ",\"ax\",%progbits\n\t"                                                   \
-    ".syntax unified\n\t"                                                                                \
-    ".thumb\n\t"                                                                                         \
-    ".p2align 2\n\t"                                                                                     \
-    ".global " NAME "\n\t"                                                                               \
-    ".hidden " NAME "\n\t"                                                                               \
-    ".thumb_func\n\t"                                                                                    \
-    ".type " NAME ", %function\n" NAME ":\n\t"
+#define EDGEC_DWCOL_FUNC(NAME) ".pushsection .text." NAME ",\"ax\",%progbits\n\t" EDGEC_ASM_HEAD(NAME)
 
 /* 3 taps: r0 the input (pre-indexed up a row per output), r1 the output (post-indexed), r2 the end
  * of the channel's output, r3 the sum, r4-r6 the weights, r7 the bias, r8 m, r9 k, r10-r12 the window

@@ -46,8 +46,9 @@ void edgec_dwconv2d_chunk_s8(const edgec_dwconv_params *p, const int32_t *layout
     "asr " S ", " S ", r10\n\t"                                                                          \
     "ssat " S ", #8, " S "\n\t"                                                                          \
     "strb " S ", [r7], #1\n\t"
-#define EDGEC_DWL_FUNC(NAME)                                                                             \
-    ".section .text." NAME ",\"ax\",%progbits\n\t"                                                         \
+#define EDGEC_DWL_FUNC(NAME) ".section .text." NAME ",\"ax\",%progbits\n\t" EDGEC_ASM_HEAD(NAME)
+/* A global Thumb-2 function's head, after the directive that opens its section. */
+#define EDGEC_ASM_HEAD(NAME)                                                                             \
     ".syntax unified\n\t"                                                                                \
     ".thumb\n\t"                                                                                         \
     ".p2align 2\n\t"                                                                                     \
