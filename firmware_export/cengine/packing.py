@@ -28,7 +28,7 @@ import numpy as np
 
 from .ops import (Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, is_pointwise, is_pwt,
                   packed_conv_scratch, rows16_shape)
-from . import dwlayout, fcpairs
+from . import dwcolpack, dwlayout, fcpairs
 from .planner import MemoryPlan, plan_memory
 from .storage import BLOCK_FORMATS, choose
 
@@ -166,6 +166,13 @@ def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_F
     rows_op = _rows_op(op, packed) if max_tile == TILES[0] else None
     if rows_op is not None:
         return rows_op
+    if isinstance(op, DepthwiseConv2D) and dwcolpack.eligible(op, packed):
+        # a column layer of 3 or 5 taps: chunks of channels decoded into the column kernel's records
+        # (edgec_dwconv2d_dwc_s8), the largest the budget allows
+        for columns in dwcolpack.chunks(op):
+            candidate = dataclasses.replace(op, packed=packed, tile=0, columns=columns)
+            if candidate.scratch_bytes <= budget:
+                return candidate
     if isinstance(op, DepthwiseConv2D) and dwlayout.chunk_eligible(op, packed):
         # chunks of channel groups in the DSP layout (edgec_dwconv2d_dwg_s8), the largest the budget allows
         for chunk in dw_chunks(op):
@@ -242,6 +249,9 @@ def _smaller_tile(op):
         return dataclasses.replace(op, pairs=np.zeros(0, np.int32))
     if op.packed is None or isinstance(op, FullyConnected) or op.packed.layout in UNTILED:
         return None
+    if getattr(op, "columns", 0):  # fewer channels a chunk (dwcolpack.py); past the fewest, none
+        smaller = [c for c in dwcolpack.chunks(op) if c < op.columns]
+        return dataclasses.replace(op, columns=smaller[0]) if smaller else None
     if getattr(op, "chunk", 0):  # fewer channel groups a chunk; past one, none
         smaller = [c for c in dw_chunks(op) if c < op.chunk]
         return dataclasses.replace(op, chunk=smaller[0]) if smaller else None
