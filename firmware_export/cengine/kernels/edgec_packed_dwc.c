@@ -11,53 +11,58 @@ static int32_t edgec_dwc_pair(int32_t lo, int32_t hi)
     return (int32_t)(((uint32_t)lo & 0xffffu) | ((uint32_t)hi << 16));
 }
 
-/* Records [first, first + count) of the layer into dst, T taps (3 or 5: specialised at each call). */
+/* Records [first, first + count) of the layer into dst, T taps (3 or 5: specialised at each call). The
+ * common case, 4-bit indices into one codebook, doubles the codebook once and reads a channel's T
+ * indices in one 16- or 24-bit load; any other, edgec_unpack_dense. */
 EDGEC_FORCE_INLINE void edgec_dwc_decode(const edgec_dwc_params *p, const edgec_packed *w, int32_t first,
                                          int32_t count, int32_t *dst, const int32_t taps)
 {
     const int32_t *src = p->records + 4 * first;
     const int32_t *const end = src + 4 * count;
-    for (; src < end; src += 4, dst += EDGEC_DWC_WORDS) {
-        const int32_t c = src[0];
-        const int8_t *const book = edgec_codebook(w, c);
-        int32_t v[5];
-        if (w->index_bits == 4) { /* nibbles c * T .. c * T + T - 1 of the stream */
-            const uint32_t i = (uint32_t)(c * taps);
-            const uint8_t *const s = w->values + (i >> 1);
+    int32_t v[5], t;
+    if (w->index_bits == 4 && w->shared) {
+        const uint8_t *const values = w->values;
+        int32_t book[16];
+        for (t = 0; t < w->clusters; t++) {
+            book[t] = 2 * w->codebook[t];
+        }
+        for (; src < end; src += 4, dst += EDGEC_DWC_WORDS) {
+            const uint32_t c = (uint32_t)src[0], i = c * (uint32_t)taps;
+            const uint8_t *const s = values + (i >> 1);
             uint16_t lo;
             uint32_t x;
             memcpy(&lo, s, 2);
-            x = (uint32_t)lo | (taps == 5 ? (uint32_t)s[2] << 16 : 0u);
-            x >>= (i & 1u) << 2;
-            v[0] = book[x & 15u];
-            v[1] = book[(x >> 4) & 15u];
-            v[2] = book[(x >> 8) & 15u];
+            x = ((uint32_t)lo | (taps == 5 ? (uint32_t)s[2] << 16 : 0u)) >> ((i & 1u) << 2);
+            dst[0] = (int32_t)c;
             if (taps == 5) {
-                v[3] = book[(x >> 12) & 15u];
-                v[4] = book[(x >> 16) & 15u];
+                dst[1] = edgec_dwc_pair(book[x & 15u], book[(x >> 4) & 15u]);
+                dst[2] = edgec_dwc_pair(book[(x >> 8) & 15u], book[(x >> 12) & 15u]);
+                dst[3] = edgec_dwc_pair(book[(x >> 16) & 15u], 0);
+            } else {
+                dst[1] = book[x & 15u];
+                dst[2] = book[(x >> 4) & 15u];
+                dst[3] = book[(x >> 8) & 15u];
             }
-        } else {
-            int8_t row[5];
-            uint32_t cursor = 0;
-            int32_t t;
-            edgec_unpack_dense(w, c, &cursor, row);
-            for (t = 0; t < taps; t++) {
-                v[t] = row[t];
-            }
+            memcpy(dst + 4, src + 1, 12);
         }
-        dst[0] = c;
+        return;
+    }
+    for (; src < end; src += 4, dst += EDGEC_DWC_WORDS) {
+        int8_t row[5];
+        uint32_t cursor = 0;
+        edgec_unpack_dense(w, src[0], &cursor, row);
+        for (t = 0; t < taps; t++) {
+            v[t] = 2 * row[t];
+        }
+        dst[0] = src[0];
         if (taps == 5) {
-            dst[1] = edgec_dwc_pair(2 * v[0], 2 * v[1]);
-            dst[2] = edgec_dwc_pair(2 * v[2], 2 * v[3]);
-            dst[3] = edgec_dwc_pair(2 * v[4], 0);
+            dst[1] = edgec_dwc_pair(v[0], v[1]);
+            dst[2] = edgec_dwc_pair(v[2], v[3]);
+            dst[3] = edgec_dwc_pair(v[4], 0);
         } else {
-            dst[1] = 2 * v[0];
-            dst[2] = 2 * v[1];
-            dst[3] = 2 * v[2];
+            memcpy(dst + 1, v, 12);
         }
-        dst[4] = src[1];
-        dst[5] = src[2];
-        dst[6] = src[3];
+        memcpy(dst + 4, src + 1, 12);
     }
 }
 
