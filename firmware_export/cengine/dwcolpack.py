@@ -6,8 +6,10 @@ the order of dwcols.layout (by shift e, then channel): the channel's byte offset
 rescale m and k (dwlayout.py). edgec_dwconv2d_dwc_s8 decodes a chunk of channels in that order into
 scratch as the column kernel's 7-word records (the weights from the indices, doubled), then calls the
 layer's function of each shift the chunk holds (EDGEC_DWCOL3 / EDGEC_DWCOL5, as the dense layer's):
-every output at the dense kernel's cost, plus a decoding a channel (about 30 instructions on the M7)
-and a call a shift a chunk. Builds without those functions (no DSP) run the same records in C.
+every output at the dense kernel's cost, plus a channel's decoding (Thumb-2: 15 instructions a
+channel of 3 taps, 22 of 5) and a call a shift a chunk (cost). str_ww clustered on the M7: op 0 (3 taps,
+40 channels, 28 outputs) 10,560 instructions, 1.09x the dense layer's; op 2 (5 taps, 128 channels in 3
+chunks, 24 outputs) 38,080, 1.09x. Builds without those functions (no DSP) run the same records in C.
 """
 from __future__ import annotations
 
@@ -20,8 +22,11 @@ from .ops import DepthwiseConv2D
 
 WORDS = 4  # a channel's words in flash: c, doubled bias, m, k
 SPLITS = (1, 2, 3, 4, 6, 8, 12, 16)  # chunks: the channels, then about a k-th of them
-DECODE = 30  # instructions a channel's decoding costs on the M7 (about)
-CHUNK_CALL = 25  # instructions a chunk costs besides its channels (its decoding's call, the loop)
+# instructions on the M7 (counted from the assembly, fitted to str_ww's ops 0 and 2 within 0.5 %): a
+# channel's decoding by taps, the layer's set-up (the doubled codebook), a chunk's (its decoding's
+# call, the loop) and a function call's in the loop over shifts
+DECODE = {3: 15, 5: 22}
+SETUP, CHUNK, DRIVER_CALL = 100, 60, 20
 
 
 def _dense(op: DepthwiseConv2D) -> DepthwiseConv2D:
@@ -43,11 +48,15 @@ def chunks(op: DepthwiseConv2D) -> list[int]:
 
 
 def cost(op: DepthwiseConv2D, columns: int) -> int:
-    """Instructions the layer costs by this route, chunks of `columns` channels (about)."""
-    dense = _dense(op)
-    chunk_count = -(-op.out_hwc[2] // columns)
-    calls = chunk_count + len(dwcols.shifts(dense)) - 1  # at most: each chunk boundary splits a shift
-    return dwcols.cost(dense) + DECODE * op.out_hwc[2] + CHUNK_CALL * chunk_count + dwcols.CALL * (calls - 1)
+    """Instructions the layer costs by this route in chunks of `columns` channels: the dense layer's
+    (dwcols.cost), each channel's decoding, and the calls of the functions of each shift a chunk
+    holds (a shift split between chunks: one call more); 4-bit indices into one codebook (the others
+    decode in C, slower)."""
+    dense, channels = _dense(op), op.out_hwc[2]
+    layer = shifts(op)
+    calls = sum((s.first + s.count - 1) // columns - s.first // columns + 1 for s in layer)
+    return (dwcols.cost(dense) + DECODE[op.kernel_hw[0]] * channels + SETUP + CHUNK * -(-channels // columns)
+            + DRIVER_CALL * calls + dwcols.CALL * (calls - len(layer)))
 
 
 def shifts(op: DepthwiseConv2D) -> list[dwcols.Shift]:

@@ -19,6 +19,9 @@ windows of a tile of 4, 2 or 1 pixels (the largest the scratch budget allows) as
 A clustered fully-connected layer with 4-bit indices into one codebook takes the pair table in flash where
 it pays (fcpairs.py: its input as int16 in scratch; _shrink_tiles drops it, as it takes a smaller tile, where
 the SRAM limit needs); a smaller one, its table built in scratch where the limit leaves room (_scratch_tables).
+A clustered depthwise column layer of 3 or 5 taps that the dense engine runs one channel at a time
+(dwcols.py) decodes chunks of channels into that kernel's records (dwcolpack.py, edgec_dwconv2d_dwc_s8),
+the largest chunk the scratch budget allows (_smaller_tile: smaller ones).
 """
 from __future__ import annotations
 

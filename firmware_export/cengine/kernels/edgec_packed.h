@@ -40,7 +40,8 @@
  * edgec_packed_blk (convolution and fully connected over BLOCK rows), edgec_packed_dwb (depthwise over
  * DW_BLOCK groups), edgec_packed_convr (clustered convolution, chunks of rows decoded once),
  * edgec_packed_pwt (clustered pointwise convolution, tiles of pixels copied to scratch), edgec_packed_dwg
- * (clustered depthwise, chunks of channel groups decoded into the DSP layout).
+ * (clustered depthwise, chunks of channel groups decoded into the DSP layout), edgec_packed_dwc (clustered
+ * depthwise columns of 3 and 5 taps, chunks of channels decoded into edgec_dwcol.h's records).
  */
 #ifndef EDGEC_PACKED_H
 #define EDGEC_PACKED_H
