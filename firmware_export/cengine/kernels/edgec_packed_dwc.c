@@ -136,6 +136,7 @@ static void edgec_dwc_decode_any(const edgec_packed *w, int32_t taps, const int3
     }
 }
 
+#if !defined(EDGEC_DSP)
 /* The records [rec, end) of shift e in plain C (builds without the DSP functions): s = 2 acc,
  * (k - [s < 0] + round(s m / 2^32)) >> e, saturated to int8. */
 static void edgec_dwc_run(const edgec_dwc_params *p, const int8_t *input, int8_t *output, const int32_t *rec,
@@ -161,6 +162,7 @@ static void edgec_dwc_run(const edgec_dwc_params *p, const int8_t *input, int8_t
         }
     }
 }
+#endif
 
 void edgec_dwconv2d_dwc_s8(const edgec_dwc_params *p, const edgec_packed *w, int32_t chunk, const int8_t *input,
                            int8_t *output, int32_t *scratch)
@@ -185,11 +187,11 @@ void edgec_dwconv2d_dwc_s8(const edgec_dwc_params *p, const edgec_packed *w, int
             const int32_t stop = edgec_min((int32_t)p->ends[s], last);
             const int32_t *const rec = scratch + EDGEC_DWC_WORDS * (at - first);
             const int32_t *const end = scratch + EDGEC_DWC_WORDS * (stop - first);
-            if (p->fns != NULL) {
-                p->fns[s](input, output, rec, end);
-            } else {
-                edgec_dwc_run(p, input, output, rec, end, p->shifts[s]);
-            }
+#if defined(EDGEC_DSP)
+            p->fns[s](input, output, rec, end);
+#else
+            edgec_dwc_run(p, input, output, rec, end, p->shifts[s]);
+#endif
             if (stop == (int32_t)p->ends[s]) {
                 s++;
             }

@@ -12,7 +12,7 @@ typedef void (*edgec_dwc_fn)(const int8_t *input, int8_t *output, const int32_t 
 typedef struct {
     /* per channel, in order of (e, channel): its byte offset c, doubled bias, m and k (dwlayout.py) */
     const int32_t *records;
-    /* DSP builds: the layer's function of each shift (EDGEC_DWCOL3 / EDGEC_DWCOL5); NULL: plain C */
+    /* DSP builds: the layer's function of each shift (EDGEC_DWCOL3 / EDGEC_DWCOL5); others NULL (C) */
     const edgec_dwc_fn *fns;
     const uint8_t *ends;   /* per shift, one past its last channel in that order */
     const uint8_t *shifts; /* per shift, e */
