@@ -11,6 +11,7 @@ two), and layers chained in the arena over their dying input.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -19,7 +20,7 @@ import pytest
 from firmware_export.cengine import compile_host, dwcolpack, generate_engine
 from firmware_export.cengine.lower import lower_model
 from firmware_export.cengine.ops import DepthwiseConv2D
-from firmware_export.cengine.packing import EXTRA_SCRATCH, pack_and_plan
+from firmware_export.cengine.packing import EXTRA_SCRATCH, _smaller_tile, pack_and_plan
 from tests.firmware_export.single_op_models import Case, convert
 from tests.firmware_export.weight_variants import map_weights
 from toolchain.base.tflite_reader import read_tflite
@@ -129,3 +130,14 @@ def test_chained_columns_overlap_their_input_by_whole_rows(models):
             d = plan.tensor_offsets[op.input] - plan.tensor_offsets[op.output]
             channels, rows = op.out_hwc[2], op.out_hwc[0]
             assert d >= 0 and (d % channels == 0 or d >= (rows - 1) * channels), (op.index, d)
+
+
+def test_the_sram_limit_takes_fewer_channels_a_chunk(models):
+    """_shrink_tiles' steps: the next smaller chunk (28 bytes of scratch a channel), none past the fewest."""
+    packed, _ = pack_and_plan(lower_model(read_tflite(models["dwc3_chunks_151ch"], "x")), "auto")
+    op = packed.ops[0]
+    sizes = dwcolpack.chunks(op)
+    assert op.columns in sizes and op.scratch_bytes == 28 * op.columns
+    smaller = _smaller_tile(op)
+    assert smaller.columns == sizes[sizes.index(op.columns) + 1] and smaller.packed is op.packed
+    assert _smaller_tile(dataclasses.replace(op, columns=sizes[-1])) is None
