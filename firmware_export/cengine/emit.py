@@ -16,7 +16,7 @@ import numpy as np
 from .ops import (Alias, Binary, Concatenation, Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected,
                   Lookup, Mean, Operand, Pad, Pool2D, QuantizeFloat, Softmax, is_pwt,
                   rows16_eligible, runs_pairs)
-from . import dwblocks, dwcols, dwlayout, dwpairs
+from . import dwblocks, dwcolpack, dwcols, dwlayout, dwpairs
 from .planner import MemoryPlan
 
 VALUES_PER_LINE = {"int8_t": 16, "uint8_t": 16, "int32_t": 8, "float": 4}
@@ -90,6 +90,7 @@ _PACKED_DELTA8 = ("edgec_conv", "edgec_packed", "edgec_packed_pw8")
 _PACKED_DW = ("edgec_dwconv", "edgec_packed", "edgec_packed_dw")
 _PACKED_DWU = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwu")
 _PACKED_DWG = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwg")
+_PACKED_DWC = ("edgec_dwconv", "edgec_dwcol", "edgec_packed", "edgec_packed_dwc")
 _PACKED_DWP = _PACKED_DWG + ("edgec_dwpair", "edgec_packed_dwp")
 _PACKED_DWS = ("edgec_dwconv", "edgec_packed", "edgec_packed_dws")
 _PACKED_DWB = ("edgec_dwconv", "edgec_packed", "edgec_packed_dwb")
@@ -304,8 +305,33 @@ def emit_columns(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
     return OpCode("\n".join(decls), call.removeprefix("    "), ("edgec_dwcol", "edgec_dwconv"))
 
 
+def emit_packed_columns(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
+    """A clustered column layer in chunks of op.columns channels (dwcolpack.py): the packed weights, the
+    channels' words in flash, the shifts; on DSP builds the layer's function of each shift (as
+    emit_columns), on the others none (edgec_dwconv2d_dwc_s8 runs the records in C)."""
+    p, P = f"op{op.index}", f"op{op.index}".upper()
+    taps, channels, outputs = op.kernel_hw[0], op.out_hwc[2], op.out_hwc[0]
+    shifts = dwcolpack.shifts(op)
+    names = [f"{ptr.prefix.lower()}_{p}_col{s.e}" for s in shifts]
+    decls: list[str] = []
+    _packed_decls(p, op, decls)
+    decls += [c_array("int32_t", f"{p}_records", dwcolpack.records(op), align=4),
+              c_array("uint8_t", f"{p}_ends", [s.first + s.count for s in shifts]),
+              c_array("uint8_t", f"{p}_shifts", [s.e for s in shifts]),
+              "#if defined(EDGEC_DSP)",
+              *(f"EDGEC_DWCOL{taps}({n}, {channels}, {s.e}, {outputs})" for n, s in zip(names, shifts)),
+              f"static const edgec_dwc_fn {p}_fns[{len(shifts)}] = {{{', '.join(names)}}};",
+              f"#define {P}_FNS {p}_fns", "#else", f"#define {P}_FNS NULL", "#endif",
+              _struct("edgec_dwc_params", f"{p}_cols", [f"{p}_records, {P}_FNS, {p}_ends, {p}_shifts",
+                                                        _ints(len(shifts), channels, taps, outputs)])]
+    return OpCode("\n".join(decls), f"edgec_dwconv2d_dwc_s8(&{p}_cols, &{p}_packed, {op.columns}, "
+                  f"{ptr(op.input)}, {ptr(op.output)}, {ptr.packed(op)});", _PACKED_DWC)
+
+
 def emit_depthwise(op: DepthwiseConv2D, ptr: _Pointers) -> OpCode:
     p = f"op{op.index}"
+    if op.packed is not None and op.columns:  # a clustered column layer on the column kernel
+        return emit_packed_columns(op, ptr)
     if dwcols.eligible(op):
         return emit_columns(op, ptr)
     decls = depthwise_decls(p, op)

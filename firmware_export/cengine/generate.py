@@ -14,7 +14,7 @@ from pathlib import Path
 
 from toolchain.base.tflite_reader import TfliteModel
 
-from . import dwblocks, dwcols, dwlayout, dwpairs, emit
+from . import dwblocks, dwcolpack, dwcols, dwlayout, dwpairs, emit
 from .lower import lower_model
 from .ops import Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, const_arrays
 from .planner import MemoryPlan
@@ -71,10 +71,11 @@ class GeneratedEngine:
 
 def _const_bytes(graph: EngineGraph) -> int:
     """The const bytes of a build without the DSP extension (no pair tables: fcpairs.py, and those of
-    edgec_conv2d_pairs_s8)."""
+    edgec_conv2d_pairs_s8; a clustered column layer's own words: dwcolpack.py)."""
     tables = sum(int(op.pairs.nbytes) for op in graph.ops if isinstance(op, (FullyConnected, Conv2D)))
     tables += sum(int(op.pwt_pairs.nbytes) for op in graph.ops if isinstance(op, Conv2D))
-    return sum(a.nbytes for op in graph.ops for a in const_arrays(op)) - tables
+    return sum(dwcolpack.const_bytes(op) if getattr(op, "columns", 0) else sum(a.nbytes for a in const_arrays(op))
+               for op in graph.ops) - tables
 
 
 def _dsp_const_bytes(graph: EngineGraph) -> int:
@@ -82,6 +83,8 @@ def _dsp_const_bytes(graph: EngineGraph) -> int:
     the layout instead of its int8 weights, biases, multipliers and shifts (a dw_block one, its
     layout and its tap lists: dwblocks.py); a clustered FC its pair table too (fcpairs.py)."""
     def dsp_bytes(op) -> int:
+        if isinstance(op, DepthwiseConv2D) and op.columns:  # a clustered column: dwcolpack.py
+            return dwcolpack.const_bytes(op)
         if isinstance(op, DepthwiseConv2D) and dwcols.eligible(op):  # a column one channel at a time
             return dwcols.layout(op).nbytes
         if isinstance(op, DepthwiseConv2D) and dwpairs.eligible(op):

@@ -91,14 +91,15 @@ def inplace_period(op, tensor: int, graph: EngineGraph) -> tuple[int, int] | Non
     (and at least inplace_lag) or by at least `free` bytes; None: by any lag from inplace_lag on.
 
     The column kernels of DSP builds (dwcols.py one channel at a time, dwpairs.py a group of 4
-    channels at a time) run each channel (group) down all its rows before the next: while channel c
+    channels at a time; on every build a clustered layer's chunks of channels, dwcolpack.py) run
+    each channel (group) down all its rows before the next, the channels in any order: while channel c
     runs, later channels' input from row 0 on is still needed. Output row r of channel c, at r C + c,
     lands on input row r - m of channel c (consumed) for a lag of m C; for other lags it must stay
     below input byte c + 1 of the next channel: a lag of (out_h - 1) C at least. The plan serves every
     build, so the dense kernel's lag holds too (inplace_lag)."""
     if not (isinstance(op, DepthwiseConv2D) and tensor == op.input):
         return None
-    if not (dwcols.eligible(op) or dwpairs.eligible(op)):
+    if not (dwcols.eligible(op) or dwpairs.eligible(op) or getattr(op, "columns", 0)):  # columns: dwcolpack.py
         return None
     return op.out_hwc[2], (op.out_hwc[0] - 1) * op.out_hwc[2]
 

@@ -141,6 +141,7 @@ class DepthwiseConv2D:
     tile: int = 0
     chunk: int = 0  # clustered, DSP layout: groups of 4 channels decoded per chunk (edgec_dwconv2d_dwg_s8)
     pair_layout: bool = False  # the chunks in the pair layout of a column layer (edgec_dwconv2d_dwp_s8, dwpairs.py)
+    columns: int = 0  # clustered column layer: channels decoded per chunk (edgec_dwconv2d_dwc_s8, dwcolpack.py)
 
     @property
     def weight_rows(self) -> np.ndarray:
@@ -157,6 +158,8 @@ class DepthwiseConv2D:
         taps = self.kernel_hw[0] * self.kernel_hw[1]
         if self.chunk and self.pair_layout:  # edgec_dwconv2d_dwp_s8: the chunk's groups in the pair layout
             return 4 * self.chunk * (16 + 4 * ((taps + 1) // 2))
+        if self.columns:  # edgec_dwconv2d_dwc_s8: the chunk's records of edgec_dwcol.h, 7 words a channel
+            return 28 * self.columns
         if self.chunk:  # edgec_dwconv2d_dwg_s8: the chunk's groups in the DSP layout (dwlayout.py)
             return 4 * self.chunk * (16 + 2 * taps)
         if self.tile == 0:  # edgec_dwconv2d_unpacked_s8: every weight decoded, then one channel

@@ -28,6 +28,9 @@ the dense engine runs by pairs of taps (dwpairs.py) decode their chunks into tha
 kernels (edgec_dwconv2d_dwp_s8). A 1x1 convolution of one pixel to one pixel is that fully-connected
 layer (_one_pixel_fc) where the pair kernel may run it (str_ww's last pointwise layer, 128 to 32 channels, on the M7: 10,000 instructions,
 0.94x the dense layer's, against 34,520 on edgec_conv2d_rows_s8).
+A clustered depthwise column layer of 3 or 5 taps that the dense engine runs one channel at a time
+(dwcols.py) decodes chunks of channels into that kernel's records (dwcolpack.py, edgec_dwconv2d_dwc_s8),
+the largest chunk the scratch budget allows (_smaller_tile: smaller ones).
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ import numpy as np
 
 from .ops import (Conv2D, DepthwiseConv2D, EngineGraph, FullyConnected, is_pointwise, is_pwt,
                   PAIR_PIXELS, packed_conv_scratch, pairs_shape, rows16_shape, runs_pairs)
-from . import dwlayout, dwpairs, fcpairs
+from . import dwcolpack, dwlayout, dwpairs, fcpairs
 from .planner import MemoryPlan, plan_memory
 from .storage import BLOCK_FORMATS, choose
 
@@ -202,6 +205,13 @@ def _pack_op(op, budget: int, max_tile: int, formats: tuple[str, ...] = PACKED_F
     rows_op = _rows_op(op, packed) if max_tile == TILES[0] else None
     if rows_op is not None:
         return rows_op
+    if isinstance(op, DepthwiseConv2D) and dwcolpack.eligible(op, packed):
+        # a column layer of 3 or 5 taps: chunks of channels decoded into the column kernel's records
+        # (edgec_dwconv2d_dwc_s8), the largest the budget allows
+        for columns in dwcolpack.chunks(op):
+            candidate = dataclasses.replace(op, packed=packed, tile=0, columns=columns)
+            if candidate.scratch_bytes <= budget:
+                return candidate
     if isinstance(op, DepthwiseConv2D) and dwlayout.chunk_eligible(op, packed):
         # chunks of channel groups in the DSP layout (edgec_dwconv2d_dwg_s8), the largest the budget allows;
         # a column layer's in the pair layout (edgec_dwconv2d_dwp_s8), run as the dense layer's
@@ -280,6 +290,9 @@ def _smaller_tile(op):
         return dataclasses.replace(op, pairs=np.zeros(0, np.int32))
     if op.packed is None or isinstance(op, FullyConnected) or op.packed.layout in UNTILED:
         return None
+    if getattr(op, "columns", 0):  # fewer channels a chunk (dwcolpack.py); past the fewest, none
+        smaller = [c for c in dwcolpack.chunks(op) if c < op.columns]
+        return dataclasses.replace(op, columns=smaller[0]) if smaller else None
     if getattr(op, "chunk", 0):  # fewer channel groups a chunk; past one, none
         smaller = [c for c in dw_chunks(op) if c < op.chunk]
         return dataclasses.replace(op, chunk=smaller[0]) if smaller else None

@@ -32,7 +32,7 @@ from toolchain.oracle import run_tflm
 
 def _columns(keras, x):
     L = keras.layers
-    y = L.DepthwiseConv2D((5, 1))(x)
+    y = L.DepthwiseConv2D((7, 1))(x)
     y = L.DepthwiseConv2D((12, 1))(y)
     y = L.DepthwiseConv2D((15, 1))(y)
     return L.Conv2D(30, 1)(y)
@@ -40,7 +40,7 @@ def _columns(keras, x):
 
 @pytest.fixture(scope="module")
 def model() -> bytes:
-    return map_weights(convert(Case("dwp_columns", (30, 1, 44), _columns)), _clustered(16))
+    return map_weights(convert(Case("dwp_columns", (32, 1, 44), _columns)), _clustered(16))
 
 
 def _calls(engine) -> list[tuple[int, int, str]]:
@@ -68,7 +68,7 @@ def test_column_layers_decode_into_the_pair_layout(model):
 
 def test_pair_layout_chunks_exact_on_three_paths(model, tmp_path):
     engine = generate_engine(read_tflite(model, "dwp_columns"), "dwp_columns")
-    x = np.random.default_rng(8).integers(-128, 128, (5, 30, 1, 44)).astype(np.int8)
+    x = np.random.default_rng(8).integers(-128, 128, (5, 32, 1, 44)).astype(np.int8)
     reference = run_tflm(model, x).tobytes()
     assert len(set(reference)) > 40  # outputs spread, not clamped
     for defines in ((), ("EDGEC_EMULATE_DSP",), ("EDGEC_SCALAR",)):

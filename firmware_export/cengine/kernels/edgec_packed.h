@@ -41,7 +41,9 @@
  * DW_BLOCK groups), edgec_packed_convr (clustered convolution, chunks of rows decoded once),
  * edgec_packed_pwt (clustered pointwise convolution, tiles of pixels copied to scratch), edgec_packed_dwg
  * (clustered depthwise, chunks of channel groups decoded into the DSP layout),
- * edgec_packed_cvp (clustered convolution through a table of weight pairs, groups of 4 pixels).
+ * edgec_packed_cvp (clustered convolution through a table of weight pairs, groups of 4 pixels),
+ * edgec_packed_dwc (clustered depthwise columns of 3 and 5 taps, chunks of channels decoded into
+ * edgec_dwcol.h's records).
  */
 #ifndef EDGEC_PACKED_H
 #define EDGEC_PACKED_H
