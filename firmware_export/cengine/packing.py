@@ -399,7 +399,8 @@ def _take_pairs(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[Engi
     (two tables in flash, three in scratch)."""
     ops = list(packed.ops)
     for i, op in enumerate(ops):
-        if not isinstance(op, Conv2D) or op.packed is None or op.kernel_hw == (1, 1) or \
+        if not isinstance(op, Conv2D) or op.packed is None or \
+                (op.kernel_hw == (1, 1) and not is_pointwise(op)) or \
                 op.rows == op.out_hwc[2] or op.batches * op.out_hwc[0] * op.out_hwc[1] < PAIR_PIXELS:
             continue  # (fewer pixels than a group: the kernel would compute the group's 4 all the same)
         flash = _pairs_op(op, op.packed)
