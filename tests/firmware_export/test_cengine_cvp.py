@@ -99,7 +99,8 @@ def test_chain_runs_the_pair_kernel_exactly_on_every_path(chain, tmp_path):
 def test_not_taken_where_all_rows_fit_or_the_shape_does_not():
     """A layer whose rows all fit in scratch keeps edgec_conv2d_rows_s8 (one decoding, the dense
     kernel); a layer of fewer output pixels than a group (one here) keeps its chunks of rows; 3-bit
-    indices and input channels not a multiple of 4 never take the pair kernel (a 1x1 kernel may)."""
+    indices and input channels not a multiple of 4 never take the pair kernel; a pointwise layer may,
+    unless a short last group wastes too much (packing._pairs_pays)."""
     one = map_weights(convert(Case("cvp_one_pixel", (3, 3, 16), lambda k, x: k.layers.Conv2D(64, 3)(x))), _codes)
     engine = generate_engine(read_tflite(one, "cvp_one_pixel"), "cvp_one_pixel")
     assert not _calls(engine) and "edgec_conv2d_rows16_s8(&op0" in engine.files["cvp_one_pixel.c"]
@@ -116,6 +117,10 @@ def test_not_taken_where_all_rows_fit_or_the_shape_does_not():
     assert packing._pairs_op(odd, encode(book[rng.integers(0, 16, (5, 54))], "clustered")) is None
     pointwise = dataclasses.replace(op, kernel_hw=(1, 1), pad_tl=(0, 0))
     assert packing._pairs_op(pointwise, encode(book[rng.integers(0, 16, (5, 8))], "clustered")) is not None
+    # a pointwise layer where its groups compute at most 4/3 of the pixels (5 pixels: 8 computed)
+    assert [packing._pairs_pays(dataclasses.replace(pointwise, in_hwc=(1, n, 8), out_hwc=(1, n, 5)))
+            for n in (4, 5, 6, 7, 9)] == [True, False, True, True, True]
+    assert packing._pairs_pays(op)  # any other kernel
 
 
 POINTWISE = "cvp_pointwise"
