@@ -441,8 +441,8 @@ def _pwt_tables(packed: EngineGraph) -> EngineGraph:
     (the table at most 1/8 of its indices, as a fully-connected layer's; in_c a multiple of 8) decodes
     through the pair table in flash (DSP builds): one load a byte of indices. str_ww's two 128x128
     layers on the M7: 664,120 -> 608,440 instructions (24 pixels in 3 tiles) and 381,440 -> 362,560
-    (15 pixels, one tile) for 2 KiB (weights 0.503x -> 0.548x the dense engine's). No SRAM: the plan
-    stands."""
+    (15 pixels, one tile) for 2 KiB (weights 0.503x -> 0.548x the dense engine's); they now take
+    edgec_conv2d_pairs_s8 (_take_pairs, _pairs_pays). No SRAM: the plan stands."""
     ops = list(packed.ops)
     for i, op in enumerate(ops):
         if (isinstance(op, Conv2D) and op.packed is not None and not op.rows and op.tile
