@@ -121,7 +121,8 @@ def reverse_lag(op, tensor: int, graph: EngineGraph) -> int | None:
 
 def inplace_lag(op, tensor: int, graph: EngineGraph) -> int | None:
     """Minimum offset(input) - offset(output) for `op` to run with its output over input `tensor`."""
-    if isinstance(op, Conv2D) and op.packed is not None and not op.rows and is_pwt(op, op.packed):
+    if isinstance(op, Conv2D) and op.packed is not None and not op.rows and is_pwt(op, op.packed) \
+            and not runs_pairs(op):
         # edgec_conv2d_pwt_s8: a tile's input copied to scratch before any of its outputs is written
         return _gathered_lag(op)
     if isinstance(op, Conv2D) and op.packed is not None and (op.packed.layout == "block" or (

@@ -419,9 +419,8 @@ PAIR_PIXELS = 4  # output pixels per group of edgec_conv2d_pairs_s8 (EDGEC_CVP_P
 
 def pairs_shape(op: Conv2D) -> bool:
     """The shape edgec_conv2d_pairs_s8 takes: one group, input channels a multiple of 4 (a window's
-    groups of 4 taps are 4 input bytes; a row's indices whole bytes), not pointwise
-    (edgec_conv2d_pwt_s8's)."""
-    return op.groups == 1 and op.in_hwc[2] % 4 == 0 and not is_pointwise(op)
+    groups of 4 taps are 4 input bytes; a row's indices whole bytes)."""
+    return op.groups == 1 and op.in_hwc[2] % 4 == 0
 
 
 def runs_pairs(op: Conv2D) -> bool:

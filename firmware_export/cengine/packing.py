@@ -22,7 +22,8 @@ the SRAM limit needs); a smaller one, its table built in scratch where the limit
 A clustered convolution with 4-bit indices into one codebook that the SRAM limit keeps from decoding all its
 rows at once takes edgec_conv2d_pairs_s8 where it fits (_take_pairs: groups of 4 pixels gathered as int16, the
 pair table built in scratch, else in flash).
-A clustered pointwise layer tiled on edgec_conv2d_pwt_s8 takes the pair table in flash where
+A pointwise one takes it too where it costs fewer instructions than the tiled kernel (_pairs_pays).
+A clustered pointwise layer left tiled on edgec_conv2d_pwt_s8 takes the pair table in flash where
 fcpairs.eligible holds (_pwt_tables). Clustered depthwise column layers that
 the dense engine runs by pairs of taps (dwpairs.py) decode their chunks into that layout and run its
 kernels (edgec_dwconv2d_dwp_s8). A 1x1 convolution of one pixel to one pixel is that fully-connected
@@ -125,6 +126,21 @@ def _pairs_op(op, packed):
             or not packed.shared or packed.index_bits != 4 or not pairs_shape(op):
         return None
     return dataclasses.replace(op, packed=packed, tile=0, rows=0, pairs=fcpairs.table(packed.codebook))
+
+
+def _pairs_pays(op: Conv2D) -> bool:
+    """Whether edgec_conv2d_pairs_s8 pays against the tiled kernel: for every kernel but a pointwise one
+    (edgec_conv2d_packed_s8 decodes a tile's rows and gathers its windows); for a pointwise one
+    (edgec_conv2d_pwt_s8: no windows, but rows decoded a tile at a time) where its groups of 4 pixels
+    compute at most 4/3 of the pixels (a shorter last group costs a whole one). Measured on the M7 (the
+    layer's instructions, pair kernel / tiled), single layers to 160 channels: 32 input channels over
+    6 pixels 0.87x, over 7 0.75x; 8 to 32 over 20 pixels 0.84-0.88x; 64 over 9 0.93x; 128 over 6 1.00x
+    (the break-even); kws's 64 to 64 over 125 pixels 0.91-0.97x; str_ww's 40 to 128 over 28 0.90x, 128
+    to 128 over 24 and 15 0.82x and 0.92x."""
+    if not is_pointwise(op):
+        return True
+    pixels = op.out_hwc[0] * op.out_hwc[1]
+    return 3 * PAIR_PIXELS * -(-pixels // PAIR_PIXELS) <= 4 * pixels
 
 
 def _one_pixel_fc(op) -> FullyConnected | None:
@@ -403,20 +419,25 @@ def _regrow_rows(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[Eng
 
 def _take_pairs(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[EngineGraph, MemoryPlan]:
     """Last for convolutions: each clustered one that the SRAM limit keeps from decoding all its rows at
-    once (chunks of rows or tiles) and that edgec_conv2d_pairs_s8 may run (_pairs_op; not a 1x1 kernel,
-    whose short windows leave the table's kernel little to gain), in order, takes that kernel where the
+    once (chunks of rows or tiles) and that edgec_conv2d_pairs_s8 may run (_pairs_op; no strided or padded
+    1x1 kernel, whose short windows leave the table's kernel little to gain; a pointwise one where
+    _pairs_pays), in order, takes that kernel where the
     arena and scratch stay within `limit`: its table built in scratch (about 1,000 instructions an
     inference) where the limit leaves room, else in flash (1 KiB, DSP builds). ResNet-8 clustered on the
     M7: its five 3x3 layers that the limit keeps from decoding all rows at once 1.04-1.05x the dense
     layers' instructions on this kernel, against 1.11-1.81x in the chunks of rows or tiles that fit
-    (two tables in flash, three in scratch)."""
+    (two tables in flash, three in scratch). str_ww's three pointwise layers that the limit keeps from
+    decoding all rows at once (40 to 128 channels over 28 pixels, 128 to 128 over 24 and 15): 1.02-1.04x
+    against 1.13-1.27x on edgec_conv2d_pwt_s8 (two tables in flash in place of the two it decoded
+    through, one in scratch)."""
     ops = list(packed.ops)
     for i, op in enumerate(ops):
-        if not isinstance(op, Conv2D) or op.packed is None or op.kernel_hw == (1, 1) or \
+        if not isinstance(op, Conv2D) or op.packed is None or \
+                (op.kernel_hw == (1, 1) and not is_pointwise(op)) or \
                 op.rows == op.out_hwc[2] or op.batches * op.out_hwc[0] * op.out_hwc[1] < PAIR_PIXELS:
             continue  # (fewer pixels than a group: the kernel would compute the group's 4 all the same)
         flash = _pairs_op(op, op.packed)
-        if flash is None:
+        if flash is None or not _pairs_pays(op):
             continue
         for candidate in (dataclasses.replace(flash, pairs=np.zeros(0, np.int32), table_in_scratch=True), flash):
             trial = dataclasses.replace(packed, ops=tuple(ops[:i] + [candidate] + ops[i + 1:]))
@@ -433,8 +454,8 @@ def _pwt_tables(packed: EngineGraph) -> EngineGraph:
     (the table at most 1/8 of its indices, as a fully-connected layer's; in_c a multiple of 8) decodes
     through the pair table in flash (DSP builds): one load a byte of indices. str_ww's two 128x128
     layers on the M7: 664,120 -> 608,440 instructions (24 pixels in 3 tiles) and 381,440 -> 362,560
-    (15 pixels, one tile) for 2 KiB (weights 0.503x -> 0.548x the dense engine's). No SRAM: the plan
-    stands."""
+    (15 pixels, one tile) for 2 KiB (weights 0.503x -> 0.548x the dense engine's); they now take
+    edgec_conv2d_pairs_s8 (_take_pairs, _pairs_pays). No SRAM: the plan stands."""
     ops = list(packed.ops)
     for i, op in enumerate(ops):
         if (isinstance(op, Conv2D) and op.packed is not None and not op.rows and op.tile

@@ -99,7 +99,8 @@ def test_chain_runs_the_pair_kernel_exactly_on_every_path(chain, tmp_path):
 def test_not_taken_where_all_rows_fit_or_the_shape_does_not():
     """A layer whose rows all fit in scratch keeps edgec_conv2d_rows_s8 (one decoding, the dense
     kernel); a layer of fewer output pixels than a group (one here) keeps its chunks of rows; 3-bit
-    indices, input channels not a multiple of 4 and a pointwise layer never take the pair kernel."""
+    indices and input channels not a multiple of 4 never take the pair kernel; a pointwise layer may,
+    unless a short last group wastes too much (packing._pairs_pays)."""
     one = map_weights(convert(Case("cvp_one_pixel", (3, 3, 16), lambda k, x: k.layers.Conv2D(64, 3)(x))), _codes)
     engine = generate_engine(read_tflite(one, "cvp_one_pixel"), "cvp_one_pixel")
     assert not _calls(engine) and "edgec_conv2d_rows16_s8(&op0" in engine.files["cvp_one_pixel.c"]
@@ -115,4 +116,43 @@ def test_not_taken_where_all_rows_fit_or_the_shape_does_not():
     odd = dataclasses.replace(op, in_hwc=(6, 6, 6))
     assert packing._pairs_op(odd, encode(book[rng.integers(0, 16, (5, 54))], "clustered")) is None
     pointwise = dataclasses.replace(op, kernel_hw=(1, 1), pad_tl=(0, 0))
-    assert packing._pairs_op(pointwise, encode(book[rng.integers(0, 16, (5, 8))], "clustered")) is None
+    assert packing._pairs_op(pointwise, encode(book[rng.integers(0, 16, (5, 8))], "clustered")) is not None
+    # a pointwise layer where its groups compute at most 4/3 of the pixels (5 pixels: 8 computed)
+    assert [packing._pairs_pays(dataclasses.replace(pointwise, in_hwc=(1, n, 8), out_hwc=(1, n, 5)))
+            for n in (4, 5, 6, 7, 9)] == [True, False, True, True, True]
+    assert packing._pairs_pays(op)  # any other kernel
+
+
+POINTWISE = "cvp_pointwise"
+
+
+def _pointwise_chain(keras, x):
+    L = keras.layers
+    y = L.Conv2D(128, 1, activation="relu")(x)
+    y = L.Conv2D(128, 1)(y)
+    return L.Conv2D(20, 1)(y)
+
+
+def test_pointwise_chain_runs_the_pair_kernel_exactly_on_every_path(tmp_path):
+    """Pointwise layers whose rows do not all fit in scratch take the pair kernel rather than
+    edgec_conv2d_pwt_s8 (no decoding per tile of pixels): 15 pixels (the last group of four shorter),
+    36 taps (index words, then a halfword) to 128 channels, ReLU; 128 to 128, its output over its
+    input; 128 to 20 (one table built in scratch, two in flash). Channel 0 all zeros, channel 1 all
+    one code."""
+    data = map_weights(convert(Case(POINTWISE, (5, 3, 36), _pointwise_chain)), _codes)
+    tflite = read_tflite(data, POINTWISE)
+    engine = generate_engine(tflite, POINTWISE)
+    calls = _calls(engine)
+    # the first table fits beside its layer's columns in scratch (36 taps), the others in flash
+    assert {i: table for i, (table, _, _) in calls.items()} == {0: "NULL", 1: "OP1_PAIRS", 2: "OP2_PAIRS"}
+    assert "edgec_conv2d_pwt_s8" not in engine.files[f"{POINTWISE}.c"]
+    _, src, dst = calls[1]
+    assert _offset(dst) <= _offset(src) < _offset(dst) + 15 * 128, (src, dst)  # in place
+    dense = generate_engine(tflite, POINTWISE, weights="dense")
+    assert engine.sram_bytes <= dense.sram_bytes + EXTRA_SCRATCH
+    x = np.random.default_rng(7).integers(-128, 128, (6, 5, 3, 36)).astype(np.int8)
+    reference = run_tflm(data, x).tobytes()
+    assert len(set(reference)) > 40  # outputs spread, not clamped
+    for defines in PATHS:
+        host = compile_host(engine, tmp_path / ("_".join(defines) or "generic"), defines=defines)
+        assert host.run(x).tobytes() == reference, defines

@@ -7,7 +7,9 @@ the .tflite; the engine must give tflite-micro's bytes on the generic, DSP (port
 Armv6-M (EDGEC_SCALAR) paths. The cases: pointwise layers run in place in the arena, one with more
 output channels than input ones (a lag) and an odd count; input channels not a multiple of 4 (each
 pixel padded to whole words in scratch, rows not 4-bit aligned: 3-bit indices); a channel whose
-weights are all equal; pixel counts that the tile does not divide.
+weights are all equal; pixel counts that the tile does not divide. Pointwise layers with 4-bit
+indices into one codebook would take edgec_conv2d_pairs_s8 instead (packing._take_pairs,
+test_cengine_cvp.py): here they keep the tiles.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import re
 import numpy as np
 import pytest
 
-from firmware_export.cengine import compile_host, generate_engine
+from firmware_export.cengine import compile_host, generate_engine, packing
 from firmware_export.cengine.inplace import inplace_lag
 from firmware_export.cengine.lower import lower_model
 from firmware_export.cengine.ops import Conv2D, is_pointwise, is_pwt
@@ -45,6 +47,13 @@ CASES = {
 @pytest.fixture(scope="module")
 def models() -> dict:
     return {name: map_weights(convert(case), _clustered(k)) for name, (case, k) in CASES.items()}
+
+
+@pytest.fixture(autouse=True)
+def _no_pair_kernel(monkeypatch):
+    """edgec_conv2d_pwt_s8 under test, not the pair kernel that would take these pointwise layers
+    (packing._take_pairs, test_cengine_cvp.py)."""
+    monkeypatch.setattr(packing, "_take_pairs", lambda packed, plan, _limit: (packed, plan))
 
 
 def _tiles(engine) -> dict[int, int]:

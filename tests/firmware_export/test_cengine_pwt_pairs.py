@@ -5,14 +5,15 @@ A chain over 5x7 pixels: 40 to 128 channels (ReLU; 5,120 rows x taps: too small 
 129 (the table, tiles fewer than the pixels: odd rows, the last decoded alone; input zero point -128 after the ReLU), 129 to 24
 (taps not a multiple of 8: no table); one codebook of 16 values a tensor, the first output channel
 all zeros and the second all one code. The generic, DSP (portable emulation: the table's C loop) and
-Armv6-M paths on the host, the Thumb-2 loop on the emulated M7.
+Armv6-M paths on the host, the Thumb-2 loop on the emulated M7. These layers would take
+edgec_conv2d_pairs_s8 instead (packing._take_pairs, test_cengine_cvp.py): here they keep the tiles.
 """
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from firmware_export.cengine import compile_host, generate_engine
+from firmware_export.cengine import compile_host, generate_engine, packing
 from firmware_export.cengine import fcpairs
 from firmware_export.cengine.lower import lower_model
 from firmware_export.cengine.ops import Conv2D
@@ -36,6 +37,13 @@ def _chain(keras, x):
 @pytest.fixture(scope="module")
 def model() -> bytes:
     return map_weights(convert(Case("pwt_pairs", (5, 7, 40), _chain)), _shared_codes)
+
+
+@pytest.fixture(autouse=True)
+def _no_pair_kernel(monkeypatch):
+    """edgec_conv2d_pwt_s8 under test, not the pair kernel that would take these pointwise layers
+    (packing._take_pairs, test_cengine_cvp.py)."""
+    monkeypatch.setattr(packing, "_take_pairs", lambda packed, plan, _limit: (packed, plan))
 
 
 def test_only_the_layer_large_enough_takes_the_table(model):
