@@ -22,6 +22,7 @@ from firmware_export.cengine.lower import lower_model
 from firmware_export.cengine.ops import DepthwiseConv2D
 from firmware_export.cengine.packing import EXTRA_SCRATCH, _smaller_tile, pack_and_plan
 from tests.firmware_export.single_op_models import Case, convert
+from tests.firmware_export.test_cengine_dwcol import assert_whole_row_overlaps
 from tests.firmware_export.weight_variants import map_weights
 from toolchain.base.tflite_reader import read_tflite
 from toolchain.oracle import run_tflm
@@ -123,13 +124,7 @@ def test_chained_columns_overlap_their_input_by_whole_rows(models):
     packed, plan = pack_and_plan(graph, "auto")
     columns = [op for op in packed.ops if isinstance(op, DepthwiseConv2D)]
     assert len(columns) == 3 and all(op.columns for op in columns)
-    overlapped = {packed.ops[k].index for k, _, _ in plan.inplace}
-    assert overlapped & {op.index for op in columns}
-    for op in columns:
-        if op.index in overlapped:
-            d = plan.tensor_offsets[op.input] - plan.tensor_offsets[op.output]
-            channels, rows = op.out_hwc[2], op.out_hwc[0]
-            assert d >= 0 and (d % channels == 0 or d >= (rows - 1) * channels), (op.index, d)
+    assert_whole_row_overlaps(packed, plan, columns)
 
 
 def test_the_sram_limit_takes_fewer_channels_a_chunk(models):

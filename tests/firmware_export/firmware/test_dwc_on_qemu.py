@@ -11,31 +11,15 @@ import pytest
 from firmware_export.cengine import generate_engine
 from tests.conftest import require_tool
 from tests.firmware_export.firmware.emulated import exact_on_m7
+from tests.firmware_export.firmware.test_depthwise_on_qemu import _build_column_steps, _build_column_wide
 from tests.firmware_export.single_op_models import Case, convert
 from tests.firmware_export.test_cengine_dwc import _clustered
 from tests.firmware_export.weight_variants import map_weights
 from toolchain.base.tflite_reader import read_tflite
 
 
-def _build_steps(keras, x):
-    """29 channels: 3 taps over 28, 26 and 24 outputs (each rotation of the window), 5 taps over 20,
-    16, 12, 8 and 4 (every output count modulo 5), each layer on its dying input."""
-    L = keras.layers
-    for taps in (3, 3, 3, 5, 5, 5, 5, 5):
-        x = L.DepthwiseConv2D((taps, 1), padding="valid")(x)
-    return L.Flatten()(x)
-
-
-def _build_wide(keras, x):
-    """201 channels: chunks of channels (a shift's channels in two chunks), with ReLU."""
-    L = keras.layers
-    y = L.DepthwiseConv2D((3, 1), padding="valid")(x)
-    y = L.DepthwiseConv2D((5, 1), padding="valid", activation="relu")(y)
-    return L.Flatten()(y)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("build, shape, layers", [(_build_steps, (30, 1, 29), 8), (_build_wide, (21, 1, 201), 2)],
+@pytest.mark.parametrize("build, shape, layers", [(_build_column_steps, (30, 1, 29), 8), (_build_column_wide, (21, 1, 201), 2)],
                          ids=["steps", "wide"])
 def test_clustered_columns_on_the_emulated_m7_equal_tflm(tmp_path, build, shape, layers):
     require_tool("arm-none-eabi-gcc")
