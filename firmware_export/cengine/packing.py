@@ -440,13 +440,28 @@ def _take_pairs(packed: EngineGraph, plan: MemoryPlan, limit: int) -> tuple[Engi
         if flash is None or not _pairs_pays(op):
             continue
         for candidate in (dataclasses.replace(flash, pairs=np.zeros(0, np.int32), table_in_scratch=True), flash):
-            trial = dataclasses.replace(packed, ops=tuple(ops[:i] + [candidate] + ops[i + 1:]))
-            trial_plan = plan_memory(trial)
-            if trial_plan.sram_bytes <= limit:
-                ops[i] = candidate
+            trial_ops = ops[:i] + [candidate] + ops[i + 1:]
+            while trial_ops is not None:
+                trial = dataclasses.replace(packed, ops=tuple(trial_ops))
+                trial_plan = plan_memory(trial)
+                if trial_plan.sram_bytes <= limit:
+                    break
+                trial_ops = _fewer_columns(trial_ops)
+            if trial_ops is not None:
+                ops = trial_ops
                 packed, plan = trial, trial_plan
                 break
     return packed, plan
+
+
+def _fewer_columns(ops: list) -> list | None:
+    """The ops with every clustered column layer (dwcolpack.py) a step fewer channels a chunk, or None
+    when none has fewer to take: a smaller chunk costs a call or two (dwcolpack.cost), the pair kernel's
+    scratch saves a decoding of every weight a tile."""
+    smaller = [_smaller_tile(op) if getattr(op, "columns", 0) else None for op in ops]
+    if all(s is None for s in smaller):
+        return None
+    return [s if s is not None else op for s, op in zip(smaller, ops)]
 
 
 def _pwt_tables(packed: EngineGraph) -> EngineGraph:

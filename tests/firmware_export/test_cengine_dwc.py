@@ -20,7 +20,7 @@ import pytest
 from firmware_export.cengine import compile_host, dwcolpack, generate_engine
 from firmware_export.cengine.lower import lower_model
 from firmware_export.cengine.ops import DepthwiseConv2D
-from firmware_export.cengine.packing import EXTRA_SCRATCH, _smaller_tile, pack_and_plan
+from firmware_export.cengine.packing import EXTRA_SCRATCH, _fewer_columns, _smaller_tile, pack_and_plan
 from tests.firmware_export.single_op_models import Case, convert
 from tests.firmware_export.test_cengine_dwcol import assert_whole_row_overlaps
 from tests.firmware_export.weight_variants import map_weights
@@ -136,3 +136,15 @@ def test_the_sram_limit_takes_fewer_channels_a_chunk(models):
     smaller = _smaller_tile(op)
     assert smaller.columns == sizes[sizes.index(op.columns) + 1] and smaller.packed is op.packed
     assert _smaller_tile(dataclasses.replace(op, columns=sizes[-1])) is None
+
+
+def test_the_pair_kernel_may_take_fewer_channels_a_chunk(models):
+    """_take_pairs' room: every clustered column layer a step fewer channels a chunk, the other ops as
+    they were, down to the fewest; then none."""
+    packed, _ = pack_and_plan(lower_model(read_tflite(models["dwc3_chunks_151ch"], "x")), "auto")
+    ops = list(packed.ops)
+    steps = [ops]
+    while (fewer := _fewer_columns(steps[-1])) is not None:
+        steps.append(fewer)
+    assert [s[0].columns for s in steps] == [c for c in dwcolpack.chunks(ops[0]) if c <= ops[0].columns]
+    assert all(s[1:] == ops[1:] for s in steps)
